@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+/**
+ * The `kenshin` command. Thin: each sub-command parses flags, calls one library function and maps the
+ * outcome to an exit code (see `exit-codes.ts`). Sub-commands live in one file each and register here.
+ */
+import { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { runMain } from "./run.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+export function buildProgram(): Command {
+  const program = new Command("kenshin")
+    .description("健診結果の標準フォーマット変換・受け渡し (kenshin-exchange)")
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  return program;
+}
+
+runMain(buildProgram);

@@ -17,6 +17,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError()
     .exitOverride();
+  // Each command group lives in its own file and registers itself here, one line each.
   return program;
 }
 

@@ -1,0 +1,29 @@
+import { CodedError } from "../coded-error.js";
+
+/** Fatal conversion errors: the run cannot start (bad mapping, unreadable input, bad options). */
+export type ConvertErrorCode =
+  | "MAP_UNREADABLE"
+  | "MAP_SYNTAX"
+  | "MAP_SCHEMA"
+  | "MAP_UNKNOWN_ITEM"
+  | "MAP_UNKNOWN_COLUMN"
+  | "MAP_UNSUPPORTED_VERSION"
+  | "MAP_INVALID_RULE"
+  | "MAP_THESAURUS_UNKNOWN"
+  | "CONVERT_INPUT_UNREADABLE"
+  | "CONVERT_OUTPUT_UNWRITABLE"
+  | "CONVERT_ENCODING_UNSUPPORTED"
+  | "CONVERT_HEADER_MISSING"
+  | "THESAURUS_INVALID";
+
+export class ConvertError extends CodedError<ConvertErrorCode> {
+  constructor(
+    code: ConvertErrorCode,
+    message: string,
+    context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, context, options);
+    this.name = "ConvertError";
+  }
+}

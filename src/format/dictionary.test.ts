@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
 import type { DictionaryFile, DictionaryItem, ItemType } from "./dictionary.js";
 import { buildDictionary, DEFAULT_DICTIONARY_PATH, loadDictionary } from "./dictionary.js";
@@ -206,6 +207,11 @@ describe("the shipped dictionary", async () => {
         }
       }
     }
+  });
+
+  it("holds only text that survives a CP932 round trip (the output may be written in CP932)", async () => {
+    const text = await readFile(shippedPath, "utf8");
+    expect(iconv.decode(iconv.encode(text, "cp932"), "cp932")).toBe(text);
   });
 
   it("never uses a JLAC10 code twice", () => {

@@ -1,0 +1,61 @@
+/**
+ * The leaf bytes: RFC 8785 (JCS) canonical JSON of an operation record, UTF-8. One record has exactly one
+ * byte form, so anyone can recompute a leaf hash with `jq`-free tools and `sha256sum`.
+ * https://www.rfc-editor.org/rfc/rfc8785
+ */
+import canonicalize from "canonicalize";
+import { LedgerError } from "../errors.js";
+import { fromUtf8, utf8 } from "../verify/encoding.js";
+import { operationRecordSchema, type OperationRecord } from "./operation-record.js";
+
+/** Largest entry accepted, in bytes: records hold hashes and identifiers, never payloads. */
+export const MAX_ENTRY_BYTES = 64 * 1024;
+
+/**
+ * Validates a record and returns its canonical bytes.
+ * @throws LedgerError LEDGER_ENTRY_INVALID, LEDGER_ENTRY_TOO_LARGE
+ */
+export function encodeEntry(record: OperationRecord): Uint8Array {
+  const parsed = operationRecordSchema.safeParse(record);
+  if (!parsed.success) {
+    throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録の形式が正しくありません", {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), code: i.code })),
+    });
+  }
+  const text = canonicalize(record);
+  if (text === undefined) throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録を JSON にできません");
+  const bytes = utf8(text);
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    throw new LedgerError("LEDGER_ENTRY_TOO_LARGE", "操作記録が大きすぎます", { bytes: bytes.length });
+  }
+  return bytes;
+}
+
+/**
+ * Parses leaf bytes back into a record, refusing anything that is not exactly the canonical form of a
+ * valid record (so a stored entry cannot carry a second, different reading).
+ * @throws LedgerError LEDGER_ENTRY_INVALID, LEDGER_ENTRY_NOT_CANONICAL, LEDGER_ENTRY_TOO_LARGE
+ */
+export function decodeEntry(bytes: Uint8Array): OperationRecord {
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    throw new LedgerError("LEDGER_ENTRY_TOO_LARGE", "操作記録が大きすぎます", { bytes: bytes.length });
+  }
+  let raw: unknown;
+  let text: string;
+  try {
+    text = fromUtf8(bytes, "entry");
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録が JSON ではありません", {}, { cause });
+  }
+  const parsed = operationRecordSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録の形式が正しくありません", {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), code: i.code })),
+    });
+  }
+  if (canonicalize(raw) !== text) {
+    throw new LedgerError("LEDGER_ENTRY_NOT_CANONICAL", "操作記録が正規形 (RFC 8785) ではありません");
+  }
+  return parsed.data;
+}

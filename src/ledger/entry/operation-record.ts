@@ -1,0 +1,145 @@
+/**
+ * The operation records the ledger stores, version 1: a discriminated union on `type`. Every record carries
+ * what an audit message needs without looking anything else up — time, actor (with network address,
+ * client-certificate fingerprint and device signature), the actor's institution, the observing node, the
+ * outcome — so a FHIR AuditEvent (IHE BALP) and an RFC 3881 / DICOM audit message can be produced from the
+ * entry alone (see `audit-codes.ts`). `prev` is the previous entry's leaf hash, which makes the log also a
+ * plain hash chain. Only hashes and identifiers go in: never personal data or file contents.
+ */
+import * as z from "zod";
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "SHA-256 (小文字16進64桁)");
+const id = z.string().min(1).max(200);
+/** RFC 3339 UTC time with milliseconds, as Date.prototype.toISOString writes it. */
+const time = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, "UTC 時刻 (ISO 8601)");
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/** Who acted (RFC 3881 ActiveParticipant / AuditEvent.agent). */
+export const actorSchema = z
+  .object({
+    id,
+    role: z.enum(["sender", "receiver", "admin", "system"]),
+    name: z.string().max(200).optional(),
+    /** AuditEvent.agent.network: type 1 machine name, 2 IP address, 5 URI. */
+    network: z
+      .object({ address: z.string().min(1).max(200), type: z.enum(["name", "ip", "uri"]) })
+      .strict()
+      .optional(),
+    /** SHA-256 of the client certificate (DER) that carried the request. */
+    certificate: sha256Hex.optional(),
+    /** The browser device key that signed the operation, and its signature (base64url). */
+    device: z
+      .object({ keyId: id, signature: z.string().min(1).max(400) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const fileRef = z.object({ sha256: sha256Hex, bytes: count.optional() }).strict();
+
+const common = {
+  v: z.literal(1),
+  time,
+  actor: actorSchema,
+  /** The actor's institution ID ("-" for the service itself). */
+  institution: id,
+  outcome: z.enum(["success", "minor-failure", "serious-failure", "major-failure"]),
+  outcomeDesc: z.string().max(500).optional(),
+  /** Correlates the entries of one request (BALP XrequestId entity). */
+  requestId: id.optional(),
+  /** The node that observed and recorded the operation (AuditEvent.source.observer). */
+  source: z.object({ observer: id, site: id.optional() }).strict(),
+  /** Leaf hash of the previous entry; 64 zeros for the first entry. */
+  prev: sha256Hex,
+};
+
+const transfer = { transfer: id };
+
+/** Schema of every version-1 operation record. */
+export const operationRecordSchema = z.discriminatedUnion("type", [
+  z.object({ ...common, ...transfer, type: z.literal("upload"), receiver: id, file: fileRef }).strict(),
+  z
+    .object({
+      ...common,
+      ...transfer,
+      type: z.literal("conversion"),
+      input: fileRef,
+      output: fileRef,
+      /** Commitment to the records: their count and the RFC 6962 root over their SHA-256 hashes. */
+      records: z.object({ count, root: sha256Hex }).strict(),
+      rejected: count,
+      mapping: z.object({ id, version: id }).strict().optional(),
+    })
+    .strict(),
+  z.object({ ...common, ...transfer, type: z.literal("send"), receiver: id, file: fileRef }).strict(),
+  z
+    .object({
+      ...common,
+      ...transfer,
+      type: z.literal("download"),
+      file: fileRef,
+      format: z.enum(["csv", "fhir-bundle"]),
+    })
+    .strict(),
+  z.object({ ...common, ...transfer, type: z.literal("receipt"), file: fileRef }).strict(),
+  z
+    .object({
+      ...common,
+      ...transfer,
+      type: z.literal("deletion"),
+      reason: z.enum(["received", "expired", "cancelled", "request"]),
+      erased: z.array(z.enum(["payload", "data-key"])).min(1),
+    })
+    .strict(),
+  z
+    .object({ ...common, type: z.literal("login"), method: z.enum(["password", "certificate", "device"]) })
+    .strict(),
+  z.object({ ...common, type: z.literal("logout"), reason: z.enum(["user", "timeout"]) }).strict(),
+  z
+    .object({
+      ...common,
+      type: z.literal("admin"),
+      action: z.enum([
+        "institution.create",
+        "institution.update",
+        "account.create",
+        "account.disable",
+        "account.enable",
+        "password.reset",
+        "role.change",
+        "certificate.issue",
+        "certificate.revoke",
+        "mapping.update",
+        "device.register",
+      ]),
+      target: z
+        .object({ kind: z.enum(["institution", "account", "certificate", "mapping", "device"]), id })
+        .strict(),
+    })
+    .strict(),
+  z.object({ ...common, type: z.literal("audit-query"), query: z.string().min(1).max(1000) }).strict(),
+  z
+    .object({
+      ...common,
+      type: z.literal("repair"),
+      node: id,
+      range: z.object({ from: count, to: count }).strict(),
+      sourceNode: id,
+    })
+    .strict(),
+  z.object({ ...common, type: z.literal("note"), data: z.record(z.string(), z.json()) }).strict(),
+]);
+
+/** A version-1 operation record, as stored in a leaf. */
+export type OperationRecord = z.infer<typeof operationRecordSchema>;
+
+/** The record kinds. */
+export type OperationType = OperationRecord["type"];
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** What a caller appends: a record without `v` and `prev`, which the sequencer fills in. */
+export type RecordInput = DistributiveOmit<OperationRecord, "v" | "prev">;
+
+/** The `prev` of the first entry. */
+export const GENESIS_PREV = "0".repeat(64);

@@ -1,0 +1,17 @@
+import { CodedError } from "../coded-error.js";
+
+/** Codes of the crypto domain: key files and signing keys. */
+export type CryptoErrorCode = "CRYPTO_KEY_FILE_EXISTS" | "CRYPTO_KEY_FILE_UNREADABLE" | "CRYPTO_KEY_INVALID";
+
+/** The crypto domain's error. Context never carries key material. */
+export class CryptoError extends CodedError<CryptoErrorCode> {
+  constructor(
+    code: CryptoErrorCode,
+    message: string,
+    context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, context, options);
+    this.name = "CryptoError";
+  }
+}

@@ -91,6 +91,20 @@ describe("parseJapaneseDate: accepted shapes", () => {
   });
 });
 
+describe("parseJapaneseDate: every era marker", () => {
+  it.each([
+    ["明", "M", "m", "㍾", "45.7.29", "19120729"],
+    ["大", "T", "t", "㍽", "1.7.30", "19120730"],
+    ["昭", "S", "s", "㍼", "64.1.7", "19890107"],
+    ["平", "H", "h", "㍻", "1.1.8", "19890108"],
+    ["令", "R", "r", "㋿", "1.5.1", "20190501"],
+  ])("%s / %s / %s / %s with %s → %s", (kanji, upper, lower, sign, rest, expected) => {
+    for (const marker of [kanji, upper, lower, sign]) {
+      expect(valueOf(parseJapaneseDate(marker + rest)), marker).toBe(expected);
+    }
+  });
+});
+
 describe("parseJapaneseDate: era boundaries (era table, standard-format-facts §3)", () => {
   it.each([
     ["M1.9.7", "明治 before 1868-09-08"],

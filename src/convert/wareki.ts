@@ -56,47 +56,49 @@ const MSG_BEFORE_ERA = "和暦の日付が元号の開始日より前です";
 const MSG_ERA_YEAR_ZERO = "和暦の年が0です";
 const MSG_ERA_OVERFLOW = "和暦の日付が元号の終了後です（改元後の西暦日付として変換しました）";
 
+/** Era index for a one-character era marker (M/T/S/H/R either case, ㍾…㋿, 明/大/昭/平/令), else -1. */
+function eraOfMarker(c: number): number {
+  switch (c) {
+    case 0x4d: // M
+    case 0x6d: // m
+    case 0x337e: // ㍾
+    case 0x660e: // 明
+      return 0;
+    case 0x54: // T
+    case 0x74: // t
+    case 0x337d: // ㍽
+    case 0x5927: // 大
+      return 1;
+    case 0x53: // S
+    case 0x73: // s
+    case 0x337c: // ㍼
+    case 0x662d: // 昭
+      return 2;
+    case 0x48: // H
+    case 0x68: // h
+    case 0x337b: // ㍻
+    case 0x5e73: // 平
+      return 3;
+    case 0x52: // R
+    case 0x72: // r
+    case 0x32ff: // ㋿
+    case 0x4ee4: // 令
+      return 4;
+    default:
+      return -1;
+  }
+}
+
 /**
  * Finds an era marker at the start of `s`. Returns `eraIndex * 4 + markerLength`, or -1: one integer
  * instead of an object keeps this allocation-free on the hot path.
  */
 function matchEraPrefix(s: string): number {
-  const c = s.charCodeAt(0);
-  switch (c) {
-    case 0x4d: // M
-    case 0x6d:
-      return 0 * 4 + 1;
-    case 0x54: // T
-    case 0x74:
-      return 1 * 4 + 1;
-    case 0x53: // S
-    case 0x73:
-      return 2 * 4 + 1;
-    case 0x48: // H
-    case 0x68:
-      return 3 * 4 + 1;
-    case 0x52: // R
-    case 0x72:
-      return 4 * 4 + 1;
-    case 0x337e: // ㍾
-      return 0 * 4 + 1;
-    case 0x337d: // ㍽
-      return 1 * 4 + 1;
-    case 0x337c: // ㍼
-      return 2 * 4 + 1;
-    case 0x337b: // ㍻
-      return 3 * 4 + 1;
-    case 0x32ff: // ㋿
-      return 4 * 4 + 1;
-    default:
-      break;
-  }
   for (let e = 0; e < ERAS.length; e++) {
-    const name = (ERAS[e] as Era).name;
-    if (s.startsWith(name)) return e * 4 + 2;
-    if (c === name.charCodeAt(0)) return e * 4 + 1; // 明 大 昭 平 令
+    if (s.startsWith((ERAS[e] as Era).name)) return e * 4 + 2;
   }
-  return -1;
+  const e = eraOfMarker(s.charCodeAt(0));
+  return e < 0 ? -1 : e * 4 + 1;
 }
 
 /** Days in month `m` (1–12) of proleptic Gregorian year `y`. */

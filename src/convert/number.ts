@@ -4,8 +4,9 @@
  *
  * All arithmetic that decides a printed digit is exact decimal (strings, or BigInt scaled integers for
  * unit conversions): binary floating point turns 1.15 into 1.149999… and would round it the wrong way.
- * Rounding is 四捨五入 (round half up, away from zero for negatives), the rule used for Japanese
- * checkup values and for the digit masks of the MHLW 特定健診 item table (standard-format-facts §3).
+ * Rounding is 四捨五入 (round half up, away from zero for negatives), the everyday rule for reported
+ * checkup values; the item dictionary's decimals (the `###.#` digit masks, standard-format-facts §3)
+ * say how many fraction digits to keep.
  */
 
 import type { TransformResult } from "./issues.js";

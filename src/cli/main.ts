@@ -5,6 +5,8 @@
  */
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
+import { registerConvertCommands } from "./convert.js";
+import { registerMapCommands } from "./map.js";
 import { runMain } from "./run.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   // Each command group lives in its own file and registers itself here, one line each.
+  registerConvertCommands(program);
+  registerMapCommands(program);
   return program;
 }
 

@@ -20,12 +20,14 @@ export interface TokenizerOptions {
   readonly maxFieldLength: number;
   /** Most columns in one row; more rejects the row (SOURCE_TOO_MANY_COLUMNS). */
   readonly maxColumns: number;
+  /** Number of the first line fed (when lines before it were skipped); default 1. */
+  readonly firstLine?: number;
 }
 
 /** One tokenized row: its fields and the 1-based line where it starts. */
 export interface SourceRow {
   readonly line: number;
-  readonly fields: string[];
+  readonly fields: readonly string[];
 }
 
 /** A row that could not be read; it is rejected, and reading goes on. */
@@ -80,6 +82,7 @@ export class CsvTokenizer {
     this.delim = opts.delimiter.charCodeAt(0);
     this.quote = opts.quote === null ? -1 : opts.quote.charCodeAt(0);
     this.quoteChar = opts.quote ?? "";
+    this.line = this.rowLine = this.quoteLine = opts.firstLine ?? 1;
   }
 
   /** Feeds the next piece of decoded text. */

@@ -100,6 +100,11 @@ export const sourceSchema = z
       .default(1024 * 1024),
     /** Largest accepted number of columns in one row. */
     maxColumns: z.number().int().min(1).max(100_000).default(10_000),
+    /**
+     * Accept rows with more columns than the header when the extra ones are empty (exports that end
+     * every row with a delimiter). Off by default: a shifted row must not pass as a good one.
+     */
+    allowTrailingEmptyColumns: z.boolean().default(false),
     /** Values that mean "no result" and become empty (e.g. 未実施, *, －). Compared after trimming. */
     missingValues: z.array(z.string()).max(100).default([""]),
   })

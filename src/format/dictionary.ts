@@ -141,7 +141,7 @@ function checkItemConsistency(item: DictionaryItem, index: number): void {
 }
 
 /** Reads and checks a dictionary JSON file. */
-export async function loadDictionary(path: string): Promise<Dictionary> {
+export async function loadDictionary(path: string | URL): Promise<Dictionary> {
   let text: string;
   try {
     text = await readFile(path, "utf8");

@@ -1,0 +1,85 @@
+/**
+ * `kenshin convert`: an institution's export → standard CSV, with report and hashes.
+ */
+import type { Command } from "commander";
+import { Option } from "commander";
+import { convertFile, prepareMapping } from "../convert/convert-file.js";
+import type { ConvertReport } from "../convert/report.js";
+import { OUTPUT_ENCODINGS, type OutputEncoding } from "../format/output-encoding.js";
+import { EXIT_ISSUES, EXIT_OK } from "./exit-codes.js";
+import { createProgressBar } from "./progress.js";
+
+interface ConvertFlags {
+  map: string;
+  out: string;
+  dictionary?: string;
+  thesaurus?: string;
+  report?: string;
+  reportCsv?: string;
+  hashes?: string;
+  encoding: OutputEncoding;
+  quiet?: boolean;
+}
+
+export function registerConvertCommands(program: Command): void {
+  program
+    .command("convert")
+    .description("健診機関の出力ファイルを健診標準フォーマットの CSV に変換する")
+    .argument("<input>", "健診機関のシステムが出力した CSV")
+    .requiredOption("--map <mapping>", "マッピングファイル (YAML または JSON)")
+    .requiredOption("--out <standard.csv>", "出力する標準フォーマット CSV")
+    .option("--dictionary <file>", "項目辞書 (省略時は同梱の辞書)")
+    .option("--thesaurus <file>", "所見シソーラス (省略時は同梱のもの)")
+    .option("--report <report.json>", "変換レポート (JSON)")
+    .option("--report-csv <issues.csv>", "指摘事項の一覧 (CSV)")
+    .option("--hashes <hashes.csv>", "ファイルとレコードのハッシュ値 (CSV)")
+    .addOption(
+      new Option("--encoding <encoding>", "出力の文字コード").choices(OUTPUT_ENCODINGS).default("utf-8"),
+    )
+    .option("--quiet", "要約を表示しない")
+    .action(async (input: string, flags: ConvertFlags) => {
+      const prepared = await prepareMapping({
+        mappingPath: flags.map,
+        dictionaryPath: flags.dictionary,
+        thesaurusPath: flags.thesaurus,
+      });
+      const bar = createProgressBar();
+      const { report } = await convertFile({
+        inputPath: input,
+        prepared,
+        outPath: flags.out,
+        reportPath: flags.report,
+        reportCsvPath: flags.reportCsv,
+        hashesPath: flags.hashes,
+        encoding: flags.encoding,
+        onProgress: (p, total) => {
+          bar.update(p, total);
+        },
+      });
+      bar.done();
+      if (flags.quiet !== true) process.stderr.write(describeReport(report, flags.out));
+      process.exitCode = report.issuesTotal === 0 ? EXIT_OK : EXIT_ISSUES;
+    });
+}
+
+/** A short Japanese summary of a conversion for the terminal. */
+export function describeReport(report: ConvertReport, outPath?: string): string {
+  const c = report.counts;
+  const n = (x: number) => x.toLocaleString("ja-JP");
+  let errors = 0;
+  let warnings = 0;
+  for (const v of Object.values(report.issueCounts)) {
+    errors += v.error;
+    warnings += v.warning;
+  }
+  const lines = [
+    `入力 ${n(c.rowsIn)} 行 → 出力 ${n(c.recordsOut)} 件 (除外 ${n(c.rowsRejected)} 行, 対象外 ${n(c.rowsIgnored)} 行)`,
+    `エラー ${n(errors)} 件 / 警告 ${n(warnings)} 件`,
+  ];
+  const top = Object.entries(report.issueCounts)
+    .sort(([, a], [, b]) => b.error + b.warning - (a.error + a.warning))
+    .slice(0, 5);
+  for (const [code, v] of top) lines.push(`  ${code}: ${n(v.error + v.warning)}`);
+  if (outPath !== undefined) lines.push(`${outPath}  sha256 ${report.output.sha256}`);
+  return `${lines.join("\n")}\n`;
+}

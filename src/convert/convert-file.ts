@@ -1,0 +1,138 @@
+/**
+ * Converting files on disk: loads the dictionary, thesaurus and mapping, runs the engine from the
+ * input file into a temporary file next to the output, and renames it into place only on success
+ * (a failed run never leaves a partial file under the output name).
+ */
+import { createReadStream } from "node:fs";
+import { open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { DEFAULT_DICTIONARY_PATH, loadDictionary, type Dictionary } from "../format/dictionary.js";
+import { sha256Hex } from "../format/hash.js";
+import type { OutputEncoding } from "../format/output-encoding.js";
+import { convert, type ConvertProgress, type ConvertSummary, type OutputSink } from "./engine.js";
+import { ConvertError } from "./errors.js";
+import { loadMapping } from "./mapping.js";
+import { checkMapping, type CheckedMapping } from "./mapping-check.js";
+import { buildReport, hashesToCsv, issuesToCsv, type ConvertReport } from "./report.js";
+import { DEFAULT_THESAURUS_PATH, loadThesaurus } from "./thesaurus.js";
+
+export interface PreparedMapping {
+  readonly checked: CheckedMapping;
+  readonly mappingSha256: string;
+  readonly dictionary: Dictionary;
+}
+
+/** Loads and checks a mapping with its dictionary and thesaurus (defaults: the shipped ones). */
+export async function prepareMapping(options: {
+  readonly mappingPath: string;
+  readonly dictionaryPath?: string | undefined;
+  readonly thesaurusPath?: string | undefined;
+}): Promise<PreparedMapping> {
+  const [dictionary, thesaurus, { mapping, text }] = await Promise.all([
+    loadDictionary(options.dictionaryPath ?? DEFAULT_DICTIONARY_PATH),
+    loadThesaurus(options.thesaurusPath ?? DEFAULT_THESAURUS_PATH),
+    loadMapping(options.mappingPath),
+  ]);
+  return {
+    checked: checkMapping(mapping, dictionary, thesaurus),
+    mappingSha256: sha256Hex(text),
+    dictionary,
+  };
+}
+
+export interface ConvertFileOptions {
+  readonly inputPath: string;
+  readonly prepared: PreparedMapping;
+  /** Output path, or undefined to discard the output (a dry run, e.g. `map check --sample`). */
+  readonly outPath?: string | undefined;
+  readonly reportPath?: string | undefined;
+  readonly reportCsvPath?: string | undefined;
+  readonly hashesPath?: string | undefined;
+  readonly encoding: OutputEncoding;
+  readonly onProgress?: ((p: ConvertProgress, totalBytes: number) => void) | undefined;
+}
+
+export interface ConvertFileResult {
+  readonly summary: ConvertSummary;
+  readonly report: ConvertReport;
+}
+
+export async function convertFile(options: ConvertFileOptions): Promise<ConvertFileResult> {
+  const { prepared } = options;
+  let totalBytes: number;
+  try {
+    totalBytes = (await stat(options.inputPath)).size;
+  } catch (cause) {
+    throw new ConvertError(
+      "CONVERT_INPUT_UNREADABLE",
+      `入力ファイルを読めません: ${options.inputPath}`,
+      { path: options.inputPath },
+      { cause },
+    );
+  }
+  const input = createReadStream(options.inputPath, { highWaterMark: 1 << 20 });
+  const tmp =
+    options.outPath === undefined
+      ? undefined
+      : join(dirname(options.outPath), `.${basename(options.outPath)}.${process.pid}.partial`);
+  const handle = tmp === undefined ? undefined : await openOutput(tmp);
+  const sink: OutputSink = {
+    write: async (chunk) => {
+      if (handle) await handle.write(chunk);
+    },
+  };
+  let summary: ConvertSummary;
+  try {
+    summary = await convert(input, sink, {
+      checked: prepared.checked,
+      encoding: options.encoding,
+      onProgress: options.onProgress ? (p) => options.onProgress?.(p, totalBytes) : undefined,
+    });
+    if (handle) {
+      await handle.sync();
+      await handle.close();
+    }
+    if (tmp !== undefined && options.outPath !== undefined) await rename(tmp, options.outPath);
+  } catch (error) {
+    input.destroy();
+    await handle?.close().catch(() => undefined);
+    if (tmp !== undefined) await rm(tmp, { force: true });
+    throw error;
+  }
+  const report = buildReport(summary, {
+    mapping: { name: prepared.checked.mapping.name, sha256: prepared.mappingSha256 },
+    dictionary: { name: prepared.dictionary.name, version: prepared.dictionary.version },
+  });
+  if (options.reportPath !== undefined)
+    await writeOutput(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  if (options.reportCsvPath !== undefined)
+    await writeOutput(options.reportCsvPath, issuesToCsv(summary.issues));
+  if (options.hashesPath !== undefined) await writeOutput(options.hashesPath, hashesToCsv(summary));
+  return { summary, report };
+}
+
+async function openOutput(path: string) {
+  try {
+    return await open(path, "w", 0o600);
+  } catch (cause) {
+    throw new ConvertError(
+      "CONVERT_OUTPUT_UNWRITABLE",
+      `出力ファイルを書けません: ${path}`,
+      { path },
+      { cause },
+    );
+  }
+}
+
+async function writeOutput(path: string, text: string): Promise<void> {
+  try {
+    await writeFile(path, text, { mode: 0o600 });
+  } catch (cause) {
+    throw new ConvertError(
+      "CONVERT_OUTPUT_UNWRITABLE",
+      `出力ファイルを書けません: ${path}`,
+      { path },
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * The conversion engine (what POST.ex does): an institution's export, streamed, through its mapping,
+ * into standard CSV bytes, an issue report, the file hash and one hash per record.
+ *
+ * Streaming: input is read chunk by chunk and output is flushed to the sink as it is produced, so
+ * memory stays flat for wide exports of any size. Long exports are grouped per visit in memory unless
+ * the mapping declares them sorted (see pivot.ts).
+ *
+ * Counts always reconcile: rowsIn = rowsUsed + rowsRejected + rowsIgnored, and for wide exports
+ * rowsUsed = recordsOut.
+ */
+import { createHash } from "node:crypto";
+import type { OutputEncoding } from "../format/output-encoding.js";
+import { CRLF, encodeHeader, encodeRecord } from "../format/standard-csv.js";
+import { ConvertError } from "./errors.js";
+import { CsvTokenizer, type SourceRow } from "./csv-tokenizer.js";
+import type { RawValue } from "./field-convert.js";
+import { IssueLog, type IssueCount } from "./issue-log.js";
+import type { Issue, IssueCode } from "./issues.js";
+import { LineSkipper } from "./line-skipper.js";
+import type { CheckedMapping } from "./mapping-check.js";
+import { bindColumns, type BoundColumns } from "./column-binding.js";
+import { VisitGrouper, type Visit } from "./pivot.js";
+import { assembleRecord, type RawRecord } from "./record-assembly.js";
+import { planRecordRules, type RecordRulePlan } from "./record-rules.js";
+import { REPLACEMENT_CHAR, SourceDecoder, type SourceEncoding } from "./source-decoder.js";
+
+export interface OutputSink {
+  write(chunk: Uint8Array): void | Promise<void>;
+}
+
+export interface ConvertProgress {
+  readonly bytesRead: number;
+  readonly rowsIn: number;
+  readonly recordsOut: number;
+}
+
+export interface ConvertOptions {
+  readonly checked: CheckedMapping;
+  readonly encoding: OutputEncoding;
+  readonly onProgress?: ((p: ConvertProgress) => void) | undefined;
+  /** Issues kept in full (all are counted). Default 100,000. */
+  readonly maxIssues?: number;
+}
+
+export interface ConvertCounts {
+  rowsIn: number;
+  rowsUsed: number;
+  rowsRejected: number;
+  rowsIgnored: number;
+  blankLines: number;
+  recordsOut: number;
+  recordsRejected: number;
+}
+
+export interface ConvertSummary {
+  readonly input: {
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly encoding: SourceEncoding | undefined;
+  };
+  readonly output: { readonly bytes: number; readonly sha256: string; readonly encoding: OutputEncoding };
+  readonly counts: ConvertCounts;
+  readonly issues: readonly Issue[];
+  readonly issuesTotal: number;
+  readonly issuesTruncated: boolean;
+  readonly issueCounts: ReadonlyMap<IssueCode, IssueCount>;
+  /** SHA-256 of each record written, in output order. */
+  readonly recordHashes: readonly string[];
+}
+
+const FLUSH_BYTES = 1 << 20;
+
+/**
+ * Converts one export. Fatal problems (bad header, unknown columns, encoding mismatch) throw
+ * ConvertError before any record is written; row problems become issues.
+ */
+export async function convert(
+  input: AsyncIterable<Uint8Array>,
+  sink: OutputSink,
+  options: ConvertOptions,
+): Promise<ConvertSummary> {
+  const run = new ConversionRun(options);
+  const inputHash = createHash("sha256");
+  let bytesRead = 0;
+  run.push(encodeHeader(options.checked.dictionary, options.encoding));
+  for await (const chunk of input) {
+    inputHash.update(chunk);
+    bytesRead += chunk.length;
+    run.feed(chunk);
+    await run.flush(sink, false);
+    options.onProgress?.({ bytesRead, rowsIn: run.counts.rowsIn, recordsOut: run.counts.recordsOut });
+  }
+  run.end();
+  await run.flush(sink, true);
+  return {
+    input: { bytes: bytesRead, sha256: inputHash.digest("hex"), encoding: run.decoder.encoding },
+    output: { bytes: run.outputBytes, sha256: run.outputHash.digest("hex"), encoding: options.encoding },
+    counts: run.counts,
+    issues: run.log.kept,
+    issuesTotal: run.log.total,
+    issuesTruncated: run.log.truncated,
+    issueCounts: run.log.counts,
+    recordHashes: run.recordHashes,
+  };
+}
+
+class ConversionRun {
+  readonly counts: ConvertCounts = {
+    rowsIn: 0,
+    rowsUsed: 0,
+    rowsRejected: 0,
+    rowsIgnored: 0,
+    blankLines: 0,
+    recordsOut: 0,
+    recordsRejected: 0,
+  };
+  readonly log: IssueLog;
+  readonly decoder: SourceDecoder;
+  readonly outputHash = createHash("sha256");
+  readonly recordHashes: string[] = [];
+  outputBytes = 0;
+
+  private readonly options: ConvertOptions;
+  private readonly plan: RecordRulePlan;
+  private readonly skipper: LineSkipper;
+  private readonly tokenizer: CsvTokenizer;
+  private readonly headerRows: number;
+  private readonly namesFrom: number;
+  private header: (readonly string[])[] = [];
+  private bound: BoundColumns | undefined;
+  private grouper: VisitGrouper | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private sawReplacement = false;
+  private readonly scratch: Issue[] = [];
+  private readonly reportedCodes = new Set<string>();
+
+  constructor(options: ConvertOptions) {
+    this.options = options;
+    const src = options.checked.mapping.source;
+    this.log = new IssueLog(options.maxIssues ?? 100_000);
+    this.decoder = new SourceDecoder(src.encoding);
+    this.plan = planRecordRules(options.checked);
+    this.skipper = new LineSkipper(src.skipLines);
+    this.headerRows = src.header === false ? 0 : src.header.rows;
+    this.namesFrom = src.header === false ? 0 : (src.header.namesFrom ?? src.header.rows);
+    if (this.namesFrom > this.headerRows) {
+      throw new ConvertError("MAP_INVALID_RULE", "source.header.namesFrom は rows 以下にしてください", {
+        where: "source.header",
+      });
+    }
+    this.tokenizer = new CsvTokenizer(
+      {
+        delimiter: src.delimiter,
+        quote: src.quote === "none" ? null : src.quote,
+        maxFieldLength: src.maxFieldLength,
+        maxColumns: src.maxColumns,
+        firstLine: src.skipLines + 1,
+      },
+      {
+        row: (r) => {
+          this.onRow(r);
+        },
+        problem: (p) => {
+          if (!this.bound) {
+            throw new ConvertError(
+              "CONVERT_HEADER_MISSING",
+              `見出し行を読めません (${p.line}行目: ${p.code})`,
+              {
+                line: p.line,
+                code: p.code,
+              },
+            );
+          }
+          this.counts.rowsIn++;
+          this.counts.rowsRejected++;
+          this.log.add({ severity: "error", code: p.code, row: p.line, message: p.message });
+        },
+      },
+    );
+    if (this.headerRows === 0) this.bindHeader(null);
+  }
+
+  feed(chunk: Uint8Array): void {
+    this.feedText(this.decoder.write(chunk));
+  }
+
+  end(): void {
+    this.feedText(this.decoder.end());
+    this.tokenizer.end();
+    if (!this.bound) throw new ConvertError("CONVERT_HEADER_MISSING", "ファイルに見出し行がありません", {});
+    if (this.grouper) for (const visit of this.grouper.drain()) this.writeVisit(visit);
+  }
+
+  push(bytes: Buffer): void {
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+  }
+
+  async flush(sink: OutputSink, final: boolean): Promise<void> {
+    if (this.pendingBytes === 0 || (!final && this.pendingBytes < FLUSH_BYTES)) return;
+    const chunk = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.outputHash.update(chunk);
+    this.outputBytes += chunk.length;
+    await sink.write(chunk);
+  }
+
+  private feedText(text: string): void {
+    if (text === "") return;
+    if (!this.sawReplacement && text.includes(REPLACEMENT_CHAR)) this.sawReplacement = true;
+    const rest = this.skipper.take(text);
+    if (rest !== "") this.tokenizer.feed(rest);
+  }
+
+  private bindHeader(names: readonly string[] | null): void {
+    this.bound = bindColumns(this.options.checked, names);
+    if (this.options.checked.long) this.grouper = new VisitGrouper(this.options.checked.long.sorted);
+  }
+
+  private onRow(row: SourceRow): void {
+    if (!this.bound) {
+      this.header.push(row.fields);
+      if (this.header.length === this.headerRows) {
+        const names = this.header[this.namesFrom - 1] ?? [];
+        this.bindHeader(names.map((n) => n.trim()));
+      }
+      return;
+    }
+    if (row.fields.every((f) => f.trim() === "")) {
+      this.counts.blankLines++;
+      return;
+    }
+    this.counts.rowsIn++;
+    const bound = this.bound;
+    if (this.sawReplacement && row.fields.some((f) => f.includes(REPLACEMENT_CHAR))) {
+      this.rejectRow(
+        row.line,
+        "SOURCE_DECODE_ERROR",
+        "文字コードが正しくない文字があります (マッピングの文字コード指定を確認してください)",
+      );
+      return;
+    }
+    if (!bound.fitsWidth(row.fields)) {
+      this.rejectRow(
+        row.line,
+        "SOURCE_RAGGED_ROW",
+        `列の数 (${row.fields.length}) が見出し行 (${bound.width ?? "?"}) と違います`,
+      );
+      return;
+    }
+    if (this.grouper) {
+      this.onLongRow(row, bound);
+      return;
+    }
+    this.writeRecord({ line: row.line, cells: bound.headerCells(row) }, 1);
+  }
+
+  private onLongRow(row: SourceRow, bound: BoundColumns): void {
+    const long = bound.long;
+    if (!long || !this.grouper) return;
+    const key = long.visitKeyOf(row.fields);
+    if (key === undefined) {
+      this.rejectRow(row.line, "RECORD_KEY_MISSING", "受診を特定する列 (visitKey) が空です");
+      return;
+    }
+    const code = (row.fields[long.itemColumn] ?? "").trim();
+    const rule = long.items.get(code);
+    if (!rule) {
+      this.counts.rowsIgnored++;
+      if (long.unmapped === "warning" && !this.reportedCodes.has(code) && this.reportedCodes.size < 1000) {
+        this.reportedCodes.add(code);
+        this.log.add({
+          severity: "warning",
+          code: "CHECK_LONG_ITEM_UNMAPPED",
+          row: row.line,
+          column: long.itemColumnName,
+          message: `マッピングにない検査コード「${code}」の行を読み飛ばしました (同じコードの行は以後報告しません)`,
+        });
+      }
+      return;
+    }
+    const value: RawValue = {
+      text: row.fields[long.valueColumn] ?? "",
+      row: row.line,
+      column: long.valueColumnName,
+    };
+    const outcome = this.grouper.add(key, row, rule, value);
+    if (outcome === "unsorted") {
+      this.rejectRow(
+        row.line,
+        "RECORD_UNSORTED",
+        "並べ替え済み (sorted) と指定されていますが、この受診の行が離れた位置にあります",
+      );
+      return;
+    }
+    if (outcome !== undefined) this.writeVisit(outcome);
+  }
+
+  private writeVisit(visit: Visit): void {
+    const cells = new Map(this.bound?.headerCells({ line: visit.line, fields: visit.firstRow }));
+    for (const [rule, values] of visit.cells) cells.set(rule, values);
+    this.writeRecord({ line: visit.line, cells }, visit.rows);
+  }
+
+  private writeRecord(raw: RawRecord, rows: number): void {
+    const scratch = this.scratch;
+    scratch.length = 0;
+    const { record, rejected } = assembleRecord(this.plan, raw, this.options.encoding, scratch);
+    this.log.addAll(scratch);
+    if (rejected) {
+      this.counts.rowsRejected += rows;
+      this.counts.recordsRejected++;
+      return;
+    }
+    const { bytes, hash } = encodeRecord(record, this.options.encoding);
+    this.push(bytes);
+    this.push(CRLF_BYTES);
+    this.recordHashes.push(hash);
+    this.counts.rowsUsed += rows;
+    this.counts.recordsOut++;
+  }
+
+  private rejectRow(line: number, code: IssueCode, message: string): void {
+    this.counts.rowsRejected++;
+    this.log.add({ severity: "error", code, row: line, message });
+  }
+}
+
+const CRLF_BYTES = Buffer.from(CRLF);

@@ -1,0 +1,191 @@
+/**
+ * One item's value from its raw source text(s): code tables, number clean-up and unit conversion,
+ * 和暦 dates, standard terms, thesaurus look-up, joining several values with 「、」, and keeping the
+ * source text as the original where conversion changed it.
+ *
+ * Hot path (items × rows): no allocation beyond the values themselves when nothing is wrong.
+ */
+import { VALUE_JOINER } from "../format/standard-csv.js";
+import type { CompiledRule } from "./mapping-check.js";
+import type { Issue, IssueCode, IssueSeverity } from "./issues.js";
+import { formatClinicalNumber, parseClinicalNumber, scaleClinicalNumber, toNumber } from "./number.js";
+import { lookupFindings } from "./thesaurus.js";
+import { parseJapaneseDate } from "./wareki.js";
+import { toHalfWidth } from "./width.js";
+
+/** A source value with where it came from. */
+export interface RawValue {
+  readonly text: string;
+  readonly row: number;
+  readonly column: string;
+}
+
+/** What the finding text said, for deriving 所見の有無. */
+export type FindingState = "abnormal" | "normal" | undefined;
+
+export interface FieldOutcome {
+  value: string;
+  original: string;
+  finding: FindingState;
+  /** True when an error issue was raised (the record will be rejected). */
+  rejected: boolean;
+}
+
+/**
+ * Converts the raw values of one item. Issues are appended to `issues`; missing-value tokens
+ * (`missing`) are dropped first. Surrounding white space is not part of a value.
+ */
+export function convertField(
+  rule: CompiledRule,
+  raws: readonly RawValue[],
+  missing: ReadonlySet<string>,
+  issues: Issue[],
+): FieldOutcome {
+  const out: FieldOutcome = { value: "", original: "", finding: undefined, rejected: false };
+  let values: string[] | undefined;
+  let sources: string[] | undefined;
+  for (const raw of raws) {
+    const trimmed = raw.text.trim();
+    if (missing.has(trimmed)) continue;
+    (sources ??= []).push(trimmed);
+    const converted = convertOne(rule, trimmed, raw, issues, out);
+    if (converted === undefined) continue;
+    values ??= [];
+    for (const v of converted) if (v !== "" && !values.includes(v)) values.push(v);
+  }
+  if (sources === undefined) return out;
+  if (values !== undefined && values.length > 1 && !rule.item.multiple) {
+    const first = raws[0];
+    addIssue(
+      issues,
+      out,
+      "error",
+      "RECORD_DUPLICATE_ITEM",
+      first,
+      rule,
+      "複数行に異なる値があります (この項目は値を1つしか持てません)",
+    );
+    return out;
+  }
+  out.value = values?.join(VALUE_JOINER) ?? "";
+  const source = sources.join(VALUE_JOINER);
+  if (source !== out.value) out.original = source;
+  return out;
+}
+
+function convertOne(
+  rule: CompiledRule,
+  trimmed: string,
+  raw: RawValue,
+  issues: Issue[],
+  out: FieldOutcome,
+): readonly string[] | undefined {
+  const text = toHalfWidth(trimmed);
+  if (rule.codes) {
+    const term = rule.codes.get(trimmed) ?? rule.codes.get(text);
+    if (term === undefined) {
+      addIssue(issues, out, rule.unknownCode, "VALUE_CODE_UNKNOWN", raw, rule, "コード表にないコードです");
+      return undefined;
+    }
+    return [term];
+  }
+  const item = rule.item;
+  switch (item.type) {
+    case "number": {
+      const parsed = parseClinicalNumber(text);
+      if (!parsed.ok) {
+        fail(parsed.code, parsed.message);
+        return;
+      }
+      const n =
+        rule.unitFactor === undefined
+          ? parsed.value
+          : scaleClinicalNumber(parsed.value, rule.unitFactor, item.decimals ?? 6);
+      const formatted = formatClinicalNumber(n, item.decimals);
+      if (!formatted.ok) {
+        fail(formatted.code, formatted.message);
+        return;
+      }
+      if (item.range) {
+        const x = toNumber(n);
+        if (x < item.range.min || x > item.range.max) {
+          addIssue(
+            issues,
+            out,
+            "warning",
+            "VALUE_OUT_OF_RANGE",
+            raw,
+            rule,
+            `入力範囲 (${item.range.min}〜${item.range.max}${item.unit ?? ""}) の外です`,
+          );
+        }
+      }
+      return [formatted.value];
+    }
+    case "date": {
+      const parsed = parseJapaneseDate(text);
+      if (!parsed.ok) {
+        fail(parsed.code, parsed.message);
+        return;
+      }
+      if (parsed.warning)
+        addIssue(issues, out, "warning", parsed.warning.code, raw, rule, parsed.warning.message);
+      return [parsed.value];
+    }
+    case "code":
+      if (item.terms?.includes(text)) return [text];
+      addIssue(
+        issues,
+        out,
+        "warning",
+        "VALUE_TERM_NOT_ALLOWED",
+        raw,
+        rule,
+        "標準用語にない値です (コード表を確認してください)",
+      );
+      return undefined;
+    case "text": {
+      if (!rule.thesaurus) return [text];
+      const found = lookupFindings(rule.thesaurus, text);
+      if (found.unknown.length > 0) {
+        addIssue(
+          issues,
+          out,
+          "warning",
+          "VALUE_THESAURUS_UNKNOWN",
+          raw,
+          rule,
+          `シソーラスにない所見が ${found.unknown.length} 件あります (原文のまま出力)`,
+        );
+      }
+      if (found.terms.length > 0 || found.unknown.length > 0) out.finding = "abnormal";
+      else if (found.normal && out.finding === undefined) out.finding = "normal";
+      return found.unknown.length === 0 ? found.terms : [...found.terms, ...found.unknown];
+    }
+  }
+
+  function fail(code: IssueCode, message: string): undefined {
+    addIssue(issues, out, "warning", code, raw, rule, message);
+    return undefined;
+  }
+}
+
+function addIssue(
+  issues: Issue[],
+  out: FieldOutcome,
+  severity: IssueSeverity,
+  code: IssueCode,
+  raw: RawValue | undefined,
+  rule: CompiledRule,
+  message: string,
+): void {
+  if (severity === "error") out.rejected = true;
+  issues.push({
+    severity,
+    code,
+    row: raw?.row ?? 0,
+    ...(raw ? { column: raw.column } : {}),
+    item: rule.item.key,
+    message: `${rule.item.name}: ${message}`,
+  });
+}

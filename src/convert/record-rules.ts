@@ -1,0 +1,232 @@
+/**
+ * Rules over a whole record once its fields are converted: record keys, computed items (BMI, age,
+ * eGFR), 所見の有無 derived from finding text, correlation checks (相関チェック), the items a checkup
+ * kind requires, and the final per-cell checks of the output (formula neutralising, CP932 forms,
+ * byte limits). Errors reject the record; warnings keep it.
+ */
+import { neutraliseFormula } from "../format/csv-cell.js";
+import { MAX_FIELD_BYTES, type Dictionary } from "../format/dictionary.js";
+import { encodedByteLength, toCp932Forms, type OutputEncoding } from "../format/output-encoding.js";
+import type { StandardRecord } from "../format/standard-csv.js";
+import {
+  BLOOD_PRESSURE_PAIRS,
+  KEY,
+  PRESENCE_NO,
+  PRESENCE_YES,
+  RECORD_KEY_ITEMS,
+  REQUIRED_ALTERNATIVES,
+  presenceKeyFor,
+} from "../format/well-known-items.js";
+import { bmiMatches, computeAge, computeBmi, computeEgfr } from "./computed.js";
+import type { FindingState } from "./field-convert.js";
+import type { Issue, IssueCode, IssueSeverity } from "./issues.js";
+import type { CheckedMapping } from "./mapping-check.js";
+import type { TransformResult } from "./issues.js";
+
+/** Pre-resolved item positions for the record rules (−1 when the dictionary lacks the item). */
+export interface RecordRulePlan {
+  readonly dictionary: Dictionary;
+  readonly keyIndices: readonly number[];
+  readonly idx: Readonly<Record<keyof typeof KEY, number>>;
+  readonly bp: readonly (readonly [number, number])[];
+  /** [finding index, presence index] pairs known by naming convention. */
+  readonly findingPairs: readonly (readonly [number, number])[];
+  readonly checked: CheckedMapping;
+}
+
+export function planRecordRules(checked: CheckedMapping): RecordRulePlan {
+  const d = checked.dictionary;
+  const idx = Object.fromEntries(Object.entries(KEY).map(([k, key]) => [k, d.indexOf(key)])) as Record<
+    keyof typeof KEY,
+    number
+  >;
+  const findingPairs: (readonly [number, number])[] = [];
+  d.items.forEach((item, i) => {
+    const p = presenceKeyFor(item.key);
+    const pi = p === undefined ? -1 : d.indexOf(p);
+    if (pi >= 0) findingPairs.push([i, pi]);
+  });
+  return {
+    dictionary: d,
+    keyIndices: RECORD_KEY_ITEMS.map((k) => d.indexOf(k)).filter((i) => i >= 0),
+    idx,
+    bp: BLOOD_PRESSURE_PAIRS.map(([s, dd]) => [d.indexOf(s), d.indexOf(dd)] as const).filter(
+      ([s, dd]) => s >= 0 && dd >= 0,
+    ),
+    findingPairs,
+    checked,
+  };
+}
+
+/**
+ * Applies the record rules in place. `findings` holds the finding state per item index (from the
+ * thesaurus). Returns true when the record must be rejected.
+ */
+export function applyRecordRules(
+  plan: RecordRulePlan,
+  record: StandardRecord,
+  findings: ReadonlyMap<number, FindingState>,
+  row: number,
+  encoding: OutputEncoding,
+  issues: Issue[],
+): boolean {
+  const { values } = record;
+  const items = plan.dictionary.items;
+  let rejected = false;
+  const add = (severity: IssueSeverity, code: IssueCode, index: number, message: string): void => {
+    if (severity === "error") rejected = true;
+    const item = index >= 0 ? items[index] : undefined;
+    issues.push({ severity, code, row, ...(item ? { item: item.key } : {}), message });
+  };
+  const get = (i: number): string => (i >= 0 ? (values[i] ?? "") : "");
+
+  for (const i of plan.keyIndices) {
+    if (get(i) === "")
+      add("error", "RECORD_KEY_MISSING", i, `${items[i]?.name ?? ""}がないため記録を作れません`);
+  }
+
+  const { idx } = plan;
+  const computed = plan.checked.computed;
+  const compute = (target: number, inputs: readonly number[], run: () => TransformResult<string>): void => {
+    if (target < 0 || get(target) !== "") return;
+    if (inputs.some((i) => get(i) === "")) return;
+    if (inputs.some((i) => /^[<>]/.test(get(i)))) {
+      add(
+        "warning",
+        "COMPUTE_INPUT_INVALID",
+        target,
+        `${items[target]?.name ?? ""}: 不等号付きの値からは計算できません`,
+      );
+      return;
+    }
+    const r = run();
+    if (r.ok) values[target] = r.value;
+    else add("warning", r.code, target, `${items[target]?.name ?? ""}: ${r.message}`);
+  };
+  if (computed.has("age")) {
+    compute(idx.age, [idx.birthDate, idx.examDate], () => computeAge(get(idx.birthDate), get(idx.examDate)));
+  }
+  if (computed.has("bmi")) {
+    compute(idx.bmi, [idx.height, idx.weight], () => computeBmi(get(idx.height), get(idx.weight)));
+  }
+  if (computed.has("egfr")) {
+    const sex = get(idx.sex);
+    if (sex === "男性" || sex === "女性") {
+      compute(idx.egfr, [idx.creatinine, idx.age], () => computeEgfr(get(idx.creatinine), get(idx.age), sex));
+    }
+  }
+
+  // 相関チェック
+  if (idx.bmi >= 0 && get(idx.bmi) !== "" && get(idx.height) !== "" && get(idx.weight) !== "") {
+    if (!bmiMatches(get(idx.height), get(idx.weight), get(idx.bmi))) {
+      add("warning", "CHECK_BMI_MISMATCH", idx.bmi, "BMI が身長・体重から計算した値と一致しません");
+    }
+  }
+  for (const [s, d] of plan.bp) {
+    const sv = Number(get(s));
+    const dv = Number(get(d));
+    if (get(s) !== "" && get(d) !== "" && Number.isFinite(sv) && Number.isFinite(dv) && sv < dv) {
+      add(
+        "warning",
+        "CHECK_BP_SYSTOLIC_BELOW_DIASTOLIC",
+        s,
+        `${items[s]?.name ?? ""}が${items[d]?.name ?? ""}より低い値です`,
+      );
+    }
+  }
+
+  for (const p of plan.checked.presence) {
+    const state = findings.get(p.findingIndex);
+    if (get(p.presenceIndex) === "" && state !== undefined) {
+      values[p.presenceIndex] = state === "abnormal" ? PRESENCE_YES : PRESENCE_NO;
+    }
+  }
+  for (const [f, p] of plan.findingPairs) {
+    const state = findings.get(f) ?? (get(f) !== "" ? "abnormal" : undefined);
+    const presence = get(p);
+    if (
+      (presence === PRESENCE_NO && state === "abnormal") ||
+      (presence === PRESENCE_YES && state === "normal")
+    ) {
+      add(
+        "warning",
+        "CHECK_FINDING_PRESENCE_MISMATCH",
+        p,
+        `${items[p]?.name ?? ""}と所見の内容が一致しません`,
+      );
+    }
+  }
+
+  const kind = plan.checked.mapping.requiredFor ?? get(idx.checkupKind);
+  if (kind !== "") {
+    const missing: string[] = [];
+    items.forEach((item, i) => {
+      if (!item.requiredFor?.includes(kind) || get(i) !== "") return;
+      const alternatives = REQUIRED_ALTERNATIVES.get(item.key) ?? [];
+      if (alternatives.some((k) => get(plan.dictionary.indexOf(k)) !== "")) return;
+      missing.push(item.name);
+    });
+    if (missing.length > 0) {
+      add("warning", "RECORD_REQUIRED_MISSING", -1, `${kind}に必要な項目がありません: ${missing.join("、")}`);
+    }
+  }
+
+  if (finaliseCells(plan, record, row, encoding, issues)) rejected = true;
+  return rejected;
+}
+
+/**
+ * Makes every cell final for the output: neutralises formula-like text, writes CP932's own forms of
+ * characters when the output is CP932, and checks each field's byte limit in the output encoding.
+ * A value over its limit is an error (never silently cut). Returns true when a cell failed.
+ */
+function finaliseCells(
+  plan: RecordRulePlan,
+  record: StandardRecord,
+  row: number,
+  encoding: OutputEncoding,
+  issues: Issue[],
+): boolean {
+  let failed = false;
+  const items = plan.dictionary.items;
+  const finalise = (cells: string[], i: number, isOriginal: boolean): void => {
+    const item = items[i];
+    let text = cells[i];
+    if (item === undefined || text === undefined || text === "") return;
+    if (isOriginal || item.type === "text" || item.type === "code") text = neutraliseFormula(text);
+    if (encoding === "cp932") text = toCp932Forms(text);
+    if (!isOriginal && text !== cells[i] && record.originals[i] === "") record.originals[i] = cells[i] ?? "";
+    cells[i] = text;
+    const bytes = encodedByteLength(text, encoding);
+    const label = isOriginal ? `${item.name}(原本値)` : item.name;
+    if (bytes < 0) {
+      failed = true;
+      issues.push({
+        severity: "error",
+        code: "VALUE_NOT_ENCODABLE",
+        row,
+        item: item.key,
+        message: `${label}: ${encoding} で表せない文字があります`,
+      });
+    } else {
+      // The item's own limit applies to the standard value; the source's wording is bounded by the
+      // standard's largest field.
+      const limit = isOriginal ? MAX_FIELD_BYTES : item.maxBytes;
+      if (bytes > limit) {
+        failed = true;
+        issues.push({
+          severity: "error",
+          code: "VALUE_TOO_LONG",
+          row,
+          item: item.key,
+          message: `${label}: ${bytes} バイトで上限 ${limit} バイトを超えています`,
+        });
+      }
+    }
+  };
+  for (let i = 0; i < items.length; i++) {
+    finalise(record.values, i, false);
+    finalise(record.originals, i, true);
+  }
+  return failed;
+}

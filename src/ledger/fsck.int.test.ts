@@ -1,0 +1,238 @@
+import Database from "better-sqlite3";
+import canonicalize from "canonicalize";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { conversionRequest, noteRecord, sha } from "../../test/ledger/records.js";
+import { generateNoteKey } from "../crypto/note-key.js";
+import { createNoteSigner, type NoteSigner } from "../crypto/note-signer.js";
+import { createSqliteLog, nodeKey, openSqliteLog } from "../store/sqlite-log.js";
+import { decodeEntry } from "./entry/canonical-entry.js";
+import { fsck, type FsckResult } from "./fsck.js";
+import { Ledger } from "./ledger.js";
+import { nodeHasher } from "./node-hasher.js";
+import { parseVerifierKey } from "./verify/verifier-key.js";
+
+let path: string;
+let signer: NoteSigner;
+
+/** 40 note entries in 4 batches, a checkpoint after each, plus a conversion at index 40. */
+async function buildLog(): Promise<void> {
+  const ledger = new Ledger({
+    storage: createSqliteLog({ path, origin: signer.name, verifierKey: signer.verifierKey }),
+  });
+  for (let b = 0; b < 4; b++) {
+    await ledger.append(Array.from({ length: 10 }, (_, i) => ({ record: noteRecord(b * 10 + i) })));
+    ledger.signCheckpoint(signer);
+  }
+  await ledger.append([conversionRequest("T", sha("in"), sha("out"), [sha("r0"), sha("r1"), sha("r2")])]);
+  await ledger.append([{ record: noteRecord(41) }, { record: noteRecord(42) }]);
+  ledger.signCheckpoint(signer);
+  ledger.close();
+}
+
+function check(): FsckResult {
+  const storage = openSqliteLog(path);
+  try {
+    return fsck(storage, parseVerifierKey(signer.verifierKey));
+  } finally {
+    storage.close();
+  }
+}
+
+function tamper(fn: (db: Database.Database) => void): void {
+  const db = new Database(path);
+  fn(db);
+  db.close();
+}
+
+function entryBytes(db: Database.Database, idx: number): Buffer {
+  return (db.prepare("SELECT entry FROM entries WHERE idx = ?").get(idx) as { entry: Buffer }).entry;
+}
+
+/** Re-encodes entry `idx` with `change` applied, keeping it canonical; optionally recomputes its leaf hash. */
+function rewrite(
+  db: Database.Database,
+  idx: number,
+  change: (r: Record<string, unknown>) => void,
+  recomputeHash: boolean,
+): void {
+  const record = JSON.parse(entryBytes(db, idx).toString("utf8")) as Record<string, unknown>;
+  change(record);
+  const bytes = Buffer.from(canonicalize(record) as string, "utf8");
+  db.prepare("UPDATE entries SET entry = ? WHERE idx = ?").run(bytes, idx);
+  if (recomputeHash) {
+    db.prepare("UPDATE entries SET leaf_hash = ? WHERE idx = ?").run(
+      Buffer.from(nodeHasher.hashLeaf(bytes)),
+      idx,
+    );
+  }
+}
+
+beforeEach(async () => {
+  path = join(mkdtempSync(join(tmpdir(), "kenshin-fsck-")), "ledger.db");
+  signer = createNoteSigner(generateNoteKey("kenshin.example/fsck"));
+  await buildLog();
+});
+
+describe("fsck on a real SQLite file", () => {
+  it("an untouched log is intact", () => {
+    expect(check()).toMatchObject({ ok: true, size: 43, signedSize: 43, unsignedEntries: 0 });
+  });
+
+  it("an edited entry (hash not recomputed) → LEDGER_LEAF_HASH_MISMATCH at its index", () => {
+    tamper((db) => {
+      rewrite(
+        db,
+        17,
+        (r) => {
+          r["data"] = { n: 999 };
+        },
+        false,
+      );
+    });
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_LEAF_HASH_MISMATCH", firstBadIndex: 17 });
+  });
+
+  it("a deleted row → LEDGER_ENTRY_MISSING at its index", () => {
+    tamper((db) => db.prepare("DELETE FROM entries WHERE idx = 23").run());
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_MISSING", firstBadIndex: 23 });
+  });
+
+  it("the last row deleted → LEDGER_ENTRY_MISSING at the old size - 1", () => {
+    tamper((db) => db.prepare("DELETE FROM entries WHERE idx = 42").run());
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_MISSING", firstBadIndex: 42 });
+  });
+
+  it("two swapped rows → LEDGER_ENTRY_OUT_OF_ORDER at the first of them", () => {
+    tamper((db) => {
+      const a = db.prepare("SELECT entry, leaf_hash FROM entries WHERE idx = 12").get() as {
+        entry: Buffer;
+        leaf_hash: Buffer;
+      };
+      const b = db.prepare("SELECT entry, leaf_hash FROM entries WHERE idx = 31").get() as {
+        entry: Buffer;
+        leaf_hash: Buffer;
+      };
+      const put = db.prepare("UPDATE entries SET entry = ?, leaf_hash = ? WHERE idx = ?");
+      put.run(b.entry, b.leaf_hash, 12);
+      put.run(a.entry, a.leaf_hash, 31);
+    });
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_OUT_OF_ORDER", firstBadIndex: 12 });
+  });
+
+  it("two adjacent swapped rows → LEDGER_ENTRY_OUT_OF_ORDER at the first of them", () => {
+    tamper((db) => {
+      const a = db.prepare("SELECT entry, leaf_hash FROM entries WHERE idx = 5").get() as {
+        entry: Buffer;
+        leaf_hash: Buffer;
+      };
+      const b = db.prepare("SELECT entry, leaf_hash FROM entries WHERE idx = 6").get() as {
+        entry: Buffer;
+        leaf_hash: Buffer;
+      };
+      const put = db.prepare("UPDATE entries SET entry = ?, leaf_hash = ? WHERE idx = ?");
+      put.run(b.entry, b.leaf_hash, 5);
+      put.run(a.entry, a.leaf_hash, 6);
+    });
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_OUT_OF_ORDER", firstBadIndex: 5 });
+  });
+
+  for (const idx of [8, 9]) {
+    it(`a rewritten leaf ${idx} with its hash recomputed → LEDGER_ENTRY_REWRITTEN at ${idx}`, () => {
+      tamper((db) => {
+        rewrite(
+          db,
+          idx,
+          (r) => {
+            r["data"] = { n: 12345 };
+          },
+          true,
+        );
+      });
+      expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_REWRITTEN", firstBadIndex: idx });
+    });
+  }
+
+  it("a rewritten leaf whose hash, chain and every stored node are recomputed → LEDGER_ROOT_MISMATCH from the last matching checkpoint", () => {
+    tamper((db) => {
+      rewrite(
+        db,
+        25,
+        (r) => {
+          r["data"] = { n: -1 };
+        },
+        true,
+      );
+      // Re-link the rest of the chain and rebuild every interior node, as a thorough attacker would.
+      for (let i = 26; i < 43; i++) {
+        const prev = (
+          db.prepare("SELECT leaf_hash FROM entries WHERE idx = ?").get(i - 1) as { leaf_hash: Buffer }
+        ).leaf_hash;
+        rewrite(
+          db,
+          i,
+          (r) => {
+            r["prev"] = prev.toString("hex");
+          },
+          true,
+        );
+      }
+      db.prepare("DELETE FROM nodes").run();
+      const leaves = (
+        db.prepare("SELECT leaf_hash FROM entries ORDER BY idx").all() as { leaf_hash: Buffer }[]
+      ).map((r) => r.leaf_hash);
+      let level = 0;
+      let row: Uint8Array[] = leaves;
+      while (row.length > 1) {
+        const up: Uint8Array[] = [];
+        for (let k = 0; k + 1 < row.length; k += 2)
+          up.push(nodeHasher.hashChildren(row[k] as Uint8Array, row[k + 1] as Uint8Array));
+        level++;
+        up.forEach((h, k) =>
+          db.prepare("INSERT INTO nodes (key, hash) VALUES (?, ?)").run(nodeKey(level, k), h),
+        );
+        row = up;
+      }
+    });
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ROOT_MISMATCH", firstBadIndex: 20 });
+  });
+
+  it("a tampered interior node → LEDGER_NODE_MISMATCH at the first leaf under it", () => {
+    tamper((db) =>
+      db.prepare("UPDATE nodes SET hash = ? WHERE key = ?").run(Buffer.alloc(32, 7), nodeKey(2, 3)),
+    );
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_NODE_MISMATCH", firstBadIndex: 12 });
+  });
+
+  it("an altered record hash of a conversion → LEDGER_RECORDS_ROOT_MISMATCH at the conversion", () => {
+    tamper((db) =>
+      db
+        .prepare("UPDATE record_hashes SET hash = ? WHERE idx = 40 AND position = 1")
+        .run(Buffer.alloc(32, 3)),
+    );
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_RECORDS_ROOT_MISMATCH", firstBadIndex: 40 });
+  });
+
+  it("a forged checkpoint row → LEDGER_CHECKPOINT_SIGNATURE_INVALID", () => {
+    tamper((db) => {
+      const note = (db.prepare("SELECT note FROM checkpoints WHERE size = 43").get() as { note: string })
+        .note;
+      db.prepare("UPDATE checkpoints SET note = ? WHERE size = 43").run(note.replace("\n43\n", "\n44\n"));
+    });
+    expect(check()).toMatchObject({
+      ok: false,
+      code: "LEDGER_CHECKPOINT_SIGNATURE_INVALID",
+      firstBadIndex: null,
+    });
+  });
+
+  it("entries appended after the last checkpoint are reported as unsigned, not as damage", async () => {
+    const ledger = new Ledger({ storage: openSqliteLog(path) });
+    await ledger.append([{ record: noteRecord(100) }]);
+    ledger.close();
+    expect(check()).toMatchObject({ ok: true, size: 44, signedSize: 43, unsignedEntries: 1 });
+    expect(decodeEntry(new Ledger({ storage: openSqliteLog(path) }).entry(43)).type).toBe("note");
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The storage a log node keeps: its own copy of the entries, the interior node hashes that make proofs
+ * O(log n) reads, the indexes that find entries by hash, and the signed checkpoints. Synchronous on
+ * purpose: every node (single or replicated) holds a local copy; what a replicated version changes is the
+ * {@link Sequencer} that decides the order, not this. The SQLite implementation is `store/sqlite-log.ts`.
+ */
+import type { NodeReader } from "./proof-builder.js";
+import type { CompletedNode } from "./verify/compact-range.js";
+
+/** One entry as stored. */
+export interface StoredEntry {
+  readonly index: number;
+  readonly entry: Uint8Array;
+  readonly leafHash: Uint8Array;
+}
+
+/** One entry to append, with what the indexes need. */
+export interface EntryToAppend {
+  readonly entry: Uint8Array;
+  readonly leafHash: Uint8Array;
+  /** Lookup keys such as `transfer:<id>` and `sha256:<hex>`. */
+  readonly keys: readonly string[];
+  /** Record hashes of a conversion entry, in record order. */
+  readonly recordHashes?: readonly Uint8Array[];
+}
+
+/** A batch the sequencer has ordered: entries from `firstIndex` on and the interior nodes they complete. */
+export interface AppendBatch {
+  readonly firstIndex: number;
+  readonly entries: readonly EntryToAppend[];
+  readonly nodes: readonly CompletedNode[];
+}
+
+/** A signed checkpoint as stored. */
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly root: Uint8Array;
+  readonly note: string;
+}
+
+/** A stored interior node in completion order (see {@link LogStorage.scanNodes}). */
+export interface StoredNode extends CompletedNode {
+  /** Number of leaves in the tree when this node became complete: (index + 1) · 2^level. */
+  readonly completedAt: number;
+}
+
+/** Storage of one log replica. */
+export interface LogStorage extends NodeReader {
+  /** The log's origin (checkpoint first line) and verifier key, fixed at creation. */
+  readonly origin: string;
+  readonly verifierKey: string;
+  size(): number;
+  /** Entry at `index`; throws LEDGER_NOT_FOUND past the end. */
+  entry(index: number): StoredEntry;
+  /** Appends a batch atomically and durably: when this returns, the batch survives a crash. */
+  appendBatch(batch: AppendBatch): void;
+  /** Indices of entries whose leaf hash is `leafHash`. */
+  findByLeafHash(leafHash: Uint8Array): number[];
+  /** Indices of entries indexed under `key`, ascending. */
+  findByKey(key: string): number[];
+  /** Where a record hash occurs: conversion entry index and record position. */
+  findRecord(recordHash: Uint8Array): { index: number; position: number }[];
+  /** All record hashes of a conversion entry, in record order. */
+  recordHashes(index: number): Uint8Array[];
+  latestCheckpoint(): StoredCheckpoint | null;
+  /** Every stored checkpoint, by size ascending. */
+  checkpoints(): StoredCheckpoint[];
+  /**
+   * Runs `decide` with the latest checkpoint and stores what it returns, in one exclusive transaction, so
+   * checking "consistent with what I signed before" and recording the new one cannot race.
+   */
+  saveCheckpoint(
+    decide: (latest: StoredCheckpoint | null) => StoredCheckpoint | null,
+  ): StoredCheckpoint | null;
+  /** All entries in index order, as stored (for fsck). */
+  scanEntries(): Iterable<StoredEntry>;
+  /** All stored interior nodes in completion order (for fsck). */
+  scanNodes(): Iterable<StoredNode>;
+  close(): void;
+}

@@ -1,0 +1,257 @@
+/**
+ * SQLite storage of one log replica (better-sqlite3), implementing `ledger/log-storage.ts`.
+ *
+ * Durability: WAL with `synchronous = FULL`, so each commit fsyncs the WAL before returning — an
+ * acknowledged batch survives kill -9 and power loss (NORMAL would only survive a process crash). A batch
+ * is one transaction. Interior nodes are stored under key completedAt · 64 + level, which makes a scan in
+ * key order the order in which they complete (what fsck recomputes) while point reads stay O(1).
+ * https://www.sqlite.org/pragma.html#pragma_synchronous · https://www.sqlite.org/wal.html
+ */
+import Database from "better-sqlite3";
+import { existsSync } from "node:fs";
+import { LedgerError } from "../ledger/errors.js";
+import type {
+  AppendBatch,
+  LogStorage,
+  StoredCheckpoint,
+  StoredEntry,
+  StoredNode,
+} from "../ledger/log-storage.js";
+
+const SCHEMA_VERSION = 1;
+const LEVELS = 64;
+
+const SCHEMA = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, leaf_hash BLOB NOT NULL) STRICT;
+CREATE INDEX entries_by_leaf_hash ON entries (leaf_hash);
+CREATE TABLE nodes (key INTEGER PRIMARY KEY, hash BLOB NOT NULL) STRICT;
+CREATE TABLE entry_keys (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) STRICT, WITHOUT ROWID;
+CREATE TABLE record_hashes (idx INTEGER NOT NULL, position INTEGER NOT NULL, hash BLOB NOT NULL,
+  PRIMARY KEY (idx, position)) STRICT, WITHOUT ROWID;
+CREATE INDEX record_hashes_by_hash ON record_hashes (hash);
+CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL) STRICT;
+`;
+
+/** Options for creating a new log file. */
+export interface CreateLogOptions {
+  readonly path: string;
+  readonly origin: string;
+  readonly verifierKey: string;
+}
+
+/** Key of interior node (level ≥ 1, index) in the `nodes` table. */
+export function nodeKey(level: number, index: number): number {
+  return (index + 1) * 2 ** level * LEVELS + level;
+}
+
+/**
+ * Creates a new, empty log file.
+ * @throws LedgerError LEDGER_DB_EXISTS, LEDGER_DB_UNUSABLE
+ */
+export function createSqliteLog(options: CreateLogOptions): SqliteLog {
+  if (existsSync(options.path)) {
+    throw new LedgerError("LEDGER_DB_EXISTS", "台帳ファイルが既にあります", {});
+  }
+  const db = openDatabase(options.path, false);
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    const put = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+    put.run("origin", options.origin);
+    put.run("verifierKey", options.verifierKey);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+  return new SqliteLog(db);
+}
+
+/**
+ * Opens an existing log file.
+ * @throws LedgerError LEDGER_DB_UNUSABLE when missing, not SQLite, or of another schema version
+ */
+export function openSqliteLog(path: string): SqliteLog {
+  if (!existsSync(path)) throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルがありません", {});
+  const db = openDatabase(path, true);
+  let version: unknown;
+  try {
+    version = db.pragma("user_version", { simple: true });
+  } catch (cause) {
+    db.close();
+    throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを読めません", {}, { cause });
+  }
+  if (version !== SCHEMA_VERSION) {
+    db.close();
+    throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルの版が違います", { version });
+  }
+  return new SqliteLog(db);
+}
+
+function openDatabase(path: string, mustExist: boolean): Database.Database {
+  try {
+    const db = new Database(path, { fileMustExist: mustExist });
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    return db;
+  } catch (cause) {
+    throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを開けません", {}, { cause });
+  }
+}
+
+function bytes(value: unknown): Uint8Array {
+  return new Uint8Array(value as Buffer);
+}
+
+/** A log replica in one SQLite file. */
+export class SqliteLog implements LogStorage {
+  readonly origin: string;
+  readonly verifierKey: string;
+  readonly #db: Database.Database;
+  readonly #q;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    const meta = db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?");
+    this.origin = meta.get("origin")?.value ?? "";
+    this.verifierKey = meta.get("verifierKey")?.value ?? "";
+    this.#q = {
+      size: db.prepare<[], { n: number | null }>("SELECT MAX(idx) + 1 AS n FROM entries"),
+      entry: db.prepare<[number], { entry: Buffer; leaf_hash: Buffer }>(
+        "SELECT entry, leaf_hash FROM entries WHERE idx = ?",
+      ),
+      leafHash: db.prepare<[number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM entries WHERE idx = ?"),
+      node: db.prepare<[number], { hash: Buffer }>("SELECT hash FROM nodes WHERE key = ?"),
+      insertEntry: db.prepare("INSERT INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)"),
+      insertNode: db.prepare("INSERT INTO nodes (key, hash) VALUES (?, ?)"),
+      insertKey: db.prepare("INSERT OR IGNORE INTO entry_keys (key, idx) VALUES (?, ?)"),
+      insertRecord: db.prepare("INSERT INTO record_hashes (idx, position, hash) VALUES (?, ?, ?)"),
+      byLeafHash: db.prepare<[Buffer], { idx: number }>(
+        "SELECT idx FROM entries WHERE leaf_hash = ? ORDER BY idx",
+      ),
+      byKey: db.prepare<[string], { idx: number }>("SELECT idx FROM entry_keys WHERE key = ? ORDER BY idx"),
+      byRecord: db.prepare<[Buffer], { idx: number; position: number }>(
+        "SELECT idx, position FROM record_hashes WHERE hash = ? ORDER BY idx, position",
+      ),
+      records: db.prepare<[number], { hash: Buffer }>(
+        "SELECT hash FROM record_hashes WHERE idx = ? ORDER BY position",
+      ),
+      latest: db.prepare<[], { size: number; root: Buffer; note: string }>(
+        "SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+      ),
+      checkpoints: db.prepare<[], { size: number; root: Buffer; note: string }>(
+        "SELECT size, root, note FROM checkpoints ORDER BY size",
+      ),
+      insertCheckpoint: db.prepare("INSERT INTO checkpoints (size, root, note) VALUES (?, ?, ?)"),
+      scanEntries: db.prepare<[], { idx: number; entry: Buffer; leaf_hash: Buffer }>(
+        "SELECT idx, entry, leaf_hash FROM entries ORDER BY idx",
+      ),
+      scanNodes: db.prepare<[], { key: number; hash: Buffer }>("SELECT key, hash FROM nodes ORDER BY key"),
+    };
+  }
+
+  size(): number {
+    return this.#q.size.get()?.n ?? 0;
+  }
+
+  entry(index: number): StoredEntry {
+    const row = this.#q.entry.get(index);
+    if (row === undefined)
+      throw new LedgerError("LEDGER_NOT_FOUND", "その番号のエントリはありません", { index });
+    return { index, entry: bytes(row.entry), leafHash: bytes(row.leaf_hash) };
+  }
+
+  node(level: number, index: number): Uint8Array {
+    const row = level === 0 ? this.#q.leafHash.get(index) : undefined;
+    if (level === 0) {
+      if (row === undefined) throw missingNode(level, index);
+      return bytes(row.leaf_hash);
+    }
+    const node = this.#q.node.get(nodeKey(level, index));
+    if (node === undefined) throw missingNode(level, index);
+    return bytes(node.hash);
+  }
+
+  appendBatch(batch: AppendBatch): void {
+    const q = this.#q;
+    this.#db
+      .transaction(() => {
+        if (this.size() !== batch.firstIndex) {
+          throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳の末尾が想定と異なります (別の書き手がいます)", {
+            expected: batch.firstIndex,
+          });
+        }
+        batch.entries.forEach((e, i) => {
+          const idx = batch.firstIndex + i;
+          q.insertEntry.run(idx, e.entry, e.leafHash);
+          for (const key of e.keys) q.insertKey.run(key, idx);
+          e.recordHashes?.forEach((h, position) => q.insertRecord.run(idx, position, h));
+        });
+        for (const n of batch.nodes) q.insertNode.run(nodeKey(n.level, n.index), n.hash);
+      })
+      .immediate();
+  }
+
+  findByLeafHash(leafHash: Uint8Array): number[] {
+    return this.#q.byLeafHash.all(Buffer.from(leafHash)).map((r) => r.idx);
+  }
+
+  findByKey(key: string): number[] {
+    return this.#q.byKey.all(key).map((r) => r.idx);
+  }
+
+  findRecord(recordHash: Uint8Array): { index: number; position: number }[] {
+    return this.#q.byRecord.all(Buffer.from(recordHash)).map((r) => ({ index: r.idx, position: r.position }));
+  }
+
+  recordHashes(index: number): Uint8Array[] {
+    return this.#q.records.all(index).map((r) => bytes(r.hash));
+  }
+
+  latestCheckpoint(): StoredCheckpoint | null {
+    const row = this.#q.latest.get();
+    return row === undefined ? null : { size: row.size, root: bytes(row.root), note: row.note };
+  }
+
+  checkpoints(): StoredCheckpoint[] {
+    return this.#q.checkpoints.all().map((r) => ({ size: r.size, root: bytes(r.root), note: r.note }));
+  }
+
+  saveCheckpoint(
+    decide: (latest: StoredCheckpoint | null) => StoredCheckpoint | null,
+  ): StoredCheckpoint | null {
+    return this.#db
+      .transaction(() => {
+        const chosen = decide(this.latestCheckpoint());
+        if (chosen !== null && chosen.size !== this.latestCheckpoint()?.size) {
+          this.#q.insertCheckpoint.run(chosen.size, chosen.root, chosen.note);
+        }
+        return chosen;
+      })
+      .exclusive();
+  }
+
+  *scanEntries(): Iterable<StoredEntry> {
+    for (const row of this.#q.scanEntries.iterate()) {
+      yield { index: row.idx, entry: bytes(row.entry), leafHash: bytes(row.leaf_hash) };
+    }
+  }
+
+  *scanNodes(): Iterable<StoredNode> {
+    for (const row of this.#q.scanNodes.iterate()) {
+      const level = row.key % LEVELS;
+      const completedAt = (row.key - level) / LEVELS;
+      yield { level, index: completedAt / 2 ** level - 1, completedAt, hash: bytes(row.hash) };
+    }
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+function missingNode(level: number, index: number): LedgerError {
+  return new LedgerError("LEDGER_NODE_MISMATCH", "保存された木のノードがありません", {
+    level,
+    index,
+    reason: "missing",
+  });
+}

@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { registerConvertCommands } from "./convert.js";
+import { registerDictionaryCommands } from "./dictionary.js";
 import { registerMapCommands } from "./map.js";
 import { runMain } from "./run.js";
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   // Each command group lives in its own file and registers itself here, one line each.
   registerConvertCommands(program);
   registerMapCommands(program);
+  registerDictionaryCommands(program);
   return program;
 }
 

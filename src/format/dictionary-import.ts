@@ -116,7 +116,7 @@ export function importDictionaryTable(bytes: Uint8Array, options: ImportOptions)
  * Writes a dictionary as the CSV table `importDictionaryTable` reads (RFC 4180, CRLF, one header row,
  * canonical English type names and 1/0 flags). Importing the result gives back an equal dictionary.
  */
-export function exportDictionaryTable(file: Pick<DictionaryFile, "items">): string {
+export function exportDictionaryTable(file: { readonly items: readonly DictionaryItem[] }): string {
   const lines = [TABLE_COLUMNS.map(quoteCell).join(",")];
   for (const item of file.items) {
     const cells: Record<Column, string> = {
@@ -243,7 +243,7 @@ function readItem(record: CsvRecord, positions: Map<Column, number>): Dictionary
     return index === undefined ? "" : (record.cells[index] ?? "").trim();
   };
   const fail = (column: Column, what: string): never => {
-    throw importError(record.line, column, `列「${column}」: ${what}`);
+    throw importError(record.line, column, what);
   };
   const integer = (column: Column): number | undefined => {
     const text = cell(column).normalize("NFKC");

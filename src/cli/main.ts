@@ -7,8 +7,10 @@ import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { registerConvertCommands } from "./convert.js";
 import { registerDictionaryCommands } from "./dictionary.js";
+import { registerLedgerCommands } from "./ledger.js";
 import { registerMapCommands } from "./map.js";
 import { runMain } from "./run.js";
+import { registerVerifyCommand } from "./verify.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerConvertCommands(program);
   registerMapCommands(program);
   registerDictionaryCommands(program);
+  registerLedgerCommands(program);
+  registerVerifyCommand(program);
   return program;
 }
 

@@ -1,0 +1,105 @@
+/**
+ * `kenshin verify <file> --db <ledger> --verifier <vkey>`: hashes the file (and its records when it is a
+ * standard CSV), finds its entries, verifies signatures and proofs, and prints the trail. Exit 1 when
+ * anything fails to verify or nothing is found; 2 when the input cannot be used.
+ */
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { recordHashesOf, sha256Hex } from "../format/hash.js";
+import { isVerificationFailure, LedgerError } from "../ledger/errors.js";
+import { verifyTrail, type Trail } from "../ledger/trail.js";
+import { toBase64 } from "../ledger/verify/encoding.js";
+import { EXIT_ISSUES } from "./exit-codes.js";
+import { readVerifierKey, withLedger } from "./ledger.js";
+
+/** Registers `verify`. */
+export function registerVerifyCommand(program: Command): void {
+  program
+    .command("verify <file>")
+    .description("ファイルのハッシュから台帳の記録を探し、包含証明と署名を検証して経緯を表示する")
+    .requiredOption("--db <ledger>", "台帳ファイル")
+    .requiredOption("--verifier <vkey>", "ログの検証鍵 (文字列または検証鍵ファイル)")
+    .option("--json", "結果を JSON で出力する")
+    .action(async (file: string, o: { db: string; verifier: string; json?: boolean }) => {
+      const key = readVerifierKey(o.verifier);
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(file);
+      } catch (cause) {
+        throw new LedgerError("LEDGER_NOT_FOUND", "検証するファイルを読めません", {}, { cause });
+      }
+      const fileSha256 = sha256Hex(bytes);
+      const recordHashes = recordHashesOf(bytes);
+      await withLedger(o.db, (log) => {
+        try {
+          const trail = verifyTrail({ storage: log.storage, logKey: key, fileSha256, recordHashes });
+          process.stdout.write(
+            o.json === true ? `${JSON.stringify(trailJson(trail))}\n` : describe(file, trail),
+          );
+        } catch (error) {
+          if (
+            !isVerificationFailure(error) &&
+            !(error instanceof LedgerError && error.code === "LEDGER_NOT_FOUND")
+          )
+            throw error;
+          process.stdout.write(`ファイル SHA-256: ${fileSha256}\n結果: 検証失敗\n`);
+          process.stderr.write(`kenshin: ${error.code}: ${error.message}\n`);
+          process.exitCode = EXIT_ISSUES;
+        }
+      });
+    });
+}
+
+function trailJson(trail: Trail): unknown {
+  return {
+    ok: true,
+    fileSha256: trail.fileSha256,
+    checkpoint: {
+      origin: trail.checkpoint.origin,
+      size: trail.checkpoint.size,
+      root: toBase64(trail.checkpoint.root),
+    },
+    entries: trail.entries.map((e) => ({
+      index: e.index,
+      leafHash: e.leafHash,
+      matched: e.matched,
+      record: e.record,
+    })),
+    records: trail.records,
+  };
+}
+
+const MATCH_LABEL = { file: "ファイル", transfer: "同じ転送", record: "レコード" } as const;
+
+function describe(file: string, trail: Trail): string {
+  const cp = trail.checkpoint;
+  const lines = [
+    `検証対象: ${file}`,
+    `ファイル SHA-256: ${trail.fileSha256}`,
+    `チェックポイント: ${cp.origin} 大きさ ${cp.size} 根 ${toBase64(cp.root)} (署名を検証しました)`,
+    "エントリ (すべて包含証明を検証しました):",
+  ];
+  for (const e of trail.entries) {
+    const r = e.record;
+    const transfer = "transfer" in r ? ` 転送 ${r.transfer}` : "";
+    lines.push(
+      `  #${e.index} ${r.time} ${r.type}${transfer} ${r.institution}/${r.actor.id} [${MATCH_LABEL[e.matched]}] ${r.outcome}`,
+    );
+  }
+  const { total, proven, byEntry } = trail.records;
+  if (total > 0) {
+    const where = Object.entries(byEntry)
+      .map(([i, n]) => `#${i}: ${n} 件`)
+      .join(", ");
+    lines.push(
+      `レコード: ${total} 件中 ${proven} 件を二段階証明で確認しました${where === "" ? "" : ` (${where})`}`,
+    );
+  }
+  const fileFound = trail.entries.some((e) => e.matched === "file");
+  lines.push(
+    fileFound
+      ? "結果: 検証成功 (ファイルそのものが台帳にあります)"
+      : "結果: 検証成功 (レコード単位で台帳にあります)",
+  );
+  return `${lines.join("\n")}\n`;
+}

@@ -27,6 +27,12 @@ export interface FieldOutcome {
   value: string;
   original: string;
   finding: FindingState;
+  /**
+   * For numbers: whether conversion changed the meaning (unit conversion, rounding, a qualifier such
+   * as 未満 re-written). Pure re-formatting (full-width digits, "1,234", "160" → "160.0") does not
+   * count, so the original column is not filled for it.
+   */
+  numberReinterpreted: boolean;
   /** True when an error issue was raised (the record will be rejected). */
   rejected: boolean;
 }
@@ -41,7 +47,13 @@ export function convertField(
   missing: ReadonlySet<string>,
   issues: Issue[],
 ): FieldOutcome {
-  const out: FieldOutcome = { value: "", original: "", finding: undefined, rejected: false };
+  const out: FieldOutcome = {
+    value: "",
+    original: "",
+    finding: undefined,
+    numberReinterpreted: false,
+    rejected: false,
+  };
   let values: string[] | undefined;
   let sources: string[] | undefined;
   for (const raw of raws) {
@@ -69,7 +81,11 @@ export function convertField(
   }
   out.value = values?.join(VALUE_JOINER) ?? "";
   const source = sources.join(VALUE_JOINER);
-  if (source !== out.value) out.original = source;
+  const changed =
+    rule.item.type === "number" && !rule.codes
+      ? out.numberReinterpreted || out.value === ""
+      : source !== out.value;
+  if (changed) out.original = source;
   return out;
 }
 

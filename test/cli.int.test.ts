@@ -1,0 +1,144 @@
+/**
+ * The `kenshin` command as a user runs it: the built CLI in a child process, real files, exit codes
+ * 0 (clean) / 1 (done with row issues) / 2 (unusable input), coded messages and never a stack trace.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CLI = join(process.cwd(), "dist/cli/main.js");
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "kenshin-cli-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function kenshin(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, KENSHIN_DEBUG: "" },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const cleanMapping = `format: kenshin-mapping
+version: 1
+name: clean
+layout: wide
+source: { encoding: utf-8 }
+fields:
+  - { item: examinee-id, column: ID }
+  - { item: exam-date, column: 日付 }
+  - { item: height, column: 身長 }
+`;
+
+describe("kenshin convert", () => {
+  it("converts an example with row issues → exit 1 and the golden bytes", async () => {
+    const out = join(dir, "wide.csv");
+    const r = kenshin(
+      "convert",
+      "examples/wide-cp932/export.csv",
+      "--map",
+      "examples/wide-cp932/mapping.yaml",
+      "--out",
+      out,
+      "--encoding",
+      "cp932",
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("入力 12 行");
+    expect(await readFile(out)).toEqual(await readFile("examples/wide-cp932/expected/standard.csv"));
+  });
+
+  it("converts a clean file → exit 0", async () => {
+    await writeFile(join(dir, "clean.yaml"), cleanMapping);
+    await writeFile(join(dir, "clean.csv"), "ID,日付,身長\nA1,R7.4.1,170.2\n");
+    const r = kenshin(
+      "convert",
+      join(dir, "clean.csv"),
+      "--map",
+      join(dir, "clean.yaml"),
+      "--out",
+      join(dir, "clean.out.csv"),
+      "--quiet",
+    );
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+  });
+
+  it("when the mapping file is missing → exit 2 with a coded message and no stack trace", () => {
+    const r = kenshin(
+      "convert",
+      "examples/wide-cp932/export.csv",
+      "--map",
+      join(dir, "nope.yaml"),
+      "--out",
+      join(dir, "x.csv"),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^kenshin: MAP_UNREADABLE: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("when the mapping names a column the file lacks → exit 2 and no output file left behind", async () => {
+    await writeFile(join(dir, "cols.yaml"), cleanMapping.replace("column: 身長", "column: 体重"));
+    const out = join(dir, "cols.out.csv");
+    const r = kenshin("convert", join(dir, "clean.csv"), "--map", join(dir, "cols.yaml"), "--out", out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("MAP_UNKNOWN_COLUMN");
+    expect(existsSync(out)).toBe(false);
+    expect((await readdir(dir)).filter((f) => f.includes("partial"))).toEqual([]);
+  });
+
+  it("when the input does not exist → exit 2 CONVERT_INPUT_UNREADABLE", () => {
+    const r = kenshin(
+      "convert",
+      join(dir, "missing.csv"),
+      "--map",
+      "examples/wide-cp932/mapping.yaml",
+      "--out",
+      join(dir, "y.csv"),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("CONVERT_INPUT_UNREADABLE");
+  });
+});
+
+describe("kenshin map check", () => {
+  it("accepts a valid mapping → exit 0", () => {
+    const r = kenshin("map", "check", "examples/long-utf8/mapping.yaml");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("有効です");
+  });
+
+  it("runs the mapping over a sample and lists the issues → exit 1", () => {
+    const r = kenshin(
+      "map",
+      "check",
+      "examples/long-utf8/mapping.yaml",
+      "--sample",
+      "examples/long-utf8/export.csv",
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("RECORD_DUPLICATE_ITEM");
+  });
+
+  it("rejects a mapping whose items are not in the dictionary → exit 2", async () => {
+    await writeFile(join(dir, "bad.yaml"), cleanMapping.replace("item: height", "item: shoe-size"));
+    const r = kenshin("map", "check", join(dir, "bad.yaml"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("MAP_UNKNOWN_ITEM");
+  });
+});
+
+describe("kenshin", () => {
+  it("prints help → exit 0; an unknown command → exit 2", () => {
+    expect(kenshin("--help").code).toBe(0);
+    expect(kenshin("frobnicate").code).toBe(2);
+  });
+});

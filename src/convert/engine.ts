@@ -76,7 +76,7 @@ const FLUSH_BYTES = 1 << 20;
  * ConvertError before any record is written; row problems become issues.
  */
 export async function convert(
-  input: AsyncIterable<Uint8Array>,
+  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   sink: OutputSink,
   options: ConvertOptions,
 ): Promise<ConvertSummary> {

@@ -58,7 +58,7 @@ async function run(
   }
   const parts: Uint8Array[] = [];
   const summary = await convert(
-    source(),
+    chunks,
     { write: (c) => void parts.push(c) },
     { checked, encoding: options.encoding ?? "utf-8" },
   );

@@ -11,6 +11,7 @@ export default tseslint.config(
       "coverage/",
       "demo-output/",
       "bench/out/",
+      "dist-bench/",
       "**/*.js",
       "!eslint.config.js",
     ],

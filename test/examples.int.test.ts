@@ -3,6 +3,7 @@
  * report, issue list and hashes. Regenerate after an intended change with
  * `UPDATE_GOLDEN=1 npx vitest run test/examples.int.test.ts` and review the diff.
  */
+import iconv from "iconv-lite";
 import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,9 +58,11 @@ describe.each(cases)("example $name", ({ name, encoding }) => {
       for (const [golden, actual] of files) await writeFile(join(expected, golden), await readFile(actual));
     }
     for (const [golden, actual] of files) {
-      expect(await readFile(actual), `${golden} differs from the golden file`).toEqual(
-        await readFile(join(expected, golden)),
-      );
+      const [got, want] = [await readFile(actual), await readFile(join(expected, golden))];
+      // Text first, for a readable diff; then the exact bytes.
+      const decode = (b: Buffer) => iconv.decode(b, golden === "standard.csv" ? encoding : "utf-8");
+      expect(decode(got), `${golden} differs from the golden file`).toEqual(decode(want));
+      expect(got.equals(want), `${golden} bytes differ from the golden file`).toBe(true);
     }
     // The hashes are those anyone can recompute from the bytes.
     const bytes = await readFile(out.csv);

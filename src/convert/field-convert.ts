@@ -54,6 +54,21 @@ export function convertField(
     numberReinterpreted: false,
     rejected: false,
   };
+  // Fast path: one source value with one result (almost every item of a wide export).
+  const only = raws.length === 1 ? raws[0] : undefined;
+  if (only !== undefined) {
+    const trimmed = only.text.trim();
+    if (missing.has(trimmed)) return out;
+    const converted = convertOne(rule, trimmed, only, issues, out);
+    if (typeof converted === "string") {
+      out.value = converted;
+      if (rule.item.type === "number" && !rule.codes ? out.numberReinterpreted : trimmed !== converted) {
+        out.original = trimmed;
+      }
+      return out;
+    }
+    return finish(rule, out, converted === undefined ? [] : unique(converted), [trimmed], only, issues);
+  }
   let values: string[] | undefined;
   let sources: string[] | undefined;
   for (const raw of raws) {
@@ -63,11 +78,32 @@ export function convertField(
     const converted = convertOne(rule, trimmed, raw, issues, out);
     if (converted === undefined) continue;
     values ??= [];
-    for (const v of converted) if (v !== "" && !values.includes(v)) values.push(v);
+    if (typeof converted === "string") {
+      if (converted !== "" && !values.includes(converted)) values.push(converted);
+    } else {
+      for (const v of converted) if (v !== "" && !values.includes(v)) values.push(v);
+    }
   }
   if (sources === undefined) return out;
-  if (values !== undefined && values.length > 1 && !rule.item.multiple) {
-    const first = raws[0];
+  return finish(rule, out, values ?? [], sources, raws[0], issues);
+}
+
+function unique(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) if (v !== "" && !out.includes(v)) out.push(v);
+  return out;
+}
+
+/** Joins the converted values and decides whether the source wording is kept as the original. */
+function finish(
+  rule: CompiledRule,
+  out: FieldOutcome,
+  values: readonly string[],
+  sources: readonly string[],
+  first: RawValue | undefined,
+  issues: Issue[],
+): FieldOutcome {
+  if (values.length > 1 && !rule.item.multiple) {
     addIssue(
       issues,
       out,
@@ -79,7 +115,7 @@ export function convertField(
     );
     return out;
   }
-  out.value = values?.join(VALUE_JOINER) ?? "";
+  out.value = values.join(VALUE_JOINER);
   const source = sources.join(VALUE_JOINER);
   const changed =
     rule.item.type === "number" && !rule.codes
@@ -95,7 +131,7 @@ function convertOne(
   raw: RawValue,
   issues: Issue[],
   out: FieldOutcome,
-): readonly string[] | undefined {
+): string | readonly string[] | undefined {
   const text = toHalfWidth(trimmed);
   if (rule.codes) {
     const term = rule.codes.get(trimmed) ?? rule.codes.get(text);
@@ -103,7 +139,7 @@ function convertOne(
       addIssue(issues, out, rule.unknownCode, "VALUE_CODE_UNKNOWN", raw, rule, "コード表にないコードです");
       return undefined;
     }
-    return [term];
+    return term;
   }
   const item = rule.item;
   switch (item.type) {
@@ -136,7 +172,7 @@ function convertOne(
           );
         }
       }
-      return [formatted.value];
+      return formatted.value;
     }
     case "date": {
       const parsed = parseJapaneseDate(text);
@@ -146,10 +182,10 @@ function convertOne(
       }
       if (parsed.warning)
         addIssue(issues, out, "warning", parsed.warning.code, raw, rule, parsed.warning.message);
-      return [parsed.value];
+      return parsed.value;
     }
     case "code":
-      if (item.terms?.includes(text)) return [text];
+      if (item.terms?.includes(text)) return text;
       addIssue(
         issues,
         out,
@@ -161,7 +197,7 @@ function convertOne(
       );
       return undefined;
     case "text": {
-      if (!rule.thesaurus) return [text];
+      if (!rule.thesaurus) return text;
       const found = lookupFindings(rule.thesaurus, text);
       if (found.unknown.length > 0) {
         addIssue(

@@ -2,7 +2,7 @@
  * Output encodings of the standard CSV: UTF-8 (default) or CP932 on request. Byte limits are counted
  * in the output encoding, because the standard's 512-byte limit is a byte limit.
  */
-import iconv from "iconv-lite";
+import { cp932ByteLength, encodeCp932 } from "./cp932.js";
 
 export const OUTPUT_ENCODINGS = ["utf-8", "cp932"] as const;
 export type OutputEncoding = (typeof OUTPUT_ENCODINGS)[number];
@@ -24,28 +24,29 @@ const CP932_VARIANTS: ReadonlyMap<string, string> = new Map([
   ["\u00ac", "\uffe2"], // ¬ → ￢
 ]);
 const CP932_VARIANT_PATTERN = /[\u301c\u2212\u2016\u2014\u00a2\u00a3\u00ac]/g;
+const HAS_CP932_VARIANT = /[\u301c\u2212\u2016\u2014\u00a2\u00a3\u00ac]/;
 
 /** Replaces characters that CP932 writes under another code point; other text is unchanged. */
 export function toCp932Forms(text: string): string {
-  return text.replace(CP932_VARIANT_PATTERN, (c) => CP932_VARIANTS.get(c) ?? c);
-}
-
-/** Encodes text in the output encoding. */
-export function encodeText(text: string, encoding: OutputEncoding): Buffer {
-  return encoding === "utf-8" ? Buffer.from(text, "utf8") : iconv.encode(text, "cp932");
+  // test() first: almost no cell has one, and replace() with a global pattern always allocates.
+  return HAS_CP932_VARIANT.test(text)
+    ? text.replace(CP932_VARIANT_PATTERN, (c) => CP932_VARIANTS.get(c) ?? c)
+    : text;
 }
 
 /**
- * Size of `text` in bytes in the output encoding, or -1 when CP932 cannot represent it (iconv-lite
- * would silently write "?": we detect that by counting question marks).
+ * Encodes text in the output encoding. Text must have passed `encodedByteLength` for CP932; a
+ * character without a CP932 form here is a programming error.
  */
+export function encodeText(text: string, encoding: OutputEncoding): Buffer {
+  if (encoding === "utf-8") return Buffer.from(text, "utf8");
+  const bytes = encodeCp932(text);
+  if (!bytes) throw new RangeError("text has characters CP932 cannot represent");
+  return bytes;
+}
+
+/** Size of `text` in bytes in the output encoding, or -1 when CP932 cannot represent it. */
 export function encodedByteLength(text: string, encoding: OutputEncoding): number {
   if (ASCII_ONLY.test(text)) return text.length;
-  if (encoding === "utf-8") return Buffer.byteLength(text, "utf8");
-  const bytes = iconv.encode(text, "cp932");
-  let questionMarksOut = 0;
-  for (const b of bytes) if (b === 0x3f) questionMarksOut++;
-  let questionMarksIn = 0;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x3f) questionMarksIn++;
-  return questionMarksOut === questionMarksIn ? bytes.length : -1;
+  return encoding === "utf-8" ? Buffer.byteLength(text, "utf8") : cp932ByteLength(text);
 }

@@ -1,0 +1,133 @@
+/**
+ * bench/convert: converts a synthetic 100,000-examinee wide CP932 export (~300 columns) with
+ * `kenshin convert` and, in the same run on the same file, times Miller (Debian package `miller`)
+ * doing the equivalent column selection, renaming and code → term mapping. Prints records/s, input
+ * MB/s, peak RSS and the ratio.
+ *
+ *   npm run bench:convert -- [--examinees 100000] [--keep]
+ *
+ * Peak RSS is the child's VmHWM from /proc, sampled until it exits. Figures are from one machine and
+ * one run: compare them only with figures printed by the same run.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { exportShape, writeSyntheticExport } from "./synthetic-export.js";
+
+interface Measured {
+  readonly seconds: number;
+  readonly peakRssMb: number;
+  readonly exitCode: number | null;
+}
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function measure(command: string, args: readonly string[], stdoutPath?: string): Promise<Measured> {
+  const out = stdoutPath === undefined ? undefined : await open(stdoutPath, "w");
+  const started = process.hrtime.bigint();
+  const child = spawn(command, args, { stdio: ["ignore", out ? out.fd : "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  let peakKb = 0;
+  const sample = async (): Promise<void> => {
+    try {
+      const status = await readFile(`/proc/${String(child.pid)}/status`, "utf8");
+      const m = /VmHWM:\s+(\d+) kB/.exec(status);
+      if (m?.[1]) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      // the process has exited
+    }
+  };
+  const timer = setInterval(() => void sample(), 20);
+  const exitCode = await new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      resolve(code);
+    }),
+  );
+  clearInterval(timer);
+  await out?.close();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (exitCode !== 0 && exitCode !== 1)
+    throw new Error(`${command} failed (${String(exitCode)}): ${stderr.slice(0, 500)}`);
+  return { seconds, peakRssMb: peakKb / 1024, exitCode };
+}
+
+async function main(): Promise<void> {
+  const examinees = Number(flag("--examinees") ?? 100_000);
+  if (!Number.isInteger(examinees) || examinees < 1)
+    throw new Error("--examinees must be a positive integer");
+  const dir = join("bench", "out");
+  await mkdir(dir, { recursive: true });
+  const shape = exportShape();
+  const input = join(dir, `wide-${examinees}.csv`);
+  const mapping = join(dir, "wide-mapping.yaml");
+  await writeFile(mapping, shape.mapping);
+  let inputBytes: number;
+  if (existsSync(input)) {
+    inputBytes = (await stat(input)).size;
+  } else {
+    process.stderr.write(`generating ${input} …\n`);
+    inputBytes = await writeSyntheticExport(input, examinees, shape);
+  }
+  const mb = inputBytes / 1e6;
+  process.stdout.write(
+    `input: ${examinees.toLocaleString("en")} examinees × ${shape.header.length} columns, CP932, ${mb.toFixed(1)} MB\n`,
+  );
+
+  const ours = await measure(process.execPath, [
+    "dist/cli/main.js",
+    "convert",
+    input,
+    "--map",
+    mapping,
+    "--out",
+    join(dir, "standard.csv"),
+    "--report",
+    join(dir, "report.json"),
+    "--encoding",
+    "cp932",
+    "--quiet",
+  ]);
+  const report = JSON.parse(await readFile(join(dir, "report.json"), "utf8")) as {
+    counts: { recordsOut: number };
+  };
+  const records = report.counts.recordsOut;
+
+  const mlr = existsSync("/usr/bin/mlr") ? "/usr/bin/mlr" : undefined;
+  let miller: Measured | undefined;
+  if (mlr) {
+    miller = await measure(
+      mlr,
+      ["--icsv", "--ocsv", "--implicit-csv-header", "--headerless-csv-output", ...shape.millerVerbs, input],
+      join(dir, "miller.csv"),
+    );
+  }
+
+  const row = (name: string, m: Measured, recs: number) =>
+    `${name.padEnd(16)} ${m.seconds.toFixed(2).padStart(8)} s ${(recs / m.seconds).toFixed(0).padStart(10)} rec/s ` +
+    `${(mb / m.seconds).toFixed(1).padStart(8)} MB/s ${m.peakRssMb.toFixed(0).padStart(6)} MB peak RSS`;
+  process.stdout.write(`${row("kenshin convert", ours, records)}\n`);
+  if (miller) {
+    process.stdout.write(`${row("miller 6 (mlr)", miller, examinees)}\n`);
+    process.stdout.write(
+      `ratio: kenshin takes ${(ours.seconds / miller.seconds).toFixed(2)}× Miller's time ` +
+        `(Miller only selects, renames and maps codes; kenshin also parses 和暦 dates and numbers, checks ` +
+        `ranges, runs the thesaurus, computes BMI/age/eGFR, checks correlations, byte limits, and hashes every record)\n`,
+    );
+  } else {
+    process.stdout.write("miller not installed (apt-get install miller) — no peer figure\n");
+  }
+  if (!process.argv.includes("--keep")) {
+    await rm(join(dir, "standard.csv"), { force: true });
+    await rm(join(dir, "miller.csv"), { force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -111,22 +111,18 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
   return { summary, report };
 }
 
-async function openOutput(path: string) {
-  try {
-    return await open(path, "w", 0o600);
-  } catch (cause) {
-    throw new ConvertError(
-      "CONVERT_OUTPUT_UNWRITABLE",
-      `出力ファイルを書けません: ${path}`,
-      { path },
-      { cause },
-    );
-  }
+function openOutput(path: string) {
+  return unwritableOnFailure(path, () => open(path, "w", 0o600));
 }
 
-async function writeOutput(path: string, text: string): Promise<void> {
+function writeOutput(path: string, text: string): Promise<void> {
+  return unwritableOnFailure(path, () => writeFile(path, text, { mode: 0o600 }));
+}
+
+/** Runs a file-system write; a failure becomes CONVERT_OUTPUT_UNWRITABLE naming the path. */
+async function unwritableOnFailure<T>(path: string, write: () => Promise<T>): Promise<T> {
   try {
-    await writeFile(path, text, { mode: 0o600 });
+    return await write();
   } catch (cause) {
     throw new ConvertError(
       "CONVERT_OUTPUT_UNWRITABLE",

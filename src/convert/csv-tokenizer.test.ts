@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CsvTokenizer, type RowProblem, type SourceRow, type TokenizerOptions } from "./csv-tokenizer.js";
+import { splitAt } from "../../test/support/chunks.js";
 
 const defaults: TokenizerOptions = { delimiter: ",", quote: '"', maxFieldLength: 1000, maxColumns: 50 };
 
@@ -92,15 +93,7 @@ describe("CsvTokenizer", () => {
     fc.assert(
       fc.property(csvText, fc.array(fc.nat(200), { maxLength: 8 }), (text, cuts) => {
         const whole = tokenize([text], { maxFieldLength: 1024 });
-        const sorted = [...new Set(cuts.map((c) => Math.min(c, text.length)))].sort((a, b) => a - b);
-        const chunks: string[] = [];
-        let prev = 0;
-        for (const c of sorted) {
-          chunks.push(text.slice(prev, c));
-          prev = c;
-        }
-        chunks.push(text.slice(prev));
-        expect(tokenize(chunks, { maxFieldLength: 1024 })).toEqual(whole);
+        expect(tokenize(splitAt(text, cuts), { maxFieldLength: 1024 })).toEqual(whole);
         // One UTF-16 code unit at a time: the harshest chunking a decoder could produce.
         const units = Array.from({ length: text.length }, (_, k) => text.charAt(k));
         expect(tokenize(units, { maxFieldLength: 1024 })).toEqual(whole);

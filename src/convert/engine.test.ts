@@ -8,6 +8,7 @@ import { convert, type ConvertSummary } from "./engine.js";
 import { parseMapping } from "./mapping.js";
 import { checkMapping, type CheckedMapping } from "./mapping-check.js";
 import { DEFAULT_THESAURUS_PATH, loadThesaurus, type Thesaurus } from "./thesaurus.js";
+import { splitAt } from "../../test/support/chunks.js";
 
 let dictionary: Dictionary;
 let thesaurus: Thesaurus;
@@ -47,15 +48,7 @@ async function run(
   options: { chunks?: number[]; encoding?: OutputEncoding } = {},
 ): Promise<{ summary: ConvertSummary; output: Buffer }> {
   const bytes = typeof input === "string" ? Buffer.from(input, "utf8") : input;
-  const cuts = [...new Set((options.chunks ?? []).map((c) => Math.min(c, bytes.length)))].sort(
-    (a, b) => a - b,
-  );
-  const chunks: Uint8Array[] = [];
-  let prev = 0;
-  for (const c of [...cuts, bytes.length]) {
-    chunks.push(bytes.subarray(prev, c));
-    prev = c;
-  }
+  const chunks = splitAt(bytes, options.chunks ?? []);
   const parts: Uint8Array[] = [];
   const summary = await convert(
     chunks,

@@ -17,13 +17,5 @@ export type ConvertErrorCode =
   | "THESAURUS_INVALID";
 
 export class ConvertError extends CodedError<ConvertErrorCode> {
-  constructor(
-    code: ConvertErrorCode,
-    message: string,
-    context: Record<string, unknown> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, context, options);
-    this.name = "ConvertError";
-  }
+  override readonly name = "ConvertError";
 }

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LineSkipper } from "./line-skipper.js";
+import { splitAt } from "../../test/support/chunks.js";
 
 function skip(chunks: readonly string[], n: number): string {
   const s = new LineSkipper(n);
@@ -20,15 +21,7 @@ describe("LineSkipper", () => {
       .map((a) => a.join(""));
     fc.assert(
       fc.property(text, fc.nat(5), fc.array(fc.nat(40), { maxLength: 6 }), (t, n, cuts) => {
-        const points = [...new Set(cuts.map((c) => Math.min(c, t.length)))].sort((a, b) => a - b);
-        const chunks: string[] = [];
-        let prev = 0;
-        for (const p of points) {
-          chunks.push(t.slice(prev, p));
-          prev = p;
-        }
-        chunks.push(t.slice(prev));
-        expect(skip(chunks, n)).toBe(skip([t], n));
+        expect(skip(splitAt(t, cuts), n)).toBe(skip([t], n));
       }),
     );
   });

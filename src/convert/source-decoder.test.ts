@@ -2,15 +2,12 @@ import fc from "fast-check";
 import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
 import { REPLACEMENT_CHAR, SourceDecoder, type DeclaredEncoding } from "./source-decoder.js";
+import { splitAt } from "../../test/support/chunks.js";
 
 function decodeAll(bytes: Uint8Array, declared: DeclaredEncoding, cuts: number[] = []) {
   const d = new SourceDecoder(declared);
   let out = "";
-  let prev = 0;
-  for (const c of [...cuts.filter((x) => x > 0 && x < bytes.length).sort((a, b) => a - b), bytes.length]) {
-    out += d.write(bytes.subarray(prev, c));
-    prev = c;
-  }
+  for (const chunk of splitAt(bytes, cuts)) out += d.write(chunk);
   return { text: out + d.end(), encoding: d.encoding };
 }
 

@@ -5,13 +5,5 @@ export type CryptoErrorCode = "CRYPTO_KEY_FILE_EXISTS" | "CRYPTO_KEY_FILE_UNREAD
 
 /** The crypto domain's error. Context never carries key material. */
 export class CryptoError extends CodedError<CryptoErrorCode> {
-  constructor(
-    code: CryptoErrorCode,
-    message: string,
-    context: Record<string, unknown> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, context, options);
-    this.name = "CryptoError";
-  }
+  override readonly name = "CryptoError";
 }

@@ -11,13 +11,5 @@ export type FormatErrorCode =
   | "FORMAT_NOT_STANDARD_CSV";
 
 export class FormatError extends CodedError<FormatErrorCode> {
-  constructor(
-    code: FormatErrorCode,
-    message: string,
-    context: Record<string, unknown> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, context, options);
-    this.name = "FormatError";
-  }
+  override readonly name = "FormatError";
 }

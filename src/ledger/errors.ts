@@ -71,15 +71,7 @@ const VERIFICATION_FAILURES: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorC
 
 /** The ledger domain's error: a stable code, log-safe context (hashes and indices only), optional cause. */
 export class LedgerError extends CodedError<LedgerErrorCode> {
-  constructor(
-    code: LedgerErrorCode,
-    message: string,
-    context: Record<string, unknown> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, context, options);
-    this.name = "LedgerError";
-  }
+  override readonly name = "LedgerError";
 }
 
 /** True when the error says stored or presented data failed a check (the CLI exits 1, not 2). */

@@ -4,14 +4,17 @@
  * doing the equivalent column selection, renaming and code → term mapping. Prints records/s, input
  * MB/s, peak RSS and the ratio.
  *
- *   npm run bench:convert -- [--examinees 100000] [--keep]
+ *   npm run bench:convert -- [--examinees 100000] [--keep] [--no-peer]
+ *
+ * `--no-peer` skips Miller, for the memory check on a 1 GB export (Miller 6 held ~2.7 GB resident for
+ * the 100 MB file, so a 1 GB file could exhaust the machine).
  *
  * Peak RSS is the child's VmHWM from /proc, sampled until it exits. Figures are from one machine and
  * one run: compare them only with figures printed by the same run.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { exportShape, writeSyntheticExport } from "./synthetic-export.js";
 
@@ -71,7 +74,9 @@ async function main(): Promise<void> {
     inputBytes = (await stat(input)).size;
   } else {
     process.stderr.write(`generating ${input} …\n`);
-    inputBytes = await writeSyntheticExport(input, examinees, shape);
+    // Generate under another name: an interrupted run must not leave a partial file to be reused.
+    inputBytes = await writeSyntheticExport(`${input}.partial`, examinees, shape);
+    await rename(`${input}.partial`, input);
   }
   const mb = inputBytes / 1e6;
   process.stdout.write(
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
   };
   const records = report.counts.recordsOut;
 
-  const mlr = existsSync("/usr/bin/mlr") ? "/usr/bin/mlr" : undefined;
+  const mlr = existsSync("/usr/bin/mlr") && !process.argv.includes("--no-peer") ? "/usr/bin/mlr" : undefined;
   let miller: Measured | undefined;
   if (mlr) {
     miller = await measure(
@@ -119,7 +124,7 @@ async function main(): Promise<void> {
         `ranges, runs the thesaurus, computes BMI/age/eGFR, checks correlations, byte limits, and hashes every record)\n`,
     );
   } else {
-    process.stdout.write("miller not installed (apt-get install miller) — no peer figure\n");
+    process.stdout.write("no peer figure (--no-peer, or miller not installed: apt-get install miller)\n");
   }
   if (!process.argv.includes("--keep")) {
     await rm(join(dir, "standard.csv"), { force: true });

@@ -33,7 +33,9 @@ export interface Sequencer {
 }
 
 /**
- * The single-node sequencer: one writer per log file, appends serialised in-process.
+ * The single-node sequencer: appends serialised in-process. Another process on the same node (the
+ * `kenshin admin` command next to a running server) may append to the same file; the storage refuses a
+ * batch whose indices are already taken, and the sequencer then reloads the head and retries.
  */
 export class LocalSequencer implements Sequencer {
   readonly #storage: LogStorage;
@@ -49,12 +51,26 @@ export class LocalSequencer implements Sequencer {
   }
 
   append(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
-    const run = this.#queue.then(() => this.#appendNow(requests));
+    const run = this.#queue.then(() => this.#appendWithRetry(requests));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
+  #appendWithRetry(requests: readonly AppendRequest[]): AppendResult[] {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.#appendNow(requests);
+      } catch (error) {
+        // #appendNow reloaded the head; retry only when another writer moved it meanwhile.
+        if (attempt >= MAX_ATTEMPTS || this.#range.size === this.#sizeBefore) throw error;
+      }
+    }
+  }
+
+  #sizeBefore = 0;
+
   #appendNow(requests: readonly AppendRequest[]): AppendResult[] {
+    this.#sizeBefore = this.#range.size;
     const firstIndex = this.#range.size;
     const entries: EntryToAppend[] = [];
     const nodes: CompletedNode[] = [];
@@ -99,6 +115,9 @@ export class LocalSequencer implements Sequencer {
     return [new CompactRange(this.#hasher, size, hashes), prev];
   }
 }
+
+/** Attempts of one batch when another writer appended concurrently. */
+const MAX_ATTEMPTS = 5;
 
 function recordHashesFor(
   record: OperationRecord,

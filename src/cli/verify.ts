@@ -42,7 +42,11 @@ export function registerVerifyCommand(program: Command): void {
             !(error instanceof LedgerError && error.code === "LEDGER_NOT_FOUND")
           )
             throw error;
-          process.stdout.write(`ファイル SHA-256: ${fileSha256}\n結果: 検証失敗\n`);
+          process.stdout.write(
+            o.json === true
+              ? `${JSON.stringify({ ok: false, fileSha256, code: error.code, context: error.context })}\n`
+              : `ファイル SHA-256: ${fileSha256}\n結果: 検証失敗\n`,
+          );
           process.stderr.write(`kenshin: ${error.code}: ${error.message}\n`);
           process.exitCode = EXIT_ISSUES;
         }

@@ -51,7 +51,8 @@ export interface TrailRequest {
 /**
  * Finds and verifies the trail of a file.
  * @throws LedgerError a verification code when a signature or proof fails; LEDGER_NOT_FOUND when neither the
- *   file nor any of its records is in the signed part of the log
+ *   file nor any of its records is in the signed part of the log, or when the file is not and some of its
+ *   records are not either (an altered copy must not pass on the strength of its other records)
  */
 export function verifyTrail(request: TrailRequest): Trail {
   const { storage, logKey, fileSha256, recordHashes } = request;
@@ -127,6 +128,14 @@ export function verifyTrail(request: TrailRequest): Trail {
     }
   }
   const proven = recordHashes.filter((h) => provenHashes.has(h)).length;
+  if (proven < recordHashes.length && ![...matched.values()].includes("file")) {
+    const unproven = recordHashes.flatMap((h, i) => (provenHashes.has(h) ? [] : [i + 1]));
+    throw new LedgerError("LEDGER_NOT_FOUND", "ファイルが台帳になく、台帳にないレコードを含みます", {
+      fileSha256,
+      unprovenRecords: unproven.slice(0, 20),
+      unprovenCount: unproven.length,
+    });
+  }
   const entries = [...verified.values()].sort((a, b) => a.index - b.index);
   return { checkpoint, fileSha256, entries, records: { total: recordHashes.length, proven, byEntry } };
 }

@@ -1,0 +1,125 @@
+/**
+ * End-entity certificates issued by the service CA (RFC 5280 profile):
+ * - server: subjectAltName dNSName / iPAddress for each host name, extKeyUsage serverAuth;
+ * - client: subject CN = login ID, O = institution name, subjectAltName URI with the institution ID
+ *   (see client-identity.ts), extKeyUsage clientAuth.
+ * Both: a fresh P-256 key, basicConstraints cA=FALSE (critical), keyUsage digitalSignature (critical;
+ * the only use of an ECDSA key in TLS 1.3, RFC 8446 §4.4.3), subject and authority key identifiers.
+ */
+import { loadCertificateAuthority, type CaMaterial, type LoadedCertificateAuthority } from "./ca.js";
+import { checkInstitutionId, checkSubjectName, institutionUrn } from "./client-identity.js";
+import { PkiError } from "./errors.js";
+import { hostNameEntries } from "./host-names.js";
+import { ECDSA_SHA256, exportPrivateKeyPem, generateP256KeyPair } from "./keys.js";
+import { fingerprintSha256 } from "./pem.js";
+import { randomSerialHex } from "./serial.js";
+import { validityPeriod } from "./validity.js";
+import { x509 } from "./x509-provider.js";
+
+/** A certificate just issued, with its private key. The key is not kept anywhere by this module. */
+export interface IssuedCertificate {
+  certPem: string;
+  /** Unencrypted PKCS#8 PEM. */
+  keyPem: string;
+  /** Lower-case hex of the serial's DER INTEGER content, as a CRL entry must repeat it. */
+  serialHex: string;
+  /** Lower-case hex of SHA-256 over the certificate's DER. */
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/**
+ * Issues the TLS server certificate for `hostNames` (DNS names and IP literals).
+ * @throws PkiError PKI_OPTION_INVALID and the CA errors of {@link loadCertificateAuthority}
+ */
+export async function issueServerCertificate(
+  ca: CaMaterial,
+  o: { hostNames: string[]; now: Date; validityDays: number },
+): Promise<IssuedCertificate> {
+  const entries = hostNameEntries(o.hostNames);
+  const period = validityPeriod(o.now, o.validityDays, "validityDays");
+  // The CN is for people reading the certificate; browsers match the SAN only (RFC 6125 §6.4.4).
+  const display = entries.find((e) => e.value.length <= 64);
+  return issue(await loadCertificateAuthority(ca), {
+    subject: display === undefined ? [] : [{ CN: [display.value] }],
+    // With an empty subject, RFC 5280 §4.2.1.6 makes the SAN critical.
+    altNames: new x509.SubjectAlternativeNameExtension(
+      entries.map((e) => ({ type: e.type, value: e.value })),
+      display === undefined,
+    ),
+    usage: x509.ExtendedKeyUsage.serverAuth,
+    ...period,
+  });
+}
+
+/**
+ * Issues a client certificate for a login ID of an institution.
+ * @throws PkiError PKI_OPTION_INVALID and the CA errors of {@link loadCertificateAuthority}
+ */
+export async function issueClientCertificate(
+  ca: CaMaterial,
+  o: { loginId: string; institutionId: string; institutionName: string; now: Date; validityDays: number },
+): Promise<IssuedCertificate> {
+  const loginId = checkSubjectName(o.loginId, "loginId");
+  const institutionId = checkInstitutionId(o.institutionId);
+  const institutionName = checkSubjectName(o.institutionName, "institutionName");
+  const period = validityPeriod(o.now, o.validityDays, "validityDays");
+  return issue(await loadCertificateAuthority(ca), {
+    subject: [{ O: [institutionName] }, { CN: [loginId] }],
+    altNames: new x509.SubjectAlternativeNameExtension([
+      { type: "url", value: institutionUrn(institutionId) },
+    ]),
+    usage: x509.ExtendedKeyUsage.clientAuth,
+    ...period,
+  });
+}
+
+async function issue(
+  ca: LoadedCertificateAuthority,
+  p: {
+    subject: x509.JsonName;
+    altNames: x509.SubjectAlternativeNameExtension;
+    usage: x509.ExtendedKeyUsage;
+    notBefore: Date;
+    notAfter: Date;
+  },
+): Promise<IssuedCertificate> {
+  // OpenSSL checks every certificate of the chain against the current time, so a leaf that outlives
+  // its CA would silently stop working on the CA's expiry date: refuse it now instead.
+  // X.509 times have whole seconds (RFC 5280 §4.1.2.5.1), so compare what will be encoded.
+  if (Math.floor(p.notAfter.getTime() / 1000) * 1000 > ca.cert.cert.notAfter.getTime()) {
+    throw new PkiError("PKI_OPTION_INVALID", "証明書の有効期限が CA 証明書の有効期限を超えます", {
+      field: "validityDays",
+      caNotAfter: ca.cert.cert.notAfter.toISOString(),
+    });
+  }
+  const keys = await generateP256KeyPair();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialHex(),
+    subject: p.subject,
+    issuer: ca.cert.cert.subjectName,
+    notBefore: p.notBefore,
+    notAfter: p.notAfter,
+    signingAlgorithm: ECDSA_SHA256,
+    publicKey: keys.publicKey,
+    signingKey: ca.signingKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([p.usage], false),
+      p.altNames,
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new x509.AuthorityKeyIdentifierExtension(ca.keyId),
+    ],
+  });
+  const der = new Uint8Array(cert.rawData);
+  return {
+    certPem: cert.toString("pem"),
+    keyPem: await exportPrivateKeyPem(keys.privateKey),
+    serialHex: cert.serialNumber.toLowerCase(),
+    fingerprintSha256: await fingerprintSha256(der),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+  };
+}

@@ -36,7 +36,7 @@ export const DEVICE_SIGNATURE_HEADER = "X-Kenshin-Device";
 export const DEVICE_SIGNATURE_CONTEXT = "kenshin-device-signature/v1";
 /** Nonce length in bytes. */
 export const DEVICE_NONCE_BYTES = 16;
-/** Longest request target accepted (the server's own URL limit is below this). */
+/** Longest request target that can be signed; longer ones are refused on both sides. */
 export const MAX_SIGNED_PATH_LENGTH = 8192;
 const MAX_METHOD_LENGTH = 32;
 

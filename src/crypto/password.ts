@@ -17,8 +17,10 @@ import { readFileSync } from "node:fs";
 /**
  * argon2id cost parameters: the second recommended option of RFC 9106 §4 (64 MiB, 3 passes, 4 lanes),
  * which is also stronger than every OWASP Password Storage Cheat Sheet option (e.g. 19 MiB, t=2, p=1).
- * Measured at about 55 ms per hash on the project's 2-core machine (see the report of issue 4), inside
- * the ~100 ms login budget. Salt 16 bytes and tag 32 bytes are the library defaults and RFC 9106's.
+ * About 55 ms per hash on the project's idle 2-core machine (sequential hashes; 80 ms with p=1), inside
+ * the ~100 ms login budget; each concurrent hash holds 64 MiB. Logins are rare and only reach this
+ * behind a valid client certificate, so the cost cannot be driven by anonymous traffic. Salt 16 bytes
+ * and tag 32 bytes are the library's defaults and RFC 9106's.
  * Hashes made with other parameters still verify (the PHC string carries them); see {@link needsRehash}.
  */
 export const ARGON2_PARAMS: { memoryCost: number; timeCost: number; parallelism: number } = Object.freeze({

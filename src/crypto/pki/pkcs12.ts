@@ -6,9 +6,11 @@
  * - the key: PKCS8ShroudedKeyBag, PBES2 (RFC 8018 §6.2) with PBKDF2-HMAC-SHA256 and AES-256-CBC;
  * - the certificates: an EncryptedData SafeContents with the same PBES2 parameters;
  * - integrity: MacData HMAC-SHA256 with the RFC 7292 Appendix B key derivation.
- * Windows 10 1709+ / Server 2019+, NSS (Firefox), Chromium on every platform, macOS 12+ and OpenSSL
- * 1.1.1+ read this. The leaf and the CA certificate are both included, so that an import on Windows
- * also offers to trust the CA (needed for Chrome/Edge to accept the server).
+ * The tests check that OpenSSL 3, NSS (Firefox; Chromium on Linux) and Node read it. Windows 10/11
+ * import PBES2/AES-256 files (Windows itself exports "AES256-SHA256" PFX since 10 1709 / Server 2019);
+ * Windows 7/8.1 and some macOS Keychain versions do not, and would need the legacy 3DES/SHA-1 form, which
+ * is deliberately not offered. The leaf and the CA certificate are both included, so that an import on
+ * Windows also offers to trust the CA (Chrome and Edge use the Windows store to accept the server).
  *
  * Built with pkijs (by the authors of @peculiar/x509) over node's WebCrypto, in memory: no temporary
  * files and no child process that could leak the password through argv or the environment.
@@ -84,42 +86,33 @@ export async function exportPkcs12(o: {
   const keyBag = new pkijs.PKCS8ShroudedKeyBag({ parsedValue: pkijs.PrivateKeyInfo.fromBER(key.pkcs8Der) });
   await keyBag.makeInternalValues({ password, ...PBES2_AES256_SHA256 }, engine);
 
-  const pfx = new pkijs.PFX({
+  // RFC 7292 §5.1: the AuthenticatedSafe holds one password-encrypted SafeContents (the certificates,
+  // as EncryptedData) and one plain SafeContents whose only bag, the key, is already shrouded; a second
+  // encryption layer over it would add nothing.
+  const authenticatedSafe = new pkijs.AuthenticatedSafe({
     parsedValue: {
-      integrityMode: 0, // password integrity (RFC 7292 §4)
-      authenticatedSafe: new pkijs.AuthenticatedSafe({
-        parsedValue: {
-          safeContents: [
-            {
-              privacyMode: 1, // password-encrypted EncryptedData (RFC 7292 §5.1 step 2)
-              value: new pkijs.SafeContents({
-                safeBags: [certBag(leaf.der, attributes), certBag(ca.der, [])],
-              }),
-            },
-            {
-              // The key bag is already shrouded; a second encryption layer would add nothing.
-              privacyMode: 0,
-              value: new pkijs.SafeContents({
-                safeBags: [
-                  new pkijs.SafeBag({
-                    bagId: OID_KEY_BAG_SHROUDED,
-                    bagValue: keyBag,
-                    bagAttributes: attributes,
-                  }),
-                ],
-              }),
-            },
-          ],
+      safeContents: [
+        {
+          privacyMode: 1,
+          value: new pkijs.SafeContents({ safeBags: [certBag(leaf.der, attributes), certBag(ca.der, [])] }),
         },
-      }),
+        {
+          privacyMode: 0,
+          value: new pkijs.SafeContents({
+            safeBags: [
+              new pkijs.SafeBag({ bagId: OID_KEY_BAG_SHROUDED, bagValue: keyBag, bagAttributes: attributes }),
+            ],
+          }),
+        },
+      ],
     },
   });
-  const authenticatedSafe = pfx.parsedValue?.authenticatedSafe;
-  if (authenticatedSafe === undefined) throw new Error("unreachable: authenticatedSafe was just set");
   await authenticatedSafe.makeInternalValues(
     { safeContents: [{ password, ...PBES2_AES256_SHA256 }, {}] },
     engine,
   );
+  // integrityMode 0 = password integrity: MacData over the AuthenticatedSafe (RFC 7292 §4).
+  const pfx = new pkijs.PFX({ parsedValue: { integrityMode: 0, authenticatedSafe } });
   await pfx.makeInternalValues(
     {
       password,

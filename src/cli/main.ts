@@ -9,6 +9,7 @@ import { registerConvertCommands } from "./convert.js";
 import { registerDictionaryCommands } from "./dictionary.js";
 import { registerLedgerCommands } from "./ledger.js";
 import { registerMapCommands } from "./map.js";
+import { registerNodeCommands } from "./node-commands.js";
 import { runMain } from "./run.js";
 import { registerVerifyCommand } from "./verify.js";
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   // Each command group lives in its own file and registers itself here, one line each.
   registerConvertCommands(program);
   registerMapCommands(program);
+  registerNodeCommands(program);
   registerDictionaryCommands(program);
   registerLedgerCommands(program);
   registerVerifyCommand(program);

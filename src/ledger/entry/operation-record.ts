@@ -106,6 +106,7 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
         "account.disable",
         "account.enable",
         "password.reset",
+        "password.change",
         "role.change",
         "certificate.issue",
         "certificate.revoke",

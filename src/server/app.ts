@@ -1,0 +1,110 @@
+/**
+ * The HTTPS API: `buildApp` makes the Fastify app without listening (tests and `kenshin serve` both
+ * use it). TLS 1.3 with a client certificate from the service CA on every connection; the CRL is
+ * reloaded into the live TLS context whenever it changes, so a revoked certificate is refused from then
+ * on without a restart.
+ */
+import { watchFile, unwatchFile, readFileSync } from "node:fs";
+import Fastify, { type FastifyInstance } from "fastify";
+import { tlsServerOptions } from "../crypto/pki/tls-options.js";
+import type { ServiceContext } from "../service/context.js";
+import type { ConversionReference } from "../service/mappings.js";
+import { outcome, toHttpError } from "./http-errors.js";
+import { registerAdminRoutes } from "./routes/admin-routes.js";
+import { registerMetaRoutes } from "./routes/meta-routes.js";
+import { registerSessionRoutes } from "./routes/session-routes.js";
+import { registerSecurityHeaders } from "./security-headers.js";
+
+export interface AppOptions {
+  readonly ctx: ServiceContext;
+  readonly reference: ConversionReference;
+  /** pino options, or false (tests). Request bodies, cookies and signatures are never logged. */
+  readonly logger?: boolean | { level: string };
+  /** How often the CRL file is checked for changes made by another process (ms). */
+  readonly crlPollMs?: number;
+}
+
+export interface App {
+  readonly app: FastifyInstance;
+  /** Re-reads the CRL file into the TLS context (also called by the service after a revocation). */
+  reloadCrl(): void;
+}
+
+function tlsOptionsFrom(ctx: ServiceContext) {
+  const p = ctx.paths;
+  return tlsServerOptions({
+    caCertPem: readFileSync(p.caCert, "utf8"),
+    certPem: readFileSync(p.serverCert, "utf8"),
+    keyPem: readFileSync(p.serverKey, "utf8"),
+    crlPem: readFileSync(p.crl, "utf8"),
+  });
+}
+
+export function buildApp(options: AppOptions): App {
+  const { ctx } = options;
+  const app = Fastify({
+    https: tlsOptionsFrom(ctx),
+    logger:
+      options.logger === undefined || options.logger === false
+        ? false
+        : {
+            ...(typeof options.logger === "object" ? options.logger : {}),
+            redact: ["req.headers.cookie", 'req.headers["x-kenshin-device"]', 'req.headers["x-csrf-token"]'],
+          },
+    bodyLimit: ctx.config.maxBodyBytes,
+    // Request IDs go into ledger entries (BALP XrequestId); never derived from input.
+    genReqId: () => Buffer.from(ctx.random(12)).toString("base64url"),
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  app.decorateRequest("rawBody", null);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    const bytes = body as Buffer;
+    request.rawBody = bytes;
+    try {
+      done(null, bytes.length === 0 ? undefined : (JSON.parse(bytes.toString("utf8")) as unknown));
+    } catch {
+      done(
+        Object.assign(new Error("invalid JSON"), { statusCode: 400, code: "FST_ERR_CTP_INVALID_JSON_BODY" }),
+        undefined,
+      );
+    }
+  });
+
+  registerSecurityHeaders(app);
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body, internal } = toHttpError(error);
+    if (internal) request.log.error({ err: error }, "internal error");
+    return reply.code(status).header("content-type", "application/fhir+json; charset=utf-8").send(body);
+  });
+  app.setNotFoundHandler((_request, reply) =>
+    reply
+      .code(404)
+      .header("content-type", "application/fhir+json; charset=utf-8")
+      .send(outcome("ROUTE_NOT_FOUND", "not-found", "見つかりません")),
+  );
+
+  registerMetaRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
+  registerAdminRoutes(app, ctx, options.reference);
+
+  const reloadCrl = (): void => {
+    (app.server).setSecureContext(tlsOptionsFrom(ctx));
+  };
+  const poll = options.crlPollMs ?? 1000;
+  const onChange = (): void => {
+    try {
+      reloadCrl();
+    } catch (error) {
+      app.log.error({ err: error }, "CRL reload failed; keeping the previous one");
+    }
+  };
+  watchFile(ctx.paths.crl, { interval: poll, persistent: false }, onChange);
+  app.addHook("onClose", (_instance, done) => {
+    unwatchFile(ctx.paths.crl, onChange);
+    done();
+  });
+  return { app, reloadCrl };
+}

@@ -1,0 +1,121 @@
+/**
+ * The one place where error codes become HTTP answers. Bodies are FHIR OperationOutcome resources
+ * (as JP Core / FHIR servers answer), carrying our code in `details.coding` and a Japanese text; never
+ * a stack trace, never request data.
+ */
+import type { FastifyError } from "fastify";
+import { isCodedError } from "../coded-error.js";
+import type { ServiceErrorCode } from "../service/errors.js";
+
+type IssueType =
+  | "security"
+  | "login"
+  | "forbidden"
+  | "invalid"
+  | "not-found"
+  | "conflict"
+  | "too-long"
+  | "exception"
+  | "business-rule"
+  | "throttled";
+
+const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> = {
+  SERVICE_DB_UNUSABLE: [503, "exception"],
+  SERVICE_DATA_DIR_EXISTS: [500, "exception"],
+  SERVICE_DATA_DIR_UNUSABLE: [503, "exception"],
+  SERVICE_CONFIG_INVALID: [500, "exception"],
+  AUTH_REQUIRED: [401, "login"],
+  AUTH_FAILED: [401, "login"],
+  AUTH_LOCKED: [423, "security"],
+  AUTH_ACCOUNT_DISABLED: [403, "security"],
+  AUTH_CERTIFICATE_MISMATCH: [403, "security"],
+  AUTH_PASSWORD_CHANGE_REQUIRED: [403, "business-rule"],
+  AUTH_SESSION_EXPIRED: [401, "login"],
+  AUTH_CSRF_INVALID: [403, "security"],
+  AUTH_FORBIDDEN: [403, "forbidden"],
+  PASSWORD_POLICY: [422, "business-rule"],
+  PASSWORD_WRONG: [422, "security"],
+  // 428 Precondition Required: a distinct answer the UI turns into the "register this device" dialog.
+  DEVICE_NOT_REGISTERED: [428, "security"],
+  DEVICE_CONFIRMATION_REQUIRED: [409, "business-rule"],
+  DEVICE_SIGNATURE_MALFORMED: [400, "security"],
+  DEVICE_SIGNATURE_INVALID: [401, "security"],
+  DEVICE_SIGNATURE_STALE: [401, "security"],
+  DEVICE_SIGNATURE_REPLAYED: [409, "security"],
+  DEVICE_KEY_INVALID: [400, "invalid"],
+  INSTITUTION_INVALID: [400, "invalid"],
+  INSTITUTION_EXISTS: [409, "conflict"],
+  ACCOUNT_EXISTS: [409, "conflict"],
+  MAPPING_REQUIRED: [409, "business-rule"],
+  MAPPING_INVALID: [422, "invalid"],
+  LINK_INVALID: [400, "invalid"],
+  NOT_FOUND: [404, "not-found"],
+  REQUEST_INVALID: [400, "invalid"],
+};
+
+/** Codes of the HTTP layer itself (malformed requests before any service code runs). */
+export type HttpErrorCode =
+  "REQUEST_TOO_LARGE" | "REQUEST_MEDIA_TYPE" | "REQUEST_MALFORMED" | "ROUTE_NOT_FOUND" | "INTERNAL";
+
+export interface OperationOutcome {
+  readonly resourceType: "OperationOutcome";
+  readonly issue: readonly {
+    readonly severity: "error";
+    readonly code: IssueType;
+    readonly details: {
+      readonly coding: readonly { readonly system: string; readonly code: string }[];
+      readonly text: string;
+    };
+  }[];
+}
+
+export const ERROR_CODE_SYSTEM = "urn:kenshin-exchange:error";
+
+export function outcome(code: string, type: IssueType, text: string): OperationOutcome {
+  return {
+    resourceType: "OperationOutcome",
+    issue: [
+      { severity: "error", code: type, details: { coding: [{ system: ERROR_CODE_SYSTEM, code }], text } },
+    ],
+  };
+}
+
+/** Status and body for anything a handler threw. Unknown errors become a generic 500. */
+export function toHttpError(error: unknown): { status: number; body: OperationOutcome; internal: boolean } {
+  if (isCodedError(error) && error.code in STATUS) {
+    const [status, type] = STATUS[error.code as ServiceErrorCode];
+    return { status, body: outcome(error.code, type, error.message), internal: status >= 500 };
+  }
+  const fe = error as Partial<FastifyError>;
+  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return {
+      status: 413,
+      body: outcome("REQUEST_TOO_LARGE", "too-long", "送信されたデータが大きすぎます"),
+      internal: false,
+    };
+  }
+  if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || fe.code === "FST_ERR_CTP_INVALID_CONTENT_LENGTH") {
+    return {
+      status: 415,
+      body: outcome("REQUEST_MEDIA_TYPE", "invalid", "このデータ形式は受け付けていません"),
+      internal: false,
+    };
+  }
+  if (
+    fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ||
+    fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" ||
+    fe.code === "FST_ERR_VALIDATION" ||
+    (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500)
+  ) {
+    return {
+      status: 400,
+      body: outcome("REQUEST_MALFORMED", "invalid", "要求の形式が正しくありません"),
+      internal: false,
+    };
+  }
+  return {
+    status: 500,
+    body: outcome("INTERNAL", "exception", "サーバーで問題が発生しました。時間をおいて再度お試しください"),
+    internal: true,
+  };
+}

@@ -1,0 +1,346 @@
+/**
+ * The served OpenAPI 3.1 document (`GET /api/v1/openapi.json`, checked in as `openapi/openapi.json`).
+ * A test keeps it and the registered routes in step: every route is documented and every documented
+ * route exists.
+ */
+import { z } from "zod";
+import { newInstitutionSchema } from "../service/institutions.js";
+import { resetRequestSchema } from "../service/accounts.js";
+import { registerDeviceSchema } from "../service/devices.js";
+
+interface Operation {
+  readonly method: "get" | "post" | "delete";
+  readonly path: string;
+  readonly summary: string;
+  /** none: TLS client certificate only; session: + session cookie; change: + CSRF token and device signature. */
+  readonly auth: "certificate" | "session" | "change" | "change-no-device";
+  readonly role?: "admin";
+  readonly body?: z.ZodType;
+  readonly ok: number;
+  readonly okContent?: "json" | "csv" | "text" | "none";
+  readonly errors: readonly string[];
+}
+
+const login = z.object({ loginId: z.string(), password: z.string() });
+const password = z.object({ current: z.string(), next: z.string() });
+const mapping = z.object({
+  mapping: z.string().describe("Mapping file text (YAML or JSON, format kenshin-mapping v1)"),
+  sample: z
+    .string()
+    .optional()
+    .describe("Base64 of a sample export: converted in memory as a test, never stored"),
+});
+const revoke = z.object({ reason: z.string() });
+const link = z.object({ senderId: z.string(), receiverId: z.string() });
+
+export const OPERATIONS: readonly Operation[] = [
+  { method: "get", path: "/api/v1/health", summary: "死活確認", auth: "certificate", ok: 200, errors: [] },
+  {
+    method: "get",
+    path: "/api/v1/openapi.json",
+    summary: "この API の OpenAPI 文書",
+    auth: "certificate",
+    ok: 200,
+    errors: [],
+  },
+  {
+    method: "post",
+    path: "/api/v1/session",
+    summary: "ログイン (クライアント証明書 + 利用者ID + パスワード)",
+    auth: "certificate",
+    body: login,
+    ok: 201,
+    errors: [
+      "AUTH_FAILED",
+      "AUTH_LOCKED",
+      "AUTH_CERTIFICATE_MISMATCH",
+      "AUTH_ACCOUNT_DISABLED",
+      "REQUEST_INVALID",
+    ],
+  },
+  {
+    method: "get",
+    path: "/api/v1/session",
+    summary: "現在のセッション",
+    auth: "session",
+    ok: 200,
+    errors: ["AUTH_REQUIRED", "AUTH_SESSION_EXPIRED"],
+  },
+  {
+    method: "delete",
+    path: "/api/v1/session",
+    summary: "ログアウト",
+    auth: "change-no-device",
+    ok: 204,
+    okContent: "none",
+    errors: ["AUTH_REQUIRED", "AUTH_CSRF_INVALID"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/account/password",
+    summary: "パスワード変更 (仮パスワードからの変更を含む)",
+    auth: "change",
+    body: password,
+    ok: 204,
+    okContent: "none",
+    errors: ["PASSWORD_WRONG", "PASSWORD_POLICY", "DEVICE_NOT_REGISTERED"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/devices",
+    summary: "この利用者IDに登録された端末",
+    auth: "session",
+    ok: 200,
+    errors: ["AUTH_REQUIRED"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/devices",
+    summary: "端末の登録 (要求自体をその端末の鍵で署名)",
+    auth: "change-no-device",
+    body: registerDeviceSchema,
+    ok: 201,
+    errors: ["DEVICE_CONFIRMATION_REQUIRED", "DEVICE_SIGNATURE_INVALID", "DEVICE_KEY_INVALID"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/ledger/checkpoint",
+    summary: "台帳の最新の署名付きチェックポイント (C2SP signed note)",
+    auth: "session",
+    ok: 200,
+    okContent: "text",
+    errors: ["AUTH_REQUIRED"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/audit",
+    summary: "監査証跡 (自機関の記録; 事務局は全件) — 閲覧も記録されます",
+    auth: "session",
+    ok: 200,
+    errors: ["AUTH_REQUIRED"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/admin/institutions",
+    summary: "機関の一覧",
+    auth: "session",
+    role: "admin",
+    ok: 200,
+    errors: ["AUTH_FORBIDDEN"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/institutions",
+    summary: "機関の登録",
+    auth: "change",
+    role: "admin",
+    body: newInstitutionSchema,
+    ok: 201,
+    errors: ["INSTITUTION_INVALID", "INSTITUTION_EXISTS"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/institutions/{id}/mapping",
+    summary: "マッピングファイルの登録 (サンプルで試験変換; サンプルは保存しない)",
+    auth: "change",
+    role: "admin",
+    body: mapping,
+    ok: 201,
+    errors: ["MAPPING_INVALID", "NOT_FOUND"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/institutions/{id}/account",
+    summary: "利用者IDの発行 (仮パスワード; 健診機関はマッピング登録後)",
+    auth: "change",
+    role: "admin",
+    ok: 201,
+    errors: ["MAPPING_REQUIRED", "ACCOUNT_EXISTS", "NOT_FOUND"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/institutions/{id}/certificates",
+    summary: "クライアント証明書の発行 (PEM と PKCS#12)",
+    auth: "change",
+    role: "admin",
+    ok: 201,
+    errors: ["NOT_FOUND", "AUTH_ACCOUNT_DISABLED"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/institutions/{id}/disable",
+    summary: "機関を利用不可にする (証明書も失効)",
+    auth: "change",
+    role: "admin",
+    ok: 200,
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/admin/certificates",
+    summary: "証明書の一覧",
+    auth: "session",
+    role: "admin",
+    ok: 200,
+    errors: ["AUTH_FORBIDDEN"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/certificates/{serial}/revoke",
+    summary: "証明書の失効 (再起動なしで拒否されます)",
+    auth: "change",
+    role: "admin",
+    body: revoke,
+    ok: 204,
+    okContent: "none",
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/accounts/{loginId}/password-reset",
+    summary: "パスワード再設定 (依頼者と確認方法を記録)",
+    auth: "change",
+    role: "admin",
+    body: resetRequestSchema,
+    ok: 201,
+    errors: ["NOT_FOUND", "REQUEST_INVALID"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/links",
+    summary: "送信機関と受信機関の結び付け",
+    auth: "change",
+    role: "admin",
+    body: link,
+    ok: 204,
+    okContent: "none",
+    errors: ["LINK_INVALID", "NOT_FOUND"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/admin/inventory.csv",
+    summary: "利用者IDの棚卸表 (CSV)",
+    auth: "session",
+    role: "admin",
+    ok: 200,
+    okContent: "csv",
+    errors: ["AUTH_FORBIDDEN"],
+  },
+];
+
+const outcomeSchema = { $ref: "#/components/schemas/OperationOutcome" };
+
+function security(auth: Operation["auth"]) {
+  if (auth === "certificate") return [{ clientCertificate: [] }];
+  if (auth === "session") return [{ clientCertificate: [], session: [] }];
+  if (auth === "change-no-device") return [{ clientCertificate: [], session: [], csrf: [] }];
+  return [{ clientCertificate: [], session: [], csrf: [], deviceSignature: [] }];
+}
+
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+      name: m[1],
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+    }));
+    const content =
+      op.okContent === "none"
+        ? undefined
+        : op.okContent === "csv"
+          ? { "text/csv": { schema: { type: "string" } } }
+          : op.okContent === "text"
+            ? { "text/plain": { schema: { type: "string" } } }
+            : { "application/json": { schema: { type: "object" } } };
+    (paths[op.path] ??= {})[op.method] = {
+      summary: op.summary,
+      operationId: `${op.method}${op.path.replaceAll(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
+      security: security(op.auth),
+      ...(op.role ? { "x-kenshin-role": op.role } : {}),
+      ...(params.length > 0 ? { parameters: params } : {}),
+      ...(op.body
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                "application/json": {
+                  schema: z.toJSONSchema(op.body, { io: "input", unrepresentable: "any" }),
+                },
+              },
+            },
+          }
+        : {}),
+      responses: {
+        [String(op.ok)]: { description: "成功", ...(content ? { content } : {}) },
+        default: {
+          description: `エラー (OperationOutcome; コード例: ${op.errors.join(", ") || "REQUEST_MALFORMED"})`,
+          content: { "application/fhir+json": { schema: outcomeSchema } },
+        },
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "kenshin-exchange API",
+      version: "1",
+      description:
+        "健診結果の受け渡しサービスの API。すべての接続に TLS 1.3 とサービス CA 発行のクライアント証明書が必要です。" +
+        " 状態を変える要求には X-CSRF-Token と、登録済み端末の署名 X-Kenshin-Device が必要です。",
+    },
+    servers: [{ url: "/" }],
+    paths,
+    components: {
+      securitySchemes: {
+        clientCertificate: {
+          type: "mutualTLS",
+          description: "サービス CA が発行したクライアント証明書 (TLS 1.3)",
+        },
+        session: { type: "apiKey", in: "cookie", name: "__Host-kenshin_session" },
+        csrf: { type: "apiKey", in: "header", name: "X-CSRF-Token" },
+        deviceSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Kenshin-Device",
+          description:
+            "v1;id=<device id>;ts=<ms>;nonce=<base64url>;sig=<base64url ECDSA P-256 P1363> over " +
+            "kenshin-device-signature/v1, method, path, SHA-256 of the body, ts, nonce, device id (one per line).",
+        },
+      },
+      schemas: {
+        OperationOutcome: {
+          type: "object",
+          required: ["resourceType", "issue"],
+          properties: {
+            resourceType: { const: "OperationOutcome" },
+            issue: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  severity: { type: "string" },
+                  code: { type: "string" },
+                  details: {
+                    type: "object",
+                    properties: {
+                      coding: {
+                        type: "array",
+                        items: {
+                          type: "object",
+                          properties: { system: { type: "string" }, code: { type: "string" } },
+                        },
+                      },
+                      text: { type: "string" },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Who is asking: the TLS client certificate (always present — the handshake refuses connections
+ * without one), the session cookie, the CSRF token and the device signature, checked in that order by
+ * `guard` before a handler calls the service.
+ */
+import { createHash } from "node:crypto";
+import { TLSSocket } from "node:tls";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { peerIdentity } from "../crypto/pki/peer-identity.js";
+import type { Actor, ServiceContext } from "../service/context.js";
+import { verifyDeviceRequest } from "../service/devices.js";
+import { ServiceError } from "../service/errors.js";
+import {
+  authenticate,
+  checkCsrf,
+  sessionActor,
+  type PeerCertificate,
+  type Session,
+} from "../service/sessions.js";
+
+/** `__Host-` prefix: the browser only accepts it Secure, on this exact host, for path "/". */
+export const SESSION_COOKIE = "__Host-kenshin_session";
+export const CSRF_HEADER = "x-csrf-token";
+export const DEVICE_HEADER = "x-kenshin-device";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The exact body bytes, for the device signature's body digest. */
+    rawBody: Buffer | null;
+  }
+}
+
+/** The verified client certificate of the connection. */
+export function peerOf(request: FastifyRequest): PeerCertificate {
+  const socket = request.raw.socket;
+  const identity = socket instanceof TLSSocket ? peerIdentity(socket.getPeerCertificate()) : undefined;
+  if (!identity)
+    throw new ServiceError("AUTH_CERTIFICATE_MISMATCH", "クライアント証明書を確認できません", {});
+  return { fingerprint: identity.fingerprintSha256, serial: identity.serialHex };
+}
+
+/** The session token from the cookie header (no cookie library: one cookie, strict syntax). */
+export function sessionToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  if (typeof header !== "string" || header.length > 4096) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export function sessionCookie(token: string, maxAgeSeconds: number): string {
+  return `${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+}
+
+export function clearedSessionCookie(): string {
+  return `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`;
+}
+
+export interface GuardOptions {
+  /** Only this role may call it. */
+  readonly role?: Session["role"];
+  /** A state change: needs the CSRF token (and, unless `device: false`, a device signature). */
+  readonly change?: boolean;
+  readonly device?: boolean;
+  /** Allowed while the password must still be changed. */
+  readonly allowMustChange?: boolean;
+}
+
+export interface Guarded {
+  readonly session: Session;
+  readonly actor: Actor;
+}
+
+export function requestIp(request: FastifyRequest): string | undefined {
+  return request.raw.socket.remoteAddress;
+}
+
+/** Authenticates and authorises a request; throws a coded ServiceError otherwise. */
+export async function guard(
+  ctx: ServiceContext,
+  request: FastifyRequest,
+  options: GuardOptions = {},
+): Promise<Guarded> {
+  const peer = peerOf(request);
+  const session = await authenticate(ctx, sessionToken(request), peer);
+  if (session.mustChangePassword && options.allowMustChange !== true) {
+    throw new ServiceError("AUTH_PASSWORD_CHANGE_REQUIRED", "仮パスワードを変更してから操作してください", {});
+  }
+  if (options.role !== undefined && session.role !== options.role) {
+    throw new ServiceError("AUTH_FORBIDDEN", "この操作の権限がありません", {});
+  }
+  let device: Actor["device"];
+  if (options.change === true) {
+    const csrf = request.headers[CSRF_HEADER];
+    checkCsrf(session, typeof csrf === "string" ? csrf : undefined);
+    if (options.device !== false) {
+      device = await verifyDeviceRequest(ctx, session.loginId, signedRequest(request));
+    }
+  }
+  return { session, actor: sessionActor(session, { ip: requestIp(request), requestId: request.id, device }) };
+}
+
+/** What a device signature covers, as this server received it. */
+export function signedRequest(request: FastifyRequest) {
+  const header = request.headers[DEVICE_HEADER];
+  return {
+    header: typeof header === "string" ? header : undefined,
+    method: request.method,
+    path: request.url,
+    bodySha256Hex: createHash("sha256")
+      .update(request.rawBody ?? Buffer.alloc(0))
+      .digest("hex"),
+  };
+}
+
+/** Sends a CSV download (never cached; a safe file name). */
+export function sendCsv(reply: FastifyReply, fileName: string, csv: string): FastifyReply {
+  return reply
+    .header("content-type", "text/csv; charset=utf-8")
+    .header("content-disposition", `attachment; filename="${fileName.replace(/[^A-Za-z0-9._-]/g, "_")}"`)
+    .send(csv);
+}

@@ -1,0 +1,65 @@
+/**
+ * Running a node's HTTPS service: opens the data directory, builds the app, listens, and closes
+ * everything in order on shutdown (stop accepting, finish requests, close databases).
+ */
+import type { AddressInfo } from "node:net";
+import { loadConversionReference } from "../service/mappings.js";
+import { closeNode, openNode, type Clock } from "../service/node.js";
+import type { ServiceContext } from "../service/context.js";
+import { buildApp, type App } from "./app.js";
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly ctx: ServiceContext;
+  readonly app: App;
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  dir: string,
+  options: {
+    port?: number;
+    host?: string;
+    logger?: boolean | { level: string };
+    clock?: Clock;
+    crlPollMs?: number;
+    env?: NodeJS.ProcessEnv;
+  } = {},
+): Promise<RunningServer> {
+  let app: App | undefined;
+  const ctx = await openNode(dir, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    onCrlChanged: () => app?.reloadCrl(),
+  });
+  try {
+    app = buildApp({
+      ctx,
+      reference: await loadConversionReference(),
+      logger: options.logger ?? false,
+      ...(options.crlPollMs !== undefined ? { crlPollMs: options.crlPollMs } : {}),
+    });
+    await app.app.listen({
+      host: options.host ?? ctx.config.listen.host,
+      port: options.port ?? ctx.config.listen.port,
+    });
+  } catch (error) {
+    await app?.app.close();
+    closeNode(ctx);
+    throw error;
+  }
+  const port = (app.app.server.address() as AddressInfo).port;
+  const host = ctx.config.hostNames[0] ?? "localhost";
+  const running = app;
+  return {
+    url: `https://${host}:${port}/`,
+    port,
+    ctx,
+    app: running,
+    close: async () => {
+      await running.app.close();
+      closeNode(ctx);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Writing operations to the ledger: every login, logout, failure, lock-out, device registration and
+ * office action becomes an entry, and the checkpoint is re-signed after each batch, so an operation is
+ * acknowledged only once it is durable and covered by a signed checkpoint.
+ */
+import type { RecordInput } from "../ledger/entry/operation-record.js";
+import type { AppendResult } from "../ledger/sequencer.js";
+import type { Actor, ServiceContext } from "./context.js";
+
+type Outcome = "success" | "minor-failure" | "serious-failure" | "major-failure";
+
+/** The fields every record shares, from the actor and the context. */
+export function recordCommon(ctx: ServiceContext, actor: Actor, outcome: Outcome, outcomeDesc?: string) {
+  return {
+    time: ctx.now().toISOString(),
+    actor: {
+      id: actor.loginId,
+      role: actor.role,
+      ...(actor.ip !== undefined ? { network: { address: actor.ip, type: "ip" as const } } : {}),
+      ...(actor.certificate !== undefined ? { certificate: actor.certificate } : {}),
+      ...(actor.device !== undefined ? { device: actor.device } : {}),
+    },
+    institution: actor.institutionId,
+    outcome,
+    ...(outcomeDesc !== undefined ? { outcomeDesc } : {}),
+    ...(actor.requestId !== undefined ? { requestId: actor.requestId } : {}),
+    source: { observer: ctx.config.nodeName },
+  };
+}
+
+/** Appends the records as one durable batch and signs a new checkpoint covering them. */
+export async function audit(ctx: ServiceContext, records: readonly RecordInput[]): Promise<AppendResult[]> {
+  const results = await ctx.ledger.append(records.map((record) => ({ record })));
+  ctx.ledger.signCheckpoint(ctx.signer);
+  return results;
+}
+
+/** Office and account actions recorded as `admin` entries. */
+export type AdminAction = Extract<RecordInput, { type: "admin" }>["action"];
+export type AdminTargetKind = Extract<RecordInput, { type: "admin" }>["target"]["kind"];
+
+export function adminRecord(
+  ctx: ServiceContext,
+  actor: Actor,
+  action: AdminAction,
+  target: { kind: AdminTargetKind; id: string },
+  outcome: Outcome = "success",
+  outcomeDesc?: string,
+): RecordInput {
+  return { ...recordCommon(ctx, actor, outcome, outcomeDesc), type: "admin", action, target };
+}

@@ -1,0 +1,146 @@
+/**
+ * Service configuration: `config.json` in the data directory, overridden by environment variables
+ * (KENSHIN_*), validated once at start with messages that say which setting is wrong and why.
+ */
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { formatPath } from "../convert/mapping.js";
+import { ServiceError } from "./errors.js";
+
+export const configSchema = z
+  .object({
+    /** Host names and IP literals the server certificate is issued for. */
+    hostNames: z.array(z.string().min(1).max(253)).min(1).default(["localhost", "127.0.0.1"]),
+    listen: z
+      .object({
+        host: z.string().min(1).default("127.0.0.1"),
+        port: z.number().int().min(0).max(65535).default(8443),
+      })
+      .strict()
+      .default({ host: "127.0.0.1", port: 8443 }),
+    /** This node's name in ledger entries (AuditEvent.source.observer). */
+    nodeName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+      .default("node-1"),
+    session: z
+      .object({
+        idleMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(15),
+        absoluteHours: z.number().int().min(1).max(24).default(8),
+      })
+      .strict()
+      .default({ idleMinutes: 15, absoluteHours: 8 }),
+    lockout: z
+      .object({
+        maxFailures: z.number().int().min(1).max(100).default(5),
+        minutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(15),
+      })
+      .strict()
+      .default({ maxFailures: 5, minutes: 15 }),
+    /** Largest accepted clock difference of a device signature. */
+    deviceMaxSkewSeconds: z.number().int().min(5).max(3600).default(300),
+    certificates: z
+      .object({
+        clientValidityDays: z.number().int().min(1).max(825).default(397),
+        serverValidityDays: z.number().int().min(1).max(825).default(397),
+        caValidityDays: z.number().int().min(365).max(7300).default(3650),
+      })
+      .strict()
+      .default({ clientValidityDays: 397, serverValidityDays: 397, caValidityDays: 3650 }),
+    /** Largest request body the server reads (JSON API). */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(2 * 1024 * 1024),
+  })
+  .strict();
+
+export type ServiceConfig = z.output<typeof configSchema>;
+export type ServiceConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables that override the file, with the setting each one sets. */
+const ENV: readonly (readonly [string, (c: Record<string, unknown>, v: string) => void])[] = [
+  ["KENSHIN_HOST", (c, v) => (c["listen"] = { ...(c["listen"] as object), host: v })],
+  ["KENSHIN_PORT", (c, v) => (c["listen"] = { ...(c["listen"] as object), port: Number(v) })],
+  ["KENSHIN_HOST_NAMES", (c, v) => (c["hostNames"] = v.split(",").map((s) => s.trim()))],
+  ["KENSHIN_NODE_NAME", (c, v) => (c["nodeName"] = v)],
+  [
+    "KENSHIN_SESSION_IDLE_MINUTES",
+    (c, v) => (c["session"] = { ...(c["session"] as object), idleMinutes: Number(v) }),
+  ],
+  [
+    "KENSHIN_SESSION_ABSOLUTE_HOURS",
+    (c, v) => (c["session"] = { ...(c["session"] as object), absoluteHours: Number(v) }),
+  ],
+  [
+    "KENSHIN_LOCKOUT_MAX_FAILURES",
+    (c, v) => (c["lockout"] = { ...(c["lockout"] as object), maxFailures: Number(v) }),
+  ],
+  ["KENSHIN_LOCKOUT_MINUTES", (c, v) => (c["lockout"] = { ...(c["lockout"] as object), minutes: Number(v) })],
+];
+
+/** Validates a configuration object (file contents with environment overrides applied). */
+export function parseConfig(
+  input: unknown,
+  env: Readonly<Record<string, string | undefined>> = {},
+): ServiceConfig {
+  const base: Record<string, unknown> =
+    typeof input === "object" && input !== null ? { ...(input) } : {};
+  for (const [name, apply] of ENV) {
+    const value = env[name];
+    if (value !== undefined && value !== "") apply(base, value);
+  }
+  const parsed = configSchema.safeParse(base);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new ServiceError(
+      "SERVICE_CONFIG_INVALID",
+      `設定が正しくありません: ${first ? `${formatPath(first.path)}: ${first.message}` : ""}`,
+      {
+        issues: parsed.error.issues
+          .slice(0, 10)
+          .map((i) => ({ path: formatPath(i.path), message: i.message })),
+      },
+    );
+  }
+  return parsed.data;
+}
+
+/** Reads `config.json` and applies the environment. */
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ServiceConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    throw new ServiceError(
+      "SERVICE_CONFIG_INVALID",
+      `設定ファイルを読めません: ${path}`,
+      { path },
+      { cause },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ServiceError(
+      "SERVICE_CONFIG_INVALID",
+      `設定ファイルが JSON ではありません: ${path}`,
+      { path },
+      { cause },
+    );
+  }
+  return parseConfig(json, env);
+}

@@ -1,0 +1,41 @@
+/**
+ * Everything a service operation needs, injected: databases, ledger and its signer, configuration,
+ * paths, CA material, clock and randomness. No module state; tests build one per data directory.
+ */
+import type { NoteSigner } from "../crypto/note-signer.js";
+import type { CaMaterial } from "../crypto/pki/ca.js";
+import type { Ledger } from "../ledger/ledger.js";
+import type { ServiceDb } from "../store/service-db.js";
+import type { ServiceConfig } from "./config.js";
+import type { DataPaths } from "./data-dir.js";
+
+export interface ServiceContext {
+  readonly db: ServiceDb;
+  readonly ledger: Ledger;
+  readonly signer: NoteSigner;
+  readonly config: ServiceConfig;
+  readonly paths: DataPaths;
+  readonly ca: CaMaterial;
+  readonly now: () => Date;
+  readonly random: (n: number) => Uint8Array;
+  /** Called after the CRL file was rewritten, so a running server reloads its TLS context at once. */
+  readonly onCrlChanged?: (() => void) | undefined;
+}
+
+/** Who performs an operation, as the ledger records it. */
+export interface Actor {
+  readonly loginId: string;
+  readonly institutionId: string;
+  readonly role: "sender" | "receiver" | "admin" | "system";
+  readonly ip?: string | undefined;
+  /** SHA-256 fingerprint of the client certificate that carried the request. */
+  readonly certificate?: string | undefined;
+  /** Device key and signature of the request, when it was signed. */
+  readonly device?: { readonly keyId: string; readonly signature: string } | undefined;
+  readonly requestId?: string | undefined;
+}
+
+/** The service itself acting (start-up, retention jobs, CLI run on the node). */
+export function systemActor(loginId = "system"): Actor {
+  return { loginId, institutionId: "-", role: "system" };
+}

@@ -1,0 +1,103 @@
+/**
+ * The demo node: a fresh data directory with a demo sender (健診機関, with the shipped example's
+ * mapping) and receiver (健診実施主体), their IDs, passwords and client certificates, and `demo.json`
+ * naming everything a person or a test needs to connect. Demo only: passwords are written to a file.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { issueAccount } from "./accounts.js";
+import { issueCertificate } from "./certificates.js";
+import { systemActor } from "./context.js";
+import { createInstitution, linkInstitutions } from "./institutions.js";
+import { loadConversionReference, registerMapping } from "./mappings.js";
+import { closeNode, initDataDir, openNode, type Clock } from "./node.js";
+
+export interface DemoAccount {
+  readonly role: "office" | "sender" | "receiver";
+  readonly institution: string;
+  readonly loginId: string;
+  /** Temporary password: must be changed at the first login. */
+  readonly password: string;
+  readonly certificate: string;
+  readonly key: string;
+  readonly pkcs12: string;
+  readonly pkcs12Password: string;
+}
+
+export interface DemoDescription {
+  readonly url: string;
+  readonly caCertificate: string;
+  readonly verifierKey: string;
+  readonly accounts: readonly DemoAccount[];
+}
+
+export async function createDemo(
+  dir: string,
+  options: { port: number; host: string; exampleMapping: string; clock?: Clock },
+): Promise<DemoDescription> {
+  const init = await initDataDir(dir, {
+    config: { listen: { host: options.host, port: options.port } },
+    officeName: "デモ事務局",
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const ctx = await openNode(dir, options.clock ? { clock: options.clock } : {});
+  try {
+    const actor = systemActor("kenshin-demo");
+    const reference = await loadConversionReference();
+    const sender = await createInstitution(ctx, actor, {
+      kind: "sender",
+      name: "さくら健診センター (デモ)",
+      number: "1312345678",
+    });
+    await registerMapping(ctx, actor, reference, sender.id, await readFile(options.exampleMapping, "utf8"));
+    const receiver = await createInstitution(ctx, actor, {
+      kind: "receiver",
+      name: "みなと健康保険組合 (デモ)",
+      number: "06131111",
+    });
+    await linkInstitutions(ctx, actor, sender.id, receiver.id);
+    const accounts: DemoAccount[] = [
+      {
+        role: "office",
+        institution: "デモ事務局",
+        loginId: init.office.loginId,
+        password: init.office.temporaryPassword,
+        ...certFiles(init.office.certificate),
+      },
+    ];
+    for (const [institution, role] of [
+      [sender, "sender"],
+      [receiver, "receiver"],
+    ] as const) {
+      const account = await issueAccount(ctx, actor, institution.id);
+      const cert = await issueCertificate(ctx, actor, institution.id, { writeFiles: true });
+      accounts.push({
+        role,
+        institution: institution.name,
+        loginId: account.loginId,
+        password: account.temporaryPassword,
+        ...certFiles(cert),
+      });
+    }
+    const url = `https://${options.host === "127.0.0.1" || options.host === "0.0.0.0" ? "localhost" : options.host}:${options.port}/`;
+    const description: DemoDescription = {
+      url,
+      caCertificate: init.paths.caCert,
+      verifierKey: init.verifierKey,
+      accounts,
+    };
+    await writeFile(join(dir, "demo.json"), `${JSON.stringify(description, null, 2)}\n`, { mode: 0o600 });
+    return description;
+  } finally {
+    closeNode(ctx);
+  }
+}
+
+function certFiles(c: { files?: { pem: string; key: string; pkcs12: string }; pkcs12Password: string }) {
+  return {
+    certificate: c.files?.pem ?? "",
+    key: c.files?.key ?? "",
+    pkcs12: c.files?.pkcs12 ?? "",
+    pkcs12Password: c.pkcs12Password,
+  };
+}

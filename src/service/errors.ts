@@ -1,0 +1,41 @@
+import { CodedError } from "../coded-error.js";
+
+/**
+ * Codes of the service layer. The server maps each to an HTTP status in one place
+ * (`server/http-errors.ts`); messages are Japanese, for the people using the UI or CLI.
+ */
+export type ServiceErrorCode =
+  | "SERVICE_DB_UNUSABLE"
+  | "SERVICE_DATA_DIR_EXISTS"
+  | "SERVICE_DATA_DIR_UNUSABLE"
+  | "SERVICE_CONFIG_INVALID"
+  | "AUTH_REQUIRED"
+  | "AUTH_FAILED"
+  | "AUTH_LOCKED"
+  | "AUTH_ACCOUNT_DISABLED"
+  | "AUTH_CERTIFICATE_MISMATCH"
+  | "AUTH_PASSWORD_CHANGE_REQUIRED"
+  | "AUTH_SESSION_EXPIRED"
+  | "AUTH_CSRF_INVALID"
+  | "AUTH_FORBIDDEN"
+  | "PASSWORD_POLICY"
+  | "PASSWORD_WRONG"
+  | "DEVICE_NOT_REGISTERED"
+  | "DEVICE_CONFIRMATION_REQUIRED"
+  | "DEVICE_SIGNATURE_MALFORMED"
+  | "DEVICE_SIGNATURE_INVALID"
+  | "DEVICE_SIGNATURE_STALE"
+  | "DEVICE_SIGNATURE_REPLAYED"
+  | "DEVICE_KEY_INVALID"
+  | "INSTITUTION_INVALID"
+  | "INSTITUTION_EXISTS"
+  | "ACCOUNT_EXISTS"
+  | "MAPPING_REQUIRED"
+  | "MAPPING_INVALID"
+  | "LINK_INVALID"
+  | "NOT_FOUND"
+  | "REQUEST_INVALID";
+
+export class ServiceError extends CodedError<ServiceErrorCode> {
+  override readonly name = "ServiceError";
+}

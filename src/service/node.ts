@@ -1,0 +1,168 @@
+/**
+ * Creating and opening a node's data directory: `kenshin init` makes the databases, the private CA, the
+ * server certificate, the key-encryption key, the ledger signing key and the first office ID; every
+ * other command opens it into a ServiceContext.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { readKeyFile, writeKeyFile } from "../crypto/key-file.js";
+import { generateNoteKey } from "../crypto/note-key.js";
+import { createNoteSigner } from "../crypto/note-signer.js";
+import { createCertificateAuthority } from "../crypto/pki/ca.js";
+import { issueServerCertificate } from "../crypto/pki/certificates.js";
+import { Ledger } from "../ledger/ledger.js";
+import { openServiceDb } from "../store/service-db.js";
+import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
+import { issueAccount } from "./accounts.js";
+import { adminRecord, audit } from "./audit.js";
+import { issueCertificate, writeCrl, type IssuedClientCertificate } from "./certificates.js";
+import { loadConfig, parseConfig, type ServiceConfigInput } from "./config.js";
+import { systemActor, type ServiceContext } from "./context.js";
+import { dataPaths, type DataPaths } from "./data-dir.js";
+import { ServiceError } from "./errors.js";
+import { createInstitution } from "./institutions.js";
+
+export interface Clock {
+  readonly now: () => Date;
+  readonly random: (n: number) => Uint8Array;
+}
+
+const systemClock: Clock = { now: () => new Date(), random: (n) => new Uint8Array(randomBytes(n)) };
+
+export interface InitResult {
+  readonly paths: DataPaths;
+  readonly verifierKey: string;
+  readonly office: {
+    readonly loginId: string;
+    readonly temporaryPassword: string;
+    readonly certificate: IssuedClientCertificate;
+  };
+}
+
+/** Creates a new data directory. Refuses one that already holds a node. */
+export async function initDataDir(
+  dir: string,
+  options: { config?: ServiceConfigInput; officeName?: string; clock?: Clock; env?: NodeJS.ProcessEnv } = {},
+): Promise<InitResult> {
+  const clock = options.clock ?? systemClock;
+  const paths = dataPaths(dir);
+  if (existsSync(paths.config) || existsSync(paths.serviceDb) || existsSync(paths.ledgerDb)) {
+    throw new ServiceError("SERVICE_DATA_DIR_EXISTS", `データディレクトリは既に使われています: ${dir}`, {
+      dir,
+    });
+  }
+  const config = parseConfig(options.config ?? {}, options.env ?? {});
+  for (const d of [
+    paths.dir,
+    dirname(paths.ledgerKey),
+    dirname(paths.caKey),
+    dirname(paths.serverKey),
+    paths.issued,
+  ]) {
+    await mkdir(d, { recursive: true, mode: 0o700 });
+  }
+  await chmod(paths.dir, 0o700);
+  await writeFile(paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  // The key-encryption key for payload data keys: outside the database, owner-only.
+  await writeFile(paths.kek, `${Buffer.from(clock.random(32)).toString("base64")}\n`, {
+    mode: 0o600,
+    flag: "wx",
+  });
+
+  const origin = `${config.hostNames[0] ?? "localhost"}/kenshin-exchange/${config.nodeName}`;
+  const noteKey = generateNoteKey(origin, clock.random);
+  writeKeyFile(paths.ledgerKey, noteKey);
+  const signer = createNoteSigner(noteKey);
+  await writeFile(paths.ledgerVerifierKey, `${signer.verifierKey}\n`, { mode: 0o644 });
+  const ledger = new Ledger({
+    storage: createSqliteLog({ path: paths.ledgerDb, origin, verifierKey: signer.verifierKey }),
+  });
+
+  const now = clock.now();
+  const ca = await createCertificateAuthority({
+    commonName: `kenshin-exchange CA ${config.nodeName}`,
+    now,
+    validityDays: config.certificates.caValidityDays,
+  });
+  await writeFile(paths.caKey, ca.keyPem, { mode: 0o600 });
+  await writeFile(paths.caCert, ca.certPem, { mode: 0o644 });
+  const server = await issueServerCertificate(ca, {
+    hostNames: config.hostNames,
+    now,
+    validityDays: config.certificates.serverValidityDays,
+  });
+  await writeFile(paths.serverKey, server.keyPem, { mode: 0o600 });
+  await writeFile(paths.serverCert, server.certPem, { mode: 0o644 });
+
+  const db = openServiceDb(paths.serviceDb, { create: true });
+  const ctx: ServiceContext = { db, ledger, signer, config, paths, ca, now: clock.now, random: clock.random };
+  try {
+    await writeCrl(ctx);
+    const actor = systemActor("kenshin-init");
+    await audit(ctx, [
+      adminRecord(
+        ctx,
+        actor,
+        "institution.create",
+        { kind: "institution", id: "-" },
+        "success",
+        "node initialised",
+      ),
+    ]);
+    const office = await createInstitution(ctx, actor, {
+      kind: "office",
+      name: options.officeName ?? "事務局",
+    });
+    const account = await issueAccount(ctx, actor, office.id);
+    const certificate = await issueCertificate(ctx, actor, office.id, { writeFiles: true });
+    return { paths, verifierKey: signer.verifierKey, office: { ...account, certificate } };
+  } finally {
+    db.close();
+    ledger.close();
+  }
+}
+
+/** Opens an existing data directory. */
+export async function openNode(
+  dir: string,
+  options: { clock?: Clock; env?: NodeJS.ProcessEnv; onCrlChanged?: () => void } = {},
+): Promise<ServiceContext> {
+  const clock = options.clock ?? systemClock;
+  const paths = dataPaths(dir);
+  if (!existsSync(paths.config)) {
+    throw new ServiceError(
+      "SERVICE_DATA_DIR_UNUSABLE",
+      `データディレクトリではありません (kenshin init で作成してください): ${dir}`,
+      { dir },
+    );
+  }
+  const config = await loadConfig(paths.config, options.env ?? process.env);
+  const [caCert, caKey] = await Promise.all([
+    readFile(paths.caCert, "utf8"),
+    readFile(paths.caKey, "utf8"),
+  ]).catch((cause: unknown) => {
+    throw new ServiceError("SERVICE_DATA_DIR_UNUSABLE", "CA の証明書または鍵を読めません", {}, { cause });
+  });
+  const signer = createNoteSigner(readKeyFile(paths.ledgerKey));
+  const ledger = new Ledger({ storage: openSqliteLog(paths.ledgerDb) });
+  const db = openServiceDb(paths.serviceDb, { create: false });
+  return {
+    db,
+    ledger,
+    signer,
+    config,
+    paths,
+    ca: { certPem: caCert, keyPem: caKey },
+    now: clock.now,
+    random: clock.random,
+    onCrlChanged: options.onCrlChanged,
+  };
+}
+
+/** Closes what openNode opened. */
+export function closeNode(ctx: ServiceContext): void {
+  ctx.db.close();
+  ctx.ledger.close();
+}

@@ -1,0 +1,285 @@
+/**
+ * Login and sessions. Login = client certificate + login ID + password, and the certificate must
+ * belong to the ID's institution. Sessions are server-side: the browser holds an opaque token (only
+ * its SHA-256 is stored), with idle and absolute time-outs and a CSRF token for state changes. Every
+ * success, failure and lock-out is a ledger entry.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hashPassword, verifyPassword } from "../crypto/password.js";
+import { audit, recordCommon } from "./audit.js";
+import { findAccount } from "./accounts.js";
+import { certificateByFingerprint } from "./certificates.js";
+import type { Actor, ServiceContext } from "./context.js";
+import { ServiceError } from "./errors.js";
+import { LOGIN_ID_PATTERN, randomToken } from "./ids.js";
+import { getInstitution, type Institution } from "./institutions.js";
+
+/** What TLS tells us about the connection's client certificate. */
+export interface PeerCertificate {
+  readonly fingerprint: string;
+  readonly serial: string;
+}
+
+export interface Session {
+  readonly tokenHash: string;
+  readonly loginId: string;
+  readonly institution: Institution;
+  readonly role: "sender" | "receiver" | "admin";
+  readonly csrfToken: string;
+  readonly certificate: string;
+  readonly mustChangePassword: boolean;
+  readonly expiresAt: number;
+}
+
+export interface LoginResult {
+  readonly token: string;
+  readonly session: Session;
+}
+
+const roleOf = (i: Institution): Session["role"] => (i.kind === "office" ? "admin" : i.kind);
+
+const hashToken = (token: string): string => createHash("sha256").update(token).digest("hex");
+
+/**
+ * Logs in. Every refusal says only what the person can act on (wrong ID or password, locked until …,
+ * wrong certificate) and is recorded.
+ */
+export async function login(
+  ctx: ServiceContext,
+  input: {
+    loginId: unknown;
+    password: unknown;
+    peer: PeerCertificate;
+    ip?: string | undefined;
+    requestId?: string | undefined;
+  },
+): Promise<LoginResult> {
+  const loginId =
+    typeof input.loginId === "string" && LOGIN_ID_PATTERN.test(input.loginId) ? input.loginId : undefined;
+  const password =
+    typeof input.password === "string" && input.password.length <= 256 ? input.password : undefined;
+  const actorFor = (id: string, institutionId: string, role: Actor["role"]): Actor => ({
+    loginId: id,
+    institutionId,
+    role,
+    ip: input.ip,
+    certificate: input.peer.fingerprint,
+    requestId: input.requestId,
+  });
+  const cert = certificateByFingerprint(ctx, input.peer.fingerprint);
+  const certActor = actorFor(cert?.loginId ?? "unknown", cert?.institutionId ?? "-", "system");
+  const refuse = async (
+    code: "AUTH_FAILED" | "AUTH_CERTIFICATE_MISMATCH" | "AUTH_ACCOUNT_DISABLED",
+    actor: Actor,
+    message: string,
+    desc: string,
+  ): Promise<never> => {
+    await audit(ctx, [
+      { ...recordCommon(ctx, actor, "serious-failure", desc), type: "login", method: "password" },
+    ]);
+    throw new ServiceError(code, message, {});
+  };
+  if (loginId === undefined || password === undefined) {
+    return refuse("AUTH_FAILED", certActor, "利用者IDまたはパスワードが違います", "malformed credentials");
+  }
+  const account = findAccount(ctx, loginId);
+  if (!account) {
+    // Spend the same time as a real check, so timing does not tell which IDs exist.
+    await verifyPassword(await dummyHash(), password);
+    return refuse("AUTH_FAILED", certActor, "利用者IDまたはパスワードが違います", "unknown login id");
+  }
+  const institution = getInstitution(ctx, account.institutionId);
+  const actor = actorFor(account.loginId, institution.id, roleOf(institution));
+  if (!cert || cert.revokedAt !== null || cert.institutionId !== account.institutionId) {
+    return refuse(
+      "AUTH_CERTIFICATE_MISMATCH",
+      actor,
+      "このクライアント証明書ではこの利用者IDでログインできません (証明書は機関ごとに発行されます)",
+      "certificate of another institution",
+    );
+  }
+  if (institution.status !== "active") {
+    return refuse(
+      "AUTH_ACCOUNT_DISABLED",
+      actor,
+      "この利用者IDは利用不可に設定されています。事務局にお問い合わせください",
+      "disabled",
+    );
+  }
+  const now = ctx.now().getTime();
+  if (account.lockedUntil !== null && account.lockedUntil > now) {
+    await audit(ctx, [
+      { ...recordCommon(ctx, actor, "serious-failure", "locked"), type: "login", method: "password" },
+    ]);
+    throw new ServiceError("AUTH_LOCKED", lockedMessage(account.lockedUntil), {
+      lockedUntil: account.lockedUntil,
+    });
+  }
+  if (!(await verifyPassword(account.passwordHash, password))) {
+    const failures = account.failedCount + 1;
+    const { maxFailures, minutes } = ctx.config.lockout;
+    if (failures >= maxFailures) {
+      const until = now + minutes * 60_000;
+      ctx.db
+        .prepare("UPDATE accounts SET failed_count = 0, locked_until = ? WHERE login_id = ?")
+        .run(until, loginId);
+      await audit(ctx, [
+        {
+          ...recordCommon(ctx, actor, "serious-failure", `locked after ${failures} failures`),
+          type: "login",
+          method: "password",
+        },
+      ]);
+      throw new ServiceError("AUTH_LOCKED", lockedMessage(until), { lockedUntil: until });
+    }
+    ctx.db.prepare("UPDATE accounts SET failed_count = ? WHERE login_id = ?").run(failures, loginId);
+    return refuse("AUTH_FAILED", actor, "利用者IDまたはパスワードが違います", `wrong password (${failures})`);
+  }
+  const token = randomToken(ctx.random);
+  const csrfToken = randomToken(ctx.random);
+  const expiresAt = now + ctx.config.session.absoluteHours * 3_600_000;
+  ctx.db.transaction(() => {
+    ctx.db
+      .prepare(
+        "UPDATE accounts SET failed_count = 0, locked_until = NULL, last_login_at = ? WHERE login_id = ?",
+      )
+      .run(new Date(now).toISOString(), loginId);
+    ctx.db
+      .prepare(
+        "INSERT INTO sessions (token_hash, login_id, csrf_token, certificate, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(hashToken(token), loginId, csrfToken, input.peer.fingerprint, now, now, expiresAt);
+  })();
+  await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "login", method: "password" }]);
+  return {
+    token,
+    session: {
+      tokenHash: hashToken(token),
+      loginId,
+      institution,
+      role: roleOf(institution),
+      csrfToken,
+      certificate: input.peer.fingerprint,
+      mustChangePassword: account.mustChange,
+      expiresAt,
+    },
+  };
+}
+
+let dummy: Promise<string> | undefined;
+/** A hash of a random password, made once per process, to verify unknown IDs against. */
+function dummyHash(): Promise<string> {
+  dummy ??= hashPassword(randomBytes(24).toString("base64"));
+  return dummy;
+}
+
+function lockedMessage(until: number): string {
+  const t = new Date(until).toLocaleTimeString("ja-JP", {
+    timeZone: "Asia/Tokyo",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  return `ログインに続けて失敗したため、${t} (日本時間) まで利用者IDをロックしています`;
+}
+
+interface SessionRow {
+  token_hash: string;
+  login_id: string;
+  csrf_token: string;
+  certificate: string;
+  last_seen_at: number;
+  expires_at: number;
+}
+
+/**
+ * The session behind a token, on the same client certificate, within its idle and absolute limits.
+ * Touches it (idle time-out restarts). An expired session is deleted and its end recorded.
+ */
+export async function authenticate(
+  ctx: ServiceContext,
+  token: string | undefined,
+  peer: PeerCertificate,
+): Promise<Session> {
+  if (token === undefined || token.length === 0 || token.length > 100) {
+    throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
+  }
+  const tokenHash = hashToken(token);
+  const row = ctx.db
+    .prepare<[string], SessionRow>("SELECT * FROM sessions WHERE token_hash = ?")
+    .get(tokenHash);
+  if (!row) throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
+  const account = findAccount(ctx, row.login_id);
+  const institution = account ? getInstitution(ctx, account.institutionId) : undefined;
+  if (!account || !institution || institution.status !== "active") {
+    ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
+    throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
+  }
+  if (row.certificate !== peer.fingerprint) {
+    throw new ServiceError("AUTH_CERTIFICATE_MISMATCH", "ログインしたときと別のクライアント証明書です", {});
+  }
+  const now = ctx.now().getTime();
+  const idleLimit = ctx.config.session.idleMinutes * 60_000;
+  if (now - row.last_seen_at > idleLimit || now >= row.expires_at) {
+    ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
+    const actor: Actor = {
+      loginId: row.login_id,
+      institutionId: institution.id,
+      role: roleOf(institution),
+      certificate: peer.fingerprint,
+    };
+    await audit(ctx, [
+      {
+        ...recordCommon(ctx, actor, "success", now >= row.expires_at ? "absolute limit" : "idle limit"),
+        type: "logout",
+        reason: "timeout",
+      },
+    ]);
+    throw new ServiceError(
+      "AUTH_SESSION_EXPIRED",
+      "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください",
+      {},
+    );
+  }
+  ctx.db.prepare("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").run(now, tokenHash);
+  return {
+    tokenHash,
+    loginId: row.login_id,
+    institution,
+    role: roleOf(institution),
+    csrfToken: row.csrf_token,
+    certificate: row.certificate,
+    mustChangePassword: account.mustChange,
+    expiresAt: row.expires_at,
+  };
+}
+
+/** Checks the CSRF token a state-changing request carries (constant time). */
+export function checkCsrf(session: Session, presented: string | undefined): void {
+  const a = Buffer.from(session.csrfToken);
+  const b = Buffer.from(presented ?? "");
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new ServiceError("AUTH_CSRF_INVALID", "画面を再読み込みしてから、もう一度操作してください", {});
+  }
+}
+
+/** Ends a session (logout). */
+export async function logout(ctx: ServiceContext, session: Session, actor: Actor): Promise<void> {
+  ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(session.tokenHash);
+  await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "logout", reason: "user" }]);
+}
+
+/** The actor of a request made in a session. */
+export function sessionActor(
+  session: Session,
+  extra: { ip?: string | undefined; requestId?: string | undefined; device?: Actor["device"] },
+): Actor {
+  return {
+    loginId: session.loginId,
+    institutionId: session.institution.id,
+    role: session.role,
+    certificate: session.certificate,
+    ip: extra.ip,
+    requestId: extra.requestId,
+    device: extra.device,
+  };
+}

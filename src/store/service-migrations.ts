@@ -1,0 +1,98 @@
+/**
+ * The service database's schema, as migrations applied in order (never edit an applied one; add a new
+ * one). Times are ISO 8601 UTC text where people read them and epoch milliseconds where code compares
+ * them (sessions, lock-outs, nonces).
+ */
+export const SERVICE_MIGRATIONS: readonly string[] = [
+  `
+CREATE TABLE institutions (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('office', 'sender', 'receiver')),
+  name TEXT NOT NULL,
+  number TEXT,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+  created_at TEXT NOT NULL,
+  UNIQUE (kind, number)
+) STRICT;
+
+CREATE TABLE accounts (
+  login_id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL UNIQUE REFERENCES institutions (id),
+  password_hash TEXT NOT NULL,
+  must_change INTEGER NOT NULL DEFAULT 1,
+  failed_count INTEGER NOT NULL DEFAULT 0,
+  locked_until INTEGER,
+  last_login_at TEXT,
+  password_changed_at TEXT NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE certificates (
+  serial TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions (id),
+  login_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL UNIQUE,
+  not_before TEXT NOT NULL,
+  not_after TEXT NOT NULL,
+  revoked_at TEXT,
+  revoke_reason TEXT,
+  created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX certificates_by_institution ON certificates (institution_id);
+
+CREATE TABLE links (
+  sender_id TEXT NOT NULL REFERENCES institutions (id),
+  receiver_id TEXT NOT NULL REFERENCES institutions (id),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (sender_id, receiver_id)
+) STRICT;
+
+CREATE TABLE mappings (
+  id TEXT PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions (id),
+  name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  body TEXT NOT NULL,
+  active INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX mappings_by_institution ON mappings (institution_id, active);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  login_id TEXT NOT NULL REFERENCES accounts (login_id),
+  csrf_token TEXT NOT NULL,
+  certificate TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_login ON sessions (login_id);
+
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY,
+  login_id TEXT NOT NULL REFERENCES accounts (login_id),
+  public_jwk TEXT NOT NULL,
+  label TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  ledger_index INTEGER
+) STRICT;
+CREATE INDEX devices_by_login ON devices (login_id);
+
+CREATE TABLE device_nonces (
+  device_id TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (device_id, nonce)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE password_resets (
+  id INTEGER PRIMARY KEY,
+  login_id TEXT NOT NULL REFERENCES accounts (login_id),
+  requested_by TEXT NOT NULL,
+  confirmed_how TEXT NOT NULL,
+  office_login_id TEXT NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+`,
+];

@@ -91,7 +91,7 @@ export function buildApp(options: AppOptions): App {
   registerAdminRoutes(app, ctx, options.reference);
 
   const reloadCrl = (): void => {
-    (app.server).setSecureContext(tlsOptionsFrom(ctx));
+    app.server.setSecureContext(tlsOptionsFrom(ctx));
   };
   const poll = options.crlPollMs ?? 1000;
   const onChange = (): void => {

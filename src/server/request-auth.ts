@@ -33,7 +33,10 @@ declare module "fastify" {
 /** The verified client certificate of the connection. */
 export function peerOf(request: FastifyRequest): PeerCertificate {
   const socket = request.raw.socket;
-  const identity = socket instanceof TLSSocket ? peerIdentity(socket.getPeerCertificate()) : undefined;
+  // The handshake already refused unauthorised certificates; checked again because peerIdentity
+  // itself verifies nothing.
+  const identity =
+    socket instanceof TLSSocket && socket.authorized ? peerIdentity(socket.getPeerCertificate()) : undefined;
   if (!identity)
     throw new ServiceError("AUTH_CERTIFICATE_MISMATCH", "クライアント証明書を確認できません", {});
   return { fingerprint: identity.fingerprintSha256, serial: identity.serialHex };

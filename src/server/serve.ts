@@ -3,10 +3,13 @@
  * everything in order on shutdown (stop accepting, finish requests, close databases).
  */
 import type { AddressInfo } from "node:net";
+import { writeCrl } from "../service/certificates.js";
 import { loadConversionReference } from "../service/mappings.js";
 import { closeNode, openNode, type Clock } from "../service/node.js";
 import type { ServiceContext } from "../service/context.js";
 import { buildApp, type App } from "./app.js";
+
+const CRL_REFRESH_MS = 12 * 3_600_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -49,6 +52,15 @@ export async function startServer(
     closeNode(ctx);
     throw error;
   }
+  // The CRL is valid for a week and OpenSSL refuses every client once it lapses: re-sign it at start
+  // and twice a day (each rewrite also reloads the live TLS context).
+  await writeCrl(ctx);
+  const crlTimer = setInterval(() => {
+    writeCrl(ctx).catch((error: unknown) => {
+      app?.app.log.error({ err: error }, "CRL re-signing failed");
+    });
+  }, CRL_REFRESH_MS);
+  crlTimer.unref();
   const port = (app.app.server.address() as AddressInfo).port;
   const host = ctx.config.hostNames[0] ?? "localhost";
   const running = app;
@@ -58,6 +70,7 @@ export async function startServer(
     ctx,
     app: running,
     close: async () => {
+      clearInterval(crlTimer);
       await running.app.close();
       closeNode(ctx);
     },

@@ -57,7 +57,7 @@ export async function startServer(
   await writeCrl(ctx);
   const crlTimer = setInterval(() => {
     writeCrl(ctx).catch((error: unknown) => {
-      app?.app.log.error({ err: error }, "CRL re-signing failed");
+      app.app.log.error({ err: error }, "CRL re-signing failed");
     });
   }, CRL_REFRESH_MS);
   crlTimer.unref();

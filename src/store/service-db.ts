@@ -10,11 +10,13 @@
 import Database from "better-sqlite3";
 import { ServiceError } from "../service/errors.js";
 import { SERVICE_MIGRATIONS } from "./service-migrations.js";
+import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
 export type ServiceDb = Database.Database;
 
 /** Opens (creating when `create`) the service database and applies pending migrations. */
 export function openServiceDb(path: string, options: { create: boolean }): ServiceDb {
+  assertSqliteRuntime();
   let db: ServiceDb;
   try {
     db = new Database(path, { fileMustExist: !options.create });

@@ -17,6 +17,7 @@ import type {
   StoredEntry,
   StoredNode,
 } from "../ledger/log-storage.js";
+import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
 const SCHEMA_VERSION = 1;
 const LEVELS = 64;
@@ -86,6 +87,7 @@ export function openSqliteLog(path: string): SqliteLog {
 }
 
 function openDatabase(path: string, mustExist: boolean): Database.Database {
+  assertSqliteRuntime();
   try {
     const db = new Database(path, { fileMustExist: mustExist });
     db.pragma("journal_mode = WAL");

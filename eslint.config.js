@@ -10,6 +10,7 @@ export default tseslint.config(
       "node_modules/",
       "coverage/",
       "demo-output/",
+      "demo-data/",
       "bench/out/",
       "dist-bench/",
       "**/*.js",

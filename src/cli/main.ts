@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
+import { registerAdminCommands } from "./admin.js";
 import { registerConvertCommands } from "./convert.js";
 import { registerDictionaryCommands } from "./dictionary.js";
 import { registerLedgerCommands } from "./ledger.js";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerConvertCommands(program);
   registerMapCommands(program);
   registerNodeCommands(program);
+  registerAdminCommands(program);
   registerDictionaryCommands(program);
   registerLedgerCommands(program);
   registerVerifyCommand(program);

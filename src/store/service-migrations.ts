@@ -95,4 +95,65 @@ CREATE TABLE password_resets (
   created_at TEXT NOT NULL
 ) STRICT;
 `,
+  `
+CREATE TABLE transfers (
+  id TEXT PRIMARY KEY,
+  sender_id TEXT NOT NULL REFERENCES institutions (id),
+  receiver_id TEXT NOT NULL REFERENCES institutions (id),
+  status TEXT NOT NULL CHECK (status IN ('converted', 'sent', 'downloaded', 'received', 'discarded', 'deleted')),
+  mapping_id TEXT,
+  original_sha256 TEXT NOT NULL,
+  original_bytes INTEGER NOT NULL,
+  standard_sha256 TEXT,
+  standard_bytes INTEGER,
+  records INTEGER,
+  rows_rejected INTEGER,
+  report_json TEXT,
+  created_at TEXT NOT NULL,
+  sent_at TEXT,
+  downloaded_at TEXT,
+  received_at TEXT,
+  deleted_at TEXT,
+  delete_after TEXT
+) STRICT;
+CREATE INDEX transfers_by_sender ON transfers (sender_id, created_at);
+CREATE INDEX transfers_by_receiver ON transfers (receiver_id, status, created_at);
+CREATE INDEX transfers_by_standard_hash ON transfers (standard_sha256);
+CREATE INDEX transfers_by_original_hash ON transfers (original_sha256);
+CREATE INDEX transfers_by_delete_after ON transfers (delete_after);
+
+-- Per-transfer data keys, wrapped by the key-encryption key (which lives outside the database).
+CREATE TABLE transfer_keys (
+  transfer_id TEXT PRIMARY KEY REFERENCES transfers (id),
+  kek_id TEXT NOT NULL,
+  wrapped_key BLOB NOT NULL
+) STRICT;
+
+-- Encrypted payload chunks (AES-256-GCM under the transfer's data key); never files.
+CREATE TABLE payload_chunks (
+  transfer_id TEXT NOT NULL REFERENCES transfers (id),
+  kind TEXT NOT NULL CHECK (kind IN ('original', 'standard')),
+  seq INTEGER NOT NULL,
+  nonce BLOB NOT NULL,
+  ciphertext BLOB NOT NULL,
+  PRIMARY KEY (transfer_id, kind, seq)
+) STRICT, WITHOUT ROWID;
+
+-- Converted records per receiver per month (the office bills on them).
+CREATE TABLE record_counts (
+  receiver_id TEXT NOT NULL REFERENCES institutions (id),
+  month TEXT NOT NULL,
+  records INTEGER NOT NULL,
+  PRIMARY KEY (receiver_id, month)
+) STRICT;
+
+CREATE TABLE backups (
+  id INTEGER PRIMARY KEY,
+  file TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  ledger_size INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+`,
 ];

@@ -1,0 +1,247 @@
+/**
+ * The Node-side API client the tests and the CLI use: HTTPS with the institution's client certificate
+ * (TLS 1.3 only), the session cookie kept between calls, the CSRF token sent on every state change, and
+ * every state-changing request signed with the device key (request-signing.ts, the same code the
+ * browser uses). HTTP error answers are returned, never thrown: callers look at `status` and the
+ * OperationOutcome code. Only transport failures (refused handshake, reset, time-out) reject.
+ */
+import https from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
+import type { ConnectionOptions } from "node:tls";
+import type { DevicePublicJwk } from "./device-key.js";
+import { DEVICE_SIGNATURE_HEADER, signRequest } from "./request-signing.js";
+
+/** A device key as device-key-file.ts loads it (or any holder of a signing key and its ID). */
+export interface ApiDeviceKey {
+  readonly privateKey: CryptoKey;
+  readonly deviceId: string;
+  readonly publicJwk: DevicePublicJwk;
+}
+
+export interface ApiClientOptions {
+  /** e.g. `https://localhost:8443/`; only origin matters, paths are given per call. */
+  readonly baseUrl: string;
+  /** The service CA: the only trust anchor for the server certificate. */
+  readonly caPem: string;
+  readonly certPem?: string;
+  readonly keyPem?: string;
+  /** PKCS#12 instead of certPem/keyPem. */
+  readonly pfx?: Uint8Array;
+  readonly passphrase?: string;
+  readonly deviceKey?: ApiDeviceKey;
+  /** Signing time (ms since the epoch); defaults to Date.now. */
+  readonly now?: () => number;
+  /** Extra TLS options, overriding the defaults (tests: maxVersion, servername…). */
+  readonly tls?: ConnectionOptions;
+  /** Per-request time-out (ms); default 15 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  /** The parsed body when it is JSON, else undefined. */
+  readonly json: unknown;
+  readonly text: string;
+}
+
+export interface RequestOptions {
+  /** A JSON value, serialised once; the exact bytes are what is signed and sent. */
+  readonly json?: unknown;
+  /** Raw body (with `contentType`), for malformed-input tests. */
+  readonly body?: string | Uint8Array;
+  readonly contentType?: string;
+  /** Extra headers; a header given here replaces the client's own (e.g. a forged X-Kenshin-Device). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Sign with the device key; default: for every method but GET/HEAD, when a key is set. */
+  readonly sign?: boolean;
+  /** Send the CSRF token; default: for every method but GET/HEAD. */
+  readonly csrf?: boolean;
+}
+
+export interface ApiClient {
+  login(loginId: string, password: string): Promise<ApiResponse>;
+  logout(): Promise<ApiResponse>;
+  get(path: string): Promise<ApiResponse>;
+  post(path: string, body?: unknown): Promise<ApiResponse>;
+  del(path: string): Promise<ApiResponse>;
+  /** Registers this client's device key (the request is signed by that key itself). */
+  registerDevice(o: { label: string; confirmAdditional?: boolean }): Promise<ApiResponse>;
+  changePassword(current: string, next: string): Promise<ApiResponse>;
+  /** Any request, with control over body, headers, signing and CSRF. */
+  request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  /** The X-Kenshin-Device value for a request, as this client would send it. */
+  sign(method: string, path: string, body?: Uint8Array): Promise<string>;
+  setDeviceKey(key: ApiDeviceKey | undefined): void;
+  /** Session cookie value and CSRF token, as last received (undefined when logged out). */
+  readonly session: { token: string | undefined; csrfToken: string | undefined };
+  /** Closes the agent's sockets. */
+  close(): void;
+}
+
+const SESSION_COOKIE = "__Host-kenshin_session";
+const SAFE_METHODS = new Set(["GET", "HEAD"]);
+
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const base = new URL(options.baseUrl);
+  if (base.protocol !== "https:") throw new TypeError("baseUrl must be https");
+  const now = options.now ?? Date.now;
+  let deviceKey = options.deviceKey;
+  const session: { token: string | undefined; csrfToken: string | undefined } = {
+    token: undefined,
+    csrfToken: undefined,
+  };
+  const agent = new https.Agent({
+    keepAlive: false,
+    minVersion: "TLSv1.3",
+    ca: options.caPem,
+    ...(options.certPem !== undefined ? { cert: options.certPem } : {}),
+    ...(options.keyPem !== undefined ? { key: options.keyPem } : {}),
+    ...(options.pfx !== undefined ? { pfx: Buffer.from(options.pfx) } : {}),
+    ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+    ...options.tls,
+  });
+
+  const sign = async (method: string, path: string, body?: Uint8Array): Promise<string> => {
+    if (!deviceKey) throw new TypeError("no device key");
+    return signRequest({
+      method,
+      path,
+      ...(body !== undefined ? { body } : {}),
+      privateKey: deviceKey.privateKey,
+      deviceId: deviceKey.deviceId,
+      now: now(),
+    });
+  };
+
+  const remember = (headers: IncomingHttpHeaders): void => {
+    for (const cookie of headers["set-cookie"] ?? []) {
+      const [pair] = cookie.split(";");
+      const eq = pair?.indexOf("=") ?? -1;
+      if (pair === undefined || eq < 0 || pair.slice(0, eq).trim() !== SESSION_COOKIE) continue;
+      const value = pair.slice(eq + 1).trim();
+      const cleared = /;\s*max-age=0\b/i.test(cookie) || value === "";
+      session.token = cleared ? undefined : value;
+      if (cleared) session.csrfToken = undefined;
+    }
+  };
+
+  const request = async (method: string, path: string, o: RequestOptions = {}): Promise<ApiResponse> => {
+    const upper = method.toUpperCase();
+    let bytes: Buffer | undefined;
+    let contentType = o.contentType;
+    if (o.json !== undefined) {
+      bytes = Buffer.from(JSON.stringify(o.json), "utf8");
+      contentType ??= "application/json";
+    } else if (o.body !== undefined) {
+      bytes = typeof o.body === "string" ? Buffer.from(o.body, "utf8") : Buffer.from(o.body);
+    }
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (contentType !== undefined) headers["content-type"] = contentType;
+    if (bytes !== undefined) headers["content-length"] = String(bytes.length);
+    if (session.token !== undefined) headers["cookie"] = `${SESSION_COOKIE}=${session.token}`;
+    const change = !SAFE_METHODS.has(upper);
+    if ((o.csrf ?? change) && session.csrfToken !== undefined) headers["x-csrf-token"] = session.csrfToken;
+    if ((o.sign ?? change) && deviceKey !== undefined) {
+      headers[DEVICE_SIGNATURE_HEADER.toLowerCase()] = await sign(upper, path, bytes);
+    }
+    for (const [name, value] of Object.entries(o.headers ?? {})) headers[name.toLowerCase()] = value;
+    const response = await send(agent, base, upper, path, headers, bytes, options.timeoutMs ?? 15_000);
+    remember(response.headers);
+    return response;
+  };
+
+  return {
+    session,
+    request,
+    sign,
+    setDeviceKey: (key) => {
+      deviceKey = key;
+    },
+    async login(loginId, password) {
+      const r = await request("POST", "/api/v1/session", { json: { loginId, password }, sign: false });
+      if (r.status === 201) {
+        const csrf = (r.json as { csrfToken?: unknown } | undefined)?.csrfToken;
+        session.csrfToken = typeof csrf === "string" ? csrf : undefined;
+      }
+      return r;
+    },
+    async logout() {
+      const r = await request("DELETE", "/api/v1/session", { sign: false });
+      if (r.status === 204) {
+        session.token = undefined;
+        session.csrfToken = undefined;
+      }
+      return r;
+    },
+    get: (path) => request("GET", path),
+    post: (path, body) => request("POST", path, body === undefined ? {} : { json: body }),
+    del: (path) => request("DELETE", path),
+    registerDevice: (o) => {
+      if (!deviceKey) throw new TypeError("no device key");
+      return request("POST", "/api/v1/devices", {
+        json: {
+          publicKey: deviceKey.publicJwk,
+          label: o.label,
+          confirmAdditional: o.confirmAdditional ?? false,
+        },
+      });
+    },
+    changePassword: (current, next) =>
+      request("POST", "/api/v1/account/password", { json: { current, next } }),
+    close: () => {
+      agent.destroy();
+    },
+  };
+}
+
+function send(
+  agent: https.Agent,
+  base: URL,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  timeoutMs: number,
+): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        agent,
+        host: base.hostname,
+        port: base.port === "" ? 443 : Number(base.port),
+        method,
+        path,
+        headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json: unknown;
+          const type = res.headers["content-type"] ?? "";
+          if (/json/i.test(type) && text.length > 0) {
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text });
+        });
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Our error code from an OperationOutcome body (issue[0].details.coding[0].code), if any. */
+export function errorCode(response: ApiResponse): string | undefined {
+  const body = response.json as { issue?: { details?: { coding?: { code?: unknown }[] } }[] } | undefined;
+  const code = body?.issue?.[0]?.details?.coding?.[0]?.code;
+  return typeof code === "string" ? code : undefined;
+}

@@ -112,13 +112,25 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
         "certificate.revoke",
         "mapping.update",
         "device.register",
+        "key.rotate",
       ]),
       target: z
-        .object({ kind: z.enum(["institution", "account", "certificate", "mapping", "device"]), id })
+        .object({ kind: z.enum(["institution", "account", "certificate", "mapping", "device", "key"]), id })
         .strict(),
     })
     .strict(),
   z.object({ ...common, type: z.literal("audit-query"), query: z.string().min(1).max(1000) }).strict(),
+  /** A refused or failed request (BALP: the attempt is audited even when nothing happened). */
+  z
+    .object({
+      ...common,
+      type: z.literal("denial"),
+      action: z.enum(["upload", "send", "discard", "download", "receipt", "trail", "lookup", "integrity"]),
+      /** The error code the requester got. */
+      code: z.string().regex(/^[A-Z][A-Z0-9_]{2,63}$/),
+      transfer: id.optional(),
+    })
+    .strict(),
   z
     .object({
       ...common,

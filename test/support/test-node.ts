@@ -146,21 +146,28 @@ export function expectStatus(response: ApiResponse, status: number): void {
 
 /**
  * Logs a client in with a temporary password, registers a fresh device key, changes the password:
- * what a person does at first login. Returns the new password.
+ * what a person does at first login. Returns the new password and the device key.
  */
 export async function firstLogin(
   client: ApiClient,
   loginId: string,
   temporaryPassword: string,
   password = NEW_PASSWORD,
-): Promise<string> {
-  client.setDeviceKey(await newDeviceKey());
+): Promise<{ password: string; deviceKey: ApiDeviceKey }> {
+  const deviceKey = await newDeviceKey();
+  client.setDeviceKey(deviceKey);
   const login = await client.login(loginId, temporaryPassword);
   expect(login.status).toBe(201);
   expect((login.json as { mustChangePassword: boolean }).mustChangePassword).toBe(true);
   expectStatus(await client.registerDevice({ label: "test" }), 201);
   expectStatus(await client.changePassword(temporaryPassword, password), 204);
-  return password;
+  return { password, deviceKey };
+}
+
+/** Logs in again when the session has ended (the tests move the clock past time-outs). */
+export async function ensureSession(client: ApiClient, loginId: string, password: string): Promise<void> {
+  if ((await client.get("/api/v1/session")).status === 200) return;
+  expect((await client.login(loginId, password)).status).toBe(201);
 }
 
 /** One attempt to reach /api/v1/health: the status, or the transport error's code. */
@@ -225,4 +232,26 @@ export function rawRequest(
       });
     });
   });
+}
+
+export interface IssuedTestAccount {
+  readonly institutionId: string;
+  readonly loginId: string;
+  readonly temporaryPassword: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** A receiver institution with its ID and a certificate, made by the office through the API. */
+export async function createReceiver(office: ApiClient, name: string): Promise<IssuedTestAccount> {
+  const inst = await office.post("/api/v1/admin/institutions", { kind: "receiver", name });
+  expect(inst.status).toBe(201);
+  const institutionId = (inst.json as { id: string }).id;
+  const account = await office.post(`/api/v1/admin/institutions/${institutionId}/account`);
+  expect(account.status).toBe(201);
+  const cert = await office.post(`/api/v1/admin/institutions/${institutionId}/certificates`);
+  expect(cert.status).toBe(201);
+  const a = account.json as { loginId: string; temporaryPassword: string };
+  const c = cert.json as { certPem: string; keyPem: string };
+  return { institutionId, loginId: a.loginId, temporaryPassword: a.temporaryPassword, ...c };
 }

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { tlsServerOptions } from "../crypto/pki/tls-options.js";
 import type { ServiceContext } from "../service/context.js";
 import type { ConversionReference } from "../service/mappings.js";
+import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
 import { outcome, toHttpError } from "./http-errors.js";
 import { registerAdminRoutes } from "./routes/admin-routes.js";
 import { registerMetaRoutes } from "./routes/meta-routes.js";
@@ -56,6 +57,9 @@ export function buildApp(options: AppOptions): App {
     genReqId: () => Buffer.from(ctx.random(12)).toString("base64url"),
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Bad URLs, over-long path parameters and unparsable requests: coded answers too.
+    frameworkErrors,
+    clientErrorHandler,
   });
 
   app.decorateRequest("rawBody", null);

@@ -113,9 +113,14 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
         "mapping.update",
         "device.register",
         "key.rotate",
+        "backup.create",
+        "backup.restore",
       ]),
       target: z
-        .object({ kind: z.enum(["institution", "account", "certificate", "mapping", "device", "key"]), id })
+        .object({
+          kind: z.enum(["institution", "account", "certificate", "mapping", "device", "key", "backup"]),
+          id,
+        })
         .strict(),
     })
     .strict(),

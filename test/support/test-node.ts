@@ -200,13 +200,13 @@ export function fsckDataDir(node: TestNode): FsckResult {
 
 /**
  * A raw HTTP/1.1 request over TLS (bytes the https module refuses to send: raw UTF-8 or NUL in the
- * path, odd request lines). Returns the status and the body.
+ * path, odd request lines). Returns the status, the header block and the body.
  */
 export function rawRequest(
   node: TestNode,
   role: DemoAccount["role"],
   head: Buffer,
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; head: string; body: string }> {
   const a = node.account(role);
   return new Promise((resolve, reject) => {
     const socket = tls.connect({

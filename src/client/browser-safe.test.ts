@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const srcRoot = resolve(here, "..");
-const ROOTS = ["device-key.ts", "request-signing.ts"].map((f) => resolve(here, f));
+const ROOTS = ["device-key.ts", "request-signing.ts", "envelope.ts"].map((f) => resolve(here, f));
 const NODE_GLOBALS = /\b(?:Buffer|process|require|__dirname|__filename|global)\b/;
 
 function importsOf(text: string): string[] {
@@ -44,6 +44,7 @@ describe("client device-key and request-signing are browser-safe", () => {
     expect(bad).toEqual([]);
     expect([...seen].map((f) => relative(srcRoot, f)).sort()).toEqual([
       "client/device-key.ts",
+      "client/envelope.ts",
       "client/request-signing.ts",
       "coded-error.ts",
     ]);

@@ -8,17 +8,20 @@ import { watchFile, unwatchFile, readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance } from "fastify";
 import { tlsServerOptions } from "../crypto/pki/tls-options.js";
 import type { ServiceContext } from "../service/context.js";
+import type { EnvelopeChannels } from "../service/envelope-channels.js";
 import type { ConversionReference } from "../service/mappings.js";
 import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
 import { outcome, toHttpError } from "./http-errors.js";
 import { registerAdminRoutes } from "./routes/admin-routes.js";
 import { registerMetaRoutes } from "./routes/meta-routes.js";
 import { registerSessionRoutes } from "./routes/session-routes.js";
+import { registerTransferRoutes } from "./routes/transfer-routes.js";
 import { registerSecurityHeaders } from "./security-headers.js";
 
 export interface AppOptions {
   readonly ctx: ServiceContext;
   readonly reference: ConversionReference;
+  readonly channels: EnvelopeChannels;
   /** pino options, or false (tests). Request bodies, cookies and signatures are never logged. */
   readonly logger?: boolean | { level: string };
   /** How often the CRL file is checked for changes made by another process (ms). */
@@ -64,6 +67,11 @@ export function buildApp(options: AppOptions): App {
 
   app.decorateRequest("rawBody", null);
   app.removeAllContentTypeParsers();
+  // Uploads: the enveloped export as bytes (its own, larger body limit on the upload route).
+  app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    done(null, body);
+  });
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const bytes = body as Buffer;
     request.rawBody = bytes;
@@ -93,6 +101,7 @@ export function buildApp(options: AppOptions): App {
   registerMetaRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
   registerAdminRoutes(app, ctx, options.reference);
+  registerTransferRoutes(app, ctx, { reference: options.reference, channels: options.channels });
 
   const reloadCrl = (): void => {
     app.server.setSecureContext(tlsOptionsFrom(ctx));

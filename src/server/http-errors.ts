@@ -50,6 +50,16 @@ const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> =
   MAPPING_INVALID: [422, "invalid"],
   LINK_INVALID: [400, "invalid"],
   NOT_FOUND: [404, "not-found"],
+  SERVICE_BUSY: [503, "throttled"],
+  ENVELOPE_INVALID: [400, "security"],
+  ENVELOPE_CHANNEL_INVALID: [409, "security"],
+  UPLOAD_TOO_LARGE: [413, "too-long"],
+  UPLOAD_UNUSABLE: [422, "invalid"],
+  RECEIVER_NOT_LINKED: [422, "business-rule"],
+  TRANSFER_STATE: [409, "business-rule"],
+  // The ledger segment an operation relies on failed verification: refuse, never serve unverified.
+  INTEGRITY_FAILURE: [503, "exception"],
+  BACKUP_INVALID: [400, "invalid"],
   REQUEST_INVALID: [400, "invalid"],
 };
 

@@ -17,7 +17,7 @@ interface Operation {
   readonly role?: "admin";
   readonly body?: z.ZodType;
   readonly ok: number;
-  readonly okContent?: "json" | "csv" | "text" | "none";
+  readonly okContent?: "json" | "csv" | "text" | "binary" | "none";
   readonly errors: readonly string[];
 }
 
@@ -32,6 +32,15 @@ const mapping = z.object({
 });
 const revoke = z.object({ reason: z.string() });
 const link = z.object({ senderId: z.string(), receiverId: z.string() });
+const envelopeKey = z.object({
+  publicKey: z
+    .string()
+    .describe("Client's ephemeral ECDH P-256 public key (base64url, 65-byte uncompressed point)"),
+  purpose: z.enum(["upload", "download"]),
+});
+const lookup = z.object({
+  sha256: z.string().describe("SHA-256 (hex) of a file or of one standard CSV record"),
+});
 
 export const OPERATIONS: readonly Operation[] = [
   { method: "get", path: "/api/v1/health", summary: "死活確認", auth: "certificate", ok: 200, errors: [] },
@@ -226,6 +235,107 @@ export const OPERATIONS: readonly Operation[] = [
     okContent: "csv",
     errors: ["AUTH_FORBIDDEN"],
   },
+  {
+    method: "post",
+    path: "/api/v1/envelope-keys",
+    summary: "送受信データの暗号化の鍵交換 (ECDH P-256; 1 回限り・10 分)",
+    auth: "change",
+    body: envelopeKey,
+    ok: 201,
+    errors: ["ENVELOPE_INVALID"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/transfers",
+    summary:
+      "原本ファイルの送信と変換 (本文は暗号化封筒 application/octet-stream; ?receiver=<機関ID>; X-Kenshin-Envelope: <channelId>)",
+    auth: "change",
+    ok: 201,
+    errors: [
+      "RECEIVER_NOT_LINKED",
+      "MAPPING_REQUIRED",
+      "ENVELOPE_INVALID",
+      "ENVELOPE_CHANNEL_INVALID",
+      "UPLOAD_TOO_LARGE",
+      "UPLOAD_UNUSABLE",
+    ],
+  },
+  {
+    method: "get",
+    path: "/api/v1/transfers",
+    summary: "転送の一覧 (健診機関: 送信したもの; 受信機関: 届いたもの)",
+    auth: "session",
+    ok: 200,
+    errors: ["AUTH_REQUIRED"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/transfers/{id}",
+    summary: "転送と変換レポート (件数・指摘コードのみ)",
+    auth: "session",
+    ok: 200,
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/transfers/{id}/send",
+    summary: "送信確定",
+    auth: "change",
+    ok: 200,
+    errors: ["NOT_FOUND", "TRANSFER_STATE", "INTEGRITY_FAILURE"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/transfers/{id}/discard",
+    summary: "送信前の破棄 (データは直ちに削除)",
+    auth: "change",
+    ok: 200,
+    errors: ["NOT_FOUND", "TRANSFER_STATE"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/transfers/{id}/download",
+    summary: "標準フォーマット CSV のダウンロード (暗号化封筒; X-Kenshin-Envelope: <channelId>)",
+    auth: "change",
+    ok: 200,
+    okContent: "binary",
+    errors: ["NOT_FOUND", "TRANSFER_STATE", "ENVELOPE_CHANNEL_INVALID", "INTEGRITY_FAILURE"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/transfers/{id}/receipt",
+    summary: "受領確定",
+    auth: "change",
+    ok: 200,
+    errors: ["NOT_FOUND", "TRANSFER_STATE"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/transfers/{id}/trail",
+    summary: "操作の証跡と包含証明・署名付きチェックポイント (閲覧も記録)",
+    auth: "session",
+    ok: 200,
+    errors: ["NOT_FOUND", "INTEGRITY_FAILURE"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/lookup",
+    summary: "ファイルまたは 1 レコードのハッシュ値で転送と証跡を照会 (2 段階の証明)",
+    auth: "change",
+    body: lookup,
+    ok: 200,
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/admin/monitoring",
+    summary:
+      "監視: 変換の件数とエラーコード、台帳の大きさと最新チェックポイント、最終バックアップ (個人情報なし)",
+    auth: "session",
+    role: "admin",
+    ok: 200,
+    errors: ["AUTH_FORBIDDEN"],
+  },
 ];
 
 const outcomeSchema = { $ref: "#/components/schemas/OperationOutcome" };
@@ -253,7 +363,9 @@ export function openApiDocument(): Record<string, unknown> {
           ? { "text/csv": { schema: { type: "string" } } }
           : op.okContent === "text"
             ? { "text/plain": { schema: { type: "string" } } }
-            : { "application/json": { schema: { type: "object" } } };
+            : op.okContent === "binary"
+              ? { "application/octet-stream": { schema: { type: "string", format: "binary" } } }
+              : { "application/json": { schema: { type: "object" } } };
     (paths[op.path] ??= {})[op.method] = {
       summary: op.summary,
       operationId: `${op.method}${op.path.replaceAll(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,

@@ -4,12 +4,15 @@
  */
 import type { AddressInfo } from "node:net";
 import { writeCrl } from "../service/certificates.js";
+import { EnvelopeChannels } from "../service/envelope-channels.js";
+import { runRetention } from "../service/retention.js";
 import { loadConversionReference } from "../service/mappings.js";
 import { closeNode, openNode, type Clock } from "../service/node.js";
 import type { ServiceContext } from "../service/context.js";
 import { buildApp, type App } from "./app.js";
 
 const CRL_REFRESH_MS = 12 * 3_600_000;
+const RETENTION_EVERY_MS = 10 * 60_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -40,6 +43,7 @@ export async function startServer(
     app = buildApp({
       ctx,
       reference: await loadConversionReference(),
+      channels: new EnvelopeChannels(() => ctx.now().getTime(), ctx.random),
       logger: options.logger ?? false,
       ...(options.crlPollMs !== undefined ? { crlPollMs: options.crlPollMs } : {}),
     });
@@ -61,9 +65,18 @@ export async function startServer(
     });
   }, CRL_REFRESH_MS);
   crlTimer.unref();
+  // Physical deletion of payloads past their retention: at start, then every ten minutes.
+  const running = app;
+  const retain = (): void => {
+    runRetention(ctx).catch((error: unknown) => {
+      running.app.log.error({ err: error }, "retention run failed");
+    });
+  };
+  retain();
+  const retentionTimer = setInterval(retain, RETENTION_EVERY_MS);
+  retentionTimer.unref();
   const port = (app.app.server.address() as AddressInfo).port;
   const host = ctx.config.hostNames[0] ?? "localhost";
-  const running = app;
   return {
     url: `https://${host}:${port}/`,
     port,
@@ -71,6 +84,7 @@ export async function startServer(
     app: running,
     close: async () => {
       clearInterval(crlTimer);
+      clearInterval(retentionTimer);
       await running.app.close();
       closeNode(ctx);
     },

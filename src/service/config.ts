@@ -57,6 +57,27 @@ export const configSchema = z
       })
       .strict()
       .default({ clientValidityDays: 397, serverValidityDays: 397, caValidityDays: 3650 }),
+    /** Largest upload (the enveloped original export) the server accepts. */
+    maxUploadBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(2 * 1024 * 1024 * 1024)
+      .default(100 * 1024 * 1024),
+    /** Retention of payloads: after receipt confirmation, and for transfers never confirmed. */
+    retention: z
+      .object({
+        afterReceiptDays: z.number().int().min(0).max(365).default(7),
+        unconfirmedDays: z.number().int().min(1).max(365).default(30),
+        /** Lists warn this many days before a payload is deleted. */
+        warnDays: z.number().int().min(0).max(60).default(3),
+      })
+      .strict()
+      .default({ afterReceiptDays: 7, unconfirmedDays: 30, warnDays: 3 }),
+    backup: z
+      .object({ keep: z.number().int().min(1).max(365).default(7) })
+      .strict()
+      .default({ keep: 7 }),
     /** Largest request body the server reads (JSON API). */
     maxBodyBytes: z
       .number()
@@ -96,8 +117,7 @@ export function parseConfig(
   input: unknown,
   env: Readonly<Record<string, string | undefined>> = {},
 ): ServiceConfig {
-  const base: Record<string, unknown> =
-    typeof input === "object" && input !== null ? { ...(input) } : {};
+  const base: Record<string, unknown> = typeof input === "object" && input !== null ? { ...input } : {};
   for (const [name, apply] of ENV) {
     const value = env[name];
     if (value !== undefined && value !== "") apply(base, value);

@@ -34,6 +34,15 @@ export type ServiceErrorCode =
   | "MAPPING_INVALID"
   | "LINK_INVALID"
   | "NOT_FOUND"
+  | "SERVICE_BUSY"
+  | "ENVELOPE_INVALID"
+  | "ENVELOPE_CHANNEL_INVALID"
+  | "UPLOAD_TOO_LARGE"
+  | "UPLOAD_UNUSABLE"
+  | "RECEIVER_NOT_LINKED"
+  | "TRANSFER_STATE"
+  | "INTEGRITY_FAILURE"
+  | "BACKUP_INVALID"
   | "REQUEST_INVALID";
 
 export class ServiceError extends CodedError<ServiceErrorCode> {

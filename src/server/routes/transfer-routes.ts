@@ -1,0 +1,120 @@
+/**
+ * Transfers: envelope key agreement, upload (binary, enveloped), list, detail with the conversion
+ * report, 送信確定, discard, download (enveloped), 受領確定, trail, look-up by hash; and the office's
+ * monitoring view (metadata only).
+ */
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { sealEnvelope } from "../../client/envelope.js";
+import type { ServiceContext } from "../../service/context.js";
+import { ServiceError } from "../../service/errors.js";
+import { monitoring } from "../../service/monitoring.js";
+import { getTransfer, listTransfers, lookupByHash, transferTrail } from "../../service/transfer-queries.js";
+import {
+  confirmReceipt,
+  discardTransfer,
+  downloadTransfer,
+  sendTransfer,
+  uploadTransfer,
+  type TransferDeps,
+} from "../../service/transfers.js";
+import { guard } from "../request-auth.js";
+
+export const ENVELOPE_HEADER = "x-kenshin-envelope";
+
+const keyBody = z
+  .object({ publicKey: z.string().max(200), purpose: z.enum(["upload", "download"]) })
+  .strict();
+const lookupBody = z.object({ sha256: z.string().max(64) }).strict();
+const idParam = z.object({ id: z.string().max(64) }).strict();
+
+function transferId(params: unknown): string {
+  const r = idParam.safeParse(params);
+  if (!r.success) throw new ServiceError("NOT_FOUND", "転送が見つかりません", {});
+  return r.data.id;
+}
+
+function envelopeChannel(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const v = headers[ENVELOPE_HEADER];
+  return typeof v === "string" && v.length <= 64 ? v : undefined;
+}
+
+export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext, deps: TransferDeps): void {
+  app.post("/api/v1/envelope-keys", async (request, reply) => {
+    const { session } = await guard(ctx, request, { change: true });
+    const body = keyBody.safeParse(request.body);
+    if (!body.success) throw new ServiceError("ENVELOPE_INVALID", "鍵交換の要求が正しくありません", {});
+    return reply
+      .code(201)
+      .send(await deps.channels.open(session.loginId, body.data.purpose, body.data.publicKey));
+  });
+
+  app.post(
+    "/api/v1/transfers",
+    { bodyLimit: ctx.config.maxUploadBytes + 1024 * 1024 },
+    async (request, reply) => {
+      const { session, actor } = await guard(ctx, request, { change: true });
+      if (!Buffer.isBuffer(request.body))
+        throw new ServiceError("UPLOAD_UNUSABLE", "送信データ (application/octet-stream) がありません", {});
+      const query = request.query as Record<string, unknown>;
+      const result = await uploadTransfer(ctx, deps, actor, session, {
+        receiverId: query["receiver"],
+        channelId: envelopeChannel(request.headers),
+        body: request.body,
+      });
+      return reply.code(201).send(result);
+    },
+  );
+
+  app.get("/api/v1/transfers", async (request) => {
+    const { session } = await guard(ctx, request);
+    return { transfers: listTransfers(ctx, session) };
+  });
+
+  app.get("/api/v1/transfers/:id", async (request) => {
+    const { session } = await guard(ctx, request);
+    return getTransfer(ctx, session, transferId(request.params));
+  });
+
+  app.post("/api/v1/transfers/:id/send", async (request) => {
+    const { session, actor } = await guard(ctx, request, { change: true });
+    return { transfer: await sendTransfer(ctx, actor, session, transferId(request.params)) };
+  });
+
+  app.post("/api/v1/transfers/:id/discard", async (request) => {
+    const { session, actor } = await guard(ctx, request, { change: true });
+    return { transfer: await discardTransfer(ctx, actor, session, transferId(request.params)) };
+  });
+
+  app.post("/api/v1/transfers/:id/download", async (request, reply) => {
+    const { session, actor } = await guard(ctx, request, { change: true });
+    const key = deps.channels.take(envelopeChannel(request.headers), session.loginId, "download");
+    const bytes = await downloadTransfer(ctx, actor, session, transferId(request.params));
+    return reply
+      .header("content-type", "application/octet-stream")
+      .send(Buffer.from(await sealEnvelope(key, bytes)));
+  });
+
+  app.post("/api/v1/transfers/:id/receipt", async (request) => {
+    const { session, actor } = await guard(ctx, request, { change: true });
+    return { transfer: await confirmReceipt(ctx, actor, session, transferId(request.params)) };
+  });
+
+  app.get("/api/v1/transfers/:id/trail", async (request) => {
+    const { session, actor } = await guard(ctx, request);
+    return transferTrail(ctx, actor, session, transferId(request.params));
+  });
+
+  // POST so that hashes never appear in URLs or access logs.
+  app.post("/api/v1/lookup", async (request) => {
+    const { session, actor } = await guard(ctx, request, { change: true });
+    const body = lookupBody.safeParse(request.body);
+    if (!body.success) throw new ServiceError("NOT_FOUND", "転送が見つかりません", {});
+    return lookupByHash(ctx, actor, session, body.data.sha256.toLowerCase());
+  });
+
+  app.get("/api/v1/admin/monitoring", async (request) => {
+    await guard(ctx, request, { role: "admin" });
+    return monitoring(ctx);
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * Physical deletion of payloads no longer needed: a configurable time after receipt confirmation, and
+ * unconfirmed transfers after a configurable expiry (both parties see the coming deletion in their
+ * lists beforehand). Chunks and the wrapped data key are deleted with secure_delete on and the WAL
+ * truncated; the trail and the hashes stay. Runs at start and periodically on the server.
+ */
+import { deletePayload } from "../store/payload-store.js";
+import { audit, recordCommon } from "./audit.js";
+import { systemActor, type ServiceContext } from "./context.js";
+import type { TransferRow } from "./transfer-records.js";
+
+export interface RetentionResult {
+  readonly deleted: number;
+}
+
+export async function runRetention(ctx: ServiceContext): Promise<RetentionResult> {
+  const now = ctx.now().toISOString();
+  const due = ctx.db
+    .prepare<[string], TransferRow>(
+      `SELECT * FROM transfers WHERE status NOT IN ('deleted', 'discarded') AND delete_after IS NOT NULL AND delete_after <= ?
+       ORDER BY delete_after LIMIT 1000`,
+    )
+    .all(now);
+  const actor = systemActor("retention");
+  for (const row of due) {
+    deletePayload(ctx.db, row.id);
+    ctx.db.prepare("UPDATE transfers SET status = 'deleted', deleted_at = ? WHERE id = ?").run(now, row.id);
+    await audit(ctx, [
+      {
+        ...recordCommon(ctx, { ...actor, institutionId: row.sender_id }, "success"),
+        type: "deletion",
+        transfer: row.id,
+        reason: row.status === "received" ? "received" : "expired",
+        erased: ["payload", "data-key"],
+      },
+    ]);
+  }
+  return { deleted: due.length };
+}

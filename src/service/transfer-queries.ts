@@ -1,0 +1,153 @@
+/**
+ * Reading transfers: lists, one transfer with its conversion report, its trail with inclusion proofs
+ * and the signed checkpoint, and look-up by a file's or one record's hash (with the two-level proof:
+ * record in file, entry in log). Reading a trail is itself recorded. Hashes of someone else's
+ * transfer answer exactly as unknown ones do.
+ */
+import type { ConvertReport } from "../convert/report.js";
+import { recordTree } from "../ledger/entry/records-commitment.js";
+import { nodeHasher } from "../ledger/node-hasher.js";
+import { buildInclusionProof } from "../ledger/proof-builder.js";
+import { fromHex, toHex } from "../ledger/verify/encoding.js";
+import { decodeEntry } from "../ledger/entry/canonical-entry.js";
+import { audit, recordCommon } from "./audit.js";
+import type { Actor, ServiceContext } from "./context.js";
+import type { Session } from "./sessions.js";
+import { verifySegment, type VerifiedEntry } from "./transfer-integrity.js";
+import {
+  canSee,
+  notFound,
+  toView,
+  transferRow,
+  visibleTransfer,
+  type TransferRow,
+  type TransferView,
+} from "./transfer-records.js";
+
+export function listTransfers(ctx: ServiceContext, session: Session): TransferView[] {
+  const inst = session.institution.id;
+  const rows =
+    session.role === "sender"
+      ? ctx.db
+          .prepare<[string], TransferRow>(
+            "SELECT * FROM transfers WHERE sender_id = ? ORDER BY created_at DESC LIMIT 500",
+          )
+          .all(inst)
+      : session.role === "receiver"
+        ? ctx.db
+            .prepare<[string], TransferRow>(
+              "SELECT * FROM transfers WHERE receiver_id = ? AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 500",
+            )
+            .all(inst)
+        : [];
+  return rows.map((r) => toView(ctx, r));
+}
+
+export function getTransfer(
+  ctx: ServiceContext,
+  session: Session,
+  id: string,
+): { transfer: TransferView; report: ConvertReport | null } {
+  const row = visibleTransfer(ctx, session, id);
+  // The receiver sees counts and codes too; the report never holds row values.
+  return {
+    transfer: toView(ctx, row),
+    report: row.report_json === null ? null : (JSON.parse(row.report_json) as ConvertReport),
+  };
+}
+
+export interface TrailAnswer {
+  readonly transfer: TransferView;
+  readonly checkpoint: string;
+  readonly treeSize: number;
+  readonly entries: readonly {
+    readonly index: number;
+    readonly leafHash: string;
+    readonly entry: unknown;
+    readonly proof: readonly string[];
+  }[];
+  /** For a look-up by one record's hash: the record's proof within its file. */
+  readonly record?: {
+    readonly hash: string;
+    readonly position: number;
+    readonly count: number;
+    readonly recordsRoot: string;
+    readonly proof: readonly string[];
+    readonly entryIndex: number;
+  };
+}
+
+/** A transfer's verified trail (re-verified on the server before it is returned). */
+export async function transferTrail(
+  ctx: ServiceContext,
+  actor: Actor,
+  session: Session,
+  id: string,
+): Promise<TrailAnswer> {
+  const row = visibleTransfer(ctx, session, id);
+  return trailOf(ctx, actor, row, `trail ${id}`);
+}
+
+async function trailOf(
+  ctx: ServiceContext,
+  actor: Actor,
+  row: TransferRow,
+  query: string,
+): Promise<TrailAnswer> {
+  const segment = await verifySegment(ctx, `transfer:${row.id}`, row.id);
+  await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "audit-query", query }]);
+  return {
+    transfer: toView(ctx, row),
+    checkpoint: segment.checkpointNote,
+    treeSize: segment.checkpoint.size,
+    entries: segment.entries.map((e: VerifiedEntry) => ({
+      index: e.index,
+      leafHash: e.leafHash,
+      entry: e.record,
+      proof: e.proof,
+    })),
+  };
+}
+
+/**
+ * Finds a transfer by the SHA-256 of a file (original or standard) or of one standard record, among the
+ * transfers this session may see.
+ */
+export async function lookupByHash(
+  ctx: ServiceContext,
+  actor: Actor,
+  session: Session,
+  hash: string,
+): Promise<TrailAnswer> {
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw notFound();
+  const byFile = ctx.db
+    .prepare<[string, string], TransferRow>(
+      "SELECT * FROM transfers WHERE standard_sha256 = ? OR original_sha256 = ? ORDER BY created_at",
+    )
+    .all(hash, hash)
+    .find((r) => canSee(session, r));
+  if (byFile) return trailOf(ctx, actor, byFile, `lookup file ${hash}`);
+
+  for (const hit of ctx.ledger.storage.findRecord(fromHex(hash))) {
+    const record = decodeEntry(ctx.ledger.storage.entry(hit.index).entry);
+    if (record.type !== "conversion") continue;
+    const row = transferRow(ctx, record.transfer);
+    if (!row || !canSee(session, row)) continue;
+    const hashes = ctx.ledger.storage.recordHashes(hit.index);
+    const tree = recordTree(hashes);
+    const proof = buildInclusionProof(tree, nodeHasher, hit.position, hashes.length).map(toHex);
+    const trail = await trailOf(ctx, actor, row, `lookup record ${hash}`);
+    return {
+      ...trail,
+      record: {
+        hash,
+        position: hit.position,
+        count: hashes.length,
+        recordsRoot: record.records.root,
+        proof,
+        entryIndex: hit.index,
+      },
+    };
+  }
+  throw notFound();
+}

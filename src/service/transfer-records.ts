@@ -1,0 +1,104 @@
+/**
+ * Transfer rows and how parties see them. Only the sender and the receiver of a transfer can see it
+ * (the receiver once it was sent); anyone else — another institution or the office — gets exactly the
+ * answer a missing transfer gets.
+ */
+import type { ServiceContext } from "./context.js";
+import { ServiceError } from "./errors.js";
+import type { Session } from "./sessions.js";
+
+export type TransferStatus = "converted" | "sent" | "downloaded" | "received" | "discarded" | "deleted";
+
+export interface TransferRow {
+  id: string;
+  sender_id: string;
+  receiver_id: string;
+  status: TransferStatus;
+  mapping_id: string | null;
+  original_sha256: string;
+  original_bytes: number;
+  standard_sha256: string | null;
+  standard_bytes: number | null;
+  records: number | null;
+  rows_rejected: number | null;
+  report_json: string | null;
+  created_at: string;
+  sent_at: string | null;
+  downloaded_at: string | null;
+  received_at: string | null;
+  deleted_at: string | null;
+  delete_after: string | null;
+}
+
+export interface TransferView {
+  readonly id: string;
+  readonly sender: { readonly id: string; readonly name: string };
+  readonly receiver: { readonly id: string; readonly name: string };
+  readonly status: TransferStatus;
+  readonly original: { readonly sha256: string; readonly bytes: number };
+  readonly standard: { readonly sha256: string; readonly bytes: number } | null;
+  readonly records: number | null;
+  readonly rowsRejected: number | null;
+  readonly createdAt: string;
+  readonly sentAt: string | null;
+  readonly downloadedAt: string | null;
+  readonly receivedAt: string | null;
+  readonly deletedAt: string | null;
+  /** When the payload will be physically deleted (null once deleted or discarded). */
+  readonly deleteAfter: string | null;
+  /** True within the warning period before deletion (both parties see it in their lists). */
+  readonly deletionSoon: boolean;
+}
+
+export const NOT_FOUND_MESSAGE = "転送が見つかりません";
+
+export function notFound(): ServiceError {
+  return new ServiceError("NOT_FOUND", NOT_FOUND_MESSAGE, {});
+}
+
+export function transferRow(ctx: ServiceContext, id: string): TransferRow | undefined {
+  return ctx.db.prepare<[string], TransferRow>("SELECT * FROM transfers WHERE id = ?").get(id);
+}
+
+/** Whether this session's institution may see the transfer at all. */
+export function canSee(session: Session, row: TransferRow): boolean {
+  const inst = session.institution.id;
+  if (row.sender_id === inst) return true;
+  return row.receiver_id === inst && row.sent_at !== null;
+}
+
+/** The row if the session may see it; otherwise exactly the answer for a missing transfer. */
+export function visibleTransfer(ctx: ServiceContext, session: Session, id: string): TransferRow {
+  const row = /^tr_[a-z2-7]{16}$/.test(id) ? transferRow(ctx, id) : undefined;
+  if (!row || !canSee(session, row)) throw notFound();
+  return row;
+}
+
+export function toView(ctx: ServiceContext, row: TransferRow): TransferView {
+  const name = ctx.db.prepare<[string], { name: string }>("SELECT name FROM institutions WHERE id = ?");
+  const now = ctx.now().getTime();
+  const deleteAfter = row.status === "deleted" || row.status === "discarded" ? null : row.delete_after;
+  return {
+    id: row.id,
+    sender: { id: row.sender_id, name: name.get(row.sender_id)?.name ?? "" },
+    receiver: { id: row.receiver_id, name: name.get(row.receiver_id)?.name ?? "" },
+    status: row.status,
+    original: { sha256: row.original_sha256, bytes: row.original_bytes },
+    standard:
+      row.standard_sha256 === null ? null : { sha256: row.standard_sha256, bytes: row.standard_bytes ?? 0 },
+    records: row.records,
+    rowsRejected: row.rows_rejected,
+    createdAt: row.created_at,
+    sentAt: row.sent_at,
+    downloadedAt: row.downloaded_at,
+    receivedAt: row.received_at,
+    deletedAt: row.deleted_at,
+    deleteAfter,
+    deletionSoon:
+      deleteAfter !== null && Date.parse(deleteAfter) - now <= ctx.config.retention.warnDays * 86_400_000,
+  };
+}
+
+export function addDays(iso: Date, days: number): string {
+  return new Date(iso.getTime() + days * 86_400_000).toISOString();
+}

@@ -43,6 +43,8 @@ export interface ApiResponse {
   /** The parsed body when it is JSON, else undefined. */
   readonly json: unknown;
   readonly text: string;
+  /** The exact body bytes (downloads are binary). */
+  readonly bytes: Buffer;
 }
 
 export interface RequestOptions {
@@ -219,7 +221,8 @@ function send(
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
         res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
+          const raw = Buffer.concat(chunks);
+          const text = raw.toString("utf8");
           let json: unknown;
           const type = res.headers["content-type"] ?? "";
           if (/json/i.test(type) && text.length > 0) {
@@ -229,7 +232,7 @@ function send(
               json = undefined;
             }
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text, bytes: raw });
         });
       },
     );

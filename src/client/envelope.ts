@@ -35,6 +35,10 @@
  * size fails authentication. The opener treats the trailing remainder as the final chunk, so appended
  * bytes turn a final chunk into a non-final one and fail too.
  *
+ * A plaintext that is a non-zero multiple of chunkSize ends in a full final chunk (the sealer cannot know
+ * that nothing follows until `finish`); openers accept an empty final chunk after it just as well. An
+ * n-byte plaintext seals to 8 + n + 16·max(1, ⌈n / chunkSize⌉) bytes.
+ *
  * Nonces are unique because one derived key seals exactly one stream: EnvelopeSealer refuses a key that
  * has already sealed (two streams under one key and prefix would reuse nonces, which breaks GCM).
  */

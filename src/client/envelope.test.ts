@@ -1,4 +1,4 @@
-import { createDecipheriv } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -159,44 +159,55 @@ describe("round trip", () => {
 });
 
 describe("key agreement", () => {
-  it("matches an independent implementation of the spec (noble P-256 + HKDF, node:crypto GCM)", async () => {
+  it("matches an independent implementation of the spec (noble P-256 + HKDF, node:crypto GCM), both ways", async () => {
     const [skA, skB] = [p256.utils.randomSecretKey(), p256.utils.randomSecretKey()];
-    const pkA = p256.getPublicKey(skA, false);
-    const pkB = p256.getPublicKey(skB, false);
-    const jwk = (sk: Uint8Array, pk: Uint8Array) => ({
-      kty: "EC",
-      crv: "P-256",
-      x: base64UrlEncode(pk.subarray(1, 33)),
-      y: base64UrlEncode(pk.subarray(33)),
-      d: base64UrlEncode(sk),
-    });
-    const ecdh = { name: "ECDH", namedCurve: "P-256" };
-    const privateKey = await crypto.subtle.importKey("jwk", jwk(skA, pkA), ecdh, false, ["deriveBits"]);
+    const [pkA, pkB] = [p256.getPublicKey(skA, false), p256.getPublicKey(skB, false)];
     const salt = bytes(32, 5);
-    const key = await deriveEnvelopeKey({
-      privateKey,
-      peerPublicKey: await importEnvelopePublicKey(base64UrlEncode(pkB)),
-      salt,
-      purpose: "download",
-      channelId: "tr_9-Z",
-    });
-    const plaintext = bytes(2 * C + 10, 3);
-    const sealed = await sealEnvelope(key, plaintext, C);
+    const derive = async (sk: Uint8Array, pk: Uint8Array, peer: Uint8Array) => {
+      const jwk = {
+        kty: "EC",
+        crv: "P-256",
+        x: base64UrlEncode(pk.subarray(1, 33)),
+        y: base64UrlEncode(pk.subarray(33)),
+        d: base64UrlEncode(sk),
+      };
+      const privateKey = await crypto.subtle.importKey(
+        "jwk",
+        jwk,
+        { name: "ECDH", namedCurve: "P-256" },
+        false,
+        ["deriveBits"],
+      );
+      const peerPublicKey = await importEnvelopePublicKey(base64UrlEncode(peer));
+      return deriveEnvelopeKey({ privateKey, peerPublicKey, salt, purpose: "download", channelId: "tr_9-Z" });
+    };
+    // The reference: RFC 5869 HKDF over the ECDH x-coordinate, then one GCM call per chunk.
+    const z = p256.getSharedSecret(skB, pkA, true).subarray(1);
+    const okm = hkdf(sha256, z, salt, new TextEncoder().encode("kenshin-envelope/v1\0download\0tr_9-Z"), 39);
+    const nonce = (i: number, last: boolean) => {
+      const n = new Uint8Array(12);
+      n.set(okm.subarray(32));
+      new DataView(n.buffer).setUint32(7, i);
+      n[11] = last ? 1 : 0;
+      return n;
+    };
 
-    const z = p256.getSharedSecret(skB, pkA, true).subarray(1); // the x-coordinate
-    const info = new TextEncoder().encode("kenshin-envelope/v1\0download\0tr_9-Z");
-    const okm = hkdf(sha256, z, salt, info, 39);
-    const { header, chunks } = split(sealed);
-    const out = chunks.map((chunk, i) => {
-      const nonce = new Uint8Array(12);
-      nonce.set(okm.subarray(32));
-      new DataView(nonce.buffer).setUint32(7, i);
-      nonce[11] = i === chunks.length - 1 ? 1 : 0;
-      const d = createDecipheriv("aes-256-gcm", okm.subarray(0, 32), nonce).setAAD(header);
-      d.setAuthTag(chunk.subarray(-TAG));
+    const plaintext = bytes(2 * C + 10, 3);
+    const { header, chunks } = split(await sealEnvelope(await derive(skA, pkA, pkB), plaintext, C));
+    const opened = chunks.map((chunk, i) => {
+      const d = createDecipheriv("aes-256-gcm", okm.subarray(0, 32), nonce(i, i === chunks.length - 1));
+      d.setAAD(header).setAuthTag(chunk.subarray(-TAG));
       return concat([d.update(chunk.subarray(0, -TAG)), d.final()]);
     });
-    expect(concat(out)).toEqual(plaintext);
+    expect(concat(opened)).toEqual(plaintext);
+
+    // The other way, in the form our sealer never writes: a full chunk, then an empty final chunk.
+    const sealedByReference = [bytes(C, 4), new Uint8Array(0)].map((p, i) => {
+      const c = createCipheriv("aes-256-gcm", okm.subarray(0, 32), nonce(i, i === 1)).setAAD(header);
+      return concat([c.update(p), c.final(), c.getAuthTag()]);
+    });
+    const receiver = await derive(skB, pkB, pkA);
+    expect(await openEnvelope(receiver, concat([header, ...sealedByReference]), MAX)).toEqual(bytes(C, 4));
   });
 
   it.each<[string, Side]>([

@@ -62,11 +62,17 @@ export class EnvelopeError extends CodedError<EnvelopeErrorCode> {
 export type EnvelopePurpose = "upload" | "download";
 
 /**
+ * What any envelope key protects: one direction of a transfer, or data a node seals at rest under a
+ * secret it keeps ({@link deriveEnvelopeKeyFromSecret}). Part of the HKDF info, so no two share a key.
+ */
+export type EnvelopeKeyPurpose = EnvelopePurpose | "at-rest";
+
+/**
  * A key derived for one channel and purpose. Opaque: the AES key is non-extractable and the nonce
  * prefix is never exposed, so a caller cannot build a key with a chosen prefix.
  */
 export interface EnvelopeKey {
-  readonly purpose: EnvelopePurpose;
+  readonly purpose: EnvelopeKeyPurpose;
   readonly channelId: string;
 }
 
@@ -177,10 +183,45 @@ export async function deriveEnvelopeKey(o: {
   } catch (cause) {
     throw keyInvalid("鍵共有に使えない鍵です", cause);
   }
-  const info = new TextEncoder().encode(`${INFO_LABEL}\0${o.purpose}\0${o.channelId}`);
+  return hkdfKey(z, o.salt, o.purpose, o.channelId);
+}
+
+/**
+ * An envelope key from a stored 32-byte secret instead of ECDH, for data a node seals at rest (backup
+ * files): the same HKDF-SHA256 with IKM = the secret and info = "kenshin-envelope/v1" ‖ 0x00 ‖ "at-rest"
+ * ‖ 0x00 ‖ label, so it never equals a transfer key. A key seals one stream: pass a fresh random salt
+ * for every stream sealed under the same secret (the same salt again gives the same nonces).
+ * @throws EnvelopeError ENVELOPE_KEY_INVALID for a secret or salt that is not 32 bytes, or a label
+ *   outside 1–64 characters of [A-Za-z0-9_-]
+ */
+export async function deriveEnvelopeKeyFromSecret(o: {
+  secret: Uint8Array;
+  salt: Uint8Array;
+  label: string;
+}): Promise<EnvelopeKey> {
+  if (!(o.secret instanceof Uint8Array) || o.secret.length !== KEY_BYTES) {
+    throw keyInvalid("秘密が 32 バイトではありません");
+  }
+  if (!(o.salt instanceof Uint8Array) || o.salt.length !== SALT_BYTES) {
+    throw keyInvalid("salt が 32 バイトではありません");
+  }
+  if (typeof o.label !== "string" || !CHANNEL_ID.test(o.label)) {
+    throw keyInvalid("ラベルが 1〜64 文字の [A-Za-z0-9_-] ではありません");
+  }
+  return hkdfKey(new Uint8Array(o.secret), o.salt, "at-rest", o.label);
+}
+
+/** HKDF-SHA256 from the input key material to the AES key and nonce prefix; wipes `z` after import. */
+async function hkdfKey(
+  z: Uint8Array<ArrayBuffer>,
+  salt: Uint8Array,
+  purpose: EnvelopeKeyPurpose,
+  channelId: string,
+): Promise<EnvelopeKey> {
+  const info = new TextEncoder().encode(`${INFO_LABEL}\0${purpose}\0${channelId}`);
   const ikm = await subtle().importKey("raw", z, "HKDF", false, ["deriveBits"]);
   z.fill(0); // best effort: the secret should not outlive its use in this heap
-  const hkdf: HkdfParams = { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(o.salt), info };
+  const hkdf: HkdfParams = { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(salt), info };
   const okm = new Uint8Array(await subtle().deriveBits(hkdf, ikm, (KEY_BYTES + PREFIX_BYTES) * 8));
   const aes = await subtle().importKey("raw", okm.subarray(0, KEY_BYTES), "AES-GCM", false, [
     "encrypt",
@@ -188,7 +229,7 @@ export async function deriveEnvelopeKey(o: {
   ]);
   const prefix = okm.slice(KEY_BYTES);
   okm.fill(0);
-  return new DerivedKey(o.purpose, o.channelId, aes, prefix);
+  return new DerivedKey(purpose, channelId, aes, prefix);
 }
 
 /** The one implementation of EnvelopeKey; its internals are reachable only from this module. */
@@ -198,7 +239,7 @@ class DerivedKey implements EnvelopeKey {
   #sealed = false;
 
   constructor(
-    readonly purpose: EnvelopePurpose,
+    readonly purpose: EnvelopeKeyPurpose,
     readonly channelId: string,
     aes: CryptoKey,
     prefix: Uint8Array,

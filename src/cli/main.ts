@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { registerAdminCommands } from "./admin.js";
 import { registerConvertCommands } from "./convert.js";
 import { registerDictionaryCommands } from "./dictionary.js";
+import { registerKeyCommands } from "./keys.js";
 import { registerLedgerCommands } from "./ledger.js";
 import { registerMapCommands } from "./map.js";
 import { registerNodeCommands } from "./node-commands.js";
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerDictionaryCommands(program);
   registerLedgerCommands(program);
   registerVerifyCommand(program);
+  registerKeyCommands(program);
   return program;
 }
 

@@ -1,0 +1,64 @@
+/**
+ * `kenshin keys rotate`: replaces the node's key-encryption key, re-wrapping every live data key and
+ * destroying the old KEK (see `store/payload-store.ts` rotateKek). Also the way to finish or roll back
+ * a rotation a crash interrupted. The rotation, or its failure, is a ledger entry with the console user
+ * as actor; the entry names key ids only, never key material.
+ */
+import type { Command } from "commander";
+import { userInfo } from "node:os";
+import { isCodedError } from "../coded-error.js";
+import { adminRecord, audit } from "../service/audit.js";
+import type { Actor } from "../service/context.js";
+import { listInstitutions } from "../service/institutions.js";
+import { closeNode, openNode } from "../service/node.js";
+import { rotateKek } from "../store/payload-store.js";
+
+/** Registers `kenshin keys …`. */
+export function registerKeyCommands(program: Command): void {
+  const keys = program.command("keys").description("鍵の管理");
+  keys
+    .command("rotate")
+    .description("鍵暗号化鍵 (KEK) を更新する: 保存中のデータ鍵をすべて包み直し、古い KEK を破棄する")
+    .requiredOption("--data <dir>", "データディレクトリ")
+    .action(async (o: { data: string }) => {
+      const ctx = await openNode(o.data);
+      try {
+        const office = listInstitutions(ctx).find((i) => i.kind === "office");
+        const actor: Actor = {
+          loginId: `console:${userInfo().username}`.slice(0, 64),
+          institutionId: office?.id ?? "-",
+          role: "admin",
+        };
+        let result;
+        try {
+          result = await rotateKek({ db: ctx.db, paths: ctx.paths, random: ctx.random });
+        } catch (error) {
+          // A refused or failed rotation is audited too; the code says why, without key material.
+          const code = isCodedError(error) ? error.code : "INTERNAL";
+          await audit(ctx, [
+            adminRecord(ctx, actor, "key.rotate", { kind: "key", id: "kek" }, "serious-failure", code),
+          ]);
+          throw error;
+        }
+        await audit(ctx, [
+          adminRecord(
+            ctx,
+            actor,
+            "key.rotate",
+            { kind: "key", id: result.newKekId },
+            "success",
+            `rewrapped=${result.rewrapped} old=${result.oldKekId} recovered=${result.recovered}`,
+          ),
+        ]);
+        process.stdout.write(
+          `${JSON.stringify(
+            { rewrapped: result.rewrapped, oldKekId: result.oldKekId, newKekId: result.newKekId },
+            null,
+            2,
+          )}\n`,
+        );
+      } finally {
+        closeNode(ctx);
+      }
+    });
+}

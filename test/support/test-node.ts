@@ -4,7 +4,7 @@
  * moves forward instead of sleeping, and API clients holding the demo accounts' certificates.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,7 +68,13 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
-export async function startTestNode(options: { crlPollMs?: number } = {}): Promise<TestNode> {
+export async function startTestNode(
+  options: {
+    crlPollMs?: number;
+    /** Settings merged over the demo's config.json before the server starts (e.g. maxUploadBytes). */
+    config?: Readonly<Record<string, unknown>>;
+  } = {},
+): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), "kenshin-server-test-"));
   const clock = testClock();
   const clients: ApiClient[] = [];
@@ -80,6 +86,13 @@ export async function startTestNode(options: { crlPollMs?: number } = {}): Promi
       exampleMapping: join(EXAMPLE_DIR, "mapping.yaml"),
       clock,
     });
+    if (options.config !== undefined) {
+      const configPath = join(dir, "config.json");
+      const current = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+      writeFileSync(configPath, `${JSON.stringify({ ...current, ...options.config }, null, 2)}\n`, {
+        mode: 0o600,
+      });
+    }
     server = await startServer(dir, {
       port: 0,
       host: HOST,
@@ -228,6 +241,7 @@ export function rawRequest(
       const sep = text.indexOf("\r\n\r\n");
       resolve({
         status: status === undefined ? 0 : Number(status),
+        head: sep < 0 ? text : text.slice(0, sep),
         body: sep < 0 ? "" : text.slice(sep + 4),
       });
     });

@@ -2,7 +2,9 @@
  * Running a node's HTTPS service: opens the data directory, builds the app, listens, and closes
  * everything in order on shutdown (stop accepting, finish requests, close databases).
  */
+import { rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import { serverPidPath } from "../service/backup.js";
 import { writeCrl } from "../service/certificates.js";
 import { EnvelopeChannels } from "../service/envelope-channels.js";
 import { runRetention } from "../service/retention.js";
@@ -51,6 +53,8 @@ export async function startServer(
       host: options.host ?? ctx.config.listen.host,
       port: options.port ?? ctx.config.listen.port,
     });
+    // `kenshin backup restore` refuses while this file names a live process.
+    await writeFile(serverPidPath(dir), `${process.pid}\n`, { mode: 0o644 });
   } catch (error) {
     await app?.app.close();
     closeNode(ctx);
@@ -87,6 +91,7 @@ export async function startServer(
       clearInterval(retentionTimer);
       await running.app.close();
       closeNode(ctx);
+      await rm(serverPidPath(dir), { force: true });
     },
   };
 }

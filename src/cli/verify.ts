@@ -11,17 +11,88 @@ import { verifyTrail, type Trail } from "../ledger/trail.js";
 import { toBase64 } from "../ledger/verify/encoding.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 import { readVerifierKey, withLedger } from "./ledger.js";
+import { describeRemote, readFileForVerify, verifyRemote } from "./verify-remote.js";
+import type { VerifierKey } from "../ledger/verify/verifier-key.js";
+
+interface VerifyFlags {
+  db?: string;
+  url?: string;
+  verifier: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  pfx?: string;
+  pfxPasswordEnv: string;
+  id?: string;
+  passwordEnv: string;
+  json?: boolean;
+}
+
+async function runRemote(file: string, key: VerifierKey, o: VerifyFlags): Promise<void> {
+  if (
+    o.url === undefined ||
+    o.ca === undefined ||
+    o.id === undefined ||
+    (o.pfx === undefined && (o.cert === undefined || o.key === undefined))
+  ) {
+    throw new LedgerError(
+      "LEDGER_DB_UNUSABLE",
+      "--url には --ca、--id と --pfx (または --cert と --key) が必要です",
+    );
+  }
+  const bytes = readFileForVerify(file);
+  try {
+    const result = await verifyRemote(bytes, key, {
+      url: o.url,
+      ca: o.ca,
+      id: o.id,
+      passwordEnv: o.passwordEnv,
+      ...(o.pfx !== undefined
+        ? { pfx: o.pfx, pfxPasswordEnv: o.pfxPasswordEnv }
+        : { cert: o.cert ?? "", key: o.key ?? "" }),
+    });
+    process.stdout.write(
+      o.json === true
+        ? `${JSON.stringify({ ok: true, fileSha256: result.fileSha256, by: result.by, entries: result.trails.flatMap((t) => t.entries) })}\n`
+        : describeRemote(file, result),
+    );
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    process.stdout.write(
+      o.json === true ? `${JSON.stringify({ ok: false, code: error.code })}\n` : "結果: 検証失敗\n",
+    );
+    process.stderr.write(`kenshin: ${error.code}: ${error.message}\n`);
+    process.exitCode = EXIT_ISSUES;
+  }
+}
 
 /** Registers `verify`. */
 export function registerVerifyCommand(program: Command): void {
   program
     .command("verify <file>")
     .description("ファイルのハッシュから台帳の記録を探し、包含証明と署名を検証して経緯を表示する")
-    .requiredOption("--db <ledger>", "台帳ファイル")
-    .requiredOption("--verifier <vkey>", "ログの検証鍵 (文字列または検証鍵ファイル)")
+    .option("--db <ledger>", "台帳ファイル (ノード上で直接検証する場合)")
+    .option("--url <service>", "サービスの URL (サービスに照会して手元で検証する場合)")
+    .requiredOption(
+      "--verifier <vkey>",
+      "ログの検証鍵 (文字列または検証鍵ファイル; 事前に入手して固定したもの)",
+    )
+    .option("--ca <pem>", "サービスの CA 証明書 (--url のとき)")
+    .option("--cert <pem>", "クライアント証明書 (PEM)")
+    .option("--key <pem>", "クライアント証明書の秘密鍵 (PEM)")
+    .option("--pfx <p12>", "クライアント証明書 (PKCS#12; パスワードは --pfx-password-env の環境変数)")
+    .option("--pfx-password-env <name>", "PKCS#12 のパスワードを入れた環境変数", "KENSHIN_PFX_PASSWORD")
+    .option("--id <loginId>", "利用者ID")
+    .option("--password-env <name>", "パスワードを入れた環境変数", "KENSHIN_PASSWORD")
     .option("--json", "結果を JSON で出力する")
-    .action(async (file: string, o: { db: string; verifier: string; json?: boolean }) => {
+    .action(async (file: string, o: VerifyFlags) => {
       const key = readVerifierKey(o.verifier);
+      if (o.url !== undefined) {
+        await runRemote(file, key, o);
+        return;
+      }
+      if (o.db === undefined)
+        throw new LedgerError("LEDGER_DB_UNUSABLE", "--db または --url を指定してください");
       let bytes: Uint8Array;
       try {
         bytes = readFileSync(file);

@@ -321,7 +321,7 @@ export const OPERATIONS: readonly Operation[] = [
     method: "post",
     path: "/api/v1/lookup",
     summary: "ファイルまたは 1 レコードのハッシュ値で転送と証跡を照会 (2 段階の証明)",
-    auth: "change",
+    auth: "change-no-device",
     body: lookup,
     ok: 200,
     errors: ["NOT_FOUND"],

@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { registerAdminCommands } from "./admin.js";
+import { registerBackupCommands } from "./backup.js";
 import { registerConvertCommands } from "./convert.js";
 import { registerDictionaryCommands } from "./dictionary.js";
 import { registerKeyCommands } from "./keys.js";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerDictionaryCommands(program);
   registerLedgerCommands(program);
   registerVerifyCommand(program);
+  registerBackupCommands(program);
   registerKeyCommands(program);
   return program;
 }

@@ -284,13 +284,23 @@ export async function discardTransfer(
   return toView(ctx, mustRow(ctx, id));
 }
 
-/** The standard CSV's exact bytes, for the receiver (checked against the recorded hash). */
+/**
+ * The standard CSV's exact bytes, for the receiver (checked against the recorded hash), with the
+ * envelope key of the download channel (taken first, so a refused download still uses it up).
+ */
 export async function downloadTransfer(
   ctx: ServiceContext,
   actor: Actor,
   session: Session,
   id: string,
-): Promise<Buffer> {
+  channel: { readonly channels: EnvelopeChannels; readonly channelId: string | undefined },
+): Promise<{ readonly key: EnvelopeKey; readonly bytes: Buffer }> {
+  let key: EnvelopeKey;
+  try {
+    key = channel.channels.take(channel.channelId, session.loginId, "download");
+  } catch (error) {
+    return deny(ctx, actor, "download", error as ServiceError);
+  }
   const row = await receiverRow(ctx, actor, session, id, "download");
   if (!(row.status === "sent" || row.status === "downloaded" || row.status === "received")) {
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
@@ -327,7 +337,7 @@ export async function downloadTransfer(
       format: "csv",
     },
   ]);
-  return bytes;
+  return { key, bytes };
 }
 
 /** 受領確定: the receiver confirms; the payload is deleted after the grace period. */

@@ -75,8 +75,18 @@ export async function uploadTransfer(
   deps: TransferDeps,
   actor: Actor,
   session: Session,
-  input: { receiverId: unknown; channelId: string | undefined; body: Uint8Array },
+  /** body: undefined when the request carried no binary body (another content type). */
+  input: { receiverId: unknown; channelId: string | undefined; body: Uint8Array | undefined },
 ): Promise<UploadResult> {
+  if (input.body === undefined) {
+    return deny(
+      ctx,
+      actor,
+      "upload",
+      new ServiceError("UPLOAD_UNUSABLE", "送信データ (application/octet-stream) がありません", {}),
+    );
+  }
+  const body = input.body;
   if (session.role !== "sender") {
     return deny(
       ctx,
@@ -111,7 +121,7 @@ export async function uploadTransfer(
   const limit = ctx.config.maxUploadBytes;
   let original: Uint8Array;
   try {
-    original = await openEnvelope(key, input.body, { maxPlaintextBytes: limit });
+    original = await openEnvelope(key, body, { maxPlaintextBytes: limit });
   } catch (error) {
     const tooLarge = isCodedError(error) && error.code === "ENVELOPE_TOO_LARGE";
     return deny(

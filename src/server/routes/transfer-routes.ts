@@ -54,13 +54,11 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
     { bodyLimit: ctx.config.maxUploadBytes + 1024 * 1024 },
     async (request, reply) => {
       const { session, actor } = await guard(ctx, request, { change: true });
-      if (!Buffer.isBuffer(request.body))
-        throw new ServiceError("UPLOAD_UNUSABLE", "送信データ (application/octet-stream) がありません", {});
       const query = request.query as Record<string, unknown>;
       const result = await uploadTransfer(ctx, deps, actor, session, {
         receiverId: query["receiver"],
         channelId: envelopeChannel(request.headers),
-        body: request.body,
+        body: Buffer.isBuffer(request.body) ? request.body : undefined,
       });
       return reply.code(201).send(result);
     },

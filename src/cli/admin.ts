@@ -5,29 +5,12 @@
  */
 import type { Command } from "commander";
 import { readFile, writeFile } from "node:fs/promises";
-import { userInfo } from "node:os";
 import { disableInstitution, inventoryCsv, issueAccount, resetPassword } from "../service/accounts.js";
 import { issueCertificate, listCertificates, revokeCertificates } from "../service/certificates.js";
-import type { Actor, ServiceContext } from "../service/context.js";
 import { createInstitution, linkInstitutions, listInstitutions } from "../service/institutions.js";
 import { loadConversionReference, registerMapping } from "../service/mappings.js";
-import { closeNode, openNode } from "../service/node.js";
+import { withConsoleNode } from "./console-node.js";
 import { EXIT_OK } from "./exit-codes.js";
-
-async function withNode<T>(dir: string, run: (ctx: ServiceContext, actor: Actor) => Promise<T>): Promise<T> {
-  const ctx = await openNode(dir);
-  try {
-    const office = listInstitutions(ctx).find((i) => i.kind === "office");
-    const actor: Actor = {
-      loginId: `console:${userInfo().username}`.slice(0, 64),
-      institutionId: office?.id ?? "-",
-      role: "admin",
-    };
-    return await run(ctx, actor);
-  } finally {
-    closeNode(ctx);
-  }
-}
 
 const out = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -46,7 +29,7 @@ export function registerAdminCommands(program: Command): void {
     .option("--number <number>", "健診機関番号 (10桁) または保険者番号など")
     .action(async (o: { data: string; kind: string; name: string; number?: string }) => {
       out(
-        await withNode(o.data, (ctx, actor) =>
+        await withConsoleNode(o.data, (ctx, actor) =>
           createInstitution(ctx, actor, {
             kind: o.kind,
             name: o.name,
@@ -56,7 +39,7 @@ export function registerAdminCommands(program: Command): void {
       );
     });
   data(institution.command("list").description("機関の一覧")).action(async (o: { data: string }) => {
-    out(await withNode(o.data, (ctx) => Promise.resolve(listInstitutions(ctx))));
+    out(await withConsoleNode(o.data, (ctx) => Promise.resolve(listInstitutions(ctx))));
   });
   data(
     institution
@@ -64,7 +47,7 @@ export function registerAdminCommands(program: Command): void {
       .description("機関を利用不可にする (証明書も失効)")
       .argument("<id>", "機関ID"),
   ).action(async (id: string, o: { data: string }) => {
-    out(await withNode(o.data, (ctx, actor) => disableInstitution(ctx, actor, id)));
+    out(await withConsoleNode(o.data, (ctx, actor) => disableInstitution(ctx, actor, id)));
   });
 
   data(
@@ -78,7 +61,7 @@ export function registerAdminCommands(program: Command): void {
     .action(async (id: string, mapping: string, o: { data: string; sample?: string }) => {
       const text = await readFile(mapping, "utf8");
       const sample = o.sample === undefined ? undefined : await readFile(o.sample);
-      const registered = await withNode(o.data, async (ctx, actor) =>
+      const registered = await withConsoleNode(o.data, async (ctx, actor) =>
         registerMapping(ctx, actor, await loadConversionReference(), id, text, sample),
       );
       out({
@@ -96,7 +79,7 @@ export function registerAdminCommands(program: Command): void {
       .description("利用者IDを発行する (仮パスワードを一度だけ表示)")
       .argument("<institution-id>", "機関ID"),
   ).action(async (id: string, o: { data: string }) => {
-    out(await withNode(o.data, (ctx, actor) => issueAccount(ctx, actor, id)));
+    out(await withConsoleNode(o.data, (ctx, actor) => issueAccount(ctx, actor, id)));
   });
   data(
     account
@@ -108,7 +91,7 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption("--confirmed-how <how>", "依頼の確認方法 (例: 登録電話番号への折り返し)")
     .action(async (loginId: string, o: { data: string; requestedBy: string; confirmedHow: string }) => {
       out(
-        await withNode(o.data, (ctx, actor) =>
+        await withConsoleNode(o.data, (ctx, actor) =>
           resetPassword(ctx, actor, loginId, { requestedBy: o.requestedBy, confirmedHow: o.confirmedHow }),
         ),
       );
@@ -121,7 +104,7 @@ export function registerAdminCommands(program: Command): void {
       .description("証明書を発行する (PEM と PKCS#12 を issued/ に書き出す)")
       .argument("<institution-id>", "機関ID"),
   ).action(async (id: string, o: { data: string }) => {
-    const issued = await withNode(o.data, (ctx, actor) =>
+    const issued = await withConsoleNode(o.data, (ctx, actor) =>
       issueCertificate(ctx, actor, id, { writeFiles: true }),
     );
     out({
@@ -140,7 +123,7 @@ export function registerAdminCommands(program: Command): void {
   )
     .requiredOption("--reason <reason>", "失効の理由")
     .action(async (serial: string, o: { data: string; reason: string }) => {
-      await withNode(o.data, (ctx, actor) =>
+      await withConsoleNode(o.data, (ctx, actor) =>
         revokeCertificates(ctx, actor, [serial.toLowerCase()], o.reason),
       );
       process.stdout.write(`失効しました: ${serial}\n`);
@@ -148,7 +131,7 @@ export function registerAdminCommands(program: Command): void {
   data(cert.command("list").description("証明書の一覧"))
     .option("--institution <id>", "機関ID")
     .action(async (o: { data: string; institution?: string }) => {
-      out(await withNode(o.data, (ctx) => Promise.resolve(listCertificates(ctx, o.institution))));
+      out(await withConsoleNode(o.data, (ctx) => Promise.resolve(listCertificates(ctx, o.institution))));
     });
 
   data(
@@ -158,14 +141,14 @@ export function registerAdminCommands(program: Command): void {
       .argument("<sender-id>", "健診機関の機関ID")
       .argument("<receiver-id>", "受信機関の機関ID"),
   ).action(async (sender: string, receiver: string, o: { data: string }) => {
-    await withNode(o.data, (ctx, actor) => linkInstitutions(ctx, actor, sender, receiver));
+    await withConsoleNode(o.data, (ctx, actor) => linkInstitutions(ctx, actor, sender, receiver));
     process.stdout.write("結び付けました\n");
   });
 
   data(admin.command("inventory").description("利用者IDの棚卸表 (CSV)"))
     .option("--out <file>", "出力ファイル (省略時は標準出力)")
     .action(async (o: { data: string; out?: string }) => {
-      const csv = await withNode(o.data, (ctx) => Promise.resolve(inventoryCsv(ctx)));
+      const csv = await withConsoleNode(o.data, (ctx) => Promise.resolve(inventoryCsv(ctx)));
       if (o.out === undefined) process.stdout.write(csv);
       else await writeFile(o.out, csv, { mode: 0o600 });
       process.exitCode = EXIT_OK;

@@ -5,11 +5,11 @@
  * as actor; the entry names key ids only, never key material.
  */
 import type { Command } from "commander";
-import { userInfo } from "node:os";
+
 import { isCodedError } from "../coded-error.js";
 import { adminRecord, audit } from "../service/audit.js";
-import type { Actor } from "../service/context.js";
-import { listInstitutions } from "../service/institutions.js";
+
+import { consoleActor } from "./console-node.js";
 import { closeNode, openNode } from "../service/node.js";
 import { rotateKek } from "../store/payload-store.js";
 
@@ -23,12 +23,7 @@ export function registerKeyCommands(program: Command): void {
     .action(async (o: { data: string }) => {
       const ctx = await openNode(o.data);
       try {
-        const office = listInstitutions(ctx).find((i) => i.kind === "office");
-        const actor: Actor = {
-          loginId: `console:${userInfo().username}`.slice(0, 64),
-          institutionId: office?.id ?? "-",
-          role: "admin",
-        };
+        const actor = consoleActor(ctx);
         let result;
         try {
           result = await rotateKek({ db: ctx.db, paths: ctx.paths, random: ctx.random });

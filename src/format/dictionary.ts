@@ -5,7 +5,7 @@
  * shape (`data/dictionary/`) and load any file that follows this schema, so a licensee can drop in the
  * official one (see `dictionary-import.ts` for building one from a plain CSV table).
  */
-import { readFile } from "node:fs/promises";
+import { readJsonFile } from "../json-file.js";
 import { z } from "zod";
 import { FormatError } from "./errors.js";
 
@@ -142,28 +142,22 @@ function checkItemConsistency(item: DictionaryItem, index: number): void {
 
 /** Reads and checks a dictionary JSON file. */
 export async function loadDictionary(path: string | URL): Promise<Dictionary> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (cause) {
-    throw new FormatError(
-      "FORMAT_DICTIONARY_UNREADABLE",
-      `辞書ファイルを読めません: ${path}`,
-      { path },
-      { cause },
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new FormatError(
-      "FORMAT_DICTIONARY_INVALID",
-      `辞書ファイルが JSON ではありません: ${path}`,
-      { path },
-      { cause },
-    );
-  }
+  const where = String(path);
+  const json = await readJsonFile(path, (kind, cause) =>
+    kind === "unreadable"
+      ? new FormatError(
+          "FORMAT_DICTIONARY_UNREADABLE",
+          `辞書ファイルを読めません: ${where}`,
+          { path: where },
+          { cause },
+        )
+      : new FormatError(
+          "FORMAT_DICTIONARY_INVALID",
+          `辞書ファイルが JSON ではありません: ${where}`,
+          { path: where },
+          { cause },
+        ),
+  );
   return buildDictionary(json);
 }
 

@@ -2,7 +2,7 @@
  * Service configuration: `config.json` in the data directory, overridden by environment variables
  * (KENSHIN_*), validated once at start with messages that say which setting is wrong and why.
  */
-import { readFile } from "node:fs/promises";
+import { readJsonFile } from "../json-file.js";
 import { z } from "zod";
 import { formatPath } from "../convert/mapping.js";
 import { ServiceError } from "./errors.js";
@@ -140,27 +140,15 @@ export function parseConfig(
 
 /** Reads `config.json` and applies the environment. */
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ServiceConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (cause) {
-    throw new ServiceError(
-      "SERVICE_CONFIG_INVALID",
-      `設定ファイルを読めません: ${path}`,
-      { path },
-      { cause },
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new ServiceError(
-      "SERVICE_CONFIG_INVALID",
-      `設定ファイルが JSON ではありません: ${path}`,
-      { path },
-      { cause },
-    );
-  }
+  const json = await readJsonFile(path, (kind, cause) =>
+    kind === "unreadable"
+      ? new ServiceError("SERVICE_CONFIG_INVALID", `設定ファイルを読めません: ${path}`, { path }, { cause })
+      : new ServiceError(
+          "SERVICE_CONFIG_INVALID",
+          `設定ファイルが JSON ではありません: ${path}`,
+          { path },
+          { cause },
+        ),
+  );
   return parseConfig(json, env);
 }

@@ -239,7 +239,7 @@ export async function sendTransfer(
   session: Session,
   id: string,
 ): Promise<TransferView> {
-  const row = await senderRow(ctx, actor, session, id, "send");
+  const row = await partyRow(ctx, actor, session, id, "send", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "send", stateError("送信確定できるのは変換済みの転送だけです"), id);
   await verifySegment(ctx, `transfer:${id}`, id);
@@ -275,7 +275,7 @@ export async function discardTransfer(
   session: Session,
   id: string,
 ): Promise<TransferView> {
-  const row = await senderRow(ctx, actor, session, id, "discard");
+  const row = await partyRow(ctx, actor, session, id, "discard", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "discard", stateError("破棄できるのは送信確定前の転送だけです"), id);
   deletePayload(ctx.db, id);
@@ -311,7 +311,7 @@ export async function downloadTransfer(
   } catch (error) {
     return deny(ctx, actor, "download", error as ServiceError);
   }
-  const row = await receiverRow(ctx, actor, session, id, "download");
+  const row = await partyRow(ctx, actor, session, id, "download", "receiver");
   if (!(row.status === "sent" || row.status === "downloaded" || row.status === "received")) {
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
@@ -357,7 +357,7 @@ export async function confirmReceipt(
   session: Session,
   id: string,
 ): Promise<TransferView> {
-  const row = await receiverRow(ctx, actor, session, id, "receipt");
+  const row = await partyRow(ctx, actor, session, id, "receipt", "receiver");
   if (row.status !== "downloaded") {
     return deny(ctx, actor, "receipt", stateError("受領確定はダウンロードの後にできます"), id);
   }
@@ -386,32 +386,19 @@ function mustRow(ctx: ServiceContext, id: string): TransferRow {
   return row;
 }
 
-async function senderRow(
+/** The transfer if this session is its sender (or receiver); otherwise the recorded missing-transfer answer. */
+async function partyRow(
   ctx: ServiceContext,
   actor: Actor,
   session: Session,
   id: string,
   action: DenialAction,
+  party: "sender" | "receiver",
 ): Promise<TransferRow> {
   try {
     const row = visibleTransfer(ctx, session, id);
-    if (row.sender_id !== session.institution.id) throw notFound();
-    return row;
-  } catch (error) {
-    return deny(ctx, actor, action, error as ServiceError);
-  }
-}
-
-async function receiverRow(
-  ctx: ServiceContext,
-  actor: Actor,
-  session: Session,
-  id: string,
-  action: DenialAction,
-): Promise<TransferRow> {
-  try {
-    const row = visibleTransfer(ctx, session, id);
-    if (row.receiver_id !== session.institution.id) throw notFound();
+    const holder = party === "sender" ? row.sender_id : row.receiver_id;
+    if (holder !== session.institution.id) throw notFound();
     return row;
   } catch (error) {
     return deny(ctx, actor, action, error as ServiceError);

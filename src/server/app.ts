@@ -16,6 +16,7 @@ import { registerAdminRoutes } from "./routes/admin-routes.js";
 import { registerMetaRoutes } from "./routes/meta-routes.js";
 import { registerSessionRoutes } from "./routes/session-routes.js";
 import { registerTransferRoutes } from "./routes/transfer-routes.js";
+import { registerWebRoutes } from "./routes/web-routes.js";
 import { registerSecurityHeaders } from "./security-headers.js";
 
 export interface AppOptions {
@@ -102,6 +103,7 @@ export function buildApp(options: AppOptions): App {
   registerSessionRoutes(app, ctx);
   registerAdminRoutes(app, ctx, options.reference);
   registerTransferRoutes(app, ctx, { reference: options.reference, channels: options.channels });
+  registerWebRoutes(app);
 
   const reloadCrl = (): void => {
     app.server.setSecureContext(tlsOptionsFrom(ctx));

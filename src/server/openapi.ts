@@ -122,6 +122,23 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "get",
+    path: "/api/v1/ledger/verifier-key",
+    summary: "台帳の検証鍵 (C2SP signed-note vkey; 利用者が初回に記録して以後の照合に使う)",
+    auth: "certificate",
+    ok: 200,
+    okContent: "text",
+    errors: [],
+  },
+  {
+    method: "get",
+    path: "/api/v1/receivers",
+    summary: "この利用者IDが送信できる受信機関 (健診機関のみ; ID と名称)",
+    auth: "session",
+    ok: 200,
+    errors: ["AUTH_REQUIRED"],
+  },
+  {
+    method: "get",
     path: "/api/v1/audit",
     summary: "監査証跡 (自機関の記録; 事務局は全件) — 閲覧も記録されます",
     auth: "session",

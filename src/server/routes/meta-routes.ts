@@ -1,6 +1,6 @@
 /**
- * Health, the OpenAPI document, the ledger's signed checkpoint, and the audit trail (whose reading is
- * itself recorded).
+ * Health, the OpenAPI document, the ledger's signed checkpoint and verifier key, and the audit trail
+ * (whose reading is itself recorded).
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -21,6 +21,12 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServiceContext): v
     await guard(ctx, request, { allowMustChange: true });
     return reply.header("content-type", "text/plain; charset=utf-8").send(ctx.ledger.latestCheckpoint().note);
   });
+
+  // The key that verifies the checkpoints. Not a secret: the browser pins it on first use (and warns
+  // when it changes), so a later answer signed by another key is not believed.
+  app.get("/api/v1/ledger/verifier-key", (_request, reply) =>
+    reply.header("content-type", "text/plain; charset=utf-8").send(`${ctx.signer.verifierKey}\n`),
+  );
 
   app.get("/api/v1/audit", async (request) => {
     const { session, actor } = await guard(ctx, request);

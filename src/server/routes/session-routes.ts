@@ -1,5 +1,5 @@
 /**
- * Login, the current session, logout, password change, devices.
+ * Login, the current session, logout, password change, devices, and the receivers this ID may send to.
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -7,6 +7,7 @@ import { changePassword } from "../../service/accounts.js";
 import type { ServiceContext } from "../../service/context.js";
 import { listDevices, registerDevice } from "../../service/devices.js";
 import { ServiceError } from "../../service/errors.js";
+import { receiversOf } from "../../service/institutions.js";
 import { login, logout, type Session } from "../../service/sessions.js";
 import {
   clearedSessionCookie,
@@ -91,5 +92,15 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServiceContext)
       signedRequest(request),
     );
     return reply.code(alreadyRegistered ? 200 : 201).send({ device });
+  });
+
+  // A sender's linked receivers (for the upload form); any other role has none.
+  app.get("/api/v1/receivers", async (request) => {
+    const { session } = await guard(ctx, request);
+    const receivers =
+      session.role === "sender"
+        ? receiversOf(ctx, session.institution.id).filter((r) => r.status === "active")
+        : [];
+    return { receivers: receivers.map((r) => ({ id: r.id, name: r.name })) };
   });
 }

@@ -193,7 +193,9 @@ describe("office flow", () => {
       .replace(/^\uFEFF/, "")
       .trim()
       .split("\r\n");
-    expect(lines[0]).toBe("利用者ID,種別,機関名,状態,最終ログイン,証明書有効期限");
+    expect(lines[0]).toMatch(
+      /^利用者ID,種別,機関名,状態,最終ログイン,証明書有効期限,変換件数\(\d{4}-\d\d\),変換件数\(\d{4}-\d\d\)$/,
+    );
     const ids = lines.slice(1).map((l) => l.split(",")[0]);
     for (const a of node.demo.accounts) expect(ids).toContain(a.loginId);
     const sender = lines.find((l) => l.startsWith(`${senderLogin},`));

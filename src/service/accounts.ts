@@ -200,13 +200,25 @@ export async function disableInstitution(
   return { ...institution, status: "disabled" };
 }
 
-/** The inventory report (棚卸): one row per ID with kind, status, last login and certificate expiry. */
+/**
+ * The inventory report (棚卸): one row per ID with kind, status, last login, certificate expiry and,
+ * for receivers, the records converted for them this month and last month (JST; what the office bills).
+ */
 export function inventoryCsv(ctx: ServiceContext): string {
+  const jst = new Date(ctx.now().getTime() + 9 * 3_600_000);
+  const thisMonth = jst.toISOString().slice(0, 7);
+  const lastMonth = new Date(Date.UTC(jst.getUTCFullYear(), jst.getUTCMonth() - 1, 1))
+    .toISOString()
+    .slice(0, 7);
+  const count = ctx.db.prepare<[string, string], { records: number }>(
+    "SELECT records FROM record_counts WHERE receiver_id = ? AND month = ?",
+  );
   const rows = ctx.db
     .prepare<
       [],
       {
         login_id: string;
+        institution_id: string;
         kind: string;
         name: string;
         status: string;
@@ -214,14 +226,18 @@ export function inventoryCsv(ctx: ServiceContext): string {
         not_after: string | null;
       }
     >(
-      `SELECT a.login_id, i.kind, i.name, i.status, a.last_login_at,
+      `SELECT a.login_id, a.institution_id, i.kind, i.name, i.status, a.last_login_at,
               (SELECT MAX(c.not_after) FROM certificates c WHERE c.institution_id = i.id AND c.revoked_at IS NULL) AS not_after
        FROM accounts a JOIN institutions i ON i.id = a.institution_id ORDER BY i.kind, a.login_id`,
     )
     .all();
   const kindName: Record<string, string> = { office: "事務局", sender: "健診機関", receiver: "健診実施主体" };
   const esc = (v: string) => quoteCell(neutraliseFormula(v));
-  const lines = ["利用者ID,種別,機関名,状態,最終ログイン,証明書有効期限"];
+  const lines = [
+    `利用者ID,種別,機関名,状態,最終ログイン,証明書有効期限,変換件数(${thisMonth}),変換件数(${lastMonth})`,
+  ];
+  const records = (institutionId: string, month: string): string =>
+    String(count.get(institutionId, month)?.records ?? 0);
   for (const r of rows) {
     lines.push(
       [
@@ -231,6 +247,8 @@ export function inventoryCsv(ctx: ServiceContext): string {
         r.status === "active" ? "利用可" : "利用不可",
         r.last_login_at ?? "",
         r.not_after ?? "",
+        r.kind === "receiver" ? records(r.institution_id, thisMonth) : "",
+        r.kind === "receiver" ? records(r.institution_id, lastMonth) : "",
       ]
         .map(esc)
         .join(","),

@@ -23,11 +23,8 @@ describe("record counts for billing", () => {
     const receiverAccount = node.account("receiver");
     await firstLogin(sender, node.account("sender").loginId, node.account("sender").password);
     await firstLogin(office, node.account("office").loginId, node.account("office").password);
-    const receiverId =
-      ((await sender.get("/api/v1/receivers")).status === 200
-        ? ((await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] }).receivers[0]?.id
-        : undefined) ??
-      (node.ctx.db.prepare("SELECT receiver_id FROM links").get() as { receiver_id: string }).receiver_id;
+    const link = node.ctx.db.prepare("SELECT receiver_id FROM links").get() as { receiver_id: string };
+    const receiverId = link.receiver_id;
     const up = await uploadExport(sender, receiverId, readFileSync(join(EXAMPLE_DIR, "export.csv")));
     expectStatus(up, 201);
     const { transfer } = up.json as { transfer: { id: string; records: number } };

@@ -7,7 +7,7 @@
 import { deletePayload } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import { systemActor, type ServiceContext } from "./context.js";
-import type { TransferRow } from "./transfer-records.js";
+import { TRANSFER_COLUMNS, type TransferRow } from "./transfer-records.js";
 
 export interface RetentionResult {
   readonly deleted: number;
@@ -17,7 +17,7 @@ export async function runRetention(ctx: ServiceContext): Promise<RetentionResult
   const now = ctx.now().toISOString();
   const due = ctx.db
     .prepare<[string], TransferRow>(
-      `SELECT * FROM transfers WHERE status NOT IN ('deleted', 'discarded') AND delete_after IS NOT NULL AND delete_after <= ?
+      `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE status NOT IN ('deleted', 'discarded') AND delete_after IS NOT NULL AND delete_after <= ?
        ORDER BY delete_after LIMIT 1000`,
     )
     .all(now);

@@ -18,6 +18,8 @@ import {
   canSee,
   notFound,
   toView,
+  TRANSFER_COLUMNS,
+  transferReport,
   transferRow,
   visibleTransfer,
   type TransferRow,
@@ -30,13 +32,13 @@ export function listTransfers(ctx: ServiceContext, session: Session): TransferVi
     session.role === "sender"
       ? ctx.db
           .prepare<[string], TransferRow>(
-            "SELECT * FROM transfers WHERE sender_id = ? ORDER BY created_at DESC LIMIT 500",
+            `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE sender_id = ? ORDER BY created_at DESC LIMIT 500`,
           )
           .all(inst)
       : session.role === "receiver"
         ? ctx.db
             .prepare<[string], TransferRow>(
-              "SELECT * FROM transfers WHERE receiver_id = ? AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 500",
+              `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE receiver_id = ? AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 500`,
             )
             .all(inst)
         : [];
@@ -49,10 +51,11 @@ export function getTransfer(
   id: string,
 ): { transfer: TransferView; report: ConvertReport | null } {
   const row = visibleTransfer(ctx, session, id);
+  const report = transferReport(ctx, row.id);
   // The receiver sees counts and codes too; the report never holds row values.
   return {
     transfer: toView(ctx, row),
-    report: row.report_json === null ? null : (JSON.parse(row.report_json) as ConvertReport),
+    report: report === null ? null : (JSON.parse(report) as ConvertReport),
   };
 }
 
@@ -122,7 +125,7 @@ export async function lookupByHash(
   if (!/^[0-9a-f]{64}$/.test(hash)) throw notFound();
   const byFile = ctx.db
     .prepare<[string, string], TransferRow>(
-      "SELECT * FROM transfers WHERE standard_sha256 = ? OR original_sha256 = ? ORDER BY created_at",
+      `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE standard_sha256 = ? OR original_sha256 = ? ORDER BY created_at`,
     )
     .all(hash, hash)
     .find((r) => canSee(session, r));

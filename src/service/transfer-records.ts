@@ -21,7 +21,6 @@ export interface TransferRow {
   standard_bytes: number | null;
   records: number | null;
   rows_rejected: number | null;
-  report_json: string | null;
   created_at: string;
   sent_at: string | null;
   downloaded_at: string | null;
@@ -56,8 +55,27 @@ export function notFound(): ServiceError {
   return new ServiceError("NOT_FOUND", NOT_FOUND_MESSAGE, {});
 }
 
+/**
+ * The columns of a {@link TransferRow}: every column but report_json, which holds the conversion's
+ * issues (megabytes for a large export) and is read only for the detail view ({@link transferReport}).
+ */
+export const TRANSFER_COLUMNS =
+  "id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes, standard_sha256, " +
+  "standard_bytes, records, rows_rejected, created_at, sent_at, downloaded_at, received_at, deleted_at, delete_after";
+
 export function transferRow(ctx: ServiceContext, id: string): TransferRow | undefined {
-  return ctx.db.prepare<[string], TransferRow>("SELECT * FROM transfers WHERE id = ?").get(id);
+  return ctx.db
+    .prepare<[string], TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?`)
+    .get(id);
+}
+
+/** The stored conversion report (JSON text) of a transfer, or null. */
+export function transferReport(ctx: ServiceContext, id: string): string | null {
+  return (
+    ctx.db
+      .prepare<[string], { report_json: string | null }>("SELECT report_json FROM transfers WHERE id = ?")
+      .get(id)?.report_json ?? null
+  );
 }
 
 /** Whether this session's institution may see the transfer at all. */

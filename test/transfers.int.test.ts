@@ -128,6 +128,13 @@ describe("a transfer from upload to receipt", () => {
     const list = await receiver.get("/api/v1/transfers");
     expect((list.json as { transfers: { id: string }[] }).transfers.map((x) => x.id)).toContain(transfer.id);
 
+    // The detail view carries the conversion report (counts and codes) to both parties.
+    for (const client of [sender, receiver]) {
+      const detail = await client.get(`/api/v1/transfers/${transfer.id}`);
+      expectStatus(detail, 200);
+      expect((detail.json as { report: Uploaded["report"] }).report.counts).toEqual(report.counts);
+    }
+
     const bytes = await download(transfer.id);
     expect(Buffer.from(bytes).equals(standard)).toBe(true);
     expect(sha256Hex(bytes)).toBe(transfer.standard?.sha256);

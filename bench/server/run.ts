@@ -1,0 +1,271 @@
+/**
+ * bench/server: a demo node on 127.0.0.1 (ephemeral port, temporary data directory) measured through
+ * its HTTPS API with the client library, in one run:
+ *
+ * (a) upload + convert + 送信確定 of a synthetic 10,000-examinee wide CP932 export end to end (client
+ *     seals the envelope, server opens, converts with the sender's mapping, encrypts at rest, ledgers;
+ *     then send): seconds and records/s;
+ * (b) enveloped download of that transfer's standard CSV: MB/s (median of 3);
+ * (c) `GET /api/v1/transfers` (list) and `GET /api/v1/transfers/:id/trail` at 50 concurrent keep-alive
+ *     TLS 1.3 connections with the receiver's client certificate and session: requests/s and p50/p99
+ *     latency, by autocannon (its `tlsOptions` carry the certificate; it does not check the server's
+ *     certificate, which is harmless on 127.0.0.1), fired from a worker thread so the load generator
+ *     does not share the server's event loop.
+ *
+ *   npm run bench:server -- [--examinees 10000] [--seconds 10] [--connections 50]
+ *
+ * Every trail read is itself a ledger entry (audit-query) with a re-signed checkpoint, so (c) trail
+ * measures verification plus a durable ledger append per request. Bounded: each load phase stops after
+ * --seconds or 200,000 requests, whichever comes first; the server is stopped and the data directory
+ * removed at the end. Benchmarks are not tests: nothing here asserts on time. Figures are from one
+ * machine and one run.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import type * as ApiClientModule from "../../src/client/api-client.js";
+import type * as DeviceKeyModule from "../../src/client/device-key.js";
+import type * as TransferClientModule from "../../src/client/transfer-client.js";
+import type * as ServeModule from "../../src/server/serve.js";
+import type * as DemoModule from "../../src/service/demo.js";
+import { exportShape, writeSyntheticExport } from "../convert/synthetic-export.js";
+
+const HOST = "127.0.0.1";
+const PASSWORD = "Ks7#bench-Maple9";
+const MAX_REQUESTS = 200_000;
+const DOWNLOAD_ROUNDS = 3;
+const SESSION_COOKIE = "__Host-kenshin_session";
+
+/** The built service (npm run build): its data files resolve from dist/, not from dist-bench/. */
+const DIST = new URL("../../../dist/", import.meta.url);
+async function load<T>(path: string): Promise<T> {
+  return (await import(new URL(path, DIST).href)) as T;
+}
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+type ApiClient = ApiClientModule.ApiClient;
+
+interface Load {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+}
+
+async function main(): Promise<void> {
+  const examinees = flag("--examinees", 10_000);
+  const seconds = flag("--seconds", 10);
+  const connections = flag("--connections", 50);
+
+  const [{ createApiClient }, device, transfers, { startServer }, { createDemo }] = await Promise.all([
+    load<typeof ApiClientModule>("client/api-client.js"),
+    load<typeof DeviceKeyModule>("client/device-key.js"),
+    load<typeof TransferClientModule>("client/transfer-client.js"),
+    load<typeof ServeModule>("server/serve.js"),
+    load<typeof DemoModule>("service/demo.js"),
+  ]);
+
+  // The export, generated once into bench/out (deterministic, so runs compare).
+  const outDir = join("bench", "out");
+  await mkdir(outDir, { recursive: true });
+  const shape = exportShape();
+  const input = join(outDir, `wide-${examinees}.csv`);
+  if (!existsSync(input)) {
+    process.stderr.write(`generating ${input} …\n`);
+    await writeSyntheticExport(`${input}.partial`, examinees, shape);
+    await rename(`${input}.partial`, input);
+  }
+  const exportBytes = await readFile(input);
+
+  const dir = await mkdtemp(join(tmpdir(), "kenshin-bench-server-"));
+  const clients: ApiClient[] = [];
+  let server: ServeModule.RunningServer | undefined;
+  try {
+    const demo = await createDemo(dir, {
+      port: 0,
+      host: HOST,
+      exampleMapping: fileURLToPath(new URL("../examples/wide-cp932/mapping.yaml", DIST)),
+    });
+    server = await startServer(dir, { port: 0, host: HOST, env: {} });
+    const baseUrl = `https://${HOST}:${server.port}/`;
+    const caPem = await readFile(demo.caCertificate, "utf8");
+    const account = async (role: "office" | "sender" | "receiver") => {
+      const a = demo.accounts.find((x) => x.role === role);
+      if (!a) throw new Error(`no demo ${role}`);
+      return { ...a, certPem: await readFile(a.certificate, "utf8"), keyPem: await readFile(a.key, "utf8") };
+    };
+    /** A client through its first login: device key registered, password changed. */
+    const loggedIn = async (role: "office" | "sender" | "receiver") => {
+      const a = await account(role);
+      const pair = await device.generateDeviceKey();
+      const publicJwk = await device.exportPublicJwk(pair.publicKey);
+      const client = createApiClient({
+        baseUrl,
+        caPem,
+        certPem: a.certPem,
+        keyPem: a.keyPem,
+        timeoutMs: 600_000,
+        deviceKey: {
+          privateKey: pair.privateKey,
+          publicJwk,
+          deviceId: await device.deviceIdFromJwk(publicJwk),
+        },
+      });
+      clients.push(client);
+      await expect201(client.login(a.loginId, a.password), "login");
+      await expect201(client.registerDevice({ label: "bench" }), "device");
+      await expectStatus(client.changePassword(a.password, PASSWORD), 204, "password");
+      return { client, certPem: a.certPem, keyPem: a.keyPem };
+    };
+    const office = await loggedIn("office");
+    const sender = await loggedIn("sender");
+    const receiver = await loggedIn("receiver");
+    const institution = async (c: ApiClient) =>
+      ((await c.get("/api/v1/session")).json as { institution: { id: string } }).institution.id;
+    const senderId = await institution(sender.client);
+    const receiverId = await institution(receiver.client);
+
+    // A list worth reading: 50 small transfers (the shipped example) sent before the big one.
+    const example = await readFile(fileURLToPath(new URL("../examples/wide-cp932/export.csv", DIST)));
+    for (let i = 0; i < 50; i++) {
+      const up = await transfers.uploadExport(sender.client, receiverId, example);
+      if (up.status !== 201) throw new Error(`seed upload: ${up.status} ${up.text.slice(0, 200)}`);
+      const id = (up.json as { transfer: { id: string } }).transfer.id;
+      await expectStatus(sender.client.post(`/api/v1/transfers/${id}/send`), 200, "seed send");
+    }
+    // The synthetic export's mapping, registered for the sender by the office.
+    await expect201(
+      office.client.post(`/api/v1/admin/institutions/${senderId}/mapping`, { mapping: shape.mapping }),
+      "mapping",
+    );
+
+    // (a) upload + convert + send, end to end.
+    const t0 = performance.now();
+    const up = await transfers.uploadExport(sender.client, receiverId, exportBytes);
+    const t1 = performance.now();
+    if (up.status !== 201) throw new Error(`upload: ${up.status} ${up.text.slice(0, 300)}`);
+    const { transfer, report } = up.json as {
+      transfer: { id: string; standard: { bytes: number } };
+      report: { counts: { recordsOut: number; rowsRejected: number } };
+    };
+    await expectStatus(sender.client.post(`/api/v1/transfers/${transfer.id}/send`), 200, "send");
+    const t2 = performance.now();
+    const records = report.counts.recordsOut;
+
+    // (b) download throughput (standard CSV bytes per second, envelope opened by the client).
+    const downloads: number[] = [];
+    for (let i = 0; i < DOWNLOAD_ROUNDS; i++) {
+      const d0 = performance.now();
+      const down = await transfers.downloadStandard(receiver.client, transfer.id);
+      const d1 = performance.now();
+      if ("refused" in down) throw new Error(`download: ${down.refused.status} ${down.refused.text}`);
+      if (down.bytes.length !== transfer.standard.bytes) throw new Error("download size differs");
+      downloads.push((d1 - d0) / 1000);
+    }
+    downloads.sort((a, b) => a - b);
+    const downloadSeconds = downloads[Math.floor(downloads.length / 2)] ?? Number.NaN;
+
+    // (c) list and trail under load, as the receiver (cookie session; GETs need no device signature).
+    const token = receiver.client.session.token;
+    if (token === undefined) throw new Error("no session");
+    const common: autocannon.Options = {
+      url: baseUrl,
+      connections,
+      duration: seconds,
+      maxOverallRequests: MAX_REQUESTS,
+      workers: 1,
+      headers: { accept: "application/json", cookie: `${SESSION_COOKIE}=${token}` },
+      tlsOptions: { ca: caPem, cert: receiver.certPem, key: receiver.keyPem, minVersion: "TLSv1.3" },
+    };
+    const health = await fire({ ...common, url: new URL("/api/v1/health", baseUrl).href });
+    const sessionLoad = await fire({ ...common, url: new URL("/api/v1/session", baseUrl).href });
+    const list = await fire({ ...common, url: new URL("/api/v1/transfers", baseUrl).href });
+    const trail = await fire({
+      ...common,
+      url: new URL(`/api/v1/transfers/${transfer.id}/trail`, baseUrl).href,
+    });
+
+    const mb = exportBytes.length / 1e6;
+    const stdMb = transfer.standard.bytes / 1e6;
+    const lines = [
+      `node ${process.version}, ${HOST}, TLS 1.3 with client certificates, data directory in ${tmpdir()}`,
+      `export: ${examinees.toLocaleString("en")} examinees × ${shape.header.length} columns, CP932, ${mb.toFixed(1)} MB → ` +
+        `standard CSV ${stdMb.toFixed(1)} MB, ${records.toLocaleString("en")} records (${report.counts.rowsRejected} rows rejected)`,
+      "",
+      "| measure | figure |",
+      "|---|---|",
+      `| (a) upload + convert (sealed, sent, opened, converted, stored, ledgered) | ${sec(t1 - t0)} s, ${Math.round(records / ((t1 - t0) / 1000)).toLocaleString("en")} records/s |`,
+      `| (a) … + 送信確定, end to end | ${sec(t2 - t0)} s, ${Math.round(records / ((t2 - t0) / 1000)).toLocaleString("en")} records/s, ${(mb / ((t2 - t0) / 1000)).toFixed(1)} MB/s of export |`,
+      `| (b) download of the standard CSV (median of ${DOWNLOAD_ROUNDS}) | ${downloadSeconds.toFixed(2)} s, ${(stdMb / downloadSeconds).toFixed(1)} MB/s |`,
+      loadRow(`baseline: GET /api/v1/health (${connections} connections; TLS and routing only)`, health),
+      loadRow(`baseline: GET /api/v1/session (${connections} connections; session check only)`, sessionLoad),
+      loadRow(`(c) GET /api/v1/transfers (${connections} connections, 51 transfers listed)`, list),
+      loadRow(
+        `(c) GET /api/v1/transfers/:id/trail (${connections} connections; each read is ledgered)`,
+        trail,
+      ),
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  } finally {
+    for (const c of clients) c.close();
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function sec(ms: number): string {
+  return (ms / 1000).toFixed(2);
+}
+
+function loadRow(name: string, l: Load): string {
+  const failures =
+    l.non2xx + l.errors + l.timeouts > 0
+      ? ` — ${l.non2xx} non-2xx, ${l.errors} errors, ${l.timeouts} time-outs`
+      : "";
+  return `| ${name} | ${Math.round(l.rps).toLocaleString("en")} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms (${l.requests.toLocaleString("en")} requests in ${l.seconds.toFixed(1)} s)${failures} |`;
+}
+
+async function fire(options: autocannon.Options): Promise<Load> {
+  const r = await autocannon(options);
+  return {
+    requests: r.requests.total,
+    seconds: r.duration,
+    rps: r.requests.total / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors - r.timeouts,
+    timeouts: r.timeouts,
+  };
+}
+
+async function expect201(p: Promise<ApiClientModule.ApiResponse>, what: string): Promise<void> {
+  await expectStatus(p, 201, what);
+}
+
+async function expectStatus(
+  p: Promise<ApiClientModule.ApiResponse>,
+  status: number,
+  what: string,
+): Promise<void> {
+  const r = await p;
+  if (r.status !== status) throw new Error(`${what}: ${r.status} ${r.text.slice(0, 300)}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

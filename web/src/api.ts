@@ -1,0 +1,196 @@
+/**
+ * The browser's API client: same-origin fetch (the session cookie is HttpOnly and sent by the browser),
+ * the CSRF token on every state change, and every state-changing request signed with the device key
+ * (src/client/request-signing.ts, the code the CLI and the server's tests use). Uploads and downloads
+ * go through XMLHttpRequest for progress events. Error answers become an ApiFailure carrying the
+ * OperationOutcome's code and Japanese text.
+ */
+import { DEVICE_SIGNATURE_HEADER, signRequest } from "../../src/client/request-signing.js";
+
+export interface ApiError {
+  readonly status: number;
+  /** Our code (issue[0].details.coding[0].code), or NETWORK / HTTP_<status>. */
+  readonly code: string;
+  /** The server's Japanese text, when it sent one. */
+  readonly text: string;
+}
+
+export class ApiFailure extends Error {
+  constructor(readonly error: ApiError) {
+    super(error.code);
+    this.name = "ApiFailure";
+  }
+}
+
+/** The device key a request is signed with. */
+export interface DeviceCredential {
+  readonly privateKey: CryptoKey;
+  readonly deviceId: string;
+}
+
+export interface ApiOptions {
+  /** Called when a request fails for a reason the whole app reacts to (expired session…). */
+  readonly onAuthProblem: (error: ApiError) => void;
+}
+
+const AUTH_PROBLEMS = new Set([
+  "AUTH_REQUIRED",
+  "AUTH_SESSION_EXPIRED",
+  "AUTH_PASSWORD_CHANGE_REQUIRED",
+  "DEVICE_NOT_REGISTERED",
+]);
+
+export interface TransferProgress {
+  readonly loaded: number;
+  readonly total: number | undefined;
+}
+
+export interface XhrRequest {
+  readonly method: "POST";
+  readonly path: string;
+  readonly body?: Uint8Array;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly onUploadProgress?: (p: TransferProgress) => void;
+  readonly onDownloadProgress?: (p: TransferProgress) => void;
+}
+
+function outcomeError(status: number, body: unknown): ApiError {
+  const issue = (body as { issue?: { details?: { coding?: { code?: unknown }[]; text?: unknown } }[] } | null)
+    ?.issue?.[0];
+  const code = issue?.details?.coding?.[0]?.code;
+  const text = issue?.details?.text;
+  return {
+    status,
+    code: typeof code === "string" ? code : `HTTP_${status}`,
+    text: typeof text === "string" ? text : "",
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export class Api {
+  csrfToken: string | undefined;
+  device: DeviceCredential | undefined;
+
+  constructor(private readonly options: ApiOptions) {}
+
+  private fail(error: ApiError, reportAuth: boolean): never {
+    if (reportAuth && AUTH_PROBLEMS.has(error.code)) this.options.onAuthProblem(error);
+    throw new ApiFailure(error);
+  }
+
+  /** Headers of a state change: CSRF token and, when signing, the device signature over the body. */
+  private async changeHeaders(method: string, path: string, body: Uint8Array, sign: boolean) {
+    const headers: Record<string, string> = {};
+    if (this.csrfToken !== undefined) headers["x-csrf-token"] = this.csrfToken;
+    if (sign && this.device !== undefined) {
+      headers[DEVICE_SIGNATURE_HEADER] = await signRequest({
+        method,
+        path,
+        body,
+        privateKey: this.device.privateKey,
+        deviceId: this.device.deviceId,
+        now: Date.now(),
+      });
+    }
+    return headers;
+  }
+
+  /** GET returning parsed JSON (or text for text answers). */
+  async get<T>(path: string, o: { reportAuth?: boolean } = {}): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(path, { headers: { accept: "application/json" }, credentials: "same-origin" });
+    } catch {
+      return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+    }
+    const text = await response.text();
+    const type = response.headers.get("content-type") ?? "";
+    const body = type.includes("json") ? parseJson(text) : text;
+    if (!response.ok) return this.fail(outcomeError(response.status, body), o.reportAuth ?? true);
+    return body as T;
+  }
+
+  /** GET of a file (CSV), as bytes. */
+  async getBytes(path: string): Promise<Uint8Array> {
+    const response = await fetch(path, { credentials: "same-origin" });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (!response.ok) {
+      return this.fail(outcomeError(response.status, parseJson(new TextDecoder().decode(bytes))), true);
+    }
+    return bytes;
+  }
+
+  /**
+   * A state change with a JSON body (or none). Signed with the device key unless `sign: false`
+   * (login, logout and look-up need no device).
+   */
+  async send<T>(
+    method: "POST" | "DELETE",
+    path: string,
+    json?: unknown,
+    o: { sign?: boolean; reportAuth?: boolean } = {},
+  ): Promise<T> {
+    const body = json === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(json));
+    const headers = await this.changeHeaders(method, path, body, o.sign ?? true);
+    headers["accept"] = "application/json";
+    if (json !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        credentials: "same-origin",
+        ...(json !== undefined ? { body } : {}),
+      });
+    } catch {
+      return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+    }
+    const text = await response.text();
+    const parsed = text.length === 0 ? undefined : parseJson(text);
+    if (!response.ok) return this.fail(outcomeError(response.status, parsed), o.reportAuth ?? true);
+    return parsed as T;
+  }
+
+  /** A signed binary request through XMLHttpRequest, for upload and download progress. */
+  async xhr(r: XhrRequest): Promise<{ status: number; bytes: Uint8Array }> {
+    const body = r.body ?? new Uint8Array();
+    const headers = { ...(await this.changeHeaders(r.method, r.path, body, true)), ...r.headers };
+    const result = await new Promise<{ status: number; bytes: Uint8Array } | undefined>((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(r.method, r.path);
+      xhr.responseType = "arraybuffer";
+      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+      const progress = (f: ((p: TransferProgress) => void) | undefined) => (e: ProgressEvent) => {
+        f?.({ loaded: e.loaded, total: e.lengthComputable ? e.total : undefined });
+      };
+      xhr.upload.addEventListener("progress", progress(r.onUploadProgress));
+      xhr.addEventListener("progress", progress(r.onDownloadProgress));
+      xhr.addEventListener("load", () => {
+        resolve({ status: xhr.status, bytes: new Uint8Array(xhr.response as ArrayBuffer) });
+      });
+      xhr.addEventListener("error", () => {
+        resolve(undefined);
+      });
+      xhr.send(r.body === undefined ? null : new Blob([new Uint8Array(r.body)]));
+    });
+    if (result === undefined) return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+    if (result.status < 200 || result.status >= 300) {
+      const parsed = parseJson(new TextDecoder().decode(result.bytes));
+      return this.fail(outcomeError(result.status, parsed), true);
+    }
+    return result;
+  }
+}
+
+/** The ApiError of a thrown value (anything else becomes code UNEXPECTED). */
+export function apiErrorOf(error: unknown): ApiError {
+  if (error instanceof ApiFailure) return error.error;
+  return { status: 0, code: "UNEXPECTED", text: "" };
+}

@@ -1,0 +1,74 @@
+/**
+ * A transfer's audit trail as a timeline — who, what, when, from which device — each entry marked
+ * 検証済み or 検証失敗 by the in-browser check (trail-check.ts), with the overall verdict first.
+ */
+import type { OperationRecord } from "../../../src/ledger/entry/operation-record.js";
+import { formatDateTime } from "../format.js";
+import { useI18n, type MessageKey } from "../i18n.js";
+import type { TrailCheck } from "../trail-check.js";
+import type { TransferView } from "../types.js";
+
+const OPERATIONS: Partial<Record<OperationRecord["type"], MessageKey>> = {
+  upload: "opUpload",
+  conversion: "opConversion",
+  send: "opSend",
+  download: "opDownload",
+  receipt: "opReceipt",
+  deletion: "opDeletion",
+};
+
+function institutionName(record: OperationRecord, transfer: TransferView): string {
+  if (record.institution === transfer.sender.id) return transfer.sender.name;
+  if (record.institution === transfer.receiver.id) return transfer.receiver.name;
+  return record.institution;
+}
+
+export function TrailTimeline(props: { check: TrailCheck; transfer: TransferView }) {
+  const { t, lang } = useI18n();
+  const { check } = props;
+  return (
+    <div>
+      <p
+        id="trail-status"
+        role="status"
+        class={check.verified ? "verdict verdict-ok" : "verdict verdict-fail"}
+      >
+        <span class="mark">{check.verified ? t("verified") : t("verifyFailed")}</span>{" "}
+        {check.verified ? t("trailAllVerified", { size: check.checkpoint?.size ?? 0 }) : t("trailFailed")}
+      </p>
+      <ol class="timeline">
+        {check.entries.map((e) => {
+          const r = e.record;
+          const key = r ? OPERATIONS[r.type] : undefined;
+          return (
+            <li key={e.index} class={e.verified ? "entry ok" : "entry fail"}>
+              <p class="entry-head">
+                <strong>{key ? t(key) : (r?.type ?? t("opOther"))}</strong>
+                {r?.outcome === "success" || r === undefined ? "" : ` ${t("outcomeFailure")}`}{" "}
+                <span class={e.verified ? "mark ok" : "mark fail"}>
+                  {e.verified ? t("verified") : t("verifyFailed")}
+                </span>
+              </p>
+              {r ? (
+                <dl class="entry-facts">
+                  <dt>{t("trailWhen")}</dt>
+                  <dd>
+                    <time dateTime={r.time}>{formatDateTime(r.time, lang)}</time>
+                  </dd>
+                  <dt>{t("trailWho")}</dt>
+                  <dd>
+                    {institutionName(r, props.transfer)} ({r.actor.id})
+                  </dd>
+                  <dt>{t("trailDevice")}</dt>
+                  <dd>
+                    {r.actor.device ? <code>{r.actor.device.keyId.slice(0, 12)}…</code> : t("trailNoDevice")}
+                  </dd>
+                </dl>
+              ) : null}
+            </li>
+          );
+        })}
+      </ol>
+    </div>
+  );
+}

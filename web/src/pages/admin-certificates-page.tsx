@@ -1,0 +1,3 @@
+export function AdminCertificatesPage() {
+  return <main id="main">AdminCertificatesPage</main>;
+}

@@ -1,0 +1,3 @@
+export function AdminInstitutionsPage() {
+  return <main id="main">AdminInstitutionsPage</main>;
+}

@@ -1,0 +1,3 @@
+export function AdminMonitoringPage() {
+  return <main id="main">AdminMonitoringPage</main>;
+}

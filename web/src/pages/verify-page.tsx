@@ -1,0 +1,214 @@
+/**
+ * 検証: a file dropped or chosen here, or one pasted CSV record, is hashed in this browser (the file
+ * never leaves the computer); only the hash goes to POST /api/v1/lookup, and the answer — checkpoint
+ * signature, inclusion proofs and, for a record, the proof within its file — is verified here against
+ * the pinned verifier key. The result is said in plain words.
+ */
+import { useState } from "preact/hooks";
+import { apiErrorOf, type ApiError } from "../api.js";
+import { useApp } from "../app-context.js";
+import { ErrorAlert } from "../components/messages.js";
+import { PageHeading } from "../components/page-heading.js";
+import { formatDate } from "../format.js";
+import { recordHashOfText, sha256OfFile } from "../hash.js";
+import { useI18n } from "../i18n.js";
+import { checkTrail, type TrailCheck } from "../trail-check.js";
+import type { TransferView } from "../types.js";
+
+type Outcome =
+  | {
+      readonly kind: "ok";
+      readonly what: "file" | "record";
+      readonly hash: string;
+      readonly check: TrailCheck;
+      readonly transfer: TransferView;
+    }
+  | { readonly kind: "not-found" | "broken"; readonly what: "file" | "record"; readonly hash: string };
+
+export function VerifyPage() {
+  const { api, pin } = useApp();
+  const { t, lang } = useI18n();
+  const [file, setFile] = useState<File>();
+  const [record, setRecord] = useState("");
+  const [over, setOver] = useState(false);
+  const [working, setWorking] = useState<string>();
+  const [outcome, setOutcome] = useState<Outcome>();
+  const [error, setError] = useState<ApiError | string>();
+
+  const lookup = async (what: "file" | "record", hash: string): Promise<void> => {
+    setWorking(t("verifyLooking"));
+    let answer: unknown;
+    try {
+      answer = await api.send<unknown>("POST", "/api/v1/lookup", { sha256: hash }, { sign: false });
+    } catch (e) {
+      const err = apiErrorOf(e);
+      if (err.code === "NOT_FOUND") setOutcome({ kind: "not-found", what, hash });
+      else setError(err);
+      return;
+    }
+    if (pin.status === "unavailable") {
+      setOutcome({ kind: "broken", what, hash });
+      return;
+    }
+    const check = checkTrail(answer, pin.key, what === "file" ? { fileSha256: hash } : { recordHash: hash });
+    const transfer = (answer as { transfer?: TransferView }).transfer;
+    setOutcome(
+      check.verified && transfer
+        ? { kind: "ok", what, hash, check, transfer }
+        : { kind: "broken", what, hash },
+    );
+  };
+
+  const run = async (what: "file" | "record"): Promise<void> => {
+    setOutcome(undefined);
+    setError(undefined);
+    try {
+      if (what === "file") {
+        if (!file) {
+          setError(t("verifyNothing"));
+          return;
+        }
+        const hash = await sha256OfFile(file, (f) => {
+          setWorking(t("verifyHashing", { percent: Math.floor(f * 100) }));
+        });
+        await lookup("file", hash);
+      } else {
+        if (record.trim() === "") {
+          setError(t("verifyNothing"));
+          return;
+        }
+        await lookup("record", recordHashOfText(record));
+      }
+    } finally {
+      setWorking(undefined);
+    }
+  };
+
+  return (
+    <main id="main">
+      <PageHeading text={t("verifyTitle")} />
+      <p>{t("verifyIntro")}</p>
+      <div class="forms">
+        <section aria-labelledby="verify-file-heading">
+          <h2 id="verify-file-heading">{t("verifyFileHeading")}</h2>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void run("file");
+            }}
+          >
+            <div
+              class={over ? "drop-zone over" : "drop-zone"}
+              onDragOver={(e) => {
+                e.preventDefault();
+                setOver(true);
+              }}
+              onDragLeave={() => {
+                setOver(false);
+              }}
+              onDrop={(e) => {
+                e.preventDefault();
+                setOver(false);
+                const dropped = e.dataTransfer?.files[0];
+                if (dropped) {
+                  setFile(dropped);
+                  setOutcome(undefined);
+                }
+              }}
+            >
+              <div class="field">
+                <label for="verify-file">{t("verifyFile")}</label>
+                <input
+                  id="verify-file"
+                  type="file"
+                  aria-describedby="verify-drop-hint"
+                  onChange={(e) => {
+                    setFile(e.currentTarget.files?.[0]);
+                    setOutcome(undefined);
+                  }}
+                />
+              </div>
+              <p class="hint" id="verify-drop-hint">
+                {t("verifyDrop")}
+                {file ? ` — ${file.name}` : ""}
+              </p>
+            </div>
+            <button type="submit" class="primary" disabled={working !== undefined}>
+              {t("verifyFileButton")}
+            </button>
+          </form>
+        </section>
+        <section aria-labelledby="verify-record-heading">
+          <h2 id="verify-record-heading">{t("verifyRecordHeading")}</h2>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void run("record");
+            }}
+          >
+            <div class="field">
+              <label for="verify-record">{t("verifyRecord")}</label>
+              <textarea
+                id="verify-record"
+                rows={4}
+                spellcheck={false}
+                aria-describedby="verify-record-hint"
+                value={record}
+                onInput={(e) => {
+                  setRecord(e.currentTarget.value);
+                }}
+              />
+              <p class="hint" id="verify-record-hint">
+                {t("verifyRecordHint")}
+              </p>
+            </div>
+            <button type="submit" class="primary" disabled={working !== undefined}>
+              {t("verifyRecordButton")}
+            </button>
+          </form>
+        </section>
+      </div>
+      <ErrorAlert error={error} />
+      <div id="verify-result" role="status">
+        {working !== undefined ? <p>{working}</p> : null}
+        {outcome ? <OutcomeView outcome={outcome} lang={lang} /> : null}
+      </div>
+    </main>
+  );
+}
+
+function OutcomeView(props: { outcome: Outcome; lang: "ja" | "en" }) {
+  const { t } = useI18n();
+  const o = props.outcome;
+  let text: string;
+  if (o.kind === "ok") {
+    const when = formatDate(o.transfer.sentAt ?? o.transfer.createdAt, props.lang);
+    const vars = { date: when, sender: o.transfer.sender.name };
+    text =
+      o.what === "record"
+        ? t("verifyRecordOk", vars)
+        : o.transfer.sentAt === null
+          ? t("verifyFileOkUnsent", vars)
+          : t("verifyFileOk", vars);
+  } else if (o.kind === "not-found") {
+    text = o.what === "file" ? t("verifyNotFound") : t("verifyRecordNotFound");
+  } else {
+    text = t("verifyBroken");
+  }
+  return (
+    <div>
+      <p class={o.kind === "ok" ? "verdict verdict-ok" : "verdict verdict-fail"}>
+        <span class="mark">{o.kind === "ok" ? t("verified") : t("verifyFailed")}</span> {text}
+      </p>
+      <details>
+        <summary>{t("verifyDetails")}</summary>
+        <p>
+          {t("verifyHashLabel")}: <code>{o.hash}</code>
+        </p>
+        {o.kind === "ok" && o.check.checkpoint ? (
+          <p>{t("verifyCheckpoint", { origin: o.check.checkpoint.origin, size: o.check.checkpoint.size })}</p>
+        ) : null}
+      </details>
+    </div>
+  );
+}

@@ -1,0 +1,80 @@
+/**
+ * Shapes of the API's answers as the UI reads them (see openapi/openapi.json and the service's views).
+ * Only what the pages use; the server remains the authority.
+ */
+export type Role = "sender" | "receiver" | "admin";
+
+export interface SessionView {
+  readonly loginId: string;
+  readonly role: Role;
+  readonly institution: { readonly id: string; readonly kind: string; readonly name: string };
+  readonly csrfToken: string;
+  readonly mustChangePassword: boolean;
+  readonly expiresAt: string;
+  readonly devices: number;
+}
+
+export type TransferStatus = "converted" | "sent" | "downloaded" | "received" | "discarded" | "deleted";
+
+export interface TransferView {
+  readonly id: string;
+  readonly sender: { readonly id: string; readonly name: string };
+  readonly receiver: { readonly id: string; readonly name: string };
+  readonly status: TransferStatus;
+  readonly original: { readonly sha256: string; readonly bytes: number };
+  readonly standard: { readonly sha256: string; readonly bytes: number } | null;
+  readonly records: number | null;
+  readonly rowsRejected: number | null;
+  readonly createdAt: string;
+  readonly sentAt: string | null;
+  readonly downloadedAt: string | null;
+  readonly receivedAt: string | null;
+  readonly deletedAt: string | null;
+  readonly deleteAfter: string | null;
+  readonly deletionSoon: boolean;
+}
+
+export type IssueSeverity = "error" | "warning";
+
+export interface Issue {
+  readonly severity: IssueSeverity;
+  readonly code: string;
+  readonly row: number;
+  readonly column?: string;
+  readonly item?: string;
+  readonly message: string;
+}
+
+export interface ConvertReport {
+  readonly counts: {
+    readonly rowsIn: number;
+    readonly rowsUsed: number;
+    readonly rowsRejected: number;
+    readonly rowsIgnored: number;
+    readonly recordsOut: number;
+  };
+  readonly reconciled: boolean;
+  readonly issueCounts: Readonly<Record<string, { readonly error: number; readonly warning: number }>>;
+  readonly issuesTotal: number;
+  readonly issuesTruncated: boolean;
+  readonly issues: readonly Issue[];
+}
+
+export interface Institution {
+  readonly id: string;
+  readonly kind: "office" | "sender" | "receiver";
+  readonly name: string;
+  readonly number: string | null;
+  readonly status: "active" | "disabled";
+  readonly createdAt: string;
+}
+
+export interface Certificate {
+  readonly serial: string;
+  readonly institutionId: string;
+  readonly loginId: string;
+  readonly fingerprint: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly revokedAt: string | null;
+}

@@ -8,7 +8,7 @@ import { launchBrowser } from "./support/browser.js";
 import { useE2eSuite } from "./support/e2e-suite.js";
 
 describe("chromium against the test node", () => {
-  const suite = useE2eSuite();
+  const suite = useE2eSuite({ ui: false });
 
   it("with the sender's certificate → /api/v1/health answers 200 over TLS 1.3 at https://localhost", async () => {
     const browser = suite.browser();

@@ -181,21 +181,39 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Chromium's console line for an HTTP error status; the request's URL is the message's location. */
+const FAILED_RESOURCE = /^Failed to load resource: the server responded with a status of (\d{3})\b/;
+
 /**
  * Collects what must never happen on a page: console errors (a CSP violation is reported as one),
- * uncaught exceptions, and CSP reports. Attach to every page before it navigates.
+ * uncaught exceptions, any 5xx answer, and a failed load of anything that is not an API call. Attach
+ * before the page navigates.
+ *
+ * One kind of console error is expected and not collected: Chromium logs every 4xx answer to a
+ * `fetch` as "Failed to load resource", and the UI asks the API questions whose normal answer is a 4xx
+ * (401 before login, 409 DEVICE_CONFIRMATION_REQUIRED for a second device, 404 for a transfer the
+ * person may not see). A 4xx for a page, script, style sheet, image or icon is collected.
  */
 export class PageProblems {
   readonly messages: string[] = [];
 
   watch(page: Page): Page {
     page.on("console", (message: ConsoleMessage) => {
-      if (message.type() === "error" || /Content Security Policy/i.test(message.text())) {
-        this.messages.push(`console ${message.type()} on ${page.url()}: ${message.text()}`);
-      }
+      const text = message.text();
+      const isError = message.type() === "error" || /Content Security Policy/i.test(text);
+      if (!isError) return;
+      const failed = FAILED_RESOURCE.exec(text);
+      const resource = message.location().url;
+      if (failed?.[1] !== undefined && Number(failed[1]) < 500 && isApiUrl(resource)) return;
+      this.messages.push(`console ${message.type()} on ${page.url()}: ${text} (${resource})`);
     });
     page.on("pageerror", (error) => {
       this.messages.push(`page error on ${page.url()}: ${error.message}`);
+    });
+    page.on("response", (response) => {
+      if (response.status() >= 500) {
+        this.messages.push(`${response.status()} for ${response.request().method()} ${response.url()}`);
+      }
     });
     return page;
   }
@@ -204,6 +222,14 @@ export class PageProblems {
     for (const page of context.pages()) this.watch(page);
     context.on("page", (page) => this.watch(page));
     return context;
+  }
+}
+
+function isApiUrl(url: string): boolean {
+  try {
+    return new URL(url).pathname.startsWith("/api/v1/");
+  } catch {
+    return false;
   }
 }
 

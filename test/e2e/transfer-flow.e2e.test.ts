@@ -1,0 +1,251 @@
+/**
+ * The whole flow in chromium, as the two people do it: the demo sender's first login (temporary
+ * password, forced change, device registration), upload of the shipped example export to the demo
+ * receiver with the progress bar, the conversion summary and the row issues, 送信確定; the receiver's
+ * first login, download of the standard CSV (its bytes are exactly the transfer's standard hash), 受領確定
+ * and the trail verified in the browser; the verify page with the real file and a one-byte-changed copy;
+ * and, past the retention time, deletion shown as 削除済み in the sender's list. Screenshots of each main
+ * page are saved on the way.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, Locator, Page } from "playwright-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { runRetention } from "../../src/service/retention.js";
+import { transferRow } from "../../src/service/transfer-records.js";
+import { convertLocally, exampleExport, EXPORT_PATH } from "../support/transfer-fixtures.js";
+import { saveScreenshot } from "./support/browser.js";
+import { useE2eSuite } from "./support/e2e-suite.js";
+import {
+  apiGet,
+  expectHeading,
+  firstLogin,
+  logIn,
+  pathAfter,
+  progressSeen,
+  sha256Hex,
+  transferIdOf,
+  watchProgress,
+  type Person,
+} from "./support/ui-steps.js";
+
+interface TransferView {
+  readonly id: string;
+  readonly status: string;
+  readonly standard: { sha256: string; bytes: number } | null;
+}
+
+const RECEIVER_NAME = "みなと健康保険組合 (デモ)";
+const DAY_MS = 86_400_000;
+
+describe("sender upload → receiver receipt → deletion, in chromium", () => {
+  const suite = useE2eSuite();
+  const work = mkdtempSync(join(tmpdir(), "kenshin-e2e-flow-"));
+  let senderContext: BrowserContext;
+  let sender: Page;
+  let senderPerson: Person;
+  let receiverContext: BrowserContext;
+  let receiver: Page;
+  let transferId: string;
+  let downloaded: string;
+
+  afterAll(() => {
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("the sender's first login: temporary password → forced change → device registration → 送信", async () => {
+    senderContext = suite.problems.watchContext(await suite.browser().newPersonContext("sender"));
+    sender = await senderContext.newPage();
+    const first = await firstLogin(sender, suite.node().account("sender"), {
+      deviceLabel: "受付のパソコン",
+      screenshots: true,
+    });
+    senderPerson = first.person;
+    expect(first.landing).toBe("/send");
+    await expectHeading(sender, "送信");
+  });
+
+  it("the sender uploads the example export (progress bar) and sees the summary and the row issues", async () => {
+    const expected = (await convertLocally(exampleExport())).summary;
+    await sender.getByLabel("送信先", { exact: true }).selectOption({ label: RECEIVER_NAME });
+    await sender.getByLabel("送信するファイル", { exact: true }).setInputFiles(EXPORT_PATH);
+    await saveScreenshot(sender, "send");
+    await watchProgress(sender, "アップロードの進み具合");
+    await sender.getByRole("button", { name: "アップロード", exact: true }).click();
+    expect(await pathAfter(sender, "/send")).toMatch(/^\/transfers\/tr_[a-z2-7]{16}$/);
+    transferId = transferIdOf(sender);
+    await expectHeading(sender, "転送の詳細");
+
+    // The labelled progress bar was shown while the file was sealed, sent and converted. (A 3 KB body
+    // goes in one piece, so it stays indeterminate here; the download below shows it counting up.)
+    expect((await progressSeen(sender)).length).toBeGreaterThan(0);
+
+    // The summary: the counts of the local conversion of the same file.
+    const report = sender.getByRole("region", { name: "変換の結果" });
+    const reportText = (await report.textContent()) ?? "";
+    for (const [label, value] of [
+      ["読み込んだ行", expected.counts.rowsIn],
+      ["変換できたレコード", expected.counts.recordsOut],
+      ["エラーで除いた行", expected.counts.rowsRejected],
+    ] as const) {
+      expect(reportText).toContain(label);
+      expect(reportText).toContain(String(value));
+    }
+
+    // The issues: one table row per issue, with the source row and column; filterable by severity.
+    const issues = sender.getByRole("table", { name: "指摘" });
+    const rows = issues.locator("tbody tr");
+    expect(await rows.count()).toBe(expected.issuesTotal);
+    const withColumn = expected.issues.find((i) => i.column !== undefined);
+    if (withColumn?.column === undefined) throw new Error("the example has an issue with a column");
+    const columnRow = rows.filter({ hasText: withColumn.code }).filter({ hasText: withColumn.column });
+    expect(await columnRow.count()).toBeGreaterThan(0);
+    expect(await columnRow.first().textContent()).toContain(String(withColumn.row));
+    await saveScreenshot(sender, "transfer-sender");
+
+    const errors = expected.issues.filter((i) => i.severity === "error");
+    await sender.getByLabel("重要度", { exact: true }).selectOption({ label: "エラー" });
+    await expectRowCount(rows, errors.length);
+    for (const issue of errors) expect(await rows.filter({ hasText: issue.code }).count()).toBe(1);
+    await sender.getByLabel("重要度", { exact: true }).selectOption({ label: "すべて" });
+    await expectRowCount(rows, expected.issuesTotal);
+  });
+
+  it("送信確定 → the transfer is sent, and the sender's list shows 送信済み", async () => {
+    await sender.getByRole("button", { name: "送信確定", exact: true }).click();
+    await sender.getByText("送信を確定しました。").waitFor();
+    const view = await transferView(sender, transferId);
+    expect(view.status).toBe("sent");
+    await sender.goto("/transfers");
+    await expectHeading(sender, "送信した転送");
+    const row = sender.getByRole("row").filter({ hasText: RECEIVER_NAME });
+    await row.filter({ hasText: "送信済み" }).waitFor();
+    await saveScreenshot(sender, "transfers-sender");
+  });
+
+  it("the receiver downloads the standard CSV (progress bar): its SHA-256 is the transfer's standard hash", async () => {
+    receiverContext = suite.problems.watchContext(await suite.browser().newPersonContext("receiver"));
+    receiver = await receiverContext.newPage();
+    const first = await firstLogin(receiver, suite.node().account("receiver"), {
+      deviceLabel: "保険組合のパソコン",
+    });
+    expect(first.landing).toBe("/transfers");
+    await expectHeading(receiver, "届いた転送");
+    await saveScreenshot(receiver, "transfers-receiver");
+    await receiver
+      .getByRole("row")
+      .filter({ hasText: "送信済み" })
+      .getByRole("link", { name: "詳細" })
+      .click();
+    expect(await pathAfter(receiver, "/transfers")).toBe(`/transfers/${transferId}`);
+    await expectHeading(receiver, "転送の詳細");
+
+    await watchProgress(receiver, "ダウンロードの進み具合");
+    const [download] = await Promise.all([
+      receiver.waitForEvent("download"),
+      receiver.getByRole("button", { name: "標準CSVをダウンロード" }).click(),
+    ]);
+    downloaded = join(work, "standard.csv");
+    await download.saveAs(downloaded);
+    const bytes = readFileSync(downloaded);
+    const view = await transferView(receiver, transferId);
+    expect(view.standard).not.toBeNull();
+    expect({ sha256: sha256Hex(bytes), bytes: bytes.length }).toEqual(view.standard);
+    expect(bytes).toEqual((await convertLocally(exampleExport())).bytes);
+    // The download's progress bar counted the sealed bytes up to their total.
+    const seen = await progressSeen(receiver);
+    expect(seen.some((p) => p.max > 1 && p.value === p.max)).toBe(true);
+    expect(view.status).toBe("downloaded");
+  });
+
+  it("受領確定 → receipt confirmed; the trail is verified entry by entry in the browser", async () => {
+    await receiver.getByRole("button", { name: "受領確定", exact: true }).click();
+    await receiver.getByText("受領を確定しました。").waitFor();
+    expect((await transferView(receiver, transferId)).status).toBe("received");
+
+    const status = receiver.locator("#trail-status");
+    await status.filter({ hasText: "すべての記録を検証しました" }).waitFor();
+    const trail = receiver
+      .getByRole("region", { name: "操作の証跡" })
+      .getByRole("list")
+      .first()
+      .getByRole("listitem");
+    const entries = await trail.allTextContents();
+    expect(entries.length).toBeGreaterThanOrEqual(5);
+    for (const text of entries) {
+      expect(text).toContain("検証済み");
+      expect(text).not.toContain("検証失敗");
+    }
+    for (const operation of ["アップロード", "送信確定", "ダウンロード", "受領確定"]) {
+      expect(entries.some((t) => t.includes(operation))).toBe(true);
+    }
+    await saveScreenshot(receiver, "transfer-receiver");
+  });
+
+  it("the verify page: the downloaded file is verified; a copy with one byte changed is not", async () => {
+    await receiver.goto("/verify");
+    await expectHeading(receiver, "検証");
+    const result = receiver.locator("#verify-result");
+
+    await receiver.getByLabel("検証するファイル", { exact: true }).setInputFiles(downloaded);
+    await receiver.getByRole("button", { name: "ファイルを検証" }).click();
+    await result.filter({ hasText: "改ざんされていません" }).waitFor();
+    expect(await result.textContent()).toContain("さくら健診センター");
+    await saveScreenshot(receiver, "verify-ok");
+
+    const changed = Buffer.from(readFileSync(downloaded));
+    const at = changed.length - 10;
+    changed[at] = (changed[at] ?? 0) ^ 0x01;
+    const changedPath = join(work, "standard-changed.csv");
+    writeFileSync(changedPath, changed);
+    await receiver.getByLabel("検証するファイル", { exact: true }).setInputFiles(changedPath);
+    await receiver.getByRole("button", { name: "ファイルを検証" }).click();
+    await result.filter({ hasText: "見つかりませんでした" }).waitFor();
+    expect(await result.textContent()).not.toContain("改ざんされていません");
+    await saveScreenshot(receiver, "verify-changed");
+  });
+
+  it("past the retention time the payload is deleted and the sender's list shows 削除済み", async () => {
+    const node = suite.node();
+    node.clock.advance((node.ctx.config.retention.afterReceiptDays + 1) * DAY_MS);
+    expect((await runRetention(node.ctx)).deleted).toBe(1);
+    expect(transferRow(node.ctx, transferId)?.status).toBe("deleted");
+
+    // The session has long expired: the sender logs in again (this browser's device is known).
+    await sender.goto("/transfers");
+    if (new URL(sender.url()).pathname === "/login" || (await isLoginPage(sender))) {
+      await logIn(sender, senderPerson);
+      await pathAfter(sender, "/login");
+      await sender.goto("/transfers");
+    }
+    await expectHeading(sender, "送信した転送");
+    await sender
+      .getByRole("row")
+      .filter({ hasText: RECEIVER_NAME })
+      .filter({ hasText: "削除済み" })
+      .waitFor();
+    await saveScreenshot(sender, "transfers-deleted");
+  });
+
+  it("no console error, CSP violation, page error or 5xx on any page of the flow", async () => {
+    await senderContext.close();
+    await receiverContext.close();
+    expect(suite.problems.messages).toEqual([]);
+  });
+});
+
+async function transferView(page: Page, id: string): Promise<TransferView> {
+  const r = await apiGet(page, `/api/v1/transfers/${id}`);
+  expect(r.status).toBe(200);
+  return (r.json as { transfer: TransferView }).transfer;
+}
+
+async function isLoginPage(page: Page): Promise<boolean> {
+  await page.getByRole("heading", { level: 1 }).first().waitFor();
+  return (await page.getByRole("heading", { level: 1, name: "ログイン", exact: true }).count()) > 0;
+}
+
+async function expectRowCount(rows: Locator, n: number): Promise<void> {
+  await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(n);
+}

@@ -1,3 +1,148 @@
+/** 証明書: every client certificate issued, and revocation with a reason (refused at once, no restart). */
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { apiErrorOf, type ApiError } from "../api.js";
+import { useApp } from "../app-context.js";
+import { ErrorAlert, StatusLine } from "../components/messages.js";
+import { ModalDialog } from "../components/modal-dialog.js";
+import { PageHeading } from "../components/page-heading.js";
+import { formatDate, formatDateTime } from "../format.js";
+import { useI18n } from "../i18n.js";
+import type { Certificate } from "../types.js";
+
 export function AdminCertificatesPage() {
-  return <main id="main">AdminCertificatesPage</main>;
+  const { api } = useApp();
+  const { t, lang } = useI18n();
+  const [certificates, setCertificates] = useState<readonly Certificate[]>([]);
+  const [error, setError] = useState<ApiError>();
+  const [done, setDone] = useState<string>();
+  const [revoking, setRevoking] = useState<Certificate>();
+  const [reason, setReason] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(async (): Promise<void> => {
+    try {
+      setCertificates(
+        (await api.get<{ certificates: Certificate[] }>("/api/v1/admin/certificates")).certificates,
+      );
+    } catch (e) {
+      setError(apiErrorOf(e));
+    }
+  }, [api]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const revoke = async (c: Certificate): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.send("POST", `/api/v1/admin/certificates/${encodeURIComponent(c.serial)}/revoke`, {
+        reason: reason.trim(),
+      });
+      setRevoking(undefined);
+      setReason("");
+      setDone(t("revokeDone"));
+      await load();
+    } catch (e) {
+      setError(apiErrorOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main id="main">
+      <PageHeading text={t("certsTitle")} />
+      <ErrorAlert error={error} />
+      <StatusLine text={done} />
+      <div class="table-wrap">
+        <table>
+          <caption>{t("certsTitle")}</caption>
+          <thead>
+            <tr>
+              <th scope="col">{t("colSerial")}</th>
+              <th scope="col">{t("colLoginId")}</th>
+              <th scope="col">{t("colInstitution")}</th>
+              <th scope="col">{t("colFingerprint")}</th>
+              <th scope="col">{t("colNotAfter")}</th>
+              <th scope="col">{t("colRevoked")}</th>
+              <th scope="col">{t("colActions")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {certificates.map((c) => (
+              <tr key={c.serial}>
+                <th scope="row">
+                  <code>{c.serial}</code>
+                </th>
+                <td>{c.loginId}</td>
+                <td>
+                  <code>{c.institutionId}</code>
+                </td>
+                <td>
+                  <code>{c.fingerprint.slice(0, 16)}…</code>
+                </td>
+                <td>{formatDate(c.notAfter, lang)}</td>
+                <td>{c.revokedAt === null ? t("notRevoked") : formatDateTime(c.revokedAt, lang)}</td>
+                <td>
+                  {c.revokedAt === null ? (
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-label={`${t("revoke")} ${c.serial}`}
+                      onClick={() => {
+                        setRevoking(c);
+                      }}
+                    >
+                      {t("revoke")}
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <ModalDialog
+        open={revoking !== undefined}
+        title={t("revokeTitle", { serial: revoking?.serial ?? "" })}
+        onCancel={() => {
+          setRevoking(undefined);
+        }}
+      >
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (revoking) void revoke(revoking);
+          }}
+        >
+          <div class="field">
+            <label for="revoke-reason">{t("revokeReason")}</label>
+            <input
+              id="revoke-reason"
+              required
+              maxLength={200}
+              value={reason}
+              onInput={(e) => {
+                setReason(e.currentTarget.value);
+              }}
+            />
+          </div>
+          <div class="buttons">
+            <button type="submit" class="danger" disabled={busy}>
+              {t("revokeYes")}
+            </button>
+            <button
+              type="button"
+              onClick={() => {
+                setRevoking(undefined);
+              }}
+            >
+              {t("cancel")}
+            </button>
+          </div>
+        </form>
+      </ModalDialog>
+    </main>
+  );
 }

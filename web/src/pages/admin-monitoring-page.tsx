@@ -1,3 +1,171 @@
+/**
+ * 監視: transfer counts by status, recent conversion runs (counts and issue codes), the ledger's size
+ * and latest checkpoint, the last backup, records per receiver and month. No personal data.
+ */
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { apiErrorOf, type ApiError } from "../api.js";
+import { useApp } from "../app-context.js";
+import { ErrorAlert } from "../components/messages.js";
+import { PageHeading } from "../components/page-heading.js";
+import { StatusLabel } from "../components/status-label.js";
+import { formatBytes, formatDateTime } from "../format.js";
+import { useI18n } from "../i18n.js";
+import type { TransferStatus } from "../types.js";
+
+interface Monitoring {
+  readonly transfersByStatus: Readonly<Record<string, number>>;
+  readonly conversionRuns: readonly {
+    readonly transfer: string;
+    readonly status: TransferStatus;
+    readonly createdAt: string;
+    readonly rowsIn: number | null;
+    readonly recordsOut: number | null;
+    readonly rowsRejected: number | null;
+    readonly issueCodes: Readonly<Record<string, { readonly error: number; readonly warning: number }>>;
+  }[];
+  readonly ledger: {
+    readonly size: number;
+    readonly checkpointSize: number;
+    readonly checkpoint: string | null;
+  };
+  readonly lastBackup: { readonly file: string; readonly bytes: number; readonly createdAt: string } | null;
+  readonly recordCounts: readonly {
+    readonly receiver: string;
+    readonly month: string;
+    readonly records: number;
+  }[];
+}
+
+const STATUSES: readonly TransferStatus[] = [
+  "converted",
+  "sent",
+  "downloaded",
+  "received",
+  "discarded",
+  "deleted",
+];
+
 export function AdminMonitoringPage() {
-  return <main id="main">AdminMonitoringPage</main>;
+  const { api } = useApp();
+  const { t, lang } = useI18n();
+  const [data, setData] = useState<Monitoring>();
+  const [error, setError] = useState<ApiError>();
+
+  const load = useCallback(async (): Promise<void> => {
+    try {
+      setData(await api.get<Monitoring>("/api/v1/admin/monitoring"));
+    } catch (e) {
+      setError(apiErrorOf(e));
+    }
+  }, [api]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  return (
+    <main id="main">
+      <PageHeading text={t("monitoringTitle")} />
+      <p class="hint">{t("adminNoResults")}</p>
+      <ErrorAlert error={error} />
+      <button type="button" onClick={() => void load()}>
+        {t("refresh")}
+      </button>
+      {data ? (
+        <>
+          <h2>{t("monByStatus")}</h2>
+          <table class="counts">
+            <caption>{t("monByStatus")}</caption>
+            <tbody>
+              {STATUSES.map((s) => (
+                <tr key={s}>
+                  <th scope="row">
+                    <StatusLabel status={s} />
+                  </th>
+                  <td class="num">{data.transfersByStatus[s] ?? 0}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+
+          <h2>{t("monLedger")}</h2>
+          <dl class="facts">
+            <dt>{t("monLedgerSize")}</dt>
+            <dd>{data.ledger.size}</dd>
+            <dt>{t("monBackup")}</dt>
+            <dd>
+              {data.lastBackup
+                ? `${formatDateTime(data.lastBackup.createdAt, lang)} (${formatBytes(data.lastBackup.bytes)})`
+                : t("monNoBackup")}
+            </dd>
+          </dl>
+          <h3>{t("monCheckpoint")}</h3>
+          <pre>{data.ledger.checkpoint ?? "—"}</pre>
+
+          <h2>{t("monRuns")}</h2>
+          <div class="table-wrap">
+            <table>
+              <caption>{t("monRuns")}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{t("colCreated")}</th>
+                  <th scope="col">{t("colTransfer")}</th>
+                  <th scope="col">{t("colStatus")}</th>
+                  <th scope="col">{t("countRowsIn")}</th>
+                  <th scope="col">{t("countRecordsOut")}</th>
+                  <th scope="col">{t("countRowsRejected")}</th>
+                  <th scope="col">{t("colIssueCodes")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.conversionRuns.map((r) => (
+                  <tr key={r.transfer}>
+                    <td>{formatDateTime(r.createdAt, lang)}</td>
+                    <td>
+                      <code>{r.transfer}</code>
+                    </td>
+                    <td>
+                      <StatusLabel status={r.status} />
+                    </td>
+                    <td class="num">{r.rowsIn ?? "—"}</td>
+                    <td class="num">{r.recordsOut ?? "—"}</td>
+                    <td class="num">{r.rowsRejected ?? "—"}</td>
+                    <td>
+                      {Object.entries(r.issueCodes).map(([code, n]) => (
+                        <div key={code}>
+                          <code>{code}</code> {n.error + n.warning}
+                        </div>
+                      ))}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+
+          <h2>{t("monRecordCounts")}</h2>
+          <table class="counts">
+            <caption>{t("monRecordCounts")}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t("colMonth")}</th>
+                <th scope="col">{t("colInstitution")}</th>
+                <th scope="col">{t("colCount")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.recordCounts.map((r) => (
+                <tr key={`${r.month}-${r.receiver}`}>
+                  <td>{r.month}</td>
+                  <td>
+                    <code>{r.receiver}</code>
+                  </td>
+                  <td class="num">{r.records}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      ) : null}
+    </main>
+  );
 }

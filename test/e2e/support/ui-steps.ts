@@ -4,7 +4,7 @@
  * the context's default timeout or an explicit one.
  */
 import { createHash } from "node:crypto";
-import type { Locator, Page } from "playwright-core";
+import type { Download, Locator, Page } from "playwright-core";
 import { expect } from "vitest";
 import { NEW_PASSWORD } from "../../support/test-node.js";
 import { ACTION_TIMEOUT_MS, saveScreenshot } from "./browser.js";
@@ -100,6 +100,13 @@ export function transferIdOf(page: Page): string {
   const id = /\/transfers\/(tr_[a-z2-7]{16})$/.exec(new URL(page.url()).pathname)?.[1];
   if (id === undefined) throw new Error(`not a transfer page: ${page.url()}`);
   return id;
+}
+
+/** A download's bytes (the browser runs in another process, so they are streamed over here). */
+export async function downloadBytes(download: Download): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

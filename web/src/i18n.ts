@@ -248,15 +248,15 @@ const DICT = {
   verifyHashing: ["ハッシュ値を計算しています… {percent}%", "Computing the hash… {percent}%"],
   verifyLooking: ["照会して検証しています…", "Looking up and verifying…"],
   verifyFileOk: [
-    "このファイルは {date} に {sender} から送信され、改ざんされていません。",
+    "このファイルは {date}に {sender} から送信され、改ざんされていません。",
     "This file was sent by {sender} on {date} and has not been altered.",
   ],
   verifyFileOkUnsent: [
-    "このファイルは {date} に {sender} がアップロードしたもの (まだ送信確定前) で、改ざんされていません。",
+    "このファイルは {date}に {sender} がアップロードしたもの (まだ送信確定前) で、改ざんされていません。",
     "This file was uploaded by {sender} on {date} (not yet sent) and has not been altered.",
   ],
   verifyRecordOk: [
-    "このレコードは {date} に {sender} から送信されたファイルに含まれており、改ざんされていません。",
+    "このレコードは {date}に {sender} から送信されたファイルに含まれており、改ざんされていません。",
     "This record is part of a file sent by {sender} on {date} and has not been altered.",
   ],
   verifyNotFound: [

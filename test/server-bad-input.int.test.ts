@@ -169,7 +169,8 @@ describe("odd characters in IDs and paths", () => {
 
   it("answers unknown routes and methods with 404 ROUTE_NOT_FOUND", async () => {
     for (const [method, path] of [
-      ["GET", "/"],
+      // "/" is the browser UI now; a missing UI asset is a coded 404 like an unknown API route.
+      ["GET", "/assets/nope.js"],
       ["GET", "/api"],
       ["GET", "/api/v1/nope"],
       ["GET", `/api/v1/${encodeURIComponent("健診")}`],

@@ -186,8 +186,9 @@ const FAILED_RESOURCE = /^Failed to load resource: the server responded with a s
 
 /**
  * Collects what must never happen on a page: console errors (a CSP violation is reported as one),
- * uncaught exceptions, any 5xx answer, and a failed load of anything that is not an API call. Attach
- * before the page navigates.
+ * uncaught exceptions, any 5xx answer, a failed load of anything that is not an API call, and any
+ * request to another host than localhost (the UI makes no third-party requests). Attach before the
+ * page navigates.
  *
  * One kind of console error is expected and not collected: Chromium logs every 4xx answer to a
  * `fetch` as "Failed to load resource", and the UI asks the API questions whose normal answer is a 4xx
@@ -209,6 +210,12 @@ export class PageProblems {
     });
     page.on("pageerror", (error) => {
       this.messages.push(`page error on ${page.url()}: ${error.message}`);
+    });
+    page.on("request", (request) => {
+      const url = new URL(request.url());
+      if (url.protocol !== "data:" && url.protocol !== "blob:" && url.hostname !== "localhost") {
+        this.messages.push(`request to another host from ${page.url()}: ${request.url()}`);
+      }
     });
     page.on("response", (response) => {
       if (response.status() >= 500) {

@@ -102,6 +102,8 @@ describe("the office in chromium", () => {
     ] as const) {
       await page.getByRole("navigation").getByRole("link", { name: link, exact: true }).click();
       await expectHeading(page, heading);
+      // Each admin page shows its data in tables: read the page once they are there.
+      await page.getByRole("table").first().waitFor();
       await page.waitForLoadState("networkidle");
       expect(await valuesOnPage(page)).toEqual([]);
       if (shot !== undefined) await saveScreenshot(page, shot);

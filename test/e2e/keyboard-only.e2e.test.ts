@@ -5,7 +5,7 @@
  * any pointer event or mouse-made click (a click made by Enter or Space has `detail` 0), and each new page
  * must put the focus on its title so a keyboard user starts there.
  */
-import type { Page } from "playwright-core";
+import type { FileChooser, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { NEW_PASSWORD } from "../support/test-node.js";
 import { EXPORT_PATH } from "../support/transfer-fixtures.js";
@@ -52,6 +52,12 @@ describe("keyboard only", () => {
     const context = suite.problems.watchContext(await suite.browser().newPersonContext("sender"));
     await context.addInitScript({ content: POINTER_WATCH });
     const page = await context.newPage();
+    // Listening from the start: Playwright then answers file choosers itself instead of the browser
+    // opening its own dialog (a listener added just before the key press can lose that race).
+    const choosers: FileChooser[] = [];
+    page.on("filechooser", (chooser) => {
+      choosers.push(chooser);
+    });
 
     await page.goto("/login");
     await expectFocusOnHeading(page, "ログイン");
@@ -88,8 +94,9 @@ describe("keyboard only", () => {
 
     // The file: Space on the focused file input opens the chooser, which the test answers.
     await tabTo(page, page.getByLabel("送信するファイル", { exact: true }));
-    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
-    await chooser.setFiles(EXPORT_PATH);
+    await page.keyboard.press("Space");
+    await expect.poll(() => choosers.length, { timeout: 10_000 }).toBe(1);
+    await choosers[0]?.setFiles(EXPORT_PATH);
 
     await tabTo(page, page.getByRole("button", { name: "アップロード", exact: true }));
     await page.keyboard.press("Enter");

@@ -55,7 +55,7 @@ export function IssuesTable(props: { report: ConvertReport }) {
         <span role="status">{t("issuesShown", { shown: shown.length, total: issues.length })}</span>
       </div>
       <div class="table-wrap">
-        <table>
+        <table class="issues">
           <caption>{t("issuesHeading")}</caption>
           <thead>
             <tr>

@@ -94,7 +94,11 @@ export function outcome(code: string, type: IssueType, text: string): OperationO
  * Codes of lower layers that reach the server: a key rotation in progress on the node's console is a
  * moment to retry, not a server fault.
  */
-const RETRY_LATER: ReadonlySet<string> = new Set(["DATA_KEY_KEK_ROTATING", "DATA_KEY_KEK_STALE", "PAYLOAD_KEK_MISMATCH"]);
+const RETRY_LATER: ReadonlySet<string> = new Set([
+  "DATA_KEY_KEK_ROTATING",
+  "DATA_KEY_KEK_STALE",
+  "PAYLOAD_KEK_MISMATCH",
+]);
 
 /** Status and body for anything a handler threw. Unknown errors become a generic 500. */
 export function toHttpError(error: unknown): { status: number; body: OperationOutcome; internal: boolean } {
@@ -103,7 +107,11 @@ export function toHttpError(error: unknown): { status: number; body: OperationOu
     return { status, body: outcome(error.code, type, error.message), internal: status >= 500 };
   }
   if (isCodedError(error) && RETRY_LATER.has(error.code)) {
-    return { status: 503, body: outcome("SERVICE_BUSY", "throttled", "鍵の更新中です。しばらくしてから再度お試しください"), internal: false };
+    return {
+      status: 503,
+      body: outcome("SERVICE_BUSY", "throttled", "鍵の更新中です。しばらくしてから再度お試しください"),
+      internal: false,
+    };
   }
   const fe = error as Partial<FastifyError>;
   if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {

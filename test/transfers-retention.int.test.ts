@@ -11,7 +11,7 @@ import { downloadStandard, uploadExport } from "../src/client/transfer-client.js
 import type { OperationRecord } from "../src/ledger/entry/operation-record.js";
 import { runRetention } from "../src/service/retention.js";
 import type { TrailAnswer } from "../src/service/transfer-queries.js";
-import type { TransferView } from "../src/service/transfer-records.js";
+import type { TransferView } from "../src/service/transfer-view.js";
 import {
   convertLocally,
   exampleExport,

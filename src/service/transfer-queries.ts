@@ -23,8 +23,8 @@ import {
   transferRow,
   visibleTransfer,
   type TransferRow,
-  type TransferView,
 } from "./transfer-records.js";
+import type { TransferView } from "./transfer-view.js";
 
 export function listTransfers(ctx: ServiceContext, session: Session): TransferView[] {
   const inst = session.institution.id;

@@ -6,8 +6,7 @@
 import type { ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 import type { Session } from "./sessions.js";
-
-export type TransferStatus = "converted" | "sent" | "downloaded" | "received" | "discarded" | "deleted";
+import type { TransferStatus, TransferView } from "./transfer-view.js";
 
 export interface TransferRow {
   id: string;
@@ -27,26 +26,6 @@ export interface TransferRow {
   received_at: string | null;
   deleted_at: string | null;
   delete_after: string | null;
-}
-
-export interface TransferView {
-  readonly id: string;
-  readonly sender: { readonly id: string; readonly name: string };
-  readonly receiver: { readonly id: string; readonly name: string };
-  readonly status: TransferStatus;
-  readonly original: { readonly sha256: string; readonly bytes: number };
-  readonly standard: { readonly sha256: string; readonly bytes: number } | null;
-  readonly records: number | null;
-  readonly rowsRejected: number | null;
-  readonly createdAt: string;
-  readonly sentAt: string | null;
-  readonly downloadedAt: string | null;
-  readonly receivedAt: string | null;
-  readonly deletedAt: string | null;
-  /** When the payload will be physically deleted (null once deleted or discarded). */
-  readonly deleteAfter: string | null;
-  /** True within the warning period before deletion (both parties see it in their lists). */
-  readonly deletionSoon: boolean;
 }
 
 export const NOT_FOUND_MESSAGE = "転送が見つかりません";

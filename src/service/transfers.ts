@@ -32,8 +32,8 @@ import {
   transferRow,
   visibleTransfer,
   type TransferRow,
-  type TransferView,
 } from "./transfer-records.js";
+import type { TransferView } from "./transfer-view.js";
 
 export interface TransferDeps {
   readonly reference: ConversionReference;

@@ -14,25 +14,7 @@ export interface SessionView {
   readonly devices: number;
 }
 
-export type TransferStatus = "converted" | "sent" | "downloaded" | "received" | "discarded" | "deleted";
-
-export interface TransferView {
-  readonly id: string;
-  readonly sender: { readonly id: string; readonly name: string };
-  readonly receiver: { readonly id: string; readonly name: string };
-  readonly status: TransferStatus;
-  readonly original: { readonly sha256: string; readonly bytes: number };
-  readonly standard: { readonly sha256: string; readonly bytes: number } | null;
-  readonly records: number | null;
-  readonly rowsRejected: number | null;
-  readonly createdAt: string;
-  readonly sentAt: string | null;
-  readonly downloadedAt: string | null;
-  readonly receivedAt: string | null;
-  readonly deletedAt: string | null;
-  readonly deleteAfter: string | null;
-  readonly deletionSoon: boolean;
-}
+export type { TransferStatus, TransferView } from "../../src/service/transfer-view.js";
 
 export type IssueSeverity = "error" | "warning";
 

@@ -1,0 +1,25 @@
+/**
+ * How a transfer looks to its parties: the shape of the API's transfer objects, shared by the service
+ * and the browser UI (type-only, no imports, so the UI can compile it).
+ */
+export type TransferStatus = "converted" | "sent" | "downloaded" | "received" | "discarded" | "deleted";
+
+export interface TransferView {
+  readonly id: string;
+  readonly sender: { readonly id: string; readonly name: string };
+  readonly receiver: { readonly id: string; readonly name: string };
+  readonly status: TransferStatus;
+  readonly original: { readonly sha256: string; readonly bytes: number };
+  readonly standard: { readonly sha256: string; readonly bytes: number } | null;
+  readonly records: number | null;
+  readonly rowsRejected: number | null;
+  readonly createdAt: string;
+  readonly sentAt: string | null;
+  readonly downloadedAt: string | null;
+  readonly receivedAt: string | null;
+  readonly deletedAt: string | null;
+  /** When the payload will be physically deleted (null once deleted or discarded). */
+  readonly deleteAfter: string | null;
+  /** True within the warning period before deletion (both parties see it in their lists). */
+  readonly deletionSoon: boolean;
+}

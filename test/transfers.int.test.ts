@@ -23,7 +23,7 @@ import { verifyRecordProof } from "../src/ledger/verify/record-proof.js";
 import { parseVerifierKey } from "../src/ledger/verify/verifier-key.js";
 import type { TrailAnswer } from "../src/service/transfer-queries.js";
 import type { TransferView } from "../src/service/transfer-view.js";
-import { rotateKek } from "../src/store/payload-store.js";
+import { rotateKek } from "../src/store/kek-rotation.js";
 import { openServiceDb } from "../src/store/service-db.js";
 import {
   convertLocally,

@@ -11,7 +11,7 @@ import { adminRecord, audit } from "../service/audit.js";
 
 import { consoleActor } from "./console-node.js";
 import { closeNode, openNode } from "../service/node.js";
-import { rotateKek } from "../store/payload-store.js";
+import { rotateKek } from "../store/kek-rotation.js";
 
 /** Registers `kenshin keys …`. */
 export function registerKeyCommands(program: Command): void {

@@ -5,14 +5,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadKek, pendingKekPath, readPendingKek, writePendingKek, type Kek } from "../crypto/data-keys.js";
-import {
-  deletePayload,
-  readPayload,
-  rotateKek,
-  truncateWal,
-  writePayload,
-  type PayloadKind,
-} from "./payload-store.js";
+import { deletePayload, readPayload, truncateWal, writePayload, type PayloadKind } from "./payload-store.js";
+import { rotateKek } from "./kek-rotation.js";
 import { openServiceDb, type ServiceDb } from "./service-db.js";
 
 const random = (n: number) => new Uint8Array(randomBytes(n));

@@ -1,0 +1,29 @@
+import { CodedError } from "../coded-error.js";
+
+/** Codes of the cluster domain (etcd, peers, processes). */
+export type ClusterErrorCode =
+  // Supervised processes (etcd, haproxy) the harness starts.
+  | "CLUSTER_BINARY_MISSING"
+  | "CLUSTER_PROCESS_EXITED"
+  | "CLUSTER_WAIT_TIMEOUT"
+  | "CLUSTER_OPTION_INVALID"
+  // Node identity and the peer payload transport.
+  | "CLUSTER_PEER_IDENTITY_INVALID"
+  | "CLUSTER_CHUNK_HASH_MISMATCH"
+  | "CLUSTER_CHUNK_NOT_FOUND"
+  | "CLUSTER_CHUNK_TOO_LARGE"
+  | "CLUSTER_PEER_UNREACHABLE"
+  // The ordered command log on etcd.
+  | "CLUSTER_LOG_CONFLICT"
+  | "CLUSTER_LOG_GAP"
+  | "CLUSTER_LOG_TRIMMED"
+  | "CLUSTER_LOG_ENTRY_INVALID"
+  | "CLUSTER_NOT_SEQUENCER"
+  | "CLUSTER_UNAVAILABLE"
+  // Cosigning.
+  | "CLUSTER_COSIGN_REFUSED";
+
+/** The cluster domain's error: stable code, log-safe context, optional cause. */
+export class ClusterError extends CodedError<ClusterErrorCode> {
+  override readonly name = "ClusterError";
+}

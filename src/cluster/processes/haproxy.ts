@@ -1,0 +1,252 @@
+/**
+ * haproxy 2.6 in front of the online nodes: one TCP frontend on 127.0.0.1 passing TLS through untouched
+ * (mode tcp, so mutual TLS still ends at a kenshin node and haproxy never holds a user's session), with
+ * health checks that take a backend out after `fall` failures and back after `rise` successes.
+ *
+ * Two kinds of check: a TCP connect ("tcp"), or an HTTPS `GET <path>` that must answer 2xx ("https"),
+ * made with a client certificate of the service CA because every TLS connection to a node must present
+ * one; that is how a node reporting itself unhealthy in /health (e.g. quarantined) leaves the pool.
+ * Backend states are read from haproxy's own admin socket (`show stat`), never guessed.
+ */
+import { writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { join } from "node:path";
+import { ClusterError } from "../errors.js";
+import { freePorts, LOOPBACK } from "./free-ports.js";
+import { logTail, requireBinary, startSupervised, type SupervisedProcess } from "./supervised-process.js";
+import { waitFor } from "./wait.js";
+
+export const HAPROXY_BINARY = "/usr/sbin/haproxy";
+
+export interface HaproxyBackend {
+  /** Server name in haproxy (letters, digits, "-", "_"). */
+  readonly name: string;
+  readonly port: number;
+  readonly host?: string;
+}
+
+export type HaproxyCheck =
+  | { readonly kind: "tcp" }
+  | {
+      readonly kind: "https";
+      readonly path: string;
+      /** PEM file holding the client certificate followed by its private key. */
+      readonly clientCertKeyFile: string;
+      /** The service CA certificate (PEM file) the node's server certificate must chain to. */
+      readonly caFile: string;
+      /** Host name to send in SNI and to verify the server certificate against. */
+      readonly serverName: string;
+    };
+
+export interface HaproxyOptions {
+  readonly dir: string;
+  readonly backends: readonly HaproxyBackend[];
+  readonly check?: HaproxyCheck;
+  readonly checkIntervalMs?: number;
+  readonly fall?: number;
+  readonly rise?: number;
+  readonly binary?: string;
+  readonly startTimeoutMs?: number;
+}
+
+export type BackendStatus = "UP" | "DOWN" | "MAINT" | "other";
+
+export interface RunningHaproxy {
+  /** The single address users connect to. */
+  readonly host: string;
+  readonly port: number;
+  readonly process: SupervisedProcess;
+  readonly configFile: string;
+  /** Each backend server's status as haproxy sees it now. */
+  backendStatus(): Promise<Record<string, BackendStatus>>;
+  /** Waits (bounded) until `name` has `status`. */
+  waitForBackend(name: string, status: BackendStatus, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const SERVER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+// Paths and host names go into the config file: refuse anything that could end a token or a line.
+const CONFIG_SAFE = /^[A-Za-z0-9_./@:+-]{1,512}$/;
+const BACKEND = "kenshin_nodes";
+
+function checkSafe(value: string, field: string): string {
+  if (!CONFIG_SAFE.test(value)) {
+    throw new ClusterError("CLUSTER_OPTION_INVALID", `haproxy の設定に使えない文字があります (${field})`, {
+      field,
+    });
+  }
+  return value;
+}
+
+/** The haproxy configuration text for these options (exported so the README's example is the real one). */
+export function haproxyConfig(o: {
+  port: number;
+  socket: string;
+  backends: readonly HaproxyBackend[];
+  check: HaproxyCheck;
+  checkIntervalMs: number;
+  fall: number;
+  rise: number;
+}): string {
+  if (o.backends.length === 0) {
+    throw new ClusterError("CLUSTER_OPTION_INVALID", "haproxy の転送先がありません", {});
+  }
+  const serverCheck =
+    o.check.kind === "https"
+      ? ` check check-ssl verify required ca-file ${checkSafe(o.check.caFile, "caFile")}` +
+        ` crt ${checkSafe(o.check.clientCertKeyFile, "clientCertKeyFile")}` +
+        ` check-sni ${checkSafe(o.check.serverName, "serverName")}` +
+        ` verifyhost ${checkSafe(o.check.serverName, "serverName")}`
+      : " check";
+  const lines = [
+    "global",
+    `  stats socket ${checkSafe(o.socket, "socket")} mode 600 level admin`,
+    "  maxconn 4096",
+    "",
+    "defaults",
+    "  mode tcp",
+    "  timeout connect 2s",
+    "  timeout client 120s",
+    "  timeout server 120s",
+    "  timeout check 2s",
+    // A connection that fails to reach a backend is retried on another one.
+    "  retries 2",
+    "  option redispatch",
+    "",
+    "frontend kenshin",
+    `  bind ${LOOPBACK}:${o.port}`,
+    `  default_backend ${BACKEND}`,
+    "",
+    `backend ${BACKEND}`,
+    "  balance leastconn",
+  ];
+  if (o.check.kind === "https") {
+    lines.push(
+      "  option httpchk",
+      `  http-check send meth GET uri ${checkSafe(o.check.path, "path")} ver HTTP/1.1 hdr Host ${o.check.serverName}`,
+      "  http-check expect status 200-299",
+    );
+  }
+  lines.push(`  default-server inter ${o.checkIntervalMs}ms fall ${o.fall} rise ${o.rise}`);
+  for (const b of o.backends) {
+    if (!SERVER_NAME.test(b.name)) {
+      throw new ClusterError("CLUSTER_OPTION_INVALID", "haproxy のサーバー名が正しくありません", {
+        field: "name",
+      });
+    }
+    if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) {
+      throw new ClusterError("CLUSTER_OPTION_INVALID", "ポート番号が正しくありません", { port: b.port });
+    }
+    lines.push(`  server ${b.name} ${checkSafe(b.host ?? LOOPBACK, "host")}:${b.port}${serverCheck}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Writes the one PEM file haproxy's `crt` wants: the certificate, then its private key (mode 0600).
+ * Each PEM block must end in a newline or OpenSSL's reader misses the second one.
+ */
+export function writeCertKeyFile(file: string, c: { certPem: string; keyPem: string }): void {
+  writeFileSync(file, `${c.certPem.trimEnd()}\n${c.keyPem.trimEnd()}\n`, { mode: 0o600 });
+}
+
+/** Sends one command to haproxy's admin socket and returns its answer. */
+async function adminCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const conn = createConnection(socket);
+    let out = "";
+    const timer = setTimeout(() => conn.destroy(new Error("admin socket timeout")), 2000);
+    conn.setEncoding("utf8");
+    conn.on("connect", () => conn.end(`${command}\n`));
+    conn.on("data", (d: string) => (out += d));
+    conn.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    conn.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+function parseStat(csv: string): Record<string, BackendStatus> {
+  const lines = csv.split("\n").filter((l) => l.length > 0);
+  const header = (lines[0] ?? "").replace(/^# /, "").split(",");
+  const px = header.indexOf("pxname");
+  const sv = header.indexOf("svname");
+  const st = header.indexOf("status");
+  const out: Record<string, BackendStatus> = {};
+  for (const line of lines.slice(1)) {
+    const cols = line.split(",");
+    if (cols[px] !== BACKEND) continue;
+    const name = cols[sv] ?? "";
+    if (name === "BACKEND" || name === "FRONTEND") continue;
+    const s = cols[st] ?? "";
+    out[name] = s.startsWith("UP") ? "UP" : s.startsWith("DOWN") ? "DOWN" : s === "MAINT" ? "MAINT" : "other";
+  }
+  return out;
+}
+
+/**
+ * Writes the configuration and starts haproxy in the foreground (`-db`), then waits until the frontend
+ * accepts connections.
+ * @throws ClusterError CLUSTER_BINARY_MISSING, CLUSTER_OPTION_INVALID, CLUSTER_WAIT_TIMEOUT,
+ *   CLUSTER_PROCESS_EXITED
+ */
+export async function startHaproxy(o: HaproxyOptions): Promise<RunningHaproxy> {
+  const binary = o.binary ?? HAPROXY_BINARY;
+  requireBinary(binary, "haproxy");
+  const [port] = await freePorts(1);
+  const socket = join(o.dir, "haproxy-admin.sock");
+  const configFile = join(o.dir, "haproxy.cfg");
+  writeFileSync(
+    configFile,
+    haproxyConfig({
+      port: port ?? 0,
+      socket,
+      backends: o.backends,
+      check: o.check ?? { kind: "tcp" },
+      checkIntervalMs: o.checkIntervalMs ?? 500,
+      fall: o.fall ?? 2,
+      rise: o.rise ?? 2,
+    }),
+    { mode: 0o600 },
+  );
+  const proc = startSupervised(binary, ["-db", "-f", configFile], { logFile: join(o.dir, "haproxy.log") });
+  const backendStatus = async (): Promise<Record<string, BackendStatus>> =>
+    parseStat(await adminCommand(socket, "show stat"));
+  try {
+    await waitFor(
+      async () => {
+        if (!proc.running()) {
+          throw new ClusterError("CLUSTER_PROCESS_EXITED", "haproxy が終了しました", {
+            log: logTail(proc.logFile),
+          });
+        }
+        const status = await backendStatus();
+        return Object.keys(status).length === o.backends.length ? true : undefined;
+      },
+      { what: "haproxy admin socket", timeoutMs: o.startTimeoutMs ?? 15_000 },
+    );
+  } catch (error) {
+    await proc.kill9();
+    throw error;
+  }
+  return {
+    host: LOOPBACK,
+    port: port ?? 0,
+    process: proc,
+    configFile,
+    backendStatus,
+    async waitForBackend(name, status, timeoutMs = 15_000) {
+      await waitFor(async () => ((await backendStatus())[name] === status ? true : undefined), {
+        what: `haproxy backend ${name} ${status}`,
+        timeoutMs,
+      });
+    },
+    async stop() {
+      await proc.stop(3000);
+    },
+  };
+}

@@ -8,6 +8,7 @@ import { createApiClient, errorCode, type ApiClient } from "../client/api-client
 import { recordHashesOf, sha256Hex } from "../format/hash.js";
 import { LedgerError } from "../ledger/errors.js";
 import { verifyRemoteTrail, type VerifiedRemoteTrail } from "../ledger/verify/remote-trail.js";
+import type { CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
 import type { VerifierKey } from "../ledger/verify/verifier-key.js";
 
 export interface RemoteOptions {
@@ -19,6 +20,8 @@ export interface RemoteOptions {
   readonly pfxPasswordEnv?: string;
   readonly id: string;
   readonly passwordEnv: string;
+  /** A cluster's pinned node keys and quorum: only a published (quorum-cosigned) checkpoint passes. */
+  readonly cosigners?: CosignerPolicy;
 }
 
 /** Most records looked up one by one when the file itself is not in the log. */
@@ -52,9 +55,10 @@ export async function verifyRemote(
       );
     }
     const fileSha256 = sha256Hex(bytes);
+    const trust = { logKey, ...(o.cosigners === undefined ? {} : { cosigners: o.cosigners }) };
     const whole = await lookup(client, fileSha256);
     if (whole !== undefined)
-      return { fileSha256, trails: [verifyRemoteTrail(whole, { logKey, fileSha256 })], by: "file" };
+      return { fileSha256, trails: [verifyRemoteTrail(whole, { ...trust, fileSha256 })], by: "file" };
     // Not the file itself: every record must be found and proven (an edited copy must not pass on the
     // strength of its other records).
     const records = recordHashesOf(bytes);
@@ -69,7 +73,7 @@ export async function verifyRemote(
           record: i + 1,
         });
       }
-      trails.push(verifyRemoteTrail(answer, { logKey, recordHash }));
+      trails.push(verifyRemoteTrail(answer, { ...trust, recordHash }));
     }
     return { fileSha256, trails, by: "records" };
   } finally {
@@ -90,6 +94,11 @@ export function describeRemote(file: string, result: Awaited<ReturnType<typeof v
   const lines = [`検証対象: ${file}`, `ファイル SHA-256: ${result.fileSha256}`];
   for (const t of result.trails) {
     lines.push(`チェックポイント: ${t.checkpoint.origin} 大きさ ${t.checkpoint.size} (署名を検証しました)`);
+    if (t.cosignatures.length > 0) {
+      lines.push(
+        `  連署: ${t.cosignatures.map((c) => c.name).join(", ")} (定足数を満たす連署を検証しました)`,
+      );
+    }
     for (const e of t.entries) {
       const r = e.record;
       lines.push(

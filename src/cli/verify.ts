@@ -12,6 +12,7 @@ import { toBase64 } from "../ledger/verify/encoding.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 import { readVerifierKey, withLedger } from "./ledger.js";
 import { describeRemote, readFileForVerify, verifyRemote } from "./verify-remote.js";
+import { checkCosignerPolicy, type CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
 import type { VerifierKey } from "../ledger/verify/verifier-key.js";
 
 interface VerifyFlags {
@@ -26,6 +27,26 @@ interface VerifyFlags {
   id?: string;
   passwordEnv: string;
   json?: boolean;
+  cosigner: string[];
+  quorum?: string;
+}
+
+/** The cosigner policy of --cosigner/--quorum: every pinned node key, quorum a majority unless given. */
+function cosignerPolicy(o: VerifyFlags, logKey: VerifierKey): CosignerPolicy | undefined {
+  if (o.cosigner.length === 0) {
+    if (o.quorum !== undefined)
+      throw new LedgerError("LEDGER_COSIGNER_POLICY_INVALID", "--quorum には --cosigner が必要です");
+    return undefined;
+  }
+  const cosigners = o.cosigner.map((k) => readVerifierKey(k));
+  const quorum =
+    o.quorum === undefined ? Math.floor(cosigners.length / 2) + 1 : Number.parseInt(o.quorum, 10);
+  if (o.quorum !== undefined && !/^[1-9][0-9]?$/.test(o.quorum)) {
+    throw new LedgerError("LEDGER_COSIGNER_POLICY_INVALID", "--quorum は 1 以上の整数です");
+  }
+  const policy = { cosigners, quorum };
+  checkCosignerPolicy(policy, logKey);
+  return policy;
 }
 
 async function runRemote(file: string, key: VerifierKey, o: VerifyFlags): Promise<void> {
@@ -41,8 +62,10 @@ async function runRemote(file: string, key: VerifierKey, o: VerifyFlags): Promis
     );
   }
   const bytes = readFileForVerify(file);
+  const cosigners = cosignerPolicy(o, key);
   try {
     const result = await verifyRemote(bytes, key, {
+      ...(cosigners === undefined ? {} : { cosigners }),
       url: o.url,
       ca: o.ca,
       id: o.id,
@@ -53,7 +76,7 @@ async function runRemote(file: string, key: VerifierKey, o: VerifyFlags): Promis
     });
     process.stdout.write(
       o.json === true
-        ? `${JSON.stringify({ ok: true, fileSha256: result.fileSha256, by: result.by, entries: result.trails.flatMap((t) => t.entries) })}\n`
+        ? `${JSON.stringify({ ok: true, fileSha256: result.fileSha256, by: result.by, cosignatures: result.trails[0]?.cosignatures ?? [], entries: result.trails.flatMap((t) => t.entries) })}\n`
         : describeRemote(file, result),
     );
   } catch (error) {
@@ -84,9 +107,22 @@ export function registerVerifyCommand(program: Command): void {
     .option("--pfx-password-env <name>", "PKCS#12 のパスワードを入れた環境変数", "KENSHIN_PFX_PASSWORD")
     .option("--id <loginId>", "利用者ID")
     .option("--password-env <name>", "パスワードを入れた環境変数", "KENSHIN_PASSWORD")
+    .option(
+      "--cosigner <vkey>",
+      "クラスタのノードの連署鍵 (繰り返し指定; 事前に入手して固定したもの)。指定すると定足数の連署がある公開済みチェックポイントだけを受け入れる (--url のとき)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option("--quorum <n>", "必要な連署の数 (既定: --cosigner の過半数)")
     .option("--json", "結果を JSON で出力する")
     .action(async (file: string, o: VerifyFlags) => {
       const key = readVerifierKey(o.verifier);
+      if (o.url === undefined && o.cosigner.length > 0) {
+        throw new LedgerError(
+          "LEDGER_COSIGNER_POLICY_INVALID",
+          "--cosigner は --url と使います (台帳ファイルには連署がまだ保存されません)",
+        );
+      }
       if (o.url !== undefined) {
         await runRemote(file, key, o);
         return;

@@ -8,6 +8,10 @@
 import { encodeEntry } from "../../src/ledger/entry/canonical-entry.js";
 import { operationRecordSchema, type OperationRecord } from "../../src/ledger/entry/operation-record.js";
 import { openCheckpoint, type Checkpoint } from "../../src/ledger/verify/checkpoint.js";
+import {
+  openPublishedCheckpoint,
+  type CosignerPolicy,
+} from "../../src/ledger/verify/published-checkpoint.js";
 import { fromHex, toHex } from "../../src/ledger/verify/encoding.js";
 import { rfc6962Hasher } from "../../src/ledger/verify/hash.js";
 import { verifyInclusion } from "../../src/ledger/verify/inclusion.js";
@@ -62,12 +66,17 @@ function checkEntry(e: RawEntry, checkpoint: Checkpoint | undefined): EntryCheck
 export function checkTrail(
   answer: unknown,
   key: VerifierKey,
-  o: { fileSha256?: string; recordHash?: string } = {},
+  o: { fileSha256?: string; recordHash?: string; cosigners?: CosignerPolicy } = {},
 ): TrailCheck {
   const a = (answer ?? {}) as { checkpoint?: unknown; entries?: unknown };
   let checkpoint: Checkpoint | undefined;
   try {
-    checkpoint = typeof a.checkpoint === "string" ? openCheckpoint(a.checkpoint, key).checkpoint : undefined;
+    // With a cluster's node keys pinned, only a published (quorum-cosigned) checkpoint counts.
+    const open = (note: string): Checkpoint =>
+      o.cosigners === undefined
+        ? openCheckpoint(note, key).checkpoint
+        : openPublishedCheckpoint(note, key, o.cosigners).checkpoint;
+    checkpoint = typeof a.checkpoint === "string" ? open(a.checkpoint) : undefined;
   } catch {
     checkpoint = undefined;
   }

@@ -3,12 +3,19 @@
  * without trusting the service: the checkpoint's signature against a pinned verifier key, each entry's
  * leaf hash recomputed from its canonical JSON (RFC 8785), each inclusion proof against the signed
  * root (RFC 9162 §2.1.3.2), that the file (or record) is what the entries commit to, and for one record
- * the proof that it is in the file's records tree (the two-level proof). Pure: the browser runs it too.
+ * the proof that it is in the file's records tree (the two-level proof). Given a cosigner policy (a
+ * cluster's pinned node keys and quorum), the checkpoint must also be published: cosigned by a quorum of
+ * them (published-checkpoint.ts). Pure: the browser runs it too.
  */
 import { encodeEntry } from "../entry/canonical-entry.js";
 import { operationRecordSchema, type OperationRecord } from "../entry/operation-record.js";
 import { LedgerError } from "../errors.js";
 import { openCheckpoint, type Checkpoint } from "./checkpoint.js";
+import {
+  openPublishedCheckpoint,
+  type CosignerPolicy,
+  type VerifiedCosignature,
+} from "./published-checkpoint.js";
 import { fromHex, toHex } from "./encoding.js";
 import { rfc6962Hasher } from "./hash.js";
 import { verifyInclusion } from "./inclusion.js";
@@ -23,6 +30,8 @@ export interface RemoteTrailEntry {
 
 export interface VerifiedRemoteTrail {
   readonly checkpoint: Checkpoint;
+  /** The pinned cosigners whose cosignatures verified (empty when no cosigner policy was given). */
+  readonly cosignatures: readonly VerifiedCosignature[];
   readonly entries: readonly RemoteTrailEntry[];
   /** What the verified entries say about the file or record that was looked up. */
   readonly matched: "file" | "record" | "transfer";
@@ -69,10 +78,13 @@ function fileHashesOf(r: OperationRecord): string[] {
  */
 export function verifyRemoteTrail(
   answer: unknown,
-  o: { logKey: VerifierKey; fileSha256?: string; recordHash?: string },
+  o: { logKey: VerifierKey; cosigners?: CosignerPolicy; fileSha256?: string; recordHash?: string },
 ): VerifiedRemoteTrail {
   const a = shape(answer);
-  const { checkpoint } = openCheckpoint(a.checkpoint, o.logKey);
+  const { checkpoint, cosignatures } =
+    o.cosigners === undefined
+      ? { checkpoint: openCheckpoint(a.checkpoint, o.logKey).checkpoint, cosignatures: [] }
+      : openPublishedCheckpoint(a.checkpoint, o.logKey, o.cosigners);
   if (a.treeSize !== checkpoint.size) fail("証跡の木の大きさがチェックポイントと一致しません");
   const entries: RemoteTrailEntry[] = [];
   for (const e of a.entries) {
@@ -117,5 +129,5 @@ export function verifyRemoteTrail(
     });
     matched = "record";
   }
-  return { checkpoint, entries, matched };
+  return { checkpoint, cosignatures, entries, matched };
 }

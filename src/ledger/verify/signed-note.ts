@@ -114,7 +114,11 @@ export function cosignatureMessage(timestamp: number, text: string): Uint8Array 
   return utf8(`cosignature/v1\ntime ${timestamp}\n${text}`);
 }
 
-function verifySignatureBytes(
+/**
+ * Verifies one signature line's bytes under `key` over the note text bytes: Ed25519 over the text for
+ * type 0x01, a timestamped cosignature (tlog-cosignature) for type 0x04. Returns null when it fails.
+ */
+export function verifySignatureBytes(
   key: VerifierKey,
   text: Uint8Array,
   signature: Uint8Array,

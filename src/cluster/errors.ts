@@ -13,6 +13,7 @@ export type ClusterErrorCode =
   | "CLUSTER_CHUNK_NOT_FOUND"
   | "CLUSTER_CHUNK_TOO_LARGE"
   | "CLUSTER_PEER_UNREACHABLE"
+  | "CLUSTER_PEER_REQUEST_INVALID"
   // The ordered command log on etcd.
   | "CLUSTER_LOG_CONFLICT"
   | "CLUSTER_LOG_GAP"

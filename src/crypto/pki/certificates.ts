@@ -3,11 +3,15 @@
  * - server: subjectAltName dNSName / iPAddress for each host name, extKeyUsage serverAuth;
  * - client: subject CN = login ID, O = institution name, subjectAltName URI with the institution ID
  *   (see client-identity.ts), extKeyUsage clientAuth.
- * Both: a fresh P-256 key, basicConstraints cA=FALSE (critical), keyUsage digitalSignature (critical;
+ * - node (cluster member): subjectAltName URI `urn:kenshin:node:<name>` plus the node's host names,
+ *   extKeyUsage serverAuth and clientAuth, because each node both serves and calls its peers over
+ *   mutual TLS (node-identity.ts reads it back).
+ * All: a fresh P-256 key, basicConstraints cA=FALSE (critical), keyUsage digitalSignature (critical;
  * the only use of an ECDSA key in TLS 1.3, RFC 8446 §4.4.3), subject and authority key identifiers.
  */
 import { loadCertificateAuthority, type CaMaterial, type LoadedCertificateAuthority } from "./ca.js";
 import { checkInstitutionId, checkSubjectName, institutionUrn } from "./client-identity.js";
+import { checkNodeName, nodeUrn } from "./node-identity.js";
 import { PkiError } from "./errors.js";
 import { hostNameEntries } from "./host-names.js";
 import { ECDSA_SHA256, exportPrivateKeyPem, generateP256KeyPair } from "./keys.js";
@@ -48,7 +52,30 @@ export async function issueServerCertificate(
       entries.map((e) => ({ type: e.type, value: e.value })),
       display === undefined,
     ),
-    usage: x509.ExtendedKeyUsage.serverAuth,
+    usage: [x509.ExtendedKeyUsage.serverAuth],
+    ...period,
+  });
+}
+
+/**
+ * Issues a cluster node's certificate: its name in a subjectAltName URI, its host names for the peers'
+ * host-name check, and both serverAuth and clientAuth.
+ * @throws PkiError PKI_OPTION_INVALID and the CA errors of {@link loadCertificateAuthority}
+ */
+export async function issueNodeCertificate(
+  ca: CaMaterial,
+  o: { nodeName: string; hostNames: string[]; now: Date; validityDays: number },
+): Promise<IssuedCertificate> {
+  const nodeName = checkNodeName(o.nodeName);
+  const entries = hostNameEntries(o.hostNames);
+  const period = validityPeriod(o.now, o.validityDays, "validityDays");
+  return issue(await loadCertificateAuthority(ca), {
+    subject: [{ CN: [nodeName] }],
+    altNames: new x509.SubjectAlternativeNameExtension([
+      { type: "url", value: nodeUrn(nodeName) },
+      ...entries.map((e) => ({ type: e.type, value: e.value })),
+    ]),
+    usage: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
     ...period,
   });
 }
@@ -70,7 +97,7 @@ export async function issueClientCertificate(
     altNames: new x509.SubjectAlternativeNameExtension([
       { type: "url", value: institutionUrn(institutionId) },
     ]),
-    usage: x509.ExtendedKeyUsage.clientAuth,
+    usage: [x509.ExtendedKeyUsage.clientAuth],
     ...period,
   });
 }
@@ -80,7 +107,7 @@ async function issue(
   p: {
     subject: x509.JsonName;
     altNames: x509.SubjectAlternativeNameExtension;
-    usage: x509.ExtendedKeyUsage;
+    usage: x509.ExtendedKeyUsage[];
     notBefore: Date;
     notAfter: Date;
   },
@@ -107,7 +134,7 @@ async function issue(
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([p.usage], false),
+      new x509.ExtendedKeyUsageExtension(p.usage, false),
       p.altNames,
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       new x509.AuthorityKeyIdentifierExtension(ca.keyId),

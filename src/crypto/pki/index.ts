@@ -8,11 +8,17 @@ export {
   type CaMaterial,
   type LoadedCertificateAuthority,
 } from "./ca.js";
-export { issueClientCertificate, issueServerCertificate, type IssuedCertificate } from "./certificates.js";
+export {
+  issueClientCertificate,
+  issueNodeCertificate,
+  issueServerCertificate,
+  type IssuedCertificate,
+} from "./certificates.js";
 export { INSTITUTION_URN_PREFIX } from "./client-identity.js";
 export { createCrl, type RevocationReason, type RevokedCertificate } from "./crl.js";
 export { checkCrl, type CrlSummary } from "./crl-check.js";
 export { PkiError, type PkiErrorCode } from "./errors.js";
+export { NODE_URN_PREFIX, nodeIdentity, type NodeIdentity } from "./node-identity.js";
 export { peerIdentity, type PeerIdentity } from "./peer-identity.js";
 export { exportPkcs12, PKCS12_ITERATIONS } from "./pkcs12.js";
 export { ECDH_CURVES, TLS13_CIPHER_SUITES, tlsServerOptions } from "./tls-options.js";

@@ -1,0 +1,194 @@
+/**
+ * Every node's (and the offline node's) follower of the command log: it applies batches strictly in
+ * order, each checked to be the successor of the last one applied (seq and the previous batch's hash),
+ * starting from the position the node's own state says it reached — so a restarted node resumes by
+ * itself. It reads batches by key range, never from watch history, and uses a watch on the head only as
+ * a wake-up; that is why etcd compacting its history past the node's last revision does not matter. What
+ * does matter is the log being *trimmed* past it (old batches deleted once every node applied them):
+ * then it stops with CLUSTER_LOG_TRIMMED, and the node must catch up from a peer instead.
+ *
+ * `apply` must make the batch's effects and the new position durable together (one SQLite
+ * transaction); if it throws, the follower stops with CLUSTER_APPLY_FAILED (a batch is never skipped or
+ * applied twice). etcd being unreachable is not fatal: the follower retries at a bounded pace.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { Range, type Etcd3, type Watcher } from "etcd3";
+import { ClusterError } from "../errors.js";
+import { decodeBatch, type CommandBatch, type LogKeys, type LogPosition } from "./command-batch.js";
+
+export interface FollowerOptions {
+  readonly client: Etcd3;
+  readonly keys: LogKeys;
+  readonly nodeName: string;
+  readonly from: LogPosition;
+  readonly apply: (batch: CommandBatch, position: LogPosition) => void | Promise<void>;
+  readonly pageSize?: number;
+  /** Longest pause between looks at the log when no wake-up arrives. */
+  readonly idleWaitMs?: number;
+  /** Report progress under applied/<node> (for lag monitoring and the trim horizon). */
+  readonly reportProgress?: boolean;
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface RunningFollower {
+  position(): LogPosition;
+  /** The error that stopped the follower, if one did. */
+  failure(): ClusterError | undefined;
+  /** Resolves once batch `seq` is applied (bounded). */
+  waitFor(seq: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const FATAL = new Set([
+  "CLUSTER_LOG_GAP",
+  "CLUSTER_LOG_ENTRY_INVALID",
+  "CLUSTER_LOG_TRIMMED",
+  "CLUSTER_APPLY_FAILED",
+]);
+
+function seqOfKey(keys: LogKeys, key: string): number {
+  const digits = key.slice(keys.log.length);
+  return /^[0-9]{16}$/.test(digits) ? Number(digits) : -1;
+}
+
+/** The end of a prefix range: the prefix with its last byte incremented. */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+export function startFollower(o: FollowerOptions): RunningFollower {
+  const pageSize = o.pageSize ?? 200;
+  const idleWaitMs = o.idleWaitMs ?? 1000;
+  const onError = o.onError ?? (() => undefined);
+  let position = o.from;
+  let failure: ClusterError | undefined;
+  let stopped = false;
+  const waiters = new Set<{ seq: number; resolve: () => void; reject: (e: unknown) => void }>();
+  let wake: () => void = () => undefined;
+  let wakePromise = Promise.resolve();
+  const rearm = (): void => {
+    wakePromise = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  };
+
+  const settle = (): void => {
+    for (const w of waiters) {
+      if (position.seq >= w.seq) {
+        waiters.delete(w);
+        w.resolve();
+      } else if (failure !== undefined || stopped) {
+        waiters.delete(w);
+        w.reject(failure ?? new ClusterError("CLUSTER_UNAVAILABLE", "フォロワーは停止しました", {}));
+      }
+    }
+  };
+
+  const catchUp = async (): Promise<number> => {
+    const r = await o.client
+      .getAll()
+      .inRange(new Range(o.keys.logKey(position.seq + 1), prefixEnd(o.keys.log)))
+      .limit(pageSize)
+      .exec();
+    let applied = 0;
+    for (const kv of r.kvs) {
+      const seq = seqOfKey(o.keys, kv.key.toString("utf8"));
+      if (applied === 0 && seq > position.seq + 1) {
+        throw new ClusterError("CLUSTER_LOG_TRIMMED", "必要なコマンドログが etcd から削除されています", {
+          needed: position.seq + 1,
+          firstAvailable: seq,
+        });
+      }
+      const next = decodeBatch(kv.value.toString("utf8"), position);
+      try {
+        await o.apply(next.batch, next.position);
+      } catch (cause) {
+        // The state machine refused: stop rather than skip or repeat a batch.
+        throw new ClusterError(
+          "CLUSTER_APPLY_FAILED",
+          "コマンドを適用できません",
+          { seq: next.batch.seq },
+          { cause },
+        );
+      }
+      position = next.position;
+      applied++;
+      settle();
+    }
+    if (applied > 0 && o.reportProgress !== false) {
+      await o.client.put(o.keys.applied + o.nodeName).value(String(position.seq));
+    }
+    return applied;
+  };
+
+  const run = async (): Promise<void> => {
+    let watcher: Watcher | undefined;
+    const watch = async (): Promise<void> => {
+      await watcher?.cancel().catch(() => undefined);
+      watcher = await o.client.watch().key(o.keys.head).create();
+      watcher.on("put", () => {
+        wake();
+      });
+      // A cancelled watch (e.g. compacted) is only a lost wake-up: the range read is the source of truth.
+      watcher.on("error", () => {
+        watcher = undefined;
+        wake();
+      });
+    };
+    try {
+      while (!stopped) {
+        try {
+          if (watcher === undefined) await watch();
+          rearm();
+          const n = await catchUp();
+          if (n === pageSize) continue;
+          await Promise.race([wakePromise, sleep(idleWaitMs)]);
+        } catch (error) {
+          if (error instanceof ClusterError && FATAL.has(error.code)) {
+            failure = error;
+            onError(error);
+            return;
+          }
+          onError(error);
+          await sleep(200);
+        }
+      }
+    } finally {
+      await watcher?.cancel().catch(() => undefined);
+      settle();
+    }
+  };
+  const running = run().finally(settle);
+
+  return {
+    position: () => position,
+    failure: () => failure,
+    waitFor(seq, timeoutMs = 15_000) {
+      if (position.seq >= seq) return Promise.resolve();
+      if (failure !== undefined) return Promise.reject(failure);
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new ClusterError("CLUSTER_WAIT_TIMEOUT", "コマンドログの適用待ちが時間切れです", { seq }));
+        }, timeoutMs);
+        const w = {
+          seq,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          reject: (e: unknown) => {
+            clearTimeout(timer);
+            reject(e instanceof Error ? e : new Error(String(e)));
+          },
+        };
+        waiters.add(w);
+      });
+    },
+    async stop() {
+      stopped = true;
+      wake();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The sequencer: the one node, elected through etcd (its election recipe: a lease per candidate, the
+ * lowest-revision key leads), that moves pending commands into the log in batches. Each append is one
+ * etcd transaction that
+ *   - compares the head key's mod revision with the one it read (nobody appended since),
+ *   - compares that its own election key still exists (its lease has not expired: a sequencer that lost
+ *     leadership cannot append, even if it does not know yet),
+ *   - compares each pending command's mod revision (it is still pending),
+ * and then writes log/<seq>, the new head, and deletes the pending records — all or nothing. So a
+ * sequencer killed at any point leaves either the whole batch or none of it, and its successor (elected
+ * once the dead one's lease runs out, seconds) continues from the head it reads: no command lost,
+ * duplicated or reordered. No home-made consensus: ordering and election are etcd's.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Campaign, Etcd3, Watcher } from "etcd3";
+import { ClusterError } from "../errors.js";
+import {
+  GENESIS,
+  MAX_BATCH_BYTES,
+  batchHash,
+  checkCommand,
+  encodeBatch,
+  type Command,
+  type LogKeys,
+  type LogPosition,
+} from "./command-batch.js";
+
+/** etcd's default --max-txn-ops is 128; a batch needs 2 + n compares and 2 + n operations. */
+export const MAX_BATCH_COMMANDS = 120;
+
+export interface SequencerOptions {
+  readonly client: Etcd3;
+  readonly keys: LogKeys;
+  readonly nodeName: string;
+  /** Election lease TTL: how long a dead sequencer keeps the role. */
+  readonly leaseTtlSeconds?: number;
+  readonly maxBatch?: number;
+  /** Longest pause between looks at the pending records when no watch event arrives. */
+  readonly idleWaitMs?: number;
+  readonly onError?: (error: unknown) => void;
+  /** Called after each batch this sequencer appended. */
+  readonly onAppend?: (position: LogPosition, commands: number) => void;
+}
+
+export interface RunningSequencer {
+  isLeader(): boolean;
+  /** Batches this process appended. */
+  appended(): number;
+  stop(): Promise<void>;
+}
+
+interface Head {
+  position: LogPosition;
+  modRevision: string;
+}
+
+async function readHead(client: Etcd3, keys: LogKeys): Promise<Head> {
+  const r = await client.get(keys.head).exec();
+  const kv = r.kvs[0];
+  if (kv === undefined) return { position: GENESIS, modRevision: "0" };
+  const head = JSON.parse(kv.value.toString("utf8")) as LogPosition;
+  if (!Number.isSafeInteger(head.seq) || typeof head.hash !== "string") {
+    throw new ClusterError("CLUSTER_LOG_ENTRY_INVALID", "コマンドログの head が正しくありません", {});
+  }
+  return { position: head, modRevision: kv.mod_revision };
+}
+
+export function startSequencer(o: SequencerOptions): RunningSequencer {
+  const maxBatch = Math.min(o.maxBatch ?? 100, MAX_BATCH_COMMANDS);
+  const idleWaitMs = o.idleWaitMs ?? 500;
+  const onError = o.onError ?? (() => undefined);
+  const election = o.client.election(o.keys.election, o.leaseTtlSeconds ?? 3);
+  let stopped = false;
+  let current: Campaign | undefined;
+  let leader = false;
+  let appended = 0;
+  let loop: Promise<void> = Promise.resolve();
+
+  const appendOnce = async (campaignKey: string, wake: { promise: Promise<void> }): Promise<void> => {
+    const head = await readHead(o.client, o.keys);
+    const pending = await o.client
+      .getAll()
+      .prefix(o.keys.pending)
+      .sort("Create", "Ascend")
+      .limit(maxBatch)
+      .exec();
+    if (pending.kvs.length === 0) {
+      await Promise.race([wake.promise, sleep(idleWaitMs)]);
+      return;
+    }
+    const commands: Command[] = [];
+    const taken: { key: string; mod: string }[] = [];
+    const dropped: string[] = [];
+    let size = 0;
+    for (const kv of pending.kvs) {
+      const key = kv.key.toString("utf8");
+      let command: Command;
+      try {
+        command = checkCommand(JSON.parse(kv.value.toString("utf8")));
+      } catch {
+        // Not a command (a damaged record): removed with the batch, never ordered.
+        dropped.push(key);
+        taken.push({ key, mod: kv.mod_revision });
+        continue;
+      }
+      size += kv.value.length + 1;
+      if (commands.length > 0 && size > MAX_BATCH_BYTES - 1024) break;
+      commands.push(command);
+      taken.push({ key, mod: kv.mod_revision });
+    }
+    if (dropped.length > 0)
+      onError(
+        new ClusterError("CLUSTER_LOG_ENTRY_INVALID", "不正な保留コマンドを除きました", {
+          count: dropped.length,
+        }),
+      );
+    const seq = head.position.seq + 1;
+    const encoded = encodeBatch({ seq, prev: head.position.hash, commands });
+    const position = { seq, hash: batchHash(encoded) };
+    let txn =
+      head.modRevision === "0"
+        ? o.client.if(o.keys.head, "Version", "==", 0)
+        : o.client.if(o.keys.head, "Mod", "==", head.modRevision);
+    txn = txn.and(campaignKey, "Create", ">", 0);
+    for (const t of taken) txn = txn.and(t.key, "Mod", "==", t.mod);
+    const ops = [
+      ...(commands.length > 0
+        ? [
+            o.client.put(o.keys.logKey(seq)).value(encoded),
+            o.client.put(o.keys.head).value(JSON.stringify(position)),
+          ]
+        : []),
+      ...taken.map((t) => o.client.delete().key(t.key)),
+    ];
+    const result = await txn.then(...ops).commit();
+    if (result.succeeded && commands.length > 0) {
+      appended++;
+      o.onAppend?.(position, commands.length);
+    }
+  };
+
+  const lead = async (campaign: Campaign): Promise<void> => {
+    const campaignKey = await campaign.getCampaignKey();
+    let watcher: Watcher | undefined;
+    const wake: { promise: Promise<void>; signal: () => void } = {
+      promise: Promise.resolve(),
+      signal: () => undefined,
+    };
+    const rearm = (): void => {
+      wake.promise = new Promise<void>((resolve) => {
+        wake.signal = resolve;
+      });
+    };
+    try {
+      watcher = await o.client.watch().prefix(o.keys.pending).create();
+      watcher.on("put", () => {
+        wake.signal();
+      });
+      watcher.on("error", () => {
+        wake.signal();
+      });
+      while (!stopped && leader && current === campaign) {
+        try {
+          // Re-armed before the pending records are read: a submission after the read wakes the next round.
+          rearm();
+          await appendOnce(campaignKey, wake);
+        } catch (error) {
+          onError(error);
+          await sleep(200);
+        }
+      }
+    } finally {
+      await watcher?.cancel().catch(() => undefined);
+    }
+  };
+
+  const campaignNow = (): void => {
+    if (stopped) return;
+    const campaign = election.campaign(o.nodeName);
+    current = campaign;
+    campaign.on("elected", () => {
+      if (current !== campaign || stopped) return;
+      leader = true;
+      loop = lead(campaign);
+    });
+    campaign.on("error", (error: Error) => {
+      if (current !== campaign) return;
+      leader = false;
+      onError(error);
+      // A lost lease ends this campaign; stand again after a pause (bounded retry cadence).
+      setTimeout(campaignNow, 500);
+    });
+  };
+  campaignNow();
+
+  return {
+    isLeader: () => leader,
+    appended: () => appended,
+    async stop() {
+      stopped = true;
+      leader = false;
+      const campaign = current;
+      current = undefined;
+      await campaign?.resign().catch(() => undefined);
+      await loop.catch(() => undefined);
+    },
+  };
+}

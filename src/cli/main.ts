@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { registerAdminCommands } from "./admin.js";
 import { registerBackupCommands } from "./backup.js";
+import { registerClusterCommands } from "./cluster.js";
 import { registerConvertCommands } from "./convert.js";
 import { registerDictionaryCommands } from "./dictionary.js";
 import { registerKeyCommands } from "./keys.js";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerBackupCommands(program);
   registerKeyCommands(program);
+  registerClusterCommands(program);
   return program;
 }
 

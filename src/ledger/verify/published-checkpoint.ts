@@ -40,7 +40,7 @@ export interface VerifiedCosignature {
   readonly timestamp: number;
 }
 
-export interface PublishedCheckpoint {
+export interface CosignedCheckpoint {
   readonly checkpoint: Checkpoint;
   /** Distinct pinned cosigners whose cosignature verified, in note order. */
   readonly cosignatures: readonly VerifiedCosignature[];
@@ -88,7 +88,7 @@ export function openPublishedCheckpoint(
   logKey: VerifierKey,
   policy: CosignerPolicy,
   o: { now?: Date; maxFutureSeconds?: number } = {},
-): PublishedCheckpoint {
+): CosignedCheckpoint {
   if (logKey.type !== SIG_TYPE_ED25519) {
     throw new LedgerError("LEDGER_COSIGNER_POLICY_INVALID", "ログの鍵は Ed25519 (0x01) です", {
       reason: "ログの鍵の種類",

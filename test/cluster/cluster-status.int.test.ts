@@ -1,0 +1,119 @@
+/**
+ * `kenshin cluster status` against a real etcd cluster with a real sequencer and followers: members,
+ * sequencer, head and per-node lag, and the exit code when an etcd member is down or etcd is unreachable.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { Etcd3 } from "etcd3";
+import { afterAll, describe, expect, it } from "vitest";
+import { GENESIS, logKeys } from "../../src/cluster/command-log/command-batch.js";
+import { startFollower } from "../../src/cluster/command-log/log-follower.js";
+import { startSequencer } from "../../src/cluster/command-log/sequencer.js";
+import { submitCommand } from "../../src/cluster/command-log/submit-command.js";
+import { useEtcdCluster } from "./etcd-suite.js";
+
+const suite = useEtcdCluster();
+const PREFIX = "status-test/";
+const keys = logKeys(PREFIX);
+const stops: (() => Promise<void>)[] = [];
+let client: Etcd3 | undefined;
+
+afterAll(async () => {
+  for (const stop of stops) await stop();
+  client?.close();
+});
+
+function status(hosts: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [
+        "dist/cli/main.js",
+        "cluster",
+        "status",
+        "--etcd",
+        hosts.join(","),
+        "--prefix",
+        PREFIX,
+        "--json",
+        "--timeout-ms",
+        "1500",
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({
+          code: error ? (typeof error.code === "number" ? error.code : null) : 0,
+          out: stdout,
+          err: stderr,
+        });
+      },
+    );
+  });
+}
+
+interface StatusJson {
+  ok: boolean;
+  etcd: { name: string; healthy: boolean; raftLeader: boolean; learner: boolean }[];
+  sequencer?: string;
+  head: number;
+  nodes: { name: string; applied: number; lag: number }[];
+}
+
+describe("kenshin cluster status", () => {
+  it("shows the members, the sequencer, the head and each node's lag", async () => {
+    client = new Etcd3({ hosts: suite.cluster().clientUrls() });
+    const c = client;
+    const sequencer = startSequencer({ client: c, keys, nodeName: "node1", leaseTtlSeconds: 2 });
+    stops.push(() => sequencer.stop());
+    const follower = startFollower({
+      client: c,
+      keys,
+      nodeName: "node1",
+      from: GENESIS,
+      apply: () => undefined,
+    });
+    stops.push(() => follower.stop());
+    for (let i = 0; i < 3; i++) {
+      await submitCommand(c, keys, { id: randomBytes(8).toString("hex"), origin: "node1", body: i });
+      await follower.waitFor(i + 1);
+    }
+    // A node that stopped after the first batch.
+    await c.put(`${keys.applied}node2`).value("1");
+    await expect.poll(async () => c.get(`${keys.applied}node1`).string(), { timeout: 5000 }).toBe("3");
+    await expect.poll(async () => c.election(keys.election).leader(), { timeout: 10_000 }).toBe("node1");
+
+    const r = await status(suite.cluster().clientUrls());
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out) as StatusJson;
+    expect(s.ok).toBe(true);
+    expect(s.etcd.map((m) => m.name).sort()).toEqual(["etcd1", "etcd2", "etcd3"]);
+    expect(s.etcd.every((m) => m.healthy && !m.learner)).toBe(true);
+    expect(s.etcd.filter((m) => m.raftLeader)).toHaveLength(1);
+    expect(s.sequencer).toBe("node1");
+    expect(s.head).toBe(3);
+    expect(s.nodes).toEqual([
+      { name: "node1", applied: 3, lag: 0 },
+      { name: "node2", applied: 1, lag: 2 },
+    ]);
+  });
+
+  it("exits 1 with the member marked unhealthy while an etcd member is down", async () => {
+    await suite.cluster().kill9("etcd2");
+    const r = await status(suite.cluster().clientUrls());
+    expect(r.code).toBe(1);
+    const s = JSON.parse(r.out) as StatusJson;
+    expect(s.ok).toBe(false);
+    expect(s.etcd.find((m) => m.name === "etcd2")?.healthy).toBe(false);
+    expect(s.etcd.filter((m) => m.healthy)).toHaveLength(2);
+    await suite.cluster().restart("etcd2");
+  });
+
+  it("exits 2 with CLUSTER_UNAVAILABLE when etcd cannot be reached, and refuses bad flags", async () => {
+    const r = await status(["http://127.0.0.1:1"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("CLUSTER_UNAVAILABLE");
+    const bad = await status(["ftp://127.0.0.1:2379"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("CLUSTER_OPTION_INVALID");
+  });
+});

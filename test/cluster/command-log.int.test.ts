@@ -19,7 +19,7 @@ import {
 import { startFollower, type RunningFollower } from "../../src/cluster/command-log/log-follower.js";
 import { trimLog } from "../../src/cluster/command-log/log-trim.js";
 import { startSequencer, type RunningSequencer } from "../../src/cluster/command-log/sequencer.js";
-import { submitCommand } from "../../src/cluster/command-log/submit-command.js";
+import { createGroupedSubmitter, submitCommand } from "../../src/cluster/command-log/submit-command.js";
 import { useEtcdCluster } from "./etcd-suite.js";
 
 const suite = useEtcdCluster();
@@ -125,6 +125,27 @@ describe("ordered command log on etcd", () => {
     await submitCommand(c, keys, { id: other, origin: "node1", body: 3 });
     await expect.poll(() => r.ids.length, { timeout: 10_000 }).toBe(2);
     expect(r.ids).toEqual([cid, other]);
+  });
+
+  it("groups concurrent submissions into one transaction and still answers each exactly", async () => {
+    const keys = logKeys("t-group/");
+    const c = client();
+    sequence(c, keys, "node1");
+    const r = follow(c, keys, "node1");
+    const known = id();
+    await submitCommand(c, keys, { id: known, origin: "node1", body: "first" });
+    const submitter = createGroupedSubmitter(c, keys, { maxDelayMs: 5 });
+    const ids = Array.from({ length: 150 }, () => id());
+    const twice = ids[3] ?? "";
+    const answers = await Promise.all([
+      ...ids.map((x) => submitter.submit({ id: x, origin: "node1", body: x })),
+      submitter.submit({ id: twice, origin: "node1", body: "again" }),
+      submitter.submit({ id: known, origin: "node1", body: "again" }),
+    ]);
+    expect(answers.slice(0, 150).every((a) => a === "submitted")).toBe(true);
+    expect(answers.slice(150)).toEqual(["duplicate", "duplicate"]);
+    await expect.poll(() => r.ids.length, { timeout: 15_000 }).toBe(151);
+    expect(new Set(r.ids)).toEqual(new Set([known, ...ids]));
   });
 
   it("refuses malformed commands before they reach etcd (coded)", async () => {

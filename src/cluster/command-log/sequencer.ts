@@ -25,8 +25,8 @@ import {
   type LogPosition,
 } from "./command-batch.js";
 
-/** etcd's default --max-txn-ops is 128; a batch needs 2 + n compares and 2 + n operations. */
-export const MAX_BATCH_COMMANDS = 120;
+/** etcd's default --max-txn-ops. A batch of n commands needs 2 + n compares and 2 + n operations. */
+export const ETCD_DEFAULT_MAX_TXN_OPS = 128;
 
 export interface SequencerOptions {
   readonly client: Etcd3;
@@ -35,6 +35,8 @@ export interface SequencerOptions {
   /** Election lease TTL: how long a dead sequencer keeps the role. */
   readonly leaseTtlSeconds?: number;
   readonly maxBatch?: number;
+  /** The cluster's etcd --max-txn-ops (default 128); bounds the batch size. */
+  readonly maxTxnOps?: number;
   /** Longest pause between looks at the pending records when no watch event arrives. */
   readonly idleWaitMs?: number;
   readonly onError?: (error: unknown) => void;
@@ -66,7 +68,7 @@ async function readHead(client: Etcd3, keys: LogKeys): Promise<Head> {
 }
 
 export function startSequencer(o: SequencerOptions): RunningSequencer {
-  const maxBatch = Math.min(o.maxBatch ?? 100, MAX_BATCH_COMMANDS);
+  const maxBatch = Math.max(1, Math.min(o.maxBatch ?? 1000, (o.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS) - 8));
   const idleWaitMs = o.idleWaitMs ?? 500;
   const onError = o.onError ?? (() => undefined);
   const election = o.client.election(o.keys.election, o.leaseTtlSeconds ?? 3);

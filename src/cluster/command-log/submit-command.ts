@@ -38,3 +38,105 @@ export async function submitCommand(
     );
   }
 }
+
+/** A grouped submission needs one compare and two puts per command; etcd's default --max-txn-ops is 128. */
+function maxGroup(maxTxnOps: number): number {
+  return Math.max(1, Math.floor((maxTxnOps - 4) / 2));
+}
+
+export interface GroupedSubmitter {
+  /** Submits one command, grouped with others submitted within `maxDelayMs` into one etcd transaction. */
+  submit(command: Command): Promise<"submitted" | "duplicate">;
+}
+
+/**
+ * Group commit for submissions: concurrent `submit` calls on one node are gathered (as many as one etcd
+ * transaction may carry, or for `maxDelayMs` after the first) and written as one create-only
+ * transaction, so the node pays one Raft round trip for many commands. If the group's transaction fails
+ * because one id was already submitted, every command of the group is retried alone, so each still gets
+ * its own exact answer.
+ */
+export function createGroupedSubmitter(
+  client: Etcd3,
+  keys: LogKeys,
+  o: { maxDelayMs?: number; maxCommands?: number; timeoutMs?: number; maxTxnOps?: number } = {},
+): GroupedSubmitter {
+  const maxDelayMs = o.maxDelayMs ?? 2;
+  const maxCommands = Math.min(o.maxCommands ?? 500, maxGroup(o.maxTxnOps ?? 128));
+  const timeoutMs = o.timeoutMs ?? 5000;
+  type Waiting = {
+    command: Command;
+    resolve: (r: "submitted" | "duplicate") => void;
+    reject: (e: unknown) => void;
+    promise: Promise<"submitted" | "duplicate">;
+  };
+  let group: Waiting[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  const flush = (): void => {
+    const batch = group;
+    group = [];
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (batch.length === 0) return;
+    void (async () => {
+      if (batch.length === 1) {
+        const [only] = batch as [Waiting];
+        await submitCommand(client, keys, only.command, { timeoutMs }).then(only.resolve, only.reject);
+        return;
+      }
+      let txn = client.if(keys.ids + (batch[0] as Waiting).command.id, "Version", "==", 0);
+      for (const w of batch.slice(1)) txn = txn.and(keys.ids + w.command.id, "Version", "==", 0);
+      const ops = batch.flatMap((w) => [
+        client.put(keys.ids + w.command.id).value(""),
+        client.put(keys.pending + w.command.id).value(canonicalize(w.command) ?? ""),
+      ]);
+      try {
+        const result = await txn
+          .then(...ops)
+          .options({ deadline: Date.now() + timeoutMs })
+          .commit();
+        if (result.succeeded) {
+          for (const w of batch) w.resolve("submitted");
+          return;
+        }
+      } catch (cause) {
+        const error = new ClusterError(
+          "CLUSTER_UNAVAILABLE",
+          "コマンドを etcd に登録できません",
+          {},
+          { cause },
+        );
+        for (const w of batch) w.reject(error);
+        return;
+      }
+      // Some id was already known: answer each exactly, one by one.
+      for (const w of batch) {
+        await submitCommand(client, keys, w.command, { timeoutMs }).then(w.resolve, w.reject);
+      }
+    })();
+  };
+
+  return {
+    submit(command) {
+      let checked: Command;
+      try {
+        checked = checkCommand(command);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      // The same id twice in one group: the second is a duplicate of the first, whatever happens to it.
+      const first = group.find((w) => w.command.id === checked.id);
+      if (first !== undefined) return first.promise.then(() => "duplicate" as const);
+      const waiting = { command: checked } as Waiting;
+      waiting.promise = new Promise<"submitted" | "duplicate">((resolve, reject) => {
+        waiting.resolve = resolve;
+        waiting.reject = reject;
+      });
+      group.push(waiting);
+      if (group.length >= maxCommands) flush();
+      else timer ??= setTimeout(flush, maxDelayMs);
+      return waiting.promise;
+    },
+  };
+}

@@ -56,6 +56,8 @@ export interface EtcdClusterOptions {
   /** Raft heartbeat and election timeout in ms; etcd's defaults (100 / 1000) unless given. */
   readonly heartbeatMs?: number;
   readonly electionMs?: number;
+  /** etcd --max-txn-ops (default 128): operations per transaction, which bounds a command batch. */
+  readonly maxTxnOps?: number;
   readonly startTimeoutMs?: number;
   readonly binary?: string;
 }
@@ -132,6 +134,7 @@ export async function startEtcdCluster(o: EtcdClusterOptions): Promise<EtcdClust
     ];
     if (o.heartbeatMs !== undefined) args.push("--heartbeat-interval", String(o.heartbeatMs));
     if (o.electionMs !== undefined) args.push("--election-timeout", String(o.electionMs));
+    if (o.maxTxnOps !== undefined) args.push("--max-txn-ops", String(o.maxTxnOps));
     s.process = startSupervised(binary, args, { logFile: join(o.dir, `${s.name}.log`) });
   };
 

@@ -148,6 +148,37 @@ describe("ordered command log on etcd", () => {
     expect(new Set(r.ids)).toEqual(new Set([known, ...ids]));
   });
 
+  it("the offline node follows from its own etcd learner with member-local reads, without voting", async () => {
+    const keys = logKeys("t-learner/");
+    const c = client();
+    sequence(c, keys, "node1");
+    const online = follow(c, keys, "node1");
+    const learner = await suite.cluster().addLearner("backup");
+    const local = new Etcd3({ hosts: learner.clientUrl, dialTimeout: 2000 });
+    opened.push(local);
+    const ids: string[] = [];
+    const offline = startFollower({
+      client: local,
+      keys,
+      nodeName: "backup",
+      from: GENESIS,
+      idleWaitMs: 200,
+      serializable: true,
+      reportProgress: false,
+      apply: (batch) => {
+        for (const cmd of batch.commands) ids.push(cmd.id);
+      },
+    });
+    running.push(offline);
+    for (let i = 0; i < 30; i++)
+      await submitCommand(c, keys, { id: `l${i}-${id()}`, origin: "node1", body: i });
+    await expect.poll(() => ids.length, { timeout: 20_000 }).toBe(30);
+    expect(ids).toEqual(online.ids);
+    expect(offline.failure()).toBeUndefined();
+    // A linearizable read on the learner is refused: it really is a non-voting member.
+    await expect(local.get(keys.head).string()).rejects.toThrow();
+  });
+
   it("refuses malformed commands before they reach etcd (coded)", async () => {
     const keys = logKeys("t-bad/");
     const c = client();

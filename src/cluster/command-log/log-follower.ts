@@ -27,6 +27,13 @@ export interface FollowerOptions {
   readonly idleWaitMs?: number;
   /** Report progress under applied/<node> (for lag monitoring and the trim horizon). */
   readonly reportProgress?: boolean;
+  /**
+   * Member-local (serializable) reads: what the offline node's follower uses against its own etcd
+   * learner, which serves no linearizable reads. It then also cannot write its progress (learners take
+   * no writes), so set reportProgress to false with it. It polls every idleWaitMs instead of watching
+   * (a learner does not serve watches).
+   */
+  readonly serializable?: boolean;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -89,6 +96,7 @@ export function startFollower(o: FollowerOptions): RunningFollower {
       .getAll()
       .inRange(new Range(o.keys.logKey(position.seq + 1), prefixEnd(o.keys.log)))
       .limit(pageSize)
+      .serializable(o.serializable === true)
       .exec();
     let applied = 0;
     for (const kv of r.kvs) {
@@ -125,7 +133,14 @@ export function startFollower(o: FollowerOptions): RunningFollower {
     let watcher: Watcher | undefined;
     const watch = async (): Promise<void> => {
       await watcher?.cancel().catch(() => undefined);
-      watcher = await o.client.watch().key(o.keys.head).create();
+      // Bounded: a watch that is not created in time is cancelled when it finally is.
+      const creating = o.client.watch().key(o.keys.head).create();
+      const created = await Promise.race([creating, sleep(5000).then(() => undefined)]);
+      if (created === undefined) {
+        void creating.then((late) => late.cancel()).catch(() => undefined);
+        throw new ClusterError("CLUSTER_UNAVAILABLE", "etcd の監視を開始できません", {});
+      }
+      watcher = created;
       watcher.on("put", () => {
         wake();
       });
@@ -136,9 +151,17 @@ export function startFollower(o: FollowerOptions): RunningFollower {
       });
     };
     try {
+      let watchRetryAt = 0;
       while (!stopped) {
         try {
-          if (watcher === undefined) await watch();
+          if (watcher === undefined && o.serializable !== true && Date.now() >= watchRetryAt) {
+            // Without a watch (refused, or etcd unreachable) the follower still polls every idleWaitMs.
+            await watch().catch((error: unknown) => {
+              watcher = undefined;
+              watchRetryAt = Date.now() + 5000;
+              onError(error);
+            });
+          }
           rearm();
           const n = await catchUp();
           if (n === pageSize) continue;

@@ -3,7 +3,8 @@
 // the built library as a node would: its own <dir>/ledger.db built only by applying ledger.append
 // commands from the etcd log (ledger-replica), a sequencer candidacy, grouped submissions.
 // stdin: "append <id>" → a note record carrying <id> is submitted and, once this node's own ledger holds
-// it (the apply transaction committed), {"ack":"<id>"} is printed (stdout is a synchronous pipe).
+// it (the apply transaction committed), {"ack":"<id>"} is printed (stdout is a synchronous pipe); a
+// submission that cannot be made or is not applied within 60 s gets {"nack":"<id>"}.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -80,12 +81,15 @@ async function append(id) {
       });
       break;
     } catch (e) {
-      if (e?.code !== "CLUSTER_UNAVAILABLE" || attempt >= 40) return;
+      if (e?.code !== "CLUSTER_UNAVAILABLE" || attempt >= 40) {
+        say({ nack: id, code: e?.code ?? "unknown" });
+        return;
+      }
       await sleep(250);
     }
   }
   const ok = await Promise.race([applied.then(() => true), sleep(60_000).then(() => false)]);
-  if (ok) say({ ack: id });
+  say(ok ? { ack: id } : { nack: id, code: "CLUSTER_WAIT_TIMEOUT" });
 }
 
 createInterface({ input: process.stdin }).on("line", (line) => {

@@ -12,6 +12,7 @@ import type { EnvelopeChannels } from "../service/envelope-channels.js";
 import type { ConversionReference } from "../service/mappings.js";
 import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
 import { outcome, toHttpError } from "./http-errors.js";
+import { registerAccountRoutes } from "./routes/account-routes.js";
 import { registerAdminRoutes } from "./routes/admin-routes.js";
 import { registerMetaRoutes } from "./routes/meta-routes.js";
 import { registerSessionRoutes } from "./routes/session-routes.js";
@@ -101,6 +102,7 @@ export function buildApp(options: AppOptions): App {
 
   registerMetaRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
+  registerAccountRoutes(app, ctx);
   registerAdminRoutes(app, ctx, options.reference);
   registerTransferRoutes(app, ctx, { reference: options.reference, channels: options.channels });
   registerWebRoutes(app);

@@ -43,6 +43,8 @@ const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> =
   DEVICE_SIGNATURE_STALE: [401, "security"],
   DEVICE_SIGNATURE_REPLAYED: [409, "security"],
   DEVICE_KEY_INVALID: [400, "invalid"],
+  // The device a request is signed with cannot remove itself (it would lock the person out mid-step).
+  DEVICE_IN_USE: [409, "business-rule"],
   INSTITUTION_INVALID: [400, "invalid"],
   INSTITUTION_EXISTS: [409, "conflict"],
   ACCOUNT_EXISTS: [409, "conflict"],
@@ -67,11 +69,25 @@ const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> =
 export type HttpErrorCode =
   "REQUEST_TOO_LARGE" | "REQUEST_MEDIA_TYPE" | "REQUEST_MALFORMED" | "ROUTE_NOT_FOUND" | "INTERNAL";
 
+/**
+ * Facts a UI needs besides the text (how many login attempts are left, until when an ID is locked), as
+ * FHIR extensions on the issue. Only these named, numeric context values ever leave the server.
+ */
+export const EXTENSION_BASE = "urn:kenshin-exchange:outcome:";
+const EXPOSED_CONTEXT = ["attemptsLeft", "lockedUntil"] as const;
+
+export interface OutcomeExtension {
+  readonly url: string;
+  readonly valueInteger?: number;
+  readonly valueInstant?: string;
+}
+
 export interface OperationOutcome {
   readonly resourceType: "OperationOutcome";
   readonly issue: readonly {
     readonly severity: "error";
     readonly code: IssueType;
+    readonly extension?: readonly OutcomeExtension[];
     readonly details: {
       readonly coding: readonly { readonly system: string; readonly code: string }[];
       readonly text: string;
@@ -90,6 +106,21 @@ export function outcome(code: string, type: IssueType, text: string): OperationO
   };
 }
 
+function exposedContext(context: unknown): OutcomeExtension[] {
+  const c = (context ?? {}) as Record<string, unknown>;
+  const out: OutcomeExtension[] = [];
+  for (const name of EXPOSED_CONTEXT) {
+    const v = c[name];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) continue;
+    out.push(
+      name === "lockedUntil"
+        ? { url: `${EXTENSION_BASE}${name}`, valueInstant: new Date(v).toISOString() }
+        : { url: `${EXTENSION_BASE}${name}`, valueInteger: v },
+    );
+  }
+  return out;
+}
+
 /**
  * Codes of lower layers that reach the server: a key rotation in progress on the node's console is a
  * moment to retry, not a server fault.
@@ -104,7 +135,13 @@ const RETRY_LATER: ReadonlySet<string> = new Set([
 export function toHttpError(error: unknown): { status: number; body: OperationOutcome; internal: boolean } {
   if (isCodedError(error) && error.code in STATUS) {
     const [status, type] = STATUS[error.code as ServiceErrorCode];
-    return { status, body: outcome(error.code, type, error.message), internal: status >= 500 };
+    const body = outcome(error.code, type, error.message);
+    const extension = exposedContext(error.context);
+    return {
+      status,
+      body: extension.length === 0 ? body : { ...body, issue: body.issue.map((i) => ({ ...i, extension })) },
+      internal: status >= 500,
+    };
   }
   if (isCodedError(error) && RETRY_LATER.has(error.code)) {
     return {

@@ -31,6 +31,7 @@ const mapping = z.object({
     .describe("Base64 of a sample export: converted in memory as a test, never stored"),
 });
 const revoke = z.object({ reason: z.string() });
+const deviceLabel = z.object({ label: z.string().describe("1–60 characters") });
 const link = z.object({ senderId: z.string(), receiverId: z.string() });
 const envelopeKey = z.object({
   publicKey: z
@@ -112,6 +113,24 @@ export const OPERATIONS: readonly Operation[] = [
     errors: ["DEVICE_CONFIRMATION_REQUIRED", "DEVICE_SIGNATURE_INVALID", "DEVICE_KEY_INVALID"],
   },
   {
+    method: "post",
+    path: "/api/v1/devices/{id}/label",
+    summary: "自分の端末の名前を変える",
+    auth: "change",
+    body: deviceLabel,
+    ok: 200,
+    errors: ["NOT_FOUND", "REQUEST_INVALID"],
+  },
+  {
+    method: "delete",
+    path: "/api/v1/devices/{id}",
+    summary: "自分の別の端末を削除する (いま使っている端末は削除できません)",
+    auth: "change",
+    ok: 204,
+    okContent: "none",
+    errors: ["NOT_FOUND", "DEVICE_IN_USE"],
+  },
+  {
     method: "get",
     path: "/api/v1/ledger/checkpoint",
     summary: "台帳の最新の署名付きチェックポイント (C2SP signed note)",
@@ -148,7 +167,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: "get",
     path: "/api/v1/admin/institutions",
-    summary: "機関の一覧",
+    summary: "機関の一覧 (利用者ID・ロック・最終ログイン・マッピングの有無・有効な証明書の数)",
     auth: "session",
     role: "admin",
     ok: 200,
@@ -233,6 +252,15 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "post",
+    path: "/api/v1/admin/accounts/{loginId}/unlock",
+    summary: "利用者IDのロックを解除する (失敗回数も0に戻す)",
+    auth: "change",
+    role: "admin",
+    ok: 200,
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "post",
     path: "/api/v1/admin/links",
     summary: "送信機関と受信機関の結び付け",
     auth: "change",
@@ -288,7 +316,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: "get",
     path: "/api/v1/transfers/{id}",
-    summary: "転送と変換レポート (件数・指摘コードのみ)",
+    summary: "転送と変換レポート (件数・指摘コードのみ) と、指摘に出る項目の名称と元の列名",
     auth: "session",
     ok: 200,
     errors: ["NOT_FOUND"],
@@ -329,7 +357,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: "get",
     path: "/api/v1/transfers/{id}/trail",
-    summary: "操作の証跡と包含証明・署名付きチェックポイント (閲覧も記録)",
+    summary: "操作の証跡と包含証明・署名付きチェックポイント、署名した端末の名前 (閲覧も記録)",
     auth: "session",
     ok: 200,
     errors: ["NOT_FOUND", "INTEGRITY_FAILURE"],

@@ -133,6 +133,22 @@ export async function login(
       throw new ServiceError("AUTH_LOCKED", lockedMessage(until), { lockedUntil: until });
     }
     ctx.db.prepare("UPDATE accounts SET failed_count = ? WHERE login_id = ?").run(failures, loginId);
+    const attemptsLeft = maxFailures - failures;
+    if (attemptsLeft === 1) {
+      // The person must hear this before the try that locks the ID, not after it.
+      await audit(ctx, [
+        {
+          ...recordCommon(ctx, actor, "serious-failure", `wrong password (${failures})`),
+          type: "login",
+          method: "password",
+        },
+      ]);
+      throw new ServiceError(
+        "AUTH_FAILED",
+        "利用者IDまたはパスワードが違います。あと1回間違えると、しばらくの間この利用者IDでログインできなくなります。パスワードがわからない場合は、事務局に再設定を依頼してください",
+        { attemptsLeft },
+      );
+    }
     return refuse("AUTH_FAILED", actor, "利用者IDまたはパスワードが違います", `wrong password (${failures})`);
   }
   const token = randomToken(ctx.random);
@@ -181,7 +197,7 @@ function lockedMessage(until: number): string {
     hour: "2-digit",
     minute: "2-digit",
   });
-  return `ログインに続けて失敗したため、${t} (日本時間) まで利用者IDをロックしています`;
+  return `ログインに続けて失敗したため、${t} (日本時間) まで利用者IDをロックしています。急ぎの場合は事務局に連絡して、ロックの解除を依頼してください`;
 }
 
 interface SessionRow {

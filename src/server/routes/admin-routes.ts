@@ -8,7 +8,8 @@ import { disableInstitution, inventoryCsv, issueAccount, resetPassword } from ".
 import { issueCertificate, listCertificates, revokeCertificates } from "../../service/certificates.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
-import { createInstitution, linkInstitutions, listInstitutions } from "../../service/institutions.js";
+import { institutionOverview } from "../../service/institution-overview.js";
+import { createInstitution, linkInstitutions } from "../../service/institutions.js";
 import { registerMapping, type ConversionReference } from "../../service/mappings.js";
 import { guard, sendCsv } from "../request-auth.js";
 
@@ -42,7 +43,7 @@ export function registerAdminRoutes(
 
   app.get("/api/v1/admin/institutions", async (request) => {
     await guard(ctx, request, admin);
-    return { institutions: listInstitutions(ctx) };
+    return { institutions: institutionOverview(ctx) };
   });
 
   app.post("/api/v1/admin/institutions", async (request, reply) => {

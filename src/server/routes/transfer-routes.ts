@@ -7,9 +7,18 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { sealEnvelope } from "../../client/envelope.js";
 import type { ServiceContext } from "../../service/context.js";
+import { deviceLabels } from "../../service/device-management.js";
 import { ServiceError } from "../../service/errors.js";
+import { issueItemLabels } from "../../service/issue-labels.js";
 import { monitoring } from "../../service/monitoring.js";
-import { getTransfer, listTransfers, lookupByHash, transferTrail } from "../../service/transfer-queries.js";
+import {
+  getTransfer,
+  listTransfers,
+  lookupByHash,
+  transferTrail,
+  type TrailAnswer,
+} from "../../service/transfer-queries.js";
+import { transferRow } from "../../service/transfer-records.js";
 import {
   confirmReceipt,
   discardTransfer,
@@ -32,6 +41,15 @@ function transferId(params: unknown): string {
   const r = idParam.safeParse(params);
   if (!r.success) throw new ServiceError("NOT_FOUND", "転送が見つかりません", {});
   return r.data.id;
+}
+
+/** The names of the devices that signed a trail's entries, so the UI shows names, not thumbprints. */
+function withDeviceLabels(ctx: ServiceContext, trail: TrailAnswer) {
+  const keyIds = trail.entries.flatMap((e) => {
+    const id = (e.entry as { actor?: { device?: { keyId?: unknown } } }).actor?.device?.keyId;
+    return typeof id === "string" ? [id] : [];
+  });
+  return { ...trail, deviceLabels: deviceLabels(ctx, keyIds) };
 }
 
 function envelopeChannel(headers: Record<string, string | string[] | undefined>): string | undefined {
@@ -71,7 +89,10 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
 
   app.get("/api/v1/transfers/:id", async (request) => {
     const { session } = await guard(ctx, request);
-    return getTransfer(ctx, session, transferId(request.params));
+    const detail = getTransfer(ctx, session, transferId(request.params));
+    const items = (detail.report?.issues ?? []).flatMap((i) => (i.item === undefined ? [] : [i.item]));
+    const mappingId = transferRow(ctx, detail.transfer.id)?.mapping_id ?? null;
+    return { ...detail, itemLabels: issueItemLabels(ctx, deps.reference, mappingId, items) };
   });
 
   app.post("/api/v1/transfers/:id/send", async (request) => {
@@ -102,7 +123,7 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
 
   app.get("/api/v1/transfers/:id/trail", async (request) => {
     const { session, actor } = await guard(ctx, request);
-    return transferTrail(ctx, actor, session, transferId(request.params));
+    return withDeviceLabels(ctx, await transferTrail(ctx, actor, session, transferId(request.params)));
   });
 
   // POST so that hashes never appear in URLs or access logs. A read: CSRF-checked, but no device
@@ -111,7 +132,7 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
     const { session, actor } = await guard(ctx, request, { change: true, device: false });
     const body = lookupBody.safeParse(request.body);
     if (!body.success) throw new ServiceError("NOT_FOUND", "転送が見つかりません", {});
-    return lookupByHash(ctx, actor, session, body.data.sha256.toLowerCase());
+    return withDeviceLabels(ctx, await lookupByHash(ctx, actor, session, body.data.sha256.toLowerCase()));
   });
 
   app.get("/api/v1/admin/monitoring", async (request) => {

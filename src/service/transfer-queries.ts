@@ -32,13 +32,13 @@ export function listTransfers(ctx: ServiceContext, session: Session): TransferVi
     session.role === "sender"
       ? ctx.db
           .prepare<[string], TransferRow>(
-            `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE sender_id = ? ORDER BY created_at DESC LIMIT 500`,
+            `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE sender_id = ? ORDER BY created_at DESC LIMIT 2000`,
           )
           .all(inst)
       : session.role === "receiver"
         ? ctx.db
             .prepare<[string], TransferRow>(
-              `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE receiver_id = ? AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 500`,
+              `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE receiver_id = ? AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 2000`,
             )
             .all(inst)
         : [];

@@ -13,7 +13,13 @@ export interface ApiError {
   readonly code: string;
   /** The server's Japanese text, when it sent one. */
   readonly text: string;
+  /** Login attempts left before a lock-out, when the server says (the last one is warned of). */
+  readonly attemptsLeft?: number;
+  /** Until when the ID is locked (ISO), for AUTH_LOCKED. */
+  readonly lockedUntil?: string;
 }
+
+const EXTENSION_BASE = "urn:kenshin-exchange:outcome:";
 
 export class ApiFailure extends Error {
   constructor(readonly error: ApiError) {
@@ -54,15 +60,27 @@ export interface XhrRequest {
   readonly onDownloadProgress?: (p: TransferProgress) => void;
 }
 
+interface OutcomeIssue {
+  details?: { coding?: { code?: unknown }[]; text?: unknown };
+  extension?: { url?: unknown; valueInteger?: unknown; valueInstant?: unknown }[];
+}
+
 function outcomeError(status: number, body: unknown): ApiError {
-  const issue = (body as { issue?: { details?: { coding?: { code?: unknown }[]; text?: unknown } }[] } | null)
-    ?.issue?.[0];
+  const issue = (body as { issue?: OutcomeIssue[] } | null)?.issue?.[0];
   const code = issue?.details?.coding?.[0]?.code;
   const text = issue?.details?.text;
+  const ext = (name: string) =>
+    (Array.isArray(issue?.extension) ? issue.extension : []).find(
+      (e) => e.url === `${EXTENSION_BASE}${name}`,
+    );
+  const attemptsLeft = ext("attemptsLeft")?.valueInteger;
+  const lockedUntil = ext("lockedUntil")?.valueInstant;
   return {
     status,
     code: typeof code === "string" ? code : `HTTP_${status}`,
     text: typeof text === "string" ? text : "",
+    ...(typeof attemptsLeft === "number" ? { attemptsLeft } : {}),
+    ...(typeof lockedUntil === "string" ? { lockedUntil } : {}),
   };
 }
 

@@ -3,13 +3,27 @@
  * registration → forced password change), then the pages of the signed-in role. The verifier key is
  * checked against the pin at start-up.
  */
-import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Api, type ApiError } from "./api.js";
 import { AppContext, type AppState } from "./app-context.js";
+import { Link } from "./components/link.js";
 import { SiteHeader } from "./components/site-header.js";
 import { VerifierKeyNote, VerifierKeyWarning } from "./components/verifier-key-note.js";
 import { loadDevice } from "./device-store.js";
-import { I18nContext, saveLang, savedLang, translate, type Lang, type MessageKey } from "./i18n.js";
+import {
+  I18nContext,
+  saveLang,
+  savedLang,
+  savedWareki,
+  saveWareki,
+  translate,
+  type Lang,
+  type MessageKey,
+} from "./i18n.js";
+import { AccountPage } from "./pages/account-page.js";
+import { AdminAuditPage } from "./pages/admin-audit-page.js";
+import { HelpPage } from "./pages/help-page.js";
+import { StatusLine } from "./components/messages.js";
 import { AdminCertificatesPage } from "./pages/admin-certificates-page.js";
 import { AdminInstitutionsPage } from "./pages/admin-institutions-page.js";
 import { AdminMonitoringPage } from "./pages/admin-monitoring-page.js";
@@ -21,6 +35,7 @@ import { SendPage } from "./pages/send-page.js";
 import { TransferPage } from "./pages/transfer-page.js";
 import { TransfersPage } from "./pages/transfers-page.js";
 import { VerifyPage } from "./pages/verify-page.js";
+import { useNewArrivals } from "./new-arrivals.js";
 import { navigate, usePath } from "./router.js";
 import type { Role, SessionView } from "./types.js";
 import { checkVerifierKey, type PinState } from "./verifier-pin.js";
@@ -38,8 +53,11 @@ function homeOf(role: Role): string {
 
 function pageFor(path: string, role: Role) {
   const transfer = /^\/transfers\/(tr_[a-z2-7]{16})$/.exec(path)?.[1];
+  if (path === "/account") return <AccountPage />;
+  if (path === "/help") return <HelpPage />;
   if (role === "admin") {
     if (path === "/admin") return <AdminInstitutionsPage />;
+    if (path === "/admin/audit") return <AdminAuditPage />;
     if (path === "/admin/certificates") return <AdminCertificatesPage />;
     if (path === "/admin/monitoring") return <AdminMonitoringPage />;
     return <NotFoundPage home={homeOf(role)} />;
@@ -53,6 +71,9 @@ function pageFor(path: string, role: Role) {
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(savedLang);
+  const [wareki, setWarekiState] = useState<boolean>(savedWareki);
+  /** A confirmation shown once above the next page (e.g. after the forced password change). */
+  const [flash, setFlash] = useState<MessageKey>();
   const [stage, setStage] = useState<Stage>({ kind: "loading" });
   const [pin, setPin] = useState<PinState>();
   const path = usePath();
@@ -101,8 +122,10 @@ export function App() {
   // Keep the address bar in step with the gate, and leave gate pages once through.
   useEffect(() => {
     if (stage.kind === "loading") return;
-    if (stage.kind !== "ready") navigate(GATE_PATHS[stage.kind], { replace: true });
-    else if (path === "/" || Object.values(GATE_PATHS).some((p) => p === path))
+    // Help is open to everyone, also before login (how else would a locked-out clerk find the office?).
+    if (stage.kind !== "ready") {
+      if (!(stage.kind === "login" && path === "/help")) navigate(GATE_PATHS[stage.kind], { replace: true });
+    } else if (path === "/" || Object.values(GATE_PATHS).some((p) => p === path))
       navigate(homeOf(stage.session.role), { replace: true });
   }, [stage, path]);
 
@@ -128,14 +151,20 @@ export function App() {
         saveLang(l);
         setLangState(l);
       },
+      wareki,
+      setWareki: (on: boolean) => {
+        saveWareki(on);
+        setWarekiState(on);
+      },
     }),
-    [lang],
+    [lang, wareki],
   );
   useEffect(() => {
     document.documentElement.lang = lang;
   }, [lang]);
 
   const session = stage.kind === "ready" ? stage.session : undefined;
+  const newArrivals = useNewArrivals(api, session, path);
   const state: AppState | undefined = session && pin ? { api, session, pin } : undefined;
 
   let body;
@@ -145,6 +174,8 @@ export function App() {
         <p role="status">{translate(lang, "loading")}</p>
       </main>
     );
+  } else if (stage.kind === "login" && path === "/help") {
+    body = <HelpPage />;
   } else if (stage.kind === "login") {
     body = (
       <LoginPage
@@ -174,6 +205,7 @@ export function App() {
         api={api}
         forced={stage.session.mustChangePassword}
         onChanged={() => {
+          setFlash("passwordChanged");
           void refreshSession();
         }}
       />
@@ -181,20 +213,40 @@ export function App() {
   } else if (state) {
     body = <AppContext.Provider value={state}>{pageFor(path, state.session.role)}</AppContext.Provider>;
   }
+  // A flash belongs to the first page it was shown above; moving on to another page clears it.
+  const flashPath = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    if (flash === undefined || stage.kind !== "ready") return;
+    if (path === "/" || Object.values(GATE_PATHS).some((p) => p === path)) return;
+    if (flashPath.current === undefined) flashPath.current = path;
+    else if (flashPath.current !== path) {
+      flashPath.current = undefined;
+      setFlash(undefined);
+    }
+  }, [flash, stage, path]);
 
   return (
     <I18nContext.Provider value={i18n}>
       <SiteHeader
         session={session}
         path={path}
+        newArrivals={newArrivals}
         onLogout={() => {
           void logout("loggedOut");
         }}
       />
       <VerifierKeyWarning pin={pin} />
+      {flash !== undefined && stage.kind === "ready" ? (
+        <div class="flash">
+          <StatusLine text={translate(lang, flash)} id="flash" />
+        </div>
+      ) : null}
       {body}
       <footer class="site-footer">
         <VerifierKeyNote pin={pin} />
+        <p>
+          <Link href="/help">{translate(lang, "navHelp")}</Link>
+        </p>
       </footer>
     </I18nContext.Provider>
   );

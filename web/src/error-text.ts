@@ -49,8 +49,11 @@ export function errorText(error: ApiError, lang: Lang): string {
   if (error.code === "AUTH_LOCKED") {
     const time = /\d{1,2}:\d{2}/.exec(error.text)?.[0];
     return time === undefined
-      ? "Too many failed logins: this user ID is locked for a while."
-      : `Too many failed logins: this user ID is locked until ${time} (Japan time).`;
+      ? "Too many failed logins: this user ID is locked for a while. If it is urgent, ask the office to unlock it."
+      : `Too many failed logins: this user ID is locked until ${time} (Japan time). If it is urgent, ask the office to unlock it.`;
+  }
+  if (error.code === "AUTH_FAILED" && error.attemptsLeft === 1) {
+    return "Wrong user ID or password. One more wrong attempt locks this user ID for a while; if you have forgotten the password, ask the office to reset it.";
   }
   return EN[error.code] ?? (error.text ? `${error.text} (${error.code})` : `Error (${error.code})`);
 }

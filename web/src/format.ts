@@ -5,32 +5,73 @@ import type { Lang } from "./i18n.js";
 
 const ZONE = "Asia/Tokyo";
 
-/** "2025年6月3日 10:15" / "3 Jun 2025, 10:15". */
-export function formatDateTime(iso: string | null, lang: Lang): string {
-  if (iso === null) return "—";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "—";
-  return d.toLocaleString(lang === "ja" ? "ja-JP" : "en-GB", {
+/** The parts of an instant in Japan time, as numbers. */
+function partsOf(d: Date): Record<"year" | "month" | "day" | "hour" | "minute", string> {
+  const parts = new Intl.DateTimeFormat("en-US", {
     timeZone: ZONE,
     year: "numeric",
-    month: lang === "ja" ? "numeric" : "short",
-    day: "numeric",
+    month: "2-digit",
+    day: "2-digit",
     hour: "2-digit",
     minute: "2-digit",
-  });
+    hourCycle: "h23",
+  }).formatToParts(d);
+  const get = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? "";
+  return {
+    year: get("year"),
+    month: get("month"),
+    day: get("day"),
+    hour: get("hour"),
+    minute: get("minute"),
+  };
 }
 
-/** "2025年6月3日" / "3 June 2025". */
-export function formatDate(iso: string | null, lang: Lang): string {
-  if (iso === null) return "—";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "—";
-  return d.toLocaleDateString(lang === "ja" ? "ja-JP" : "en-GB", {
+/** 「令和8年」: the Japanese era year of an instant (Japan time). */
+export function warekiYear(d: Date): string {
+  const parts = new Intl.DateTimeFormat("ja-JP-u-ca-japanese", {
     timeZone: ZONE,
+    era: "long",
     year: "numeric",
-    month: "long",
-    day: "numeric",
-  });
+  })
+    .formatToParts(d)
+    .filter((p) => p.type === "era" || p.type === "year")
+    .map((p) => p.value);
+  const text = parts.join("");
+  return text.endsWith("年") ? text : `${text}年`;
+}
+
+function parse(iso: string | null): Date | undefined {
+  if (iso === null) return undefined;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * One date format everywhere, in Japan time: 「2026/06/03 10:15」 (the same digits in English). With
+ * `wareki` the Japanese era follows the date: 「2026/06/03 (令和8年) 10:15」. Lists label the column
+ * 日本時間 (Japan time) once instead of repeating it.
+ */
+export function formatDateTime(iso: string | null, _lang: Lang, wareki = false): string {
+  const d = parse(iso);
+  if (!d) return "—";
+  const p = partsOf(d);
+  const era = wareki ? ` (${warekiYear(d)})` : "";
+  return `${p.year}/${p.month}/${p.day}${era} ${p.hour}:${p.minute}`;
+}
+
+/** 「2026/06/03」, or 「2026/06/03 (令和8年)」 with `wareki`. */
+export function formatDate(iso: string | null, _lang: Lang, wareki = false): string {
+  const d = parse(iso);
+  if (!d) return "—";
+  const p = partsOf(d);
+  return `${p.year}/${p.month}/${p.day}${wareki ? ` (${warekiYear(d)})` : ""}`;
+}
+
+/** 「20260603」: the date part of a file name. */
+export function fileDate(iso: string | null): string {
+  const d = parse(iso) ?? new Date();
+  const p = partsOf(d);
+  return `${p.year}${p.month}${p.day}`;
 }
 
 export function formatBytes(n: number): string {

@@ -5,10 +5,11 @@
  */
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
+import { WORKING_DAY_DICT } from "./i18n-working-day.js";
 
 export type Lang = "ja" | "en";
 
-const DICT = {
+const BASE_DICT = {
   appTitle: ["健診結果 受け渡しサービス", "Health checkup result exchange"],
   skipToMain: ["本文へ移動", "Skip to main content"],
   switchLanguage: ["English", "日本語"],
@@ -391,6 +392,8 @@ const DICT = {
   refresh: ["最新にする", "Refresh"],
 } as const satisfies Record<string, readonly [string, string]>;
 
+const DICT = { ...BASE_DICT, ...WORKING_DAY_DICT };
+
 export type MessageKey = keyof typeof DICT;
 export type Vars = Readonly<Record<string, string | number>>;
 export type Translate = (key: MessageKey, vars?: Vars) => string;
@@ -406,12 +409,17 @@ export interface I18n {
   readonly lang: Lang;
   readonly t: Translate;
   readonly setLang: (lang: Lang) => void;
+  /** Whether dates also show the Japanese era (和暦) next to the Western year. */
+  readonly wareki: boolean;
+  readonly setWareki: (on: boolean) => void;
 }
 
 export const I18nContext = createContext<I18n>({
   lang: "ja",
   t: (key, vars) => translate("ja", key, vars),
   setLang: () => undefined,
+  wareki: false,
+  setWareki: () => undefined,
 });
 
 export function useI18n(): I18n {
@@ -419,6 +427,24 @@ export function useI18n(): I18n {
 }
 
 const LANG_KEY = "kenshin-lang";
+const WAREKI_KEY = "kenshin-wareki";
+
+/** Whether 和暦 was switched on (off unless chosen). */
+export function savedWareki(): boolean {
+  try {
+    return localStorage.getItem(WAREKI_KEY) === "on";
+  } catch {
+    return false;
+  }
+}
+
+export function saveWareki(on: boolean): void {
+  try {
+    localStorage.setItem(WAREKI_KEY, on ? "on" : "off");
+  } catch {
+    // As for the language: the choice then lasts for this page only.
+  }
+}
 
 /** The saved language, Japanese unless English was chosen. */
 export function savedLang(): Lang {

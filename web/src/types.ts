@@ -14,6 +14,8 @@ export interface SessionView {
   readonly devices: number;
 }
 
+import type { TransferView } from "../../src/service/transfer-view.js";
+
 export type { TransferStatus, TransferView } from "../../src/service/transfer-view.js";
 
 export type IssueSeverity = "error" | "warning";
@@ -25,6 +27,18 @@ export interface Issue {
   readonly column?: string;
   readonly item?: string;
   readonly message: string;
+}
+
+/** For each item an issue names: its name in the standard and the export's columns it is read from. */
+export type ItemLabels = Readonly<
+  Record<string, { readonly name: string; readonly columns: readonly string[] }>
+>;
+
+/** GET /api/v1/transfers/{id}. */
+export interface TransferDetail {
+  readonly transfer: TransferView;
+  readonly report: ConvertReport | null;
+  readonly itemLabels: ItemLabels;
 }
 
 export interface ConvertReport {
@@ -48,6 +62,18 @@ export interface Institution {
   readonly name: string;
   readonly number: string | null;
   readonly status: "active" | "disabled";
+  readonly createdAt: string;
+  readonly loginId: string | null;
+  readonly lastLoginAt: string | null;
+  readonly lockedUntil: string | null;
+  readonly mustChangePassword: boolean | null;
+  readonly mapping: { readonly name: string; readonly registeredAt: string } | null;
+  readonly validCertificates: number;
+}
+
+export interface Device {
+  readonly id: string;
+  readonly label: string;
   readonly createdAt: string;
 }
 

@@ -15,12 +15,15 @@ export type PinState =
       readonly status: "pinned-now" | "match";
       readonly key: VerifierKey;
       readonly fingerprint: string;
+      /** The key as the console prints it (`台帳の検証鍵: …`), for comparing by eye. */
+      readonly text: string;
     }
   | {
       readonly status: "changed";
       /** The pinned key: still the one verification uses. */
       readonly key: VerifierKey;
       readonly fingerprint: string;
+      readonly text: string;
       readonly servedFingerprint: string;
     }
   | { readonly status: "unavailable" };
@@ -41,14 +44,17 @@ export async function checkVerifierKey(api: Api, now: Date): Promise<PinState> {
     if (pinned === undefined) {
       const key = parseVerifierKey(served);
       await saveVerifierKeyPin({ text: served, pinnedAt: now.toISOString() });
-      return { status: "pinned-now", key, fingerprint: keyFingerprint(served) };
+      return { status: "pinned-now", key, fingerprint: keyFingerprint(served), text: served };
     }
     const key = parseVerifierKey(pinned.text);
-    if (pinned.text === served) return { status: "match", key, fingerprint: keyFingerprint(served) };
+    if (pinned.text === served) {
+      return { status: "match", key, fingerprint: keyFingerprint(served), text: served };
+    }
     return {
       status: "changed",
       key,
       fingerprint: keyFingerprint(pinned.text),
+      text: pinned.text,
       servedFingerprint: keyFingerprint(served),
     };
   } catch {

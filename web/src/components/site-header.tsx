@@ -11,20 +11,30 @@ const MENUS: Readonly<Record<Role, readonly (readonly [string, MessageKey])[]>> 
     ["/send", "navSend"],
     ["/transfers", "navTransfers"],
     ["/verify", "navVerify"],
+    ["/account", "navAccount"],
   ],
   receiver: [
     ["/transfers", "navTransfers"],
     ["/verify", "navVerify"],
+    ["/account", "navAccount"],
   ],
   admin: [
     ["/admin", "navAdminInstitutions"],
     ["/admin/certificates", "navAdminCertificates"],
     ["/admin/monitoring", "navAdminMonitoring"],
+    ["/admin/audit", "navAdminAudit"],
+    ["/account", "navAccount"],
   ],
 };
 
-export function SiteHeader(props: { session: SessionView | undefined; path: string; onLogout: () => void }) {
-  const { t, lang, setLang } = useI18n();
+export function SiteHeader(props: {
+  session: SessionView | undefined;
+  path: string;
+  /** New arrivals not yet downloaded (receivers), shown next to 一覧. */
+  newArrivals: number;
+  onLogout: () => void;
+}) {
+  const { t, lang, setLang, wareki, setWareki } = useI18n();
   const s = props.session;
   return (
     <header class="site-header">
@@ -42,6 +52,11 @@ export function SiteHeader(props: { session: SessionView | undefined; path: stri
                   current={props.path === href || (href !== "/admin" && props.path.startsWith(`${href}/`))}
                 >
                   {t(key)}
+                  {key === "navTransfers" && props.newArrivals > 0 ? (
+                    <span class="badge" id="new-arrivals">
+                      {t("newArrivals", { n: props.newArrivals })}
+                    </span>
+                  ) : null}
                 </Link>
               </li>
             ))}
@@ -52,6 +67,16 @@ export function SiteHeader(props: { session: SessionView | undefined; path: stri
         {s ? (
           <span class="who">{t("signedInAs", { institution: s.institution.name, loginId: s.loginId })}</span>
         ) : null}
+        <label class="wareki-toggle">
+          <input
+            type="checkbox"
+            checked={wareki}
+            onChange={(e) => {
+              setWareki(e.currentTarget.checked);
+            }}
+          />{" "}
+          {t("showWareki")}
+        </label>
         <button
           type="button"
           lang={lang === "ja" ? "en" : "ja"}

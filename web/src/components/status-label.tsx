@@ -1,6 +1,9 @@
-/** A transfer's status in words (状態). */
+/**
+ * A transfer's status in words (状態), in the viewer's own terms: what the sender calls 送信済み is, for
+ * the receiver, a new arrival (新着) not yet downloaded; ダウンロード済み is still 未受領 until 受領確定.
+ */
 import { useI18n, type MessageKey } from "../i18n.js";
-import type { TransferStatus } from "../types.js";
+import type { Role, TransferStatus } from "../types.js";
 
 const KEYS: Readonly<Record<TransferStatus, MessageKey>> = {
   converted: "statusConverted",
@@ -11,7 +14,22 @@ const KEYS: Readonly<Record<TransferStatus, MessageKey>> = {
   deleted: "statusDeleted",
 };
 
-export function StatusLabel(props: { status: TransferStatus }) {
+const RECEIVER_KEYS: Partial<Record<TransferStatus, MessageKey>> = {
+  sent: "statusNew",
+  downloaded: "statusNotReceived",
+};
+
+/** The words for a status as `viewer` sees it. */
+export function statusKey(status: TransferStatus, viewer: Role): MessageKey {
+  return (viewer === "receiver" ? RECEIVER_KEYS[status] : undefined) ?? KEYS[status];
+}
+
+export function StatusLabel(props: { status: TransferStatus; viewer: Role }) {
   const { t } = useI18n();
-  return <span class={`status status-${props.status}`}>{t(KEYS[props.status])}</span>;
+  const fresh = props.viewer === "receiver" && props.status === "sent";
+  return (
+    <span class={`status status-${props.status}${fresh ? " status-new" : ""}`}>
+      {t(statusKey(props.status, props.viewer))}
+    </span>
+  );
 }

@@ -3,10 +3,10 @@
  * 検証済み or 検証失敗 by the in-browser check (trail-check.ts), with the overall verdict first.
  */
 import type { OperationRecord } from "../../../src/ledger/entry/operation-record.js";
-import { formatDateTime } from "../format.js";
 import { useI18n, type MessageKey } from "../i18n.js";
 import type { TrailCheck } from "../trail-check.js";
 import type { TransferView } from "../types.js";
+import { useDates } from "../use-dates.js";
 
 const OPERATIONS: Partial<Record<OperationRecord["type"], MessageKey>> = {
   upload: "opUpload",
@@ -23,8 +23,14 @@ function institutionName(record: OperationRecord, transfer: TransferView): strin
   return record.institution;
 }
 
-export function TrailTimeline(props: { check: TrailCheck; transfer: TransferView }) {
-  const { t, lang } = useI18n();
+export function TrailTimeline(props: {
+  check: TrailCheck;
+  transfer: TransferView;
+  /** The names people gave the signing devices (from the trail answer), by key ID. */
+  deviceLabels: Readonly<Record<string, string>>;
+}) {
+  const { t } = useI18n();
+  const dates = useDates();
   const { check } = props;
   return (
     <div>
@@ -53,7 +59,9 @@ export function TrailTimeline(props: { check: TrailCheck; transfer: TransferView
                 <dl class="entry-facts">
                   <dt>{t("trailWhen")}</dt>
                   <dd>
-                    <time dateTime={r.time}>{formatDateTime(r.time, lang)}</time>
+                    <time dateTime={r.time}>
+                      {dates.dateTime(r.time)} {t("jst")}
+                    </time>
                   </dd>
                   <dt>{t("trailWho")}</dt>
                   <dd>
@@ -61,7 +69,14 @@ export function TrailTimeline(props: { check: TrailCheck; transfer: TransferView
                   </dd>
                   <dt>{t("trailDevice")}</dt>
                   <dd>
-                    {r.actor.device ? <code>{r.actor.device.keyId.slice(0, 12)}…</code> : t("trailNoDevice")}
+                    {r.actor.device ? (
+                      <>
+                        {props.deviceLabels[r.actor.device.keyId] ?? t("trailUnnamedDevice")}{" "}
+                        <code class="device-id">{r.actor.device.keyId.slice(0, 8)}…</code>
+                      </>
+                    ) : (
+                      t("trailNoDevice")
+                    )}
                   </dd>
                 </dl>
               ) : null}

@@ -25,21 +25,30 @@ export function VerifierKeyNote(props: { pin: PinState | undefined }) {
   const pin = props.pin;
   if (pin === undefined) return null;
   return (
-    <p id="verifier-key" class="key-note">
-      {t("vkeyLabel")}:{" "}
-      {pin.status === "unavailable" ? (
-        t("vkeyUnavailable")
-      ) : (
-        <>
-          {pin.key.name} <code>{pin.fingerprint}</code> (
-          {pin.status === "changed"
-            ? t("vkeyChanged")
-            : pin.status === "pinned-now"
-              ? t("vkeyPinnedNow")
-              : t("vkeyPinned")}
-          )
-        </>
+    <div id="verifier-key" class="key-note">
+      <p>
+        {t("vkeyLabel")}:{" "}
+        {pin.status === "unavailable" ? (
+          t("vkeyUnavailable")
+        ) : (
+          <>
+            {pin.key.name} (
+            {pin.status === "changed"
+              ? t("vkeyChanged")
+              : pin.status === "pinned-now"
+                ? t("vkeyPinnedNow")
+                : t("vkeyPinned")}
+            )
+          </>
+        )}
+      </p>
+      {pin.status === "unavailable" ? null : (
+        <p>
+          {t("vkeyCompare")} <code class="key-text">{pin.text}</code>
+          <br />
+          SHA-256: <code>{pin.fingerprint}</code>
+        </p>
       )}
-    </p>
+    </div>
   );
 }

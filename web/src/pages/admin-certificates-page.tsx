@@ -5,13 +5,16 @@ import { useApp } from "../app-context.js";
 import { ErrorAlert, StatusLine } from "../components/messages.js";
 import { ModalDialog } from "../components/modal-dialog.js";
 import { PageHeading } from "../components/page-heading.js";
-import { formatDate, formatDateTime } from "../format.js";
 import { useI18n } from "../i18n.js";
+import { useInstitutionNames } from "../institution-names.js";
+import { useDates } from "../use-dates.js";
 import type { Certificate } from "../types.js";
 
 export function AdminCertificatesPage() {
   const { api } = useApp();
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
+  const dates = useDates();
+  const nameOf = useInstitutionNames(api);
   const [certificates, setCertificates] = useState<readonly Certificate[]>([]);
   const [error, setError] = useState<ApiError>();
   const [done, setDone] = useState<string>();
@@ -76,14 +79,12 @@ export function AdminCertificatesPage() {
                   <code>{c.serial}</code>
                 </th>
                 <td>{c.loginId}</td>
-                <td>
-                  <code>{c.institutionId}</code>
-                </td>
+                <td>{nameOf(c.institutionId)}</td>
                 <td>
                   <code>{c.fingerprint.slice(0, 16)}…</code>
                 </td>
-                <td>{formatDate(c.notAfter, lang)}</td>
-                <td>{c.revokedAt === null ? t("notRevoked") : formatDateTime(c.revokedAt, lang)}</td>
+                <td class="nowrap">{dates.date(c.notAfter)}</td>
+                <td class="nowrap">{c.revokedAt === null ? t("notRevoked") : dates.dateTime(c.revokedAt)}</td>
                 <td>
                   {c.revokedAt === null ? (
                     <button

@@ -16,6 +16,7 @@ import { SecretDialog, type Secret } from "../components/secret-dialog.js";
 import { saveBytes } from "../format.js";
 import { useI18n, type MessageKey } from "../i18n.js";
 import type { Institution } from "../types.js";
+import { useDates } from "../use-dates.js";
 
 const KIND_KEYS: Readonly<Record<Institution["kind"], MessageKey>> = {
   sender: "kindSender",
@@ -26,6 +27,7 @@ const KIND_KEYS: Readonly<Record<Institution["kind"], MessageKey>> = {
 export function AdminInstitutionsPage() {
   const { api } = useApp();
   const { t } = useI18n();
+  const dates = useDates();
   const [institutions, setInstitutions] = useState<readonly Institution[]>([]);
   const [error, setError] = useState<ApiError>();
   const [done, setDone] = useState<string>();
@@ -103,6 +105,13 @@ export function AdminInstitutionsPage() {
       return undefined;
     });
 
+  const unlock = (i: Institution) =>
+    run(async () => {
+      const loginId = i.loginId ?? "";
+      await api.send("POST", `/api/v1/admin/accounts/${encodeURIComponent(loginId)}/unlock`);
+      return t("unlocked", { loginId });
+    });
+
   const downloadInventory = () =>
     run(async () => {
       saveBytes(await api.getBytes("/api/v1/admin/inventory.csv"), "inventory.csv", "text/csv");
@@ -126,7 +135,11 @@ export function AdminInstitutionsPage() {
                 <th scope="col">{t("colName")}</th>
                 <th scope="col">{t("colKind")}</th>
                 <th scope="col">{t("colNumber")}</th>
-                <th scope="col">{t("colInstId")}</th>
+                <th scope="col">{t("colLoginId")}</th>
+                <th scope="col">
+                  {t("colLastLogin")} <span class="zone">({t("jst")})</span>
+                </th>
+                <th scope="col">{t("colMapping")}</th>
                 <th scope="col">{t("colInstStatus")}</th>
                 <th scope="col">{t("colActions")}</th>
               </tr>
@@ -137,13 +150,43 @@ export function AdminInstitutionsPage() {
                   <th scope="row">{i.name}</th>
                   <td>{t(KIND_KEYS[i.kind])}</td>
                   <td>{i.number ?? "—"}</td>
-                  <td>
-                    <code>{i.id}</code>
+                  <td>{i.loginId ?? t("noLogin")}</td>
+                  <td class="nowrap">
+                    {i.loginId === null
+                      ? "—"
+                      : i.lastLoginAt === null
+                        ? t("neverLoggedIn")
+                        : dates.dateTime(i.lastLoginAt)}
                   </td>
-                  <td>{i.status === "active" ? t("instActive") : t("instDisabled")}</td>
+                  <td>
+                    {i.kind !== "sender"
+                      ? "—"
+                      : (i.mapping?.name ?? <strong class="soon">{t("mappingNone")}</strong>)}
+                  </td>
+                  <td>
+                    {i.status === "active" ? t("instActive") : t("instDisabled")}
+                    {i.lockedUntil !== null ? (
+                      <>
+                        <br />
+                        <strong class="soon">
+                          {t("lockedUntilText", { time: `${dates.dateTime(i.lockedUntil)} ${t("jst")}` })}
+                        </strong>
+                      </>
+                    ) : null}
+                  </td>
                   <td>
                     {i.status === "active" && i.kind !== "office" ? (
                       <div class="buttons compact" role="group" aria-label={i.name}>
+                        {i.lockedUntil !== null && i.loginId !== null ? (
+                          <button
+                            type="button"
+                            class="primary"
+                            disabled={busy}
+                            onClick={() => void unlock(i)}
+                          >
+                            {t("unlock")}
+                          </button>
+                        ) : null}
                         <button type="button" disabled={busy} onClick={() => void issueId(i)}>
                           {t("issueId")}
                         </button>

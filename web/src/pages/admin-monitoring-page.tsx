@@ -8,14 +8,19 @@ import { useApp } from "../app-context.js";
 import { ErrorAlert } from "../components/messages.js";
 import { PageHeading } from "../components/page-heading.js";
 import { StatusLabel } from "../components/status-label.js";
-import { formatBytes, formatDateTime } from "../format.js";
+import { formatBytes } from "../format.js";
 import { useI18n } from "../i18n.js";
+import { useInstitutionNames } from "../institution-names.js";
+import { issueName } from "../issue-codes.js";
+import { useDates } from "../use-dates.js";
 import type { TransferStatus } from "../types.js";
 
 interface Monitoring {
   readonly transfersByStatus: Readonly<Record<string, number>>;
   readonly conversionRuns: readonly {
     readonly transfer: string;
+    readonly sender: string;
+    readonly receiver: string;
     readonly status: TransferStatus;
     readonly createdAt: string;
     readonly rowsIn: number | null;
@@ -48,6 +53,8 @@ const STATUSES: readonly TransferStatus[] = [
 export function AdminMonitoringPage() {
   const { api } = useApp();
   const { t, lang } = useI18n();
+  const dates = useDates();
+  const nameOf = useInstitutionNames(api);
   const [data, setData] = useState<Monitoring>();
   const [error, setError] = useState<ApiError>();
 
@@ -79,7 +86,7 @@ export function AdminMonitoringPage() {
               {STATUSES.map((s) => (
                 <tr key={s}>
                   <th scope="row">
-                    <StatusLabel status={s} />
+                    <StatusLabel viewer="admin" status={s} />
                   </th>
                   <td class="num">{data.transfersByStatus[s] ?? 0}</td>
                 </tr>
@@ -94,7 +101,7 @@ export function AdminMonitoringPage() {
             <dt>{t("monBackup")}</dt>
             <dd>
               {data.lastBackup
-                ? `${formatDateTime(data.lastBackup.createdAt, lang)} (${formatBytes(data.lastBackup.bytes)})`
+                ? `${dates.dateTime(data.lastBackup.createdAt)} (${t("jst")}, ${formatBytes(data.lastBackup.bytes)})`
                 : t("monNoBackup")}
             </dd>
           </dl>
@@ -107,7 +114,11 @@ export function AdminMonitoringPage() {
               <caption>{t("monRuns")}</caption>
               <thead>
                 <tr>
-                  <th scope="col">{t("colCreated")}</th>
+                  <th scope="col">
+                    {t("colCreated")} <span class="zone">({t("jst")})</span>
+                  </th>
+                  <th scope="col">{t("colSender")}</th>
+                  <th scope="col">{t("colReceiver")}</th>
                   <th scope="col">{t("colTransfer")}</th>
                   <th scope="col">{t("colStatus")}</th>
                   <th scope="col">{t("countRowsIn")}</th>
@@ -119,12 +130,14 @@ export function AdminMonitoringPage() {
               <tbody>
                 {data.conversionRuns.map((r) => (
                   <tr key={r.transfer}>
-                    <td>{formatDateTime(r.createdAt, lang)}</td>
+                    <td class="nowrap">{dates.dateTime(r.createdAt)}</td>
+                    <td>{nameOf(r.sender)}</td>
+                    <td>{nameOf(r.receiver)}</td>
                     <td>
                       <code>{r.transfer}</code>
                     </td>
                     <td>
-                      <StatusLabel status={r.status} />
+                      <StatusLabel viewer="admin" status={r.status} />
                     </td>
                     <td class="num">{r.rowsIn ?? "—"}</td>
                     <td class="num">{r.recordsOut ?? "—"}</td>
@@ -132,7 +145,7 @@ export function AdminMonitoringPage() {
                     <td>
                       {Object.entries(r.issueCodes).map(([code, n]) => (
                         <div key={code}>
-                          <code>{code}</code> {n.error + n.warning}
+                          {issueName(code, lang)} (<code>{code}</code>) {n.error + n.warning}
                         </div>
                       ))}
                     </td>
@@ -156,9 +169,7 @@ export function AdminMonitoringPage() {
               {data.recordCounts.map((r) => (
                 <tr key={`${r.month}-${r.receiver}`}>
                   <td>{r.month}</td>
-                  <td>
-                    <code>{r.receiver}</code>
-                  </td>
+                  <td>{nameOf(r.receiver)}</td>
                   <td class="num">{r.records}</td>
                 </tr>
               ))}

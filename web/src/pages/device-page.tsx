@@ -12,7 +12,8 @@ import { ModalDialog } from "../components/modal-dialog.js";
 import { PageHeading } from "../components/page-heading.js";
 import { createDevice, loadDevice } from "../device-store.js";
 import { useI18n } from "../i18n.js";
-import type { SessionView } from "../types.js";
+import type { Device, SessionView } from "../types.js";
+import { useDates } from "../use-dates.js";
 
 export function DevicePage(props: {
   api: Api;
@@ -21,6 +22,8 @@ export function DevicePage(props: {
   onDeclined: () => void;
 }) {
   const { t } = useI18n();
+  const dates = useDates();
+  const [others, setOthers] = useState<readonly Device[]>([]);
   const [label, setLabel] = useState("ブラウザ");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | string>();
@@ -49,8 +52,15 @@ export function DevicePage(props: {
       props.onRegistered();
     } catch (e) {
       const err = apiErrorOf(e);
-      if (err.code === "DEVICE_CONFIRMATION_REQUIRED") setConfirming(true);
-      else setError(err);
+      if (err.code === "DEVICE_CONFIRMATION_REQUIRED") {
+        // Say which device already uses the ID, and since when, so the person can judge.
+        const listed = await props.api
+          .get<{ devices: Device[] }>("/api/v1/devices")
+          .then((r) => r.devices)
+          .catch(() => []);
+        setOthers(listed);
+        setConfirming(true);
+      } else setError(err);
     } finally {
       setBusy(false);
     }
@@ -96,6 +106,18 @@ export function DevicePage(props: {
         }}
       >
         <p>{t("deviceOtherText")}</p>
+        {others.length > 0 ? (
+          <>
+            <p>{t("deviceOtherList")}</p>
+            <ul id="registered-devices">
+              {others.map((d) => (
+                <li key={d.id}>
+                  {t("deviceSince", { name: d.label, time: `${dates.dateTime(d.createdAt)} ${t("jst")}` })}
+                </li>
+              ))}
+            </ul>
+          </>
+        ) : null}
         <p class="hint">{t("deviceOtherNote")}</p>
         <div class="buttons">
           <button

@@ -1,6 +1,7 @@
 /** ログイン: user ID and password (the client certificate was already checked by the TLS handshake). */
 import { useState } from "preact/hooks";
 import { apiErrorOf, type Api, type ApiError } from "../api.js";
+import { Link } from "../components/link.js";
 import { ErrorAlert, StatusLine } from "../components/messages.js";
 import { PageHeading } from "../components/page-heading.js";
 import { useI18n, type MessageKey } from "../i18n.js";
@@ -87,6 +88,9 @@ export function LoginPage(props: {
         </button>
       </form>
       <p class="hint">{t("loginCertificateNote")}</p>
+      <p>
+        <Link href="/help">{t("loginHelp")}</Link>
+      </p>
     </main>
   );
 }

@@ -10,8 +10,10 @@ import { ErrorAlert } from "../components/messages.js";
 import { PageHeading } from "../components/page-heading.js";
 import { percentOf, ProgressBar } from "../components/progress-bar.js";
 import { uploadExport, type UploadPhase } from "../envelope-transfer.js";
+import { errorText } from "../error-text.js";
 import { useI18n } from "../i18n.js";
 import { navigate } from "../router.js";
+import { isFileProblem, notCsvReason, withoutInternalPath } from "../upload-advice.js";
 
 interface Receiver {
   readonly id: string;
@@ -20,7 +22,8 @@ interface Receiver {
 
 export function SendPage() {
   const { api } = useApp();
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
+  const [advice, setAdvice] = useState(false);
   const [receivers, setReceivers] = useState<readonly Receiver[]>();
   const [receiverId, setReceiverId] = useState("");
   const [file, setFile] = useState<File>();
@@ -46,7 +49,13 @@ export function SendPage() {
       return;
     }
     setError(undefined);
+    setAdvice(false);
     setProgress(undefined);
+    const reason = await notCsvReason(file);
+    if (reason !== undefined) {
+      setError(t(reason));
+      return;
+    }
     try {
       const result = await uploadExport(api, {
         receiverId,
@@ -56,7 +65,12 @@ export function SendPage() {
       });
       navigate(`/transfers/${result.transfer.id}`);
     } catch (e) {
-      setError(apiErrorOf(e));
+      const err = apiErrorOf(e);
+      if (isFileProblem(err)) {
+        const text = lang === "ja" ? withoutInternalPath(err.text) : errorText(err, lang);
+        setError(lang === "ja" ? `ファイルを変換できません: ${text}` : text);
+        setAdvice(true);
+      } else setError(err);
       setPhase(undefined);
     }
   };
@@ -115,6 +129,11 @@ export function SendPage() {
           />
         </div>
         <ErrorAlert error={error} id="send-error" />
+        {advice ? (
+          <p class="hint" id="send-advice">
+            {t("sendAdvice")}
+          </p>
+        ) : null}
         <button type="submit" class="primary" disabled={busy}>
           {t("sendUpload")}
         </button>

@@ -1,7 +1,9 @@
 /**
  * 転送の詳細, for both parties: the summary, the conversion report and its row issues, the actions the
- * status allows (sender: 送信確定 / 破棄; receiver: download with progress, 受領確定), and the audit
- * trail verified in this browser against the pinned verifier key.
+ * status allows — sender: 送信確定 (confirmed in a dialog that says how many rows are not sent) / 破棄;
+ * receiver: download with progress in the chosen form (the standard CSV as is, or a copy for Excel) under
+ * a name that says whose file it is, again as often as needed until the deletion date, and 受領確定
+ * (confirmed in a dialog) — and the audit trail verified in this browser against the pinned verifier key.
  */
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { apiErrorOf, type ApiError, type TransferProgress } from "../api.js";
@@ -14,33 +16,45 @@ import { percentOf, ProgressBar } from "../components/progress-bar.js";
 import { StatusLabel } from "../components/status-label.js";
 import { TrailTimeline } from "../components/trail-timeline.js";
 import { downloadStandard } from "../envelope-transfer.js";
-import { formatDate, formatDateTime, saveBytes } from "../format.js";
+import { copyFor, DOWNLOAD_FORMATS, downloadFileName, type DownloadFormat } from "../download-copies.js";
+import { fileDate, saveBytes } from "../format.js";
 import { useI18n, type MessageKey } from "../i18n.js";
 import { checkTrail, type TrailCheck } from "../trail-check.js";
-import type { ConvertReport, TransferView } from "../types.js";
+import type { ConvertReport, TransferDetail, TransferView } from "../types.js";
+import { useDates } from "../use-dates.js";
 
-interface Detail {
-  readonly transfer: TransferView;
-  readonly report: ConvertReport | null;
-}
+const FORMAT_KEYS: Readonly<Record<DownloadFormat, MessageKey>> = {
+  standard: "formatStandard",
+  cp932: "formatCp932",
+  "utf8-bom": "formatBom",
+};
+
+type Confirming = "send" | "discard" | "receipt" | undefined;
 
 export function TransferPage(props: { id: string }) {
   const { api, session, pin } = useApp();
   const { t, lang } = useI18n();
-  const [detail, setDetail] = useState<Detail>();
+  const dates = useDates();
+  const [detail, setDetail] = useState<TransferDetail>();
   const [trail, setTrail] = useState<TrailCheck>();
-  const [error, setError] = useState<ApiError>();
-  const [done, setDone] = useState<MessageKey>();
+  const [deviceLabels, setDeviceLabels] = useState<Readonly<Record<string, string>>>({});
+  const [error, setError] = useState<ApiError | string>();
+  const [done, setDone] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const [confirmDiscard, setConfirmDiscard] = useState(false);
+  const [confirming, setConfirming] = useState<Confirming>();
+  const [format, setFormat] = useState<DownloadFormat>("standard");
   const [progress, setProgress] = useState<TransferProgress>();
   const [downloading, setDownloading] = useState(false);
   const path = `/api/v1/transfers/${encodeURIComponent(props.id)}`;
 
   const load = useCallback(async (): Promise<void> => {
     try {
-      setDetail(await api.get<Detail>(path));
+      setDetail(await api.get<TransferDetail>(path));
       const answer = await api.get<unknown>(`${path}/trail`);
+      const labels = (answer as { deviceLabels?: unknown } | null)?.deviceLabels;
+      setDeviceLabels(
+        labels !== null && typeof labels === "object" ? (labels as Record<string, string>) : {},
+      );
       setTrail(
         pin.status === "unavailable"
           ? { checkpoint: undefined, entries: [], verified: false, result: undefined }
@@ -55,7 +69,7 @@ export function TransferPage(props: { id: string }) {
     void load();
   }, [load]);
 
-  const act = async (action: "send" | "discard" | "receipt", message: MessageKey): Promise<void> => {
+  const act = async (action: "send" | "discard" | "receipt", message: string): Promise<void> => {
     setBusy(true);
     setError(undefined);
     setDone(undefined);
@@ -67,7 +81,7 @@ export function TransferPage(props: { id: string }) {
       setError(apiErrorOf(e));
     } finally {
       setBusy(false);
-      setConfirmDiscard(false);
+      setConfirming(undefined);
     }
   };
 
@@ -78,8 +92,23 @@ export function TransferPage(props: { id: string }) {
     setProgress(undefined);
     try {
       const bytes = await downloadStandard(api, transfer.id, setProgress);
-      saveBytes(bytes, `${transfer.id}.csv`, "text/csv");
-      setDone("downloadDone");
+      const copy = copyFor(bytes, format);
+      if (copy === undefined) {
+        setError(t("formatNotEncodable"));
+        return;
+      }
+      saveBytes(
+        copy,
+        downloadFileName({
+          prefix: lang === "ja" ? "健診結果" : "results",
+          sender: transfer.sender.name,
+          receiver: transfer.receiver.name,
+          date: fileDate(transfer.sentAt ?? transfer.createdAt),
+          ...(format === "standard" ? {} : { suffix: lang === "ja" ? "Excel用" : "Excel" }),
+        }),
+        "text/csv",
+      );
+      setDone(t("downloadDone"));
       await load();
     } catch (e) {
       setError(apiErrorOf(e));
@@ -91,6 +120,11 @@ export function TransferPage(props: { id: string }) {
   const tr = detail?.transfer;
   const report = detail?.report ?? null;
   const isSender = session.role === "sender";
+  const rejected = report?.counts.rowsRejected ?? tr?.rowsRejected ?? 0;
+  const canDownload =
+    !isSender &&
+    tr !== undefined &&
+    (tr.status === "sent" || tr.status === "downloaded" || tr.status === "received");
   const fact = (label: MessageKey, value: string) => (
     <>
       <dt>{t(label)}</dt>
@@ -102,7 +136,7 @@ export function TransferPage(props: { id: string }) {
     <main id="main">
       <PageHeading text={t("transferTitle")} />
       <ErrorAlert error={error} id="transfer-error" />
-      <StatusLine text={done ? t(done) : undefined} id="transfer-done" />
+      <StatusLine text={done} id="transfer-done" />
       {tr ? (
         <>
           <section aria-labelledby="summary-heading">
@@ -112,15 +146,17 @@ export function TransferPage(props: { id: string }) {
               {fact("fieldReceiver", tr.receiver.name)}
               <dt>{t("fieldStatus")}</dt>
               <dd>
-                <StatusLabel status={tr.status} />
+                <StatusLabel status={tr.status} viewer={session.role} />
               </dd>
-              {fact("fieldCreated", formatDateTime(tr.createdAt, lang))}
-              {tr.sentAt ? fact("fieldSent", formatDateTime(tr.sentAt, lang)) : null}
-              {tr.downloadedAt ? fact("fieldDownloaded", formatDateTime(tr.downloadedAt, lang)) : null}
-              {tr.receivedAt ? fact("fieldReceived", formatDateTime(tr.receivedAt, lang)) : null}
+              {fact("fieldCreated", `${dates.dateTime(tr.createdAt)} (${t("jst")})`)}
+              {tr.sentAt ? fact("fieldSent", `${dates.dateTime(tr.sentAt)} (${t("jst")})`) : null}
+              {tr.downloadedAt
+                ? fact("fieldDownloaded", `${dates.dateTime(tr.downloadedAt)} (${t("jst")})`)
+                : null}
+              {tr.receivedAt ? fact("fieldReceived", `${dates.dateTime(tr.receivedAt)} (${t("jst")})`) : null}
               <dt>{t("fieldDeleteAfter")}</dt>
               <dd>
-                {formatDate(tr.deleteAfter, lang)}
+                {dates.date(tr.deleteAfter)}
                 {tr.deletionSoon ? (
                   <>
                     {" "}
@@ -152,7 +188,7 @@ export function TransferPage(props: { id: string }) {
                   class="primary"
                   disabled={busy}
                   onClick={() => {
-                    void act("send", "sentDone");
+                    setConfirming("send");
                   }}
                 >
                   {t("confirmSend")}
@@ -162,38 +198,58 @@ export function TransferPage(props: { id: string }) {
                   class="danger"
                   disabled={busy}
                   onClick={() => {
-                    setConfirmDiscard(true);
+                    setConfirming("discard");
                   }}
                 >
                   {t("discard")}
                 </button>
               </div>
             ) : null}
-            {!isSender && (tr.status === "sent" || tr.status === "downloaded") ? (
-              <div class="buttons">
-                <button
-                  type="button"
-                  class={tr.status === "sent" ? "primary" : undefined}
-                  disabled={downloading || busy}
-                  onClick={() => {
-                    void download(tr);
-                  }}
-                >
-                  {t("download")}
-                </button>
-                {tr.status === "downloaded" ? (
+            {canDownload ? (
+              <>
+                <fieldset class="formats">
+                  <legend>{t("downloadFormat")}</legend>
+                  {DOWNLOAD_FORMATS.map((f) => (
+                    <label key={f}>
+                      <input
+                        type="radio"
+                        name="download-format"
+                        value={f}
+                        checked={format === f}
+                        onChange={() => {
+                          setFormat(f);
+                        }}
+                      />{" "}
+                      {t(FORMAT_KEYS[f])}
+                    </label>
+                  ))}
+                  <p class="hint">{t("formatNote")}</p>
+                </fieldset>
+                <div class="buttons">
                   <button
                     type="button"
-                    class="primary"
+                    class={tr.status === "sent" ? "primary" : undefined}
                     disabled={downloading || busy}
                     onClick={() => {
-                      void act("receipt", "receiptDone");
+                      void download(tr);
                     }}
                   >
-                    {t("confirmReceipt")}
+                    {tr.status === "sent" ? t("download") : t("downloadAgain")}
                   </button>
-                ) : null}
-              </div>
+                  {tr.status === "downloaded" ? (
+                    <button
+                      type="button"
+                      class="primary"
+                      disabled={downloading || busy}
+                      onClick={() => {
+                        setConfirming("receipt");
+                      }}
+                    >
+                      {t("confirmReceipt")}
+                    </button>
+                  ) : null}
+                </div>
+              </>
             ) : null}
             {downloading ? (
               <ProgressBar
@@ -209,14 +265,14 @@ export function TransferPage(props: { id: string }) {
             <h2 id="report-heading">{t("reportHeading")}</h2>
             {report ? <ReportSummary report={report} /> : <p>—</p>}
             <h3>{t("issuesHeading")}</h3>
-            {report ? <IssuesTable report={report} /> : null}
+            {report ? <IssuesTable report={report} labels={detail.itemLabels} transfer={tr} /> : null}
           </section>
 
           <section aria-labelledby="trail-heading">
             <h2 id="trail-heading">{t("trailHeading")}</h2>
             <p class="hint">{t("trailIntro")}</p>
             {trail ? (
-              <TrailTimeline check={trail} transfer={tr} />
+              <TrailTimeline check={trail} transfer={tr} deviceLabels={deviceLabels} />
             ) : (
               <p role="status">{t("trailVerifying")}</p>
             )}
@@ -226,35 +282,94 @@ export function TransferPage(props: { id: string }) {
         <p role="status">{t("loading")}</p>
       )}
       <ModalDialog
-        open={confirmDiscard}
+        open={confirming === "discard"}
         title={t("discardTitle")}
         onCancel={() => {
-          setConfirmDiscard(false);
+          setConfirming(undefined);
         }}
       >
         <p>{t("discardText")}</p>
-        <div class="buttons">
-          <button
-            type="button"
-            class="danger"
-            disabled={busy}
-            onClick={() => {
-              void act("discard", "discardDone");
-            }}
-          >
-            {t("discardYes")}
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              setConfirmDiscard(false);
-            }}
-          >
-            {t("cancel")}
-          </button>
-        </div>
+        <ConfirmButtons
+          yes={t("discardYes")}
+          danger
+          busy={busy}
+          onYes={() => {
+            void act("discard", t("discardDone"));
+          }}
+          onNo={() => {
+            setConfirming(undefined);
+          }}
+        />
+      </ModalDialog>
+      <ModalDialog
+        open={confirming === "send" && tr !== undefined}
+        title={t("sendConfirmTitle")}
+        onCancel={() => {
+          setConfirming(undefined);
+        }}
+      >
+        <p>{t("sendConfirmText", { receiver: tr?.receiver.name ?? "", records: tr?.records ?? 0 })}</p>
+        {rejected > 0 ? (
+          <p class="message error">
+            <strong>{t("sendConfirmRejected", { rows: rejected })}</strong>
+          </p>
+        ) : null}
+        <ConfirmButtons
+          yes={t("sendConfirmYes")}
+          busy={busy}
+          onYes={() => {
+            void act("send", rejected > 0 ? t("sentDoneRejected", { rows: rejected }) : t("sentDone"));
+          }}
+          onNo={() => {
+            setConfirming(undefined);
+          }}
+        />
+      </ModalDialog>
+      <ModalDialog
+        open={confirming === "receipt"}
+        title={t("receiptConfirmTitle")}
+        onCancel={() => {
+          setConfirming(undefined);
+        }}
+      >
+        <p>{t("receiptConfirmText")}</p>
+        <ConfirmButtons
+          yes={t("receiptConfirmYes")}
+          busy={busy}
+          onYes={() => {
+            void act("receipt", t("receiptDone"));
+          }}
+          onNo={() => {
+            setConfirming(undefined);
+          }}
+        />
       </ModalDialog>
     </main>
+  );
+}
+
+function ConfirmButtons(props: {
+  yes: string;
+  danger?: boolean;
+  busy: boolean;
+  onYes: () => void;
+  onNo: () => void;
+}) {
+  const { t } = useI18n();
+  return (
+    <div class="buttons">
+      <button
+        type="button"
+        class={props.danger === true ? "danger" : "primary"}
+        disabled={props.busy}
+        onClick={props.onYes}
+      >
+        {props.yes}
+      </button>
+      <button type="button" onClick={props.onNo}>
+        {t("cancel")}
+      </button>
+    </div>
   );
 }
 

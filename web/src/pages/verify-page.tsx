@@ -2,16 +2,18 @@
  * 検証: a file dropped or chosen here, or one pasted CSV record, is hashed in this browser (the file
  * never leaves the computer); only the hash goes to POST /api/v1/lookup, and the answer — checkpoint
  * signature, inclusion proofs and, for a record, the proof within its file — is verified here against
- * the pinned verifier key. The result is said in plain words.
+ * the pinned verifier key. A file that is not itself on record is then checked record by record (as
+ * `kenshin verify --url` does), and the page says which records are still proven and which are not.
  */
 import { useState } from "preact/hooks";
 import { apiErrorOf, type ApiError } from "../api.js";
 import { useApp } from "../app-context.js";
 import { ErrorAlert } from "../components/messages.js";
 import { PageHeading } from "../components/page-heading.js";
-import { formatDate } from "../format.js";
 import { recordHashOfText, sha256OfFile } from "../hash.js";
 import { useI18n } from "../i18n.js";
+import { checkRecords, MAX_RECORD_LOOKUPS, type RecordCheck } from "../record-check.js";
+import { useDates } from "../use-dates.js";
 import { checkTrail, type TrailCheck } from "../trail-check.js";
 import type { TransferView } from "../types.js";
 
@@ -23,11 +25,12 @@ type Outcome =
       readonly check: TrailCheck;
       readonly transfer: TransferView;
     }
-  | { readonly kind: "not-found" | "broken"; readonly what: "file" | "record"; readonly hash: string };
+  | { readonly kind: "not-found" | "broken"; readonly what: "file" | "record"; readonly hash: string }
+  | { readonly kind: "records"; readonly what: "file"; readonly hash: string; readonly check: RecordCheck };
 
 export function VerifyPage() {
   const { api, pin } = useApp();
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
   const [file, setFile] = useState<File>();
   const [record, setRecord] = useState("");
   const [over, setOver] = useState(false);
@@ -42,8 +45,15 @@ export function VerifyPage() {
       answer = await api.send<unknown>("POST", "/api/v1/lookup", { sha256: hash }, { sign: false });
     } catch (e) {
       const err = apiErrorOf(e);
-      if (err.code === "NOT_FOUND") setOutcome({ kind: "not-found", what, hash });
-      else setError(err);
+      if (err.code !== "NOT_FOUND") setError(err);
+      else if (what === "file" && file && pin.status !== "unavailable") {
+        // Not this exact file: check it record by record.
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        const check = await checkRecords(api, pin.key, bytes, (done, count) => {
+          setWorking(t("verifyRecordsChecking", { done, count }));
+        });
+        setOutcome({ kind: "records", what, hash, check });
+      } else setOutcome({ kind: "not-found", what, hash });
       return;
     }
     if (pin.status === "unavailable") {
@@ -79,6 +89,8 @@ export function VerifyPage() {
         }
         await lookup("record", recordHashOfText(record));
       }
+    } catch (e) {
+      setError(apiErrorOf(e));
     } finally {
       setWorking(undefined);
     }
@@ -171,18 +183,57 @@ export function VerifyPage() {
       <ErrorAlert error={error} />
       <div id="verify-result" role="status">
         {working !== undefined ? <p>{working}</p> : null}
-        {outcome ? <OutcomeView outcome={outcome} lang={lang} /> : null}
+        {outcome ? <OutcomeView outcome={outcome} /> : null}
       </div>
     </main>
   );
 }
 
-function OutcomeView(props: { outcome: Outcome; lang: "ja" | "en" }) {
+function recordsText(
+  check: RecordCheck,
+  t: ReturnType<typeof useI18n>["t"],
+  date: (iso: string | null) => string,
+) {
+  if (check.kind !== "checked") {
+    return check.kind === "too-many"
+      ? { ok: false, text: t("verifyRecordsTooMany", { max: MAX_RECORD_LOOKUPS }) }
+      : { ok: false, text: t("verifyNotFound") };
+  }
+  const proven = check.records.filter((r) => r.proven);
+  const first = proven[0]?.transfer;
+  if (first && proven.length === check.records.length) {
+    return {
+      ok: true,
+      text: t("verifyRecordsAll", {
+        count: proven.length,
+        date: date(first.sentAt ?? first.createdAt),
+        sender: first.sender.name,
+      }),
+    };
+  }
+  if (proven.length === 0) return { ok: false, text: t("verifyRecordsNone") };
+  return {
+    ok: false,
+    text: t("verifyRecordsSome", {
+      count: check.records.length,
+      ok: proven.length,
+      bad: check.records.length - proven.length,
+    }),
+  };
+}
+
+function OutcomeView(props: { outcome: Outcome }) {
   const { t } = useI18n();
+  const dates = useDates();
   const o = props.outcome;
   let text: string;
-  if (o.kind === "ok") {
-    const when = formatDate(o.transfer.sentAt ?? o.transfer.createdAt, props.lang);
+  let ok = o.kind === "ok";
+  if (o.kind === "records") {
+    const r = recordsText(o.check, t, dates.date);
+    text = r.text;
+    ok = r.ok;
+  } else if (o.kind === "ok") {
+    const when = dates.date(o.transfer.sentAt ?? o.transfer.createdAt);
     const vars = { date: when, sender: o.transfer.sender.name };
     text =
       o.what === "record"
@@ -197,9 +248,32 @@ function OutcomeView(props: { outcome: Outcome; lang: "ja" | "en" }) {
   }
   return (
     <div>
-      <p class={o.kind === "ok" ? "verdict verdict-ok" : "verdict verdict-fail"}>
-        <span class="mark">{o.kind === "ok" ? t("verified") : t("verifyFailed")}</span> {text}
+      <p class={ok ? "verdict verdict-ok" : "verdict verdict-fail"}>
+        <span class="mark">{ok ? t("verified") : t("verifyFailed")}</span> {text}
       </p>
+      {o.kind === "records" && o.check.kind === "checked" ? (
+        <div class="table-wrap">
+          <table class="records">
+            <caption>{t("verifyRecordTableCaption")}</caption>
+            <thead>
+              <tr>
+                <th scope="col" class="num">
+                  {t("colLine")}
+                </th>
+                <th scope="col">{t("colResult")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {o.check.records.map((r) => (
+                <tr key={r.line} class={r.proven ? "ok" : "error"}>
+                  <td class="num">{r.line}</td>
+                  <td>{r.proven ? t("recordProven") : t("recordNotProven")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
       <details>
         <summary>{t("verifyDetails")}</summary>
         <p>

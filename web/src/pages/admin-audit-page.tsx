@@ -1,0 +1,187 @@
+/**
+ * 操作の記録 (office): the newest ledger entries from GET /api/v1/audit — when, which institution (by
+ * name), which ID, what, on what, with which outcome. Entries hold identifiers and hashes only, so the
+ * office sees no result; reading is itself recorded by the service.
+ */
+import { useCallback, useEffect, useId, useMemo, useState } from "preact/hooks";
+import type { OperationRecord } from "../../../src/ledger/entry/operation-record.js";
+import { apiErrorOf, type ApiError } from "../api.js";
+import { useApp } from "../app-context.js";
+import { ErrorAlert } from "../components/messages.js";
+import { PageHeading } from "../components/page-heading.js";
+import { useI18n, type MessageKey } from "../i18n.js";
+import { useInstitutionNames } from "../institution-names.js";
+import { useDates } from "../use-dates.js";
+
+interface AuditAnswer {
+  readonly treeSize: number;
+  readonly entries: readonly { readonly index: number; readonly entry: OperationRecord }[];
+}
+
+const TYPE_KEYS: Partial<Record<OperationRecord["type"], MessageKey>> = {
+  login: "opLogin",
+  logout: "opLogout",
+  admin: "opAdmin",
+  "audit-query": "opAuditQuery",
+  denial: "opDenial",
+  upload: "opUpload",
+  conversion: "opConversion",
+  send: "opSend",
+  download: "opDownload",
+  receipt: "opReceipt",
+  deletion: "opDeletion",
+};
+
+const LIMITS = [100, 200, 500] as const;
+
+/** What an entry acted on: a transfer, an office action's target, or nothing. */
+function targetOf(e: OperationRecord): string {
+  const r = e as { transfer?: unknown; action?: unknown; target?: { kind?: unknown; id?: unknown } };
+  if (typeof r.transfer === "string") return r.transfer;
+  if (r.target && typeof r.target.id === "string") return `${String(r.target.kind)} ${r.target.id}`;
+  return "";
+}
+
+export function AdminAuditPage() {
+  const { api } = useApp();
+  const { t } = useI18n();
+  const dates = useDates();
+  const nameOf = useInstitutionNames(api);
+  const [limit, setLimit] = useState<number>(100);
+  const [answer, setAnswer] = useState<AuditAnswer>();
+  const [error, setError] = useState<ApiError>();
+  const [type, setType] = useState("all");
+  const [institution, setInstitution] = useState("all");
+  const limitId = useId();
+  const typeId = useId();
+  const instId = useId();
+
+  const load = useCallback(async (): Promise<void> => {
+    try {
+      setAnswer(await api.get<AuditAnswer>(`/api/v1/audit?limit=${limit}`));
+    } catch (e) {
+      setError(apiErrorOf(e));
+    }
+  }, [api, limit]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const entries = answer?.entries ?? [];
+  const institutions = useMemo(() => [...new Set(entries.map((e) => e.entry.institution))], [entries]);
+  const types = useMemo(() => [...new Set(entries.map((e) => e.entry.type))].sort(), [entries]);
+  const shown = entries.filter(
+    (e) =>
+      (type === "all" || e.entry.type === type) &&
+      (institution === "all" || e.entry.institution === institution),
+  );
+
+  return (
+    <main id="main">
+      <PageHeading text={t("auditTitle")} />
+      <p class="hint">{t("auditIntro")}</p>
+      <ErrorAlert error={error} />
+      <div class="filters">
+        <label for={limitId}>{t("auditCount")}</label>
+        <select
+          id={limitId}
+          value={String(limit)}
+          onChange={(e) => {
+            setLimit(Number(e.currentTarget.value));
+          }}
+        >
+          {LIMITS.map((n) => (
+            <option key={n} value={String(n)}>
+              {n}
+            </option>
+          ))}
+        </select>
+        <label for={typeId}>{t("auditFilterType")}</label>
+        <select
+          id={typeId}
+          value={type}
+          onChange={(e) => {
+            setType(e.currentTarget.value);
+          }}
+        >
+          <option value="all">{t("filterAll")}</option>
+          {types.map((k) => (
+            <option key={k} value={k}>
+              {t(TYPE_KEYS[k] ?? "opOther")}
+            </option>
+          ))}
+        </select>
+        <label for={instId}>{t("auditFilterInst")}</label>
+        <select
+          id={instId}
+          value={institution}
+          onChange={(e) => {
+            setInstitution(e.currentTarget.value);
+          }}
+        >
+          <option value="all">{t("filterAll")}</option>
+          {institutions.map((i) => (
+            <option key={i} value={i}>
+              {nameOf(i)}
+            </option>
+          ))}
+        </select>
+        <button type="button" onClick={() => void load()}>
+          {t("refresh")}
+        </button>
+      </div>
+      {answer === undefined ? (
+        error ? null : (
+          <p role="status">{t("loading")}</p>
+        )
+      ) : (
+        <div class="table-wrap">
+          <table class="audit">
+            <caption>{t("auditCaption")}</caption>
+            <thead>
+              <tr>
+                <th scope="col" class="num">
+                  {t("colNo")}
+                </th>
+                <th scope="col">
+                  {t("colWhen")} <span class="zone">({t("jst")})</span>
+                </th>
+                <th scope="col">{t("colInstitution")}</th>
+                <th scope="col">{t("colWho")}</th>
+                <th scope="col">{t("colOperation")}</th>
+                <th scope="col">{t("colTarget")}</th>
+                <th scope="col">{t("colOutcome")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map(({ index, entry: e }) => {
+                const action = (e as { action?: unknown }).action;
+                return (
+                  <tr key={index} class={e.outcome === "success" ? undefined : "error"}>
+                    <td class="num">{index}</td>
+                    <td class="nowrap">{dates.dateTime(e.time)}</td>
+                    <td>{e.institution === "-" ? "—" : nameOf(e.institution)}</td>
+                    <td>{e.actor.id}</td>
+                    <td>
+                      {t(TYPE_KEYS[e.type] ?? "opOther")}
+                      {typeof action === "string" ? (
+                        <>
+                          {" "}
+                          <code>{action}</code>
+                        </>
+                      ) : null}
+                    </td>
+                    <td>
+                      <code>{targetOf(e)}</code>
+                    </td>
+                    <td>{e.outcome === "success" ? t("outcomeSuccess") : t("outcomeFailed")}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </main>
+  );
+}

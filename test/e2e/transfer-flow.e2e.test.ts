@@ -2,12 +2,16 @@
  * The whole flow in chromium, as the two people do it: the demo sender's first login (temporary
  * password, forced change, device registration), upload of the shipped example export to the demo
  * receiver with the progress bar, the conversion summary and the row issues, 送信確定; the receiver's
- * first login, download of the standard CSV (its bytes are exactly the transfer's standard hash), 受領確定
- * and the trail verified in the browser; the verify page with the real file and a one-byte-changed copy;
- * and, past the retention time, deletion shown as 削除済み in the sender's list. Screenshots of each main
- * page are saved on the way.
+ * first login, download of the standard CSV (its bytes are exactly the transfer's standard hash, its name
+ * says sender, receiver and date), 受領確定 and the trail verified in the browser (devices by name); the
+ * Excel copies (Shift_JIS, UTF-8 with BOM) downloaded again after the receipt; the verify page with the
+ * real file, a one-byte-changed copy (checked record by record) and an Excel copy; and, past the
+ * retention time, deletion shown as 削除済み in the sender's list. Both 送信確定 and 受領確定 ask first.
+ * The issue list names issues, items and the export's columns in Japanese and downloads as CP932 CSV.
+ * Screenshots of each main page are saved on the way.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import iconv from "iconv-lite";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Locator, Page } from "playwright-core";
@@ -19,6 +23,7 @@ import { saveScreenshot } from "./support/browser.js";
 import { useE2eSuite } from "./support/e2e-suite.js";
 import {
   apiGet,
+  downloadBytes,
   expectHeading,
   firstLogin,
   logIn,
@@ -95,6 +100,29 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
 
     // The issues: one table row per issue, with the source row and column; filterable by severity.
     const issues = sender.getByRole("table", { name: "指摘" });
+    // An empty 受診日 is named in words, with the item's standard name and the export's column.
+    const keyMissing = issues.locator("tbody tr").filter({ hasText: "RECORD_KEY_MISSING" }).first();
+    const keyMissingText = (await keyMissing.textContent()) ?? "";
+    expect(keyMissingText).toContain("受診者や受診日を特定する値がありません");
+    expect(keyMissingText).toContain("受診日");
+    expect(keyMissingText).toContain("実施日");
+    expect(keyMissingText).toContain("健診システムで入力してから出力し直してください");
+    expect(keyMissingText).not.toContain("exam-date");
+    // The kind filter lists names, not bare codes.
+    const kinds = await sender.getByLabel("コード", { exact: true }).locator("option").allTextContents();
+    expect(kinds).toContain("受診者や受診日を特定する値がありません (RECORD_KEY_MISSING)");
+    // The issue list downloads as a CP932 CSV named after the parties.
+    const [issuesDownload] = await Promise.all([
+      sender.waitForEvent("download"),
+      sender.getByRole("button", { name: "指摘の一覧をダウンロード" }).click(),
+    ]);
+    expect(issuesDownload.suggestedFilename()).toMatch(
+      /^指摘一覧_さくら健診センター_\(デモ\)_みなと健康保険組合_\(デモ\)_\d{8}\.csv$/,
+    );
+    const issuesCsv = iconv.decode(await downloadBytes(issuesDownload), "cp932");
+    expect(issuesCsv.split("\r\n")[0]).toBe("行,重要度,指摘,列,項目,内容,直し方,コード");
+    expect(issuesCsv.split("\r\n").filter((l) => l !== "").length).toBe(expected.issuesTotal + 1);
+    expect(issuesCsv).toContain("受診日");
     const rows = issues.locator("tbody tr");
     expect(await rows.count()).toBe(expected.issuesTotal);
     const withColumn = expected.issues.find((i) => i.column !== undefined);
@@ -112,9 +140,22 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     await expectRowCount(rows, expected.issuesTotal);
   });
 
-  it("送信確定 → the transfer is sent, and the sender's list shows 送信済み", async () => {
+  it("送信確定 asks first (naming the rows not sent) → sent, and the sender's list shows 送信済み", async () => {
+    const rejected = (await convertLocally(exampleExport())).summary.counts.rowsRejected;
+    expect(rejected).toBeGreaterThan(0);
     await sender.getByRole("button", { name: "送信確定", exact: true }).click();
-    await sender.getByText("送信を確定しました。").waitFor();
+    const dialog = sender.getByRole("dialog", { name: "送信を確定しますか？" });
+    await dialog.waitFor();
+    const dialogText = (await dialog.textContent()) ?? "";
+    expect(dialogText).toContain(RECEIVER_NAME);
+    expect(dialogText).toContain(`エラーのある ${rejected} 行は送信されません`);
+    // やめる: nothing happens.
+    await dialog.getByRole("button", { name: "やめる" }).click();
+    expect((await transferView(sender, transferId)).status).toBe("converted");
+    await sender.getByRole("button", { name: "送信確定", exact: true }).click();
+    await saveScreenshot(sender, "send-confirm");
+    await dialog.getByRole("button", { name: "送信を確定する" }).click();
+    await sender.getByText(`エラーで除いた ${rejected} 行は送信されていません`).waitFor();
     const view = await transferView(sender, transferId);
     expect(view.status).toBe("sent");
     await sender.goto("/transfers");
@@ -132,10 +173,14 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     });
     expect(first.landing).toBe("/transfers");
     await expectHeading(receiver, "届いた転送");
+    // The receiver's words: a new arrival, announced in the header and above the list.
+    await receiver.locator("#new-arrivals").filter({ hasText: "新着 1 件" }).waitFor();
+    await receiver.locator("#arrivals-notice").filter({ hasText: "新着の転送が 1 件" }).waitFor();
+    expect(await receiver.getByRole("table").textContent()).not.toContain("送信済み");
     await saveScreenshot(receiver, "transfers-receiver");
     await receiver
       .getByRole("row")
-      .filter({ hasText: "送信済み" })
+      .filter({ hasText: "新着 (未ダウンロード)" })
       .getByRole("link", { name: "詳細" })
       .click();
     expect(await pathAfter(receiver, "/transfers")).toBe(`/transfers/${transferId}`);
@@ -146,6 +191,9 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
       receiver.waitForEvent("download"),
       receiver.getByRole("button", { name: "標準CSVをダウンロード" }).click(),
     ]);
+    expect(download.suggestedFilename()).toMatch(
+      /^健診結果_さくら健診センター_\(デモ\)_みなと健康保険組合_\(デモ\)_\d{8}\.csv$/,
+    );
     downloaded = join(work, "standard.csv");
     await download.saveAs(downloaded);
     const bytes = readFileSync(downloaded);
@@ -159,8 +207,11 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     expect(view.status).toBe("downloaded");
   });
 
-  it("受領確定 → receipt confirmed; the trail is verified entry by entry in the browser", async () => {
+  it("受領確定 asks first → receipt confirmed; the trail is verified entry by entry, devices by name", async () => {
     await receiver.getByRole("button", { name: "受領確定", exact: true }).click();
+    const dialog = receiver.getByRole("dialog", { name: "受領を確定しますか？" });
+    await dialog.waitFor();
+    await dialog.getByRole("button", { name: "受領を確定する" }).click();
     await receiver.getByText("受領を確定しました。").waitFor();
     expect((await transferView(receiver, transferId)).status).toBe("received");
 
@@ -180,7 +231,29 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     for (const operation of ["アップロード", "送信確定", "ダウンロード", "受領確定"]) {
       expect(entries.some((t) => t.includes(operation))).toBe(true);
     }
+    // Devices by the names people gave them, times in one format labelled Japan time.
+    expect(entries.some((t) => t.includes("受付のパソコン"))).toBe(true);
+    expect(entries.some((t) => t.includes("保険組合のパソコン"))).toBe(true);
+    for (const text of entries) expect(text).toMatch(/\d{4}\/\d{2}\/\d{2} \d{2}:\d{2} 日本時間/);
     await saveScreenshot(receiver, "transfer-receiver");
+  });
+
+  it("after 受領確定 the data can be downloaded again, also as Excel copies (Shift_JIS, UTF-8 with BOM)", async () => {
+    const standard = readFileSync(downloaded);
+    const again = receiver.getByRole("button", { name: "もう一度ダウンロード" });
+    await receiver.getByLabel("Excel用 (Shift_JIS)", { exact: true }).check();
+    const [cp932] = await Promise.all([receiver.waitForEvent("download"), again.click()]);
+    expect(cp932.suggestedFilename()).toMatch(/_Excel用\.csv$/);
+    const cp932Bytes = await downloadBytes(cp932);
+    expect(iconv.decode(cp932Bytes, "cp932")).toBe(standard.toString("utf8"));
+    writeFileSync(join(work, "excel-cp932.csv"), cp932Bytes);
+
+    await receiver.getByLabel("Excel用 (UTF-8 BOM付き)", { exact: true }).check();
+    const [bom] = await Promise.all([receiver.waitForEvent("download"), again.click()]);
+    const bomBytes = await downloadBytes(bom);
+    expect([...bomBytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(bomBytes.subarray(3)).toEqual(standard);
+    expect((await transferView(receiver, transferId)).status).toBe("received");
   });
 
   it("the verify page: the downloaded file is verified; a copy with one byte changed is not", async () => {
@@ -201,9 +274,25 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     writeFileSync(changedPath, changed);
     await receiver.getByLabel("検証するファイル", { exact: true }).setInputFiles(changedPath);
     await receiver.getByRole("button", { name: "ファイルを検証" }).click();
-    await result.filter({ hasText: "見つかりませんでした" }).waitFor();
-    expect(await result.textContent()).not.toContain("改ざんされていません");
+    // Not this file: checked record by record — one record changed, the others still proven.
+    await result.filter({ hasText: "このファイルは変更されています" }).waitFor();
+    const changedText = (await result.textContent()) ?? "";
+    expect(changedText).not.toContain("改ざんされていません");
+    const records = result.getByRole("table", { name: "レコードごとの結果" }).locator("tbody tr");
+    const count = await records.count();
+    expect(count).toBeGreaterThan(1);
+    expect(await records.filter({ hasText: "記録と一致しません" }).count()).toBe(1);
+    expect(await records.filter({ hasText: "送信されたときのまま" }).count()).toBe(count - 1);
+    expect(changedText).toContain(`${count} 件のうち ${count - 1} 件のレコードは送信されたときのまま`);
     await saveScreenshot(receiver, "verify-changed");
+
+    // The Excel (Shift_JIS) copy: another file, but every record is proven.
+    await receiver
+      .getByLabel("検証するファイル", { exact: true })
+      .setInputFiles(join(work, "excel-cp932.csv"));
+    await receiver.getByRole("button", { name: "ファイルを検証" }).click();
+    await result.filter({ hasText: "レコードごとに検証しました" }).waitFor();
+    expect(await result.textContent()).toContain(`${count} 件のレコードはすべて`);
   });
 
   it("past the retention time the payload is deleted and the sender's list shows 削除済み", async () => {

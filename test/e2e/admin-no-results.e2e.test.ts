@@ -3,7 +3,8 @@
  * and confirmed (through the API, as the two parties' own software would), the office logs in in chromium
  * and goes through every admin page, runs the mapping test with the example export as its sample, and
  * downloads the inventory: no examinee ID, name, kana or ticket number of the export appears in any page
- * (visible text or HTML) or in the inventory. The transfer's own URLs — the UI's /transfers/<id> and the
+ * (visible text or HTML) or in the inventory — also not on the audit viewer and the account page, and no page
+ * shows an internal institution ID where a name belongs. The transfer's own URLs — the UI's /transfers/<id> and the
  * API's detail and trail — answer the office exactly as for a transfer that does not exist.
  */
 import type { Page } from "playwright-core";
@@ -71,7 +72,15 @@ describe("the office in chromium", () => {
     expect(landing).toBe("/admin");
 
     await expectHeading(page, "事務局");
-    await page.getByRole("table", { name: "機関の一覧" }).getByText(SENDER_NAME).waitFor();
+    const institutions = page.getByRole("table", { name: "機関の一覧" });
+    await institutions.getByText(SENDER_NAME).waitFor();
+    // Each institution with its login ID, last login and mapping — and no internal ID on the page.
+    const senderRow = institutions.getByRole("row").filter({ hasText: SENDER_NAME });
+    const senderText = (await senderRow.textContent()) ?? "";
+    expect(senderText).toContain(node.account("sender").loginId);
+    expect(senderText).toContain("さくら健診センター 健診システム標準出力");
+    expect(senderText).toMatch(/\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}/);
+    expect(await page.locator("main").innerText()).not.toMatch(/inst_[a-z2-7]{16}/);
     expect(await valuesOnPage(page)).toEqual([]);
     await saveScreenshot(page, "admin");
 
@@ -98,6 +107,8 @@ describe("the office in chromium", () => {
     for (const [link, heading, shot] of [
       ["証明書", "証明書", "admin-certificates"],
       ["監視", "監視", "admin-monitoring"],
+      ["操作の記録", "操作の記録", "admin-audit"],
+      ["アカウント", "アカウント", undefined],
       ["機関と利用者ID", "事務局", undefined],
     ] as const) {
       await page.getByRole("navigation").getByRole("link", { name: link, exact: true }).click();
@@ -106,8 +117,28 @@ describe("the office in chromium", () => {
       await page.getByRole("table").first().waitFor();
       await page.waitForLoadState("networkidle");
       expect(await valuesOnPage(page)).toEqual([]);
+      // Institutions by name, never by internal ID.
+      expect(await page.locator("main").innerText()).not.toMatch(/inst_[a-z2-7]{16}/);
       if (shot !== undefined) await saveScreenshot(page, shot);
     }
+    // The certificates and the monitoring tables name the institutions.
+    await page.goto("/admin/certificates");
+    await page
+      .getByRole("table", { name: "証明書" })
+      .getByRole("cell", { name: SENDER_NAME })
+      .first()
+      .waitFor();
+    // The audit viewer shows the transfer's operations by kind, filterable by institution.
+    await page.goto("/admin/audit");
+    const audit = page.getByRole("table", { name: "操作の記録 (新しい順)" });
+    await audit.getByRole("row").filter({ hasText: "受領確定" }).first().waitFor();
+    await page.getByLabel("機関", { exact: true }).selectOption({ label: SENDER_NAME });
+    await expect
+      .poll(async () =>
+        (await audit.locator("tbody tr").allTextContents()).every((t) => t.includes(SENDER_NAME)),
+      )
+      .toBe(true);
+    expect(await valuesOnPage(page)).toEqual([]);
     // The monitoring view counts the transfer without showing its content.
     await page.goto("/admin/monitoring");
     await expectHeading(page, "監視");

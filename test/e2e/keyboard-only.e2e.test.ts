@@ -1,7 +1,8 @@
 /**
  * Keyboard-only use of the main flow: the sender's first login (ID and temporary password, forced
- * password change, device registration), then choosing the receiver and the file, uploading and 送信確定,
- * with Tab to move, typing to fill, and Enter or Space to press — no mouse. A listener in the page counts
+ * password change, device registration), then choosing the receiver and the file, uploading and 送信確定
+ * (with its confirmation dialog), renaming the device on the account page and searching the transfer
+ * list, with Tab to move, typing to fill, and Enter or Space to press — no mouse. A listener in the page counts
  * any pointer event or mouse-made click (a click made by Enter or Space has `detail` 0), and each new page
  * must put the focus on its title so a keyboard user starts there.
  */
@@ -105,9 +106,41 @@ describe("keyboard only", () => {
 
     await tabTo(page, page.getByRole("button", { name: "送信確定", exact: true }));
     await page.keyboard.press("Space");
+    // The confirmation dialog takes the focus; Esc closes it without sending, Enter confirms.
+    const dialog = page.getByRole("dialog", { name: "送信を確定しますか？" });
+    await dialog.waitFor();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    await tabTo(page, page.getByRole("button", { name: "送信確定", exact: true }));
+    await page.keyboard.press("Enter");
+    await dialog.waitFor();
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement?.textContent ?? ""))
+      .toBe("送信を確定する");
+    await page.keyboard.press("Enter");
     await page.getByText("送信を確定しました。").waitFor();
     const detail = await apiGet(page, `/api/v1/transfers/${transferIdOf(page)}`);
     expect((detail.json as { transfer: { status: string } }).transfer.status).toBe("sent");
+
+    // The account page by keyboard: rename this device through its dialog.
+    await tabTo(page, page.getByRole("navigation").getByRole("link", { name: "アカウント", exact: true }));
+    await page.keyboard.press("Enter");
+    await expectFocusOnHeading(page, "アカウント");
+    await tabTo(page, page.getByRole("button", { name: "名前を変える" }));
+    await page.keyboard.press("Enter");
+    await page.getByRole("dialog", { name: "端末の名前を変える" }).waitFor();
+    await typeInto(page, "新しい名前", "受付 (キーボード)");
+    await page.keyboard.press("Enter");
+    await page.locator("#account-done").filter({ hasText: "「受付 (キーボード)」に変えました" }).waitFor();
+
+    // The transfer list's search and filter by keyboard.
+    await tabTo(page, page.getByRole("navigation").getByRole("link", { name: "一覧", exact: true }));
+    await page.keyboard.press("Enter");
+    await expectFocusOnHeading(page, "送信した転送");
+    await typeInto(page, "検索 (機関名・転送ID)", "存在しない機関");
+    await page.locator("#list-count").filter({ hasText: "該当する転送はありません" }).waitFor();
+    await typeInto(page, "検索 (機関名・転送ID)", "みなと");
+    await page.locator("#list-count").filter({ hasText: "該当 1 件" }).waitFor();
 
     expect(await pointerUse(page)).toBe(0);
     await context.close();

@@ -3,6 +3,9 @@
  * browser profile (a fresh context: no device key in its IndexedDB). The service asks for confirmation,
  * the UI shows 「別の端末で使われています」; declining logs out and registers nothing, confirming registers
  * the new device, and the registration is an entry of the ledger that the person can see in the audit.
+ * The dialog names the device already registered and since when. On the account page the second
+ * browser renames the first device and removes it (each after a dialog; the device in use cannot remove
+ * itself), and the first browser is then asked to register again.
  */
 import type { Locator, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
@@ -47,6 +50,9 @@ describe("the same ID in a second browser", () => {
     const second = suite.problems.watchContext(await browser.newPersonContext("sender"));
     const secondPage = await second.newPage();
     const dialog = await loginToDeviceDialog(secondPage, person, "2台目のパソコン");
+    // The dialog says which device already uses the ID, and since when (Japan time).
+    const registered = (await dialog.locator("#registered-devices").textContent()) ?? "";
+    expect(registered).toMatch(/受付のパソコン \(\d{4}\/\d{2}\/\d{2} \d{2}:\d{2} 日本時間 に登録\)/);
     await saveScreenshot(secondPage, "device-dialog");
     await dialog.getByRole("button", { name: "登録する", exact: true }).click();
     expect(await pathAfter(secondPage, "/device")).toBe("/send");
@@ -75,6 +81,60 @@ describe("the same ID in a second browser", () => {
       action: "device.register",
       target: added?.id,
     });
+
+    // The account page of the second browser lists both devices, marks this one, and removes the
+    // first after asking; the first browser is then sent back to device registration.
+    await secondPage.getByRole("navigation").getByRole("link", { name: "アカウント", exact: true }).click();
+    await expectHeading(secondPage, "アカウント");
+    const table = secondPage.getByRole("table", { name: "登録された端末" });
+    await table
+      .getByRole("row")
+      .filter({ hasText: "2台目のパソコン" })
+      .filter({ hasText: "この端末" })
+      .waitFor();
+    const firstRow = table.getByRole("row").filter({ hasText: "受付のパソコン" });
+    // The device in use has no removal button.
+    expect(
+      await table
+        .getByRole("row")
+        .filter({ hasText: "2台目のパソコン" })
+        .getByRole("button", { name: "削除" })
+        .count(),
+    ).toBe(0);
+    await firstRow.getByRole("button", { name: "名前を変える" }).click();
+    const rename = secondPage.getByRole("dialog", { name: "端末の名前を変える" });
+    await rename.getByLabel("新しい名前", { exact: true }).fill("受付のパソコン (旧)");
+    await rename.getByRole("button", { name: "変更する" }).click();
+    await secondPage
+      .locator("#account-done")
+      .filter({ hasText: "「受付のパソコン (旧)」に変えました" })
+      .waitFor();
+    await saveScreenshot(secondPage, "account");
+    await table
+      .getByRole("row")
+      .filter({ hasText: "受付のパソコン (旧)" })
+      .getByRole("button", { name: "削除" })
+      .click();
+    const remove = secondPage.getByRole("dialog", { name: "端末「受付のパソコン (旧)」を削除しますか？" });
+    await remove.getByRole("button", { name: "やめる" }).click();
+    expect(
+      ((await apiGet(secondPage, "/api/v1/devices")).json as { devices: DeviceView[] }).devices,
+    ).toHaveLength(2);
+    await table
+      .getByRole("row")
+      .filter({ hasText: "受付のパソコン (旧)" })
+      .getByRole("button", { name: "削除" })
+      .click();
+    await remove.getByRole("button", { name: "削除する" }).click();
+    await secondPage.locator("#account-done").filter({ hasText: "削除しました" }).waitFor();
+    expect(
+      ((await apiGet(secondPage, "/api/v1/devices")).json as { devices: DeviceView[] }).devices.map(
+        (d) => d.label,
+      ),
+    ).toEqual(["2台目のパソコン"]);
+    // The removed browser: its next signed step is refused and it is asked to register again.
+    await firstPage.goto("/transfers");
+    await expectHeading(firstPage, "端末の登録");
 
     await first.close();
     await second.close();

@@ -34,12 +34,13 @@ const TYPE_KEYS: Partial<Record<OperationRecord["type"], MessageKey>> = {
 
 const LIMITS = [100, 200, 500] as const;
 
-/** What an entry acted on: a transfer, an office action's target, or nothing. */
-function targetOf(e: OperationRecord): string {
-  const r = e as { transfer?: unknown; action?: unknown; target?: { kind?: unknown; id?: unknown } };
+/** What an entry acted on: a transfer, an office action's target (an institution by name), or nothing. */
+function targetOf(e: OperationRecord, nameOf: (id: string) => string): string {
+  const r = e as { transfer?: unknown; target?: { kind?: unknown; id?: unknown } };
   if (typeof r.transfer === "string") return r.transfer;
-  if (r.target && typeof r.target.id === "string") return `${String(r.target.kind)} ${r.target.id}`;
-  return "";
+  const id = r.target?.id;
+  if (typeof id !== "string" || id === "-") return "";
+  return r.target?.kind === "institution" ? nameOf(id) : id;
 }
 
 export function AdminAuditPage() {
@@ -171,9 +172,7 @@ export function AdminAuditPage() {
                         </>
                       ) : null}
                     </td>
-                    <td>
-                      <code>{targetOf(e)}</code>
-                    </td>
+                    <td>{targetOf(e, nameOf)}</td>
                     <td>{e.outcome === "success" ? t("outcomeSuccess") : t("outcomeFailed")}</td>
                   </tr>
                 );

@@ -195,10 +195,17 @@ describe("a working day in chromium", () => {
       const layout = await page.evaluate(() => {
         const width = document.documentElement.clientWidth;
         const squeezed: string[] = [];
-        for (const cell of document.querySelectorAll<HTMLElement>("table.list td, table.list th")) {
+        for (const cell of document.querySelectorAll<HTMLElement>(
+          "table.list td, table.list th, table.issues td",
+        )) {
           const text = cell.innerText.trim();
           const em = parseFloat(getComputedStyle(cell).fontSize);
-          if (text.length >= 2 && cell.getBoundingClientRect().width < 2.5 * em) squeezed.push(text);
+          // One or two characters per line: a narrow cell whose text runs over three lines or more.
+          const range = document.createRange();
+          range.selectNodeContents(cell);
+          const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+          if (text.length >= 3 && lines >= 3 && cell.getBoundingClientRect().width < 4 * em)
+            squeezed.push(text);
         }
         const offscreen: string[] = [];
         for (const code of document.querySelectorAll<HTMLElement>("main dl code, footer code")) {

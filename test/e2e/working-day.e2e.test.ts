@@ -95,7 +95,8 @@ describe("a working day in chromium", () => {
       .locator("#admin-done")
       .filter({ hasText: `${account.loginId} のロックを解除しました` })
       .waitFor();
-    expect(await row.textContent()).not.toContain("ロック中");
+    // The list is read again after the unlock: the lock is gone from the row.
+    await expect.poll(async () => (await row.textContent()) ?? "").not.toContain("ロック中");
     await officeContext.close();
 
     // The clerk can log in again (first login: forced change and device registration).
@@ -196,7 +197,7 @@ describe("a working day in chromium", () => {
         const width = document.documentElement.clientWidth;
         const squeezed: string[] = [];
         for (const cell of document.querySelectorAll<HTMLElement>(
-          "table.list td, table.list th, table.issues td",
+          "table caption, table.list td, table.list tbody th, table.issues td",
         )) {
           const text = cell.innerText.trim();
           const em = parseFloat(getComputedStyle(cell).fontSize);

@@ -142,15 +142,22 @@ export function TransfersPage() {
                 <tbody>
                   {shown.map((tr) => (
                     <tr key={tr.id} class={!sender && tr.status === "sent" ? "fresh" : undefined}>
-                      <td class="nowrap">
+                      <td
+                        data-label={`${sender ? t("colCreated") : t("fieldSent")} (${t("jst")})`}
+                        class="nowrap"
+                      >
                         {dates.dateTime(sender ? tr.createdAt : (tr.sentAt ?? tr.createdAt))}
                       </td>
-                      <td>{sender ? tr.receiver.name : tr.sender.name}</td>
-                      <td class="num">{tr.records ?? "—"}</td>
-                      <td class="nowrap">
+                      <td data-label={sender ? t("colReceiver") : t("colSender")}>
+                        {sender ? tr.receiver.name : tr.sender.name}
+                      </td>
+                      <td data-label={t("colRecords")} class="num">
+                        {tr.records ?? "—"}
+                      </td>
+                      <td data-label={t("colStatus")} class="nowrap">
                         <StatusLabel status={tr.status} viewer={session.role} />
                       </td>
-                      <td class="nowrap">
+                      <td data-label={t("colDeleteAfter")} class="nowrap">
                         {dates.date(tr.deleteAfter)}
                         {tr.deletionSoon ? (
                           <>
@@ -159,7 +166,7 @@ export function TransfersPage() {
                           </>
                         ) : null}
                       </td>
-                      <td class="nowrap">
+                      <td data-label={t("colDetail")} class="nowrap">
                         <Link href={`/transfers/${tr.id}`}>
                           {t("detailLink")}
                           <span class="visually-hidden"> {tr.id}</span>

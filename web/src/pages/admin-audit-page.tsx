@@ -34,6 +34,28 @@ const TYPE_KEYS: Partial<Record<OperationRecord["type"], MessageKey>> = {
 
 const LIMITS = [100, 200, 500] as const;
 
+/** Office and account actions in words (the code stays beside them). */
+const ACTIONS: Readonly<Record<string, readonly [string, string]>> = {
+  "institution.create": ["機関の登録", "Institution registered"],
+  "institution.update": ["機関の変更", "Institution changed"],
+  "account.create": ["利用者IDの発行", "User ID issued"],
+  "account.disable": ["利用不可にする", "Disabled"],
+  "account.enable": ["利用可能にする", "Enabled"],
+  "account.unlock": ["ロックの解除", "Unlocked"],
+  "password.reset": ["パスワードの再設定", "Password reset"],
+  "password.change": ["パスワードの変更", "Password changed"],
+  "role.change": ["権限の変更", "Role changed"],
+  "certificate.issue": ["証明書の発行", "Certificate issued"],
+  "certificate.revoke": ["証明書の失効", "Certificate revoked"],
+  "mapping.update": ["マッピングの登録", "Mapping registered"],
+  "device.register": ["端末の登録", "Device registered"],
+  "device.update": ["端末の名前の変更", "Device renamed"],
+  "device.remove": ["端末の削除", "Device removed"],
+  "key.rotate": ["鍵の更新", "Key rotated"],
+  "backup.create": ["バックアップ", "Backup"],
+  "backup.restore": ["復元", "Restore"],
+};
+
 /** What an entry acted on: a transfer, an office action's target (an institution by name), or nothing. */
 function targetOf(e: OperationRecord, nameOf: (id: string) => string): string {
   const r = e as { transfer?: unknown; target?: { kind?: unknown; id?: unknown } };
@@ -45,7 +67,7 @@ function targetOf(e: OperationRecord, nameOf: (id: string) => string): string {
 
 export function AdminAuditPage() {
   const { api } = useApp();
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const dates = useDates();
   const nameOf = useInstitutionNames(api);
   const [limit, setLimit] = useState<number>(100);
@@ -141,7 +163,7 @@ export function AdminAuditPage() {
             <caption>{t("auditCaption")}</caption>
             <thead>
               <tr>
-                <th scope="col" class="num">
+                <th scope="col" class="nowrap">
                   {t("colNo")}
                 </th>
                 <th scope="col">
@@ -164,16 +186,18 @@ export function AdminAuditPage() {
                     <td>{e.institution === "-" ? "—" : nameOf(e.institution)}</td>
                     <td>{e.actor.id}</td>
                     <td>
-                      {t(TYPE_KEYS[e.type] ?? "opOther")}
-                      {typeof action === "string" ? (
+                      {typeof action === "string" && ACTIONS[action] ? (
                         <>
-                          {" "}
-                          <code>{action}</code>
+                          {ACTIONS[action][lang === "ja" ? 0 : 1]} <code class="issue-code">{action}</code>
                         </>
-                      ) : null}
+                      ) : (
+                        t(TYPE_KEYS[e.type] ?? "opOther")
+                      )}
                     </td>
                     <td>{targetOf(e, nameOf)}</td>
-                    <td>{e.outcome === "success" ? t("outcomeSuccess") : t("outcomeFailed")}</td>
+                    <td class="nowrap">
+                      {e.outcome === "success" ? t("outcomeSuccess") : t("outcomeFailed")}
+                    </td>
                   </tr>
                 );
               })}

@@ -164,7 +164,7 @@ export function AdminInstitutionsPage() {
                       : (i.mapping?.name ?? <strong class="soon">{t("mappingNone")}</strong>)}
                   </td>
                   <td>
-                    {i.status === "active" ? t("instActive") : t("instDisabled")}
+                    <span class="status">{i.status === "active" ? t("instActive") : t("instDisabled")}</span>
                     {i.lockedUntil !== null ? (
                       <>
                         <br />

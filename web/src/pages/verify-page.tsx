@@ -253,7 +253,7 @@ function OutcomeView(props: { outcome: Outcome }) {
       </p>
       {o.kind === "records" && o.check.kind === "checked" ? (
         <div class="table-wrap">
-          <table class="records">
+          <table class="records counts">
             <caption>{t("verifyRecordTableCaption")}</caption>
             <thead>
               <tr>

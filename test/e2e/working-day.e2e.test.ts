@@ -4,8 +4,8 @@
  * internal path; the warning before the last login attempt, the lock-out message pointing at the office,
  * and the office's unlock button; a voluntary password change (asked first, confirmed after); 和暦 next
  * to 西暦 and the English toggle on the new pages; a 390 px wide phone (no page-wide sideways scrolling,
- * no list cell squeezed to one character per line, hashes kept on screen); and a list of 1,000
- * transfers, whose render and filter times are measured in the page and printed (no assertion on time).
+ * no list cell squeezed to one character per line, hashes kept on screen); the footer's verifier key as
+ * the console prints it; and a list of 1,000 transfers, whose render and filter times are measured in the page and printed (no assertion on time).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -90,6 +90,8 @@ describe("a working day in chromium", () => {
       .filter({ hasText: SENDER_NAME });
     await row.filter({ hasText: "ロック中" }).waitFor();
     await saveScreenshot(office, "admin-locked");
+    // The footer shows the verifier key exactly as the console prints it (「台帳の検証鍵: …」).
+    expect(await office.locator("#verifier-key .key-text").textContent()).toBe(node.demo.verifierKey);
     await row.getByRole("button", { name: "ロックを解除" }).click();
     await office
       .locator("#admin-done")
@@ -102,6 +104,8 @@ describe("a working day in chromium", () => {
     // The clerk can log in again (first login: forced change and device registration).
     const first = await firstLogin(page, account, { deviceLabel: "受付のパソコン" });
     expect(first.landing).toBe("/send");
+    // The forced change is confirmed above the first page.
+    await page.locator("#flash").filter({ hasText: "パスワードを変更しました。" }).waitFor();
     senderPerson = first.person;
     senderPage = page;
   });
@@ -145,6 +149,12 @@ describe("a working day in chromium", () => {
   it("a voluntary password change asks first and confirms after; the new password then works", async () => {
     const page = senderPage;
     await page.getByRole("navigation").getByRole("link", { name: "アカウント", exact: true }).click();
+    await expectHeading(page, "アカウント");
+    // The English toggle covers the new page too.
+    await page.getByRole("button", { name: "English" }).click();
+    await expectHeading(page, "Account");
+    await page.getByRole("table", { name: "Registered devices" }).waitFor();
+    await page.getByRole("button", { name: "日本語" }).click();
     await expectHeading(page, "アカウント");
     const next = "Ks8#harbor-Pine2";
     await page.getByLabel("現在のパスワード", { exact: true }).fill(senderPerson.password);

@@ -5,6 +5,7 @@
 import { useState } from "preact/hooks";
 import { toBase64 } from "../../../src/ledger/verify/encoding.js";
 import { apiErrorOf, type Api, type ApiError } from "../api.js";
+import { issueName } from "../issue-codes.js";
 import { useI18n } from "../i18n.js";
 import type { ConvertReport, Institution } from "../types.js";
 import { ErrorAlert, StatusLine } from "./messages.js";
@@ -135,7 +136,7 @@ export function MappingForm(props: { api: Api; institutions: readonly Institutio
 
 /** Counts and issue codes of the sample run: no row values, no messages tied to rows. */
 function SampleResult(props: { report: ConvertReport }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const c = props.report.counts;
   return (
     <table class="counts">
@@ -156,7 +157,7 @@ function SampleResult(props: { report: ConvertReport }) {
         {Object.entries(props.report.issueCounts).map(([code, n]) => (
           <tr key={code}>
             <th scope="row">
-              <code>{code}</code>
+              {issueName(code, lang)} <code class="issue-code">{code}</code>
             </th>
             <td class="num">
               {t("severityError")} {n.error} / {t("severityWarning")} {n.warning}

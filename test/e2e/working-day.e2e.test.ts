@@ -242,6 +242,16 @@ describe("a working day in chromium", () => {
       if (path === "/transfers") await saveScreenshot(page, "mobile-transfers");
     }
 
+    // Printing the transfer page: the issue list without the header, footer and buttons.
+    await page.goto(transferPath);
+    await expectHeading(page, "転送の詳細");
+    await page.emulateMedia({ media: "print" });
+    expect(await page.locator(".site-header").isVisible()).toBe(false);
+    expect(await page.getByRole("button", { name: "指摘の一覧をダウンロード" }).isVisible()).toBe(false);
+    expect(await page.getByRole("table", { name: "指摘" }).isVisible()).toBe(true);
+    await page.emulateMedia({ media: "screen" });
+    expect(await page.locator(".site-header").isVisible()).toBe(true);
+
     // 和暦 next to 西暦, on request, kept across pages.
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto("/transfers");

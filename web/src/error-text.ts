@@ -28,6 +28,8 @@ const EN: Readonly<Record<string, string>> = {
   PASSWORD_POLICY: "The new password does not meet the rules.",
   DEVICE_NOT_REGISTERED: "This device is not registered for this user ID.",
   DEVICE_SIGNATURE_INVALID: "The device signature was refused. Please reload the page.",
+  DEVICE_IN_USE: "The device you are using cannot remove itself. Remove it from another device.",
+  DEVICE_CONFIRMATION_REQUIRED: "This user ID is already used on another device.",
   NOT_FOUND: "Not found.",
   TRANSFER_STATE: "This transfer is not in a state that allows this.",
   RECEIVER_NOT_LINKED: "You cannot send to this receiver.",

@@ -213,6 +213,8 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     await dialog.waitFor();
     await dialog.getByRole("button", { name: "受領を確定する" }).click();
     await receiver.getByText("受領を確定しました。").waitFor();
+    // The header's new-arrival count follows: nothing new any more.
+    await receiver.locator("#new-arrivals").waitFor({ state: "detached" });
     expect((await transferView(receiver, transferId)).status).toBe("received");
 
     const status = receiver.locator("#trail-status");

@@ -18,6 +18,7 @@ import { TrailTimeline } from "../components/trail-timeline.js";
 import { downloadStandard } from "../envelope-transfer.js";
 import { copyFor, DOWNLOAD_FORMATS, downloadFileName, type DownloadFormat } from "../download-copies.js";
 import { fileDate, saveBytes } from "../format.js";
+import { announceTransferChange } from "../new-arrivals.js";
 import { useI18n, type MessageKey } from "../i18n.js";
 import { checkTrail, type TrailCheck } from "../trail-check.js";
 import type { ConvertReport, TransferDetail, TransferView } from "../types.js";
@@ -77,6 +78,7 @@ export function TransferPage(props: { id: string }) {
       await api.send("POST", `${path}/${action}`);
       setDone(message);
       await load();
+      announceTransferChange();
     } catch (e) {
       setError(apiErrorOf(e));
     } finally {
@@ -110,6 +112,7 @@ export function TransferPage(props: { id: string }) {
       );
       setDone(t("downloadDone"));
       await load();
+      announceTransferChange();
     } catch (e) {
       setError(apiErrorOf(e));
     } finally {

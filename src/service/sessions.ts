@@ -69,7 +69,7 @@ export async function login(
   const cert = certificateByFingerprint(ctx, input.peer.fingerprint);
   const certActor = actorFor(cert?.loginId ?? "unknown", cert?.institutionId ?? "-", "system");
   const refuse = async (
-    code: "AUTH_FAILED" | "AUTH_CERTIFICATE_MISMATCH" | "AUTH_ACCOUNT_DISABLED",
+    code: "AUTH_FAILED" | "AUTH_ACCOUNT_DISABLED",
     actor: Actor,
     message: string,
     desc: string,
@@ -91,10 +91,13 @@ export async function login(
   const institution = getInstitution(ctx, account.institutionId);
   const actor = actorFor(account.loginId, institution.id, roleOf(institution));
   if (!cert || cert.revokedAt !== null || cert.institutionId !== account.institutionId) {
+    // Answered exactly like an unknown ID (same code, same text, after the same password hash), so a
+    // certificate cannot be used to learn which IDs exist; the ledger keeps the real reason.
+    await verifyPassword(await dummyHash(), password);
     return refuse(
-      "AUTH_CERTIFICATE_MISMATCH",
+      "AUTH_FAILED",
       actor,
-      "このクライアント証明書ではこの利用者IDでログインできません (証明書は機関ごとに発行されます)",
+      "利用者IDまたはパスワードが違います",
       "certificate of another institution",
     );
   }
@@ -107,21 +110,23 @@ export async function login(
     );
   }
   const now = ctx.now().getTime();
-  if (account.lockedUntil !== null && account.lockedUntil > now) {
+  const { maxFailures, minutes } = ctx.config.lockout;
+  const place = takeAttemptPlace(ctx, loginId, now, { maxFailures, lockMs: minutes * 60_000 });
+  if (place.lockedUntil !== undefined) {
     await audit(ctx, [
       { ...recordCommon(ctx, actor, "serious-failure", "locked"), type: "login", method: "password" },
     ]);
-    throw new ServiceError("AUTH_LOCKED", lockedMessage(account.lockedUntil), {
-      lockedUntil: account.lockedUntil,
+    throw new ServiceError("AUTH_LOCKED", lockedMessage(place.lockedUntil), {
+      lockedUntil: place.lockedUntil,
     });
   }
   if (!(await verifyPassword(account.passwordHash, password))) {
-    const failures = account.failedCount + 1;
-    const { maxFailures, minutes } = ctx.config.lockout;
+    const failures = place.attempt;
     if (failures >= maxFailures) {
       const until = now + minutes * 60_000;
+      // Never shortens a lock another attempt set meanwhile.
       ctx.db
-        .prepare("UPDATE accounts SET failed_count = 0, locked_until = ? WHERE login_id = ?")
+        .prepare("UPDATE accounts SET locked_until = MAX(COALESCE(locked_until, 0), ?) WHERE login_id = ?")
         .run(until, loginId);
       await audit(ctx, [
         {
@@ -132,7 +137,6 @@ export async function login(
       ]);
       throw new ServiceError("AUTH_LOCKED", lockedMessage(until), { lockedUntil: until });
     }
-    ctx.db.prepare("UPDATE accounts SET failed_count = ? WHERE login_id = ?").run(failures, loginId);
     const attemptsLeft = maxFailures - failures;
     if (attemptsLeft === 1) {
       // The person must hear this before the try that locks the ID, not after it.
@@ -180,6 +184,40 @@ export async function login(
       expiresAt,
     },
   };
+}
+
+/**
+ * Takes this attempt's place in the failure count before the (slow) password check, in one synchronous
+ * transaction: every attempt counts as a failure until its password proves right, so concurrent
+ * guesses cannot all read the same count. An ID that is locked, or whose places are all taken by
+ * attempts already made or in flight, is locked (again) and refused without a password check. A lock
+ * that has run out starts the count from zero.
+ */
+function takeAttemptPlace(
+  ctx: ServiceContext,
+  loginId: string,
+  now: number,
+  limits: { maxFailures: number; lockMs: number },
+): { attempt: number; lockedUntil?: undefined } | { attempt?: undefined; lockedUntil: number } {
+  return ctx.db.transaction(() => {
+    const row = ctx.db
+      .prepare<[string], { failed_count: number; locked_until: number | null }>(
+        "SELECT failed_count, locked_until FROM accounts WHERE login_id = ?",
+      )
+      .get(loginId);
+    if (!row) return { lockedUntil: now };
+    if (row.locked_until !== null && row.locked_until > now) return { lockedUntil: row.locked_until };
+    const taken = row.locked_until !== null ? 0 : row.failed_count;
+    if (taken >= limits.maxFailures) {
+      const until = now + limits.lockMs;
+      ctx.db.prepare("UPDATE accounts SET locked_until = ? WHERE login_id = ?").run(until, loginId);
+      return { lockedUntil: until };
+    }
+    ctx.db
+      .prepare("UPDATE accounts SET failed_count = ?, locked_until = NULL WHERE login_id = ?")
+      .run(taken + 1, loginId);
+    return { attempt: taken + 1 };
+  })();
 }
 
 const TOUCH_EVERY_MS = 30_000;

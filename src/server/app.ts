@@ -13,6 +13,7 @@ import type { ConversionReference } from "../service/mappings.js";
 import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
 import { outcome, toHttpError } from "./http-errors.js";
 import { registerAccountRoutes } from "./routes/account-routes.js";
+import { guardOpenConnections } from "./open-connections.js";
 import { registerAdminRoutes } from "./routes/admin-routes.js";
 import { registerMetaRoutes } from "./routes/meta-routes.js";
 import { registerSessionRoutes } from "./routes/session-routes.js";
@@ -88,6 +89,7 @@ export function buildApp(options: AppOptions): App {
   });
 
   registerSecurityHeaders(app);
+  const connections = guardOpenConnections(app, ctx);
   app.setErrorHandler((error, request, reply) => {
     const { status, body, internal } = toHttpError(error);
     if (internal) request.log.error({ err: error }, "internal error");
@@ -109,6 +111,7 @@ export function buildApp(options: AppOptions): App {
 
   const reloadCrl = (): void => {
     app.server.setSecureContext(tlsOptionsFrom(ctx));
+    connections.sweep();
   };
   const poll = options.crlPollMs ?? 1000;
   const onChange = (): void => {

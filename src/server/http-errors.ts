@@ -29,6 +29,7 @@ const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> =
   AUTH_LOCKED: [423, "security"],
   AUTH_ACCOUNT_DISABLED: [403, "security"],
   AUTH_CERTIFICATE_MISMATCH: [403, "security"],
+  AUTH_CERTIFICATE_REVOKED: [403, "security"],
   AUTH_PASSWORD_CHANGE_REQUIRED: [403, "business-rule"],
   AUTH_SESSION_EXPIRED: [401, "login"],
   AUTH_CSRF_INVALID: [403, "security"],

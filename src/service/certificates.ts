@@ -150,7 +150,23 @@ export function certificateByFingerprint(
   return row ? toInfo(row) : undefined;
 }
 
-/** Revokes certificates (by serial) and rewrites the CRL. */
+/**
+ * Whether a connection presenting this certificate may still be served: false once the service
+ * revoked it or disabled its institution. TLS checks the CRL only at the handshake; the server asks this
+ * on every request so a keep-alive connection opened before a revocation is refused from then on.
+ * A certificate the service did not issue to an institution (none today) is left to TLS.
+ */
+export function isCertificateUsable(ctx: ServiceContext, fingerprint: string): boolean {
+  const row = ctx.db
+    .prepare<[string], { revoked_at: string | null; status: string | null }>(
+      `SELECT c.revoked_at, i.status FROM certificates c LEFT JOIN institutions i ON i.id = c.institution_id
+       WHERE c.fingerprint = ?`,
+    )
+    .get(fingerprint);
+  return row === undefined || (row.revoked_at === null && row.status === "active");
+}
+
+/** Revokes certificates (by serial), ends the sessions made with them and rewrites the CRL. */
 export async function revokeCertificates(
   ctx: ServiceContext,
   actor: Actor,
@@ -165,7 +181,14 @@ export async function revokeCertificates(
         "UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL",
       )
       .run(now, reason.slice(0, 200), serial);
-    if (r.changes > 0) revoked.push(serial);
+    if (r.changes > 0) {
+      revoked.push(serial);
+      ctx.db
+        .prepare(
+          "DELETE FROM sessions WHERE certificate IN (SELECT fingerprint FROM certificates WHERE serial = ?)",
+        )
+        .run(serial);
+    }
   }
   if (serials.length === 1 && revoked.length === 0) {
     const exists = ctx.db.prepare("SELECT 1 FROM certificates WHERE serial = ?").get(serials[0]);

@@ -10,6 +10,11 @@ import { tlsServerOptions } from "../crypto/pki/tls-options.js";
 import type { ServiceContext } from "../service/context.js";
 import type { EnvelopeChannels } from "../service/envelope-channels.js";
 import type { ConversionReference } from "../service/mappings.js";
+import {
+  connectionFastifyOptions,
+  connectionServerOptions,
+  limitConnectionsPerAddress,
+} from "./connection-limits.js";
 import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
 import { outcome, toHttpError } from "./http-errors.js";
 import { registerAccountRoutes } from "./routes/account-routes.js";
@@ -50,7 +55,8 @@ function tlsOptionsFrom(ctx: ServiceContext) {
 export function buildApp(options: AppOptions): App {
   const { ctx } = options;
   const app = Fastify({
-    https: tlsOptionsFrom(ctx),
+    https: { ...tlsOptionsFrom(ctx), ...connectionServerOptions(ctx.config.connections) },
+    ...connectionFastifyOptions(ctx.config.connections),
     logger:
       options.logger === undefined || options.logger === false
         ? false
@@ -88,6 +94,7 @@ export function buildApp(options: AppOptions): App {
     }
   });
 
+  limitConnectionsPerAddress(app.server, ctx.config.connections.perAddress);
   registerSecurityHeaders(app);
   const connections = guardOpenConnections(app, ctx);
   app.setErrorHandler((error, request, reply) => {

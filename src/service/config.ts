@@ -78,6 +78,27 @@ export const configSchema = z
       .object({ keep: z.number().int().min(1).max(365).default(7) })
       .strict()
       .default({ keep: 7 }),
+    /**
+     * Bounds on every connection, so slow or idle clients cannot hold the server: the TLS handshake,
+     * the request headers, the whole request (body included), an idle keep-alive connection, and the
+     * connections open at once from one address.
+     */
+    connections: z
+      .object({
+        handshakeSeconds: z.number().int().min(1).max(120).default(10),
+        headerSeconds: z.number().int().min(1).max(300).default(20),
+        requestSeconds: z.number().int().min(1).max(3600).default(600),
+        idleSeconds: z.number().int().min(1).max(600).default(30),
+        perAddress: z.number().int().min(1).max(10_000).default(64),
+      })
+      .strict()
+      .default({
+        handshakeSeconds: 10,
+        headerSeconds: 20,
+        requestSeconds: 600,
+        idleSeconds: 30,
+        perAddress: 64,
+      }),
     /** Largest request body the server reads (JSON API). */
     maxBodyBytes: z
       .number()

@@ -59,8 +59,16 @@ export function registerBackupCommands(program: Command): void {
     .argument("<file>", "バックアップファイル (.kxb)")
     .action(async (file: string, o: { data: string }) => {
       await reportingInvalid(async () => {
-        const { manifest, fsck } = await verifyBackup(dataPaths(o.data), file);
-        return { manifest, fsck };
+        const { manifest, fsck, payloads } = await verifyBackup(dataPaths(o.data), file);
+        // The databases and the ledger verified; payloads wrapped under a KEK this node no longer has
+        // (after `kenshin keys rotate`) cannot be restored: named, and the exit code says so.
+        if (payloads.unreadable.length > 0) process.exitCode = EXIT_ISSUES;
+        return {
+          ...(payloads.unreadable.length > 0 ? { ok: false, code: "BACKUP_PAYLOADS_UNREADABLE" } : {}),
+          manifest,
+          fsck,
+          payloads,
+        };
       });
     });
 

@@ -4,7 +4,7 @@
  */
 import { rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
-import { serverPidPath } from "../service/backup.js";
+import { removeLeftovers, serverPidPath } from "../service/backup.js";
 import { writeCrl } from "../service/certificates.js";
 import { EnvelopeChannels } from "../service/envelope-channels.js";
 import { runRetention } from "../service/retention.js";
@@ -42,6 +42,8 @@ export async function startServer(
     onCrlChanged: () => app?.reloadCrl(),
   });
   try {
+    // Plaintext snapshots and .part files of a backup or restore killed earlier: never outlive a restart.
+    await removeLeftovers(ctx.paths, ctx.now());
     app = buildApp({
       ctx,
       reference: await loadConversionReference(),

@@ -35,6 +35,8 @@ import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-ke
 import { openSqliteLog } from "../store/sqlite-log.js";
 import { assertSqliteRuntime } from "../store/sqlite-runtime.js";
 import { adminRecord, audit } from "./audit.js";
+import { keyTempName, partName, removeBackupLeftovers, workPrefix } from "./backup-leftovers.js";
+import { checkBackupPayloads, type BackupPayloads } from "./backup-payloads.js";
 import {
   BACKUP_KEY_BYTES,
   backupInvalid,
@@ -60,9 +62,6 @@ export interface BackupInfo {
 
 /** Name of a backup generation: the UTC time it was taken, so names sort by age. */
 const BACKUP_NAME = /^kenshin-\d{8}T\d{6}\.\d{3}Z\.kxb$/;
-/** Working directories hold plaintext snapshots; see {@link removeStaleWork}. */
-const WORK_PREFIX = ".backup-work-";
-const STALE_WORK_MS = 3_600_000;
 /** Pages per backup step: everything, so one step copies a consistent snapshot (see snapshot()). */
 const ALL_PAGES = 0x7fffffff;
 
@@ -97,9 +96,9 @@ export async function createBackup(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const createdAt = ctx.now().toISOString();
   const file = join(dir, `kenshin-${createdAt.replace(/[-:]/g, "")}.kxb`);
-  const part = join(dir, `.${basename(file)}.part`);
-  await removeStaleWork(paths.dir, ctx.now());
-  const work = await mkdtemp(join(paths.dir, WORK_PREFIX));
+  const part = join(dir, partName(basename(file)));
+  await removeLeftovers(paths, ctx.now());
+  const work = await mkdtemp(join(paths.dir, workPrefix()));
   let written: { bytes: number; sha256: string };
   let manifest: BackupManifest;
   try {
@@ -159,11 +158,17 @@ export async function createBackup(
 export async function verifyBackup(
   paths: DataPaths,
   file: string,
-): Promise<{ manifest: BackupManifest; fsck: Extract<FsckResult, { ok: true }> }> {
+): Promise<{
+  manifest: BackupManifest;
+  fsck: Extract<FsckResult, { ok: true }>;
+  payloads: BackupPayloads;
+}> {
   const [key, vkey] = [await loadBackupKey(paths), await loadVerifierKey(paths)];
-  const work = await mkdtemp(join(paths.dir, WORK_PREFIX));
+  await removeLeftovers(paths, new Date());
+  const work = await mkdtemp(join(paths.dir, workPrefix()));
   try {
-    return await unpackAndCheck(file, key, vkey, work);
+    const checked = await unpackAndCheck(file, key, vkey, work);
+    return { ...checked, payloads: await checkBackupPayloads(join(work, "service.db"), paths.kek) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -188,8 +193,8 @@ export async function restoreBackup(
   assertNotServing(dataDir);
   const [key, vkey] = [await loadBackupKey(paths), await loadVerifierKey(paths)];
   const now = options.clock?.now() ?? new Date();
-  await removeStaleWork(dataDir, now);
-  const work = await mkdtemp(join(dataDir, WORK_PREFIX));
+  await removeLeftovers(paths, now);
+  const work = await mkdtemp(join(dataDir, workPrefix()));
   const previous = join(dataDir, `restore-previous-${now.toISOString().replace(/[-:]/g, "")}`);
   let manifest: BackupManifest;
   try {
@@ -234,6 +239,8 @@ export async function restoreBackup(
   } finally {
     closeNode(ctx);
   }
+  // Verified: the replaced databases go, payloads included (they must not outlive retention).
+  await removeLeftovers(paths, now);
   return { ledgerSize: manifest.ledger.size, checkpoint: manifest.ledger.checkpoint, previous };
 }
 
@@ -279,6 +286,8 @@ async function unpackAndCheck(
  * (Small steps would let every concurrent commit restart the copy, and a busy node might never finish.)
  */
 async function snapshot(source: Database.Database, to: string): Promise<void> {
+  // Created owner-only first: SQLite keeps an existing file's mode (and gives its journals the same).
+  await (await open(to, "wx", 0o600)).close();
   await source.backup(to, { progress: () => ALL_PAGES });
 }
 
@@ -322,25 +331,34 @@ async function hashFile(path: string): Promise<{ bytes: number; sha256: string }
 }
 
 /**
- * Reads `keys/backup.key`; with `random`, creates it when missing (exclusive create, fsynced, so two
- * first backups cannot end up with different keys). Refuses a file group or others could read.
+ * Reads `keys/backup.key`; with `random`, creates it when missing: written to a temp file, fsynced, then
+ * linked into place (link fails when the name exists, so two first backups cannot end up with
+ * different keys, and a kill at any moment leaves either no key file or a whole one). An empty key
+ * file, left by a kill during an older version's first backup, never encrypted anything and is
+ * replaced. Refuses a file group or others could read.
  */
 async function loadBackupKey(paths: DataPaths, random?: (n: number) => Uint8Array): Promise<Uint8Array> {
   const path = backupKeyPath(paths);
+  if (random !== undefined && existsSync(path) && (await stat(path)).size === 0) await unlink(path);
   if (random !== undefined && !existsSync(path)) {
-    const fresh = random(BACKUP_KEY_BYTES);
+    const tmp = keyTempName(path);
+    const fresh = Buffer.from(random(BACKUP_KEY_BYTES));
     try {
-      const handle = await open(path, "wx", 0o600);
+      const handle = await open(tmp, "w", 0o600);
       try {
-        await handle.writeFile(`${Buffer.from(fresh).toString("base64")}\n`);
+        await handle.writeFile(`${fresh.toString("base64")}\n`);
         await handle.sync();
       } finally {
         await handle.close();
       }
+      await link(tmp, path);
       await fsyncDir(dirname(path));
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code !== "EEXIST")
         throw unusable("バックアップ鍵を作れません", cause);
+    } finally {
+      fresh.fill(0);
+      await rm(tmp, { force: true });
     }
   }
   let text: string;
@@ -399,17 +417,16 @@ async function pruneGenerations(dir: string, keep: number): Promise<string[]> {
   return old;
 }
 
-/**
- * Removes working directories left by a killed backup or restore: they hold plaintext snapshots, which
- * must not outlive the payloads' retention. Only old ones, so a backup running in another process keeps its own.
- */
-async function removeStaleWork(dataDir: string, now: Date): Promise<void> {
-  for (const name of await readdir(dataDir)) {
-    if (!name.startsWith(WORK_PREFIX)) continue;
-    const path = join(dataDir, name);
-    if (now.getTime() - (await stat(path)).mtimeMs > STALE_WORK_MS)
-      await rm(path, { recursive: true, force: true });
-  }
+/** See backup-leftovers.ts: abandoned plaintext snapshots, `.part` files, key temp files. */
+export async function removeLeftovers(paths: DataPaths, now: Date): Promise<string[]> {
+  return removeBackupLeftovers({
+    dataDir: paths.dir,
+    backupsDir: backupsDir(paths),
+    keysDir: dirname(backupKeyPath(paths)),
+    serviceDb: paths.serviceDb,
+    ledgerDb: paths.ledgerDb,
+    now,
+  });
 }
 
 async function fsyncDir(path: string): Promise<void> {

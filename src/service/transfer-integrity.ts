@@ -66,25 +66,39 @@ export async function verifySegment(
     return { checkpoint, checkpointNote: note, entries };
   } catch (error) {
     const code = isCodedError(error) ? error.code : "INTERNAL";
-    await audit(ctx, [
-      {
-        ...recordCommon(
-          ctx,
-          systemActor("integrity-check"),
-          "major-failure",
-          `ledger segment ${lookupKey} failed: ${code}`,
-        ),
-        type: "denial",
-        action: "integrity",
-        code: /^[A-Z][A-Z0-9_]{2,63}$/.test(code) ? code : "INTEGRITY_FAILURE",
-        ...(transferId !== undefined ? { transfer: transferId } : {}),
-      },
-    ]).catch(() => undefined);
-    throw new ServiceError(
-      "INTEGRITY_FAILURE",
-      "台帳の検証に失敗したため、この操作を中止しました。事務局に連絡してください",
-      { lookupKey },
-      { cause: error },
-    );
+    return raiseIntegrityAlarm(ctx, {
+      code,
+      description: `ledger segment ${lookupKey} failed: ${code}`,
+      message: "台帳の検証に失敗したため、この操作を中止しました。事務局に連絡してください",
+      ...(transferId !== undefined ? { transferId } : {}),
+      cause: error,
+    });
   }
+}
+
+/**
+ * The alarm: a `major-failure` denial entry (action `integrity`) with the failing code, then the coded
+ * INTEGRITY_FAILURE the API answers 503. Used for a ledger segment that fails verification and for a
+ * payload that fails authentication or its recorded hash — never serve what did not verify. The entry is
+ * best effort: when the ledger itself is what failed, appending may fail too, and the refusal stands.
+ */
+export async function raiseIntegrityAlarm(
+  ctx: ServiceContext,
+  o: { code: string; description: string; message: string; transferId?: string; cause?: unknown },
+): Promise<never> {
+  await audit(ctx, [
+    {
+      ...recordCommon(ctx, systemActor("integrity-check"), "major-failure", o.description.slice(0, 500)),
+      type: "denial",
+      action: "integrity",
+      code: /^[A-Z][A-Z0-9_]{2,63}$/.test(o.code) ? o.code : "INTEGRITY_FAILURE",
+      ...(o.transferId !== undefined ? { transfer: o.transferId } : {}),
+    },
+  ]).catch(() => undefined);
+  throw new ServiceError(
+    "INTEGRITY_FAILURE",
+    o.message,
+    o.transferId !== undefined ? { transferId: o.transferId } : {},
+    o.cause !== undefined ? { cause: o.cause } : {},
+  );
 }

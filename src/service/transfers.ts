@@ -15,7 +15,7 @@ import { buildReport, type ConvertReport } from "../convert/report.js";
 import { loadKek } from "../crypto/data-keys.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
-import { deletePayload, readPayload, writePayload } from "../store/payload-store.js";
+import { deletePayload, PayloadError, readPayload, writePayload } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import type { EnvelopeChannels } from "./envelope-channels.js";
@@ -24,7 +24,7 @@ import { opaqueId } from "./ids.js";
 import { receiversOf } from "./institutions.js";
 import { activeMapping, type ConversionReference } from "./mappings.js";
 import type { Session } from "./sessions.js";
-import { verifySegment } from "./transfer-integrity.js";
+import { raiseIntegrityAlarm, verifySegment } from "./transfer-integrity.js";
 import {
   addDays,
   notFound,
@@ -278,6 +278,8 @@ export async function discardTransfer(
   const row = await partyRow(ctx, actor, session, id, "discard", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "discard", stateError("破棄できるのは送信確定前の転送だけです"), id);
+  // As every other operation: the segment this deletion is recorded against must verify first.
+  await verifySegment(ctx, `transfer:${id}`, id);
   deletePayload(ctx.db, id);
   ctx.db
     .prepare("UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ?")
@@ -318,20 +320,33 @@ export async function downloadTransfer(
   await verifySegment(ctx, `transfer:${id}`, id);
   const kek = await loadKek(ctx.paths.kek);
   const chunks: Uint8Array[] = [];
-  for await (const c of readPayload(ctx.db, kek, id, "standard")) chunks.push(c);
+  try {
+    for await (const c of readPayload(ctx.db, kek, id, "standard")) chunks.push(c);
+  } catch (error) {
+    // A chunk or data key that fails authentication (or is missing) is tampering or damage at rest.
+    if (
+      !(error instanceof PayloadError) ||
+      (error.code !== "PAYLOAD_CORRUPT" && error.code !== "PAYLOAD_NOT_FOUND")
+    )
+      throw error;
+    for (const c of chunks) c.fill(0);
+    return raiseIntegrityAlarm(ctx, {
+      code: error.code,
+      description: `payload of ${id} failed authentication: ${error.code}`,
+      message: "保存データの検証に失敗しました。事務局に連絡してください",
+      transferId: id,
+      cause: error,
+    });
+  }
   const bytes = Buffer.concat(chunks);
   if (sha256(bytes) !== row.standard_sha256) {
-    return deny(
-      ctx,
-      actor,
-      "integrity",
-      new ServiceError(
-        "INTEGRITY_FAILURE",
-        "保存データのハッシュ値が記録と一致しません。事務局に連絡してください",
-        {},
-      ),
-      id,
-    );
+    bytes.fill(0);
+    return raiseIntegrityAlarm(ctx, {
+      code: "INTEGRITY_FAILURE",
+      description: `payload of ${id} does not match its recorded SHA-256`,
+      message: "保存データのハッシュ値が記録と一致しません。事務局に連絡してください",
+      transferId: id,
+    });
   }
   if (row.status === "sent") {
     ctx.db

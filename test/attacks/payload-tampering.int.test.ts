@@ -76,12 +76,14 @@ describe("attack: flip a byte of a stored payload chunk", () => {
     withServiceDb((db) => {
       const row = db
         .prepare(
-          "SELECT rowid, ciphertext FROM payload_chunks WHERE transfer_id = ? AND kind = 'standard' ORDER BY seq LIMIT 1",
+          "SELECT seq, ciphertext FROM payload_chunks WHERE transfer_id = ? AND kind = 'standard' ORDER BY seq LIMIT 1",
         )
-        .get(transfer.id) as { rowid: number; ciphertext: Buffer };
+        .get(transfer.id) as { seq: number; ciphertext: Buffer };
       const flipped = Buffer.from(row.ciphertext);
       flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
-      db.prepare("UPDATE payload_chunks SET ciphertext = ? WHERE rowid = ?").run(flipped, row.rowid);
+      db.prepare(
+        "UPDATE payload_chunks SET ciphertext = ? WHERE transfer_id = ? AND kind = 'standard' AND seq = ?",
+      ).run(flipped, transfer.id, row.seq);
     });
     const before = t.node.ctx.ledger.storage.size();
     const down = await downloadStandard(t.receiver, transfer.id);

@@ -6,7 +6,9 @@
  */
 import { watchFile, unwatchFile, readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance } from "fastify";
+import { isCodedError } from "../coded-error.js";
 import { tlsServerOptions } from "../crypto/pki/tls-options.js";
+import { ledgerRollbackBehind } from "../service/checkpoint-memory.js";
 import type { ServiceContext } from "../service/context.js";
 import type { EnvelopeChannels } from "../service/envelope-channels.js";
 import type { ConversionReference } from "../service/mappings.js";
@@ -98,7 +100,12 @@ export function buildApp(options: AppOptions): App {
   registerSecurityHeaders(app);
   const connections = guardOpenConnections(app, ctx);
   app.setErrorHandler((error, request, reply) => {
-    const { status, body, internal } = toHttpError(error);
+    // An unexpected failure on a ledger that went back in time (entries and checkpoints deleted under
+    // the running node) is that integrity failure, answered as one, not a 500.
+    const explained = isCodedError(error) ? error : (ledgerRollbackBehind(ctx) ?? error);
+    if (explained !== error)
+      request.log.error({ err: error }, "ledger integrity alarm: the ledger went back");
+    const { status, body, internal } = toHttpError(explained);
     if (internal) request.log.error({ err: error }, "internal error");
     return reply.code(status).header("content-type", "application/fhir+json; charset=utf-8").send(body);
   });

@@ -5,6 +5,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { removeLeftovers, serverPidPath } from "../service/backup.js";
+import { checkLedgerAtStart } from "../service/checkpoint-memory.js";
 import { writeCrl } from "../service/certificates.js";
 import { EnvelopeChannels } from "../service/envelope-channels.js";
 import { runRetention } from "../service/retention.js";
@@ -42,6 +43,8 @@ export async function startServer(
     onCrlChanged: () => app?.reloadCrl(),
   });
   try {
+    // A ledger.db swapped for an older copy, or cut back, is refused before anything is served from it.
+    await checkLedgerAtStart(ctx);
     // Plaintext snapshots and .part files of a backup or restore killed earlier: never outlive a restart.
     await removeLeftovers(ctx.paths, ctx.now());
     app = buildApp({

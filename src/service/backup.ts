@@ -36,6 +36,7 @@ import { openSqliteLog } from "../store/sqlite-log.js";
 import { assertSqliteRuntime } from "../store/sqlite-runtime.js";
 import { adminRecord, audit } from "./audit.js";
 import { keyTempName, partName, removeBackupLeftovers, workPrefix } from "./backup-leftovers.js";
+import { rememberCheckpoint } from "./checkpoint-memory.js";
 import { checkBackupPayloads, type BackupPayloads } from "./backup-payloads.js";
 import {
   BACKUP_KEY_BYTES,
@@ -236,6 +237,8 @@ export async function restoreBackup(
         `ledger restored to size ${manifest.ledger.size} from a backup of ${manifest.createdAt}`,
       ),
     ]);
+    // The one deliberate step back: the node's memory of its ledger follows the restore.
+    rememberCheckpoint(ctx.paths, ctx.ledger.latestCheckpoint().note);
   } finally {
     closeNode(ctx);
   }

@@ -13,6 +13,7 @@ import { verifyInclusion } from "../ledger/verify/inclusion.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import { isCodedError } from "../coded-error.js";
 import { audit, recordCommon } from "./audit.js";
+import { checkLedgerNotRolledBack, rememberCheckpoint } from "./checkpoint-memory.js";
 import { systemActor, type ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 
@@ -37,6 +38,8 @@ export async function verifySegment(
   transferId?: string,
 ): Promise<VerifiedSegment> {
   try {
+    // The signed checkpoint itself must not have gone back from the one this node remembers.
+    checkLedgerNotRolledBack(ctx);
     const note = ctx.ledger.latestCheckpoint().note;
     const { checkpoint } = openCheckpoint(note, parseVerifierKey(ctx.signer.verifierKey));
     const storage = ctx.ledger.storage;
@@ -63,6 +66,11 @@ export async function verifySegment(
         proof: proof.proof,
       });
     }
+    if (transferId !== undefined && entries.length === 0) {
+      // A transfer exists only through its entries: none at all is a deleted index or a cut ledger.
+      throw new ServiceError("INTEGRITY_FAILURE", "転送の台帳記録がありません", { lookupKey });
+    }
+    rememberCheckpoint(ctx.paths, note);
     return { checkpoint, checkpointNote: note, entries };
   } catch (error) {
     const code = isCodedError(error) ? error.code : "INTERNAL";

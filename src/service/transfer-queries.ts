@@ -13,7 +13,8 @@ import { decodeEntry } from "../ledger/entry/canonical-entry.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import type { Session } from "./sessions.js";
-import { verifySegment, type VerifiedEntry } from "./transfer-integrity.js";
+import { rowsAgreeingWithLedger, verifiedTransfer } from "./transfer-authority.js";
+import type { VerifiedEntry } from "./transfer-integrity.js";
 import {
   canSee,
   notFound,
@@ -26,7 +27,7 @@ import {
 } from "./transfer-records.js";
 import type { TransferView } from "./transfer-view.js";
 
-export function listTransfers(ctx: ServiceContext, session: Session): TransferView[] {
+export async function listTransfers(ctx: ServiceContext, session: Session): Promise<TransferView[]> {
   const inst = session.institution.id;
   const rows =
     session.role === "sender"
@@ -42,15 +43,16 @@ export function listTransfers(ctx: ServiceContext, session: Session): TransferVi
             )
             .all(inst)
         : [];
-  return rows.map((r) => toView(ctx, r));
+  return (await rowsAgreeingWithLedger(ctx, rows)).map((r) => toView(ctx, r));
 }
 
-export function getTransfer(
+export async function getTransfer(
   ctx: ServiceContext,
   session: Session,
   id: string,
-): { transfer: TransferView; report: ConvertReport | null } {
+): Promise<{ transfer: TransferView; report: ConvertReport | null }> {
   const row = visibleTransfer(ctx, session, id);
+  await verifiedTransfer(ctx, row);
   const report = transferReport(ctx, row.id);
   // The receiver sees counts and codes too; the report never holds row values.
   return {
@@ -97,7 +99,7 @@ async function trailOf(
   row: TransferRow,
   query: string,
 ): Promise<TrailAnswer> {
-  const segment = await verifySegment(ctx, `transfer:${row.id}`, row.id);
+  const segment = await verifiedTransfer(ctx, row);
   await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "audit-query", query }]);
   return {
     transfer: toView(ctx, row),

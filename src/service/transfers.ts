@@ -24,7 +24,8 @@ import { opaqueId } from "./ids.js";
 import { receiversOf } from "./institutions.js";
 import { activeMapping, type ConversionReference } from "./mappings.js";
 import type { Session } from "./sessions.js";
-import { raiseIntegrityAlarm, verifySegment } from "./transfer-integrity.js";
+import { verifiedTransfer } from "./transfer-authority.js";
+import { raiseIntegrityAlarm } from "./transfer-integrity.js";
 import {
   addDays,
   notFound,
@@ -242,7 +243,6 @@ export async function sendTransfer(
   const row = await partyRow(ctx, actor, session, id, "send", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "send", stateError("送信確定できるのは変換済みの転送だけです"), id);
-  await verifySegment(ctx, `transfer:${id}`, id);
   const now = ctx.now();
   ctx.db.transaction(() => {
     ctx.db
@@ -278,8 +278,7 @@ export async function discardTransfer(
   const row = await partyRow(ctx, actor, session, id, "discard", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "discard", stateError("破棄できるのは送信確定前の転送だけです"), id);
-  // As every other operation: the segment this deletion is recorded against must verify first.
-  await verifySegment(ctx, `transfer:${id}`, id);
+  // As every other operation, the segment was verified (partyRow) before the deletion.
   deletePayload(ctx.db, id);
   ctx.db
     .prepare("UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ?")
@@ -317,7 +316,6 @@ export async function downloadTransfer(
   if (!(row.status === "sent" || row.status === "downloaded" || row.status === "received")) {
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
-  await verifySegment(ctx, `transfer:${id}`, id);
   const kek = await loadKek(ctx.paths.kek);
   const chunks: Uint8Array[] = [];
   try {
@@ -376,7 +374,6 @@ export async function confirmReceipt(
   if (row.status !== "downloaded") {
     return deny(ctx, actor, "receipt", stateError("受領確定はダウンロードの後にできます"), id);
   }
-  await verifySegment(ctx, `transfer:${id}`, id);
   const now = ctx.now();
   ctx.db
     .prepare("UPDATE transfers SET status = 'received', received_at = ?, delete_after = ? WHERE id = ?")
@@ -410,12 +407,15 @@ async function partyRow(
   action: DenialAction,
   party: "sender" | "receiver",
 ): Promise<TransferRow> {
+  let row: TransferRow;
   try {
-    const row = visibleTransfer(ctx, session, id);
+    row = visibleTransfer(ctx, session, id);
     const holder = party === "sender" ? row.sender_id : row.receiver_id;
     if (holder !== session.institution.id) throw notFound();
-    return row;
   } catch (error) {
     return deny(ctx, actor, action, error as ServiceError);
   }
+  // The row decided nothing yet: it must agree with the verified entries (who, which hashes).
+  await verifiedTransfer(ctx, row);
+  return row;
 }

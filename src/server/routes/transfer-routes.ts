@@ -84,7 +84,7 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
 
   app.get("/api/v1/transfers", async (request) => {
     const { session } = await guard(ctx, request);
-    return { transfers: listTransfers(ctx, session) };
+    return { transfers: await listTransfers(ctx, session) };
   });
 
   app.get("/api/v1/transfers/:id", async (request) => {

@@ -1,0 +1,103 @@
+/**
+ * Who may see a transfer, and its hashes, come from the ledger, not from service.db alone. The
+ * `transfers` row is a convenient index, but a row is only an editable SQLite row: before the service
+ * uses one to authorise a party or to hand out a hash, the row is checked against the transfer's
+ * entries — the upload entry names the sender (its institution) and the receiver and the original's
+ * SHA-256; the conversion entry the standard file's SHA-256 and record count; the send entry (which is
+ * what makes a transfer visible to its receiver) the receiver again. A transfer with no verified entry
+ * at all is an integrity failure, never an empty trail.
+ *
+ * Operations on one transfer use the fully verified segment (inclusion proofs under the signed,
+ * remembered checkpoint: transfer-integrity.ts). Lists use the same comparison on the entries' stored
+ * bytes, re-hashed against their stored leaf hashes (no proof per row: a list of 500 would cost 500
+ * segment verifications); a row that disagrees is left out of the list and raises the alarm.
+ */
+import { decodeEntry } from "../ledger/entry/canonical-entry.js";
+import type { OperationRecord } from "../ledger/entry/operation-record.js";
+import { nodeHasher } from "../ledger/node-hasher.js";
+import { bytesEqual } from "../ledger/verify/encoding.js";
+import type { ServiceContext } from "./context.js";
+import { raiseIntegrityAlarm, verifySegment, type VerifiedSegment } from "./transfer-integrity.js";
+import type { TransferRow } from "./transfer-records.js";
+
+/** Why the row disagrees with the transfer's entries, or undefined when it agrees. */
+export function disagreement(row: TransferRow, records: readonly OperationRecord[]): string | undefined {
+  const mine = records.filter((r) => "transfer" in r && r.transfer === row.id);
+  if (mine.length === 0) return "no verified entries";
+  const uploads = mine.filter((r) => r.type === "upload");
+  const upload = uploads[0];
+  if (uploads.length !== 1 || upload?.type !== "upload") return "upload entry missing";
+  if (upload.institution !== row.sender_id) return "sender differs from the upload entry";
+  if (upload.receiver !== row.receiver_id) return "receiver differs from the upload entry";
+  if (upload.file.sha256 !== row.original_sha256) return "original hash differs from the upload entry";
+  const conversion = mine.find((r) => r.type === "conversion");
+  if (row.standard_sha256 !== null) {
+    if (conversion?.type !== "conversion") return "conversion entry missing";
+    if (conversion.output.sha256 !== row.standard_sha256)
+      return "standard hash differs from the conversion entry";
+    if (row.records !== null && conversion.records.count !== row.records) return "record count differs";
+  }
+  const send = mine.find((r) => r.type === "send");
+  if (row.sent_at !== null) {
+    if (send?.type !== "send") return "sent without a send entry";
+    if (send.receiver !== row.receiver_id) return "receiver differs from the send entry";
+  } else if (send !== undefined) {
+    return "send entry for a transfer the row says is unsent";
+  }
+  return undefined;
+}
+
+/**
+ * Verifies the transfer's ledger segment and checks the row against it.
+ * @throws ServiceError INTEGRITY_FAILURE (with an alarm entry) when either fails
+ */
+export async function verifiedTransfer(ctx: ServiceContext, row: TransferRow): Promise<VerifiedSegment> {
+  const segment = await verifySegment(ctx, `transfer:${row.id}`, row.id);
+  const why = disagreement(
+    row,
+    segment.entries.map((e) => e.record),
+  );
+  if (why !== undefined) {
+    return raiseIntegrityAlarm(ctx, {
+      code: "INTEGRITY_FAILURE",
+      description: `transfer ${row.id}: ${why}`,
+      message: "転送の記録が台帳と一致しません。事務局に連絡してください",
+      transferId: row.id,
+    });
+  }
+  return segment;
+}
+
+/** The rows of a list that agree with their entries; the others raise one alarm. */
+export async function rowsAgreeingWithLedger(
+  ctx: ServiceContext,
+  rows: readonly TransferRow[],
+): Promise<TransferRow[]> {
+  const storage = ctx.ledger.storage;
+  const agreeing: TransferRow[] = [];
+  const refused: string[] = [];
+  for (const row of rows) {
+    let why: string | undefined;
+    try {
+      const records: OperationRecord[] = [];
+      for (const index of storage.findByKey(`transfer:${row.id}`)) {
+        const stored = storage.entry(index);
+        if (!bytesEqual(nodeHasher.hashLeaf(stored.entry), stored.leafHash)) throw new Error("leaf hash");
+        records.push(decodeEntry(stored.entry));
+      }
+      why = disagreement(row, records);
+    } catch {
+      why = "entries unreadable";
+    }
+    if (why === undefined) agreeing.push(row);
+    else refused.push(`${row.id}: ${why}`);
+  }
+  if (refused.length > 0) {
+    await raiseIntegrityAlarm(ctx, {
+      code: "INTEGRITY_FAILURE",
+      description: `transfers left out of a list: ${refused.slice(0, 5).join("; ")}`,
+      message: "",
+    }).catch(() => undefined);
+  }
+  return agreeing;
+}

@@ -10,6 +10,7 @@ import { peerIdentity } from "../crypto/pki/peer-identity.js";
 import type { Actor, ServiceContext } from "../service/context.js";
 import { verifyDeviceRequest } from "../service/devices.js";
 import { ServiceError } from "../service/errors.js";
+import { recordRefusal } from "../service/refusal-log.js";
 import {
   authenticate,
   checkCsrf,
@@ -96,10 +97,22 @@ export async function guard(
   }
   let device: Actor["device"];
   if (options.change === true) {
-    const csrf = request.headers[CSRF_HEADER];
-    checkCsrf(session, typeof csrf === "string" ? csrf : undefined);
-    if (options.device !== false) {
-      device = await verifyDeviceRequest(ctx, session.loginId, signedRequest(request));
+    try {
+      const csrf = request.headers[CSRF_HEADER];
+      checkCsrf(session, typeof csrf === "string" ? csrf : undefined);
+      if (options.device !== false) {
+        device = await verifyDeviceRequest(ctx, session.loginId, signedRequest(request));
+      }
+    } catch (error) {
+      // A forged or replayed state change is a refusal like any other: on the ledger (rate-limited).
+      if (error instanceof ServiceError) {
+        await recordRefusal(ctx, sessionActor(session, { ip: requestIp(request), requestId: request.id }), {
+          action: "request",
+          code: error.code,
+          detail: `${request.method} ${request.routeOptions.url ?? "-"}`,
+        });
+      }
+      throw error;
     }
   }
   return { session, actor: sessionActor(session, { ip: requestIp(request), requestId: request.id, device }) };

@@ -8,6 +8,7 @@ import type { Ledger } from "../ledger/ledger.js";
 import type { ServiceDb } from "../store/service-db.js";
 import type { ServiceConfig } from "./config.js";
 import type { DataPaths } from "./data-dir.js";
+import type { RefusalLimiter } from "./refusal-log.js";
 
 export interface ServiceContext {
   readonly db: ServiceDb;
@@ -20,6 +21,8 @@ export interface ServiceContext {
   readonly random: (n: number) => Uint8Array;
   /** Called after the CRL file was rewritten, so a running server reloads its TLS context at once. */
   readonly onCrlChanged?: (() => void) | undefined;
+  /** Bounds the denial entries per address and ID (refusal-log.ts); absent: every refusal is written. */
+  readonly refusals?: RefusalLimiter | undefined;
 }
 
 /** Who performs an operation, as the ledger records it. */

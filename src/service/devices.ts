@@ -156,7 +156,12 @@ async function verifySignature(ctx: ServiceContext, request: SignedRequest, jwk:
     maxSkewMs: ctx.config.deviceMaxSkewSeconds * 1000,
   });
   if (!result.ok) throw new ServiceError(result.code, result.message, {});
-  const sig = request.header.slice(request.header.lastIndexOf("sig=") + 4);
+  // Exactly the sig parameter as sent, wherever it stands in the header (the parser accepted it once).
+  const sig = request.header
+    .split(";")
+    .find((part) => part.startsWith("sig="))
+    ?.slice(4);
+  if (sig === undefined) throw new ServiceError("DEVICE_SIGNATURE_MALFORMED", "sig がありません", {});
   return { deviceId: result.deviceId, nonce: result.nonce, ts: result.ts, signature: sig };
 }
 

@@ -23,6 +23,7 @@ import { systemActor, type ServiceContext } from "./context.js";
 import { dataPaths, type DataPaths } from "./data-dir.js";
 import { ServiceError } from "./errors.js";
 import { createInstitution } from "./institutions.js";
+import { RefusalLimiter } from "./refusal-log.js";
 
 export interface Clock {
   readonly now: () => Date;
@@ -158,6 +159,7 @@ export async function openNode(
     now: clock.now,
     random: clock.random,
     onCrlChanged: options.onCrlChanged,
+    refusals: new RefusalLimiter({ now: () => clock.now().getTime() }),
   };
 }
 

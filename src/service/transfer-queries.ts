@@ -12,6 +12,8 @@ import { fromHex, toHex } from "../ledger/verify/encoding.js";
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
+import { ServiceError } from "./errors.js";
+import { recordRefusal } from "./refusal-log.js";
 import type { Session } from "./sessions.js";
 import { rowsAgreeingWithLedger, verifiedTransfer } from "./transfer-authority.js";
 import type { VerifiedEntry } from "./transfer-integrity.js";
@@ -46,12 +48,41 @@ export async function listTransfers(ctx: ServiceContext, session: Session): Prom
   return (await rowsAgreeingWithLedger(ctx, rows)).map((r) => toView(ctx, r));
 }
 
+/** The row if the session may see it; otherwise the missing-transfer answer, recorded (rate-limited). */
+async function visibleOrRefused(
+  ctx: ServiceContext,
+  actor: Actor,
+  session: Session,
+  id: string,
+  action: "read" | "trail",
+): Promise<TransferRow> {
+  try {
+    return visibleTransfer(ctx, session, id);
+  } catch (error) {
+    if (error instanceof ServiceError) {
+      // The id goes into the description, not the entry's transfer key: a probe by someone else must
+      // not become part of the parties' trail (nor tell them who probed).
+      const wellFormed = /^tr_[a-z2-7]{16}$/.test(id);
+      await recordRefusal(ctx, actor, { action, code: error.code, ...(wellFormed ? { detail: id } : {}) });
+    }
+    throw error;
+  }
+}
+
+/** A failed look-up: recorded (rate-limited), answered exactly as a missing transfer. */
+export async function refuseLookup(ctx: ServiceContext, actor: Actor): Promise<never> {
+  const error = notFound();
+  await recordRefusal(ctx, actor, { action: "lookup", code: error.code });
+  throw error;
+}
+
 export async function getTransfer(
   ctx: ServiceContext,
+  actor: Actor,
   session: Session,
   id: string,
 ): Promise<{ transfer: TransferView; report: ConvertReport | null }> {
-  const row = visibleTransfer(ctx, session, id);
+  const row = await visibleOrRefused(ctx, actor, session, id, "read");
   await verifiedTransfer(ctx, row);
   const report = transferReport(ctx, row.id);
   // The receiver sees counts and codes too; the report never holds row values.
@@ -89,7 +120,7 @@ export async function transferTrail(
   session: Session,
   id: string,
 ): Promise<TrailAnswer> {
-  const row = visibleTransfer(ctx, session, id);
+  const row = await visibleOrRefused(ctx, actor, session, id, "trail");
   return trailOf(ctx, actor, row, `trail ${id}`);
 }
 
@@ -124,7 +155,7 @@ export async function lookupByHash(
   session: Session,
   hash: string,
 ): Promise<TrailAnswer> {
-  if (!/^[0-9a-f]{64}$/.test(hash)) throw notFound();
+  if (!/^[0-9a-f]{64}$/.test(hash)) return refuseLookup(ctx, actor);
   const byFile = ctx.db
     .prepare<[string, string], TransferRow>(
       `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE standard_sha256 = ? OR original_sha256 = ? ORDER BY created_at`,
@@ -154,5 +185,5 @@ export async function lookupByHash(
       },
     };
   }
-  throw notFound();
+  return refuseLookup(ctx, actor);
 }

@@ -26,6 +26,7 @@ import { activeMapping, type ConversionReference } from "./mappings.js";
 import type { Session } from "./sessions.js";
 import { verifiedTransfer } from "./transfer-authority.js";
 import { raiseIntegrityAlarm } from "./transfer-integrity.js";
+import { recordRefusal, type DenialAction } from "./refusal-log.js";
 import {
   addDays,
   notFound,
@@ -41,9 +42,7 @@ export interface TransferDeps {
   readonly channels: EnvelopeChannels;
 }
 
-type DenialAction = Extract<RecordInput, { type: "denial" }>["action"];
-
-/** Records a refusal, then throws it. */
+/** Records a refusal (rate-limited per address and ID: refusal-log.ts), then throws it. */
 async function deny(
   ctx: ServiceContext,
   actor: Actor,
@@ -51,15 +50,7 @@ async function deny(
   error: ServiceError,
   transferId?: string,
 ): Promise<never> {
-  await audit(ctx, [
-    {
-      ...recordCommon(ctx, actor, "minor-failure", error.code),
-      type: "denial",
-      action,
-      code: error.code,
-      ...(transferId !== undefined ? { transfer: transferId } : {}),
-    },
-  ]);
+  await recordRefusal(ctx, actor, { action, code: error.code, transferId });
   throw error;
 }
 

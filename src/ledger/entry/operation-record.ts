@@ -133,7 +133,19 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
     .object({
       ...common,
       type: z.literal("denial"),
-      action: z.enum(["upload", "send", "discard", "download", "receipt", "trail", "lookup", "integrity"]),
+      action: z.enum([
+        "upload",
+        "send",
+        "discard",
+        "download",
+        "receipt",
+        "trail",
+        "lookup",
+        "integrity",
+        // A refused read of one transfer, and a request refused before its handler (CSRF, device signature).
+        "read",
+        "request",
+      ]),
       /** The error code the requester got. */
       code: z.string().regex(/^[A-Z][A-Z0-9_]{2,63}$/),
       transfer: id.optional(),

@@ -15,6 +15,7 @@ import {
   getTransfer,
   listTransfers,
   lookupByHash,
+  refuseLookup,
   transferTrail,
   type TrailAnswer,
 } from "../../service/transfer-queries.js";
@@ -88,8 +89,8 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
   });
 
   app.get("/api/v1/transfers/:id", async (request) => {
-    const { session } = await guard(ctx, request);
-    const detail = getTransfer(ctx, session, transferId(request.params));
+    const { session, actor } = await guard(ctx, request);
+    const detail = await getTransfer(ctx, actor, session, transferId(request.params));
     const items = (detail.report?.issues ?? []).flatMap((i) => (i.item === undefined ? [] : [i.item]));
     const mappingId = transferRow(ctx, detail.transfer.id)?.mapping_id ?? null;
     return { ...detail, itemLabels: issueItemLabels(ctx, deps.reference, mappingId, items) };
@@ -131,7 +132,7 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
   app.post("/api/v1/lookup", async (request) => {
     const { session, actor } = await guard(ctx, request, { change: true, device: false });
     const body = lookupBody.safeParse(request.body);
-    if (!body.success) throw new ServiceError("NOT_FOUND", "転送が見つかりません", {});
+    if (!body.success) return refuseLookup(ctx, actor);
     return withDeviceLabels(ctx, await lookupByHash(ctx, actor, session, body.data.sha256.toLowerCase()));
   });
 

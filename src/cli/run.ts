@@ -8,6 +8,14 @@ import { EXIT_UNUSABLE, exitCodeForError } from "./exit-codes.js";
  * stack trace (set KENSHIN_DEBUG=1 to see one).
  */
 export function runMain(build: () => Command, argv: readonly string[] = process.argv): void {
+  // A reader that stops early (`kenshin map check … | head -1`) closes the pipe: that ends the output,
+  // it is not an error of ours. Exit quietly, as other Unix tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   const program = build();
   program.parseAsync(argv).then(
     () => undefined,

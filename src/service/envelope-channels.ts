@@ -32,6 +32,8 @@ export interface OpenedChannel {
 
 const TTL_MS = 10 * 60_000;
 const MAX_CHANNELS = 10_000;
+/** Open channels one login may hold: enough for parallel uploads, far too few to fill the table. */
+export const MAX_CHANNELS_PER_LOGIN = 32;
 
 export class EnvelopeChannels {
   readonly #channels = new Map<string, Channel>();
@@ -55,7 +57,9 @@ export class EnvelopeChannels {
       throw new ServiceError("ENVELOPE_INVALID", "暗号化の鍵交換の公開鍵が正しくありません", {});
     }
     this.#sweep();
-    if (this.#channels.size >= MAX_CHANNELS) {
+    let mine = 0;
+    for (const c of this.#channels.values()) if (c.loginId === loginId) mine++;
+    if (mine >= MAX_CHANNELS_PER_LOGIN || this.#channels.size >= MAX_CHANNELS) {
       throw new ServiceError("SERVICE_BUSY", "混み合っています。しばらくしてからお試しください", {});
     }
     const channelId = randomToken(this.#random, 18);
@@ -81,7 +85,8 @@ export class EnvelopeChannels {
   /** Takes (and forgets) the key of a channel opened by this login for this purpose. */
   take(channelId: string | undefined, loginId: string, purpose: EnvelopePurpose): EnvelopeKey {
     const channel = channelId === undefined ? undefined : this.#channels.get(channelId);
-    if (channelId !== undefined) this.#channels.delete(channelId);
+    // Only its own login uses a channel up: another login presenting the id cannot cancel it.
+    if (channelId !== undefined && channel?.loginId === loginId) this.#channels.delete(channelId);
     if (
       !channel ||
       channel.loginId !== loginId ||

@@ -35,7 +35,7 @@ describe("web routes", () => {
       const r = await app.inject({ method: "GET", url });
       expect(r.statusCode, url).toBe(200);
       expect(r.headers["content-type"]).toBe("text/html; charset=utf-8");
-      expect(r.headers["cache-control"]).toBe("no-cache");
+      expect(r.headers["cache-control"]).toBe("no-store");
       expect(r.body).toContain("<title>x</title>");
     }
   });

@@ -32,8 +32,11 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 
 /** Hashed build output: the name changes with the content, so it may be cached for a year. */
 const IMMUTABLE = "public, max-age=31536000, immutable";
-/** index.html names the current hashed files, so the browser must ask again each time. */
-const REVALIDATE = "no-cache";
+/**
+ * index.html names the current hashed files, so the browser must ask again each time; and, as every
+ * other answer, it is never stored (README: `Cache-Control: no-store` on every answer).
+ */
+const REVALIDATE = "no-store";
 /** Client-side routes: lower-case path segments, as the UI's router uses them. */
 const CLIENT_ROUTE = /^\/(?:[a-z0-9_-]{1,64}\/){0,4}[a-z0-9_-]{0,64}$/;
 const MAX_FILES = 500;

@@ -10,7 +10,9 @@ import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner } from "../crypto/note-signer.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
 import { LedgerError } from "../ledger/errors.js";
+import { isCodedError } from "../coded-error.js";
 import { fsck } from "../ledger/fsck.js";
+import { compareWithRemembered } from "../service/checkpoint-memory.js";
 import { Ledger } from "../ledger/ledger.js";
 import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-key.js";
 import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
@@ -134,10 +136,26 @@ export function registerLedgerCommands(program: Command): void {
     .description("保存された全エントリから木を再計算し、署名済みチェックポイントと照合する")
     .requiredOption("--db <file>", "台帳ファイル")
     .requiredOption("--verifier <vkey>", "ログの検証鍵 (文字列または検証鍵ファイル)")
-    .action((o: { db: string; verifier: string }) => {
+    .option(
+      "--remembered <note>",
+      "ノードが最後に確認したチェックポイント (データディレクトリの ledger-head.note): 台帳が巻き戻っていないかも確認する",
+    )
+    .action((o: { db: string; verifier: string; remembered?: string }) => {
       const key = readVerifierKey(o.verifier);
       return withLedger(o.db, (log) => {
         const result = fsck(log.storage, key);
+        if (result.ok && o.remembered !== undefined) {
+          // A shorter, older ledger passes fsck on its own; compared with the node's memory it does not.
+          try {
+            compareWithRemembered(log, formatVerifierKeyArg(o.verifier), readFileSync(o.remembered, "utf8"));
+          } catch (error) {
+            if (!isCodedError(error)) throw error;
+            process.stdout.write(`${JSON.stringify({ ok: false, code: error.code, ...error.context })}\n`);
+            process.stderr.write(`kenshin: ${error.code}: ${error.message}\n`);
+            process.exitCode = EXIT_ISSUES;
+            return;
+          }
+        }
         process.stdout.write(`${JSON.stringify(result)}\n`);
         if (!result.ok) {
           const where =
@@ -157,6 +175,11 @@ export async function withLedger<T>(db: string, fn: (log: Ledger) => T | Promise
   } finally {
     log.close();
   }
+}
+
+/** The vkey text given inline or as the path of a file holding it. */
+function formatVerifierKeyArg(arg: string): string {
+  return existsSync(arg) ? readFileSync(arg, "utf8").trim() : arg;
 }
 
 /** A vkey given inline or as the path of a file holding it. */

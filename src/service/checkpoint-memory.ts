@@ -13,6 +13,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { isCodedError } from "../coded-error.js";
+import type { Ledger } from "../ledger/ledger.js";
 import { openCheckpoint } from "../ledger/verify/checkpoint.js";
 import { verifyConsistency } from "../ledger/verify/consistency.js";
 import { bytesEqual, fromHex } from "../ledger/verify/encoding.js";
@@ -53,17 +54,26 @@ function rolledBack(why: string, context: Record<string, unknown>, cause?: unkno
 export function checkLedgerNotRolledBack(ctx: ServiceContext): string | undefined {
   const remembered = readMemory(ctx.paths);
   if (remembered === undefined) return undefined;
+  return compareWithRemembered(ctx.ledger, ctx.signer.verifierKey, remembered);
+}
+
+/**
+ * The comparison itself, for any ledger (also `kenshin ledger fsck --remembered`): the latest signed
+ * checkpoint is the remembered one, or a consistent extension of it. Returns the latest note.
+ * @throws ServiceError INTEGRITY_FAILURE (context.reason "ledger-rollback")
+ */
+export function compareWithRemembered(ledger: Ledger, verifierKey: string, remembered: string): string {
   try {
-    const key = parseVerifierKey(ctx.signer.verifierKey);
+    const key = parseVerifierKey(verifierKey);
     const old = openCheckpoint(remembered, key).checkpoint;
-    const note = ctx.ledger.latestCheckpoint().note;
+    const note = ledger.latestCheckpoint().note;
     const current = openCheckpoint(note, key).checkpoint;
     if (current.size < old.size) throw rolledBack("smaller", { remembered: old.size, current: current.size });
     if (current.size === old.size) {
       if (!bytesEqual(current.root, old.root)) throw rolledBack("other root", { size: old.size });
       return note;
     }
-    const proof = ctx.ledger.consistencyProof(old.size, current.size).proof.map((h) => fromHex(h));
+    const proof = ledger.consistencyProof(old.size, current.size).proof.map((h) => fromHex(h));
     verifyConsistency({ size1: old.size, size2: current.size, root1: old.root, root2: current.root, proof });
     return note;
   } catch (error) {

@@ -10,7 +10,9 @@
  * edited by the attacker through their own connections.
  */
 import Database from "better-sqlite3";
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCode, type ApiClient } from "../../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
@@ -26,6 +28,8 @@ import {
   startTransferNode,
   type TransferNode,
 } from "../support/transfer-fixtures.js";
+
+const CLI = join(process.cwd(), "dist/cli/main.js");
 
 let t: TransferNode;
 let outsider: { client: ApiClient; institutionId: string };
@@ -167,6 +171,20 @@ describe("attack: swap ledger.db for an older valid copy while the node is stopp
         (e: unknown) => (isCodedError(e) ? e.code : String(e)),
       );
       expect(started).toBe("INTEGRITY_FAILURE");
+      // `kenshin ledger fsck` alone still calls the older copy fine; given the node's memory it does not.
+      const fsckArgs = ["ledger", "fsck", "--db", paths.ledgerDb, "--verifier", paths.ledgerVerifierKey];
+      expect(spawnSync(process.execPath, [CLI, ...fsckArgs], { encoding: "utf8" }).status).toBe(0);
+      const remembered = spawnSync(
+        process.execPath,
+        [CLI, ...fsckArgs, "--remembered", join(own.node.dir, "ledger-head.note")],
+        { encoding: "utf8" },
+      );
+      expect(remembered.status).toBe(1);
+      expect(JSON.parse(remembered.stdout)).toMatchObject({
+        ok: false,
+        code: "INTEGRITY_FAILURE",
+        reason: "ledger-rollback",
+      });
     } finally {
       await own.node.close().catch(() => undefined);
     }

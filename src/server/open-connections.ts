@@ -7,7 +7,6 @@
  * usable, so they end within the CRL poll interval even when idle.
  */
 import { createHash } from "node:crypto";
-import type { Server } from "node:https";
 import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import { isCertificateUsable } from "../service/certificates.js";
@@ -34,7 +33,7 @@ export interface OpenConnections {
 export function guardOpenConnections(app: FastifyInstance, ctx: ServiceContext): OpenConnections {
   const cache = new WeakMap<TLSSocket, string>();
   const open = new Set<TLSSocket>();
-  (app.server as Server).on("secureConnection", (socket: TLSSocket) => {
+  app.server.on("secureConnection", (socket: TLSSocket) => {
     open.add(socket);
     socket.once("close", () => open.delete(socket));
   });

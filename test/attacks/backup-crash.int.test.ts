@@ -67,7 +67,11 @@ function exposed(dataDir: string): string[] {
  */
 async function killDuringSnapshot(dataDir: string): Promise<boolean> {
   const child = spawn(process.execPath, [CLI, "backup", "create", "--data", dataDir], { stdio: "ignore" });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      resolve();
+    }),
+  );
   const until = Date.now() + 30_000;
   let landed = false;
   while (Date.now() < until && child.exitCode === null) {

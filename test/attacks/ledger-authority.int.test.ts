@@ -138,11 +138,8 @@ describe("attack: delete the newest entries and checkpoints in ledger.db while t
       expect(a.status).not.toBe(500);
       expect(errorCode(a)).not.toBe("INTERNAL");
     }
-    expectCode(answers[0]!, 503, "INTEGRITY_FAILURE");
-    expectCode(answers[1]!, 503, "INTEGRITY_FAILURE");
     // Writes that verify nothing first (a failed login's entry) too: the ledger cannot take them.
-    expectCode(answers[2]!, 503, "INTEGRITY_FAILURE");
-    expectCode(answers[3]!, 503, "INTEGRITY_FAILURE");
+    for (const a of answers) expectCode(a, 503, "INTEGRITY_FAILURE");
   });
 });
 

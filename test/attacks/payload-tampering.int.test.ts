@@ -80,7 +80,8 @@ describe("attack: flip a byte of a stored payload chunk", () => {
         )
         .get(transfer.id) as { seq: number; ciphertext: Buffer };
       const flipped = Buffer.from(row.ciphertext);
-      flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
+      const at = Math.floor(flipped.length / 2);
+      flipped[at] = (flipped[at] ?? 0) ^ 0x01;
       db.prepare(
         "UPDATE payload_chunks SET ciphertext = ? WHERE transfer_id = ? AND kind = 'standard' AND seq = ?",
       ).run(flipped, transfer.id, row.seq);

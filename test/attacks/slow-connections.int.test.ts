@@ -18,7 +18,9 @@ function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
       resolve(true);
       return;
     }
-    const timer = setTimeout(() => resolve(false), ms);
+    const timer = setTimeout(() => {
+      resolve(false);
+    }, ms);
     socket.once("close", () => {
       clearTimeout(timer);
       resolve(true);
@@ -28,7 +30,9 @@ function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
 
 function rawTcp(port: number, localAddress = HOST): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: HOST, port, localAddress }, () => resolve(socket));
+    const socket = net.connect({ host: HOST, port, localAddress }, () => {
+      resolve(socket);
+    });
     socket.on("error", () => undefined);
     socket.once("error", reject);
   });
@@ -46,7 +50,9 @@ function tlsConnection(node: TestNode, localAddress = HOST): Promise<tls.TLSSock
       minVersion: "TLSv1.3",
     });
     socket.on("error", () => undefined);
-    socket.once("secureConnect", () => resolve(socket));
+    socket.once("secureConnect", () => {
+      resolve(socket);
+    });
     socket.once("error", reject);
   });
 }
@@ -55,7 +61,9 @@ function tlsConnection(node: TestNode, localAddress = HOST): Promise<tls.TLSSock
 function statusOf(socket: tls.TLSSocket, ms: number): Promise<number> {
   return new Promise((resolve) => {
     let text = "";
-    const timer = setTimeout(() => resolve(0), ms);
+    const timer = setTimeout(() => {
+      resolve(0);
+    }, ms);
     socket.on("data", (c: Buffer) => {
       text += c.toString("latin1");
       const m = /^HTTP\/1\.1 (\d{3})/.exec(text);

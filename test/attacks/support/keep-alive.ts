@@ -90,7 +90,9 @@ export function openKeepAlive(options: {
               res(true);
               return;
             }
-            const timer = setTimeout(() => res(false), ms);
+            const timer = setTimeout(() => {
+              res(false);
+            }, ms);
             closeWaiters.push(() => {
               clearTimeout(timer);
               res(true);

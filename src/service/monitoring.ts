@@ -3,6 +3,7 @@
  * and last checkpoint, the last backup, records per receiver per month — never personal data and never
  * row values.
  */
+import { ledgerRollbackBehind } from "./checkpoint-memory.js";
 import type { ServiceContext } from "./context.js";
 
 interface ReportCounts {
@@ -44,6 +45,7 @@ export function monitoring(ctx: ServiceContext) {
       };
     });
   const checkpoint = ctx.ledger.storage.latestCheckpoint();
+  const rolledBack = ledgerRollbackBehind(ctx);
   const lastBackup = ctx.db
     .prepare<[], { file: string; sha256: string; bytes: number; ledger_size: number; created_at: string }>(
       "SELECT file, sha256, bytes, ledger_size, created_at FROM backups ORDER BY id DESC LIMIT 1",
@@ -62,6 +64,8 @@ export function monitoring(ctx: ServiceContext) {
       size: ctx.ledger.storage.size(),
       checkpointSize: checkpoint?.size ?? 0,
       checkpoint: checkpoint?.note ?? null,
+      // The alarm that needs no ledger entry: a ledger gone back from the node's memory cannot take one.
+      integrity: rolledBack === undefined ? "ok" : "rolled-back",
     },
     lastBackup: lastBackup
       ? {

@@ -140,6 +140,10 @@ describe("attack: delete the newest entries and checkpoints in ledger.db while t
     }
     // Writes that verify nothing first (a failed login's entry) too: the ledger cannot take them.
     for (const a of answers) expectCode(a, 503, "INTEGRITY_FAILURE");
+    // The alarm the office sees, since this ledger can no longer take an alarm entry.
+    const watch = await t.office.get("/api/v1/admin/monitoring");
+    expect(watch.status).toBe(200);
+    expect((watch.json as { ledger: { integrity: string } }).ledger.integrity).toBe("rolled-back");
   });
 });
 

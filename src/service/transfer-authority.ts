@@ -12,34 +12,43 @@
  * bytes, re-hashed against their stored leaf hashes (no proof per row: a list of 500 would cost 500
  * segment verifications); a row that disagrees is left out of the list and raises the alarm.
  */
-import { decodeEntry } from "../ledger/entry/canonical-entry.js";
-import type { OperationRecord } from "../ledger/entry/operation-record.js";
 import { nodeHasher } from "../ledger/node-hasher.js";
 import { bytesEqual } from "../ledger/verify/encoding.js";
 import type { ServiceContext } from "./context.js";
 import { raiseIntegrityAlarm, verifySegment, type VerifiedSegment } from "./transfer-integrity.js";
 import type { TransferRow } from "./transfer-records.js";
 
+/** The fields of an entry the comparison reads (an OperationRecord has them, and more). */
+interface EntryFacts {
+  readonly type: string;
+  readonly transfer?: string | undefined;
+  readonly institution: string;
+  readonly receiver?: string | undefined;
+  readonly file?: { readonly sha256: string } | undefined;
+  readonly output?: { readonly sha256: string } | undefined;
+  readonly records?: { readonly count: number } | undefined;
+}
+
 /** Why the row disagrees with the transfer's entries, or undefined when it agrees. */
-export function disagreement(row: TransferRow, records: readonly OperationRecord[]): string | undefined {
-  const mine = records.filter((r) => "transfer" in r && r.transfer === row.id);
+export function disagreement(row: TransferRow, records: readonly EntryFacts[]): string | undefined {
+  const mine = records.filter((r) => r.transfer === row.id);
   if (mine.length === 0) return "no verified entries";
   const uploads = mine.filter((r) => r.type === "upload");
   const upload = uploads[0];
-  if (uploads.length !== 1 || upload?.type !== "upload") return "upload entry missing";
+  if (uploads.length !== 1 || upload === undefined) return "upload entry missing";
   if (upload.institution !== row.sender_id) return "sender differs from the upload entry";
   if (upload.receiver !== row.receiver_id) return "receiver differs from the upload entry";
-  if (upload.file.sha256 !== row.original_sha256) return "original hash differs from the upload entry";
+  if (upload.file?.sha256 !== row.original_sha256) return "original hash differs from the upload entry";
   const conversion = mine.find((r) => r.type === "conversion");
   if (row.standard_sha256 !== null) {
-    if (conversion?.type !== "conversion") return "conversion entry missing";
-    if (conversion.output.sha256 !== row.standard_sha256)
+    if (conversion === undefined) return "conversion entry missing";
+    if (conversion.output?.sha256 !== row.standard_sha256)
       return "standard hash differs from the conversion entry";
-    if (row.records !== null && conversion.records.count !== row.records) return "record count differs";
+    if (row.records !== null && conversion.records?.count !== row.records) return "record count differs";
   }
   const send = mine.find((r) => r.type === "send");
   if (row.sent_at !== null) {
-    if (send?.type !== "send") return "sent without a send entry";
+    if (send === undefined) return "sent without a send entry";
     if (send.receiver !== row.receiver_id) return "receiver differs from the send entry";
   } else if (send !== undefined) {
     return "send entry for a transfer the row says is unsent";
@@ -68,6 +77,31 @@ export async function verifiedTransfer(ctx: ServiceContext, row: TransferRow): P
   return segment;
 }
 
+function factsOf(bytes: Uint8Array): EntryFacts {
+  const raw = JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown;
+  if (typeof raw !== "object" || raw === null) throw new Error("entry");
+  const r = raw as Record<string, unknown>;
+  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  const sha = (v: unknown) => {
+    const h = str((v as { sha256?: unknown } | null | undefined)?.sha256);
+    return h === undefined ? undefined : { sha256: h };
+  };
+  const count = (r["records"] as { count?: unknown } | null | undefined)?.count;
+  const file = sha(r["file"]);
+  const output = sha(r["output"]);
+  const transfer = str(r["transfer"]);
+  const receiver = str(r["receiver"]);
+  return {
+    type: str(r["type"]) ?? "",
+    institution: str(r["institution"]) ?? "",
+    ...(transfer !== undefined ? { transfer } : {}),
+    ...(receiver !== undefined ? { receiver } : {}),
+    ...(file !== undefined ? { file } : {}),
+    ...(output !== undefined ? { output } : {}),
+    ...(typeof count === "number" ? { records: { count } } : {}),
+  };
+}
+
 /** The rows of a list that agree with their entries; the others raise one alarm. */
 export async function rowsAgreeingWithLedger(
   ctx: ServiceContext,
@@ -79,11 +113,13 @@ export async function rowsAgreeingWithLedger(
   for (const row of rows) {
     let why: string | undefined;
     try {
-      const records: OperationRecord[] = [];
+      const records: EntryFacts[] = [];
       for (const index of storage.findByKey(`transfer:${row.id}`)) {
         const stored = storage.entry(index);
         if (!bytesEqual(nodeHasher.hashLeaf(stored.entry), stored.leafHash)) throw new Error("leaf hash");
-        records.push(decodeEntry(stored.entry));
+        // Only the compared fields: the full schema check (decodeEntry) per entry made a list of 50
+        // transfers three times slower; the single-transfer path verifies everything.
+        records.push(factsOf(stored.entry));
       }
       why = disagreement(row, records);
     } catch {

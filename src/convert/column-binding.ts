@@ -3,9 +3,9 @@
  * the mapping must exist (MAP_UNKNOWN_COLUMN, before any data row is read), and each row's raw values
  * are then picked by position.
  */
-import type { SourceRow } from "./csv-tokenizer.js";
 import type { RawValue } from "./field-convert.js";
 import { resolveColumn, type CheckedMapping, type CompiledRule } from "./mapping-check.js";
+import type { RowView } from "./row-view.js";
 
 interface BoundField {
   readonly rule: CompiledRule;
@@ -33,9 +33,9 @@ export interface BoundColumns {
    * False for a row whose column count differs from the header's (more columns pass only when the
    * mapping allows trailing empty columns and they are empty).
    */
-  fitsWidth(fields: readonly string[]): boolean;
+  fitsWidth(row: RowView): boolean;
   /** Raw values of the field rules for one row. */
-  headerCells(row: SourceRow): Map<CompiledRule, RawValue[]>;
+  headerCells(row: RowView): Map<CompiledRule, RawValue[]>;
 }
 
 const KEY_SEPARATOR = "\u001f";
@@ -78,10 +78,10 @@ export function bindColumns(checked: CheckedMapping, header: readonly string[] |
   return {
     width,
     long,
-    fitsWidth(values) {
-      if (width === undefined || values.length === width) return true;
-      if (values.length < width || !allowTrailing) return false;
-      for (let i = width; i < values.length; i++) if ((values[i] ?? "").trim() !== "") return false;
+    fitsWidth(row) {
+      if (width === undefined || row.width === width) return true;
+      if (row.width < width || !allowTrailing) return false;
+      for (let i = width; i < row.width; i++) if ((row.field(i) ?? "").trim() !== "") return false;
       return true;
     },
     headerCells(row) {
@@ -92,7 +92,7 @@ export function bindColumns(checked: CheckedMapping, header: readonly string[] |
         } else if (f.columns) {
           const raws: RawValue[] = [];
           for (const c of f.columns) {
-            const text = row.fields[c.index];
+            const text = row.field(c.index);
             if (text !== undefined && text !== "") raws.push({ text, row: row.line, column: c.name });
           }
           if (raws.length > 0) cells.set(f.rule, raws);

@@ -91,6 +91,22 @@ export class CsvTokenizer {
     this.scan(text);
   }
 
+  /** True between rows: nothing of a row is pending, so the next text starts a new line. */
+  get idle(): boolean {
+    return this.state === "fieldStart" && this.fields.length === 0 && !this.pendingCr && !this.ended;
+  }
+
+  /**
+   * Accounts for one whole line that was read elsewhere (the engine's byte-level fast path) while
+   * idle, and returns its line number, so line numbers stay those of the file.
+   */
+  passLine(): number {
+    const line = this.line;
+    this.line++;
+    this.rowLine = this.line;
+    return line;
+  }
+
   /** Signals the end of input: flushes the last row and reports an unclosed quote. */
   end(): void {
     if (this.ended) return;

@@ -9,11 +9,13 @@
  * Counts always reconcile: rowsIn = rowsUsed + rowsRejected + rowsIgnored, and for wide exports
  * rowsUsed = recordsOut.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash as oneShotHash } from "node:crypto";
 import type { OutputEncoding } from "../format/output-encoding.js";
-import { CRLF, encodeHeader, encodeRecord } from "../format/standard-csv.js";
+import { RecordWriter } from "../format/record-writer.js";
+import { encodeHeader } from "../format/standard-csv.js";
 import { ConvertError } from "./errors.js";
-import { CsvTokenizer, type SourceRow } from "./csv-tokenizer.js";
+import { ByteRowReader, fastPathApplies, type ByteRow } from "./byte-rows.js";
+import { CsvTokenizer } from "./csv-tokenizer.js";
 import type { RawValue } from "./field-convert.js";
 import { IssueLog, type IssueCount } from "./issue-log.js";
 import type { Issue, IssueCode } from "./issues.js";
@@ -23,6 +25,7 @@ import { bindColumns, type BoundColumns } from "./column-binding.js";
 import { VisitGrouper, type Visit } from "./pivot.js";
 import { assembleRecord, type RawRecord } from "./record-assembly.js";
 import { planRecordRules, type RecordRulePlan } from "./record-rules.js";
+import { ArrayRow, type RowView } from "./row-view.js";
 import { REPLACEMENT_CHAR, SourceDecoder, type SourceEncoding } from "./source-decoder.js";
 
 export interface OutputSink {
@@ -41,6 +44,11 @@ export interface ConvertOptions {
   readonly onProgress?: ((p: ConvertProgress) => void) | undefined;
   /** Issues kept in full (all are counted). Default 100,000. */
   readonly maxIssues?: number;
+  /**
+   * Reads every row through the text tokenizer (the reference path), never the byte-level fast path.
+   * Output is the same either way; tests compare the two.
+   */
+  readonly referencePath?: boolean;
 }
 
 export interface ConvertCounts {
@@ -130,16 +138,19 @@ class ConversionRun {
   private header: (readonly string[])[] = [];
   private bound: BoundColumns | undefined;
   private grouper: VisitGrouper | undefined;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly writer: RecordWriter;
   private sawReplacement = false;
   private readonly scratch: Issue[] = [];
   private readonly reportedCodes = new Set<string>();
+  /** The byte-level fast path, once the source encoding is known and allows it. */
+  private fast: ByteRowReader | undefined;
+  private readonly fastAllowed: boolean;
 
   constructor(options: ConvertOptions) {
     this.options = options;
     const src = options.checked.mapping.source;
     this.log = new IssueLog(options.maxIssues ?? 100_000);
+    this.writer = new RecordWriter(options.encoding);
     this.decoder = new SourceDecoder(src.encoding);
     this.plan = planRecordRules(options.checked);
     this.skipper = new LineSkipper(src.skipLines);
@@ -160,7 +171,7 @@ class ConversionRun {
       },
       {
         row: (r) => {
-          this.onRow(r);
+          this.onRow(new ArrayRow(r));
         },
         problem: (p) => {
           if (!this.bound) {
@@ -180,13 +191,24 @@ class ConversionRun {
       },
     );
     if (this.headerRows === 0) this.bindHeader(null);
+    this.fastAllowed =
+      options.referencePath !== true &&
+      !options.checked.long &&
+      fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote);
   }
 
   feed(chunk: Uint8Array): void {
+    if (this.fast) {
+      this.fast.feed(chunk);
+      return;
+    }
     this.feedText(this.decoder.write(chunk));
+    const encoding = this.decoder.encoding;
+    if (this.fastAllowed && (encoding === "cp932" || encoding === "utf-8")) this.startFastPath(encoding);
   }
 
   end(): void {
+    this.fast?.end();
     this.feedText(this.decoder.end());
     this.tokenizer.end();
     if (!this.bound) throw new ConvertError("CONVERT_HEADER_MISSING", "ファイルに見出し行がありません", {});
@@ -194,15 +216,13 @@ class ConversionRun {
   }
 
   push(bytes: Buffer): void {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
+    this.writer.writeRaw(bytes);
   }
 
   async flush(sink: OutputSink, final: boolean): Promise<void> {
-    if (this.pendingBytes === 0 || (!final && this.pendingBytes < FLUSH_BYTES)) return;
-    const chunk = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
+    const pending = this.writer.length;
+    if (pending === 0 || (!final && pending < FLUSH_BYTES)) return;
+    const chunk = this.writer.take();
     this.outputHash.update(chunk);
     this.outputBytes += chunk.length;
     await sink.write(chunk);
@@ -215,12 +235,39 @@ class ConversionRun {
     if (rest !== "") this.tokenizer.feed(rest);
   }
 
+  private startFastPath(encoding: "cp932" | "utf-8"): void {
+    const src = this.options.checked.mapping.source;
+    const quote = src.quote === "none" ? -1 : src.quote.charCodeAt(0);
+    this.fast = new ByteRowReader(
+      {
+        encoding,
+        delimiter: src.delimiter.charCodeAt(0),
+        quote,
+        maxColumns: src.maxColumns,
+        maxFieldLength: src.maxFieldLength,
+      },
+      {
+        ready: () => this.bound !== undefined && this.skipper.done && this.tokenizer.idle,
+        slow: (bytes) => {
+          this.feedText(this.decoder.write(bytes));
+        },
+        empty: () => {
+          this.tokenizer.passLine();
+        },
+        row: (row: ByteRow) => {
+          row.line = this.tokenizer.passLine();
+          this.onRow(row);
+        },
+      },
+    );
+  }
+
   private bindHeader(names: readonly string[] | null): void {
     this.bound = bindColumns(this.options.checked, names);
     if (this.options.checked.long) this.grouper = new VisitGrouper(this.options.checked.long.sorted);
   }
 
-  private onRow(row: SourceRow): void {
+  private onRow(row: RowView): void {
     if (!this.bound) {
       this.header.push(row.fields);
       if (this.header.length === this.headerRows) {
@@ -229,13 +276,13 @@ class ConversionRun {
       }
       return;
     }
-    if (row.fields.every((f) => f.trim() === "")) {
+    if (row.isBlank()) {
       this.counts.blankLines++;
       return;
     }
     this.counts.rowsIn++;
     const bound = this.bound;
-    if (this.sawReplacement && row.fields.some((f) => f.includes(REPLACEMENT_CHAR))) {
+    if (this.sawReplacement && row.hasReplacement()) {
       this.rejectRow(
         row.line,
         "SOURCE_DECODE_ERROR",
@@ -243,11 +290,11 @@ class ConversionRun {
       );
       return;
     }
-    if (!bound.fitsWidth(row.fields)) {
+    if (!bound.fitsWidth(row)) {
       this.rejectRow(
         row.line,
         "SOURCE_RAGGED_ROW",
-        `列の数 (${row.fields.length}) が見出し行 (${bound.width ?? "?"}) と違います`,
+        `列の数 (${row.width}) が見出し行 (${bound.width ?? "?"}) と違います`,
       );
       return;
     }
@@ -258,7 +305,7 @@ class ConversionRun {
     this.writeRecord({ line: row.line, cells: bound.headerCells(row) }, 1);
   }
 
-  private onLongRow(row: SourceRow, bound: BoundColumns): void {
+  private onLongRow(row: RowView, bound: BoundColumns): void {
     const long = bound.long;
     if (!long || !this.grouper) return;
     const key = long.visitKeyOf(row.fields);
@@ -300,7 +347,7 @@ class ConversionRun {
   }
 
   private writeVisit(visit: Visit): void {
-    const cells = new Map(this.bound?.headerCells({ line: visit.line, fields: visit.firstRow }));
+    const cells = new Map(this.bound?.headerCells(new ArrayRow({ line: visit.line, fields: visit.firstRow })));
     for (const [rule, values] of visit.cells) cells.set(rule, values);
     this.writeRecord({ line: visit.line, cells }, visit.rows);
   }
@@ -315,10 +362,8 @@ class ConversionRun {
       this.counts.recordsRejected++;
       return;
     }
-    const { bytes, hash } = encodeRecord(record, this.options.encoding);
-    this.push(bytes);
-    this.push(CRLF_BYTES);
-    this.recordHashes.push(hash);
+    const span = this.writer.writeRecord(record);
+    this.recordHashes.push(oneShotHash("sha256", this.writer.view(span.start, span.end), "hex"));
     this.counts.rowsUsed += rows;
     this.counts.recordsOut++;
   }
@@ -328,5 +373,3 @@ class ConversionRun {
     this.log.add({ severity: "error", code, row: line, message });
   }
 }
-
-const CRLF_BYTES = Buffer.from(CRLF);

@@ -10,6 +10,11 @@ export class LineSkipper {
     this.remaining = lines;
   }
 
+  /** True once every line to skip has gone (and no CR waits for its LF). */
+  get done(): boolean {
+    return this.remaining === 0 && !this.afterCr;
+  }
+
   /** Returns the part of `text` after the skipped lines ("" while still skipping). */
   take(text: string): string {
     if (this.remaining === 0) {

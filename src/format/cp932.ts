@@ -13,7 +13,7 @@ const UNENCODABLE = -1;
 let table: Int32Array | undefined;
 
 /** code unit → byte (0–255), two bytes (hi << 8 | lo, ≥ 256), or -1 when CP932 has no such character. */
-function cp932Table(): Int32Array {
+export function cp932Table(): Int32Array {
   if (table) return table;
   const t = new Int32Array(0x10000).fill(UNENCODABLE);
   for (let u = 0; u < 0x10000; u++) {
@@ -53,4 +53,38 @@ export function cp932ByteLength(text: string): number {
     n += v < 256 ? 1 : 2;
   }
   return n;
+}
+
+/**
+ * CP932 decoding tables for the conversion engine's byte-level fast path, built once from iconv-lite's
+ * own decoder so that the two agree by construction (a test checks every one- and two-byte sequence).
+ * `single[b]`: the code unit of byte b alone, or -1 (a lead byte or an unassigned byte). `pair[lead << 8
+ * | trail]`: the code unit of a two-byte character, or 0 when the pair is not one (iconv-lite then
+ * writes U+FFFD for the lead byte and reads the trail byte again).
+ */
+export interface Cp932DecodeTables {
+  readonly single: Int32Array;
+  readonly pair: Uint16Array;
+}
+
+let decodeTables: Cp932DecodeTables | undefined;
+
+export function cp932DecodeTables(): Cp932DecodeTables {
+  if (decodeTables) return decodeTables;
+  const single = new Int32Array(256).fill(UNENCODABLE);
+  const pair = new Uint16Array(0x10000);
+  const one = (bytes: number[]): number => {
+    const text = iconv.decode(Buffer.from(bytes), "cp932");
+    return text.length === 1 && text !== "\ufffd" ? text.charCodeAt(0) : UNENCODABLE;
+  };
+  for (let b = 0; b < 256; b++) single[b] = one([b]);
+  for (let lead = 0x80; lead < 256; lead++) {
+    if ((single[lead] ?? UNENCODABLE) >= 0) continue;
+    for (let trail = 0; trail < 256; trail++) {
+      const u = one([lead, trail]);
+      if (u > 0) pair[(lead << 8) | trail] = u;
+    }
+  }
+  decodeTables = { single, pair };
+  return decodeTables;
 }

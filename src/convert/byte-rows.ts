@@ -1,0 +1,279 @@
+/**
+ * The engine's fast path: reads the rows of a CP932 or UTF-8 export straight from its bytes, without
+ * decoding the whole file into text and without making a string of every field.
+ *
+ * Why this is exact: in both encodings the bytes of the delimiter, the quote, CR and LF (all ASCII)
+ * only ever stand for themselves (CP932 trail bytes are 0x40–0x7E and 0x80–0xFC, UTF-8 continuation
+ * bytes are ≥ 0x80), and a two-byte CP932 character is skipped as a whole, so a delimiter such as "|"
+ * inside one is never taken for a separator. A line is read here only when it is simple: no quote byte,
+ * every byte sequence decodes (no U+FFFD), no more fields than the limit and no field over the size
+ * limit. Any other line — and every line while the text path is in the middle of a row, still skipping
+ * banner lines or reading the header — goes to the text path (decoder → line skipper → CsvTokenizer)
+ * unchanged, which stays the reference for what a row is. A property test (engine-fast-path.test.ts)
+ * checks that both paths give the same output, report and hashes on random inputs and chunkings.
+ */
+import { isUtf8 } from "node:buffer";
+import { cp932DecodeTables } from "../format/cp932.js";
+import type { RowView } from "./row-view.js";
+
+const CR = 13;
+const LF = 10;
+/** A line longer than this without its end is handed to the text path (which streams it). */
+const MAX_CARRY = 4 << 20;
+const MAX_FAST_COLUMNS = 4096;
+const UTF8_REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
+
+export interface ByteRowOptions {
+  readonly encoding: "cp932" | "utf-8";
+  /** One ASCII byte. */
+  readonly delimiter: number;
+  /** One ASCII byte, or -1. */
+  readonly quote: number;
+  readonly maxColumns: number;
+  readonly maxFieldLength: number;
+}
+
+export interface ByteRowSink {
+  /** True when the text path is between rows, so the next line may be read here. */
+  ready(): boolean;
+  /** Bytes for the text path, in file order. */
+  slow(bytes: Buffer): void;
+  /** An empty line read here. */
+  empty(): void;
+  /** A row read here; `row` and its buffer are only valid during the call. */
+  row(row: ByteRow): void;
+}
+
+/** True when the fast path can read exports with these options. */
+export function fastPathApplies(delimiter: string, quote: string | null): boolean {
+  const ascii = (c: string) => c.length === 1 && c.charCodeAt(0) < 0x80 && c !== "\r" && c !== "\n";
+  if (!ascii(delimiter) || (quote !== null && (!ascii(quote) || quote === delimiter))) return false;
+  // CP932 decodes ASCII bytes as themselves in iconv-lite; guard it, since field text relies on it.
+  const { single } = cp932DecodeTables();
+  for (let b = 0; b < 0x80; b++) if (single[b] !== b) return false;
+  return true;
+}
+
+/** One fast-path row: field boundaries into the current buffer, decoded on demand. */
+export class ByteRow implements RowView {
+  line = 0;
+  width = 0;
+  buf: Buffer = Buffer.alloc(0);
+  readonly starts = new Int32Array(MAX_FAST_COLUMNS + 1);
+  readonly ends = new Int32Array(MAX_FAST_COLUMNS + 1);
+  /** 1 where the field has a byte ≥ 0x80. */
+  readonly high = new Uint8Array(MAX_FAST_COLUMNS + 1);
+  private readonly utf8: boolean;
+  private scratch = new Uint16Array(256);
+
+  constructor(encoding: "cp932" | "utf-8") {
+    this.utf8 = encoding === "utf-8";
+  }
+
+  field(i: number): string | undefined {
+    if (i >= this.width || i < 0) return undefined;
+    const s = this.starts[i] ?? 0;
+    const e = this.ends[i] ?? 0;
+    if (s === e) return "";
+    if (this.high[i] === 0) return this.buf.toString("latin1", s, e);
+    return this.utf8 ? this.buf.toString("utf8", s, e) : this.cp932(s, e);
+  }
+
+  isBlank(): boolean {
+    for (let i = 0; i < this.width; i++) {
+      const s = this.starts[i] ?? 0;
+      if (s === this.ends[i]) continue;
+      const b = this.buf[s] ?? 0;
+      if (b > 0x20 && b < 0x80) return false;
+      if ((this.field(i) ?? "").trim() !== "") return false;
+    }
+    return true;
+  }
+
+  hasReplacement(): boolean {
+    return false; // lines with an undecodable sequence go to the text path
+  }
+
+  get fields(): readonly string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.width; i++) out.push(this.field(i) ?? "");
+    return out;
+  }
+
+  private cp932(s: number, e: number): string {
+    const { single, pair } = cp932DecodeTables();
+    if (this.scratch.length < e - s) this.scratch = new Uint16Array(e - s);
+    const out = this.scratch;
+    const buf = this.buf;
+    let n = 0;
+    for (let i = s; i < e; ) {
+      const b = buf[i] ?? 0;
+      const u = single[b] ?? -1;
+      if (u >= 0) {
+        out[n++] = u;
+        i++;
+      } else {
+        out[n++] = pair[(b << 8) | (buf[i + 1] ?? 0)] ?? 0xfffd;
+        i += 2;
+      }
+    }
+    let text = "";
+    for (let k = 0; k < n; k += 8192) {
+      text += String.fromCharCode.apply(null, out.subarray(k, Math.min(n, k + 8192)) as unknown as number[]);
+    }
+    return text;
+  }
+}
+
+/** Splits bytes into lines and reads the simple ones as rows (see the module comment). */
+export class ByteRowReader {
+  private readonly opts: ByteRowOptions;
+  private readonly sink: ByteRowSink;
+  private readonly row: ByteRow;
+  private readonly single: Int32Array;
+  private readonly pair: Uint16Array;
+  private readonly columnCap: number;
+  private carry: Buffer | undefined;
+  // Cached positions of the next CR / LF in the current buffer (for lines handed to the text path).
+  private nextCr = -1;
+  private nextLf = -1;
+
+  constructor(opts: ByteRowOptions, sink: ByteRowSink) {
+    this.opts = opts;
+    this.sink = sink;
+    this.row = new ByteRow(opts.encoding);
+    const t = cp932DecodeTables();
+    this.single = t.single;
+    this.pair = t.pair;
+    this.columnCap = Math.min(opts.maxColumns, MAX_FAST_COLUMNS);
+  }
+
+  feed(chunk: Uint8Array): void {
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = this.carry ? Buffer.concat([this.carry, view]) : view;
+    this.carry = undefined;
+    this.nextCr = this.nextLf = -1;
+    const n = buf.length;
+    let pos = 0;
+    while (pos < n) {
+      if (!this.sink.ready()) {
+        const end = this.lineEnd(buf, pos);
+        if (end < 0) {
+          this.sink.slow(buf.subarray(pos)); // the text path streams a partial line itself
+          return;
+        }
+        this.sink.slow(buf.subarray(pos, end));
+        pos = end;
+        continue;
+      }
+      const next = this.scan(buf, pos);
+      if (next === -1) break;
+      if (next < -1) {
+        this.sink.slow(buf.subarray(pos, -next - 2));
+        pos = -next - 2;
+      } else {
+        if (this.row.width === 0) this.sink.empty();
+        else this.sink.row(this.row);
+        pos = next;
+      }
+    }
+    if (pos < n) {
+      const rest = buf.subarray(pos);
+      if (rest.length > MAX_CARRY) this.sink.slow(rest);
+      else this.carry = Buffer.from(rest); // a copy: the caller may reuse its buffer
+    }
+  }
+
+  /** End of input: a last line without a line break goes to the text path, which ends the file. */
+  end(): void {
+    if (this.carry) this.sink.slow(this.carry);
+    this.carry = undefined;
+  }
+
+  /** Index after the line break that ends the line at `pos`, or -1 when the buffer ends first. */
+  private lineEnd(buf: Buffer, pos: number): number {
+    if (this.nextLf !== -2 && this.nextLf < pos) this.nextLf = buf.indexOf(LF, pos);
+    if (this.nextLf === -1) this.nextLf = -2;
+    if (this.nextCr !== -2 && this.nextCr < pos) this.nextCr = buf.indexOf(CR, pos);
+    if (this.nextCr === -1) this.nextCr = -2;
+    const lf = this.nextLf;
+    const cr = this.nextCr;
+    if (cr >= 0 && (lf < 0 || cr < lf)) {
+      if (cr + 1 >= buf.length) return -1;
+      return buf[cr + 1] === LF ? cr + 2 : cr + 1;
+    }
+    return lf >= 0 ? lf + 1 : -1;
+  }
+
+  /**
+   * Reads the line at `pos` into `this.row`. Returns the index after its line break; -1 when the buffer
+   * ends first; or -(end + 2) when the line must go to the text path (end = index after its break).
+   */
+  private scan(buf: Buffer, pos: number): number {
+    const row = this.row;
+    const { starts, ends, high } = row;
+    const delim = this.opts.delimiter;
+    const quote = this.opts.quote;
+    const maxField = this.opts.maxFieldLength;
+    const cap = this.columnCap;
+    const cp932 = this.opts.encoding === "cp932";
+    const single = this.single;
+    const pair = this.pair;
+    const n = buf.length;
+    let ok = true;
+    let anyHigh = false;
+    let k = 0;
+    starts[0] = pos;
+    high[0] = 0;
+    let i = pos;
+    let b = 0;
+    for (;;) {
+      if (i >= n) return -1;
+      b = buf[i] ?? 0;
+      if (b === delim) {
+        ends[k] = i;
+        if (i - (starts[k] ?? 0) > maxField) ok = false;
+        k++;
+        if (k >= cap) {
+          ok = false;
+          k = 0; // keep scanning for the line end only
+        }
+        starts[k] = i + 1;
+        high[k] = 0;
+        i++;
+      } else if (b < 0x80) {
+        if (b === LF || b === CR) break;
+        if (b === quote) ok = false;
+        i++;
+      } else {
+        high[k] = 1;
+        anyHigh = true;
+        if (cp932) {
+          if ((single[b] ?? -1) >= 0) i++;
+          else if (i + 1 < n && pair[(b << 8) | (buf[i + 1] ?? 0)] !== 0) i += 2;
+          else if (i + 1 >= n) return -1; // the trail byte is in the next chunk
+          else {
+            ok = false;
+            i++;
+          }
+        } else i++;
+      }
+    }
+    const lineEnd = i;
+    let next: number;
+    if (b === CR) {
+      if (i + 1 >= n) return -1;
+      next = buf[i + 1] === LF ? i + 2 : i + 1;
+    } else next = i + 1;
+    ends[k] = lineEnd;
+    if (lineEnd - (starts[k] ?? 0) > maxField) ok = false;
+    if (ok && anyHigh && !cp932) {
+      const line = buf.subarray(pos, lineEnd);
+      if (!isUtf8(line) || line.indexOf(UTF8_REPLACEMENT) >= 0) ok = false;
+    }
+    if (!ok) return -(next + 2);
+    row.buf = buf;
+    row.width = lineEnd === pos && k === 0 ? 0 : k + 1;
+    return next;
+  }
+}

@@ -5,9 +5,10 @@
  * Why this is exact: in both encodings the bytes of the delimiter, the quote, CR and LF (all ASCII)
  * only ever stand for themselves (CP932 trail bytes are 0x40–0x7E and 0x80–0xFC, UTF-8 continuation
  * bytes are ≥ 0x80), and a two-byte CP932 character is skipped as a whole, so a delimiter such as "|"
- * inside one is never taken for a separator. A line is read here only when it is simple: no quote byte,
- * every byte sequence decodes (no U+FFFD), no more fields than the limit and no field over the size
- * limit. Any other line — and every line while the text path is in the middle of a row, still skipping
+ * inside one is never taken for a separator. A line is read here only when it is simple: fields either
+ * unquoted without a quote byte, or quoted on one line (an escaped quote "" allowed) and followed by the
+ * delimiter or the line break; every byte sequence decodes (no U+FFFD); no more fields than the limit
+ * and no field over the size limit. Any other line — and every line while the text path is in the middle of a row, still skipping
  * banner lines or reading the header — goes to the text path (decoder → line skipper → CsvTokenizer)
  * unchanged, which stays the reference for what a row is. A property test (engine-fast-path.test.ts)
  * checks that both paths give the same output, report and hashes on random inputs and chunkings.
@@ -22,9 +23,12 @@ const LF = 10;
 const MAX_CARRY = 4 << 20;
 const MAX_FAST_COLUMNS = 4096;
 const UTF8_REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
+const HIGH = 1;
+const ESCAPED = 2;
+/** Most lines handed to the text path in one go while it is inside a row (doubles up to this). */
+const MAX_SLOW_BATCH = 256;
 
 export interface ByteRowOptions {
-  readonly encoding: "cp932" | "utf-8";
   /** One ASCII byte. */
   readonly delimiter: number;
   /** One ASCII byte, or -1. */
@@ -34,8 +38,11 @@ export interface ByteRowOptions {
 }
 
 export interface ByteRowSink {
-  /** True when the text path is between rows, so the next line may be read here. */
-  ready(): boolean;
+  /**
+   * The source encoding when the text path is between rows (so the next line may be read here) and
+   * the encoding allows the fast path; undefined otherwise.
+   */
+  ready(): "cp932" | "utf-8" | undefined;
   /** Bytes for the text path, in file order. */
   slow(bytes: Buffer): void;
   /** An empty line read here. */
@@ -61,22 +68,27 @@ export class ByteRow implements RowView {
   buf: Buffer = Buffer.alloc(0);
   readonly starts = new Int32Array(MAX_FAST_COLUMNS + 1);
   readonly ends = new Int32Array(MAX_FAST_COLUMNS + 1);
-  /** 1 where the field has a byte ≥ 0x80. */
-  readonly high = new Uint8Array(MAX_FAST_COLUMNS + 1);
-  private readonly utf8: boolean;
+  /** Per field: bit 1 = has a byte ≥ 0x80, bit 2 = quoted with an escaped quote inside. */
+  readonly flags = new Uint8Array(MAX_FAST_COLUMNS + 1);
+  utf8 = false;
+  quoteChar = "";
   private scratch = new Uint16Array(256);
-
-  constructor(encoding: "cp932" | "utf-8") {
-    this.utf8 = encoding === "utf-8";
-  }
 
   field(i: number): string | undefined {
     if (i >= this.width || i < 0) return undefined;
     const s = this.starts[i] ?? 0;
     const e = this.ends[i] ?? 0;
     if (s === e) return "";
-    if (this.high[i] === 0) return this.buf.toString("latin1", s, e);
-    return this.utf8 ? this.buf.toString("utf8", s, e) : this.cp932(s, e);
+    const flags = this.flags[i] ?? 0;
+    const text =
+      (flags & HIGH) === 0
+        ? this.buf.toString("latin1", s, e)
+        : this.utf8
+          ? this.buf.toString("utf8", s, e)
+          : this.cp932(s, e);
+    if ((flags & ESCAPED) === 0) return text;
+    const q = this.quoteChar;
+    return text.replaceAll(q + q, q);
   }
 
   isBlank(): boolean {
@@ -106,7 +118,7 @@ export class ByteRow implements RowView {
     const out = this.scratch;
     const buf = this.buf;
     let n = 0;
-    for (let i = s; i < e; ) {
+    for (let i = s; i < e;) {
       const b = buf[i] ?? 0;
       const u = single[b] ?? -1;
       if (u >= 0) {
@@ -129,7 +141,7 @@ export class ByteRow implements RowView {
 export class ByteRowReader {
   private readonly opts: ByteRowOptions;
   private readonly sink: ByteRowSink;
-  private readonly row: ByteRow;
+  private readonly row = new ByteRow();
   private readonly single: Int32Array;
   private readonly pair: Uint16Array;
   private readonly columnCap: number;
@@ -137,11 +149,14 @@ export class ByteRowReader {
   // Cached positions of the next CR / LF in the current buffer (for lines handed to the text path).
   private nextCr = -1;
   private nextLf = -1;
+  private slowBatch = 1;
+  /** A partial line went to the text path: it must get the rest of that line too. */
+  private midLine = false;
 
   constructor(opts: ByteRowOptions, sink: ByteRowSink) {
     this.opts = opts;
     this.sink = sink;
-    this.row = new ByteRow(opts.encoding);
+    this.row.quoteChar = opts.quote < 0 ? "" : String.fromCharCode(opts.quote);
     const t = cp932DecodeTables();
     this.single = t.single;
     this.pair = t.pair;
@@ -156,17 +171,27 @@ export class ByteRowReader {
     const n = buf.length;
     let pos = 0;
     while (pos < n) {
-      if (!this.sink.ready()) {
-        const end = this.lineEnd(buf, pos);
-        if (end < 0) {
-          this.sink.slow(buf.subarray(pos)); // the text path streams a partial line itself
-          return;
+      const encoding = this.midLine ? undefined : this.sink.ready();
+      if (encoding === undefined) {
+        // Inside a row (or before the header): hand the text path whole lines, more at a time while
+        // it stays busy, so a file the fast path cannot read costs few calls.
+        let end = pos;
+        for (let k = 0; k < this.slowBatch; k++) {
+          const e = this.lineEnd(buf, end);
+          if (e < 0) break;
+          end = e;
+          if (end >= n) break;
         }
+        if (end === pos) break; // no whole line left: keep the rest for the next chunk
+        this.slowBatch = Math.min(this.slowBatch * 2, MAX_SLOW_BATCH);
         this.sink.slow(buf.subarray(pos, end));
+        this.midLine = false;
         pos = end;
         continue;
       }
-      const next = this.scan(buf, pos);
+      this.slowBatch = 1;
+      this.row.utf8 = encoding === "utf-8";
+      const next = this.scan(buf, pos, encoding === "cp932");
       if (next === -1) break;
       if (next < -1) {
         this.sink.slow(buf.subarray(pos, -next - 2));
@@ -179,8 +204,10 @@ export class ByteRowReader {
     }
     if (pos < n) {
       const rest = buf.subarray(pos);
-      if (rest.length > MAX_CARRY) this.sink.slow(rest);
-      else this.carry = Buffer.from(rest); // a copy: the caller may reuse its buffer
+      if (rest.length > MAX_CARRY) {
+        this.sink.slow(rest); // the text path streams a long line itself
+        this.midLine = true;
+      } else this.carry = Buffer.from(rest); // a copy: the caller may reuse its buffer
     }
   }
 
@@ -209,71 +236,118 @@ export class ByteRowReader {
    * Reads the line at `pos` into `this.row`. Returns the index after its line break; -1 when the buffer
    * ends first; or -(end + 2) when the line must go to the text path (end = index after its break).
    */
-  private scan(buf: Buffer, pos: number): number {
+  private scan(buf: Buffer, pos: number, cp932: boolean): number {
     const row = this.row;
-    const { starts, ends, high } = row;
+    const { starts, ends, flags } = row;
     const delim = this.opts.delimiter;
     const quote = this.opts.quote;
     const maxField = this.opts.maxFieldLength;
     const cap = this.columnCap;
-    const cp932 = this.opts.encoding === "cp932";
     const single = this.single;
     const pair = this.pair;
     const n = buf.length;
     let ok = true;
     let anyHigh = false;
     let k = 0;
-    starts[0] = pos;
-    high[0] = 0;
     let i = pos;
     let b = 0;
+    // One iteration per field.
     for (;;) {
       if (i >= n) return -1;
+      let f = 0;
       b = buf[i] ?? 0;
-      if (b === delim) {
-        ends[k] = i;
-        if (i - (starts[k] ?? 0) > maxField) ok = false;
-        k++;
-        if (k >= cap) {
-          ok = false;
-          k = 0; // keep scanning for the line end only
-        }
-        starts[k] = i + 1;
-        high[k] = 0;
+      if (b === quote) {
+        // A quoted field on one line: up to the closing quote, "" standing for one quote.
         i++;
-      } else if (b < 0x80) {
-        if (b === LF || b === CR) break;
-        if (b === quote) ok = false;
-        i++;
-      } else {
-        high[k] = 1;
-        anyHigh = true;
-        if (cp932) {
-          if ((single[b] ?? -1) >= 0) i++;
-          else if (i + 1 < n && pair[(b << 8) | (buf[i + 1] ?? 0)] !== 0) i += 2;
-          else if (i + 1 >= n) return -1; // the trail byte is in the next chunk
-          else {
-            ok = false;
+        starts[k] = i;
+        for (;;) {
+          if (i >= n) return -1;
+          b = buf[i] ?? 0;
+          if (b === quote) {
+            if (i + 1 >= n) return -1;
+            if (buf[i + 1] !== quote) break;
+            f |= ESCAPED;
+            i += 2;
+          } else if (b < 0x80) {
+            if (b === LF || b === CR) ok = false; // a line break inside quotes: the text path
             i++;
+            if (!ok) break;
+          } else {
+            f |= HIGH;
+            if (!cp932) i++;
+            else if ((single[b] ?? -1) >= 0) i++;
+            else if (i + 1 >= n) return -1;
+            else if (pair[(b << 8) | (buf[i + 1] ?? 0)] !== 0) i += 2;
+            else {
+              ok = false;
+              i++;
+            }
           }
-        } else i++;
+        }
+        ends[k] = i;
+        if (ok) {
+          i++; // the closing quote
+          if (i >= n) return -1;
+          b = buf[i] ?? 0;
+          if (b !== delim && b !== LF && b !== CR) ok = false; // "abc"def: the text path
+        }
+      } else {
+        starts[k] = i;
+        for (;;) {
+          if (b === delim) break;
+          if (b < 0x80) {
+            if (b === LF || b === CR) break;
+            if (b === quote) ok = false;
+            i++;
+          } else {
+            f |= HIGH;
+            if (!cp932) i++;
+            else if ((single[b] ?? -1) >= 0) i++;
+            else if (i + 1 >= n)
+              return -1; // the trail byte is in the next chunk
+            else if (pair[(b << 8) | (buf[i + 1] ?? 0)] !== 0) i += 2;
+            else {
+              ok = false;
+              i++;
+            }
+          }
+          if (i >= n) return -1;
+          b = buf[i] ?? 0;
+        }
+        ends[k] = i;
       }
+      if (!ok) break;
+      flags[k] = f;
+      if (f & HIGH) anyHigh = true;
+      if ((ends[k] ?? 0) - (starts[k] ?? 0) > maxField) {
+        ok = false;
+        break;
+      }
+      k++;
+      if (b !== delim) break;
+      if (k >= cap) {
+        ok = false; // more fields than the fast path holds or the limit allows: the text path decides
+        break;
+      }
+      i++;
     }
+    if (!ok) {
+      const end = this.lineEnd(buf, i);
+      return end < 0 ? -1 : -(end + 2);
+    }
+    // b is CR or LF at i.
     const lineEnd = i;
     let next: number;
     if (b === CR) {
       if (i + 1 >= n) return -1;
       next = buf[i + 1] === LF ? i + 2 : i + 1;
     } else next = i + 1;
-    ends[k] = lineEnd;
-    if (lineEnd - (starts[k] ?? 0) > maxField) ok = false;
-    if (ok && anyHigh && !cp932) {
+    if (anyHigh && !cp932) {
       const line = buf.subarray(pos, lineEnd);
-      if (!isUtf8(line) || line.indexOf(UTF8_REPLACEMENT) >= 0) ok = false;
+      if (!isUtf8(line) || line.indexOf(UTF8_REPLACEMENT) >= 0) return -(next + 2);
     }
-    if (!ok) return -(next + 2);
     row.buf = buf;
-    row.width = lineEnd === pos && k === 0 ? 0 : k + 1;
+    row.width = lineEnd === pos ? 0 : k;
     return next;
   }
 }

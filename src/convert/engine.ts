@@ -144,7 +144,6 @@ class ConversionRun {
   private readonly reportedCodes = new Set<string>();
   /** The byte-level fast path, once the source encoding is known and allows it. */
   private fast: ByteRowReader | undefined;
-  private readonly fastAllowed: boolean;
 
   constructor(options: ConvertOptions) {
     this.options = options;
@@ -191,20 +190,27 @@ class ConversionRun {
       },
     );
     if (this.headerRows === 0) this.bindHeader(null);
-    this.fastAllowed =
+    if (
       options.referencePath !== true &&
       !options.checked.long &&
-      fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote);
+      fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote)
+    ) {
+      this.fast = this.startFastPath();
+    }
   }
 
   feed(chunk: Uint8Array): void {
     if (this.fast) {
       this.fast.feed(chunk);
+      const encoding = this.decoder.encoding;
+      if (encoding === "utf-16le" || encoding === "utf-16be") {
+        // Bytes are not lines in UTF-16: the text path reads the rest.
+        this.fast.end();
+        this.fast = undefined;
+      }
       return;
     }
     this.feedText(this.decoder.write(chunk));
-    const encoding = this.decoder.encoding;
-    if (this.fastAllowed && (encoding === "cp932" || encoding === "utf-8")) this.startFastPath(encoding);
   }
 
   end(): void {
@@ -235,19 +241,22 @@ class ConversionRun {
     if (rest !== "") this.tokenizer.feed(rest);
   }
 
-  private startFastPath(encoding: "cp932" | "utf-8"): void {
+  private startFastPath(): ByteRowReader {
     const src = this.options.checked.mapping.source;
     const quote = src.quote === "none" ? -1 : src.quote.charCodeAt(0);
-    this.fast = new ByteRowReader(
+    return new ByteRowReader(
       {
-        encoding,
         delimiter: src.delimiter.charCodeAt(0),
         quote,
         maxColumns: src.maxColumns,
         maxFieldLength: src.maxFieldLength,
       },
       {
-        ready: () => this.bound !== undefined && this.skipper.done && this.tokenizer.idle,
+        ready: () => {
+          const encoding = this.decoder.encoding;
+          if (encoding !== "cp932" && encoding !== "utf-8") return undefined;
+          return this.bound !== undefined && this.skipper.done && this.tokenizer.idle ? encoding : undefined;
+        },
         slow: (bytes) => {
           this.feedText(this.decoder.write(bytes));
         },
@@ -347,7 +356,9 @@ class ConversionRun {
   }
 
   private writeVisit(visit: Visit): void {
-    const cells = new Map(this.bound?.headerCells(new ArrayRow({ line: visit.line, fields: visit.firstRow })));
+    const cells = new Map(
+      this.bound?.headerCells(new ArrayRow({ line: visit.line, fields: visit.firstRow })),
+    );
     for (const [rule, values] of visit.cells) cells.set(rule, values);
     this.writeRecord({ line: visit.line, cells }, visit.rows);
   }

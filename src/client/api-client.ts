@@ -5,6 +5,7 @@
  * browser uses). HTTP error answers are returned, never thrown: callers look at `status` and the
  * OperationOutcome code. Only transport failures (refused handshake, reset, time-out) reject.
  */
+import { once } from "node:events";
 import https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
 import type { ConnectionOptions } from "node:tls";
@@ -52,6 +53,15 @@ export interface RequestOptions {
   readonly json?: unknown;
   /** Raw body (with `contentType`), for malformed-input tests. */
   readonly body?: string | Uint8Array;
+  /**
+   * A body sent as it is read (a large upload), with its SHA-256 and length known beforehand (the device
+   * signature covers the digest). Instead of `body`.
+   */
+  readonly stream?: {
+    readonly sha256Hex: string;
+    readonly length: number;
+    readonly chunks: () => AsyncIterable<Uint8Array>;
+  };
   readonly contentType?: string;
   /** Extra headers; a header given here replaces the client's own (e.g. a forged X-Kenshin-Device). */
   readonly headers?: Readonly<Record<string, string>>;
@@ -141,14 +151,33 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (contentType !== undefined) headers["content-type"] = contentType;
     if (bytes !== undefined) headers["content-length"] = String(bytes.length);
+    if (o.stream !== undefined) headers["content-length"] = String(o.stream.length);
     if (session.token !== undefined) headers["cookie"] = `${SESSION_COOKIE}=${session.token}`;
     const change = !SAFE_METHODS.has(upper);
     if ((o.csrf ?? change) && session.csrfToken !== undefined) headers["x-csrf-token"] = session.csrfToken;
     if ((o.sign ?? change) && deviceKey !== undefined) {
-      headers[DEVICE_SIGNATURE_HEADER.toLowerCase()] = await sign(upper, path, bytes);
+      headers[DEVICE_SIGNATURE_HEADER.toLowerCase()] =
+        o.stream === undefined
+          ? await sign(upper, path, bytes)
+          : await signRequest({
+              method: upper,
+              path,
+              bodySha256Hex: o.stream.sha256Hex,
+              privateKey: deviceKey.privateKey,
+              deviceId: deviceKey.deviceId,
+              now: now(),
+            });
     }
     for (const [name, value] of Object.entries(o.headers ?? {})) headers[name.toLowerCase()] = value;
-    const response = await send(agent, base, upper, path, headers, bytes, options.timeoutMs ?? 15_000);
+    const response = await send(
+      agent,
+      base,
+      upper,
+      path,
+      headers,
+      o.stream === undefined ? bytes : o.stream.chunks(),
+      options.timeoutMs ?? 15_000,
+    );
     remember(response.headers);
     return response;
   };
@@ -203,7 +232,7 @@ function send(
   method: string,
   path: string,
   headers: Record<string, string>,
-  body: Buffer | undefined,
+  body: Buffer | AsyncIterable<Uint8Array> | undefined,
   timeoutMs: number,
 ): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
@@ -238,7 +267,21 @@ function send(
     );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
     req.on("error", reject);
-    req.end(body);
+    if (body === undefined || Buffer.isBuffer(body)) {
+      req.end(body);
+      return;
+    }
+    // A streamed body, written with back-pressure.
+    void (async () => {
+      try {
+        for await (const chunk of body) {
+          if (!req.write(chunk)) await once(req, "drain");
+        }
+        req.end();
+      } catch (error) {
+        req.destroy(error as Error);
+      }
+    })();
   });
 }
 

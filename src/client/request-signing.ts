@@ -155,6 +155,11 @@ export interface SignRequestOptions {
   path: string;
   /** Body bytes exactly as they will be sent; absent or empty for no body. */
   body?: Uint8Array;
+  /**
+   * The body's SHA-256 (lower-case hex) when the body is streamed and hashed beforehand; used instead
+   * of hashing `body`.
+   */
+  bodySha256Hex?: string;
   /** The device's ECDSA P-256 private key (may be non-extractable). */
   privateKey: CryptoKey;
   deviceId: string;
@@ -179,7 +184,7 @@ export async function signRequest(o: SignRequestOptions): Promise<string> {
   const canonical = canonicalSigningString({
     method: o.method,
     path: o.path,
-    bodySha256Hex: await sha256Hex(o.body ?? new Uint8Array(0)),
+    bodySha256Hex: o.bodySha256Hex ?? (await sha256Hex(o.body ?? new Uint8Array(0))),
     timestamp: o.now,
     nonce,
     deviceId: o.deviceId,

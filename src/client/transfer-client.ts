@@ -3,7 +3,13 @@
  * key for this one body (POST /api/v1/envelope-keys), seal or open, and send. A TLS-inspecting proxy
  * on the way sees only the envelope.
  */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
+  EnvelopeSealer,
   createEnvelopeKeyPair,
   deriveEnvelopeKey,
   exportEnvelopePublicKey,
@@ -53,6 +59,53 @@ export async function uploadExport(
     contentType: "application/octet-stream",
     headers: { [ENVELOPE_HEADER]: agreed.channelId },
   });
+}
+
+/**
+ * Uploads an export of any size without holding it in memory: the file is sealed chunk by chunk into a
+ * temporary file (ciphertext only, removed afterwards) while its SHA-256 is computed for the device
+ * signature, then sent as a stream.
+ */
+export async function uploadExportFile(
+  client: ApiClient,
+  receiverId: string,
+  path: string,
+  o: { readonly tmpDir?: string } = {},
+): Promise<ApiResponse> {
+  const agreed = await agreeEnvelopeKey(client, "upload");
+  if ("refused" in agreed) return agreed.refused;
+  const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), "kenshin-upload-"));
+  const sealedPath = join(dir, "body.kxe");
+  try {
+    const hash = createHash("sha256");
+    let length = 0;
+    const out = await open(sealedPath, "wx", 0o600);
+    try {
+      const sealer = new EnvelopeSealer(agreed.key);
+      const emit = async (bytes: Uint8Array): Promise<void> => {
+        hash.update(bytes);
+        length += bytes.length;
+        await out.write(bytes);
+      };
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+        await emit(await sealer.push(chunk as Buffer));
+      }
+      await emit(await sealer.finish());
+    } finally {
+      await out.close();
+    }
+    return await client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
+      stream: {
+        sha256Hex: hash.digest("hex"),
+        length,
+        chunks: () => createReadStream(sealedPath, { highWaterMark: 1 << 20 }),
+      },
+      contentType: "application/octet-stream",
+      headers: { [ENVELOPE_HEADER]: agreed.channelId },
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Downloads a transfer's standard CSV (exact bytes) or the refusal. */

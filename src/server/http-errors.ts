@@ -58,6 +58,7 @@ const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> =
   ENVELOPE_CHANNEL_INVALID: [409, "security"],
   UPLOAD_TOO_LARGE: [413, "too-long"],
   UPLOAD_UNUSABLE: [422, "invalid"],
+  UPLOAD_INTERRUPTED: [400, "invalid"],
   RECEIVER_NOT_LINKED: [422, "business-rule"],
   TRANSFER_STATE: [409, "business-rule"],
   // The ledger segment an operation relies on failed verification: refuse, never serve unverified.

@@ -11,6 +11,8 @@ import { EnvelopeChannels } from "../service/envelope-channels.js";
 import { runRetention } from "../service/retention.js";
 import { loadConversionReference } from "../service/mappings.js";
 import { closeNode, openNode, type Clock } from "../service/node.js";
+import { spoolDir } from "../service/upload-stream.js";
+import { clearSpool } from "../store/payload-spool.js";
 import type { ServiceContext } from "../service/context.js";
 import { buildApp, type App } from "./app.js";
 
@@ -47,6 +49,8 @@ export async function startServer(
     await checkLedgerAtStart(ctx);
     // Plaintext snapshots and .part files of a backup or restore killed earlier: never outlive a restart.
     await removeLeftovers(ctx.paths, ctx.now());
+    // Spool files of uploads that a previous process did not finish: ciphertext under lost keys.
+    clearSpool(spoolDir(ctx));
     app = buildApp({
       ctx,
       reference: await loadConversionReference(),

@@ -63,7 +63,7 @@ export const configSchema = z
       .int()
       .min(1024)
       .max(2 * 1024 * 1024 * 1024)
-      .default(100 * 1024 * 1024),
+      .default(2 * 1024 * 1024 * 1024),
     /** Retention of payloads: after receipt confirmation, and for transfers never confirmed. */
     retention: z
       .object({

@@ -26,6 +26,11 @@ export interface SignedRequest {
   readonly method: string;
   readonly path: string;
   readonly bodySha256Hex: string;
+  /**
+   * When the request arrived (ms since the epoch), for a signature checked after a long streamed body:
+   * its time stamp is checked against this instead of now. Default: now.
+   */
+  readonly receivedAt?: number | undefined;
 }
 
 const jwkSchema = z
@@ -152,7 +157,7 @@ async function verifySignature(ctx: ServiceContext, request: SignedRequest, jwk:
     path: request.path,
     bodySha256Hex: request.bodySha256Hex,
     publicJwk: jwk,
-    now: ctx.now().getTime(),
+    now: request.receivedAt ?? ctx.now().getTime(),
     maxSkewMs: ctx.config.deviceMaxSkewSeconds * 1000,
   });
   if (!result.ok) throw new ServiceError(result.code, result.message, {});

@@ -6,15 +6,15 @@
  * the original upload is hashed, converted and not kept.
  */
 import { createHash } from "node:crypto";
-import { openEnvelope, type EnvelopeKey } from "../client/envelope.js";
+import type { EnvelopeKey } from "../client/envelope.js";
 import { isCodedError } from "../coded-error.js";
-import { convert } from "../convert/engine.js";
 import { parseMapping } from "../convert/mapping.js";
 import { checkMapping } from "../convert/mapping-check.js";
 import { buildReport, type ConvertReport } from "../convert/report.js";
 import { loadKek } from "../crypto/data-keys.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
-import { deletePayload, PayloadError, readPayload, writePayload } from "../store/payload-store.js";
+import type { RecordInput } from "../ledger/entry/operation-record.js";
+import { deletePayload, PayloadError, readPayload } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import type { EnvelopeChannels } from "./envelope-channels.js";
@@ -26,6 +26,7 @@ import type { Session } from "./sessions.js";
 import { verifiedTransfer } from "./transfer-authority.js";
 import { raiseIntegrityAlarm } from "./transfer-integrity.js";
 import { recordRefusal, type DenialAction } from "./refusal-log.js";
+import { convertUploadStream, type ConvertedUpload } from "./upload-stream.js";
 import {
   addDays,
   notFound,
@@ -53,22 +54,51 @@ async function deny(
   throw error;
 }
 
-const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+/** The refusal recorded for an upload whose body could not be opened or converted. */
+function uploadRefusal(error: { code: string; message: string }, limit: number): ServiceError {
+  if (error.code === "ENVELOPE_TOO_LARGE") {
+    return new ServiceError(
+      "UPLOAD_TOO_LARGE",
+      `ファイルが大きすぎます (上限 ${Math.floor(limit / 1048576)} MB)`,
+      {},
+    );
+  }
+  if (error.code.startsWith("ENVELOPE_")) {
+    return new ServiceError("ENVELOPE_INVALID", "送信データの暗号を解けません。もう一度送信してください", {
+      cause: error.code,
+    });
+  }
+  if (error instanceof ServiceError) return error;
+  return new ServiceError("UPLOAD_UNUSABLE", `ファイルを変換できません: ${error.message}`, {
+    cause: error.code,
+  });
+}
 
 export interface UploadResult {
   readonly transfer: TransferView;
   readonly report: ConvertReport;
 }
 
-/** Receives an enveloped export for one of the sender's receivers and converts it. */
+/**
+ * Receives an enveloped export for one of the sender's receivers and converts it as it arrives
+ * (upload-stream.ts). The device signature covers the body's SHA-256, so it is checked once the body has
+ * been read, before anything is stored; a refusal at any point stores nothing and records a denial.
+ */
 export async function uploadTransfer(
   ctx: ServiceContext,
   deps: TransferDeps,
-  actor: Actor,
+  requestActor: Actor,
   session: Session,
-  /** body: undefined when the request carried no binary body (another content type). */
-  input: { receiverId: unknown; channelId: string | undefined; body: Uint8Array | undefined },
+  input: {
+    receiverId: unknown;
+    channelId: string | undefined;
+    /** The request body as it arrives; undefined when the request carried no binary body. */
+    body: AsyncIterable<Uint8Array> | undefined;
+    /** Verifies the device signature against the body's SHA-256 (throws a ServiceError). */
+    verifyDevice: (bodySha256: string) => Promise<Actor["device"]>;
+  },
 ): Promise<UploadResult> {
+  let actor = requestActor;
   if (input.body === undefined) {
     return deny(
       ctx,
@@ -77,7 +107,6 @@ export async function uploadTransfer(
       new ServiceError("UPLOAD_UNUSABLE", "送信データ (application/octet-stream) がありません", {}),
     );
   }
-  const body = input.body;
   if (session.role !== "sender") {
     return deny(
       ctx,
@@ -110,87 +139,70 @@ export async function uploadTransfer(
     return deny(ctx, actor, "upload", error as ServiceError);
   }
   const limit = ctx.config.maxUploadBytes;
-  let original: Uint8Array;
-  try {
-    original = await openEnvelope(key, body, { maxPlaintextBytes: limit });
-  } catch (error) {
-    const tooLarge = isCodedError(error) && error.code === "ENVELOPE_TOO_LARGE";
-    return deny(
-      ctx,
-      actor,
-      "upload",
-      tooLarge
-        ? new ServiceError(
-            "UPLOAD_TOO_LARGE",
-            `ファイルが大きすぎます (上限 ${Math.floor(limit / 1048576)} MB)`,
-            {},
-          )
-        : new ServiceError("ENVELOPE_INVALID", "送信データの暗号を解けません。もう一度送信してください", {
-            cause: isCodedError(error) ? error.code : "unknown",
-          }),
-    );
-  }
-
-  const parts: Uint8Array[] = [];
-  let summary;
+  const id = opaqueId("tr", ctx.random);
+  let converted: ConvertedUpload;
   try {
     const checked = checkMapping(
       parseMapping(mapping.body, "mapping"),
       deps.reference.dictionary,
       deps.reference.thesaurus,
     );
-    summary = await convert([original], { write: (c) => void parts.push(c) }, { checked, encoding: "utf-8" });
+    converted = await convertUploadStream(ctx, {
+      body: input.body,
+      key,
+      checked,
+      transferId: id,
+      maxPlaintextBytes: limit,
+    });
   } catch (error) {
     if (!isCodedError(error)) throw error;
-    return deny(
-      ctx,
-      actor,
-      "upload",
-      new ServiceError("UPLOAD_UNUSABLE", `ファイルを変換できません: ${error.message}`, {
-        cause: error.code,
-      }),
-    );
+    return deny(ctx, actor, "upload", uploadRefusal(error, limit));
+  }
+  const { summary, spool } = converted;
+  try {
+    actor = { ...actor, device: await input.verifyDevice(converted.bodySha256) };
+  } catch (error) {
+    spool.close();
+    return deny(ctx, actor, "upload", error as ServiceError);
   }
   const report = buildReport(summary, {
     mapping: { name: mapping.name, sha256: mapping.sha256 },
     dictionary: { name: deps.reference.dictionary.name, version: deps.reference.dictionary.version },
   });
 
-  const id = opaqueId("tr", ctx.random);
   const now = ctx.now();
-  // The transfer row first (the payload's foreign key), then the encrypted standard CSV.
-  ctx.db
-    .prepare(
-      `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
-        standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
-       VALUES (?, ?, ?, 'converted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      id,
-      session.institution.id,
-      receiverId,
-      mapping.id,
-      summary.input.sha256,
-      summary.input.bytes,
-      summary.output.sha256,
-      summary.output.bytes,
-      summary.counts.recordsOut,
-      summary.counts.rowsRejected,
-      JSON.stringify(report),
-      now.toISOString(),
-      addDays(now, ctx.config.retention.unconfirmedDays),
-    );
   try {
-    await writePayload(ctx.db, await loadKek(ctx.paths.kek), {
-      transferId: id,
-      kind: "standard",
-      chunks: parts,
-      random: ctx.random,
-    });
-  } catch (error) {
-    deletePayload(ctx.db, id);
-    ctx.db.prepare("DELETE FROM transfers WHERE id = ?").run(id);
-    throw error;
+    const kek = await loadKek(ctx.paths.kek);
+    // IMMEDIATE: the write lock is taken before the KEK wraps the data key (see payload-store.ts).
+    ctx.db
+      .transaction(() => {
+        // The transfer row first (the payload's foreign key), then the encrypted standard CSV.
+        ctx.db
+          .prepare(
+            `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
+              standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
+             VALUES (?, ?, ?, 'converted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            id,
+            session.institution.id,
+            receiverId,
+            mapping.id,
+            summary.input.sha256,
+            summary.input.bytes,
+            summary.output.sha256,
+            summary.output.bytes,
+            summary.counts.recordsOut,
+            summary.counts.rowsRejected,
+            JSON.stringify(report),
+            now.toISOString(),
+            addDays(now, ctx.config.retention.unconfirmedDays),
+          );
+        spool.commit(ctx.db, kek);
+      })
+      .immediate();
+  } finally {
+    spool.close();
   }
   const common = recordCommon(ctx, actor, "success");
   await ctx.ledger.append([
@@ -286,8 +298,10 @@ export async function discardTransfer(
 }
 
 /**
- * The standard CSV's exact bytes, for the receiver (checked against the recorded hash), with the
- * envelope key of the download channel (taken first, so a refused download still uses it up).
+ * The standard CSV's exact bytes, for the receiver, as a stream of decrypted chunks, with the envelope
+ * key of the download channel (taken first, so a refused download still uses it up). The stored
+ * payload is read twice: once to check its hash against the record (nothing is sent when it differs),
+ * then again as it is sent, so the server never holds the whole file.
  */
 export async function downloadTransfer(
   ctx: ServiceContext,
@@ -295,7 +309,7 @@ export async function downloadTransfer(
   session: Session,
   id: string,
   channel: { readonly channels: EnvelopeChannels; readonly channelId: string | undefined },
-): Promise<{ readonly key: EnvelopeKey; readonly bytes: Buffer }> {
+): Promise<{ readonly key: EnvelopeKey; readonly chunks: AsyncIterable<Uint8Array> }> {
   let key: EnvelopeKey;
   try {
     key = channel.channels.take(channel.channelId, session.loginId, "download");
@@ -307,9 +321,9 @@ export async function downloadTransfer(
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
   const kek = await loadKek(ctx.paths.kek);
-  const chunks: Uint8Array[] = [];
+  const hash = createHash("sha256");
   try {
-    for await (const c of readPayload(ctx.db, kek, id, "standard")) chunks.push(c);
+    for await (const c of readPayload(ctx.db, kek, id, "standard")) hash.update(c);
   } catch (error) {
     // A chunk or data key that fails authentication (or is missing) is tampering or damage at rest.
     if (
@@ -317,7 +331,6 @@ export async function downloadTransfer(
       (error.code !== "PAYLOAD_CORRUPT" && error.code !== "PAYLOAD_NOT_FOUND")
     )
       throw error;
-    for (const c of chunks) c.fill(0);
     return raiseIntegrityAlarm(ctx, {
       code: error.code,
       description: `payload of ${id} failed authentication: ${error.code}`,
@@ -326,9 +339,7 @@ export async function downloadTransfer(
       cause: error,
     });
   }
-  const bytes = Buffer.concat(chunks);
-  if (sha256(bytes) !== row.standard_sha256) {
-    bytes.fill(0);
+  if (hash.digest("hex") !== row.standard_sha256) {
     return raiseIntegrityAlarm(ctx, {
       code: "INTEGRITY_FAILURE",
       description: `payload of ${id} does not match its recorded SHA-256`,
@@ -350,7 +361,7 @@ export async function downloadTransfer(
       format: "csv",
     },
   ]);
-  return { key, bytes };
+  return { key, chunks: readPayload(ctx.db, kek, id, "standard") };
 }
 
 /** 受領確定: the receiver confirms; the payload is deleted after the grace period. */

@@ -285,7 +285,7 @@ export function unwrapRow(
   }
 }
 
-function chunkAad(transferId: string, kind: PayloadKind, seq: number, final: boolean): Buffer {
+export function chunkAad(transferId: string, kind: PayloadKind, seq: number, final: boolean): Buffer {
   const tail = Buffer.alloc(9);
   tail.writeBigUInt64BE(BigInt(seq));
   tail[8] = final ? 1 : 0;

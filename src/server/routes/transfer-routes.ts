@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { sealEnvelope } from "../../client/envelope.js";
+import { Readable } from "node:stream";
+import { EnvelopeSealer, type EnvelopeKey } from "../../client/envelope.js";
 import type { ServiceContext } from "../../service/context.js";
 import { deviceLabels } from "../../service/device-management.js";
 import { ServiceError } from "../../service/errors.js";
@@ -28,7 +29,9 @@ import {
   uploadTransfer,
   type TransferDeps,
 } from "../../service/transfers.js";
-import { guard } from "../request-auth.js";
+import { verifyDeviceRequest } from "../../service/devices.js";
+import { bodyChunks } from "../../service/upload-stream.js";
+import { guard, signedRequest } from "../request-auth.js";
 
 export const ENVELOPE_HEADER = "x-kenshin-envelope";
 
@@ -58,6 +61,16 @@ function envelopeChannel(headers: Record<string, string | string[] | undefined>)
   return typeof v === "string" && v.length <= 64 ? v : undefined;
 }
 
+/** Seals a payload stream into an envelope as it is read (64 KiB chunks). */
+async function* sealed(key: EnvelopeKey, chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const sealer = new EnvelopeSealer(key);
+  for await (const chunk of chunks) {
+    const out = await sealer.push(chunk);
+    if (out.length > 0) yield out;
+  }
+  yield await sealer.finish();
+}
+
 export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext, deps: TransferDeps): void {
   app.post("/api/v1/envelope-keys", async (request, reply) => {
     const { session } = await guard(ctx, request, { change: true });
@@ -68,20 +81,40 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
       .send(await deps.channels.open(session.loginId, body.data.purpose, body.data.publicKey));
   });
 
-  app.post(
-    "/api/v1/transfers",
-    { bodyLimit: ctx.config.maxUploadBytes + 1024 * 1024 },
-    async (request, reply) => {
-      const { session, actor } = await guard(ctx, request, { change: true });
+  // The upload route reads its body as a stream (upload-stream.ts), in its own context so that only it
+  // gets the streaming parser; its size is bounded by maxUploadBytes as the envelope is opened.
+  // The envelope adds 16 bytes per chunk (512 KiB for 2 GB in the default 64 KiB chunks).
+  const uploadBodyLimit = ctx.config.maxUploadBytes + 1024 * 1024;
+  void app.register((child, _options, done) => {
+    child.removeContentTypeParser("application/octet-stream");
+    child.addContentTypeParser("application/octet-stream", (request, payload, next) => {
+      const declared = Number(request.headers["content-length"] ?? 0);
+      if (declared > uploadBodyLimit) {
+        next(
+          Object.assign(new Error("body too large"), { code: "FST_ERR_CTP_BODY_TOO_LARGE", statusCode: 413 }),
+        );
+        return;
+      }
+      next(null, payload);
+    });
+    child.post("/api/v1/transfers", async (request, reply) => {
+      const receivedAt = ctx.now().getTime();
+      // The device signature covers the body, so it is checked once the body has been read.
+      const { session, actor } = await guard(ctx, request, { change: true, device: false });
       const query = request.query as Record<string, unknown>;
+      const body = request.body;
+      const signed = signedRequest(request);
       const result = await uploadTransfer(ctx, deps, actor, session, {
         receiverId: query["receiver"],
         channelId: envelopeChannel(request.headers),
-        body: Buffer.isBuffer(request.body) ? request.body : undefined,
+        body: body instanceof Readable ? bodyChunks(body, uploadBodyLimit) : undefined,
+        verifyDevice: (bodySha256) =>
+          verifyDeviceRequest(ctx, session.loginId, { ...signed, bodySha256Hex: bodySha256, receivedAt }),
       });
       return reply.code(201).send(result);
-    },
-  );
+    });
+    done();
+  });
 
   app.get("/api/v1/transfers", async (request) => {
     const { session } = await guard(ctx, request);
@@ -108,13 +141,11 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
 
   app.post("/api/v1/transfers/:id/download", async (request, reply) => {
     const { session, actor } = await guard(ctx, request, { change: true });
-    const { key, bytes } = await downloadTransfer(ctx, actor, session, transferId(request.params), {
+    const { key, chunks } = await downloadTransfer(ctx, actor, session, transferId(request.params), {
       channels: deps.channels,
       channelId: envelopeChannel(request.headers),
     });
-    return reply
-      .header("content-type", "application/octet-stream")
-      .send(Buffer.from(await sealEnvelope(key, bytes)));
+    return reply.header("content-type", "application/octet-stream").send(Readable.from(sealed(key, chunks)));
   });
 
   app.post("/api/v1/transfers/:id/receipt", async (request) => {

@@ -8,6 +8,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import iconv from "iconv-lite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealEnvelope } from "../src/client/envelope.js";
@@ -141,9 +142,7 @@ describe("streamed uploads and downloads", () => {
         stream: {
           sha256Hex: sha256Hex(Buffer.from("some other body")),
           length: sealed.length,
-          chunks: async function* () {
-            yield sealed;
-          },
+          chunks: () => Readable.from([Buffer.from(sealed)]),
         },
         contentType: "application/octet-stream",
         headers: { [ENVELOPE_HEADER]: agreed.channelId },

@@ -6,6 +6,8 @@ import { Option } from "commander";
 import { convertFile, prepareMapping } from "../convert/convert-file.js";
 import type { ConvertReport } from "../convert/report.js";
 import { OUTPUT_ENCODINGS, type OutputEncoding } from "../format/output-encoding.js";
+import { availableParallelism } from "node:os";
+import { ConvertError } from "../convert/errors.js";
 import { EXIT_ISSUES, EXIT_OK } from "./exit-codes.js";
 import { createProgressBar } from "./progress.js";
 
@@ -19,6 +21,8 @@ interface ConvertFlags {
   hashes?: string;
   encoding: OutputEncoding;
   quiet?: boolean;
+  threads: string;
+  referencePath?: boolean;
 }
 
 export function registerConvertCommands(program: Command): void {
@@ -37,6 +41,9 @@ export function registerConvertCommands(program: Command): void {
       new Option("--encoding <encoding>", "出力の文字コード").choices(OUTPUT_ENCODINGS).default("utf-8"),
     )
     .option("--quiet", "要約を表示しない")
+    .option("--threads <n>", "変換に使うスレッド数 (1 または 2; 既定は CPU が2つ以上なら 2)", defaultThreads())
+    // For the benchmark and tests: read every row through the text tokenizer (the reference path).
+    .addOption(new Option("--reference-path").hideHelp())
     .action(async (input: string, flags: ConvertFlags) => {
       const prepared = await prepareMapping({
         mappingPath: flags.map,
@@ -52,6 +59,8 @@ export function registerConvertCommands(program: Command): void {
         reportCsvPath: flags.reportCsv,
         hashesPath: flags.hashes,
         encoding: flags.encoding,
+        threads: parseThreads(flags.threads),
+        referencePath: flags.referencePath === true,
         onProgress: (p, total) => {
           bar.update(p, total);
         },
@@ -60,6 +69,15 @@ export function registerConvertCommands(program: Command): void {
       if (flags.quiet !== true) process.stderr.write(describeReport(report, flags.out));
       process.exitCode = report.issuesTotal === 0 ? EXIT_OK : EXIT_ISSUES;
     });
+}
+
+function defaultThreads(): string {
+  return availableParallelism() > 1 ? "2" : "1";
+}
+
+function parseThreads(value: string): 1 | 2 {
+  if (value === "1" || value === "2") return Number(value) as 1 | 2;
+  throw new ConvertError("CONVERT_OPTION_INVALID", "--threads は 1 または 2 を指定してください", { got: value });
 }
 
 /** A short Japanese summary of a conversion for the terminal. */

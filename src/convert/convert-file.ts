@@ -49,6 +49,10 @@ export interface ConvertFileOptions {
   readonly reportCsvPath?: string | undefined;
   readonly hashesPath?: string | undefined;
   readonly encoding: OutputEncoding;
+  /** Threads converting (2: rows are converted by two worker threads; default 1). */
+  readonly threads?: 1 | 2 | undefined;
+  /** Reads every row through the text tokenizer (the reference path; for tests and the benchmark). */
+  readonly referencePath?: boolean | undefined;
   readonly onProgress?: ((p: ConvertProgress, totalBytes: number) => void) | undefined;
 }
 
@@ -86,6 +90,7 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
     summary = await convert(input, sink, {
       checked: prepared.checked,
       encoding: options.encoding,
+      referencePath: options.referencePath === true,
       onProgress: options.onProgress ? (p) => options.onProgress?.(p, totalBytes) : undefined,
     });
     if (handle) {

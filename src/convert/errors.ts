@@ -14,6 +14,7 @@ export type ConvertErrorCode =
   | "CONVERT_OUTPUT_UNWRITABLE"
   | "CONVERT_ENCODING_UNSUPPORTED"
   | "CONVERT_HEADER_MISSING"
+  | "CONVERT_OPTION_INVALID"
   | "THESAURUS_INVALID";
 
 export class ConvertError extends CodedError<ConvertErrorCode> {

@@ -224,9 +224,11 @@ function finaliseCells(
       }
     }
   };
+  const { values, originals } = record;
   for (let i = 0; i < items.length; i++) {
-    finalise(record.values, i, false);
-    finalise(record.originals, i, true);
+    // Most cells of a record are empty: skip them without a call.
+    if (values[i] !== "") finalise(values, i, false);
+    if (originals[i] !== "") finalise(originals, i, true);
   }
   return failed;
 }

@@ -12,16 +12,38 @@ import iconv from "iconv-lite";
 const UNENCODABLE = -1;
 let table: Int32Array | undefined;
 
-/** code unit → byte (0–255), two bytes (hi << 8 | lo, ≥ 256), or -1 when CP932 has no such character. */
+/**
+ * code unit → byte (0–255), two bytes (hi << 8 | lo, ≥ 256), or -1 when CP932 has no such character.
+ * Built with one iconv-lite call over the whole BMP, each character followed by LF (which no other
+ * character's bytes contain: trail bytes are ≥ 0x40), so the output splits back into one byte sequence
+ * per character — the same as encoding each character alone (checked over the BMP by cp932.test.ts),
+ * at a fraction of the start-up cost.
+ */
 export function cp932Table(): Int32Array {
   if (table) return table;
   const t = new Int32Array(0x10000).fill(UNENCODABLE);
+  const units: number[] = [];
   for (let u = 0; u < 0x10000; u++) {
-    if (u >= 0xd800 && u <= 0xdfff) continue;
-    const bytes = iconv.encode(String.fromCharCode(u), "cp932");
-    if (bytes.length === 1 && (bytes[0] !== 0x3f || u === 0x3f)) t[u] = bytes[0] ?? UNENCODABLE;
-    else if (bytes.length === 2) t[u] = ((bytes[0] ?? 0) << 8) | (bytes[1] ?? 0);
+    if ((u >= 0xd800 && u <= 0xdfff) || u === 0x0a) continue;
+    units.push(u);
   }
+  let text = "";
+  for (let k = 0; k < units.length; k += 4096) {
+    const part = units.slice(k, k + 4096);
+    text += String.fromCharCode(...part.flatMap((u) => [u, 0x0a]));
+  }
+  const bytes = iconv.encode(text, "cp932");
+  let at = 0;
+  for (const u of units) {
+    const start = at;
+    while (at < bytes.length && bytes[at] !== 0x0a) at++;
+    const n = at - start;
+    const b0 = bytes[start] ?? 0;
+    if (n === 1 && (b0 !== 0x3f || u === 0x3f)) t[u] = b0;
+    else if (n === 2) t[u] = (b0 << 8) | (bytes[start + 1] ?? 0);
+    at++;
+  }
+  t[0x0a] = 0x0a;
   table = t;
   return t;
 }

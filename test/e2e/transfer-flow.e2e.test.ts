@@ -165,6 +165,50 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     await saveScreenshot(sender, "transfers-sender");
   });
 
+  it("a large upload is sealed from the file stream with progress and can be cancelled: nothing is stored", async () => {
+    // ~40 MB: the example's rows repeated, so sealing and sending take long enough to press 中止.
+    const text = readFileSync(EXPORT_PATH);
+    const newline = text.indexOf("\r\n") + 2;
+    const rows = text.subarray(newline);
+    const big = Buffer.concat([
+      text.subarray(0, newline),
+      ...Array.from({ length: 40_000_000 / rows.length }, () => rows),
+    ]);
+    const bigPath = join(work, "large-export.csv");
+    writeFileSync(bigPath, big);
+    const db = suite.node().ctx.db;
+    const transfers = () => db.prepare<[], { n: number }>("SELECT count(*) AS n FROM transfers").get()?.n;
+    const before = transfers();
+    await sender.goto("/send");
+    await expectHeading(sender, "送信");
+    await sender.getByLabel("送信先", { exact: true }).selectOption({ label: RECEIVER_NAME });
+    await sender.getByLabel("送信するファイル", { exact: true }).setInputFiles(bigPath);
+    await watchProgress(sender, "アップロードの進み具合");
+    // Hold the sealed body on its way (bounded), so 中止 is pressed while it is being sent.
+    let held = false;
+    const upload = (url: URL) => url.pathname === "/api/v1/transfers" && url.searchParams.has("receiver");
+    await sender.route(upload, async (route) => {
+      held = true;
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      await route.continue().catch(() => undefined);
+    });
+    await sender.getByRole("button", { name: "アップロード", exact: true }).click();
+    const cancel = sender.getByRole("button", { name: "中止", exact: true });
+    await cancel.waitFor();
+    // Sealing reported how much of the file was done (a determinate bar) before anything was sent.
+    await expect
+      .poll(async () => (await progressSeen(sender)).some((p) => p.max > 1 && p.value > 0), {
+        timeout: 15_000,
+      })
+      .toBe(true);
+    await expect.poll(() => held, { timeout: 15_000 }).toBe(true);
+    await cancel.click();
+    await sender.getByText("アップロードを中止しました。サーバーには何も保存されていません。").waitFor();
+    expect(sender.url()).toMatch(/\/send$/);
+    expect(transfers()).toBe(before);
+    await sender.unrouteAll({ behavior: "ignoreErrors" });
+  });
+
   it("the receiver downloads the standard CSV (progress bar): its SHA-256 is the transfer's standard hash", async () => {
     receiverContext = suite.problems.watchContext(await suite.browser().newPersonContext("receiver"));
     receiver = await receiverContext.newPage();
@@ -201,7 +245,7 @@ describe("sender upload → receiver receipt → deletion, in chromium", () => {
     expect(view.standard).not.toBeNull();
     expect({ sha256: sha256Hex(bytes), bytes: bytes.length }).toEqual(view.standard);
     expect(bytes).toEqual((await convertLocally(exampleExport())).bytes);
-    // The download's progress bar counted the sealed bytes up to their total.
+    // The download's progress bar counted the opened bytes up to the standard CSV's size.
     const seen = await progressSeen(receiver);
     expect(seen.some((p) => p.max > 1 && p.value === p.max)).toBe(true);
     expect(view.status).toBe("downloaded");

@@ -54,7 +54,12 @@ export interface TransferProgress {
 export interface XhrRequest {
   readonly method: "POST";
   readonly path: string;
-  readonly body?: Uint8Array;
+  /** The body: bytes, or a Blob (a large sealed upload, built chunk by chunk) with its digest. */
+  readonly body?: Uint8Array | Blob;
+  /** SHA-256 (hex) of a Blob body, for the device signature (a Blob is not read twice). */
+  readonly bodySha256Hex?: string;
+  /** Aborts the request (the cancel button). */
+  readonly signal?: AbortSignal;
   readonly headers?: Readonly<Record<string, string>>;
   readonly onUploadProgress?: (p: TransferProgress) => void;
   readonly onDownloadProgress?: (p: TransferProgress) => void;
@@ -104,14 +109,19 @@ export class Api {
   }
 
   /** Headers of a state change: CSRF token and, when signing, the device signature over the body. */
-  private async changeHeaders(method: string, path: string, body: Uint8Array, sign: boolean) {
+  private async changeHeaders(
+    method: string,
+    path: string,
+    body: Uint8Array | { readonly sha256Hex: string },
+    sign: boolean,
+  ) {
     const headers: Record<string, string> = {};
     if (this.csrfToken !== undefined) headers["x-csrf-token"] = this.csrfToken;
     if (sign && this.device !== undefined) {
       headers[DEVICE_SIGNATURE_HEADER] = await signRequest({
         method,
         path,
-        body,
+        ...(body instanceof Uint8Array ? { body } : { bodySha256Hex: body.sha256Hex }),
         privateKey: this.device.privateKey,
         deviceId: this.device.deviceId,
         now: Date.now(),
@@ -176,28 +186,73 @@ export class Api {
     return parsed as T;
   }
 
+  /**
+   * A signed POST without a body whose binary answer is read as it arrives (a large download): the
+   * response body's stream, or a thrown ApiFailure for an error answer.
+   */
+  async stream(
+    path: string,
+    headers: Readonly<Record<string, string>>,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const all = { ...(await this.changeHeaders("POST", path, new Uint8Array(), true)), ...headers };
+    let response: Response;
+    try {
+      response = await fetch(path, {
+        method: "POST",
+        headers: all,
+        credentials: "same-origin",
+        ...(signal ? { signal } : {}),
+      });
+    } catch {
+      if (signal?.aborted === true) return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
+      return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+    }
+    if (!response.ok || response.body === null) {
+      const text = await response.text();
+      return this.fail(outcomeError(response.status, parseJson(text)), true);
+    }
+    return response.body;
+  }
+
   /** A signed binary request through XMLHttpRequest, for upload and download progress. */
   async xhr(r: XhrRequest): Promise<{ status: number; bytes: Uint8Array }> {
     const body = r.body ?? new Uint8Array();
-    const headers = { ...(await this.changeHeaders(r.method, r.path, body, true)), ...r.headers };
-    const result = await new Promise<{ status: number; bytes: Uint8Array } | undefined>((resolve) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open(r.method, r.path);
-      xhr.responseType = "arraybuffer";
-      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-      const progress = (f: ((p: TransferProgress) => void) | undefined) => (e: ProgressEvent) => {
-        f?.({ loaded: e.loaded, total: e.lengthComputable ? e.total : undefined });
-      };
-      xhr.upload.addEventListener("progress", progress(r.onUploadProgress));
-      xhr.addEventListener("progress", progress(r.onDownloadProgress));
-      xhr.addEventListener("load", () => {
-        resolve({ status: xhr.status, bytes: new Uint8Array(xhr.response as ArrayBuffer) });
-      });
-      xhr.addEventListener("error", () => {
-        resolve(undefined);
-      });
-      xhr.send(r.body === undefined ? null : new Blob([new Uint8Array(r.body)]));
-    });
+    const signed = body instanceof Uint8Array ? body : { sha256Hex: r.bodySha256Hex ?? missingDigest() };
+    const headers = { ...(await this.changeHeaders(r.method, r.path, signed, true)), ...r.headers };
+    const result = await new Promise<{ status: number; bytes: Uint8Array } | "aborted" | undefined>(
+      (resolve) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open(r.method, r.path);
+        xhr.responseType = "arraybuffer";
+        for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+        const progress = (f: ((p: TransferProgress) => void) | undefined) => (e: ProgressEvent) => {
+          f?.({ loaded: e.loaded, total: e.lengthComputable ? e.total : undefined });
+        };
+        xhr.upload.addEventListener("progress", progress(r.onUploadProgress));
+        xhr.addEventListener("progress", progress(r.onDownloadProgress));
+        xhr.addEventListener("load", () => {
+          resolve({ status: xhr.status, bytes: new Uint8Array(xhr.response as ArrayBuffer) });
+        });
+        xhr.addEventListener("error", () => {
+          resolve(undefined);
+        });
+        xhr.addEventListener("abort", () => {
+          resolve("aborted");
+        });
+        r.signal?.addEventListener("abort", () => {
+          xhr.abort();
+        });
+        if (r.signal?.aborted === true) {
+          resolve("aborted");
+          return;
+        }
+        xhr.send(
+          r.body === undefined ? null : r.body instanceof Blob ? r.body : new Blob([new Uint8Array(r.body)]),
+        );
+      },
+    );
+    if (result === "aborted") return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
     if (result === undefined) return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     if (result.status < 200 || result.status >= 300) {
       const parsed = parseJson(new TextDecoder().decode(result.bytes));
@@ -205,6 +260,10 @@ export class Api {
     }
     return result;
   }
+}
+
+function missingDigest(): never {
+  throw new TypeError("a Blob body needs bodySha256Hex");
 }
 
 /** The ApiError of a thrown value (anything else becomes code UNEXPECTED). */

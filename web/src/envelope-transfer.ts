@@ -1,8 +1,9 @@
 /**
  * Upload and download through the application-layer envelope, as src/client/transfer-client.ts does
  * for Node: agree a key for this one body (POST /api/v1/envelope-keys, ECDH P-256), seal or open, and
- * send with X-Kenshin-Envelope. A TLS-inspecting proxy on the way sees only the envelope. Progress is
- * reported for the sealed bytes on the wire.
+ * send with X-Kenshin-Envelope. A TLS-inspecting proxy on the way sees only the envelope. Both
+ * directions stream: a file is sealed chunk by chunk from its File stream, a download is opened chunk by
+ * chunk as it arrives.
  */
 import { base64UrlDecode } from "../../src/client/device-key.js";
 import {
@@ -10,17 +11,19 @@ import {
   deriveEnvelopeKey,
   exportEnvelopePublicKey,
   importEnvelopePublicKey,
-  openEnvelope,
-  sealEnvelope,
+  EnvelopeOpener,
+  EnvelopeSealer,
   type EnvelopeKey,
   type EnvelopePurpose,
 } from "../../src/client/envelope.js";
-import type { Api, TransferProgress } from "./api.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { toHex } from "../../src/ledger/verify/encoding.js";
+import { ApiFailure, type Api, type TransferProgress } from "./api.js";
 import type { ConvertReport, TransferView } from "./types.js";
 
 const ENVELOPE_HEADER = "x-kenshin-envelope";
-/** Largest standard CSV the browser opens in memory. */
-const MAX_DOWNLOAD_BYTES = 1024 * 1024 * 1024;
+/** Largest standard CSV the browser opens (the service's largest upload converts to less). */
+const MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024 * 1024;
 
 async function agreeKey(
   api: Api,
@@ -46,25 +49,65 @@ async function agreeKey(
 
 export type UploadPhase = "encrypting" | "uploading" | "converting";
 
-/** Seals and uploads an export for a receiver; the server converts it and answers with the report. */
+/** The plaintext read per step while sealing (the File stream's own pieces are re-cut to this). */
+const SEAL_STEP_BYTES = 1 << 20;
+
+/**
+ * Seals and uploads an export for a receiver; the server converts it and answers with the report.
+ *
+ * The file is never read whole into memory: its stream is sealed chunk by chunk and each sealed piece
+ * goes into a Blob (which the browser may keep on disk) while the SHA-256 the device signature covers
+ * is computed; then the Blob is sent with upload progress. `signal` cancels at any point (sealing or
+ * sending); nothing is stored by the server for a cancelled upload.
+ */
 export async function uploadExport(
   api: Api,
   o: {
     receiverId: string;
     file: Blob;
     onPhase: (phase: UploadPhase) => void;
+    /** Progress of the current phase (plaintext sealed, then sealed bytes sent). */
     onProgress: (p: TransferProgress) => void;
+    signal?: AbortSignal;
   },
 ): Promise<{ transfer: TransferView; report: ConvertReport | null }> {
   o.onPhase("encrypting");
   const agreed = await agreeKey(api, "upload");
-  const sealed = await sealEnvelope(agreed.key, new Uint8Array(await o.file.arrayBuffer()));
+  const sealer = new EnvelopeSealer(agreed.key);
+  const hash = sha256.create();
+  const parts: Uint8Array[] = [];
+  const add = (sealed: Uint8Array): void => {
+    if (sealed.length === 0) return;
+    hash.update(sealed);
+    parts.push(sealed);
+  };
+  const reader = o.file.stream().getReader();
+  let read = 0;
+  try {
+    for (;;) {
+      if (o.signal?.aborted === true) throw cancelled();
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (let at = 0; at < value.length; at += SEAL_STEP_BYTES) {
+        add(await sealer.push(value.subarray(at, at + SEAL_STEP_BYTES)));
+      }
+      read += value.length;
+      o.onProgress({ loaded: read, total: o.file.size });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  add(await sealer.finish());
+  const body = new Blob(parts as BlobPart[], { type: "application/octet-stream" });
+  parts.length = 0;
   o.onPhase("uploading");
   const r = await api.xhr({
     method: "POST",
     path: `/api/v1/transfers?receiver=${encodeURIComponent(o.receiverId)}`,
-    body: sealed,
+    body,
+    bodySha256Hex: toHex(hash.digest()),
     headers: { "content-type": "application/octet-stream", [ENVELOPE_HEADER]: agreed.channelId },
+    ...(o.signal ? { signal: o.signal } : {}),
     onUploadProgress: (p) => {
       o.onProgress(p);
       if (p.total !== undefined && p.loaded >= p.total) o.onPhase("converting");
@@ -76,18 +119,48 @@ export async function uploadExport(
   };
 }
 
-/** Downloads and opens a transfer's standard CSV (exact bytes). */
+/**
+ * Downloads and opens a transfer's standard CSV (exact bytes) as it arrives: each envelope chunk is
+ * opened when it is complete and its plaintext goes into a Blob, so the page never holds the sealed or
+ * the opened file as one array. `total` (the standard CSV's size, from the transfer) drives progress.
+ */
 export async function downloadStandard(
   api: Api,
   transferId: string,
   onProgress: (p: TransferProgress) => void,
-): Promise<Uint8Array> {
+  o: { total?: number | undefined; signal?: AbortSignal } = {},
+): Promise<Blob> {
   const agreed = await agreeKey(api, "download");
-  const r = await api.xhr({
-    method: "POST",
-    path: `/api/v1/transfers/${encodeURIComponent(transferId)}/download`,
-    headers: { [ENVELOPE_HEADER]: agreed.channelId },
-    onDownloadProgress: onProgress,
-  });
-  return openEnvelope(agreed.key, r.bytes, { maxPlaintextBytes: MAX_DOWNLOAD_BYTES });
+  const body = await api.stream(
+    `/api/v1/transfers/${encodeURIComponent(transferId)}/download`,
+    { [ENVELOPE_HEADER]: agreed.channelId },
+    o.signal,
+  );
+  const opener = new EnvelopeOpener(agreed.key, { maxPlaintextBytes: MAX_DOWNLOAD_BYTES });
+  const parts: Uint8Array[] = [];
+  let opened = 0;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const plain = await opener.push(value);
+      if (plain.length > 0) {
+        parts.push(plain);
+        opened += plain.length;
+        onProgress({ loaded: opened, total: o.total });
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const last = await opener.finish();
+  if (last.length > 0) parts.push(last);
+  opened += last.length;
+  onProgress({ loaded: opened, total: o.total ?? opened });
+  return new Blob(parts as BlobPart[], { type: "text/csv" });
+}
+
+function cancelled(): ApiFailure {
+  return new ApiFailure({ status: 0, code: "CANCELLED", text: "" });
 }

@@ -81,8 +81,9 @@ export function formatBytes(n: number): string {
 }
 
 /** Saves bytes as a file through a temporary Blob link (no data: URL, no new window). */
-export function saveBytes(bytes: Uint8Array, fileName: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type }));
+export function saveBytes(bytes: Uint8Array | Blob, fileName: string, type: string): void {
+  const blob = bytes instanceof Blob ? bytes : new Blob([new Uint8Array(bytes)], { type });
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = fileName;

@@ -108,6 +108,12 @@ const BASE_DICT = {
   sendEncrypting: ["暗号化しています…", "Encrypting…"],
   sendUploading: ["アップロード中 {percent}%", "Uploading {percent}%"],
   sendConverting: ["変換しています…", "Converting…"],
+  sendEncryptingPercent: ["暗号化しています… {percent}%", "Encrypting… {percent}%"],
+  sendCancel: ["中止", "Cancel"],
+  sendCancelled: [
+    "アップロードを中止しました。サーバーには何も保存されていません。",
+    "The upload was cancelled. Nothing was stored on the server.",
+  ],
   sendMissing: ["送信先とファイルを選んでください。", "Choose a receiver and a file."],
 
   // transfers list

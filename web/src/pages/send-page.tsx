@@ -3,7 +3,7 @@
  * and uploaded with a progress bar; the service converts it and the transfer page shows the summary,
  * the row issues and the 送信確定 / 破棄 buttons.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { apiErrorOf, type ApiError, type TransferProgress } from "../api.js";
 import { useApp } from "../app-context.js";
 import { ErrorAlert } from "../components/messages.js";
@@ -30,6 +30,7 @@ export function SendPage() {
   const [phase, setPhase] = useState<UploadPhase>();
   const [progress, setProgress] = useState<TransferProgress>();
   const [error, setError] = useState<ApiError | string>();
+  const abort = useRef<AbortController | undefined>(undefined);
 
   useEffect(() => {
     api
@@ -56,29 +57,40 @@ export function SendPage() {
       setError(t(reason));
       return;
     }
+    const controller = new AbortController();
+    abort.current = controller;
     try {
       const result = await uploadExport(api, {
         receiverId,
         file,
-        onPhase: setPhase,
+        onPhase: (p) => {
+          setPhase(p);
+          setProgress(undefined);
+        },
         onProgress: setProgress,
+        signal: controller.signal,
       });
       navigate(`/transfers/${result.transfer.id}`);
     } catch (e) {
       const err = apiErrorOf(e);
-      if (isFileProblem(err)) {
+      if (err.code === "CANCELLED") setError(t("sendCancelled"));
+      else if (isFileProblem(err)) {
         const text = lang === "ja" ? withoutInternalPath(err.text) : errorText(err, lang);
         setError(lang === "ja" ? `ファイルを変換できません: ${text}` : text);
         setAdvice(true);
       } else setError(err);
       setPhase(undefined);
+    } finally {
+      abort.current = undefined;
     }
   };
 
   const busy = phase !== undefined;
   const phaseText =
     phase === "encrypting"
-      ? t("sendEncrypting")
+      ? progress
+        ? t("sendEncryptingPercent", { percent: percentOf(progress) })
+        : t("sendEncrypting")
       : phase === "uploading"
         ? t("sendUploading", { percent: percentOf(progress) })
         : phase === "converting"
@@ -140,9 +152,19 @@ export function SendPage() {
         {busy ? (
           <ProgressBar
             label={t("sendProgress")}
-            progress={phase === "uploading" ? progress : undefined}
+            progress={phase === "uploading" || phase === "encrypting" ? progress : undefined}
             text={phaseText}
           />
+        ) : null}
+        {phase === "encrypting" || phase === "uploading" ? (
+          <button
+            type="button"
+            onClick={() => {
+              abort.current?.abort();
+            }}
+          >
+            {t("sendCancel")}
+          </button>
         ) : null}
       </form>
     </main>

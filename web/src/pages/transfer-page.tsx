@@ -93,8 +93,10 @@ export function TransferPage(props: { id: string }) {
     setDone(undefined);
     setProgress(undefined);
     try {
-      const bytes = await downloadStandard(api, transfer.id, setProgress);
-      const copy = copyFor(bytes, format);
+      const csv = await downloadStandard(api, transfer.id, setProgress, {
+        total: transfer.standard?.bytes,
+      });
+      const copy = format === "standard" ? csv : copyFor(new Uint8Array(await csv.arrayBuffer()), format);
       if (copy === undefined) {
         setError(t("formatNotEncodable"));
         return;

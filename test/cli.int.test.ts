@@ -56,6 +56,53 @@ describe("kenshin convert", () => {
     expect(await readFile(out)).toEqual(await readFile("examples/wide-cp932/expected/standard.csv"));
   });
 
+  it("--threads 2 (the file's halves on two worker threads) writes exactly what one thread writes", async () => {
+    // The example's rows repeated past the parallel threshold (4 MB), with a quoted field spanning
+    // lines and a bad row near the middle, where the file is cut in two.
+    const example = await readFile("examples/wide-cp932/export.csv");
+    const headerEnd = example.indexOf("\r\n") + 2;
+    const rows = example.subarray(headerEnd);
+    const copies = Math.ceil(6_000_000 / rows.length);
+    const middle = Buffer.from('A9,"a\r\nb",x\r\n,,,\r\n', "latin1");
+    const input = Buffer.concat([
+      example.subarray(0, headerEnd),
+      ...Array.from({ length: copies }, (_, i) =>
+        i === Math.floor(copies / 2) ? Buffer.concat([middle, rows]) : rows,
+      ),
+    ]);
+    await writeFile(join(dir, "big.csv"), input);
+    const outputs: Buffer[] = [];
+    for (const threads of ["1", "2"]) {
+      const base = join(dir, `big-${threads}`);
+      const r = kenshin(
+        "convert",
+        join(dir, "big.csv"),
+        "--map",
+        "examples/wide-cp932/mapping.yaml",
+        "--out",
+        `${base}.csv`,
+        "--report",
+        `${base}.json`,
+        "--hashes",
+        `${base}-hashes.csv`,
+        "--report-csv",
+        `${base}-issues.csv`,
+        "--threads",
+        threads,
+      );
+      expect(r.code).toBe(1);
+      outputs.push(
+        Buffer.concat(
+          await Promise.all(
+            [".csv", ".json", "-hashes.csv", "-issues.csv"].map((suffix) => readFile(`${base}${suffix}`)),
+          ),
+        ),
+      );
+    }
+    expect(outputs[0]?.length).toBeGreaterThan(4_000_000);
+    expect(outputs[1]?.equals(outputs[0] ?? Buffer.alloc(0))).toBe(true);
+  });
+
   it("converts a clean file → exit 0", async () => {
     await writeFile(join(dir, "clean.yaml"), cleanMapping);
     await writeFile(join(dir, "clean.csv"), "ID,日付,身長\nA1,R7.4.1,170.2\n");

@@ -211,6 +211,11 @@ export class ByteRowReader {
     }
   }
 
+  /** True when no partial line is held (the input so far ended at a line break). */
+  get idle(): boolean {
+    return this.carry === undefined && !this.midLine;
+  }
+
   /** End of input: a last line without a line break goes to the text path, which ends the file. */
   end(): void {
     if (this.carry) this.sink.slow(this.carry);

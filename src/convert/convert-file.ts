@@ -11,6 +11,7 @@ import { sha256Hex } from "../format/hash.js";
 import type { OutputEncoding } from "../format/output-encoding.js";
 import { convert, type ConvertProgress, type ConvertSummary, type OutputSink } from "./engine.js";
 import { ConvertError } from "./errors.js";
+import { convertInParallel } from "./parallel-convert.js";
 import { loadMapping } from "./mapping.js";
 import { checkMapping, type CheckedMapping } from "./mapping-check.js";
 import { buildReport, hashesToCsv, issuesToCsv, type ConvertReport } from "./report.js";
@@ -49,8 +50,16 @@ export interface ConvertFileOptions {
   readonly reportCsvPath?: string | undefined;
   readonly hashesPath?: string | undefined;
   readonly encoding: OutputEncoding;
-  /** Threads converting (2: rows are converted by two worker threads; default 1). */
+  /**
+   * Threads converting (2: the file's two halves are converted by two worker threads when that
+   * applies, see parallel-convert.ts; default 1). Needs the mapping's paths.
+   */
   readonly threads?: 1 | 2 | undefined;
+  readonly paths?: {
+    readonly mappingPath: string;
+    readonly dictionaryPath: string | undefined;
+    readonly thesaurusPath: string | undefined;
+  };
   /** Reads every row through the text tokenizer (the reference path; for tests and the benchmark). */
   readonly referencePath?: boolean | undefined;
   readonly onProgress?: ((p: ConvertProgress, totalBytes: number) => void) | undefined;
@@ -87,12 +96,31 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
   };
   let summary: ConvertSummary;
   try {
-    summary = await convert(input, sink, {
-      checked: prepared.checked,
-      encoding: options.encoding,
-      referencePath: options.referencePath === true,
-      onProgress: options.onProgress ? (p) => options.onProgress?.(p, totalBytes) : undefined,
-    });
+    const parallel =
+      options.threads === 2 && options.referencePath !== true && options.paths !== undefined
+        ? await convertInParallel(
+            {
+              inputPath: options.inputPath,
+              checked: prepared.checked,
+              encoding: options.encoding,
+              ...options.paths,
+            },
+            sink,
+          )
+        : undefined;
+    if (parallel) {
+      input.destroy();
+      summary = parallel;
+      const c = parallel.counts;
+      options.onProgress?.({ bytesRead: totalBytes, rowsIn: c.rowsIn, recordsOut: c.recordsOut }, totalBytes);
+    } else {
+      summary = await convert(input, sink, {
+        checked: prepared.checked,
+        encoding: options.encoding,
+        referencePath: options.referencePath === true,
+        onProgress: options.onProgress ? (p) => options.onProgress?.(p, totalBytes) : undefined,
+      });
+    }
     if (handle) {
       await handle.sync();
       await handle.close();

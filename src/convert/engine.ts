@@ -49,6 +49,19 @@ export interface ConvertOptions {
    * Output is the same either way; tests compare the two.
    */
   readonly referencePath?: boolean;
+  /**
+   * Parallel conversion (parallel-convert.ts) only: the input is one byte range of a file. `resume`:
+   * it starts mid-file, as if the header (these names) had been read, at this line number;
+   * `writeHeader`: whether to write the header row; `endBetweenRows`: the range must end between two
+   * rows (CONVERT_SPLIT_MID_ROW otherwise).
+   */
+  readonly range?: {
+    readonly resume?: { readonly headerNames: readonly string[] | null; readonly firstLine: number };
+    readonly writeHeader: boolean;
+    readonly endBetweenRows: boolean;
+  };
+  /** Called once when the header has been read, with its names and the source encoding. */
+  readonly onHeader?: (names: readonly string[] | null, encoding: SourceEncoding | undefined) => void;
 }
 
 export interface ConvertCounts {
@@ -91,7 +104,8 @@ export async function convert(
   const run = new ConversionRun(options);
   const inputHash = createHash("sha256");
   let bytesRead = 0;
-  run.push(encodeHeader(options.checked.dictionary, options.encoding));
+  if (options.range?.writeHeader !== false)
+    run.push(encodeHeader(options.checked.dictionary, options.encoding));
   for await (const chunk of input) {
     inputHash.update(chunk);
     bytesRead += chunk.length;
@@ -152,7 +166,8 @@ class ConversionRun {
     this.writer = new RecordWriter(options.encoding);
     this.decoder = new SourceDecoder(src.encoding);
     this.plan = planRecordRules(options.checked);
-    this.skipper = new LineSkipper(src.skipLines);
+    const resume = options.range?.resume;
+    this.skipper = new LineSkipper(resume ? 0 : src.skipLines);
     this.headerRows = src.header === false ? 0 : src.header.rows;
     this.namesFrom = src.header === false ? 0 : (src.header.namesFrom ?? src.header.rows);
     if (this.namesFrom > this.headerRows) {
@@ -166,7 +181,7 @@ class ConversionRun {
         quote: src.quote === "none" ? null : src.quote,
         maxFieldLength: src.maxFieldLength,
         maxColumns: src.maxColumns,
-        firstLine: src.skipLines + 1,
+        firstLine: resume ? resume.firstLine : src.skipLines + 1,
       },
       {
         row: (r) => {
@@ -189,7 +204,8 @@ class ConversionRun {
         },
       },
     );
-    if (this.headerRows === 0) this.bindHeader(null);
+    if (resume) this.bindHeader(resume.headerNames);
+    else if (this.headerRows === 0) this.bindHeader(null);
     if (
       options.referencePath !== true &&
       !options.checked.long &&
@@ -214,6 +230,9 @@ class ConversionRun {
   }
 
   end(): void {
+    if (this.options.range?.endBetweenRows === true && !(this.tokenizer.idle && this.fast?.idle !== false)) {
+      throw new ConvertError("CONVERT_SPLIT_MID_ROW", "分割点が行の途中です", {});
+    }
     this.fast?.end();
     this.feedText(this.decoder.end());
     this.tokenizer.end();
@@ -273,6 +292,7 @@ class ConversionRun {
 
   private bindHeader(names: readonly string[] | null): void {
     this.bound = bindColumns(this.options.checked, names);
+    this.options.onHeader?.(names, this.decoder.encoding);
     if (this.options.checked.long) this.grouper = new VisitGrouper(this.options.checked.long.sorted);
   }
 

@@ -15,6 +15,7 @@ export type ConvertErrorCode =
   | "CONVERT_ENCODING_UNSUPPORTED"
   | "CONVERT_HEADER_MISSING"
   | "CONVERT_OPTION_INVALID"
+  | "CONVERT_SPLIT_MID_ROW"
   | "THESAURUS_INVALID";
 
 export class ConvertError extends CodedError<ConvertErrorCode> {

@@ -1,0 +1,219 @@
+/**
+ * Converting a large export file on both cores: the file is cut in two at a line break, each half is
+ * converted by the engine in its own worker thread (convert-worker.ts), and the halves are joined —
+ * output bytes, record hashes, issues (the first N in file order), counts — into exactly what one
+ * sequential run gives. The main thread meanwhile hashes the input.
+ *
+ * Why this is exact: the second half starts with the header names and the line number the first half
+ * would have reached, and the first half must end between two rows (not inside a quoted field that
+ * spans lines); when it does not, or anything else is unusual (a small file, a long layout, an encoding
+ * the fast path cannot read, any error), the caller converts sequentially, which also gives any fatal
+ * error exactly as before. Rows of a wide export are independent of each other, so nothing else
+ * crosses the cut. A test (test/cli.int.test.ts) compares both ways on the same file.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { OutputEncoding } from "../format/output-encoding.js";
+import { fastPathApplies } from "./byte-rows.js";
+import type { WorkerJob, WorkerResult } from "./convert-worker.js";
+import { convert, type ConvertCounts, type ConvertSummary, type OutputSink } from "./engine.js";
+import type { IssueCount } from "./issue-log.js";
+import type { IssueCode } from "./issues.js";
+import type { CheckedMapping } from "./mapping-check.js";
+import type { SourceEncoding } from "./source-decoder.js";
+
+/** Below this, one thread is as fast (worker start-up costs ~0.2 s). */
+const MIN_PARALLEL_BYTES = 4 << 20;
+/** The header must be read within this many bytes (else: sequential). */
+const PROBE_BYTES = 1 << 20;
+const MAX_ISSUES = 100_000;
+const WORKER_URL = new URL("./convert-worker.js", import.meta.url);
+
+export interface ParallelInput {
+  readonly inputPath: string;
+  readonly checked: CheckedMapping;
+  readonly mappingPath: string;
+  readonly dictionaryPath: string | undefined;
+  readonly thesaurusPath: string | undefined;
+  readonly encoding: OutputEncoding;
+}
+
+/**
+ * Converts on two threads; undefined when that does not apply or did not work out (then convert
+ * sequentially). Output goes to `sink` only when the whole run succeeded.
+ */
+export async function convertInParallel(
+  o: ParallelInput,
+  sink: OutputSink,
+): Promise<ConvertSummary | undefined> {
+  const src = o.checked.mapping.source;
+  if (o.checked.long || !fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote)) return;
+  if (!existsSync(fileURLToPath(WORKER_URL))) return; // running from sources (tests): no worker script
+  const size = (await stat(o.inputPath)).size;
+  if (size < MIN_PARALLEL_BYTES) return;
+  const header = await probeHeader(o);
+  if (header === undefined) return;
+  const split = await lineStartNear(o.inputPath, Math.floor(size / 2));
+  if (split === undefined || split <= header.dataStart) return;
+  const firstLine = (await lineBreaksBefore(o.inputPath, split)) + 1;
+
+  const dir = await mkdtemp(join(tmpdir(), "kenshin-convert-"));
+  try {
+    const job = (start: number, end: number, outPath: string, resume: WorkerJob["resume"]): WorkerJob => ({
+      mappingPath: o.mappingPath,
+      dictionaryPath: o.dictionaryPath,
+      thesaurusPath: o.thesaurusPath,
+      inputPath: o.inputPath,
+      start,
+      end,
+      encoding: o.encoding,
+      sourceEncoding: header.encoding,
+      outPath,
+      resume,
+      endBetweenRows: resume === undefined,
+    });
+    const [first, second, input] = await Promise.all([
+      runWorker(job(0, split, join(dir, "1.csv"), undefined)),
+      runWorker(job(split, size, join(dir, "2.csv"), { headerNames: header.names, firstLine })),
+      hashFile(o.inputPath),
+    ]);
+    if (!first.ok || !second.ok) return;
+    const outputHash = createHash("sha256");
+    let outputBytes = 0;
+    for (const part of [join(dir, "1.csv"), join(dir, "2.csv")]) {
+      for await (const chunk of createReadStream(part, { highWaterMark: 1 << 20 })) {
+        const bytes = chunk as Buffer;
+        outputHash.update(bytes);
+        outputBytes += bytes.length;
+        await sink.write(bytes);
+      }
+    }
+    return merge(first.summary, second.summary, {
+      input: { bytes: size, sha256: input, encoding: first.summary.input.encoding },
+      output: { bytes: outputBytes, sha256: outputHash.digest("hex"), encoding: o.encoding },
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The header names and encoding, read by the engine itself from the start of the file. */
+async function probeHeader(
+  o: ParallelInput,
+): Promise<{ names: readonly string[] | null; encoding: SourceEncoding; dataStart: number } | undefined> {
+  const stop = new Error("header read");
+  let found: { names: readonly string[] | null; encoding: SourceEncoding | undefined } | undefined;
+  try {
+    await convert(
+      createReadStream(o.inputPath, { start: 0, end: PROBE_BYTES - 1, highWaterMark: 1 << 16 }),
+      { write: () => undefined },
+      {
+        checked: o.checked,
+        encoding: o.encoding,
+        onHeader: (names, encoding) => {
+          found = { names, encoding };
+          throw stop;
+        },
+      },
+    );
+  } catch (error) {
+    if (error !== stop) return undefined;
+  }
+  if (found === undefined) return undefined;
+  const encoding = found.encoding;
+  if (encoding !== "cp932" && encoding !== "utf-8") return undefined;
+  // The cut must come after the header: past the probed bytes is always after it.
+  return { names: found.names, encoding, dataStart: PROBE_BYTES };
+}
+
+/** The index just after the first LF at or after `at`, or undefined. */
+async function lineStartNear(path: string, at: number): Promise<number | undefined> {
+  let offset = at;
+  for await (const chunk of createReadStream(path, { start: at, highWaterMark: 1 << 20 })) {
+    const bytes = chunk as Buffer;
+    const lf = bytes.indexOf(0x0a);
+    if (lf >= 0) return offset + lf + 1;
+    offset += bytes.length;
+  }
+  return undefined;
+}
+
+/** Line breaks in [0, end): LF, CRLF and a lone CR each count once, as the tokenizer counts them. */
+async function lineBreaksBefore(path: string, end: number): Promise<number> {
+  let breaks = 0;
+  let prevCr = false;
+  for await (const chunk of createReadStream(path, { start: 0, end: end - 1, highWaterMark: 1 << 20 })) {
+    const bytes = chunk as Buffer;
+    for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) breaks++;
+    for (let i = bytes.indexOf(0x0d); i >= 0; i = bytes.indexOf(0x0d, i + 1)) {
+      // A CR followed by LF is part of a CRLF, already counted with its LF.
+      if (i + 1 < bytes.length ? bytes[i + 1] !== 0x0a : false) breaks++;
+    }
+    if (prevCr && bytes[0] !== 0x0a) breaks++;
+    prevCr = bytes[bytes.length - 1] === 0x0d;
+  }
+  if (prevCr) breaks++; // cannot be followed by LF: the cut is just after an LF, never after a CR
+  return breaks;
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+function runWorker(job: WorkerJob): Promise<WorkerResult> {
+  return new Promise((resolve) => {
+    const worker = new Worker(WORKER_URL, { workerData: job });
+    let settled = false;
+    const settle = (r: WorkerResult): void => {
+      if (settled) return;
+      settled = true;
+      resolve(r);
+      void worker.terminate();
+    };
+    worker.on("message", (r: WorkerResult) => {
+      settle(r);
+    });
+    worker.on("error", (e) => {
+      settle({ ok: false, code: undefined, message: e.message });
+    });
+    worker.on("exit", () => {
+      settle({ ok: false, code: undefined, message: "worker exited" });
+    });
+  });
+}
+
+function merge(
+  a: ConvertSummary,
+  b: ConvertSummary,
+  files: Pick<ConvertSummary, "input" | "output">,
+): ConvertSummary {
+  const counts = {} as ConvertCounts;
+  for (const k of Object.keys(a.counts) as (keyof ConvertCounts)[]) counts[k] = a.counts[k] + b.counts[k];
+  const issueCounts = new Map<IssueCode, IssueCount>();
+  for (const source of [a.issueCounts, b.issueCounts]) {
+    for (const [code, c] of source) {
+      const into = issueCounts.get(code) ?? { error: 0, warning: 0 };
+      into.error += c.error;
+      into.warning += c.warning;
+      issueCounts.set(code, into);
+    }
+  }
+  const issues = [...a.issues, ...b.issues].slice(0, MAX_ISSUES);
+  const issuesTotal = a.issuesTotal + b.issuesTotal;
+  return {
+    ...files,
+    counts,
+    issues,
+    issuesTotal,
+    issuesTruncated: issuesTotal > issues.length,
+    issueCounts,
+    recordHashes: [...a.recordHashes, ...b.recordHashes],
+  };
+}

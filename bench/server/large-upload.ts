@@ -1,0 +1,226 @@
+/**
+ * bench/server/large-upload: the server's memory while a large export streams through it. A demo node
+ * runs as its own process (`kenshin serve`, 127.0.0.1, ephemeral port, temporary data directory); the
+ * sender uploads a synthetic wide CP932 export of --examinees rows (1,000,000 ≈ 1 GB) with the
+ * streaming client (sealed chunk by chunk into a temporary file, then sent as a stream), sends it, and
+ * the receiver downloads the standard CSV. Prints the server's peak RSS during each (VmRSS from /proc,
+ * sampled every 100 ms) and the end-to-end times.
+ *
+ *   npm run bench:server:upload -- [--examinees 1000000]
+ *
+ * Bounded: one upload, one download; the server is stopped (SIGTERM, then SIGKILL) and the data
+ * directory removed at the end. Benchmarks are not tests: nothing here asserts on time.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type * as ApiClientModule from "../../src/client/api-client.js";
+import type * as DeviceKeyModule from "../../src/client/device-key.js";
+import type * as TransferClientModule from "../../src/client/transfer-client.js";
+import type * as DemoModule from "../../src/service/demo.js";
+import { exportShape, writeSyntheticExport } from "../convert/synthetic-export.js";
+
+const HOST = "127.0.0.1";
+const PASSWORD = "Ks7#bench-Maple9";
+const DIST = new URL("../../../dist/", import.meta.url);
+async function load<T>(path: string): Promise<T> {
+  return (await import(new URL(path, DIST).href)) as T;
+}
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/**
+ * Samples a process's resident set (VmRSS) every 100 ms and keeps the largest: the peak while it runs
+ * (VmHWM would include start-up and the argon2id hashing of the logins before).
+ */
+function rssSampler(pid: number): { peakMb: () => number; stop: () => void } {
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    void readFile(`/proc/${String(pid)}/status`, "utf8").then(
+      (status) => {
+        const m = /VmRSS:\s+(\d+) kB/.exec(status);
+        if (m?.[1]) peakKb = Math.max(peakKb, Number(m[1]));
+      },
+      () => undefined,
+    );
+  }, 100);
+  return {
+    peakMb: () => peakKb / 1024,
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
+}
+
+function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("cli/main.js", DIST)), "serve", "--data", dir, "--port", "0"],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, KENSHIN_LOG_LEVEL: "warn" },
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not start: ${text.slice(0, 500)}`));
+    }, 60_000);
+    child.stderr.on("data", (d: Buffer) => {
+      text += d.toString();
+      const m = /listening on (https:\/\/\S+)/.exec(text);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1].endsWith("/") ? m[1] : `${m[1]}/` });
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${String(code)}): ${text.slice(0, 500)}`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const examinees = flag("--examinees", 1_000_000);
+  const [{ createApiClient }, device, transfers, { createDemo }] = await Promise.all([
+    load<typeof ApiClientModule>("client/api-client.js"),
+    load<typeof DeviceKeyModule>("client/device-key.js"),
+    load<typeof TransferClientModule>("client/transfer-client.js"),
+    load<typeof DemoModule>("service/demo.js"),
+  ]);
+  const outDir = join("bench", "out");
+  await mkdir(outDir, { recursive: true });
+  const shape = exportShape();
+  const input = join(outDir, `wide-${examinees}.csv`);
+  if (!existsSync(input)) {
+    process.stderr.write(`generating ${input} …\n`);
+    await writeSyntheticExport(`${input}.partial`, examinees, shape);
+    await rename(`${input}.partial`, input);
+  }
+  const inputBytes = (await stat(input)).size;
+
+  const dir = await mkdtemp(join(tmpdir(), "kenshin-bench-upload-"));
+  const clients: ApiClientModule.ApiClient[] = [];
+  let server: ChildProcess | undefined;
+  try {
+    const demo = await createDemo(dir, {
+      port: 0,
+      host: HOST,
+      exampleMapping: fileURLToPath(new URL("../examples/wide-cp932/mapping.yaml", DIST)),
+    });
+    const started = await startServe(dir);
+    server = started.child;
+    const pid = server.pid;
+    if (pid === undefined) throw new Error("no server pid");
+    const caPem = await readFile(demo.caCertificate, "utf8");
+    const loggedIn = async (role: "office" | "sender" | "receiver") => {
+      const a = demo.accounts.find((x) => x.role === role);
+      if (!a) throw new Error(`no demo ${role}`);
+      const pair = await device.generateDeviceKey();
+      const publicJwk = await device.exportPublicJwk(pair.publicKey);
+      const client = createApiClient({
+        baseUrl: started.url,
+        caPem,
+        certPem: await readFile(a.certificate, "utf8"),
+        keyPem: await readFile(a.key, "utf8"),
+        timeoutMs: 1_800_000,
+        deviceKey: {
+          privateKey: pair.privateKey,
+          publicJwk,
+          deviceId: await device.deviceIdFromJwk(publicJwk),
+        },
+      });
+      clients.push(client);
+      for (const [r, status, what] of [
+        [await client.login(a.loginId, a.password), 201, "login"],
+        [await client.registerDevice({ label: "bench" }), 201, "device"],
+        [await client.changePassword(a.password, PASSWORD), 204, "password"],
+      ] as const) {
+        if (r.status !== status) throw new Error(`${what}: ${r.status} ${r.text.slice(0, 300)}`);
+      }
+      return client;
+    };
+    const office = await loggedIn("office");
+    const sender = await loggedIn("sender");
+    const receiver = await loggedIn("receiver");
+    const institution = async (c: ApiClientModule.ApiClient) =>
+      ((await c.get("/api/v1/session")).json as { institution: { id: string } }).institution.id;
+    const senderId = await institution(sender);
+    const receiverId = await institution(receiver);
+    const reg = await office.post(`/api/v1/admin/institutions/${senderId}/mapping`, {
+      mapping: shape.mapping,
+    });
+    if (reg.status !== 201) throw new Error(`mapping: ${reg.status} ${reg.text.slice(0, 300)}`);
+
+    const idle = rssSampler(pid);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const idleMb = idle.peakMb();
+    idle.stop();
+
+    const upload = rssSampler(pid);
+    const t0 = performance.now();
+    const up = await transfers.uploadExportFile(sender, receiverId, input, { tmpDir: outDir });
+    const t1 = performance.now();
+    if (up.status !== 201) throw new Error(`upload: ${up.status} ${up.text.slice(0, 300)}`);
+    const { transfer, report } = up.json as {
+      transfer: { id: string; standard: { bytes: number } };
+      report: { counts: { recordsOut: number } };
+    };
+    const send = await sender.post(`/api/v1/transfers/${transfer.id}/send`);
+    if (send.status !== 200) throw new Error(`send: ${send.status}`);
+    const t2 = performance.now();
+    const uploadPeak = upload.peakMb();
+    upload.stop();
+
+    const download = rssSampler(pid);
+    const d0 = performance.now();
+    const down = await transfers.downloadStandard(receiver, transfer.id);
+    const d1 = performance.now();
+    if ("refused" in down) throw new Error(`download: ${down.refused.status}`);
+    if (down.bytes.length !== transfer.standard.bytes) throw new Error("download size differs");
+    const downloadPeak = download.peakMb();
+    download.stop();
+
+    const mb = inputBytes / 1e6;
+    const stdMb = transfer.standard.bytes / 1e6;
+    const records = report.counts.recordsOut;
+    process.stdout.write(
+      [
+        `node ${process.version}, server as its own process (kenshin serve), ${HOST}, TLS 1.3, data in ${tmpdir()}`,
+        `export: ${examinees.toLocaleString("en")} examinees, CP932, ${mb.toFixed(1)} MB → standard CSV ${stdMb.toFixed(1)} MB, ${records.toLocaleString("en")} records`,
+        "",
+        "| measure | figure |",
+        "|---|---|",
+        `| server RSS before the upload (after start-up and the logins) | ${idleMb.toFixed(0)} MB |`,
+        `| server peak RSS during the upload (streamed: opened, converted, spooled, stored, ledgered) | ${uploadPeak.toFixed(0)} MB |`,
+        `| upload end to end (client seals to a temporary file, sends; server converts as it arrives) | ${((t1 - t0) / 1000).toFixed(1)} s, ${(mb / ((t1 - t0) / 1000)).toFixed(1)} MB/s, ${Math.round(records / ((t1 - t0) / 1000)).toLocaleString("en")} records/s |`,
+        `| … + 送信確定 | ${((t2 - t0) / 1000).toFixed(1)} s |`,
+        `| download of the standard CSV (server streams; this client buffers it) | ${((d1 - d0) / 1000).toFixed(1)} s, ${(stdMb / ((d1 - d0) / 1000)).toFixed(1)} MB/s |`,
+        `| server peak RSS during the download (streamed from the store through the envelope) | ${downloadPeak.toFixed(0)} MB |`,
+      ].join("\n") + "\n",
+    );
+  } finally {
+    for (const c of clients) c.close();
+    if (server && server.exitCode === null) {
+      server.kill("SIGTERM");
+      const killer = setTimeout(() => server?.kill("SIGKILL"), 10_000);
+      await new Promise((resolve) => server?.once("exit", resolve));
+      clearTimeout(killer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

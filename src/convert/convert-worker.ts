@@ -27,8 +27,11 @@ export interface WorkerJob {
   readonly endBetweenRows: boolean;
 }
 
+/** A summary as posted back: the digests as bytes, no hex strings (they would be cloned one by one). */
+export type WorkerSummary = Omit<ConvertSummary, "recordHashes">;
+
 export type WorkerResult =
-  | { readonly ok: true; readonly summary: ConvertSummary }
+  | { readonly ok: true; readonly summary: WorkerSummary }
   | { readonly ok: false; readonly code: string | undefined; readonly message: string };
 
 async function run(job: WorkerJob): Promise<WorkerResult> {
@@ -66,7 +69,17 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
         },
       },
     );
-    return { ok: true, summary };
+    const posted: WorkerSummary = {
+      input: summary.input,
+      output: summary.output,
+      counts: summary.counts,
+      issues: summary.issues,
+      issuesTotal: summary.issuesTotal,
+      issuesTruncated: summary.issuesTruncated,
+      issueCounts: summary.issueCounts,
+      recordDigests: summary.recordDigests,
+    };
+    return { ok: true, summary: posted };
   } catch (error) {
     const e = error as { code?: unknown; message?: unknown };
     return {

@@ -12,6 +12,7 @@
 import { createHash, hash as oneShotHash } from "node:crypto";
 import type { OutputEncoding } from "../format/output-encoding.js";
 import { RecordWriter } from "../format/record-writer.js";
+import { RecordDigests, withRecordHashes } from "./record-digests.js";
 import { encodeHeader } from "../format/standard-csv.js";
 import { ConvertError } from "./errors.js";
 import { ByteRowReader, fastPathApplies, type ByteRow } from "./byte-rows.js";
@@ -86,8 +87,10 @@ export interface ConvertSummary {
   readonly issuesTotal: number;
   readonly issuesTruncated: boolean;
   readonly issueCounts: ReadonlyMap<IssueCode, IssueCount>;
-  /** SHA-256 of each record written, in output order. */
+  /** SHA-256 of each record written, in output order (made from recordDigests when first read). */
   readonly recordHashes: readonly string[];
+  /** The same digests, 32 bytes each (what a memory-conscious reader should use). */
+  readonly recordDigests: Uint8Array;
 }
 
 const FLUSH_BYTES = 1 << 20;
@@ -115,16 +118,18 @@ export async function convert(
   }
   run.end();
   await run.flush(sink, true);
-  return {
-    input: { bytes: bytesRead, sha256: inputHash.digest("hex"), encoding: run.decoder.encoding },
-    output: { bytes: run.outputBytes, sha256: run.outputHash.digest("hex"), encoding: options.encoding },
-    counts: run.counts,
-    issues: run.log.kept,
-    issuesTotal: run.log.total,
-    issuesTruncated: run.log.truncated,
-    issueCounts: run.log.counts,
-    recordHashes: run.recordHashes,
-  };
+  return withRecordHashes(
+    {
+      input: { bytes: bytesRead, sha256: inputHash.digest("hex"), encoding: run.decoder.encoding },
+      output: { bytes: run.outputBytes, sha256: run.outputHash.digest("hex"), encoding: options.encoding },
+      counts: run.counts,
+      issues: run.log.kept,
+      issuesTotal: run.log.total,
+      issuesTruncated: run.log.truncated,
+      issueCounts: run.log.counts,
+    },
+    run.digests.bytes(),
+  );
 }
 
 class ConversionRun {
@@ -140,7 +145,7 @@ class ConversionRun {
   readonly log: IssueLog;
   readonly decoder: SourceDecoder;
   readonly outputHash = createHash("sha256");
-  readonly recordHashes: string[] = [];
+  readonly digests = new RecordDigests();
   outputBytes = 0;
 
   private readonly options: ConvertOptions;
@@ -394,7 +399,7 @@ class ConversionRun {
       return;
     }
     const span = this.writer.writeRecord(record);
-    this.recordHashes.push(oneShotHash("sha256", this.writer.view(span.start, span.end), "hex"));
+    this.digests.push(oneShotHash("sha256", this.writer.view(span.start, span.end), "buffer"));
     this.counts.rowsUsed += rows;
     this.counts.recordsOut++;
   }

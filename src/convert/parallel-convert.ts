@@ -20,7 +20,8 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { OutputEncoding } from "../format/output-encoding.js";
 import { fastPathApplies } from "./byte-rows.js";
-import type { WorkerJob, WorkerResult } from "./convert-worker.js";
+import type { WorkerJob, WorkerResult, WorkerSummary } from "./convert-worker.js";
+import { withRecordHashes } from "./record-digests.js";
 import { convert, type ConvertCounts, type ConvertSummary, type OutputSink } from "./engine.js";
 import type { IssueCount } from "./issue-log.js";
 import type { IssueCode } from "./issues.js";
@@ -190,8 +191,8 @@ function runWorker(job: WorkerJob): Promise<WorkerResult> {
 }
 
 function merge(
-  a: ConvertSummary,
-  b: ConvertSummary,
+  a: WorkerSummary,
+  b: WorkerSummary,
   files: Pick<ConvertSummary, "input" | "output">,
 ): ConvertSummary {
   const counts = {} as ConvertCounts;
@@ -207,13 +208,11 @@ function merge(
   }
   const issues = [...a.issues, ...b.issues].slice(0, MAX_ISSUES);
   const issuesTotal = a.issuesTotal + b.issuesTotal;
-  return {
-    ...files,
-    counts,
-    issues,
-    issuesTotal,
-    issuesTruncated: issuesTotal > issues.length,
-    issueCounts,
-    recordHashes: [...a.recordHashes, ...b.recordHashes],
-  };
+  const digests = new Uint8Array(a.recordDigests.length + b.recordDigests.length);
+  digests.set(a.recordDigests);
+  digests.set(b.recordDigests, a.recordDigests.length);
+  return withRecordHashes(
+    { ...files, counts, issues, issuesTotal, issuesTruncated: issuesTotal > issues.length, issueCounts },
+    digests,
+  );
 }

@@ -12,6 +12,7 @@
  * directory removed at the end. Benchmarks are not tests: nothing here asserts on time.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     if (up.status !== 201) throw new Error(`upload: ${up.status} ${up.text.slice(0, 300)}`);
     const { transfer, report } = up.json as {
-      transfer: { id: string; standard: { bytes: number } };
+      transfer: { id: string; standard: { bytes: number; sha256: string } };
       report: { counts: { recordsOut: number } };
     };
     const send = await sender.post(`/api/v1/transfers/${transfer.id}/send`);
@@ -183,10 +184,14 @@ async function main(): Promise<void> {
 
     const download = rssSampler(pid);
     const d0 = performance.now();
-    const down = await transfers.downloadStandard(receiver, transfer.id);
+    const downloadHash = createHash("sha256");
+    const down = await transfers.downloadStandardTo(receiver, transfer.id, (c) => {
+      downloadHash.update(c);
+    });
     const d1 = performance.now();
     if ("refused" in down) throw new Error(`download: ${down.refused.status}`);
-    if (down.bytes.length !== transfer.standard.bytes) throw new Error("download size differs");
+    if (down.bytes !== transfer.standard.bytes) throw new Error("download size differs");
+    if (downloadHash.digest("hex") !== transfer.standard.sha256) throw new Error("download hash differs");
     const downloadPeak = download.peakMb();
     download.stop();
 
@@ -204,7 +209,7 @@ async function main(): Promise<void> {
         `| server peak RSS during the upload (streamed: opened, converted, spooled, stored, ledgered) | ${uploadPeak.toFixed(0)} MB |`,
         `| upload end to end (client seals to a temporary file, sends; server converts as it arrives) | ${((t1 - t0) / 1000).toFixed(1)} s, ${(mb / ((t1 - t0) / 1000)).toFixed(1)} MB/s, ${Math.round(records / ((t1 - t0) / 1000)).toLocaleString("en")} records/s |`,
         `| … + 送信確定 | ${((t2 - t0) / 1000).toFixed(1)} s |`,
-        `| download of the standard CSV (server streams; this client buffers it) | ${((d1 - d0) / 1000).toFixed(1)} s, ${(stdMb / ((d1 - d0) / 1000)).toFixed(1)} MB/s |`,
+        `| download of the standard CSV (streamed both ends; the client hashes it) | ${((d1 - d0) / 1000).toFixed(1)} s, ${(stdMb / ((d1 - d0) / 1000)).toFixed(1)} MB/s |`,
         `| server peak RSS during the download (streamed from the store through the envelope) | ${downloadPeak.toFixed(0)} MB |`,
       ].join("\n") + "\n",
     );

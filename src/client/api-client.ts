@@ -82,6 +82,15 @@ export interface ApiClient {
   changePassword(current: string, next: string): Promise<ApiResponse>;
   /** Any request, with control over body, headers, signing and CSRF. */
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  /**
+   * Like `request`, but the answer's body is not read: it is handed over as a stream (a large
+   * download), with the status and headers.
+   */
+  requestStream(
+    method: string,
+    path: string,
+    options?: RequestOptions,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; body: AsyncIterable<Uint8Array> }>;
   /** The X-Kenshin-Device value for a request, as this client would send it. */
   sign(method: string, path: string, body?: Uint8Array): Promise<string>;
   setDeviceKey(key: ApiDeviceKey | undefined): void;
@@ -138,7 +147,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     }
   };
 
-  const request = async (method: string, path: string, o: RequestOptions = {}): Promise<ApiResponse> => {
+  const request = async (method: string, path: string, o: RequestOptions = {}): Promise<ApiResponse> =>
+    (await prepare(method, path, o, false)) as ApiResponse;
+  const requestStream = async (method: string, path: string, o: RequestOptions = {}) =>
+    (await prepare(method, path, o, true)) as {
+      status: number;
+      headers: IncomingHttpHeaders;
+      body: AsyncIterable<Uint8Array>;
+    };
+
+  const prepare = async (method: string, path: string, o: RequestOptions, streamAnswer: boolean) => {
     const upper = method.toUpperCase();
     let bytes: Buffer | undefined;
     let contentType = o.contentType;
@@ -177,6 +195,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       headers,
       o.stream === undefined ? bytes : o.stream.chunks(),
       options.timeoutMs ?? 15_000,
+      streamAnswer,
     );
     remember(response.headers);
     return response;
@@ -185,6 +204,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   return {
     session,
     request,
+    requestStream,
     sign,
     setDeviceKey: (key) => {
       deviceKey = key;
@@ -234,7 +254,8 @@ function send(
   headers: Record<string, string>,
   body: Buffer | AsyncIterable<Uint8Array> | undefined,
   timeoutMs: number,
-): Promise<ApiResponse> {
+  streamAnswer = false,
+): Promise<ApiResponse | { status: number; headers: IncomingHttpHeaders; body: AsyncIterable<Uint8Array> }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
@@ -246,6 +267,10 @@ function send(
         headers,
       },
       (res) => {
+        if (streamAnswer) {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);

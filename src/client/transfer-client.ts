@@ -9,6 +9,7 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  EnvelopeOpener,
   EnvelopeSealer,
   createEnvelopeKeyPair,
   deriveEnvelopeKey,
@@ -123,4 +124,43 @@ export async function downloadStandard(
     bytes: await openEnvelope(agreed.key, r.bytes, { maxPlaintextBytes: 2 * 1024 * 1024 * 1024 }),
     response: r,
   };
+}
+
+/**
+ * Downloads a transfer's standard CSV of any size: each envelope chunk is opened as it arrives and its
+ * plaintext handed to `write`. Returns the bytes written, or the refusal.
+ */
+export async function downloadStandardTo(
+  client: ApiClient,
+  transferId: string,
+  write: (plaintext: Uint8Array) => Promise<void> | void,
+): Promise<{ bytes: number } | { refused: ApiResponse }> {
+  const agreed = await agreeEnvelopeKey(client, "download");
+  if ("refused" in agreed) return agreed;
+  const path = `/api/v1/transfers/${encodeURIComponent(transferId)}/download`;
+  const r = await client.requestStream("POST", path, { headers: { [ENVELOPE_HEADER]: agreed.channelId } });
+  if (r.status !== 200) {
+    const chunks: Uint8Array[] = [];
+    for await (const c of r.body) chunks.push(c);
+    const raw = Buffer.concat(chunks);
+    const text = raw.toString("utf8");
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { refused: { status: r.status, headers: r.headers, json, text, bytes: raw } };
+  }
+  const opener = new EnvelopeOpener(agreed.key, { maxPlaintextBytes: 8 * 1024 * 1024 * 1024 });
+  let bytes = 0;
+  for await (const c of r.body) {
+    const plain = await opener.push(c);
+    bytes += plain.length;
+    if (plain.length > 0) await write(plain);
+  }
+  const last = await opener.finish();
+  bytes += last.length;
+  if (last.length > 0) await write(last);
+  return { bytes };
 }

@@ -12,6 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
+import { recordsCommitment } from "../../src/ledger/entry/records-commitment.js";
+import type { AppendRequest } from "../../src/ledger/sequencer.js";
+import { recordCommon } from "../../src/service/audit.js";
+import type { Actor } from "../../src/service/context.js";
 import { NEW_PASSWORD } from "../support/test-node.js";
 import { EXPORT_PATH } from "../support/transfer-fixtures.js";
 import { saveScreenshot } from "./support/browser.js";
@@ -275,7 +279,9 @@ describe("a working day in chromium", () => {
       )
       .get();
     if (!ids) throw new Error("no transfer to copy the parties from");
-    // 1,000 rows in the real service database, in the shapes the service writes (statuses spread out).
+    // 1,000 rows in the real service database, in the shapes the service writes (statuses spread out),
+    // each with the upload, conversion and send entries the service would have appended for it: lists
+    // show only rows that agree with their ledger entries (src/service/transfer-authority.ts).
     const statuses = ["sent", "downloaded", "received", "deleted"] as const;
     const insert = node.ctx.db.prepare(
       `INSERT INTO transfers (id, sender_id, receiver_id, status, original_sha256, original_bytes, standard_sha256,
@@ -283,6 +289,8 @@ describe("a working day in chromium", () => {
        VALUES (?, ?, ?, ?, ?, 1000, ?, 900, 12, 0, ?, ?, ?)`,
     );
     const base = node.clock.ms() - 1000 * 3_600_000;
+    const sender: Actor = { loginId: "e2e-seed", institutionId: ids.sender_id, role: "sender" };
+    const entries: AppendRequest[] = [];
     node.ctx.db.transaction(() => {
       for (let i = 0; i < 1000; i++) {
         const digits = i.toString(32).padStart(16, "0");
@@ -291,8 +299,33 @@ describe("a working day in chromium", () => {
         const at = new Date(base + i * 3_600_000).toISOString();
         const hash = i.toString(16).padStart(64, "0");
         insert.run(id, ids.sender_id, ids.receiver_id, statuses[i % 4] ?? "sent", hash, hash, at, at, at);
+        const common = recordCommon(node.ctx, sender, "success");
+        const file = { sha256: hash, bytes: 1000 };
+        const output = { sha256: hash, bytes: 900 };
+        const recordHashes = Array.from({ length: 12 }, (_, r) =>
+          (i * 12 + r).toString(16).padStart(64, "0"),
+        );
+        entries.push(
+          { record: { ...common, type: "upload", transfer: id, receiver: ids.receiver_id, file } },
+          {
+            recordHashes,
+            record: {
+              ...common,
+              type: "conversion",
+              transfer: id,
+              input: file,
+              output,
+              records: recordsCommitment(recordHashes),
+              rejected: 0,
+              mapping: { id: "e2e-seed", version: "0000000000000000" },
+            },
+          },
+          { record: { ...common, type: "send", transfer: id, receiver: ids.receiver_id, file: output } },
+        );
       }
     })();
+    await node.ctx.ledger.append(entries);
+    node.ctx.ledger.signCheckpoint(node.ctx.signer);
 
     const context = suite.problems.watchContext(await suite.browser().newPersonContext("receiver"));
     const page = await context.newPage();

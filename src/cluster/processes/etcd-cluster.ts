@@ -242,7 +242,19 @@ export async function startEtcdCluster(o: EtcdClusterOptions): Promise<EtcdClust
       };
       const admin = new Etcd3({ hosts: votingUrls(), dialTimeout: 2000 });
       try {
-        await admin.cluster.memberAdd({ peerURLs: [s.peerUrl], isLearner: true });
+        // etcd refuses a member change ("unhealthy cluster") until the leader has been connected to
+        // every voting member for its health interval (5 s in 3.4), so right after start it is retried.
+        await waitFor(
+          async () => {
+            // An add whose answer was lost may have been applied: never add the same peer twice.
+            const { members } = await admin.cluster.memberList({});
+            if (!members.some((m) => m.peerURLs.includes(s.peerUrl))) {
+              await admin.cluster.memberAdd({ peerURLs: [s.peerUrl], isLearner: true });
+            }
+            return true;
+          },
+          { what: `etcd learner ${name} added`, timeoutMs: startTimeoutMs, intervalMs: 250 },
+        );
         const list = await admin.cluster.memberList({});
         s.initialCluster = list.members
           .map((m) => `${m.name === "" ? name : m.name}=${m.peerURLs[0] ?? ""}`)

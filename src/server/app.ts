@@ -18,7 +18,8 @@ import {
   limitConnectionsPerAddress,
 } from "./connection-limits.js";
 import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
-import { outcome, toHttpError } from "./http-errors.js";
+import { operationOutcome as outcome } from "../fhir/operation-outcome.js";
+import { toHttpError } from "./http-errors.js";
 import { registerAccountRoutes } from "./routes/account-routes.js";
 import { guardOpenConnections } from "./open-connections.js";
 import { registerAdminRoutes } from "./routes/admin-routes.js";

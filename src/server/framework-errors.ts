@@ -6,7 +6,8 @@
  */
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { outcome, toHttpError } from "./http-errors.js";
+import { operationOutcome as outcome } from "../fhir/operation-outcome.js";
+import { toHttpError } from "./http-errors.js";
 import { SECURITY_HEADERS } from "./security-headers.js";
 
 export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {

@@ -1,23 +1,17 @@
 /**
- * The one place where error codes become HTTP answers. Bodies are FHIR OperationOutcome resources
- * (as JP Core / FHIR servers answer), carrying our code in `details.coding` and a Japanese text; never
- * a stack trace, never request data.
+ * The one place where error codes become HTTP answers: the status of each code. Bodies are FHIR
+ * OperationOutcome resources built by `fhir/operation-outcome.ts` (as JP Core / FHIR servers answer),
+ * carrying our code and a Japanese text; never a stack trace, never request data.
  */
 import type { FastifyError } from "fastify";
 import { isCodedError } from "../coded-error.js";
+import {
+  operationOutcome as outcome,
+  type IssueType,
+  type OperationOutcome,
+  type OutcomeExtension,
+} from "../fhir/operation-outcome.js";
 import type { ServiceErrorCode } from "../service/errors.js";
-
-type IssueType =
-  | "security"
-  | "login"
-  | "forbidden"
-  | "invalid"
-  | "not-found"
-  | "conflict"
-  | "too-long"
-  | "exception"
-  | "business-rule"
-  | "throttled";
 
 const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> = {
   SERVICE_DB_UNUSABLE: [503, "exception"],
@@ -77,36 +71,6 @@ export type HttpErrorCode =
  */
 export const EXTENSION_BASE = "urn:kenshin-exchange:outcome:";
 const EXPOSED_CONTEXT = ["attemptsLeft", "lockedUntil"] as const;
-
-export interface OutcomeExtension {
-  readonly url: string;
-  readonly valueInteger?: number;
-  readonly valueInstant?: string;
-}
-
-export interface OperationOutcome {
-  readonly resourceType: "OperationOutcome";
-  readonly issue: readonly {
-    readonly severity: "error";
-    readonly code: IssueType;
-    readonly extension?: readonly OutcomeExtension[];
-    readonly details: {
-      readonly coding: readonly { readonly system: string; readonly code: string }[];
-      readonly text: string;
-    };
-  }[];
-}
-
-export const ERROR_CODE_SYSTEM = "urn:kenshin-exchange:error";
-
-export function outcome(code: string, type: IssueType, text: string): OperationOutcome {
-  return {
-    resourceType: "OperationOutcome",
-    issue: [
-      { severity: "error", code: type, details: { coding: [{ system: ERROR_CODE_SYSTEM, code }], text } },
-    ],
-  };
-}
 
 function exposedContext(context: unknown): OutcomeExtension[] {
   const c = (context ?? {}) as Record<string, unknown>;

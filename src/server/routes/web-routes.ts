@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { outcome } from "../http-errors.js";
+import { operationOutcome as outcome } from "../../fhir/operation-outcome.js";
 
 interface WebFile {
   readonly body: Buffer;

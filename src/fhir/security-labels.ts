@@ -1,0 +1,74 @@
+/**
+ * Security labels (B1, Z4): every emitted resource carries exactly one confidentiality code from
+ * v3-Confidentiality and the sensitivity / handling codes that fit; a Bundle carries the highest
+ * confidentiality of its entries and the union of their other labels.
+ * http://hl7.org/fhir/R4/security-labels.html
+ *
+ * What this service labels how (documented in the README, "FHIR and audit"):
+ * - CapabilityStatement, OperationOutcome: U (no personal data, no identifiers of people).
+ * - AuditEvent: N, and R for the security events (failed or refused logins, lock-outs, denials, tamper
+ *   alarms, monitoring alerts), whose disclosure would help an attacker; every AuditEvent also carries
+ *   the handling caveat NOREUSE (audit data is used for audit only).
+ * - Provenance of a standard file: N (checkup results, the proposed default) plus NOREUSE.
+ */
+import type { Coding } from "./resource-types.js";
+import { ACT_CODE, CONFIDENTIALITY } from "./systems.js";
+
+/** v3-Confidentiality, lowest first. */
+export const CONFIDENTIALITY_ORDER = ["U", "L", "M", "N", "R", "V"] as const;
+export type Confidentiality = (typeof CONFIDENTIALITY_ORDER)[number];
+
+const DISPLAY: Readonly<Record<Confidentiality, string>> = {
+  U: "unrestricted",
+  L: "low",
+  M: "moderate",
+  N: "normal",
+  R: "restricted",
+  V: "very restricted",
+};
+
+/** v3-ActCode handling caveats and sensitivity codes we use. */
+export type ActCodeLabel = "NOREUSE" | "HTEST";
+
+const ACT_DISPLAY: Readonly<Record<ActCodeLabel, string>> = {
+  NOREUSE: "no reuse beyond purpose of use",
+  HTEST: "test health data",
+};
+
+/** `meta.security` with one confidentiality code and the given ActCode labels. */
+export function labels(confidentiality: Confidentiality, acts: readonly ActCodeLabel[] = []): Coding[] {
+  return [
+    { system: CONFIDENTIALITY, code: confidentiality, display: DISPLAY[confidentiality] },
+    ...[...new Set(acts)].sort().map((code) => ({ system: ACT_CODE, code, display: ACT_DISPLAY[code] })),
+  ];
+}
+
+/** The confidentiality code of a label list (exactly one is required). */
+export function confidentialityOf(security: readonly Coding[]): Confidentiality {
+  const found = security.filter((c) => c.system === CONFIDENTIALITY);
+  const code = found[0]?.code;
+  if (found.length !== 1 || !CONFIDENTIALITY_ORDER.includes(code as Confidentiality)) {
+    throw new Error(`expected exactly one confidentiality label, got ${found.length}`);
+  }
+  return code as Confidentiality;
+}
+
+/**
+ * The labels of a Bundle of these entries: the highest confidentiality (U for an empty Bundle) and the
+ * union of the other labels, so a receiver keeps every caveat.
+ */
+export function bundleLabels(entries: readonly (readonly Coding[])[]): Coding[] {
+  let highest: Confidentiality = "U";
+  const others = new Map<string, Coding>();
+  for (const security of entries) {
+    const c = confidentialityOf(security);
+    if (CONFIDENTIALITY_ORDER.indexOf(c) > CONFIDENTIALITY_ORDER.indexOf(highest)) highest = c;
+    for (const coding of security) {
+      if (coding.system !== CONFIDENTIALITY) others.set(`${coding.system}|${coding.code}`, coding);
+    }
+  }
+  return [
+    labels(highest)[0] as Coding,
+    ...[...others.values()].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0)),
+  ];
+}

@@ -11,9 +11,10 @@ import {
   type OperationOutcome,
   type OutcomeExtension,
 } from "../fhir/operation-outcome.js";
+import type { FhirErrorCode } from "../fhir/errors.js";
 import type { ServiceErrorCode } from "../service/errors.js";
 
-const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> = {
+const STATUS: Readonly<Record<ServiceErrorCode | FhirErrorCode, readonly [number, IssueType]>> = {
   SERVICE_DB_UNUSABLE: [503, "exception"],
   SERVICE_DATA_DIR_EXISTS: [500, "exception"],
   SERVICE_DATA_DIR_UNUSABLE: [503, "exception"],
@@ -59,6 +60,11 @@ const STATUS: Readonly<Record<ServiceErrorCode, readonly [number, IssueType]>> =
   INTEGRITY_FAILURE: [503, "exception"],
   BACKUP_INVALID: [400, "invalid"],
   REQUEST_INVALID: [400, "invalid"],
+  FHIR_SEARCH_INVALID: [400, "invalid"],
+  FHIR_FORMAT_UNSUPPORTED: [406, "not-supported"],
+  // N1: FHIR input with script, event attributes, javascript: URLs or external references.
+  FHIR_INPUT_UNSAFE: [400, "security"],
+  FHIR_INPUT_INVALID: [400, "invalid"],
 };
 
 /** Codes of the HTTP layer itself (malformed requests before any service code runs). */
@@ -100,7 +106,7 @@ const RETRY_LATER: ReadonlySet<string> = new Set([
 /** Status and body for anything a handler threw. Unknown errors become a generic 500. */
 export function toHttpError(error: unknown): { status: number; body: OperationOutcome; internal: boolean } {
   if (isCodedError(error) && error.code in STATUS) {
-    const [status, type] = STATUS[error.code as ServiceErrorCode];
+    const [status, type] = STATUS[error.code as ServiceErrorCode | FhirErrorCode];
     const body = outcome(error.code, type, error.message);
     const extension = exposedContext(error.context);
     return {

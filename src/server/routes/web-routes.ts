@@ -91,6 +91,8 @@ export function registerWebRoutes(app: FastifyInstance, dir: string = defaultWeb
     const query = request.url.indexOf("?");
     const path = query < 0 ? request.url : request.url.slice(0, query);
     if (path === "/api" || path.startsWith("/api/")) return;
+    // The FHIR endpoint (fhir-routes.ts) answers its own paths, unknown ones with the coded 404.
+    if (path === "/fhir" || path.startsWith("/fhir/")) return;
     if (path.startsWith("/assets/")) {
       const file = files.get(path);
       return file ? send(reply, file, IMMUTABLE) : notFound(reply, "ファイルが見つかりません");

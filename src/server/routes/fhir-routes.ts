@@ -1,0 +1,120 @@
+/**
+ * The FHIR R4 endpoint under `/fhir`, on the same mutual-TLS origin and sessions as the API:
+ * `metadata` (CapabilityStatement), AuditEvent search (GET, or POST `_search` with a form body so the
+ * parameters stay out of URLs and access logs) and read, Provenance search by target. Answers are
+ * `application/fhir+json`; errors are OperationOutcome (http-errors.ts). Resources are built in fhir/.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { parseAuditEventSearch, type AuditEventCriteria } from "../../fhir/audit-event-search.js";
+import { searchsetBundle } from "../../fhir/bundle.js";
+import { capabilityStatement } from "../../fhir/capability-statement.js";
+import { readAuditEvent, searchAuditEvents } from "../../service/audit-events.js";
+import type { ServiceContext } from "../../service/context.js";
+import { ServiceError } from "../../service/errors.js";
+import { guard } from "../request-auth.js";
+
+export const FHIR_JSON = "application/fhir+json; charset=utf-8";
+const SOFTWARE_VERSION = "0.1.0";
+
+/** The FHIR base of this request: a configured host name (never a reflected Host header) and the port. */
+export function fhirBase(ctx: ServiceContext, request: FastifyRequest): string {
+  const names = ctx.config.hostNames;
+  const asked = request.hostname.replace(/:\d+$/, "");
+  const host = names.includes(asked) ? asked : (names[0] ?? "localhost");
+  const port = request.raw.socket.localPort;
+  const hostPart = host.includes(":") ? `[${host}]` : host;
+  return `https://${hostPart}${port === undefined || port === 443 ? "" : `:${port}`}/fhir`;
+}
+
+/** Query parameters as the URL carries them, in order (never Fastify's merged object). */
+function paramsOf(search: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, value] of new URLSearchParams(search)) {
+    const list = out.get(name) ?? [];
+    list.push(value);
+    out.set(name, list);
+  }
+  return out;
+}
+
+function queryPart(request: FastifyRequest): string {
+  const q = request.url.indexOf("?");
+  return q < 0 ? "" : request.url.slice(q + 1);
+}
+
+const send = (reply: FastifyReply, body: unknown): FastifyReply =>
+  reply.header("content-type", FHIR_JSON).send(body);
+
+export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const startedAt = ctx.now().toISOString();
+
+  void app.register((scope, _opts, done) => {
+    // POST _search: the FHIR form body (http://hl7.org/fhir/R4/http.html#search).
+    scope.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "buffer", bodyLimit: 16 * 1024 },
+      (request, body, next) => {
+        request.rawBody = body as Buffer;
+        next(null, (body as Buffer).toString("utf8"));
+      },
+    );
+
+    scope.get("/fhir/metadata", async (request, reply) => {
+      await guard(ctx, request);
+      return send(
+        reply,
+        capabilityStatement({
+          base: fhirBase(ctx, request),
+          date: startedAt,
+          softwareVersion: SOFTWARE_VERSION,
+        }),
+      );
+    });
+
+    const search = async (request: FastifyRequest, reply: FastifyReply, raw: string) => {
+      const { session, actor } = await guard(ctx, request, {
+        change: request.method === "POST",
+        device: false,
+      });
+      const criteria: AuditEventCriteria = parseAuditEventSearch(paramsOf(raw));
+      const page = await searchAuditEvents(ctx, actor, session, criteria);
+      const base = fhirBase(ctx, request);
+      const url = (before?: number) => {
+        const q = [criteria.canonical, ...(before !== undefined ? [`_before=${before}`] : [])].filter(
+          (s) => s !== "",
+        );
+        return `${base}/AuditEvent${q.length > 0 ? `?${q.join("&")}` : ""}`;
+      };
+      return send(
+        reply,
+        searchsetBundle({
+          base,
+          resources: page.events,
+          links: [
+            { relation: "self", url: url(criteria.before) },
+            ...(page.next !== undefined ? [{ relation: "next" as const, url: url(page.next) }] : []),
+          ],
+          timestamp: ctx.now().toISOString(),
+        }),
+      );
+    };
+
+    scope.get("/fhir/AuditEvent", (request, reply) => search(request, reply, queryPart(request)));
+
+    scope.post("/fhir/AuditEvent/_search", (request, reply) => {
+      if (queryPart(request) !== "") {
+        throw new ServiceError("REQUEST_INVALID", "POST の検索では条件を本文だけに書いてください", {});
+      }
+      return search(request, reply, typeof request.body === "string" ? request.body : "");
+    });
+
+    scope.get("/fhir/AuditEvent/:id", async (request, reply) => {
+      const { session, actor } = await guard(ctx, request);
+      const id = (request.params as { id?: unknown }).id;
+      if (typeof id !== "string" || id.length > 64) throw new ServiceError("NOT_FOUND", "見つかりません", {});
+      return send(reply, await readAuditEvent(ctx, actor, session, id));
+    });
+
+    done();
+  });
+}

@@ -5,6 +5,9 @@
  * never result data, another party gets an empty Bundle and the same 404 as for a missing event; every
  * read is itself recorded; every resource the endpoint answers with validates against the R4 definitions.
  */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient, ApiResponse } from "../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
@@ -238,5 +241,84 @@ describe("FHIR endpoint: who sees what", () => {
     );
     expect(queries.length).toBeGreaterThan(10);
     expect(queries.some((r) => r.type === "audit-query" && r.outcome === "minor-failure")).toBe(true);
+  });
+});
+
+describe("kenshin audit export", () => {
+  const CLI = join(process.cwd(), "dist/cli/main.js");
+  const kenshin = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, ...args], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, KENSHIN_DEBUG: "" },
+    });
+  const today = new Date(Date.now() + 9 * 3_600_000).toISOString().slice(0, 10);
+
+  it("--format fhir: NDJSON of AuditEvents, each valid, covering the transfer; the export is recorded", () => {
+    const out = join(node.dir, "audit.ndjson");
+    const r = kenshin(
+      "audit",
+      "export",
+      "--data",
+      node.dir,
+      "--from",
+      today,
+      "--to",
+      today,
+      "--format",
+      "fhir",
+      "--out",
+      out,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const events = readFileSync(out, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as AuditEvent);
+    expect(events.length).toBeGreaterThan(20);
+    for (const e of events) expectValidFhir(e);
+    expect(events.some((e) => entityIds(e).includes(sent.id) && e.type.code === "110106")).toBe(true);
+    expect(found(readFileSync(out), needlesOf(exportValues()))).toEqual([]);
+    const last = ledgerRecords(node.ctx).at(-1);
+    expect(last?.type === "audit-query" && last.query.startsWith("export fhir")).toBe(true);
+    // Never overwrites an earlier export.
+    expect(
+      kenshin("audit", "export", "--data", node.dir, "--from", today, "--to", today, "--out", out).status,
+    ).toBe(2);
+  });
+
+  it("--format jahis: one XML document that xmllint validates against the RFC 3881 schema", () => {
+    const out = join(node.dir, "audit.xml");
+    const r = kenshin(
+      "audit",
+      "export",
+      "--data",
+      node.dir,
+      "--from",
+      today,
+      "--to",
+      today,
+      "--format",
+      "jahis",
+      "--out",
+      out,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lint = spawnSync("xmllint", ["--noout", "--schema", "schema/audit-messages.xsd", out], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(lint.stderr).toContain("validates");
+    expect(lint.status).toBe(0);
+    expect(readFileSync(out, "utf8")).toContain(`ParticipantObjectID="${sent.id}"`);
+  });
+
+  it("a range before the node existed is empty; a malformed date is exit 2 with a code", () => {
+    const r = kenshin("audit", "export", "--data", node.dir, "--from", "2001-01-01", "--to", "2001-01-31");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("");
+    const bad = kenshin("audit", "export", "--data", node.dir, "--from", "yesterday", "--to", today);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("FHIR_SEARCH_INVALID");
   });
 });

@@ -35,6 +35,7 @@ async function registrations(command: string | undefined): Promise<Register[]> {
     import("./backup.js").then((m) => m.registerBackupCommands),
     import("./keys.js").then((m) => m.registerKeyCommands),
     import("./cluster.js").then((m) => m.registerClusterCommands),
+    import("./audit.js").then((m) => m.registerAuditCommands),
   ]);
 }
 

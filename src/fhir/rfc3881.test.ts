@@ -10,7 +10,9 @@ import { AUDIT_MESSAGES_HEAD, AUDIT_MESSAGES_TAIL, auditMessageXml } from "./rfc
 const RFC3881 = new URL("../../schema/rfc3881.xsd", import.meta.url).pathname;
 const WRAPPER = new URL("../../schema/audit-messages.xsd", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "kenshin-rfc3881-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** xmllint's verdict (Debian libxml2-utils). */
 function xmllint(xml: string, schema: string): { status: number | null; stderr: string } {

@@ -102,12 +102,51 @@ export async function issueClientCertificate(
   });
 }
 
+/** What a signing certificate is for: the node's organisation seal (JWS) or its RFC 3161 time-stamp authority. */
+export type SigningPurpose = "seal" | "tsa";
+
+/** RFC 9336 id-kp-documentSigning. */
+const DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36";
+
+/**
+ * Issues a signing certificate for the node itself:
+ * - `seal`: the organisation key that signs sent files (detached JWS), extKeyUsage documentSigning;
+ * - `tsa`: the built-in time-stamp authority, extKeyUsage timeStamping only and critical, as RFC 3161
+ *   §2.3 requires (OpenSSL's `ts -verify` refuses anything else).
+ * Both: keyUsage digitalSignature + nonRepudiation (contentCommitment), critical.
+ * @throws PkiError PKI_OPTION_INVALID and the CA errors of {@link loadCertificateAuthority}
+ */
+export async function issueSigningCertificate(
+  ca: CaMaterial,
+  o: {
+    purpose: SigningPurpose;
+    organizationName: string;
+    commonName: string;
+    now: Date;
+    validityDays: number;
+  },
+): Promise<IssuedCertificate> {
+  const period = validityPeriod(o.now, o.validityDays, "validityDays");
+  return issue(await loadCertificateAuthority(ca), {
+    subject: [
+      { O: [checkSubjectName(o.organizationName, "organizationName")] },
+      { CN: [checkSubjectName(o.commonName, "commonName")] },
+    ],
+    usage: [o.purpose === "tsa" ? x509.ExtendedKeyUsage.timeStamping : DOCUMENT_SIGNING],
+    usageCritical: o.purpose === "tsa",
+    keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation,
+    ...period,
+  });
+}
+
 async function issue(
   ca: LoadedCertificateAuthority,
   p: {
     subject: x509.JsonName;
-    altNames: x509.SubjectAlternativeNameExtension;
-    usage: x509.ExtendedKeyUsage[];
+    altNames?: x509.SubjectAlternativeNameExtension;
+    usage: (x509.ExtendedKeyUsage | string)[];
+    usageCritical?: boolean;
+    keyUsage?: x509.KeyUsageFlags;
     notBefore: Date;
     notAfter: Date;
   },
@@ -133,9 +172,9 @@ async function issue(
     signingKey: ca.signingKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension(p.usage, false),
-      p.altNames,
+      new x509.KeyUsagesExtension(p.keyUsage ?? x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension(p.usage, p.usageCritical ?? false),
+      ...(p.altNames !== undefined ? [p.altNames] : []),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       new x509.AuthorityKeyIdentifierExtension(ca.keyId),
     ],

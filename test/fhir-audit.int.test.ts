@@ -108,10 +108,11 @@ describe("FHIR endpoint: AuditEvents of a transfer", () => {
       ["rest", "create", "C", "0"], // upload
       ["rest", "operation+convert", "E", "0"], // conversion
       ["110106", "disclose", "U", "0"], // 送信確定
+      ["rest", "create+seal", "C", "0"], // the node's seal (JWS + RFC 3161 token)
       ["110106", "disclose", "R", "0"], // download
       ["110107", "disclose", "C", "0"], // 受領確定
     ]);
-    const [upload, conversion, send, download, receipt] = events.slice().reverse();
+    const [upload, conversion, send, , download, receipt] = events.slice().reverse();
     expect(entityIds(upload as AuditEvent)).toContain(sent.original.sha256);
     expect(entityIds(conversion as AuditEvent)).toContain(sent.standard?.sha256);
     for (const e of [send, download, receipt])

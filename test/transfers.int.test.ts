@@ -144,7 +144,7 @@ describe("a transfer from upload to receipt", () => {
     const trail = await receiver.get(`/api/v1/transfers/${transfer.id}/trail`);
     expectStatus(trail, 200);
     const types = (trail.json as TrailAnswer).entries.map((e) => (e.entry as OperationRecord).type);
-    expect(types).toEqual(["upload", "conversion", "send", "download", "receipt"]);
+    expect(types).toEqual(["upload", "conversion", "send", "seal", "download", "receipt"]);
     first = transfer;
   });
 

@@ -90,7 +90,11 @@ async function lookup(client: ApiClient, sha256: string): Promise<unknown> {
   return r.json;
 }
 
-export function describeRemote(file: string, result: Awaited<ReturnType<typeof verifyRemote>>): string {
+export function describeRemote(
+  file: string,
+  result: Awaited<ReturnType<typeof verifyRemote>>,
+  seals: readonly string[] = [],
+): string {
   const lines = [`検証対象: ${file}`, `ファイル SHA-256: ${result.fileSha256}`];
   for (const t of result.trails) {
     lines.push(`チェックポイント: ${t.checkpoint.origin} 大きさ ${t.checkpoint.size} (署名を検証しました)`);
@@ -106,6 +110,7 @@ export function describeRemote(file: string, result: Awaited<ReturnType<typeof v
       );
     }
   }
+  lines.push(...seals);
   lines.push(
     result.by === "file"
       ? "結果: 検証成功 (ファイルそのものが台帳にあります)"

@@ -11,6 +11,7 @@ import { verifyTrail, type Trail } from "../ledger/trail.js";
 import { toBase64 } from "../ledger/verify/encoding.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 import { readVerifierKey, withLedger } from "./ledger.js";
+import { caPemFor, checkSeals, sealLines } from "./seal-report.js";
 import { describeRemote, readFileForVerify, verifyRemote } from "./verify-remote.js";
 import { checkCosignerPolicy, type CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
 import type { VerifierKey } from "../ledger/verify/verifier-key.js";
@@ -74,11 +75,18 @@ async function runRemote(file: string, key: VerifierKey, o: VerifyFlags): Promis
         ? { pfx: o.pfx, pfxPasswordEnv: o.pfxPasswordEnv }
         : { cert: o.cert ?? "", key: o.key ?? "" }),
     });
+    const seals = await checkSeals(
+      result.trails.flatMap((t) => t.entries.map((e) => e.record)),
+      result.fileSha256,
+      bytes,
+      caPemFor({ ca: o.ca }),
+    );
     process.stdout.write(
       o.json === true
-        ? `${JSON.stringify({ ok: true, fileSha256: result.fileSha256, by: result.by, cosignatures: result.trails[0]?.cosignatures ?? [], entries: result.trails.flatMap((t) => t.entries) })}\n`
-        : describeRemote(file, result),
+        ? `${JSON.stringify({ ok: true, fileSha256: result.fileSha256, by: result.by, cosignatures: result.trails[0]?.cosignatures ?? [], entries: result.trails.flatMap((t) => t.entries), seals })}\n`
+        : describeRemote(file, result, sealLines(seals)),
     );
+    if (seals.some((x) => !x.ok && x.code !== "NO_CA")) process.exitCode = EXIT_ISSUES;
   } catch (error) {
     if (!(error instanceof LedgerError)) throw error;
     process.stdout.write(
@@ -137,12 +145,22 @@ export function registerVerifyCommand(program: Command): void {
       }
       const fileSha256 = sha256Hex(bytes);
       const recordHashes = recordHashesOf(bytes);
-      await withLedger(o.db, (log) => {
+      const db = o.db;
+      await withLedger(db, async (log) => {
         try {
           const trail = verifyTrail({ storage: log.storage, logKey: key, fileSha256, recordHashes });
-          process.stdout.write(
-            o.json === true ? `${JSON.stringify(trailJson(trail))}\n` : describe(file, trail),
+          const seals = await checkSeals(
+            trail.entries.map((e) => e.record),
+            fileSha256,
+            bytes,
+            caPemFor({ ca: o.ca, db }),
           );
+          process.stdout.write(
+            o.json === true
+              ? `${JSON.stringify({ ...(trailJson(trail) as object), seals })}\n`
+              : describe(file, trail, sealLines(seals)),
+          );
+          if (seals.some((x) => !x.ok && x.code !== "NO_CA")) process.exitCode = EXIT_ISSUES;
         } catch (error) {
           if (
             !isVerificationFailure(error) &&
@@ -182,7 +200,7 @@ function trailJson(trail: Trail): unknown {
 
 const MATCH_LABEL = { file: "ファイル", transfer: "同じ転送", record: "レコード" } as const;
 
-function describe(file: string, trail: Trail): string {
+function describe(file: string, trail: Trail, seals: readonly string[]): string {
   const cp = trail.checkpoint;
   const lines = [
     `検証対象: ${file}`,
@@ -206,6 +224,7 @@ function describe(file: string, trail: Trail): string {
       `レコード: ${total} 件中 ${proven} 件を二段階証明で確認しました${where === "" ? "" : ` (${where})`}`,
     );
   }
+  lines.push(...seals);
   const fileFound = trail.entries.some((e) => e.matched === "file");
   lines.push(
     fileFound

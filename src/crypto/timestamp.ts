@@ -32,7 +32,12 @@ function engine(): pkijs.ICryptoEngine {
   return new pkijs.CryptoEngine({ name: "node-webcrypto", crypto: globalThis.crypto });
 }
 
-const buf = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
+/** A copy in its own ArrayBuffer (a Buffer's `.buffer` is often a shared pool, and Buffer#slice is a view). */
+const buf = (bytes: Uint8Array): ArrayBuffer => {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy.buffer;
+};
 
 /** The TSA's key and certificate (issued by the service CA with extKeyUsage timeStamping, critical). */
 export interface TsaIdentity {

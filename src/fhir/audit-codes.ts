@@ -152,6 +152,23 @@ export const ENTRY_CODES: Readonly<Record<CodedType, AuditCodes>> = {
     direction: "none",
     pattern: "DICOM A.5.3.11 Security Alert",
   },
+  seal: {
+    type: rest,
+    subtype: [
+      interaction("create"),
+      ours("seal", "Provenance with the organisation seal and an RFC 3161 time stamp"),
+    ],
+    action: "C",
+    direction: "none",
+    pattern: "BALP Create (Provenance)",
+  },
+  alert: {
+    type: SECURITY_ALERT,
+    subtype: [ours("monitoring-alert", "Burst beyond a monitoring threshold")],
+    action: "E",
+    direction: "none",
+    pattern: "DICOM A.5.3.11 Security Alert",
+  },
   note: {
     type: APPLICATION_ACTIVITY,
     subtype: [ours("note", "Operator note")],

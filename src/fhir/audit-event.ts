@@ -86,7 +86,12 @@ const detail = (type: string, value: string | number) => ({ type, valueString: S
 
 /** Outcomes that are security events (labelled R, see security-labels.ts). */
 function isSecurityEvent(record: OperationRecord): boolean {
-  return record.outcome !== "success" || record.type === "denial" || record.type === "repair";
+  return (
+    record.outcome !== "success" ||
+    record.type === "denial" ||
+    record.type === "repair" ||
+    record.type === "alert"
+  );
 }
 
 function userAgent(record: OperationRecord, codes: AuditCodes): AuditEventAgent {
@@ -321,6 +326,29 @@ function recordEntities(record: OperationRecord): AuditEventEntity[] {
           detail: [detail("reason", record.reason)],
         },
       ];
+    case "seal":
+      return [
+        transferEntity(record.transfer, "seal"),
+        fileEntity(record.file, "standard file", lifecycle("4", "Verification"), [
+          detail("timestamp", record.timestamp.time),
+          detail("tsa", record.timestamp.tsa),
+        ]),
+      ];
+    case "alert":
+      return [
+        {
+          ...(record.subject !== undefined ? { what: ident(SYSTEM.alert, record.subject) } : {}),
+          type: SYSTEM_OBJECT,
+          role: objectRole("4", "Domain Resource"),
+          name: "monitoring alert",
+          detail: [
+            detail("kind", record.kind),
+            detail("count", record.count),
+            detail("threshold", record.threshold),
+            detail("windowMinutes", record.windowMinutes),
+          ],
+        },
+      ];
     case "note":
       return [];
   }
@@ -341,6 +369,8 @@ const KIND_JA: Readonly<Record<OperationRecord["type"], string>> = {
   denial: "拒否",
   repair: "台帳の修復",
   note: "記録",
+  seal: "電子署名・タイムスタンプ",
+  alert: "監視アラート",
 };
 
 /** The AuditEvent of one ledger entry. */

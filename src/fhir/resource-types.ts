@@ -22,6 +22,8 @@ export interface Identifier {
 
 export interface Reference {
   readonly reference?: string;
+  /** The resource type the reference is to (a logical reference by identifier has no URL). */
+  readonly type?: string;
   readonly identifier?: Identifier;
   readonly display?: string;
 }

@@ -101,6 +101,8 @@ const RETRY_LATER: ReadonlySet<string> = new Set([
   "DATA_KEY_KEK_ROTATING",
   "DATA_KEY_KEK_STALE",
   "PAYLOAD_KEK_MISMATCH",
+  // The external time-stamp authority did not answer: the send was refused with nothing changed.
+  "CRYPTO_TSA_UNAVAILABLE",
 ]);
 
 /** Status and body for anything a handler threw. Unknown errors become a generic 500. */
@@ -118,7 +120,13 @@ export function toHttpError(error: unknown): { status: number; body: OperationOu
   if (isCodedError(error) && RETRY_LATER.has(error.code)) {
     return {
       status: 503,
-      body: outcome("SERVICE_BUSY", "throttled", "鍵の更新中です。しばらくしてから再度お試しください"),
+      body: outcome(
+        "SERVICE_BUSY",
+        "throttled",
+        error.code === "CRYPTO_TSA_UNAVAILABLE"
+          ? "時刻認証局に接続できません。しばらくしてから再度お試しください"
+          : "鍵の更新中です。しばらくしてから再度お試しください",
+      ),
       internal: false,
     };
   }

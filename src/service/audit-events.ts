@@ -14,7 +14,7 @@ import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import type { Session } from "./sessions.js";
 import { ServiceError } from "./errors.js";
-import { canSee, transferRow } from "./transfer-records.js";
+import { entryVisibility as visibility } from "./entry-visibility.js";
 
 /** Entries examined for one page at most; past that the page ends early with a `next` cursor. */
 export const MAX_SCAN_PER_PAGE = 20_000;
@@ -23,25 +23,6 @@ export interface AuditEventPage {
   readonly events: readonly AuditEvent[];
   /** `_before` of the next page, when older entries remain. */
   readonly next?: number;
-}
-
-/** Whether this session may see the entry (memoises transfer look-ups per request). */
-function visibility(ctx: ServiceContext, session: Session): (record: OperationRecord) => boolean {
-  if (session.role === "admin") return () => true;
-  const inst = session.institution.id;
-  const seen = new Map<string, boolean>();
-  return (record) => {
-    if (record.institution === inst) return true;
-    const transfer = "transfer" in record ? record.transfer : undefined;
-    if (transfer === undefined) return false;
-    let ok = seen.get(transfer);
-    if (ok === undefined) {
-      const row = transferRow(ctx, transfer);
-      ok = row !== undefined && canSee(session, row);
-      seen.set(transfer, ok);
-    }
-    return ok;
-  };
 }
 
 function eventAt(ctx: ServiceContext, index: number): { record: OperationRecord; event: () => AuditEvent } {

@@ -6,6 +6,7 @@
 import type { RecordInput } from "../ledger/entry/operation-record.js";
 import type { AppendResult } from "../ledger/sequencer.js";
 import type { Actor, ServiceContext } from "./context.js";
+import { stampCheckpoint } from "./time-stamps.js";
 
 type Outcome = "success" | "minor-failure" | "serious-failure" | "major-failure";
 
@@ -28,10 +29,15 @@ export function recordCommon(ctx: ServiceContext, actor: Actor, outcome: Outcome
   };
 }
 
-/** Appends the records as one durable batch and signs a new checkpoint covering them. */
+/**
+ * Appends the records as one durable batch, signs a new checkpoint covering them and time-stamps that
+ * checkpoint (RFC 3161). A time-stamp authority that cannot answer does not undo the operation: that
+ * checkpoint stays unstamped (monitoring counts them) and the next one is stamped.
+ */
 export async function audit(ctx: ServiceContext, records: readonly RecordInput[]): Promise<AppendResult[]> {
   const results = await ctx.ledger.append(records.map((record) => ({ record })));
-  ctx.ledger.signCheckpoint(ctx.signer);
+  const checkpoint = ctx.ledger.signCheckpoint(ctx.signer);
+  await stampCheckpoint(ctx, checkpoint).catch(() => undefined);
   return results;
 }
 

@@ -99,6 +99,25 @@ export const configSchema = z
         idleSeconds: 30,
         perAddress: 64,
       }),
+    /**
+     * RFC 3161 time stamps on sent files and checkpoints: the built-in TSA (default), or an external
+     * TSA at `tsaUrl` whose certificate chains to `tsaCaPem` (PEM; default: the service CA).
+     */
+    timestamp: z
+      .object({
+        tsaUrl: z
+          .url({ protocol: /^https?$/ })
+          .max(500)
+          .optional(),
+        tsaCaPem: z
+          .string()
+          .min(1)
+          .max(64 * 1024)
+          .optional(),
+        timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+      })
+      .strict()
+      .default({ timeoutMs: 10_000 }),
     /** Largest request body the server reads (JSON API). */
     maxBodyBytes: z
       .number()

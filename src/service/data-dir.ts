@@ -20,6 +20,11 @@ export interface DataPaths {
   readonly serverKey: string;
   /** Certificates and keys handed out (per login ID), for the office to pass on. */
   readonly issued: string;
+  /** The organisation seal (detached JWS over sent files) and the built-in RFC 3161 TSA. */
+  readonly sealKey: string;
+  readonly sealCert: string;
+  readonly tsaKey: string;
+  readonly tsaCert: string;
 }
 
 export function dataPaths(dir: string): DataPaths {
@@ -37,5 +42,9 @@ export function dataPaths(dir: string): DataPaths {
     serverCert: join(dir, "tls", "server.cert.pem"),
     serverKey: join(dir, "tls", "server.key.pem"),
     issued: join(dir, "issued"),
+    sealKey: join(dir, "keys", "seal.key.pem"),
+    sealCert: join(dir, "keys", "seal.cert.pem"),
+    tsaKey: join(dir, "keys", "tsa.key.pem"),
+    tsaCert: join(dir, "keys", "tsa.cert.pem"),
   };
 }

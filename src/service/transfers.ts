@@ -26,6 +26,8 @@ import { verifiedTransfer } from "./transfer-authority.js";
 import { raiseIntegrityAlarm } from "./transfer-integrity.js";
 import { recordRefusal, type DenialAction } from "./refusal-log.js";
 import { convertUploadStream, type ConvertedUpload } from "./upload-stream.js";
+import { sealRecord } from "./seals.js";
+import { stampCheckpoint } from "./time-stamps.js";
 import {
   addDays,
   notFound,
@@ -228,7 +230,7 @@ export async function uploadTransfer(
       recordHashes: summary.recordHashes,
     },
   ]);
-  ctx.ledger.signCheckpoint(ctx.signer);
+  await stampCheckpoint(ctx, ctx.ledger.signCheckpoint(ctx.signer)).catch(() => undefined);
   const row = transferRow(ctx, id);
   if (!row) throw notFound();
   return { transfer: toView(ctx, row), report };
@@ -244,6 +246,18 @@ export async function sendTransfer(
   const row = await partyRow(ctx, actor, session, id, "send", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "send", stateError("送信確定できるのは変換済みの転送だけです"), id);
+  // The seal (JWS + RFC 3161 token) over the exact stored bytes, made before anything changes: a
+  // time-stamp authority that cannot answer refuses the send and leaves the transfer as it was.
+  const bytes = await checkedStandard(ctx, row, true);
+  // The send entry's time first, then the seal's: ledger times never go backwards within a batch.
+  const sendEntry: RecordInput = {
+    ...recordCommon(ctx, actor, "success"),
+    type: "send",
+    transfer: id,
+    receiver: row.receiver_id,
+    file: standardRef(row),
+  };
+  const seal = await sealRecord(ctx, { ...actor, device: undefined }, id, bytes);
   const now = ctx.now();
   ctx.db.transaction(() => {
     ctx.db
@@ -257,15 +271,7 @@ export async function sendTransfer(
       )
       .run(row.receiver_id, month, row.records ?? 0);
   })();
-  await audit(ctx, [
-    {
-      ...recordCommon(ctx, actor, "success"),
-      type: "send",
-      transfer: id,
-      receiver: row.receiver_id,
-      file: standardRef(row),
-    },
-  ]);
+  await audit(ctx, [sendEntry, seal]);
   return toView(ctx, mustRow(ctx, id));
 }
 
@@ -319,33 +325,8 @@ export async function downloadTransfer(
   if (!(row.status === "sent" || row.status === "downloaded" || row.status === "received")) {
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
+  await checkedStandard(ctx, row, false);
   const kek = await loadKek(ctx.paths.kek);
-  const hash = createHash("sha256");
-  try {
-    for await (const c of readPayload(ctx.db, kek, id, "standard")) hash.update(c);
-  } catch (error) {
-    // A chunk or data key that fails authentication (or is missing) is tampering or damage at rest.
-    if (
-      !(error instanceof PayloadError) ||
-      (error.code !== "PAYLOAD_CORRUPT" && error.code !== "PAYLOAD_NOT_FOUND")
-    )
-      throw error;
-    return raiseIntegrityAlarm(ctx, {
-      code: error.code,
-      description: `payload of ${id} failed authentication: ${error.code}`,
-      message: "保存データの検証に失敗しました。事務局に連絡してください",
-      transferId: id,
-      cause: error,
-    });
-  }
-  if (hash.digest("hex") !== row.standard_sha256) {
-    return raiseIntegrityAlarm(ctx, {
-      code: "INTEGRITY_FAILURE",
-      description: `payload of ${id} does not match its recorded SHA-256`,
-      message: "保存データのハッシュ値が記録と一致しません。事務局に連絡してください",
-      transferId: id,
-    });
-  }
   if (row.status === "sent") {
     ctx.db
       .prepare("UPDATE transfers SET status = 'downloaded', downloaded_at = ? WHERE id = ?")
@@ -382,6 +363,52 @@ export async function confirmReceipt(
     { ...recordCommon(ctx, actor, "success"), type: "receipt", transfer: id, file: standardRef(row) },
   ]);
   return toView(ctx, mustRow(ctx, id));
+}
+
+/**
+ * Reads the stored standard CSV and checks it against the recorded hash; a chunk or data key that fails
+ * authentication, or a hash that differs, is an integrity alarm (nothing is sent). With `keep`, the
+ * exact bytes are returned (the seal signs them); otherwise they are only hashed as they stream past.
+ */
+async function checkedStandard(ctx: ServiceContext, row: TransferRow, keep: true): Promise<Buffer>;
+async function checkedStandard(ctx: ServiceContext, row: TransferRow, keep: false): Promise<undefined>;
+async function checkedStandard(
+  ctx: ServiceContext,
+  row: TransferRow,
+  keep: boolean,
+): Promise<Buffer | undefined> {
+  const chunks: Uint8Array[] | undefined = keep ? [] : undefined;
+  const kek = await loadKek(ctx.paths.kek);
+  const hash = createHash("sha256");
+  try {
+    for await (const c of readPayload(ctx.db, kek, row.id, "standard")) {
+      hash.update(c);
+      if (chunks) chunks.push(c);
+    }
+  } catch (error) {
+    // A chunk or data key that fails authentication (or is missing) is tampering or damage at rest.
+    if (
+      !(error instanceof PayloadError) ||
+      (error.code !== "PAYLOAD_CORRUPT" && error.code !== "PAYLOAD_NOT_FOUND")
+    )
+      throw error;
+    return raiseIntegrityAlarm(ctx, {
+      code: error.code,
+      description: `payload of ${row.id} failed authentication: ${error.code}`,
+      message: "保存データの検証に失敗しました。事務局に連絡してください",
+      transferId: row.id,
+      cause: error,
+    });
+  }
+  if (hash.digest("hex") !== row.standard_sha256) {
+    return raiseIntegrityAlarm(ctx, {
+      code: "INTEGRITY_FAILURE",
+      description: `payload of ${row.id} does not match its recorded SHA-256`,
+      message: "保存データのハッシュ値が記録と一致しません。事務局に連絡してください",
+      transferId: row.id,
+    });
+  }
+  return chunks ? Buffer.concat(chunks) : undefined;
 }
 
 function stateError(message: string): ServiceError {

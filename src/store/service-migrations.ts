@@ -156,4 +156,14 @@ CREATE TABLE backups (
   created_at TEXT NOT NULL
 ) STRICT;
 `,
+  `
+-- RFC 3161 time-stamp tokens over signed checkpoints (the note text), one per checkpoint size.
+CREATE TABLE checkpoint_timestamps (
+  size INTEGER PRIMARY KEY,
+  root TEXT NOT NULL,
+  token BLOB NOT NULL,
+  gen_time TEXT NOT NULL,
+  tsa TEXT NOT NULL
+) STRICT;
+`,
 ];

@@ -58,6 +58,23 @@ export function sampleRecords(): OperationRecord[] {
     { ...sampleCommon, type: "audit-query", query: "fhir AuditEvent?_count=10" },
     { ...sampleCommon, type: "repair", node: "node-2", range: { from: 1, to: 5 }, sourceNode: "node-3" },
     { ...sampleCommon, type: "note", data: { hello: "world" } },
+    {
+      ...sampleCommon,
+      type: "seal",
+      transfer: "tr_1",
+      file,
+      jws: "eyJhbGciOiJFUzI1NiJ9..c2ln",
+      timestamp: { token: "MAA=", time: sampleCommon.time, tsa: "CN=kenshin TSA" },
+    },
+    {
+      ...sampleCommon,
+      type: "alert",
+      kind: "auth-failures",
+      count: 12,
+      threshold: 10,
+      windowMinutes: 5,
+      subject: "s-0001",
+    },
   ];
   for (const action of Object.keys(ADMIN_CODES) as (keyof typeof ADMIN_CODES)[]) {
     records.push({ ...sampleCommon, type: "admin", action, target: { kind: "account", id: "x-1" } });

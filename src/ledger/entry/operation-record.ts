@@ -161,6 +161,49 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
     })
     .strict(),
   z.object({ ...common, type: z.literal("note"), data: z.record(z.string(), z.json()) }).strict(),
+  /**
+   * The node's seal over a sent standard file (S1–S2): a detached JWS (RFC 7515 + RFC 7797, ES256) by
+   * the organisation key over the file's exact bytes, and an RFC 3161 time-stamp response over the JWS.
+   * With the send entry it makes the file's FHIR Provenance.
+   */
+  z
+    .object({
+      ...common,
+      ...transfer,
+      type: z.literal("seal"),
+      file: fileRef,
+      jws: z
+        .string()
+        .max(16 * 1024)
+        .regex(/^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$/, "detached compact JWS"),
+      timestamp: z
+        .object({
+          /** DER TimeStampResp, base64. */
+          token: z
+            .string()
+            .max(48 * 1024)
+            .regex(/^[A-Za-z0-9+/]+={0,2}$/, "base64"),
+          /** genTime of the token. */
+          time,
+          /** Who issued it: the built-in TSA's subject or the external TSA's URL. */
+          tsa: z.string().min(1).max(500),
+        })
+        .strict(),
+    })
+    .strict(),
+  /** A monitoring alert (L6): more events of one kind in the window than the configured threshold. */
+  z
+    .object({
+      ...common,
+      type: z.literal("alert"),
+      kind: z.enum(["auth-failures", "downloads", "exports", "audit-reads"]),
+      count,
+      threshold: count,
+      windowMinutes: count,
+      /** The login ID or institution the burst came from, when there is one. */
+      subject: id.optional(),
+    })
+    .strict(),
 ]);
 
 /** A version-1 operation record, as stored in a leaf. */

@@ -8,7 +8,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { parseAuditEventSearch, type AuditEventCriteria } from "../../fhir/audit-event-search.js";
 import { searchsetBundle } from "../../fhir/bundle.js";
 import { capabilityStatement } from "../../fhir/capability-statement.js";
+import { FhirError } from "../../fhir/errors.js";
 import { readAuditEvent, searchAuditEvents } from "../../service/audit-events.js";
+import { searchProvenance } from "../../service/provenances.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
 import { guard } from "../request-auth.js";
@@ -113,6 +115,36 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): v
       const id = (request.params as { id?: unknown }).id;
       if (typeof id !== "string" || id.length > 64) throw new ServiceError("NOT_FOUND", "見つかりません", {});
       return send(reply, await readAuditEvent(ctx, actor, session, id));
+    });
+
+    scope.get("/fhir/Provenance", async (request, reply) => {
+      const { session, actor } = await guard(ctx, request);
+      const params = paramsOf(queryPart(request));
+      const target = params.get("target");
+      const unknown = [...params.keys()].filter((k) => k !== "target" && k !== "_format");
+      if (target?.length !== 1 || unknown.length > 0 || (target[0] ?? "").length > 200) {
+        throw new FhirError(
+          "FHIR_SEARCH_INVALID",
+          "検索条件が正しくありません: target を一つ指定してください",
+          {},
+        );
+      }
+      const base = fhirBase(ctx, request);
+      const provenances = await searchProvenance(ctx, actor, session, target[0] ?? "");
+      return send(
+        reply,
+        searchsetBundle({
+          base,
+          resources: provenances,
+          links: [
+            {
+              relation: "self",
+              url: `${base}/Provenance?${new URLSearchParams({ target: target[0] ?? "" }).toString()}`,
+            },
+          ],
+          timestamp: ctx.now().toISOString(),
+        }),
+      );
     });
 
     done();

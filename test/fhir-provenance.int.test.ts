@@ -1,0 +1,178 @@
+/**
+ * Signed, time-stamped files over real mutual TLS: a sent standard file's Provenance (GET
+ * /fhir/Provenance?target=…) carries the node's detached JWS over the file's exact bytes — verified here
+ * by jose, an independent implementation, against the bytes the receiver downloaded, and failing for a
+ * one-byte change — the sender's device signature, and an RFC 3161 token over the JWS that `openssl ts
+ * -verify` accepts with the service CA. Every signed checkpoint has a token openssl accepts too.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as jose from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiClient } from "../src/client/api-client.js";
+import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
+import { verifyDetachedJws } from "../src/crypto/detached-jws.js";
+import type { SearchsetBundle } from "../src/fhir/bundle.js";
+import type { Provenance } from "../src/fhir/provenance.js";
+import { checkpointTimeStamp } from "../src/service/time-stamps.js";
+import type { TransferView } from "../src/service/transfer-view.js";
+import { expectValidFhir } from "./support/fhir-validator.js";
+import { expectCode, expectStatus, ledgerRecords, type TestNode } from "./support/test-node.js";
+import {
+  createLoggedInReceiver,
+  exampleExport,
+  startTransferNode,
+  type TransferNode,
+} from "./support/transfer-fixtures.js";
+
+let t: TransferNode;
+let node: TestNode;
+let sender: ApiClient;
+let receiver: ApiClient;
+let sent: TransferView;
+let downloaded: Uint8Array;
+const work = mkdtempSync(join(tmpdir(), "kenshin-prov-"));
+
+beforeAll(async () => {
+  t = await startTransferNode();
+  ({ node, sender, receiver } = t);
+  const up = await uploadExport(sender, t.receiverId, exampleExport());
+  expectStatus(up, 201);
+  sent = (up.json as { transfer: TransferView }).transfer;
+  expectStatus(await sender.post(`/api/v1/transfers/${sent.id}/send`), 200);
+  const down = await downloadStandard(receiver, sent.id);
+  if (!("bytes" in down)) throw new Error("download refused");
+  downloaded = down.bytes;
+  writeFileSync(join(work, "ca.pem"), node.caPem);
+}, 180_000);
+
+afterAll(async () => {
+  await node.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function provenanceFor(client: ApiClient, target: string): Promise<Provenance[]> {
+  const r = await client.get(`/fhir/Provenance?target=${encodeURIComponent(target)}`);
+  expect(r.status, r.text).toBe(200);
+  expect(r.headers["content-type"]).toBe("application/fhir+json; charset=utf-8");
+  expectValidFhir(r.json);
+  return ((r.json as SearchsetBundle<Provenance>).entry ?? []).map((e) => e.resource);
+}
+
+function opensslTsVerify(token: Uint8Array, data: Uint8Array) {
+  const name = Math.random().toString(36).slice(2);
+  writeFileSync(join(work, `${name}.tsr`), token);
+  writeFileSync(join(work, `${name}.dat`), data);
+  return spawnSync(
+    "openssl",
+    [
+      "ts",
+      "-verify",
+      "-in",
+      join(work, `${name}.tsr`),
+      "-data",
+      join(work, `${name}.dat`),
+      "-CAfile",
+      join(work, "ca.pem"),
+    ],
+    { encoding: "utf8", timeout: 30_000 },
+  );
+}
+
+const sigOf = (p: Provenance, code: string) => p.signature.find((s) => s.type[0]?.code === code);
+
+describe("Provenance of a sent file", () => {
+  it("is found by the file's hash and by the transfer, for both parties; not for anyone else", async () => {
+    const byHash = await provenanceFor(receiver, `Binary/${sent.standard?.sha256 ?? ""}`);
+    expect(byHash).toHaveLength(1);
+    expect(await provenanceFor(sender, sent.id)).toEqual(byHash);
+    const stranger = (await createLoggedInReceiver(node, t.office, "別の保険者")).client;
+    expect(await provenanceFor(stranger, sent.id)).toEqual([]);
+    expectCode(await sender.get("/fhir/Provenance"), 400, "FHIR_SEARCH_INVALID");
+    expect(
+      ledgerRecords(node.ctx).some((r) => r.type === "audit-query" && r.query.startsWith("fhir Provenance")),
+    ).toBe(true);
+  });
+
+  it("its JWS verifies with jose over the downloaded bytes; one changed byte fails (jose and ours)", async () => {
+    const [p] = await provenanceFor(receiver, sent.id);
+    const seal = sigOf(p as Provenance, "1.2.840.10065.1.12.1.14");
+    expect(seal?.sigFormat).toBe("application/jose");
+    const jws = Buffer.from(seal?.data ?? "", "base64").toString("ascii");
+    const [protectedHeader = "", , signature = ""] = jws.split(".");
+    const header = jose.decodeProtectedHeader(jws) as { x5c: string[]; b64: boolean; alg: string };
+    expect(header).toMatchObject({ alg: "ES256", b64: false, crit: ["b64"] });
+    const leaf = `-----BEGIN CERTIFICATE-----\n${header.x5c[0] ?? ""}\n-----END CERTIFICATE-----\n`;
+    const key = await jose.importX509(leaf, "ES256");
+    await jose.flattenedVerify({ protected: protectedHeader, payload: downloaded, signature }, key);
+    const changed = Uint8Array.from(downloaded);
+    changed[100] = (changed[100] ?? 0) ^ 0x01;
+    await expect(
+      jose.flattenedVerify({ protected: protectedHeader, payload: changed, signature }, key),
+    ).rejects.toThrow();
+    expect(() => verifyDetachedJws(jws, changed, { caPem: node.caPem })).toThrow(
+      expect.objectContaining({ code: "CRYPTO_JWS_INVALID" }) as Error,
+    );
+    const ours = verifyDetachedJws(jws, downloaded, { caPem: node.caPem });
+    expect(ours.subject).toContain("kenshin-exchange seal");
+  });
+
+  it("carries the sender's device signature from the send entry", async () => {
+    const [p] = await provenanceFor(sender, sent.id);
+    const device = sigOf(p as Provenance, "1.2.840.10065.1.12.1.1");
+    const send = ledgerRecords(node.ctx).find((r) => r.type === "send" && r.transfer === sent.id);
+    expect(send?.actor.device).toBeDefined();
+    expect(Buffer.from(device?.data ?? "", "base64").toString()).toBe(send?.actor.device?.signature);
+  });
+
+  it("its RFC 3161 token over the JWS verifies with openssl ts -verify; a changed JWS does not", async () => {
+    const [p] = await provenanceFor(sender, sent.id);
+    const jws = Buffer.from(sigOf(p as Provenance, "1.2.840.10065.1.12.1.14")?.data ?? "", "base64");
+    const token = Buffer.from(sigOf(p as Provenance, "1.2.840.10065.1.12.1.18")?.data ?? "", "base64");
+    const ok = opensslTsVerify(token, jws);
+    expect(ok.stdout + ok.stderr).toContain("Verification: OK");
+    const bad = Buffer.from(jws);
+    bad[10] = (bad[10] ?? 0) ^ 1;
+    expect(opensslTsVerify(token, bad).status).not.toBe(0);
+  });
+});
+
+describe("kenshin verify shows the signer and the time", () => {
+  it("for the downloaded file: signer, signing time and the time stamp, all checked", () => {
+    const file = join(work, "downloaded.csv");
+    writeFileSync(file, downloaded);
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(process.cwd(), "dist/cli/main.js"),
+        "verify",
+        file,
+        "--db",
+        node.ctx.paths.ledgerDb,
+        "--verifier",
+        node.ctx.paths.ledgerVerifierKey,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /電子署名 \(転送 tr_[a-z2-7]+\): 署名者 .*kenshin-exchange seal.* \/ 署名時刻 .* \/ タイムスタンプ .*検証しました/,
+    );
+  });
+});
+
+describe("time-stamped checkpoints", () => {
+  it("the latest signed checkpoint has a token openssl accepts for its note", () => {
+    const cp = node.ctx.ledger.latestCheckpoint();
+    const stamp = checkpointTimeStamp(node.ctx, cp.size);
+    expect(stamp).toBeDefined();
+    const r = opensslTsVerify(stamp?.token ?? new Uint8Array(), new TextEncoder().encode(cp.note));
+    expect(r.stdout + r.stderr).toContain("Verification: OK");
+    // And it is this checkpoint's token, not another's.
+    expect(
+      opensslTsVerify(stamp?.token ?? new Uint8Array(), new TextEncoder().encode(`${cp.note}x`)).status,
+    ).not.toBe(0);
+  });
+});

@@ -232,6 +232,9 @@ const BASE_DICT = {
   opDownload: ["ダウンロード", "Download"],
   opReceipt: ["受領確定", "Receipt confirmed"],
   opDeletion: ["削除", "Deletion"],
+  opSeal: ["電子署名・タイムスタンプ", "Signature and time stamp"],
+  trailSigner: ["署名者", "Signer"],
+  trailStamp: ["タイムスタンプ (RFC 3161)", "Time stamp (RFC 3161)"],
   opOther: ["その他の操作", "Other operation"],
   outcomeFailure: ["(失敗)", "(failed)"],
 

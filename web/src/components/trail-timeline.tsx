@@ -15,7 +15,20 @@ const OPERATIONS: Partial<Record<OperationRecord["type"], MessageKey>> = {
   download: "opDownload",
   receipt: "opReceipt",
   deletion: "opDeletion",
+  seal: "opSeal",
 };
+
+/** The signing key named by a seal's JWS header (its certificate's SHA-256), shortened for display. */
+function sealKid(jws: string): string {
+  try {
+    const header = JSON.parse(atob((jws.split(".")[0] ?? "").replace(/-/g, "+").replace(/_/g, "/"))) as {
+      kid?: unknown;
+    };
+    return typeof header.kid === "string" ? `${header.kid.slice(0, 16)}…` : "?";
+  } catch {
+    return "?";
+  }
+}
 
 function institutionName(record: OperationRecord, transfer: TransferView): string {
   if (record.institution === transfer.sender.id) return transfer.sender.name;
@@ -78,6 +91,19 @@ export function TrailTimeline(props: {
                       t("trailNoDevice")
                     )}
                   </dd>
+                  {r.type === "seal" ? (
+                    <>
+                      <dt>{t("trailSigner")}</dt>
+                      <dd class="seal-signer">
+                        {r.source.observer} <code>{sealKid(r.jws)}</code>
+                      </dd>
+                      <dt>{t("trailStamp")}</dt>
+                      <dd class="seal-time">
+                        <time dateTime={r.timestamp.time}>{formatDateTime(r.timestamp.time, lang)}</time> (
+                        {r.timestamp.tsa})
+                      </dd>
+                    </>
+                  ) : null}
                 </dl>
               ) : null}
             </li>

@@ -139,6 +139,79 @@ describe("Provenance of a sent file", () => {
   });
 });
 
+describe("Provenance/$verify (FHIR input)", () => {
+  const verify = (client: ApiClient, provenance: unknown, file: Uint8Array) =>
+    client.request("POST", "/fhir/Provenance/$verify", {
+      body: JSON.stringify({
+        resourceType: "Parameters",
+        parameter: [
+          { name: "provenance", resource: provenance },
+          { name: "file", valueBase64Binary: Buffer.from(file).toString("base64") },
+        ],
+      }),
+      contentType: "application/fhir+json",
+    });
+
+  it("the downloaded file matches; one changed byte is 422 SIGNATURE_INVALID with an AuditEvent of outcome 8", async () => {
+    const [p] = await provenanceFor(receiver, sent.id);
+    const ok = await verify(receiver, p, downloaded);
+    expect(ok.status, ok.text).toBe(200);
+    expectValidFhir(ok.json);
+    expect(ok.text).toContain("SIGNATURE_VALID");
+    const changed = Uint8Array.from(downloaded);
+    changed[50] = (changed[50] ?? 0) ^ 0x20;
+    const refused = await verify(receiver, p, changed);
+    expectCode(refused, 422, "SIGNATURE_INVALID");
+    expectValidFhir(refused.json);
+    const last = ledgerRecords(node.ctx).at(-1);
+    expect(last).toMatchObject({
+      type: "denial",
+      action: "integrity",
+      code: "SIGNATURE_INVALID",
+      outcome: "serious-failure",
+    });
+    const alarms = await receiver.get("/fhir/AuditEvent?outcome=8&subtype=integrity-alarm");
+    expectValidFhir(alarms.json);
+    expect(((alarms.json as SearchsetBundle<Provenance>).entry ?? []).length).toBeGreaterThan(0);
+  });
+
+  it("FHIR input with script, event attributes, javascript: URLs or external references is refused with an OperationOutcome", async () => {
+    const [p] = await provenanceFor(receiver, sent.id);
+    const corpus = [
+      {
+        text: {
+          status: "generated",
+          div: '<div xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></div>',
+        },
+      },
+      {
+        text: {
+          status: "generated",
+          div: '<div xmlns="http://www.w3.org/1999/xhtml"><img src="#x" onerror="alert(1)"/></div>',
+        },
+      },
+      {
+        text: {
+          status: "generated",
+          div: '<div xmlns="http://www.w3.org/1999/xhtml"><a href="jav&#x09;ascript:alert(1)">x</a></div>',
+        },
+      },
+      { target: [{ reference: "https://evil.example/Binary/1" }] },
+      { agent: [{ who: { display: "<iframe src=//evil.example>" } }] },
+    ];
+    for (const extra of corpus) {
+      const r = await verify(receiver, { ...p, ...extra }, downloaded);
+      expectCode(r, 400, "FHIR_INPUT_UNSAFE");
+      expectValidFhir(r.json);
+    }
+    const notJson = await receiver.request("POST", "/fhir/Provenance/$verify", {
+      body: "{",
+      contentType: "application/fhir+json",
+    });
+    expectCode(notJson, 400, "FHIR_INPUT_INVALID");
+  });
+});
+
 describe("kenshin verify shows the signer and the time", () => {
   it("for the downloaded file: signer, signing time and the time stamp, all checked", () => {
     const file = join(work, "downloaded.csv");

@@ -21,7 +21,8 @@ export type IssueType =
   | "exception"
   | "business-rule"
   | "throttled"
-  | "value";
+  | "value"
+  | "informational";
 
 /** An extension on an issue (facts a UI needs besides the text; see server/http-errors.ts). */
 export interface OutcomeExtension {
@@ -34,7 +35,7 @@ export interface OperationOutcome {
   readonly resourceType: "OperationOutcome";
   readonly meta: Meta;
   readonly issue: readonly {
-    readonly severity: "error";
+    readonly severity: "error" | "information";
     readonly code: IssueType;
     readonly extension?: readonly OutcomeExtension[];
     readonly details: {
@@ -66,6 +67,21 @@ export function operationOutcome(
         code: type,
         details: { coding: [{ system: ERROR_CODE_SYSTEM, code }], text },
         ...(expression !== undefined && expression.length > 0 ? { expression } : {}),
+      },
+    ],
+  };
+}
+
+/** A one-issue OperationOutcome reporting success (e.g. a signature that verified). */
+export function informationOutcome(code: string, text: string): OperationOutcome {
+  return {
+    resourceType: "OperationOutcome",
+    meta: { security: labels("U") },
+    issue: [
+      {
+        severity: "information",
+        code: "informational",
+        details: { coding: [{ system: ERROR_CODE_SYSTEM, code }], text },
       },
     ],
   };

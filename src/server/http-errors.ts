@@ -60,6 +60,7 @@ const STATUS: Readonly<Record<ServiceErrorCode | FhirErrorCode, readonly [number
   INTEGRITY_FAILURE: [503, "exception"],
   BACKUP_INVALID: [400, "invalid"],
   REQUEST_INVALID: [400, "invalid"],
+  SIGNATURE_INVALID: [422, "invalid"],
   FHIR_SEARCH_INVALID: [400, "invalid"],
   FHIR_FORMAT_UNSUPPORTED: [406, "not-supported"],
   // N1: FHIR input with script, event attributes, javascript: URLs or external references.

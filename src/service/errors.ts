@@ -46,7 +46,9 @@ export type ServiceErrorCode =
   | "TRANSFER_STATE"
   | "INTEGRITY_FAILURE"
   | "BACKUP_INVALID"
-  | "REQUEST_INVALID";
+  | "REQUEST_INVALID"
+  /** A presented file does not match its signature (detached JWS) or time stamp. */
+  | "SIGNATURE_INVALID";
 
 export class ServiceError extends CodedError<ServiceErrorCode> {
   override readonly name = "ServiceError";

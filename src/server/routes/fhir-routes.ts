@@ -9,6 +9,9 @@ import { parseAuditEventSearch, type AuditEventCriteria } from "../../fhir/audit
 import { searchsetBundle } from "../../fhir/bundle.js";
 import { capabilityStatement } from "../../fhir/capability-statement.js";
 import { FhirError } from "../../fhir/errors.js";
+import { checkFhirInput } from "../../fhir/input-guard.js";
+import { informationOutcome } from "../../fhir/operation-outcome.js";
+import { verifyProvenanceSeal } from "../../service/provenance-verify.js";
 import { readAuditEvent, searchAuditEvents } from "../../service/audit-events.js";
 import { searchProvenance } from "../../service/provenances.js";
 import type { ServiceContext } from "../../service/context.js";
@@ -47,6 +50,26 @@ function queryPart(request: FastifyRequest): string {
 const send = (reply: FastifyReply, body: unknown): FastifyReply =>
   reply.header("content-type", FHIR_JSON).send(body);
 
+/** The Parameters of `$verify`. */
+function verifyInput(body: unknown): { provenance: { signature?: unknown }; file: Uint8Array } {
+  const params = (body as { resourceType?: unknown; parameter?: unknown } | undefined) ?? {};
+  const list = Array.isArray(params.parameter)
+    ? (params.parameter as { name?: unknown; resource?: unknown; valueBase64Binary?: unknown }[])
+    : [];
+  const provenance = list.find((p) => p.name === "provenance")?.resource as
+    { resourceType?: unknown; signature?: unknown } | undefined;
+  const file = list.find((p) => p.name === "file")?.valueBase64Binary;
+  if (
+    params.resourceType !== "Parameters" ||
+    provenance?.resourceType !== "Provenance" ||
+    typeof file !== "string" ||
+    !/^[A-Za-z0-9+/]*={0,2}$/.test(file)
+  ) {
+    throw new FhirError("FHIR_INPUT_INVALID", "Parameters (provenance, file) を送ってください", {});
+  }
+  return { provenance, file: Buffer.from(file, "base64") };
+}
+
 export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const startedAt = ctx.now().toISOString();
 
@@ -60,6 +83,40 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): v
         next(null, (body as Buffer).toString("utf8"));
       },
     );
+
+    // Every FHIR JSON input is checked before anything reads it (N1): script, event attributes,
+    // javascript: URLs and external references are refused with an OperationOutcome.
+    scope.addContentTypeParser("application/fhir+json", { parseAs: "buffer" }, (request, body, next) => {
+      request.rawBody = body as Buffer;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse((body as Buffer).toString("utf8"));
+      } catch {
+        next(new FhirError("FHIR_INPUT_INVALID", "FHIR JSON ではありません", {}), undefined);
+        return;
+      }
+      try {
+        checkFhirInput(parsed);
+        next(null, parsed);
+      } catch (error) {
+        next(error as Error, undefined);
+      }
+    });
+
+    // Provenance/$verify: Parameters { provenance: Provenance, file: base64Binary } → does the file match
+    // its seal? 200 with an informational OperationOutcome, or 422 SIGNATURE_INVALID (recorded, outcome 8).
+    scope.post("/fhir/Provenance/$verify", async (request, reply) => {
+      const { actor } = await guard(ctx, request, { change: true, device: false });
+      const input = verifyInput(request.body);
+      const result = await verifyProvenanceSeal(ctx, actor, input.provenance, input.file);
+      return send(
+        reply,
+        informationOutcome(
+          "SIGNATURE_VALID",
+          `署名を検証しました: 署名者 ${result.signer}${result.timestamp !== undefined ? `、タイムスタンプ ${result.timestamp}` : ""}`,
+        ),
+      );
+    });
 
     scope.get("/fhir/metadata", async (request, reply) => {
       await guard(ctx, request);

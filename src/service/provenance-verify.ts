@@ -1,0 +1,90 @@
+/**
+ * `Provenance/$verify`: someone holding a file and its Provenance asks whether the file is what the node
+ * sealed — the detached JWS checked over the presented bytes against the service CA, and the RFC 3161
+ * token checked over the JWS. A match is an `audit-query` entry; a mismatch is refused with
+ * SIGNATURE_INVALID (422) and recorded as an integrity denial with outcome 8 (serious failure), S1.
+ */
+import { createHash } from "node:crypto";
+import { isCodedError } from "../coded-error.js";
+import { verifyDetachedJws } from "../crypto/detached-jws.js";
+import { verifyTimeStamp } from "../crypto/timestamp.js";
+import { audit, recordCommon } from "./audit.js";
+import type { Actor, ServiceContext } from "./context.js";
+import { ServiceError } from "./errors.js";
+
+interface SignatureLike {
+  readonly type?: readonly { readonly code?: unknown }[];
+  readonly sigFormat?: unknown;
+  readonly data?: unknown;
+}
+
+const SEAL = "1.2.840.10065.1.12.1.14";
+const TIMESTAMP = "1.2.840.10065.1.12.1.18";
+
+function signatureData(
+  signatures: readonly SignatureLike[],
+  code: string,
+  format: string,
+): Uint8Array | undefined {
+  const s = signatures.find((x) => x.type?.[0]?.code === code && x.sigFormat === format);
+  return typeof s?.data === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(s.data)
+    ? Buffer.from(s.data, "base64")
+    : undefined;
+}
+
+export interface VerifiedSeal {
+  readonly fileSha256: string;
+  readonly signer: string;
+  readonly timestamp?: string;
+}
+
+/** Checks a Provenance's seal over `file`. */
+export async function verifyProvenanceSeal(
+  ctx: ServiceContext,
+  actor: Actor,
+  provenance: { readonly signature?: unknown },
+  file: Uint8Array,
+): Promise<VerifiedSeal> {
+  const fileSha256 = createHash("sha256").update(file).digest("hex");
+  const signatures = Array.isArray(provenance.signature) ? (provenance.signature as SignatureLike[]) : [];
+  try {
+    const jwsBytes = signatureData(signatures, SEAL, "application/jose");
+    if (jwsBytes === undefined)
+      throw new ServiceError("SIGNATURE_INVALID", "Provenance に署名 (JWS) がありません", {});
+    const jws = Buffer.from(jwsBytes).toString("ascii");
+    const seal = verifyDetachedJws(jws, file, { caPem: ctx.ca.certPem });
+    const token = signatureData(signatures, TIMESTAMP, "application/timestamp-reply");
+    const stamped =
+      token === undefined
+        ? undefined
+        : await verifyTimeStamp(token, {
+            data: jwsBytes,
+            caPem: ctx.config.timestamp.tsaCaPem ?? ctx.ca.certPem,
+          });
+    await audit(ctx, [
+      {
+        ...recordCommon(ctx, actor, "success"),
+        type: "audit-query",
+        query: `fhir Provenance/$verify ${fileSha256}`,
+      },
+    ]);
+    return {
+      fileSha256,
+      signer: seal.subject,
+      ...(stamped !== undefined ? { timestamp: stamped.genTime.toISOString() } : {}),
+    };
+  } catch (error) {
+    if (!isCodedError(error)) throw error;
+    await audit(ctx, [
+      {
+        ...recordCommon(ctx, actor, "serious-failure", error.code),
+        type: "denial",
+        action: "integrity",
+        code: "SIGNATURE_INVALID",
+      },
+    ]);
+    throw new ServiceError("SIGNATURE_INVALID", "ファイルが署名と一致しません (送信後に変更されています)", {
+      cause: error.code,
+    });
+  }
+}

@@ -84,9 +84,9 @@ describe("FHIR input guard (N1)", () => {
       },
     ];
     for (const c of cases)
-      expect(() => checkFhirInput(c), JSON.stringify(c)).toThrow(
-        expect.objectContaining({ code: "FHIR_INPUT_UNSAFE" }) as Error,
-      );
+      expect(() => {
+        checkFhirInput(c);
+      }, JSON.stringify(c)).toThrow(expect.objectContaining({ code: "FHIR_INPUT_UNSAFE" }) as Error);
   });
 
   it("accepts what this service emits, and plain whitelisted narrative", () => {

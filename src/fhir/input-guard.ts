@@ -69,8 +69,8 @@ function decodeEntities(text: string): string {
 
 /** The URL scheme as a browser reads it: entities decoded, controls and whitespace dropped, lower case. */
 function schemeOf(value: string): string | undefined {
-  // eslint-disable-next-line no-control-regex
   const cleaned = decodeEntities(value)
+    // eslint-disable-next-line no-control-regex -- browsers ignore these inside a URL scheme
     .replace(/[\u0000-\u0020\u007f-\u009f]/g, "")
     .toLowerCase();
   return /^([a-z][a-z0-9+.-]*):/.exec(cleaned)?.[1];
@@ -161,7 +161,9 @@ export function checkFhirInput(input: unknown): void {
       return;
     }
     if (Array.isArray(value)) {
-      value.forEach((v, i) => walk(v, `${path}[${i}]`, key, depth + 1));
+      value.forEach((v, i) => {
+        walk(v, `${path}[${i}]`, key, depth + 1);
+      });
       return;
     }
     if (typeof value === "object" && value !== null) {

@@ -6,6 +6,8 @@
 import type { RecordInput } from "../ledger/entry/operation-record.js";
 import type { AppendResult } from "../ledger/sequencer.js";
 import type { Actor, ServiceContext } from "./context.js";
+import { dueAlerts } from "./alerts.js";
+import { ledgerTime } from "./ledger-time.js";
 import { stampCheckpoint } from "./time-stamps.js";
 
 type Outcome = "success" | "minor-failure" | "serious-failure" | "major-failure";
@@ -13,7 +15,8 @@ type Outcome = "success" | "minor-failure" | "serious-failure" | "major-failure"
 /** The fields every record shares, from the actor and the context. */
 export function recordCommon(ctx: ServiceContext, actor: Actor, outcome: Outcome, outcomeDesc?: string) {
   return {
-    time: ctx.now().toISOString(),
+    // Never earlier than the last entry, even if the wall clock was set back (T1).
+    time: ledgerTime(ctx),
     actor: {
       id: actor.loginId,
       role: actor.role,
@@ -30,12 +33,16 @@ export function recordCommon(ctx: ServiceContext, actor: Actor, outcome: Outcome
 }
 
 /**
- * Appends the records as one durable batch, signs a new checkpoint covering them and time-stamps that
+ * Appends the records as one durable batch (plus any monitoring alert they complete), signs a new
+ * checkpoint covering them and time-stamps that
  * checkpoint (RFC 3161). A time-stamp authority that cannot answer does not undo the operation: that
  * checkpoint stays unstamped (monitoring counts them) and the next one is stamped.
  */
 export async function audit(ctx: ServiceContext, records: readonly RecordInput[]): Promise<AppendResult[]> {
   const results = await ctx.ledger.append(records.map((record) => ({ record })));
+  // L6: a burst these records complete becomes an alert entry at once.
+  const alerts = dueAlerts(ctx, records);
+  if (alerts.length > 0) await ctx.ledger.append(alerts.map((record) => ({ record })));
   const checkpoint = ctx.ledger.signCheckpoint(ctx.signer);
   await stampCheckpoint(ctx, checkpoint).catch(() => undefined);
   return results;

@@ -118,6 +118,22 @@ export const configSchema = z
       })
       .strict()
       .default({ timeoutMs: 10_000 }),
+    /** Monitoring alerts (L6): more than `threshold` entries of a kind within `windowMinutes` raise an alert. */
+    alerts: z
+      .object({
+        windowMinutes: z.number().int().min(1).max(1440).default(10),
+        authFailures: z.number().int().min(1).max(100_000).default(10),
+        downloads: z.number().int().min(1).max(100_000).default(100),
+        exports: z.number().int().min(1).max(100_000).default(5),
+        auditReads: z.number().int().min(1).max(100_000).default(300),
+      })
+      .strict()
+      .default({ windowMinutes: 10, authFailures: 10, downloads: 100, exports: 5, auditReads: 300 }),
+    /** Time servers the node's clock daemon should use (reported by /health; NICT's public NTP by default). */
+    time: z
+      .object({ servers: z.array(z.string().min(1).max(253)).max(20).default(["ntp.nict.jp"]) })
+      .strict()
+      .default({ servers: ["ntp.nict.jp"] }),
     /** Largest request body the server reads (JSON API). */
     maxBodyBytes: z
       .number()

@@ -3,6 +3,7 @@
  * and last checkpoint, the last backup, records per receiver per month — never personal data and never
  * row values.
  */
+import { recentAlerts } from "./alerts.js";
 import { ledgerRollbackBehind } from "./checkpoint-memory.js";
 import type { ServiceContext } from "./context.js";
 
@@ -77,5 +78,7 @@ export function monitoring(ctx: ServiceContext) {
         }
       : null,
     recordCounts,
+    /** L6: the latest monitoring alerts (bursts beyond the configured thresholds). */
+    alerts: recentAlerts(ctx),
   };
 }

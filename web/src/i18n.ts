@@ -386,6 +386,22 @@ const BASE_DICT = {
   revokeDone: ["失効させました。", "Revoked."],
   notRevoked: ["有効", "Valid"],
   monitoringTitle: ["監視", "Monitoring"],
+  monAlert: [
+    "警告 {time}: {kind} が {minutes} 分間に {count} 件 (しきい値 {threshold})",
+    "Alert {time}: {count} {kind} in {minutes} min (threshold {threshold})",
+  ],
+  monTimeSynced: [
+    "時刻: 同期済み (設定した時刻サーバー: {servers})",
+    "Clock: synchronised (configured servers: {servers})",
+  ],
+  monTimeNotSynced: [
+    "時刻: 同期されていません (設定した時刻サーバー: {servers})",
+    "Clock: NOT synchronised (configured servers: {servers})",
+  ],
+  monTimeUnknown: [
+    "時刻: 同期状態を確認できません (設定した時刻サーバー: {servers})",
+    "Clock: sync status unknown (configured servers: {servers})",
+  ],
   monByStatus: ["状態ごとの件数", "Transfers by status"],
   monRuns: ["変換の記録 (新しい順)", "Conversion runs (newest first)"],
   monLedger: ["台帳", "Ledger"],

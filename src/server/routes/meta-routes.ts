@@ -7,13 +7,16 @@ import { z } from "zod";
 import { audit, recordCommon } from "../../service/audit.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
+import { timeStatusCache } from "../../service/time-status.js";
 import { openApiDocument } from "../openapi.js";
 import { guard } from "../request-auth.js";
 
 const auditQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
 
 export function registerMetaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
-  app.get("/api/v1/health", () => ({ status: "ok" }));
+  // T1: the clock's synchronisation and time servers, beside the plain status (cached, cheap).
+  const timeStatus = timeStatusCache(ctx.config.time.servers, ctx.now);
+  app.get("/api/v1/health", async () => ({ status: "ok", time: await timeStatus() }));
 
   app.get("/api/v1/openapi.json", () => openApiDocument());
 

@@ -12,6 +12,7 @@ import { deviceLabels } from "../../service/device-management.js";
 import { ServiceError } from "../../service/errors.js";
 import { issueItemLabels } from "../../service/issue-labels.js";
 import { monitoring } from "../../service/monitoring.js";
+import { readTimeStatus } from "../../service/time-status.js";
 import {
   getTransfer,
   listTransfers,
@@ -169,6 +170,6 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
 
   app.get("/api/v1/admin/monitoring", async (request) => {
     await guard(ctx, request, { role: "admin" });
-    return monitoring(ctx);
+    return { ...monitoring(ctx), time: await readTimeStatus(ctx.config.time.servers, ctx.now()) };
   });
 }

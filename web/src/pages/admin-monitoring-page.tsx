@@ -39,6 +39,16 @@ interface Monitoring {
     readonly month: string;
     readonly records: number;
   }[];
+  /** L6 alerts, newest first. */
+  readonly alerts?: readonly {
+    readonly time: string;
+    readonly kind: string;
+    readonly count: number;
+    readonly threshold: number;
+    readonly windowMinutes: number;
+  }[];
+  /** T1 clock status. */
+  readonly time?: { readonly synchronized: boolean | null; readonly configured: readonly string[] };
 }
 
 const STATUSES: readonly TransferStatus[] = [
@@ -79,6 +89,33 @@ export function AdminMonitoringPage() {
       </button>
       {data ? (
         <>
+          <ul id="mon-alerts" class="alerts">
+            {(data.alerts ?? []).map((a) => (
+              <li key={`${a.time}-${a.kind}`} class="alert-line">
+                {t("monAlert", {
+                  time: formatDateTime(a.time, lang),
+                  kind: a.kind,
+                  count: a.count,
+                  threshold: a.threshold,
+                  minutes: a.windowMinutes,
+                })}
+              </li>
+            ))}
+          </ul>
+          {data.time ? (
+            <p id="mon-time">
+              {t(
+                data.time.synchronized === true
+                  ? "monTimeSynced"
+                  : data.time.synchronized === false
+                    ? "monTimeNotSynced"
+                    : "monTimeUnknown",
+                {
+                  servers: data.time.configured.join(", "),
+                },
+              )}
+            </p>
+          ) : null}
           <h2>{t("monByStatus")}</h2>
           <table class="counts">
             <caption>{t("monByStatus")}</caption>

@@ -1,0 +1,22 @@
+/**
+ * The time written into ledger entries (T1): the clock's time, but never earlier than the last stored
+ * entry's, so recorded times never go backwards even when the wall clock is set back (an NTP step, a
+ * wrong manual setting). The clock is still trusted for forward progress; monitoring shows whether it
+ * is synchronised (time-status.ts).
+ */
+import { decodeEntry } from "../ledger/entry/canonical-entry.js";
+import type { ServiceContext } from "./context.js";
+
+/** The last stored entry's time, or undefined for an empty log. */
+function lastEntryTime(ctx: ServiceContext): number | undefined {
+  const size = ctx.ledger.storage.size();
+  if (size === 0) return undefined;
+  return Date.parse(decodeEntry(ctx.ledger.storage.entry(size - 1).entry).time);
+}
+
+/** max(now, last entry's time), as the ISO 8601 UTC string entries carry. */
+export function ledgerTime(ctx: ServiceContext): string {
+  const now = ctx.now().getTime();
+  const last = lastEntryTime(ctx);
+  return new Date(last !== undefined && last > now ? last : now).toISOString();
+}

@@ -161,6 +161,7 @@ describe("physical deletion", () => {
         "upload",
         "conversion",
         "send",
+        "seal",
         "download",
         "receipt",
         "deletion",

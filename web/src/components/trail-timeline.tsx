@@ -99,7 +99,7 @@ export function TrailTimeline(props: {
                       </dd>
                       <dt>{t("trailStamp")}</dt>
                       <dd class="seal-time">
-                        <time dateTime={r.timestamp.time}>{formatDateTime(r.timestamp.time, lang)}</time> (
+                        <time dateTime={r.timestamp.time}>{dates.dateTime(r.timestamp.time)}</time> (
                         {r.timestamp.tsa})
                       </dd>
                     </>

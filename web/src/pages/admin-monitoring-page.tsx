@@ -93,7 +93,7 @@ export function AdminMonitoringPage() {
             {(data.alerts ?? []).map((a) => (
               <li key={`${a.time}-${a.kind}`} class="alert-line">
                 {t("monAlert", {
-                  time: formatDateTime(a.time, lang),
+                  time: dates.dateTime(a.time),
                   kind: a.kind,
                   count: a.count,
                   threshold: a.threshold,

@@ -13,6 +13,7 @@ import { checkMapping } from "../convert/mapping-check.js";
 import { buildReport, type ConvertReport } from "../convert/report.js";
 import { loadKek } from "../crypto/data-keys.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
+import type { RecordInput } from "../ledger/entry/operation-record.js";
 import { deletePayload, PayloadError, readPayload } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";

@@ -187,6 +187,21 @@ export const DENIAL_CODES: Readonly<Record<DenialAction, AuditCodes>> = {
   receipt: ENTRY_CODES.receipt,
   trail: ENTRY_CODES["audit-query"],
   lookup: ENTRY_CODES["audit-query"],
+  read: {
+    type: rest,
+    subtype: [interaction("read")],
+    action: "R",
+    direction: "node-to-user",
+    pattern: "BALP Read",
+  },
+  // Refused before any handler ran (CSRF token, device signature): the operation is not known.
+  request: {
+    type: SECURITY_ALERT,
+    subtype: [ours("request-refused", "Request refused before its handler (CSRF or device signature)")],
+    action: "E",
+    direction: "none",
+    pattern: "DICOM A.5.3.11 Security Alert",
+  },
   integrity: {
     type: SECURITY_ALERT,
     subtype: [ours("integrity-alarm", "Stored data or ledger failed verification")],

@@ -249,6 +249,8 @@ describe("a working day in chromium", () => {
     // Printing the transfer page: the issue list without the header, footer and buttons.
     await page.goto(transferPath);
     await expectHeading(page, "転送の詳細");
+    // The heading comes before the detail's data: wait for the issue list itself, then print.
+    await page.getByRole("table", { name: "指摘" }).waitFor();
     await page.emulateMedia({ media: "print" });
     expect(await page.locator(".site-header").isVisible()).toBe(false);
     expect(await page.getByRole("button", { name: "指摘の一覧をダウンロード" }).isVisible()).toBe(false);

@@ -71,7 +71,7 @@ export function registerConvertCommands(program: Command): void {
       });
       bar.done();
       if (flags.quiet !== true) process.stderr.write(describeReport(report, flags.out));
-      process.exitCode = report.issuesTotal === 0 ? EXIT_OK : EXIT_ISSUES;
+      process.exitCode = needsAttention(report) ? EXIT_ISSUES : EXIT_OK;
     });
 }
 
@@ -82,19 +82,26 @@ function parseThreads(value: string): 1 | 2 {
   });
 }
 
+/** True when the report has errors or warnings (information alone is not a reason to look). */
+export function needsAttention(report: ConvertReport): boolean {
+  return Object.values(report.issueCounts).some((v) => v.error + v.warning > 0);
+}
+
 /** A short Japanese summary of a conversion for the terminal. */
 export function describeReport(report: ConvertReport, outPath?: string): string {
   const c = report.counts;
   const n = (x: number) => x.toLocaleString("ja-JP");
   let errors = 0;
   let warnings = 0;
+  let infos = 0;
   for (const v of Object.values(report.issueCounts)) {
     errors += v.error;
     warnings += v.warning;
+    infos += v.info;
   }
   const lines = [
     `入力 ${n(c.rowsIn)} 行 → 出力 ${n(c.recordsOut)} 件 (除外 ${n(c.rowsRejected)} 行, 対象外 ${n(c.rowsIgnored)} 行)`,
-    `エラー ${n(errors)} 件 / 警告 ${n(warnings)} 件`,
+    `エラー ${n(errors)} 件 / 警告 ${n(warnings)} 件 / 情報 ${n(infos)} 件`,
   ];
   const top = Object.entries(report.issueCounts)
     .sort(([, a], [, b]) => b.error + b.warning - (a.error + a.warning))

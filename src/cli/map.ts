@@ -5,7 +5,8 @@
 import type { Command } from "commander";
 import { convertFile, prepareMapping } from "../convert/convert-file.js";
 import { mappingJsonSchema } from "../convert/mapping-schema.js";
-import { describeReport } from "./convert.js";
+import { SEVERITY_LABEL } from "../convert/report.js";
+import { describeReport, needsAttention } from "./convert.js";
 import { EXIT_ISSUES, EXIT_OK } from "./exit-codes.js";
 
 interface CheckFlags {
@@ -41,10 +42,10 @@ export function registerMapCommands(program: Command): void {
       process.stdout.write(describeReport(report));
       for (const issue of report.issues.slice(0, 20)) {
         process.stdout.write(
-          `  ${issue.severity === "error" ? "エラー" : "警告"} ${issue.row}行 ${issue.column ?? ""} ${issue.code}: ${issue.message}\n`,
+          `  ${SEVERITY_LABEL[issue.severity]} ${issue.row}行 ${issue.column ?? ""} ${issue.code}: ${issue.message}\n`,
         );
       }
-      process.exitCode = report.issuesTotal === 0 ? EXIT_OK : EXIT_ISSUES;
+      process.exitCode = needsAttention(report) ? EXIT_ISSUES : EXIT_OK;
     });
   map
     .command("schema")

@@ -28,6 +28,8 @@ export interface BoundLong {
 export interface BoundColumns {
   /** Number of header columns (undefined without a header). */
   readonly width: number | undefined;
+  /** Column positions some rule reads or `source.ignoreColumns` names. */
+  readonly usedColumns: ReadonlySet<number>;
   readonly long: BoundLong | undefined;
   /**
    * False for a row whose column count differs from the header's (more columns pass only when the
@@ -50,15 +52,23 @@ export function bindColumns(checked: CheckedMapping, header: readonly string[] |
     constant: f.source.kind === "constant" ? f.source.value : undefined,
   }));
   const width = header?.length;
+  const usedColumns = new Set<number>();
+  for (const f of fields) for (const c of f.columns ?? []) usedColumns.add(c.index);
+  checked.mapping.source.ignoreColumns.forEach((ref, i) =>
+    usedColumns.add(resolveColumn(ref, header, `source.ignoreColumns[${i}]`)),
+  );
   const allowTrailing = checked.mapping.source.allowTrailingEmptyColumns;
 
   let long: BoundLong | undefined;
   if (checked.long) {
     const l = checked.long;
     const keyCols = l.visitKey.map((ref) => resolveColumn(ref, header, "long.visitKey"));
+    const itemColumn = resolveColumn(l.itemColumn, header, "long.itemColumn");
+    const valueColumn = resolveColumn(l.valueColumn, header, "long.valueColumn");
+    for (const c of [...keyCols, itemColumn, valueColumn]) usedColumns.add(c);
     long = {
-      itemColumn: resolveColumn(l.itemColumn, header, "long.itemColumn"),
-      valueColumn: resolveColumn(l.valueColumn, header, "long.valueColumn"),
+      itemColumn,
+      valueColumn,
       itemColumnName: l.itemColumn,
       valueColumnName: l.valueColumn,
       items: l.items,
@@ -77,6 +87,7 @@ export function bindColumns(checked: CheckedMapping, header: readonly string[] |
 
   return {
     width,
+    usedColumns,
     long,
     fitsWidth(row) {
       if (width === undefined || row.width === width) return true;

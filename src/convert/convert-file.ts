@@ -14,7 +14,7 @@ import { ConvertError } from "./errors.js";
 import { convertInParallel } from "./parallel-convert.js";
 import { loadMapping } from "./mapping.js";
 import { checkMapping, type CheckedMapping } from "./mapping-check.js";
-import { buildReport, hashesToCsv, issuesToCsv, type ConvertReport } from "./report.js";
+import { buildReport, hashesToCsv, issuesToCsv, reportMetaOf, type ConvertReport } from "./report.js";
 import { DEFAULT_THESAURUS_PATH, loadThesaurus } from "./thesaurus.js";
 
 export interface PreparedMapping {
@@ -132,10 +132,7 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
     if (tmp !== undefined) await rm(tmp, { force: true });
     throw error;
   }
-  const report = buildReport(summary, {
-    mapping: { name: prepared.checked.mapping.name, sha256: prepared.mappingSha256 },
-    dictionary: { name: prepared.dictionary.name, version: prepared.dictionary.version },
-  });
+  const report = buildReport(summary, reportMetaOf(prepared.checked, prepared.mappingSha256));
   if (options.reportPath !== undefined)
     await writeOutput(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
   if (options.reportCsvPath !== undefined)

@@ -27,7 +27,9 @@ import { VisitGrouper, type Visit } from "./pivot.js";
 import { assembleRecord, type RawRecord } from "./record-assembly.js";
 import { planRecordRules, type RecordRulePlan } from "./record-rules.js";
 import { ArrayRow, type RowView } from "./row-view.js";
-import { REPLACEMENT_CHAR, SourceDecoder, type SourceEncoding } from "./source-decoder.js";
+import { REPLACEMENT_CHAR, SAMPLE_BYTES, SourceDecoder, type SourceEncoding } from "./source-decoder.js";
+import type { StandardRecord } from "../format/standard-csv.js";
+import { DuplicateKeys } from "./duplicate-keys.js";
 
 export interface OutputSink {
   write(chunk: Uint8Array): void | Promise<void>;
@@ -163,6 +165,11 @@ class ConversionRun {
   private readonly reportedCodes = new Set<string>();
   /** The byte-level fast path, once the source encoding is known and allows it. */
   private fast: ByteRowReader | undefined;
+  private reportedPositions = false;
+  /** The first bytes of the input as fed (for the encoding hint), whichever path reads them. */
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private readonly duplicates: DuplicateKeys;
 
   constructor(options: ConvertOptions) {
     this.options = options;
@@ -171,6 +178,7 @@ class ConversionRun {
     this.writer = new RecordWriter(options.encoding);
     this.decoder = new SourceDecoder(src.encoding);
     this.plan = planRecordRules(options.checked);
+    this.duplicates = new DuplicateKeys(this.plan, options.checked.mapping.duplicates);
     const resume = options.range?.resume;
     this.skipper = new LineSkipper(resume ? 0 : src.skipLines);
     this.headerRows = src.header === false ? 0 : src.header.rows;
@@ -221,6 +229,11 @@ class ConversionRun {
   }
 
   feed(chunk: Uint8Array): void {
+    if (this.headBytes < SAMPLE_BYTES && !this.bound) {
+      const part = chunk.subarray(0, SAMPLE_BYTES - this.headBytes);
+      this.head.push(Buffer.from(part));
+      this.headBytes += part.length;
+    }
     if (this.fast) {
       this.fast.feed(chunk);
       const encoding = this.decoder.encoding;
@@ -243,6 +256,17 @@ class ConversionRun {
     this.tokenizer.end();
     if (!this.bound) throw new ConvertError("CONVERT_HEADER_MISSING", "ファイルに見出し行がありません", {});
     if (this.grouper) for (const visit of this.grouper.drain()) this.writeVisit(visit);
+    const issues: Issue[] = [];
+    for (const merged of this.duplicates.drain(issues)) {
+      this.log.addAll(issues);
+      issues.length = 0;
+      this.emit(merged);
+    }
+  }
+
+  private scratchFor(): Issue[] {
+    this.scratch.length = 0;
+    return this.scratch;
   }
 
   push(bytes: Buffer): void {
@@ -295,10 +319,45 @@ class ConversionRun {
     );
   }
 
-  private bindHeader(names: readonly string[] | null): void {
-    this.bound = bindColumns(this.options.checked, names);
+  private bindHeader(names: readonly string[] | null, line = 0): void {
+    try {
+      this.bound = bindColumns(this.options.checked, names);
+    } catch (error) {
+      const likely = this.decoder.likelyEncoding(Buffer.concat(this.head));
+      if (error instanceof ConvertError && error.code === "MAP_UNKNOWN_COLUMN" && likely !== undefined) {
+        throw new ConvertError(
+          "CONVERT_ENCODING_MISMATCH",
+          `見出し行に列「${String(error.context.column)}」が見つかりません。ファイルは ${likely} のようですが ${this.decoder.encoding ?? "?"} として読みました (マッピングの source.encoding を ${likely} か auto にしてください)`,
+          { ...error.context, declared: this.decoder.encoding, likely },
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    this.head = [];
     this.options.onHeader?.(names, this.decoder.encoding);
     if (this.options.checked.long) this.grouper = new VisitGrouper(this.options.checked.long.sorted);
+    // A resumed range (parallel-convert.ts): the first range has listed the unmapped columns.
+    if (names !== null && this.options.range?.resume === undefined)
+      this.reportUnmapped(
+        names.map((n, i) => [i, n === "" ? `#${i + 1}` : n]),
+        line,
+      );
+  }
+
+  /** Nothing silent: every column no rule reads is listed once (info). */
+  private reportUnmapped(columns: readonly (readonly [number, string])[], line: number): void {
+    const used = this.bound?.usedColumns;
+    for (const [i, name] of columns) {
+      if (used?.has(i)) continue;
+      this.log.add({
+        severity: "info",
+        code: "SOURCE_COLUMN_UNMAPPED",
+        row: line,
+        column: name,
+        message: `列「${name}」はマッピングで使われていないため出力に含まれません (意図したものなら source.ignoreColumns に加えてください)`,
+      });
+    }
   }
 
   private onRow(row: RowView): void {
@@ -306,7 +365,10 @@ class ConversionRun {
       this.header.push(row.fields);
       if (this.header.length === this.headerRows) {
         const names = this.header[this.namesFrom - 1] ?? [];
-        this.bindHeader(names.map((n) => n.trim()));
+        this.bindHeader(
+          names.map((n) => n.trim()),
+          row.line,
+        );
       }
       return;
     }
@@ -316,6 +378,12 @@ class ConversionRun {
     }
     this.counts.rowsIn++;
     const bound = this.bound;
+    if (bound.width === undefined && !this.reportedPositions) {
+      this.reportedPositions = true;
+      const positions: [number, string][] = [];
+      for (let i = 0; i < row.width; i++) positions.push([i, `#${i + 1}`]);
+      this.reportUnmapped(positions, row.line);
+    }
     if (this.sawReplacement && row.hasReplacement()) {
       this.rejectRow(
         row.line,
@@ -389,8 +457,7 @@ class ConversionRun {
   }
 
   private writeRecord(raw: RawRecord, rows: number): void {
-    const scratch = this.scratch;
-    scratch.length = 0;
+    const scratch = this.scratchFor();
     const { record, rejected } = assembleRecord(this.plan, raw, this.options.encoding, scratch);
     this.log.addAll(scratch);
     if (rejected) {
@@ -398,9 +465,28 @@ class ConversionRun {
       this.counts.recordsRejected++;
       return;
     }
-    const span = this.writer.writeRecord(record);
+    const issues = this.scratchFor();
+    const held = this.duplicates.offer({ record, line: raw.line, rows }, issues);
+    this.log.addAll(issues);
+    if (held === "duplicate") {
+      this.counts.rowsRejected += rows;
+      this.counts.recordsRejected++;
+      return;
+    }
+    if (held === "held") return;
+    this.emit({ record, line: raw.line, rows, rejected: false });
+  }
+
+  /** Writes one finished record (or counts it rejected when merging found a conflict). */
+  private emit(r: { record: StandardRecord; line: number; rows: number; rejected: boolean }): void {
+    if (r.rejected) {
+      this.counts.rowsRejected += r.rows;
+      this.counts.recordsRejected++;
+      return;
+    }
+    const span = this.writer.writeRecord(r.record);
     this.digests.push(oneShotHash("sha256", this.writer.view(span.start, span.end), "buffer"));
-    this.counts.rowsUsed += rows;
+    this.counts.rowsUsed += r.rows;
     this.counts.recordsOut++;
   }
 

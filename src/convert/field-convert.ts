@@ -62,7 +62,7 @@ export function convertField(
     const converted = convertOne(rule, trimmed, only, issues, out);
     if (typeof converted === "string") {
       out.value = converted;
-      if (rule.item.type === "number" && !rule.codes ? out.numberReinterpreted : trimmed !== converted) {
+      if (rule.item.type === "number" && !rule.coded ? out.numberReinterpreted : trimmed !== converted) {
         out.original = trimmed;
       }
       return out;
@@ -118,7 +118,7 @@ function finish(
   out.value = values.join(VALUE_JOINER);
   const source = sources.join(VALUE_JOINER);
   const changed =
-    rule.item.type === "number" && !rule.codes
+    rule.item.type === "number" && !rule.coded
       ? out.numberReinterpreted || out.value === ""
       : source !== out.value;
   if (changed) out.original = source;
@@ -132,14 +132,27 @@ function convertOne(
   issues: Issue[],
   out: FieldOutcome,
 ): string | readonly string[] | undefined {
-  const text = toHalfWidth(trimmed);
-  if (rule.codes) {
-    const term = rule.codes.get(trimmed) ?? rule.codes.get(text);
-    if (term === undefined) {
-      addIssue(issues, out, rule.unknownCode, "VALUE_CODE_UNKNOWN", raw, rule, "コード表にないコードです");
+  let text = toHalfWidth(trimmed);
+  if (rule.coded) {
+    const term = lookupCode(rule, trimmed, text);
+    if (term !== undefined) {
+      // Codes first; with a thesaurus the term still goes through it (所見の有無 is derived).
+      if (!rule.thesaurus) return term;
+      text = term;
+    } else if (!rule.thesaurus) {
+      if (rule.item.type === "code" && rule.item.terms?.includes(text)) return text;
+      if (rule.otherwise !== undefined) return rule.otherwise;
+      addIssue(
+        issues,
+        out,
+        "warning",
+        "VALUE_CODE_UNKNOWN",
+        raw,
+        rule,
+        `コード表にないコード${nameCode(trimmed)}です`,
+      );
       return undefined;
     }
-    return term;
   }
   const item = rule.item;
   switch (item.type) {
@@ -157,6 +170,14 @@ function convertOne(
       if (!formatted.ok) {
         fail(formatted.code, formatted.message);
         return;
+      }
+      // Meaning changed (unit, rounding, a qualifier re-written): the source is kept as the original.
+      const q = parsed.value.qualifier;
+      if (rule.unitFactor !== undefined || formatted.warning || (q !== "" && !text.startsWith(q))) {
+        out.numberReinterpreted = true;
+      }
+      if (formatted.warning) {
+        addIssue(issues, out, "warning", formatted.warning.code, raw, rule, formatted.warning.message);
       }
       if (item.range) {
         const x = toNumber(n);
@@ -186,6 +207,7 @@ function convertOne(
     }
     case "code":
       if (item.terms?.includes(text)) return text;
+      if (rule.otherwise !== undefined) return rule.otherwise;
       addIssue(
         issues,
         out,
@@ -222,15 +244,37 @@ function convertOne(
   }
 }
 
+/** The code step: exact key, then patterns (both after half-width and optional case folding). */
+function lookupCode(rule: CompiledRule, trimmed: string, halfWidth: string): string | undefined {
+  const codes = rule.codes;
+  if (codes) {
+    const exact = rule.caseFold ? undefined : codes.get(trimmed);
+    if (exact !== undefined) return exact;
+    const folded = codes.get(rule.caseFold ? halfWidth.toLowerCase() : halfWidth);
+    if (folded !== undefined) return folded;
+  }
+  if (rule.codePatterns) {
+    const key = rule.caseFold ? halfWidth.toLowerCase() : halfWidth;
+    for (const p of rule.codePatterns) if (p.pattern.matches(key)) return p.term;
+  }
+  return undefined;
+}
+
+/** 「X」 for a short code in a message (codes are short; longer text is not repeated). */
+function nameCode(code: string): string {
+  return code.length <= 12 ? `「${code}」` : ` (${code.length} 文字)`;
+}
+
 function addIssue(
   issues: Issue[],
   out: FieldOutcome,
-  severity: IssueSeverity,
+  defaultSeverity: IssueSeverity,
   code: IssueCode,
   raw: RawValue | undefined,
   rule: CompiledRule,
   message: string,
 ): void {
+  const severity = rule.severity?.get(code) ?? defaultSeverity;
   if (severity === "error") out.rejected = true;
   issues.push({
     severity,

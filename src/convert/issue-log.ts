@@ -7,6 +7,7 @@ import type { Issue, IssueCode } from "./issues.js";
 export interface IssueCount {
   error: number;
   warning: number;
+  info: number;
 }
 
 export class IssueLog {
@@ -24,7 +25,7 @@ export class IssueLog {
     if (this.kept.length < this.limit) this.kept.push(issue);
     let c = this.counts.get(issue.code);
     if (!c) {
-      c = { error: 0, warning: 0 };
+      c = { error: 0, warning: 0, info: 0 };
       this.counts.set(issue.code, c);
     }
     c[issue.severity]++;

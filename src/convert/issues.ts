@@ -15,6 +15,8 @@ export type IssueCode =
   | "SOURCE_TOO_MANY_COLUMNS"
   | "SOURCE_DECODE_ERROR"
   | "SOURCE_EMPTY_ROW"
+  | "SOURCE_COLUMN_UNMAPPED"
+  | "SOURCE_PRIVATE_USE_CHAR"
   // values
   | "VALUE_NUMBER_INVALID"
   | "VALUE_OUT_OF_RANGE"
@@ -29,9 +31,12 @@ export type IssueCode =
   | "VALUE_UNIT_MISMATCH"
   | "VALUE_FORMULA_NEUTRALISED"
   | "VALUE_THESAURUS_UNKNOWN"
+  | "VALUE_ORIGINAL_TRUNCATED"
   // record level
   | "RECORD_KEY_MISSING"
   | "RECORD_DUPLICATE_ITEM"
+  | "RECORD_DUPLICATE_KEY"
+  | "RECORD_DUPLICATE_CONFLICT"
   | "RECORD_EMPTY"
   | "RECORD_UNSORTED"
   | "RECORD_REQUIRED_MISSING"
@@ -42,7 +47,22 @@ export type IssueCode =
   | "CHECK_FINDING_PRESENCE_MISMATCH"
   | "CHECK_LONG_ITEM_UNMAPPED";
 
-export type IssueSeverity = "error" | "warning";
+/** error: the record is not written; warning: written, but look at it; info: for the record only. */
+export type IssueSeverity = "error" | "warning" | "info";
+
+/** Issue codes a field rule may re-grade with `severity` (the value-level ones). */
+export const FIELD_POLICY_CODES = [
+  "VALUE_NUMBER_INVALID",
+  "VALUE_OUT_OF_RANGE",
+  "VALUE_DATE_INVALID",
+  "VALUE_DATE_ERA_OVERFLOW",
+  "VALUE_CODE_UNKNOWN",
+  "VALUE_TERM_NOT_ALLOWED",
+  "VALUE_UNIT_MISMATCH",
+  "VALUE_THESAURUS_UNKNOWN",
+  "VALUE_ROUNDED",
+] as const satisfies readonly IssueCode[];
+export type FieldPolicyCode = (typeof FIELD_POLICY_CODES)[number];
 
 /** One problem found in one source row (or one assembled record, for long exports). */
 export interface Issue {

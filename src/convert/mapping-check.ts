@@ -7,17 +7,38 @@
  */
 import type { Dictionary, DictionaryItem } from "../format/dictionary.js";
 import { KEY, PRESENCE_NO, PRESENCE_YES } from "../format/well-known-items.js";
+import { suggestion } from "./did-you-mean.js";
 import { ConvertError } from "./errors.js";
 import type { FieldRule, Mapping, ValueRule } from "./mapping.js";
-import type { Thesaurus, ThesaurusDomain } from "./thesaurus.js";
+import type { IssueCode, IssueSeverity } from "./issues.js";
+import { compilePattern, type TextPattern } from "./text-pattern.js";
+import {
+  extendDomain,
+  findingMatchKey,
+  type FindingMatch,
+  type Thesaurus,
+  type ThesaurusDomain,
+} from "./thesaurus.js";
+import { toHalfWidth } from "./width.js";
 
 /** A value rule resolved against the dictionary. */
 export interface CompiledRule {
   readonly item: DictionaryItem;
   /** Position of the item in the record. */
   readonly index: number;
+  /** Exact code keys (keyed by `codeKey`) → term. */
   readonly codes: ReadonlyMap<string, string> | undefined;
+  /** Code patterns tried after the exact keys. */
+  readonly codePatterns: readonly { readonly pattern: TextPattern; readonly term: string }[] | undefined;
+  /** Whether code keys are compared ignoring case. */
+  readonly caseFold: boolean;
+  /** Term for any non-empty value nothing else matched. */
+  readonly otherwise: string | undefined;
+  /** True when codes, code patterns or `otherwise` apply (the value goes through the code step). */
+  readonly coded: boolean;
   readonly unknownCode: "warning" | "error";
+  /** Per-field severity policy (issue code → severity), when the mapping sets one. */
+  readonly severity: ReadonlyMap<IssueCode, IssueSeverity> | undefined;
   readonly thesaurus: ThesaurusDomain | undefined;
   readonly unitFactor: string | undefined;
   /** Where in the mapping this rule is, for messages (e.g. `fields[3]`). */
@@ -56,11 +77,22 @@ export interface CheckedMapping {
   readonly computed: ReadonlySet<"bmi" | "age" | "egfr">;
   readonly presence: readonly PresenceRule[];
   readonly missingValues: ReadonlySet<string>;
+  /** Thesaurus domains used, with the institution's vocabulary applied. */
+  readonly domains: ReadonlyMap<string, ThesaurusDomain>;
+  /** The shipped (or given) thesaurus's name and version, for the report. */
+  readonly thesaurus: { readonly name: string; readonly version: string };
+}
+
+/** The key a code is looked up by: trimmed, half-width, and lower-cased when the rule folds case. */
+export function codeKey(text: string, caseFold: boolean): string {
+  const t = toHalfWidth(text.trim());
+  return caseFold ? t.toLowerCase() : t;
 }
 
 /** Checks and compiles a mapping. Throws ConvertError MAP_* naming what is wrong and where. */
 export function checkMapping(mapping: Mapping, dictionary: Dictionary, thesaurus: Thesaurus): CheckedMapping {
-  const ctx = { mapping, dictionary, thesaurus };
+  const domains = buildVocabulary(mapping, thesaurus);
+  const ctx = { mapping, dictionary, thesaurus, domains };
   const seen = new Map<string, string>();
   const fields = mapping.fields.map((f, i): CompiledField => {
     const where = `fields[${i}]`;
@@ -144,58 +176,136 @@ export function checkMapping(mapping: Mapping, dictionary: Dictionary, thesaurus
     computed,
     presence,
     missingValues: new Set(mapping.source.missingValues.map((v) => v.trim())),
+    domains,
+    thesaurus: { name: thesaurus.name, version: thesaurus.version },
   };
 }
 
+/** The mapping's `vocabulary` applied on top of the thesaurus, per domain. */
+function buildVocabulary(mapping: Mapping, thesaurus: Thesaurus): Map<string, ThesaurusDomain> {
+  const out = new Map<string, ThesaurusDomain>();
+  for (const [name, ext] of Object.entries(mapping.vocabulary)) {
+    const where = `vocabulary.${name}`;
+    const patterns = ext.patterns.map((p, i) => {
+      const at = `${where}.patterns[${i}]`;
+      if ((p.term === undefined) === (p.normal === undefined)) {
+        throw invalid(at, "term と normal: true のどちらか一方を指定してください");
+      }
+      const match: FindingMatch = p.term !== undefined ? { kind: "term", term: p.term } : { kind: "normal" };
+      return { pattern: compilePattern(p.pattern, findingMatchKey, at), match };
+    });
+    try {
+      out.set(name, extendDomain(name, thesaurus.domain(name), { ...ext, patterns }));
+    } catch (error) {
+      if (error instanceof ConvertError && error.code === "THESAURUS_INVALID") {
+        throw invalid(where, error.message);
+      }
+      throw error;
+    }
+  }
+  return out;
+}
+
 function compileRule(
-  ctx: { mapping: Mapping; dictionary: Dictionary; thesaurus: Thesaurus },
+  ctx: {
+    mapping: Mapping;
+    dictionary: Dictionary;
+    thesaurus: Thesaurus;
+    domains: ReadonlyMap<string, ThesaurusDomain>;
+  },
   rule: ValueRule | FieldRule,
   where: string,
 ): CompiledRule {
   const item = itemOrThrow(ctx.dictionary, rule.item, where);
+  const caseFold = rule.caseFold ?? false;
+  const termAllowed = (term: string, what: string): void => {
+    if (item.type === "code" && term !== "" && !(item.terms ?? []).includes(term)) {
+      throw invalid(
+        where,
+        `${what}「${term}」は項目 ${item.key} の標準用語にありません${suggestion(term, item.terms ?? [])}`,
+      );
+    }
+  };
+  const codedKind = (what: string): void => {
+    if (item.type !== "code" && item.type !== "text") {
+      throw invalid(where, `${what}は コード型・文字列型 の項目にだけ使えます (${item.key} は ${item.type})`);
+    }
+  };
   let codes: Map<string, string> | undefined;
   if (rule.codes !== undefined) {
     const table = typeof rule.codes === "string" ? ctx.mapping.codeTables[rule.codes] : rule.codes;
     if (table === undefined) {
+      const name = typeof rule.codes === "string" ? rule.codes : "";
       throw invalid(
         where,
-        `コード表 ${typeof rule.codes === "string" ? rule.codes : ""} が codeTables にありません`,
+        `コード表 ${name} が codeTables にありません${suggestion(name, Object.keys(ctx.mapping.codeTables))}`,
       );
     }
-    if (item.type !== "code" && item.type !== "text") {
-      throw invalid(
-        where,
-        `コード表は コード型・文字列型 の項目にだけ使えます (${item.key} は ${item.type})`,
-      );
-    }
+    codedKind("コード表");
     codes = new Map();
     for (const [code, term] of Object.entries(table)) {
-      if (item.type === "code" && term !== "" && !(item.terms ?? []).includes(term)) {
-        throw invalid(where, `コード表の値「${term}」は項目 ${item.key} の標準用語にありません`);
+      termAllowed(term, "コード表の値");
+      const key = codeKey(code, caseFold);
+      const earlier = codes.get(key);
+      if (earlier !== undefined && earlier !== term) {
+        throw invalid(
+          where,
+          `コード「${code}」が「${earlier}」と「${term}」の両方を指します (大文字小文字・全角半角を同一視)`,
+        );
       }
-      codes.set(code.trim(), term);
+      codes.set(key, term);
+    }
+  }
+  let codePatterns: { pattern: TextPattern; term: string }[] | undefined;
+  if (rule.codePatterns !== undefined) {
+    codedKind("codePatterns");
+    codePatterns = rule.codePatterns.map((p, i) => {
+      termAllowed(p.term, "codePatterns の値");
+      return {
+        pattern: compilePattern(p.pattern, (t) => codeKey(t, caseFold), `${where}.codePatterns[${i}]`),
+        term: p.term,
+      };
+    });
+  }
+  if (rule.otherwise !== undefined) {
+    codedKind("otherwise");
+    termAllowed(rule.otherwise, "otherwise の値");
+    if (rule.thesaurus !== undefined) {
+      throw invalid(
+        where,
+        "otherwise はシソーラスと一緒には使えません (シソーラスにない所見は原文のまま出力します)",
+      );
     }
   }
   let domain: ThesaurusDomain | undefined;
   if (rule.thesaurus !== undefined) {
     if (item.type !== "text") throw invalid(where, `シソーラスは文字列型の項目にだけ使えます (${item.key})`);
-    domain = ctx.thesaurus.domain(rule.thesaurus);
+    domain = ctx.domains.get(rule.thesaurus) ?? ctx.thesaurus.domain(rule.thesaurus);
     if (!domain) {
-      throw new ConvertError("MAP_THESAURUS_UNKNOWN", `シソーラスの分野 ${rule.thesaurus} がありません`, {
-        where,
-        domain: rule.thesaurus,
-        known: ctx.thesaurus.domainNames(),
-      });
+      const known = [...new Set([...ctx.thesaurus.domainNames(), ...ctx.domains.keys()])];
+      throw new ConvertError(
+        "MAP_THESAURUS_UNKNOWN",
+        `シソーラスの分野 ${rule.thesaurus} がありません${suggestion(rule.thesaurus, known)}`,
+        { where, domain: rule.thesaurus, known },
+      );
     }
   }
   if (rule.unit !== undefined && item.type !== "number") {
     throw invalid(where, `単位換算は数値型の項目にだけ使えます (${item.key})`);
   }
+  const severity = new Map<IssueCode, IssueSeverity>();
+  if (rule.unknownCode !== undefined) severity.set("VALUE_CODE_UNKNOWN", rule.unknownCode);
+  for (const [code, level] of Object.entries(rule.severity ?? {})) severity.set(code as IssueCode, level);
   return {
     item,
     index: ctx.dictionary.indexOf(item.key),
     codes,
+    codePatterns,
+    caseFold,
+    otherwise: rule.otherwise,
+    coded: codes !== undefined || codePatterns !== undefined || rule.otherwise !== undefined,
     unknownCode: rule.unknownCode ?? "warning",
+    severity: severity.size > 0 ? severity : undefined,
     thesaurus: domain,
     unitFactor: rule.unit?.factor,
     where,
@@ -207,7 +317,10 @@ function itemOrThrow(dictionary: Dictionary, key: string, where: string): Dictio
   if (!item) {
     throw new ConvertError(
       "MAP_UNKNOWN_ITEM",
-      `項目 ${key} は辞書 (${dictionary.name}) にありません (${where})`,
+      `項目 ${key} は辞書 (${dictionary.name}) にありません (${where})${suggestion(
+        key,
+        dictionary.items.flatMap((i) => [i.key, i.name]),
+      )}`,
       {
         where,
         item: key,
@@ -236,7 +349,7 @@ export function resolveColumn(ref: string, header: readonly string[] | null, whe
     "MAP_UNKNOWN_COLUMN",
     header === null
       ? `見出し行のないファイルでは列を "#番号" で指定してください: ${ref} (${where})`
-      : `列「${ref}」が見出し行にありません (${where})`,
+      : `列「${ref}」が見出し行にありません (${where})${suggestion(ref, header)}`,
     { where, column: ref },
   );
 }

@@ -9,6 +9,8 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { ConvertError } from "./errors.js";
+import { FIELD_POLICY_CODES } from "./issues.js";
+import { PATTERN_MAX_LENGTH } from "./text-pattern.js";
 
 export const MAPPING_FORMAT = "kenshin-mapping";
 export const MAPPING_FORMAT_VERSION = 1;
@@ -27,6 +29,15 @@ const unitConversion = z
   })
   .strict();
 
+/**
+ * A text pattern: `*` any run of characters, `?` one character, everything else literal (no regular
+ * expressions, so no pattern from a mapping can make matching slow). Checked by `compilePattern`.
+ */
+const patternText = z.string().min(1).max(PATTERN_MAX_LENGTH);
+
+/** A code key pattern → the term it stands for (tried after the exact keys of `codes`). */
+const codePattern = z.object({ pattern: patternText, term: z.string().max(512) }).strict();
+
 export const fieldRuleSchema = z
   .object({
     /** Target item key in the dictionary. */
@@ -41,10 +52,44 @@ export const fieldRuleSchema = z
     codes: codeTableRef.optional(),
     /** What to do with a code missing from `codes`: a warning and empty value (default), or an error. */
     unknownCode: z.enum(["warning", "error"]).optional(),
+    /** Patterns tried when no exact code matches (e.g. `{ pattern: "*異常なし*", term: 特記すべきことなし }`). */
+    codePatterns: z.array(codePattern).max(200).optional(),
+    /** Compare code keys and patterns ignoring upper/lower case (after half-width folding). */
+    caseFold: z.boolean().optional(),
+    /**
+     * Any non-empty value that no code, pattern or thesaurus entry matches becomes this term (e.g.
+     * 特記すべきことあり for a free-text 既往歴 column); the source text stays as the original.
+     */
+    otherwise: z.string().min(1).max(512).optional(),
+    /** Per-field severity policy: re-grade value issues of this field (e.g. VALUE_NUMBER_INVALID: error). */
+    severity: z.partialRecord(z.enum(FIELD_POLICY_CODES), z.enum(["error", "warning", "info"])).optional(),
     /** Thesaurus domain for free-text findings (synonyms → standard finding terms). */
     thesaurus: z.string().min(1).optional(),
     /** Declared unit conversion for numbers. */
     unit: unitConversion.optional(),
+  })
+  .strict();
+
+const vocabularyPhrase = z.string().min(1).max(200);
+const vocabularyDomain = z
+  .object({
+    /** Standard term → the institution's words for it. */
+    synonyms: z.record(vocabularyPhrase, z.array(vocabularyPhrase).max(1000)).default({}),
+    /** Phrases meaning the exam found nothing. */
+    normal: z.array(vocabularyPhrase).max(1000).default([]),
+    /** Patterns: a finding matching one is `term` (or normal when `normal: true`). */
+    patterns: z
+      .array(
+        z
+          .object({
+            pattern: patternText,
+            term: vocabularyPhrase.optional(),
+            normal: z.literal(true).optional(),
+          })
+          .strict(),
+      )
+      .max(200)
+      .default([]),
   })
   .strict();
 
@@ -107,6 +152,11 @@ export const sourceSchema = z
     allowTrailingEmptyColumns: z.boolean().default(false),
     /** Values that mean "no result" and become empty (e.g. 未実施, *, －). Compared after trimming. */
     missingValues: z.array(z.string()).max(100).default([""]),
+    /**
+     * Export columns deliberately left out of the mapping. Every other column no rule reads is listed
+     * in the report (SOURCE_COLUMN_UNMAPPED, info, once per column); these are not.
+     */
+    ignoreColumns: z.array(columnRef).max(10_000).default([]),
   })
   .strict();
 
@@ -116,6 +166,8 @@ export const mappingSchema = z
     version: z.literal(MAPPING_FORMAT_VERSION),
     /** Human name of this mapping (e.g. "さくら健診センター 健診システムX 2025"). */
     name: z.string().min(1).max(200),
+    /** The institution's own revision label of this mapping (e.g. "2025-04 第3版"); the report records it. */
+    revision: z.string().min(1).max(100).optional(),
     /** Institution this mapping belongs to (10-digit 健診機関番号), when fixed. */
     institutionNumber: z
       .string()
@@ -127,6 +179,19 @@ export const mappingSchema = z
     long: longLayoutSchema.optional(),
     /** Field rules: for wide exports every item; for long exports the visit's header items. */
     fields: z.array(fieldRuleSchema).max(10_000),
+    /**
+     * The institution's own vocabulary on top of the shipped thesaurus, per domain (ecg, chest-xray …):
+     * synonyms for standard (or new) finding terms, phrases meaning "nothing found", and patterns.
+     * Entries here are consulted before the shipped thesaurus.
+     */
+    vocabulary: z.record(z.string().regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/), vocabularyDomain).default({}),
+    /**
+     * The same examinee and visit (受診者番号 + 実施日) more than once: an error on every later record
+     * (default), or `merge`: the records are combined into one (empty fields filled from the others;
+     * two different values for one item reject the merged record). Merging holds the records in
+     * memory until the end of the file.
+     */
+    duplicates: z.enum(["error", "merge"]).default("error"),
     /** Named code → term tables used by `codes`. */
     codeTables: z.record(z.string().min(1), z.record(z.string(), z.string())).default({}),
     /** Items computed when the export lacks them (and cross-checked when it has them). */

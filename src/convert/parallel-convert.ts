@@ -8,8 +8,8 @@
  * would have reached, and the first half must end between two rows (not inside a quoted field that
  * spans lines); when it does not, or anything else is unusual (a small file, a long layout, an encoding
  * the fast path cannot read, any error), the caller converts sequentially, which also gives any fatal
- * error exactly as before. Rows of a wide export are independent of each other, so nothing else
- * crosses the cut. A test (test/cli.int.test.ts) compares both ways on the same file.
+ * error exactly as before. Rows of a wide export are independent of each other except for duplicate
+ * record keys, so a mapping whose records have a key is converted sequentially. A test (test/cli.int.test.ts) compares both ways on the same file.
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
@@ -21,6 +21,7 @@ import { Worker } from "node:worker_threads";
 import type { OutputEncoding } from "../format/output-encoding.js";
 import { fastPathApplies } from "./byte-rows.js";
 import type { WorkerJob, WorkerResult, WorkerSummary } from "./convert-worker.js";
+import { planRecordRules } from "./record-rules.js";
 import { withRecordHashes } from "./record-digests.js";
 import { convert, type ConvertCounts, type ConvertSummary, type OutputSink } from "./engine.js";
 import type { IssueCount } from "./issue-log.js";
@@ -54,6 +55,9 @@ export async function convertInParallel(
 ): Promise<ConvertSummary | undefined> {
   const src = o.checked.mapping.source;
   if (o.checked.long || !fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote)) return;
+  // Duplicate examinee + visit keys (duplicate-keys.ts) are found across the whole file, and the halves
+  // cannot see each other's keys: whenever records have a key, convert sequentially.
+  if (planRecordRules(o.checked).keyIndices.length > 0) return;
   if (!existsSync(fileURLToPath(WORKER_URL))) return; // running from sources (tests): no worker script
   const size = (await stat(o.inputPath)).size;
   if (size < MIN_PARALLEL_BYTES) return;
@@ -200,9 +204,10 @@ function merge(
   const issueCounts = new Map<IssueCode, IssueCount>();
   for (const source of [a.issueCounts, b.issueCounts]) {
     for (const [code, c] of source) {
-      const into = issueCounts.get(code) ?? { error: 0, warning: 0 };
+      const into = issueCounts.get(code) ?? { error: 0, warning: 0, info: 0 };
       into.error += c.error;
       into.warning += c.warning;
+      into.info += c.info;
       issueCounts.set(code, into);
     }
   }

@@ -193,12 +193,34 @@ function finaliseCells(
     const item = items[i];
     let text = cells[i];
     if (item === undefined || text === undefined || text === "") return;
-    if (isOriginal || item.type === "text" || item.type === "code") text = neutraliseFormula(text);
+    const label = isOriginal ? `${item.name}(原本値)` : item.name;
+    const warn = (code: IssueCode, message: string): void => {
+      issues.push({ severity: "warning", code, row, item: item.key, message: `${label}: ${message}` });
+    };
+    // 外字 (a CP932 user-defined character, decoded to the Private Use Area): receivers cannot show
+    // it. The value gets 〓 (the customary mark for a missing glyph); the original keeps the
+    // character where the output encoding can hold it (UTF-8).
+    if (PRIVATE_USE.test(text) && (!isOriginal || encoding === "cp932")) {
+      const count = countPrivateUse(text);
+      text = text.replace(PRIVATE_USE_ALL, GETA);
+      warn(
+        "SOURCE_PRIVATE_USE_CHAR",
+        `外字 (利用者定義文字) が ${count} 文字あります。「${GETA}」に置き換えました${
+          isOriginal ? "" : " (原本値には元の文字を残します)"
+        }`,
+      );
+    }
+    if (isOriginal || item.type === "text" || item.type === "code") {
+      const guarded = neutraliseFormula(text);
+      if (isOriginal && guarded !== text) {
+        warn("VALUE_FORMULA_NEUTRALISED", "表計算ソフトで数式として実行されないよう先頭に「'」を付けました");
+      }
+      text = guarded;
+    }
     if (encoding === "cp932") text = toCp932Forms(text);
     if (!isOriginal && text !== cells[i] && record.originals[i] === "") record.originals[i] = cells[i] ?? "";
     cells[i] = text;
     const bytes = encodedByteLength(text, encoding);
-    const label = isOriginal ? `${item.name}(原本値)` : item.name;
     if (bytes < 0) {
       failed = true;
       issues.push({
@@ -208,20 +230,23 @@ function finaliseCells(
         item: item.key,
         message: `${label}: ${encoding} で表せない文字があります`,
       });
-    } else {
-      // The item's own limit applies to the standard value; the source's wording is bounded by the
-      // standard's largest field.
-      const limit = isOriginal ? MAX_FIELD_BYTES : item.maxBytes;
-      if (bytes > limit) {
-        failed = true;
-        issues.push({
-          severity: "error",
-          code: "VALUE_TOO_LONG",
-          row,
-          item: item.key,
-          message: `${label}: ${bytes} バイトで上限 ${limit} バイトを超えています`,
-        });
-      }
+    } else if (isOriginal && bytes > MAX_FIELD_BYTES) {
+      // The source's wording is bounded by the standard's largest field; cutting it loses nothing
+      // the standard value needs, so the record stays (a warning says so).
+      cells[i] = truncateToBytes(text, MAX_FIELD_BYTES, encoding);
+      warn(
+        "VALUE_ORIGINAL_TRUNCATED",
+        `${bytes} バイトで上限 ${MAX_FIELD_BYTES} バイトを超えたため、上限までで切りました`,
+      );
+    } else if (!isOriginal && bytes > item.maxBytes) {
+      failed = true;
+      issues.push({
+        severity: "error",
+        code: "VALUE_TOO_LONG",
+        row,
+        item: item.key,
+        message: `${label}: ${bytes} バイトで上限 ${item.maxBytes} バイトを超えています`,
+      });
     }
   };
   const { values, originals } = record;
@@ -231,4 +256,27 @@ function finaliseCells(
     if (originals[i] !== "") finalise(originals, i, true);
   }
   return failed;
+}
+
+const PRIVATE_USE = /[\ue000-\uf8ff]/;
+const PRIVATE_USE_ALL = /[\ue000-\uf8ff]/g;
+const GETA = "〓";
+
+function countPrivateUse(text: string): number {
+  let n = 0;
+  for (const ch of text) if (PRIVATE_USE.test(ch)) n++;
+  return n;
+}
+
+/** The longest prefix of `text` (whole characters) that fits in `limit` bytes in `encoding`. */
+function truncateToBytes(text: string, limit: number, encoding: OutputEncoding): string {
+  let out = "";
+  let bytes = 0;
+  for (const ch of text) {
+    const n = encodedByteLength(ch, encoding);
+    if (n < 0 || bytes + n > limit) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }

@@ -12,7 +12,7 @@ import { ConvertError } from "./errors.js";
 export type DeclaredEncoding = "cp932" | "utf-8" | "auto";
 export type SourceEncoding = "cp932" | "utf-8" | "utf-16le" | "utf-16be";
 
-const SAMPLE_BYTES = 64 * 1024;
+export const SAMPLE_BYTES = 64 * 1024;
 export const REPLACEMENT_CHAR = "\uFFFD";
 
 interface TextDecoderLike {
@@ -58,6 +58,23 @@ export class SourceDecoder {
     this.detectedEncoding = encoding;
     this.inner = makeDecoder(encoding);
     return this.inner.write(sample);
+  }
+
+  /**
+   * When the start of the file reads better in another encoding than the one in use: UTF-8 (valid,
+   * with non-ASCII bytes) decoded as CP932, or CP932 (invalid as UTF-8) decoded as UTF-8. Used to turn
+   * "column not found" into a hint about the declared encoding. `head`: the first bytes of the input
+   * (the caller keeps them, so the answer does not depend on how the bytes reached the decoder).
+   */
+  likelyEncoding(input: Uint8Array): SourceEncoding | undefined {
+    const head = input.subarray(0, SAMPLE_BYTES);
+    if (this.detectedEncoding === undefined) return undefined;
+    const nonAscii = head.some((b) => b >= 0x80);
+    if (!nonAscii) return undefined;
+    const utf8 = isValidUtf8Prefix(head);
+    if (this.detectedEncoding === "cp932" && utf8) return "utf-8";
+    if (this.detectedEncoding === "utf-8" && !utf8) return "cp932";
+    return undefined;
   }
 
   private choose(sample: Uint8Array): SourceEncoding {

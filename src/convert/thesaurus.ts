@@ -11,6 +11,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ConvertError } from "./errors.js";
+import type { TextPattern } from "./text-pattern.js";
 
 const phrase = z.string().min(1).max(200);
 
@@ -133,6 +134,20 @@ export function buildThesaurus(json: unknown): Thesaurus {
 }
 
 function buildDomain(name: string, domain: z.infer<typeof domainSchema>): ThesaurusDomain {
+  const byKey = buildMatchMap(name, domain.terms, domain.normal);
+  const terms = domain.terms.map((t) => t.term);
+  return { name, terms, match: (phrase) => byKey.get(findingMatchKey(phrase)) };
+}
+
+/**
+ * The key → match map of one domain's entries. Throws THESAURUS_INVALID for an empty phrase, one that
+ * holds a separator, a phrase leading to two terms, or one that is both a finding and normal.
+ */
+function buildMatchMap(
+  name: string,
+  entries: readonly { readonly term: string; readonly synonyms: readonly string[] }[],
+  normalPhrases: readonly string[],
+): Map<string, FindingMatch> {
   const invalid = (what: string, context: Record<string, unknown>): ConvertError =>
     new ConvertError("THESAURUS_INVALID", `シソーラスの分野 ${name} が不正です: ${what}`, {
       domain: name,
@@ -150,7 +165,7 @@ function buildDomain(name: string, domain: z.infer<typeof domainSchema>): Thesau
   };
 
   const terms = new Set<string>();
-  for (const entry of domain.terms) {
+  for (const entry of entries) {
     if (terms.has(entry.term)) throw invalid(`標準用語「${entry.term}」が2回あります`, { term: entry.term });
     terms.add(entry.term);
     const found: FindingMatch = { kind: "term", term: entry.term };
@@ -168,7 +183,7 @@ function buildDomain(name: string, domain: z.infer<typeof domainSchema>): Thesau
     }
   }
   const normal: FindingMatch = { kind: "normal" };
-  for (const text of domain.normal) {
+  for (const text of normalPhrases) {
     const key = keyOf(text);
     const earlier = byKey.get(key);
     if (earlier?.kind === "term") {
@@ -179,7 +194,41 @@ function buildDomain(name: string, domain: z.infer<typeof domainSchema>): Thesau
     }
     byKey.set(key, normal);
   }
-  return { name, terms: [...terms], match: (phrase) => byKey.get(findingMatchKey(phrase)) };
+  return byKey;
+}
+
+/** An institution's own vocabulary for one domain (from its mapping file). */
+export interface DomainExtension {
+  readonly synonyms: Readonly<Record<string, readonly string[]>>;
+  readonly normal: readonly string[];
+  readonly patterns: readonly { readonly pattern: TextPattern; readonly match: FindingMatch }[];
+}
+
+/**
+ * A domain that consults the institution's vocabulary first (exact phrases, then the shipped
+ * thesaurus, then the institution's patterns). `base` may be undefined for a domain of its own.
+ * Throws THESAURUS_INVALID when the extension contradicts itself.
+ */
+export function extendDomain(
+  name: string,
+  base: ThesaurusDomain | undefined,
+  ext: DomainExtension,
+): ThesaurusDomain {
+  const entries = Object.entries(ext.synonyms).map(([term, synonyms]) => ({ term, synonyms }));
+  const own = buildMatchMap(name, entries, ext.normal);
+  const terms = [...(base?.terms ?? [])];
+  for (const e of entries) if (!terms.includes(e.term)) terms.push(e.term);
+  return {
+    name,
+    terms,
+    match(phrase) {
+      const key = findingMatchKey(phrase);
+      const found = own.get(key) ?? base?.match(phrase);
+      if (found !== undefined) return found;
+      for (const p of ext.patterns) if (p.pattern.matches(key)) return p.match;
+      return undefined;
+    },
+  };
 }
 
 /** Reads and checks a thesaurus JSON file. Unreadable or non-JSON files are `THESAURUS_INVALID` too. */
@@ -246,6 +295,11 @@ export function splitFindings(text: string): string[] {
  * Maps a free-text finding field to standard terms. Each part (see `splitFindings`) that is a term or
  * synonym yields its standard term; a normal phrase counts toward `normal`; anything else is returned
  * in `unknown` for the engine to report (VALUE_THESAURUS_UNKNOWN) and keep as written. Never throws.
+ *
+ * A parenthetical note belongs to the finding before it: a part that is only a note (「(前回と変化
+ * なし)」 on a second line) is joined to the previous part, and a part that does not match as a whole
+ * is matched without its trailing note (「洞性徐脈（経過観察）」 → 洞性徐脈). The note stays in the
+ * original value, which the engine keeps whenever the standard value differs from the source text.
  */
 export function lookupFindings(domain: ThesaurusDomain, text: string): FindingLookup {
   // Sets keep this linear on hostile input (a 10 MB field of distinct parts).
@@ -253,8 +307,8 @@ export function lookupFindings(domain: ThesaurusDomain, text: string): FindingLo
   const unknown = new Set<string>();
   let normals = 0;
   // NFKC first, so full-width separators (，；／ and the ideographic space) split like their ASCII forms.
-  for (const part of splitFindings(text.normalize("NFKC"))) {
-    const found = domain.match(part);
+  for (const part of attachNotes(splitFindings(text.normalize("NFKC")))) {
+    const found = domain.match(part) ?? matchWithoutNote(domain, part);
     if (found === undefined) unknown.add(part.trim());
     else if (found.kind === "normal") normals++;
     else terms.add(found.term);
@@ -264,4 +318,28 @@ export function lookupFindings(domain: ThesaurusDomain, text: string): FindingLo
     unknown: [...unknown],
     normal: normals > 0 && terms.size === 0 && unknown.size === 0,
   };
+}
+
+/** True for a part that is one parenthetical note, e.g. 「(前回と変化なし)」 (after NFKC). */
+function isNote(part: string): boolean {
+  const t = part.trim();
+  return t.length >= 2 && t.startsWith("(") && t.endsWith(")");
+}
+
+function attachNotes(parts: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const part of parts) {
+    const last = out.length - 1;
+    if (last >= 0 && isNote(part)) out[last] = `${out[last] ?? ""}${part.trim()}`;
+    else out.push(part);
+  }
+  return out;
+}
+
+function matchWithoutNote(domain: ThesaurusDomain, part: string): FindingMatch | undefined {
+  const t = part.trim();
+  if (!t.endsWith(")")) return undefined;
+  const open = t.lastIndexOf("(");
+  if (open <= 0) return undefined;
+  return domain.match(t.slice(0, open));
 }

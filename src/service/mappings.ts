@@ -6,7 +6,7 @@
 import { convert } from "../convert/engine.js";
 import { parseMapping } from "../convert/mapping.js";
 import { checkMapping } from "../convert/mapping-check.js";
-import { buildReport, type ConvertReport } from "../convert/report.js";
+import { buildReport, reportMetaOf, type ConvertReport } from "../convert/report.js";
 import { isCodedError } from "../coded-error.js";
 import { loadDictionary, DEFAULT_DICTIONARY_PATH, type Dictionary } from "../format/dictionary.js";
 import { sha256Hex } from "../format/hash.js";
@@ -63,10 +63,7 @@ export async function registerMapping(
     name = mapping.name;
     if (sample !== undefined) {
       const summary = await convert([sample], { write: () => undefined }, { checked, encoding: "utf-8" });
-      sampleReport = buildReport(summary, {
-        mapping: { name, sha256 },
-        dictionary: { name: reference.dictionary.name, version: reference.dictionary.version },
-      });
+      sampleReport = buildReport(summary, reportMetaOf(checked, sha256));
     }
   } catch (error) {
     if (isCodedError(error)) {

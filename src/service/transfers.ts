@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import type { EnvelopeKey } from "../client/envelope.js";
 import { isCodedError } from "../coded-error.js";
 import { parseMapping } from "../convert/mapping.js";
-import { checkMapping } from "../convert/mapping-check.js";
-import { buildReport, type ConvertReport } from "../convert/report.js";
+import { checkMapping, type CheckedMapping } from "../convert/mapping-check.js";
+import { buildReport, reportMetaOf, type ConvertReport } from "../convert/report.js";
 import { loadKek } from "../crypto/data-keys.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
@@ -143,8 +143,9 @@ export async function uploadTransfer(
   const limit = ctx.config.maxUploadBytes;
   const id = opaqueId("tr", ctx.random);
   let converted: ConvertedUpload;
+  let checked: CheckedMapping;
   try {
-    const checked = checkMapping(
+    checked = checkMapping(
       parseMapping(mapping.body, "mapping"),
       deps.reference.dictionary,
       deps.reference.thesaurus,
@@ -167,10 +168,7 @@ export async function uploadTransfer(
     spool.close();
     return deny(ctx, actor, "upload", error as ServiceError);
   }
-  const report = buildReport(summary, {
-    mapping: { name: mapping.name, sha256: mapping.sha256 },
-    dictionary: { name: deps.reference.dictionary.name, version: deps.reference.dictionary.version },
-  });
+  const report = buildReport(summary, reportMetaOf(checked, mapping.sha256));
 
   const now = ctx.now();
   try {

@@ -49,6 +49,32 @@ const CODES: Readonly<Record<IssueCode, CodeText>> = {
       "Check the file's character encoding (e.g. Shift_JIS) is the agreed one.",
     ],
   },
+  SOURCE_COLUMN_UNMAPPED: {
+    name: ["マッピングで使われていない列", "Column not used by the mapping"],
+    advice: [
+      "この列は出力に含まれません。必要な列なら事務局にマッピングへの追加を依頼してください。",
+      "This column is not in the output. If it is needed, ask the office to add it to the mapping.",
+    ],
+  },
+  SOURCE_PRIVATE_USE_CHAR: {
+    name: ["外字 (利用者定義文字) があります", "User-defined character"],
+    advice: [
+      "外字は「〓」に置き換えました。健診システムで通常の文字に直してください。",
+      "User-defined characters were replaced by 〓. Use standard characters in your checkup system.",
+    ],
+  },
+  VALUE_ORIGINAL_TRUNCATED: { name: ["原本値を上限で切りました", "Original value cut"], advice: CHECK_ONLY },
+  RECORD_DUPLICATE_KEY: {
+    name: ["同じ受診者・実施日の記録が重複しています", "Duplicate examinee and visit"],
+    advice: [
+      "同じ受診が2回出力されていないか確かめてください。まとめる場合は事務局に相談してください。",
+      "Check the same visit was not exported twice; ask the office if records should be merged.",
+    ],
+  },
+  RECORD_DUPLICATE_CONFLICT: {
+    name: ["重複した記録の値が食い違います", "Duplicate records disagree"],
+    advice: FIX_SOURCE,
+  },
   SOURCE_EMPTY_ROW: { name: ["空の行", "Empty row"], advice: CHECK_ONLY },
   VALUE_NUMBER_INVALID: { name: ["数値ではありません", "Not a number"], advice: FIX_SOURCE },
   VALUE_OUT_OF_RANGE: { name: ["値が範囲外です", "Value out of range"], advice: FIX_SOURCE },

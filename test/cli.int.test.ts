@@ -189,3 +189,15 @@ describe("kenshin", () => {
     expect(kenshin("frobnicate").code).toBe(2);
   });
 });
+
+describe("kenshin argument errors", () => {
+  it("are Japanese, with a close match, and exit 2", () => {
+    const r = kenshin("map", "check", "examples/long-utf8/mapping.yaml", "--sampel", "x.csv");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("エラー: 不明なオプション「--sampel」です");
+    expect(r.stderr).toContain("もしかして --sample ですか");
+    expect(r.stderr).not.toMatch(/^error:/m);
+    const missing = kenshin("convert", "examples/wide-cp932/export.csv");
+    expect(missing.stderr).toContain("オプション「--map <mapping>」は必須です");
+  });
+});

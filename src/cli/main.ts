@@ -10,6 +10,7 @@
 import type { Command } from "commander";
 import { Command as CommandClass } from "commander";
 import { readFileSync } from "node:fs";
+import { japaneseCommanderError } from "./japanese-errors.js";
 import { runMain } from "./run.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -43,7 +44,12 @@ export function buildProgram(registers: readonly Register[]): Command {
   const program = new CommandClass("kenshin")
     .description("健診結果の標準フォーマット変換・受け渡し (kenshin-exchange)")
     .version(pkg.version)
-    .showHelpAfterError()
+    .showHelpAfterError("(--help で使い方を表示します)")
+    .configureOutput({
+      outputError: (text, write) => {
+        write(japaneseCommanderError(text));
+      },
+    })
     .exitOverride();
   for (const register of registers) register(program);
   return program;

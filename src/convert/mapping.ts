@@ -10,6 +10,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { ConvertError } from "./errors.js";
 import { FIELD_POLICY_CODES } from "./issues.js";
+import { describeSchemaIssue, propertyNames } from "./schema-messages.js";
 import { PATTERN_MAX_LENGTH } from "./text-pattern.js";
 
 export const MAPPING_FORMAT = "kenshin-mapping";
@@ -25,7 +26,7 @@ const unitConversion = z
     /** Unit the source writes (documentation and the report; the item's own unit is the target). */
     from: z.string().min(1),
     /** Exact decimal factor: standard value = source value × factor (e.g. "18.016" mmol/L → mg/dL). */
-    factor: z.string().regex(/^\d+(\.\d+)?$/, "factor must be a positive decimal like 0.1 or 18.016"),
+    factor: z.string().regex(/^\d+(\.\d+)?$/, "factor は 0.1 や 18.016 のような正の小数で書いてください"),
   })
   .strict();
 
@@ -207,10 +208,18 @@ export const mappingSchema = z
   .strict()
   .superRefine((m, ctx) => {
     if (m.layout === "long" && m.long === undefined) {
-      ctx.addIssue({ code: "custom", path: ["long"], message: "layout long needs a `long` section" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["long"],
+        message: "layout: long には long の設定 (visitKey, itemColumn, valueColumn, items) が必要です",
+      });
     }
     if (m.layout === "wide" && m.long !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["long"], message: "`long` is only for layout long" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["long"],
+        message: "long の設定は layout: long のときだけ使えます",
+      });
     }
     m.fields.forEach((f, i) => {
       const sources = [f.column, f.columns, f.constant].filter((s) => s !== undefined).length;
@@ -218,7 +227,7 @@ export const mappingSchema = z
         ctx.addIssue({
           code: "custom",
           path: ["fields", i],
-          message: "exactly one of column, columns or constant is required",
+          message: "column・columns・constant のどれか1つだけを指定してください",
         });
       }
     });
@@ -263,7 +272,11 @@ export function parseMapping(text: string, origin = "mapping"): Mapping {
   }
   const parsed = mappingSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    const keys = knownKeys();
+    const issues = parsed.error.issues.map((i) => ({
+      path: formatPath(i.path),
+      message: describeSchemaIssue(i, raw, keys),
+    }));
     const first = issues[0];
     throw new ConvertError(
       "MAP_SCHEMA",
@@ -272,6 +285,12 @@ export function parseMapping(text: string, origin = "mapping"): Mapping {
     );
   }
   return parsed.data;
+}
+
+let keysCache: readonly string[] | undefined;
+function knownKeys(): readonly string[] {
+  keysCache ??= [...propertyNames(z.toJSONSchema(mappingSchema, { io: "input", unrepresentable: "any" }))];
+  return keysCache;
 }
 
 /** Reads and parses a mapping file. */

@@ -201,3 +201,21 @@ describe("kenshin argument errors", () => {
     expect(missing.stderr).toContain("オプション「--map <mapping>」は必須です");
   });
 });
+
+describe("kenshin map suggest", () => {
+  it("writes a commented draft that map check accepts (exit 0 both)", () => {
+    const draft = join(dir, "draft.yaml");
+    const r = kenshin("map", "suggest", "examples/wide-cp932/export.csv", "--out", draft);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("下書き: 対応付け 47 件");
+    const check = kenshin("map", "check", draft);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain("有効です");
+  });
+
+  it("when the export does not exist → exit 2 CONVERT_INPUT_UNREADABLE", () => {
+    const r = kenshin("map", "suggest", join(dir, "nope.csv"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("CONVERT_INPUT_UNREADABLE");
+  });
+});

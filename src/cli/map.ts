@@ -1,13 +1,50 @@
 /**
  * `kenshin map check`: validate a mapping (schema, items in the dictionary, columns in a sample) and
- * run it over the sample. `kenshin map schema`: print the mapping file's JSON Schema.
+ * run it over the sample. `kenshin map suggest`: a commented draft mapping from an export's header and
+ * sample. `kenshin map schema`: print the mapping file's JSON Schema.
  */
 import type { Command } from "commander";
+import { open, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { ConvertError } from "../convert/errors.js";
+import { renderDraft } from "../convert/suggest/draft-yaml.js";
+import { SAMPLE_BYTES, suggestMapping } from "../convert/suggest/suggest-mapping.js";
+import { DEFAULT_THESAURUS_PATH, loadThesaurus } from "../convert/thesaurus.js";
+import { DEFAULT_DICTIONARY_PATH, loadDictionary } from "../format/dictionary.js";
 import { convertFile, prepareMapping } from "../convert/convert-file.js";
 import { mappingJsonSchema } from "../convert/mapping-schema.js";
 import { SEVERITY_LABEL } from "../convert/report.js";
 import { describeReport, needsAttention } from "./convert.js";
 import { EXIT_ISSUES, EXIT_OK } from "./exit-codes.js";
+
+interface SuggestFlags {
+  out?: string;
+  name?: string;
+  dictionary?: string;
+  thesaurus?: string;
+}
+
+/** The first `limit` bytes of a file (the suggestion never needs more). */
+async function readHead(path: string, limit: number): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (cause) {
+    throw new ConvertError(
+      "CONVERT_INPUT_UNREADABLE",
+      `入力ファイルを読めません: ${path}`,
+      { path },
+      { cause },
+    );
+  }
+  try {
+    const buffer = Buffer.alloc(limit);
+    const { bytesRead } = await handle.read(buffer, 0, limit, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
 
 interface CheckFlags {
   sample?: string;
@@ -46,6 +83,38 @@ export function registerMapCommands(program: Command): void {
         );
       }
       process.exitCode = needsAttention(report) ? EXIT_ISSUES : EXIT_OK;
+    });
+  map
+    .command("suggest")
+    .description("出力ファイルの見出しと見本からマッピングの下書きを作る")
+    .argument("<export>", "健診機関のシステムが出力した CSV")
+    .option("--out <draft.yaml>", "下書きを書くファイル (省略時は標準出力)")
+    .option("--name <name>", "マッピングの名前")
+    .option("--dictionary <file>", "項目辞書 (省略時は同梱の辞書)")
+    .option("--thesaurus <file>", "所見シソーラス (省略時は同梱のもの)")
+    .action(async (exportPath: string, flags: SuggestFlags) => {
+      const [dictionary, thesaurus, head] = await Promise.all([
+        loadDictionary(flags.dictionary ?? DEFAULT_DICTIONARY_PATH),
+        loadThesaurus(flags.thesaurus ?? DEFAULT_THESAURUS_PATH),
+        readHead(exportPath, SAMPLE_BYTES),
+      ]);
+      const suggestion = suggestMapping(head, dictionary, thesaurus);
+      const draft = renderDraft(suggestion, {
+        name: flags.name ?? `${basename(exportPath)} の下書き`,
+        sourceName: basename(exportPath),
+      });
+      if (flags.out === undefined) process.stdout.write(draft);
+      else await writeFile(flags.out, draft, { mode: 0o600 });
+      const items = [...suggestion.fields, ...(suggestion.long?.items ?? [])];
+      const placed = items.filter((f) => f.item);
+      const unsure = placed.filter((f) => f.confidence < 0.8).length;
+      const unplacedValues = placed.reduce((n, f) => n + (f.codes?.unplaced.length ?? 0), 0);
+      process.stderr.write(
+        `下書き: 対応付け ${placed.length} 件 (要確認 ${unsure} 件), 対応付けなしの列 ${suggestion.unplacedColumns.length} 件${
+          suggestion.long ? `, 項目なしの検査コード ${items.length - placed.length} 件` : ""
+        }, 対応付けられなかったコード値 ${unplacedValues} 件\n`,
+      );
+      process.exitCode = EXIT_OK;
     });
   map
     .command("schema")

@@ -22,6 +22,7 @@ interface ConvertFlags {
   quiet?: boolean;
   threads: string;
   referencePath?: boolean;
+  codeHeader?: boolean;
 }
 
 export function registerConvertCommands(program: Command): void {
@@ -39,6 +40,7 @@ export function registerConvertCommands(program: Command): void {
     .addOption(
       new Option("--encoding <encoding>", "出力の文字コード").choices(OUTPUT_ENCODINGS).default("utf-8"),
     )
+    .option("--code-header", "見出しの2行目に各項目の JLAC10 コードを書く")
     .option("--quiet", "要約を表示しない")
     .option(
       "--threads <n>",
@@ -65,6 +67,7 @@ export function registerConvertCommands(program: Command): void {
         threads: parseThreads(flags.threads),
         paths: { mappingPath: flags.map, dictionaryPath: flags.dictionary, thesaurusPath: flags.thesaurus },
         referencePath: flags.referencePath === true,
+        codeHeader: flags.codeHeader === true,
         onProgress: (p, total) => {
           bar.update(p, total);
         },

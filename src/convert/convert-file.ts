@@ -62,6 +62,8 @@ export interface ConvertFileOptions {
   };
   /** Reads every row through the text tokenizer (the reference path; for tests and the benchmark). */
   readonly referencePath?: boolean | undefined;
+  /** A second header row with each item's JLAC10 code. */
+  readonly codeHeader?: boolean;
   readonly onProgress?: ((p: ConvertProgress, totalBytes: number) => void) | undefined;
 }
 
@@ -97,7 +99,10 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
   let summary: ConvertSummary;
   try {
     const parallel =
-      options.threads === 2 && options.referencePath !== true && options.paths !== undefined
+      options.threads === 2 &&
+      options.referencePath !== true &&
+      options.codeHeader !== true &&
+      options.paths !== undefined
         ? await convertInParallel(
             {
               inputPath: options.inputPath,
@@ -118,6 +123,7 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
         checked: prepared.checked,
         encoding: options.encoding,
         referencePath: options.referencePath === true,
+        codeHeader: options.codeHeader === true,
         onProgress: options.onProgress ? (p) => options.onProgress?.(p, totalBytes) : undefined,
       });
     }

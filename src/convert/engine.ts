@@ -65,6 +65,8 @@ export interface ConvertOptions {
   };
   /** Called once when the header has been read, with its names and the source encoding. */
   readonly onHeader?: (names: readonly string[] | null, encoding: SourceEncoding | undefined) => void;
+  /** Write a second header row with each item's JLAC10 code. */
+  readonly codeHeader?: boolean;
 }
 
 export interface ConvertCounts {
@@ -110,7 +112,9 @@ export async function convert(
   const inputHash = createHash("sha256");
   let bytesRead = 0;
   if (options.range?.writeHeader !== false)
-    run.push(encodeHeader(options.checked.dictionary, options.encoding));
+    run.push(
+      encodeHeader(options.checked.dictionary, options.encoding, { codeHeader: options.codeHeader === true }),
+    );
   for await (const chunk of input) {
     inputHash.update(chunk);
     bytesRead += chunk.length;

@@ -226,3 +226,26 @@ describe("messages", () => {
     expect(report.thesaurus).toEqual({ name: ref.thesaurus.name, version: ref.thesaurus.version });
   });
 });
+
+describe("item codes in the output", () => {
+  it("--code-header adds a JLAC10 row under the header; record hashes skip it", async () => {
+    const { recordHashesOf } = await import("../format/hash.js");
+    const checked = checkYaml(ref, mapping());
+    const parts: Uint8Array[] = [];
+    const summary = await convert(
+      [Buffer.from(`${HEADER}A1,R7.4.1,健診 太郎,-,,\r\nA2,R7.4.1,健診 花子,+,,\r\n`)],
+      { write: (c) => void parts.push(c) },
+      { checked, encoding: "utf-8", codeHeader: true },
+    );
+    const text = Buffer.concat(parts).toString("utf8");
+    const [header, codes] = text.split("\r\n");
+    const names = header?.split(",") ?? [];
+    const cells = codes?.split(",") ?? [];
+    expect(cells[0]).toBe("JLAC10");
+    expect(cells[names.indexOf("尿糖")]).toBe("1A020000000191111");
+    expect(cells[names.indexOf("尿糖(原本値)")]).toBe("");
+    expect(cells[names.indexOf("氏名")]).toBe("");
+    expect(recordHashesOf(Buffer.concat(parts))).toEqual(summary.recordHashes);
+    expect(summary.recordHashes).toHaveLength(2);
+  });
+});

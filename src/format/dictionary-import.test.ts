@@ -208,7 +208,7 @@ describe("importDictionaryTable rejects bad tables naming the row and column", (
   });
 
   it("when a row has more values than the header → that row", () => {
-    expect(importFailure(() => importDictionaryTable(table(`${SEX},extra`), OPTIONS))).toEqual({ row: 2 });
+    expect(importFailure(() => importDictionaryTable(table(`${SEX},,,extra`), OPTIONS))).toEqual({ row: 2 });
   });
 
   it("when a quote is never closed → the row where it opens", () => {

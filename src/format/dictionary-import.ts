@@ -4,7 +4,8 @@
  * into a dictionary file the engine loads, without code changes.
  *
  * Table layout (one header row, any column order, UTF-8 with or without BOM, or CP932):
- * 項番,キー,標準名称,分類,型,小数桁,単位,下限,上限,選択肢,最大バイト,複数可,JLAC10,必須区分,備考
+ * 項番,キー,標準名称,分類,型,小数桁,単位,下限,上限,選択肢,最大バイト,複数可,JLAC10,必須区分,備考,選択肢コード,コード体系
+ * (選択肢コード and コード体系 are optional columns: older tables without them import as before)
  * 選択肢 and 必須区分 hold several values separated by "|". Every failure is a `FormatError` with code
  * `FORMAT_DICTIONARY_IMPORT_INVALID` whose context names the table row (1-based line) and column.
  */
@@ -30,6 +31,8 @@ export const TABLE_COLUMNS = [
   "JLAC10",
   "必須区分",
   "備考",
+  "選択肢コード",
+  "コード体系",
 ] as const;
 type Column = (typeof TABLE_COLUMNS)[number];
 
@@ -130,6 +133,8 @@ export function exportDictionaryTable(file: { readonly items: readonly Dictionar
       下限: item.range === undefined ? "" : String(item.range.min),
       上限: item.range === undefined ? "" : String(item.range.max),
       選択肢: (item.terms ?? []).join(LIST_SEPARATOR),
+      選択肢コード: (item.termCodes?.codes ?? []).join(LIST_SEPARATOR),
+      コード体系: item.termCodes?.system ?? "",
       最大バイト: String(item.maxBytes),
       複数可: item.multiple ? "1" : "0",
       JLAC10: item.jlac10 ?? "",
@@ -277,6 +282,14 @@ function readItem(record: CsvRecord, positions: Map<Column, number>): Dictionary
   if ((min === undefined) !== (max === undefined))
     fail(min === undefined ? "下限" : "上限", "下限と上限は両方指定します");
 
+  const termCodeList = list("選択肢コード");
+  const codeSystem = optional("コード体系");
+  if ((termCodeList === undefined) !== (codeSystem === undefined)) {
+    fail(
+      codeSystem === undefined ? "コード体系" : "選択肢コード",
+      "選択肢コードとコード体系は両方指定します",
+    );
+  }
   const candidate: Record<string, unknown> = {
     no: integer("項番") ?? fail("項番", "値がありません"),
     key: cell("キー"),
@@ -287,6 +300,10 @@ function readItem(record: CsvRecord, positions: Map<Column, number>): Dictionary
     unit: optional("単位"),
     range: min === undefined || max === undefined ? undefined : { min, max },
     terms: list("選択肢"),
+    termCodes:
+      termCodeList === undefined || codeSystem === undefined
+        ? undefined
+        : { system: codeSystem, codes: termCodeList },
     maxBytes: integer("最大バイト") ?? fail("最大バイト", "値がありません"),
     multiple,
     jlac10: optional("JLAC10")?.normalize("NFKC"),
@@ -315,6 +332,7 @@ const COLUMN_OF_FIELD: Readonly<Record<string, Column>> = {
   unit: "単位",
   range: "下限",
   terms: "選択肢",
+  termCodes: "選択肢コード",
   maxBytes: "最大バイト",
   multiple: "複数可",
   jlac10: "JLAC10",

@@ -3,7 +3,13 @@ import { fileURLToPath } from "node:url";
 import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
 import type { DictionaryFile, DictionaryItem, ItemType } from "./dictionary.js";
-import { buildDictionary, DEFAULT_DICTIONARY_PATH, loadDictionary } from "./dictionary.js";
+import {
+  buildDictionary,
+  DEFAULT_DICTIONARY_PATH,
+  loadDictionary,
+  MHLW_ITEM_CODE_SYSTEM,
+  termCode,
+} from "./dictionary.js";
 import { FormatError } from "./errors.js";
 import type { FormatErrorCode } from "./errors.js";
 
@@ -103,8 +109,8 @@ describe("the shipped dictionary", async () => {
     return found;
   };
 
-  it("loads with at least 150 items, version 1.0.0, 項番 ascending", () => {
-    expect(dictionary.version).toBe("1.0.0");
+  it("loads with at least 150 items, version 1.1.0, 項番 ascending", () => {
+    expect(dictionary.version).toBe("1.1.0");
     expect(dictionary.items.length).toBeGreaterThanOrEqual(150);
     const numbers = dictionary.items.map((i) => i.no);
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
@@ -298,5 +304,54 @@ describe("buildDictionary rejects broken files with coded errors", () => {
     await expect(loadDictionary(`${shippedPath}.missing`)).rejects.toMatchObject({
       code: "FORMAT_DICTIONARY_UNREADABLE",
     });
+  });
+});
+
+describe("item codes", () => {
+  it("coded items carry their answer code system where the MHLW list is sourced, one code per term", async () => {
+    const d = await loadDictionary(DEFAULT_DICTIONARY_PATH);
+    const yesNo = d.item("medication-bp");
+    if (!yesNo) throw new Error("medication-bp missing");
+    expect(yesNo.termCodes).toEqual({ system: "urn:oid:1.2.392.200119.6.2003", codes: ["1", "2"] });
+    expect(termCode(yesNo, "いいえ")).toEqual({
+      system: "urn:oid:1.2.392.200119.6.2003",
+      code: "2",
+    });
+    expect(d.item("urine-glucose")?.termCodes?.system).toBe("urn:oid:1.2.392.200119.6.2102");
+    // Unsourced lists carry none (第4期 飲酒 answers differ from the terms we ship; 尿潜血 is a guess).
+    expect(d.item("drinking")?.termCodes).toBeUndefined();
+    expect(d.item("urine-occult-blood")?.termCodes).toBeUndefined();
+    for (const item of d.items) {
+      if (item.termCodes) expect(item.termCodes.codes).toHaveLength(item.terms?.length ?? -1);
+    }
+  });
+
+  it("a dictionary whose termCodes do not match its terms is refused", () => {
+    const file = {
+      format: "kenshin-dictionary",
+      version: "1.0.0",
+      name: "t",
+      items: [
+        {
+          no: 1,
+          key: "a",
+          name: "A",
+          category: "c",
+          type: "code",
+          terms: ["x", "y"],
+          maxBytes: 8,
+          multiple: false,
+          termCodes: { system: "s", codes: ["1"] },
+        },
+      ],
+    };
+    expect(() => buildDictionary(file)).toThrow(/termCodes/);
+  });
+
+  it("JLAC10 codes are only the sourced ones (the guessed 胸部X線 所見の有無 code is not carried)", async () => {
+    const d = await loadDictionary(DEFAULT_DICTIONARY_PATH);
+    expect(d.item("chest-xray-presence")?.jlac10).toBeUndefined();
+    expect(d.item("height")?.jlac10).toBe("9N001000000000001");
+    expect(MHLW_ITEM_CODE_SYSTEM).toBe("urn:oid:1.2.392.200119.6.1005");
   });
 });

@@ -38,6 +38,14 @@ export const dictionaryItemSchema = z
     range: z.object({ min: z.number(), max: z.number() }).optional(),
     /** Allowed standard terms, for `code` items (values are written as these terms, never as codes). */
     terms: z.array(z.string().min(1)).optional(),
+    /**
+     * The code of each term in a published code system, in the order of `terms` (e.g. the MHLW
+     * 特定健診 answer lists `urn:oid:1.2.392.200119.6.2003`: 1 はい, 2 いいえ). Only where sourced.
+     */
+    termCodes: z
+      .object({ system: z.string().min(1).max(200), codes: z.array(z.string().min(1).max(20)) })
+      .strict()
+      .optional(),
     /** Largest value in bytes in the output encoding (≤ 512). */
     maxBytes: z.number().int().positive().max(MAX_FIELD_BYTES),
     /** Whether several values may be joined with 「、」 in one field. */
@@ -135,6 +143,9 @@ function checkItemConsistency(item: DictionaryItem, index: number): void {
   if (item.type === "code" && (item.terms === undefined || item.terms.length === 0))
     fail("code item without terms");
   if (item.type !== "code" && item.terms !== undefined) fail("terms on a non-code item");
+  if (item.termCodes !== undefined && item.termCodes.codes.length !== (item.terms?.length ?? -1)) {
+    fail("termCodes.codes must have one code per term");
+  }
   if (item.type !== "number" && (item.decimals !== undefined || item.range !== undefined))
     fail("decimals or range on a non-number item");
   if (item.range !== undefined && item.range.min > item.range.max) fail("range.min > range.max");
@@ -159,6 +170,17 @@ export async function loadDictionary(path: string | URL): Promise<Dictionary> {
         ),
   );
   return buildDictionary(json);
+}
+
+/** The code system of 特定健診 item codes (JLAC10 and its JLAC10-style codes for non-lab items). */
+export const MHLW_ITEM_CODE_SYSTEM = "urn:oid:1.2.392.200119.6.1005";
+
+/** The code of a term of a code item in its code system, when the dictionary carries one. */
+export function termCode(item: DictionaryItem, term: string): { system: string; code: string } | undefined {
+  if (!item.termCodes || !item.terms) return undefined;
+  const i = item.terms.indexOf(term);
+  const code = i < 0 ? undefined : item.termCodes.codes[i];
+  return code === undefined ? undefined : { system: item.termCodes.system, code };
 }
 
 /** Path of the dictionary shipped with the project. */

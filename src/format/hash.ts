@@ -13,8 +13,19 @@ export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Record hashes of a standard CSV (all lines after the header row), in record order. */
+const CODE_HEADER_START = Buffer.from("JLAC10,");
+
+/**
+ * Record hashes of a standard CSV (all lines after the header row, and after the code header row when
+ * the file has one — a second line starting with `JLAC10,`), in record order.
+ */
 export function recordHashesOf(fileBytes: Uint8Array): string[] {
   const spans = splitCsvLines(fileBytes);
-  return spans.slice(1).map((s) => sha256Hex(fileBytes.subarray(s.start, s.end)));
+  const second = spans[1];
+  const head = second === undefined ? undefined : fileBytes.subarray(second.start, second.end);
+  const skip =
+    head !== undefined && Buffer.from(head.subarray(0, CODE_HEADER_START.length)).equals(CODE_HEADER_START)
+      ? 2
+      : 1;
+  return spans.slice(skip).map((s) => sha256Hex(fileBytes.subarray(s.start, s.end)));
 }

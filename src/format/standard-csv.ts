@@ -1,7 +1,8 @@
 /**
  * The standard record and its CSV form (our documented layout; the official column order is licensed).
  *
- * - One header row, then one record per examinee × visit.
+ * - One header row (and, when asked, a second one with each item's JLAC10 code), then one record per
+ *   examinee × visit.
  * - For every dictionary item, in 項番 order, two columns: the value (a standard term, number, date
  *   YYYYMMDD or text) and `<標準名称>(原本値)`, the value as the source wrote it, filled only where
  *   conversion changed it. Several values in one field are joined with 「、」.
@@ -18,6 +19,8 @@ export const VALUE_JOINER = "、";
 /** Suffix of the column that keeps the source value where conversion changed it. */
 export const ORIGINAL_SUFFIX = "(原本値)";
 export const CRLF = "\r\n";
+/** First cell of the optional code header row. */
+export const CODE_HEADER_LABEL = "JLAC10";
 
 /** One standard record: values and originals by dictionary item index ("" = empty). */
 export interface StandardRecord {
@@ -47,9 +50,29 @@ export function encodeLine(cells: readonly string[], encoding: OutputEncoding): 
   return encodeText(line, encoding);
 }
 
+/**
+ * The optional code header row: its first cell is the label `JLAC10` (so programs — and
+ * `recordHashesOf` — tell it from a record, whose first cell is an institution number), then under
+ * each value column the item's JLAC10 17-character code (empty where the standard defines none), under
+ * each original column nothing. It is a header, not a record: it has no record hash.
+ */
+export function codeHeaderCells(dictionary: Dictionary): string[] {
+  const cells: string[] = [];
+  for (const item of dictionary.items) cells.push(item.jlac10 ?? "", "");
+  if (cells.length > 0) cells[0] = CODE_HEADER_LABEL;
+  return cells;
+}
+
 /** The header row's bytes, with CRLF. */
-export function encodeHeader(dictionary: Dictionary, encoding: OutputEncoding): Buffer {
-  return Buffer.concat([encodeLine(headerCells(dictionary), encoding), Buffer.from(CRLF)]);
+export function encodeHeader(
+  dictionary: Dictionary,
+  encoding: OutputEncoding,
+  options: { readonly codeHeader?: boolean } = {},
+): Buffer {
+  const lines = [encodeLine(headerCells(dictionary), encoding), Buffer.from(CRLF)];
+  if (options.codeHeader === true)
+    lines.push(encodeLine(codeHeaderCells(dictionary), encoding), Buffer.from(CRLF));
+  return Buffer.concat(lines);
 }
 
 /** A record's bytes (without CRLF) and their SHA-256. */

@@ -114,9 +114,25 @@ export async function downloadStandard(
   client: ApiClient,
   transferId: string,
 ): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
+  return downloadAs(client, transferId, "download");
+}
+
+/** Downloads a transfer's results as NDJSON of JP eCheckup FHIR Bundles (one per examinee). */
+export async function downloadEcheckup(
+  client: ApiClient,
+  transferId: string,
+): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
+  return downloadAs(client, transferId, "download-fhir");
+}
+
+async function downloadAs(
+  client: ApiClient,
+  transferId: string,
+  action: "download" | "download-fhir",
+): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
   const agreed = await agreeEnvelopeKey(client, "download");
   if ("refused" in agreed) return agreed;
-  const r = await client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/download`, {
+  const r = await client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/${action}`, {
     headers: { [ENVELOPE_HEADER]: agreed.channelId },
   });
   if (r.status !== 200) return { refused: r };

@@ -348,6 +348,16 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "post",
+    path: "/api/v1/transfers/{id}/download-fhir",
+    summary:
+      "同じ結果の FHIR R4 版: JP eCheckup の Bundle (受診者ごとに1つ) の NDJSON (暗号化封筒; X-Kenshin-Envelope: <channelId>)",
+    auth: "change",
+    ok: 200,
+    okContent: "binary",
+    errors: ["NOT_FOUND", "TRANSFER_STATE", "ENVELOPE_CHANNEL_INVALID", "INTEGRITY_FAILURE"],
+  },
+  {
+    method: "post",
     path: "/api/v1/transfers/{id}/receipt",
     summary: "受領確定",
     auth: "change",

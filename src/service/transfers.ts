@@ -12,6 +12,8 @@ import { parseMapping } from "../convert/mapping.js";
 import { checkMapping, type CheckedMapping } from "../convert/mapping-check.js";
 import { buildReport, reportMetaOf, type ConvertReport } from "../convert/report.js";
 import { loadKek } from "../crypto/data-keys.js";
+import { standardCsvToEcheckup } from "../fhir/echeckup/echeckup-export.js";
+import type { Dictionary } from "../format/dictionary.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
 import { deletePayload, PayloadError, readPayload } from "../store/payload-store.js";
@@ -305,7 +307,10 @@ export async function discardTransfer(
  * The standard CSV's exact bytes, for the receiver, as a stream of decrypted chunks, with the envelope
  * key of the download channel (taken first, so a refused download still uses it up). The stored
  * payload is read twice: once to check its hash against the record (nothing is sent when it differs),
- * then again as it is sent, so the server never holds the whole file.
+ * then again as it is sent, so the server never holds the whole file. With
+ * `as: { format: "fhir-bundle" }` the checked CSV is turned into NDJSON of JP eCheckup Bundles (one
+ * per examinee) and the ledger records that format; that conversion holds the CSV in memory (it is read
+ * once, during the hash check).
  */
 export async function downloadTransfer(
   ctx: ServiceContext,
@@ -313,6 +318,7 @@ export async function downloadTransfer(
   session: Session,
   id: string,
   channel: { readonly channels: EnvelopeChannels; readonly channelId: string | undefined },
+  as?: { readonly format: "fhir-bundle"; readonly dictionary: Dictionary },
 ): Promise<{ readonly key: EnvelopeKey; readonly chunks: AsyncIterable<Uint8Array> }> {
   let key: EnvelopeKey;
   try {
@@ -324,8 +330,25 @@ export async function downloadTransfer(
   if (!(row.status === "sent" || row.status === "downloaded" || row.status === "received")) {
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
-  await checkedStandard(ctx, row, false);
+  // Only the FHIR rendering needs the whole CSV; the CSV itself streams.
+  const held =
+    as === undefined ? await checkedStandard(ctx, row, false) : await checkedStandard(ctx, row, true);
   const kek = await loadKek(ctx.paths.kek);
+  let fhir: Buffer | undefined;
+  if (as !== undefined && held !== undefined) {
+    try {
+      fhir = Buffer.from(standardCsvToEcheckup(held, as.dictionary, { now: ctx.now() }).ndjson, "utf8");
+    } catch (error) {
+      if (!isCodedError(error)) throw error;
+      return deny(
+        ctx,
+        actor,
+        "download",
+        new ServiceError("UPLOAD_UNUSABLE", error.message, { cause: error.code }),
+        id,
+      );
+    }
+  }
   if (row.status === "sent") {
     ctx.db
       .prepare("UPDATE transfers SET status = 'downloaded', downloaded_at = ? WHERE id = ?")
@@ -337,10 +360,14 @@ export async function downloadTransfer(
       type: "download",
       transfer: id,
       file: standardRef(row),
-      format: "csv",
+      format: as === undefined ? "csv" : "fhir-bundle",
     },
   ]);
-  return { key, chunks: readPayload(ctx.db, kek, id, "standard") };
+  return { key, chunks: fhir === undefined ? readPayload(ctx.db, kek, id, "standard") : oneChunk(fhir) };
+}
+
+async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }
 
 /** 受領確定: the receiver confirms; the payload is deleted after the grace period. */

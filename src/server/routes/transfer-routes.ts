@@ -149,6 +149,20 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
     return reply.header("content-type", "application/octet-stream").send(Readable.from(sealed(key, chunks)));
   });
 
+  // The same results as FHIR R4: NDJSON of JP eCheckup Bundles, one per examinee, enveloped like the CSV.
+  app.post("/api/v1/transfers/:id/download-fhir", async (request, reply) => {
+    const { session, actor } = await guard(ctx, request, { change: true });
+    const { key, chunks } = await downloadTransfer(
+      ctx,
+      actor,
+      session,
+      transferId(request.params),
+      { channels: deps.channels, channelId: envelopeChannel(request.headers) },
+      { format: "fhir-bundle", dictionary: deps.reference.dictionary },
+    );
+    return reply.header("content-type", "application/octet-stream").send(Readable.from(sealed(key, chunks)));
+  });
+
   app.post("/api/v1/transfers/:id/receipt", async (request) => {
     const { session, actor } = await guard(ctx, request, { change: true });
     return { transfer: await confirmReceipt(ctx, actor, session, transferId(request.params)) };

@@ -1,0 +1,129 @@
+import { readFile } from "node:fs/promises";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkYaml, loadReference, runConvert, type Reference } from "../../../test/support/convert-run.js";
+import { expectValidFhir, fhirErrors } from "../../../test/support/fhir-validator.js";
+import { parseMapping } from "../../convert/mapping.js";
+import { checkMapping } from "../../convert/mapping-check.js";
+import { standardCsvToEcheckup } from "./echeckup-export.js";
+import { checkEcheckupBundle } from "./ig-rules.js";
+
+let ref: Reference;
+let standard: Buffer;
+beforeAll(async () => {
+  ref = await loadReference();
+  const mapping = parseMapping(await readFile("examples/wide-cp932/mapping.yaml", "utf8"));
+  const { output } = await runConvert(
+    await readFile("examples/wide-cp932/export.csv"),
+    checkMapping(mapping, ref.dictionary, ref.thesaurus),
+  );
+  standard = output;
+});
+
+type Json = Record<string, unknown>;
+const entries = (b: Json) => (b["entry"] as { fullUrl: string; resource: Json }[]).map((e) => e.resource);
+
+describe("FHIR eCheckup output (JP_Bundle_eCheckupGeneral, NDJSON)", () => {
+  it("one Bundle per examinee record, each valid against FHIR R4 and the IG rules we fill", () => {
+    const out = standardCsvToEcheckup(standard, ref.dictionary, { institutionName: "さくら健診センター" });
+    const lines = out.ndjson.trimEnd().split("\n");
+    expect(out.bundles).toBe(9); // the example's 9 records
+    expect(out.skipped).toEqual([]);
+    expect(lines).toHaveLength(9);
+    for (const line of lines) {
+      const bundle = JSON.parse(line) as Json;
+      expectValidFhir(bundle);
+      for (const r of entries(bundle)) expectValidFhir(r);
+      expect(checkEcheckupBundle(bundle)).toEqual([]);
+    }
+  });
+
+  it("carries Composition, Patient, Encounter, Organization and Observations with JLAC10 codes and units", () => {
+    const out = standardCsvToEcheckup(standard, ref.dictionary);
+    const bundle = JSON.parse(out.ndjson.split("\n")[0] ?? "{}") as Json;
+    const resources = entries(bundle);
+    expect(resources.map((r) => r["resourceType"]).slice(0, 5)).toEqual([
+      "Composition",
+      "Patient",
+      "Practitioner",
+      "Organization",
+      "Encounter",
+    ]);
+    const obs = resources.filter((r) => r["resourceType"] === "Observation");
+    const byCode = new Map(obs.map((o) => [((o["code"] as Json)["coding"] as Json[])[0]?.["code"], o]));
+    expect(byCode.get("9N001000000000001")?.["valueQuantity"]).toEqual({
+      value: 170.5,
+      unit: "cm",
+      system: "http://unitsofmeasure.org",
+      code: "cm",
+    });
+    expect(byCode.get("9A751000000000001")?.["valueQuantity"]).toMatchObject({
+      code: "mm[Hg]",
+      unit: "mmHg",
+    });
+    expect(byCode.get("9N701000000000011")?.["valueCodeableConcept"]).toEqual({
+      coding: [{ system: "urn:oid:1.2.392.200119.6.2003", code: "2", display: "いいえ" }],
+      text: "いいえ",
+    });
+    expect(byCode.get("1A020000000191111")?.["valueCodeableConcept"]).toMatchObject({
+      coding: [{ system: "urn:oid:1.2.392.200119.6.2102", code: "1" }],
+    });
+    const patient = resources[1] ?? {};
+    expect(patient).toMatchObject({ gender: "male", birthDate: "1970-03-05" });
+    expect((bundle["identifier"] as Json)["value"]).toMatch(/^1312345678\^2025\^[0-9a-f-]{36}$/);
+    const composition = resources[0] ?? {};
+    expect(((composition["category"] as Json[])[0]?.["coding"] as Json[])[0]).toMatchObject({ code: "10" });
+    // Items without a JLAC10 code (e.g. 総合判定) are not Observations.
+    expect(
+      obs.every((o) => /^[0-9A-Z]{17}$/.test(String(((o["code"] as Json)["coding"] as Json[])[0]?.["code"]))),
+    ).toBe(true);
+  });
+
+  it("fresh fullUrls on every export (never reused)", () => {
+    const a = standardCsvToEcheckup(standard, ref.dictionary).ndjson;
+    const b = standardCsvToEcheckup(standard, ref.dictionary).ndjson;
+    const urls = (s: string) => s.match(/urn:uuid:[0-9a-f-]{36}/g) ?? [];
+    expect(new Set([...urls(a), ...urls(b)]).size).toBe(new Set(urls(a)).size * 2);
+  });
+
+  it("the checks are not toothless: a broken Bundle fails both the base validator and the IG rules", () => {
+    const bundle = JSON.parse(
+      standardCsvToEcheckup(standard, ref.dictionary).ndjson.split("\n")[0] ?? "{}",
+    ) as Json;
+    const obs = entries(bundle).find((r) => r["resourceType"] === "Observation") ?? {};
+    expect(fhirErrors(obs)).toEqual([]);
+    obs["effectiveDateTime"] = "2025/04/01"; // not a FHIR dateTime
+    obs["unknownElement"] = true;
+    expect(fhirErrors(obs).length).toBeGreaterThan(0);
+    (bundle["identifier"] as Json)["value"] = "x";
+    (bundle["entry"] as Json[]).splice(1, 1); // drop the Patient
+    const problems = checkEcheckupBundle(bundle);
+    expect(problems).toContain("Bundle.identifier.value の形式");
+    expect(problems).toContain("Patient 1..1");
+    expect(problems.some((p) => p.startsWith("参照先が Bundle 内にありません"))).toBe(true);
+  });
+
+  it("a record with an institution number the IG identifier cannot hold is listed, not dropped silently", async () => {
+    const yaml = `
+format: kenshin-mapping
+version: 1
+name: t
+layout: wide
+source: { encoding: utf-8 }
+fields:
+  - { item: institution-number, constant: "9999999999" }
+  - { item: examinee-id, column: ID }
+  - { item: exam-date, column: 日付 }
+  - { item: height, column: 身長 }
+`;
+    const { output } = await runConvert("ID,日付,身長\r\nA1,R7.4.1,170\r\n", checkYaml(ref, yaml));
+    const out = standardCsvToEcheckup(output, ref.dictionary);
+    expect(out.bundles).toBe(0);
+    expect(out.skipped).toEqual([{ record: 1, reason: expect.stringContaining("健診機関番号") as unknown }]);
+  });
+
+  it("a CSV from another dictionary is refused with a code", () => {
+    expect(() => standardCsvToEcheckup(Buffer.from("a,b\r\n1,2\r\n"), ref.dictionary)).toThrow(
+      expect.objectContaining({ code: "ECHECKUP_INPUT_INVALID" }),
+    );
+  });
+});

@@ -24,6 +24,7 @@ import { registerAccountRoutes } from "./routes/account-routes.js";
 import { guardOpenConnections } from "./open-connections.js";
 import { registerAdminRoutes } from "./routes/admin-routes.js";
 import { registerFhirRoutes } from "./routes/fhir-routes.js";
+import { registerMappingRoutes } from "./routes/mapping-routes.js";
 import { registerMetaRoutes } from "./routes/meta-routes.js";
 import { registerSessionRoutes } from "./routes/session-routes.js";
 import { registerTransferRoutes } from "./routes/transfer-routes.js";
@@ -122,6 +123,7 @@ export function buildApp(options: AppOptions): App {
   registerSessionRoutes(app, ctx);
   registerAccountRoutes(app, ctx);
   registerAdminRoutes(app, ctx, options.reference);
+  registerMappingRoutes(app, ctx, options.reference);
   registerTransferRoutes(app, ctx, { reference: options.reference, channels: options.channels });
   registerFhirRoutes(app, ctx);
   registerWebRoutes(app);

@@ -32,6 +32,14 @@ const mapping = z.object({
 });
 const revoke = z.object({ reason: z.string() });
 const deviceLabel = z.object({ label: z.string().describe("1–60 characters") });
+const mappingSave = z.object({
+  mapping: z.string().describe("Mapping file text"),
+  activate: z.boolean().describe("Make this version the active one"),
+});
+const mappingSuggest = z.object({
+  sample: z.string().describe("Base64 of an export sample (converted in memory, never stored)"),
+  name: z.string(),
+});
 const link = z.object({ senderId: z.string(), receiverId: z.string() });
 const envelopeKey = z.object({
   publicKey: z
@@ -191,6 +199,63 @@ export const OPERATIONS: readonly Operation[] = [
     role: "admin",
     body: mapping,
     ok: 201,
+    errors: ["MAPPING_INVALID", "NOT_FOUND"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/mappings/check",
+    summary: "マッピング案の検証 (サンプルがあれば試験変換: 件数とコードのみ; 何も保存しない)",
+    auth: "change",
+    role: "admin",
+    body: mapping,
+    ok: 200,
+    errors: ["REQUEST_INVALID"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/mappings/suggest",
+    summary: "見本ファイルからマッピングの下書きを作る (見本は保存しない)",
+    auth: "change",
+    role: "admin",
+    body: mappingSuggest,
+    ok: 200,
+    errors: ["REQUEST_INVALID"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/admin/institutions/{id}/mappings",
+    summary: "マッピングの全版の一覧",
+    auth: "session",
+    role: "admin",
+    ok: 200,
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "get",
+    path: "/api/v1/admin/institutions/{id}/mappings/{mappingId}",
+    summary: "マッピングの版 (本文つき)",
+    auth: "session",
+    role: "admin",
+    ok: 200,
+    errors: ["NOT_FOUND"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/institutions/{id}/mappings",
+    summary: "マッピングの新しい版を保存 (有効化は任意; 台帳に記録)",
+    auth: "change",
+    role: "admin",
+    body: mappingSave,
+    ok: 201,
+    errors: ["MAPPING_INVALID", "NOT_FOUND"],
+  },
+  {
+    method: "post",
+    path: "/api/v1/admin/institutions/{id}/mappings/{mappingId}/activate",
+    summary: "保存済みの版を有効にする (台帳に記録)",
+    auth: "change",
+    role: "admin",
+    ok: 200,
     errors: ["MAPPING_INVALID", "NOT_FOUND"],
   },
   {

@@ -26,6 +26,7 @@ import { HelpPage } from "./pages/help-page.js";
 import { StatusLine } from "./components/messages.js";
 import { AdminCertificatesPage } from "./pages/admin-certificates-page.js";
 import { AdminInstitutionsPage } from "./pages/admin-institutions-page.js";
+import { AdminMappingsPage } from "./pages/admin-mappings-page.js";
 import { AdminMonitoringPage } from "./pages/admin-monitoring-page.js";
 import { DevicePage } from "./pages/device-page.js";
 import { LoginPage } from "./pages/login-page.js";
@@ -60,6 +61,7 @@ function pageFor(path: string, role: Role) {
     if (path === "/admin/audit") return <AdminAuditPage />;
     if (path === "/admin/certificates") return <AdminCertificatesPage />;
     if (path === "/admin/monitoring") return <AdminMonitoringPage />;
+    if (path === "/admin/mappings") return <AdminMappingsPage />;
     return <NotFoundPage home={homeOf(role)} />;
   }
   if (path === "/send" && role === "sender") return <SendPage />;

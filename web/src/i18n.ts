@@ -22,6 +22,7 @@ const BASE_DICT = {
   navAdminInstitutions: ["機関と利用者ID", "Institutions and IDs"],
   navAdminCertificates: ["証明書", "Certificates"],
   navAdminMonitoring: ["監視", "Monitoring"],
+  navAdminMappings: ["マッピング", "Mappings"],
   signedInAs: ["{institution} ({loginId}) としてログイン中", "Signed in as {loginId} ({institution})"],
   close: ["閉じる", "Close"],
   cancel: ["やめる", "Cancel"],

@@ -22,6 +22,7 @@ const MENUS: Readonly<Record<Role, readonly (readonly [string, MessageKey])[]>> 
     ["/admin", "navAdminInstitutions"],
     ["/admin/certificates", "navAdminCertificates"],
     ["/admin/monitoring", "navAdminMonitoring"],
+    ["/admin/mappings", "navAdminMappings"],
     ["/admin/audit", "navAdminAudit"],
     ["/account", "navAccount"],
   ],

@@ -222,7 +222,7 @@ export function AdminMappingsPage() {
       ) : null}
 
       <section aria-labelledby="mapping-edit-heading">
-        <h2 id="mapping-edit-heading">{m("editor")}</h2>
+        <h2 id="mapping-edit-heading">{m("editHeading")}</h2>
         <div class="field">
           <label for="mapping-editor-file">{m("upload")}</label>
           <input
@@ -370,7 +370,7 @@ export function AdminMappingsPage() {
           {diff === undefined ? (
             <p>{m("tooLong")}</p>
           ) : (
-            <pre class="mapping-diff" aria-label={m("diff")}>
+            <pre class="mapping-diff">
               {diff
                 .filter((l, i, all) => l.kind !== "same" || all.length < 200)
                 .map((l, i) => (

@@ -16,6 +16,7 @@ const TEXTS = {
   open: ["編集欄に読み込む", "Load into editor"],
   activate: ["この版を有効にする", "Activate this version"],
   noVersions: ["まだ版がありません", "No versions yet"],
+  editHeading: ["編集", "Edit"],
   editor: ["マッピング (YAML または JSON)", "Mapping (YAML or JSON)"],
   upload: ["ファイルから読み込む", "Load from file"],
   sample: [

@@ -38,6 +38,7 @@ describe("FHIR eCheckup download", () => {
     if ("refused" in down) throw new Error(`fhir refused ${down.refused.status} ${down.refused.text}`);
     const lines = new TextDecoder().decode(down.bytes).trimEnd().split("\n");
     expect(lines).toHaveLength(records);
+    expect(lines[0]).toContain('"name":"さくら健診センター (デモ)"'); // Organization.name, as registered
     for (const line of lines) {
       const bundle = JSON.parse(line) as { entry: { resource: unknown }[] };
       expect(checkEcheckupBundle(bundle)).toEqual([]);

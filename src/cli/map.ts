@@ -9,6 +9,7 @@ import { basename } from "node:path";
 import { ConvertError } from "../convert/errors.js";
 import { renderDraft } from "../convert/suggest/draft-yaml.js";
 import { SAMPLE_BYTES, suggestMapping } from "../convert/suggest/suggest-mapping.js";
+import { suggestionReport } from "../convert/suggest/suggestion-report.js";
 import { DEFAULT_THESAURUS_PATH, loadThesaurus } from "../convert/thesaurus.js";
 import { DEFAULT_DICTIONARY_PATH, loadDictionary } from "../format/dictionary.js";
 import { convertFile, prepareMapping } from "../convert/convert-file.js";
@@ -19,6 +20,7 @@ import { EXIT_ISSUES, EXIT_OK } from "./exit-codes.js";
 
 interface SuggestFlags {
   out?: string;
+  report?: string;
   name?: string;
   dictionary?: string;
   thesaurus?: string;
@@ -90,6 +92,7 @@ export function registerMapCommands(program: Command): void {
     .argument("<export>", "健診機関のシステムが出力した CSV")
     .option("--out <draft.yaml>", "下書きを書くファイル (省略時は標準出力)")
     .option("--name <name>", "マッピングの名前")
+    .option("--report <suggestion.json>", "項目ごとの信頼度と対応付けられなかった値 (JSON)")
     .option("--dictionary <file>", "項目辞書 (省略時は同梱の辞書)")
     .option("--thesaurus <file>", "所見シソーラス (省略時は同梱のもの)")
     .action(async (exportPath: string, flags: SuggestFlags) => {
@@ -105,6 +108,11 @@ export function registerMapCommands(program: Command): void {
       });
       if (flags.out === undefined) process.stdout.write(draft);
       else await writeFile(flags.out, draft, { mode: 0o600 });
+      if (flags.report !== undefined) {
+        await writeFile(flags.report, `${JSON.stringify(suggestionReport(suggestion), null, 2)}\n`, {
+          mode: 0o600,
+        });
+      }
       const items = [...suggestion.fields, ...(suggestion.long?.items ?? [])];
       const placed = items.filter((f) => f.item);
       const unsure = placed.filter((f) => f.confidence < 0.8).length;

@@ -22,7 +22,7 @@ import type { Actor, ServiceContext } from "./context.js";
 import type { EnvelopeChannels } from "./envelope-channels.js";
 import { ServiceError } from "./errors.js";
 import { opaqueId } from "./ids.js";
-import { receiversOf } from "./institutions.js";
+import { getInstitution, receiversOf } from "./institutions.js";
 import { activeMapping, type ConversionReference } from "./mappings.js";
 import type { Session } from "./sessions.js";
 import { verifiedTransfer } from "./transfer-authority.js";
@@ -337,7 +337,11 @@ export async function downloadTransfer(
   let fhir: Buffer | undefined;
   if (as !== undefined && held !== undefined) {
     try {
-      fhir = Buffer.from(standardCsvToEcheckup(held, as.dictionary, { now: ctx.now() }).ndjson, "utf8");
+      const institutionName = getInstitution(ctx, row.sender_id).name;
+      fhir = Buffer.from(
+        standardCsvToEcheckup(held, as.dictionary, { now: ctx.now(), institutionName }).ndjson,
+        "utf8",
+      );
     } catch (error) {
       if (!isCodedError(error)) throw error;
       return deny(

@@ -5,6 +5,7 @@ import { parseMapping, type Mapping } from "../mapping.js";
 import { checkMapping } from "../mapping-check.js";
 import { renderDraft } from "./draft-yaml.js";
 import { suggestMapping } from "./suggest-mapping.js";
+import { suggestionReport } from "./suggestion-report.js";
 
 let ref: Reference;
 beforeAll(async () => {
@@ -104,5 +105,19 @@ describe("kenshin map suggest on a messy export", () => {
     const checked = checkMapping(parseMapping(draft), ref.dictionary, ref.thesaurus);
     const { summary } = await runConvert(csv, checked);
     expect(summary.counts.recordsOut).toBe(2);
+  });
+});
+
+describe("the suggestion report", () => {
+  it("gives each rule its item, confidence, shape and unplaced values", async () => {
+    const s = suggestMapping(await readFile("examples/wide-cp932/export.csv"), ref.dictionary, ref.thesaurus);
+    const report = suggestionReport(s);
+    const kind = report.rules.find((r) => r.columns?.[0] === "健診区分");
+    expect(kind).toMatchObject({ item: "checkup-kind", shape: "code", unplacedValues: ["1", "2"] });
+    expect(kind?.confidence).toBeLessThan(0.8);
+    const date = report.rules.find((r) => r.columns?.[0] === "受診日");
+    expect(date?.dateStyles).toEqual(expect.arrayContaining(["和暦(略号 R7.6.2)", "和暦(漢字)"]));
+    expect(report.rules.every((r) => r.confidence >= 0 && r.confidence <= 1)).toBe(true);
+    expect(JSON.stringify(report)).not.toContain("健診 太郎");
   });
 });

@@ -370,8 +370,22 @@ export async function downloadTransfer(
   return { key, chunks: fhir === undefined ? readPayload(ctx.db, kek, id, "standard") : oneChunk(fhir) };
 }
 
-async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
+/** A finished buffer as the same async stream of chunks that payload reads give. */
+function oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      let done = false;
+      return {
+        next: () => {
+          const result: IteratorResult<Uint8Array> = done
+            ? { done: true, value: undefined }
+            : { done: false, value: bytes };
+          done = true;
+          return Promise.resolve(result);
+        },
+      };
+    },
+  };
 }
 
 /** 受領確定: the receiver confirms; the payload is deleted after the grace period. */

@@ -31,16 +31,20 @@ let t: TransferNode;
 let work: string;
 let bigExport: Buffer;
 
-/** The example export with its data rows repeated to about 3 MB (many envelope and spool chunks). */
+/**
+ * The example export with its data rows repeated to about 3 MB (many envelope and spool chunks). Each
+ * copy gets its own examinee IDs: the same examinee and visit twice is a duplicate record.
+ */
 function repeatedExport(): Buffer {
   const text = iconv.decode(exampleExport(), "cp932");
   const [header, ...rows] = text.split("\r\n").filter((l) => l !== "");
   const body: string[] = [];
   let size = 0;
-  while (size < 3_000_000) {
+  for (let copy = 0; size < 3_000_000; copy++) {
     for (const r of rows) {
-      body.push(r);
-      size += r.length * 2;
+      const line = r.replace(/^([^,]*),K(\d+),/, (_, date: string, id: string) => `${date},K${copy}-${id},`);
+      body.push(line);
+      size += line.length * 2;
     }
   }
   return iconv.encode(`${header ?? ""}\r\n${body.join("\r\n")}\r\n`, "cp932");

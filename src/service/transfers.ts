@@ -331,8 +331,9 @@ export async function downloadTransfer(
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
   // Only the FHIR rendering needs the whole CSV; the CSV itself streams.
-  const held =
-    as === undefined ? await checkedStandard(ctx, row, false) : await checkedStandard(ctx, row, true);
+  let held: Buffer | undefined;
+  if (as === undefined) await checkedStandard(ctx, row, false);
+  else held = await checkedStandard(ctx, row, true);
   const kek = await loadKek(ctx.paths.kek);
   let fhir: Buffer | undefined;
   if (as !== undefined && held !== undefined) {

@@ -123,5 +123,11 @@ describe("before and after an upload", () => {
     ).toBe("列「受診日」が見出し行にありません");
     expect(withoutInternalPath("見出し行が読めません (source.header)")).toBe("見出し行が読めません");
     expect(withoutInternalPath("列 (A) がありません")).toBe("列 (A) がありません");
+    // The encoding hint's advice names a mapping key: for the office, not for the clerk.
+    expect(
+      withoutInternalPath(
+        "見出し行に列「受診日」が見つかりません。ファイルは utf-8 のようですが cp932 として読みました (マッピングの source.encoding を utf-8 か auto にしてください)",
+      ),
+    ).toBe("見出し行に列「受診日」が見つかりません。ファイルは utf-8 のようですが cp932 として読みました");
   });
 });

@@ -27,9 +27,13 @@ export async function notCsvReason(file: Blob & { readonly name?: string }): Pro
 
 /** The service's words without internal paths such as 「(fields[1])」 or 「(source.header)」. */
 export function withoutInternalPath(text: string): string {
-  return text
-    .replace(/\s*\((?:fields|source|long|computed|codeTables)[^()]*\)/g, "")
-    .replace(/^ファイルを変換できません:\s*/, "");
+  return (
+    text
+      // A mapping path, or advice on which mapping key to change: both are for the office, who keeps the
+      // mapping (the page's own advice says to ask them), not for the clerk choosing a file.
+      .replace(/\s*\((?:fields|source|long|computed|codeTables|マッピングの)[^()]*\)/g, "")
+      .replace(/^ファイルを変換できません:\s*/, "")
+  );
 }
 
 /** Whether a refusal is about the file itself (so the advice about choosing the file applies). */

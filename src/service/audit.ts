@@ -1,10 +1,12 @@
 /**
  * Writing operations to the ledger: every login, logout, failure, lock-out, device registration and
- * office action becomes an entry, and the checkpoint is re-signed after each batch, so an operation is
- * acknowledged only once it is durable and covered by a signed checkpoint.
+ * office action becomes an entry, appended through the node's write port (`ledger/write-port.ts`): the
+ * call resolves once the entries — and the state change they record, when one is given — are durable.
+ * Checkpoints are the ledger's business (on a cadence); a caller that hands out proofs waits for one
+ * covering its entries (`ctx.ledger.checkpointCovering`).
  */
 import type { RecordInput } from "../ledger/entry/operation-record.js";
-import type { AppendResult } from "../ledger/sequencer.js";
+import type { AppendOptions, AppendResult } from "../ledger/write-port.js";
 import type { Actor, ServiceContext } from "./context.js";
 
 type Outcome = "success" | "minor-failure" | "serious-failure" | "major-failure";
@@ -28,11 +30,21 @@ export function recordCommon(ctx: ServiceContext, actor: Actor, outcome: Outcome
   };
 }
 
-/** Appends the records as one durable batch and signs a new checkpoint covering them. */
-export async function audit(ctx: ServiceContext, records: readonly RecordInput[]): Promise<AppendResult[]> {
-  const results = await ctx.ledger.append(records.map((record) => ({ record })));
-  ctx.ledger.signCheckpoint(ctx.signer);
-  return results;
+/**
+ * Appends the records of one operation; resolves once they are durable. `options.stateChange` is the
+ * service-database change they record, made in the same atomic step (both or neither); it runs
+ * synchronously inside the batch's transaction, so it re-checks its own preconditions and throws to
+ * refuse.
+ */
+export function audit(
+  ctx: ServiceContext,
+  records: readonly RecordInput[],
+  options?: AppendOptions,
+): Promise<AppendResult[]> {
+  return ctx.ledger.append(
+    records.map((record) => ({ record })),
+    options,
+  );
 }
 
 /** Office and account actions recorded as `admin` entries. */

@@ -93,20 +93,23 @@ export async function issueCertificate(
     notAfter: issued.notAfter.toISOString(),
     revokedAt: null,
   };
-  ctx.db
-    .prepare(
-      "INSERT INTO certificates (serial, institution_id, login_id, fingerprint, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .run(
-      info.serial,
-      institutionId,
-      info.loginId,
-      info.fingerprint,
-      info.notBefore,
-      info.notAfter,
-      ctx.now().toISOString(),
-    );
-  await audit(ctx, [adminRecord(ctx, actor, "certificate.issue", { kind: "certificate", id: info.serial })]);
+  const createdAt = ctx.now().toISOString();
+  await audit(ctx, [adminRecord(ctx, actor, "certificate.issue", { kind: "certificate", id: info.serial })], {
+    stateChange: () =>
+      void ctx.db
+        .prepare(
+          "INSERT INTO certificates (serial, institution_id, login_id, fingerprint, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(
+          info.serial,
+          institutionId,
+          info.loginId,
+          info.fingerprint,
+          info.notBefore,
+          info.notAfter,
+          createdAt,
+        ),
+  });
   let files: IssuedClientCertificate["files"];
   if (options.writeFiles) {
     const dir = join(ctx.paths.issued, account.login_id);

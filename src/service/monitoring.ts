@@ -43,7 +43,7 @@ export function monitoring(ctx: ServiceContext) {
         issueCodes: report.issueCounts ?? {},
       };
     });
-  const checkpoint = ctx.ledger.storage.latestCheckpoint();
+  const checkpoint = ctx.ledger.latestCheckpoint();
   const lastBackup = ctx.db
     .prepare<[], { file: string; sha256: string; bytes: number; ledger_size: number; created_at: string }>(
       "SELECT file, sha256, bytes, ledger_size, created_at FROM backups ORDER BY id DESC LIMIT 1",
@@ -59,9 +59,9 @@ export function monitoring(ctx: ServiceContext) {
     transfersByStatus: Object.fromEntries(byStatus.map((s) => [s.status, s.n])),
     conversionRuns: runs,
     ledger: {
-      size: ctx.ledger.storage.size(),
-      checkpointSize: checkpoint?.size ?? 0,
-      checkpoint: checkpoint?.note ?? null,
+      size: ctx.ledger.size(),
+      checkpointSize: checkpoint.size,
+      checkpoint: checkpoint.note,
     },
     lastBackup: lastBackup
       ? {

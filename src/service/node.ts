@@ -2,6 +2,11 @@
  * Creating and opening a node's data directory: `kenshin init` makes the databases, the private CA, the
  * server certificate, the key-encryption key, the ledger signing key and the first office ID; every
  * other command opens it into a ServiceContext.
+ *
+ * This is where the ledger's write port is chosen ({@link openLedgerPort}): the embedded node's
+ * publisher (group commit into ledger.db, state changes made atomic through the outbox in service.db,
+ * checkpoints signed on a cadence with keys/ledger.key). A cluster member will choose its etcd-backed
+ * implementation here; nothing else in `service/` changes.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -12,8 +17,11 @@ import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner } from "../crypto/note-signer.js";
 import { createCertificateAuthority } from "../crypto/pki/ca.js";
 import { issueServerCertificate } from "../crypto/pki/certificates.js";
-import { Ledger } from "../ledger/ledger.js";
-import { openServiceDb } from "../store/service-db.js";
+import type { NoteSigner } from "../crypto/note-signer.js";
+import { EmbeddedLedger, type LedgerPort } from "../ledger/embedded-ledger.js";
+import type { LogStorage } from "../ledger/log-storage.js";
+import { openServiceDb, type ServiceDb } from "../store/service-db.js";
+import { sqliteOutbox } from "../store/sqlite-outbox.js";
 import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
 import { issueAccount } from "./accounts.js";
 import { adminRecord, audit } from "./audit.js";
@@ -76,9 +84,6 @@ export async function initDataDir(
   writeKeyFile(paths.ledgerKey, noteKey);
   const signer = createNoteSigner(noteKey);
   await writeFile(paths.ledgerVerifierKey, `${signer.verifierKey}\n`, { mode: 0o644 });
-  const ledger = new Ledger({
-    storage: createSqliteLog({ path: paths.ledgerDb, origin, verifierKey: signer.verifierKey }),
-  });
 
   const now = clock.now();
   const ca = await createCertificateAuthority({
@@ -97,7 +102,21 @@ export async function initDataDir(
   await writeFile(paths.serverCert, server.certPem, { mode: 0o644 });
 
   const db = openServiceDb(paths.serviceDb, { create: true });
-  const ctx: ServiceContext = { db, ledger, signer, config, paths, ca, now: clock.now, random: clock.random };
+  const ledger = openLedgerPort(
+    createSqliteLog({ path: paths.ledgerDb, origin, verifierKey: signer.verifierKey }),
+    signer,
+    db,
+  );
+  const ctx: ServiceContext = {
+    db,
+    ledger,
+    verifierKey: signer.verifierKey,
+    config,
+    paths,
+    ca,
+    now: clock.now,
+    random: clock.random,
+  };
   try {
     await writeCrl(ctx);
     const actor = systemActor("kenshin-init");
@@ -119,8 +138,7 @@ export async function initDataDir(
     const certificate = await issueCertificate(ctx, actor, office.id, { writeFiles: true });
     return { paths, verifierKey: signer.verifierKey, office: { ...account, certificate } };
   } finally {
-    db.close();
-    ledger.close();
+    closeNode(ctx);
   }
 }
 
@@ -146,12 +164,18 @@ export async function openNode(
     throw new ServiceError("SERVICE_DATA_DIR_UNUSABLE", "CA の証明書または鍵を読めません", {}, { cause });
   });
   const signer = createNoteSigner(readKeyFile(paths.ledgerKey));
-  const ledger = new Ledger({ storage: openSqliteLog(paths.ledgerDb) });
   const db = openServiceDb(paths.serviceDb, { create: false });
+  let ledger: LedgerPort;
+  try {
+    ledger = openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return {
     db,
     ledger,
-    signer,
+    verifierKey: signer.verifierKey,
     config,
     paths,
     ca: { certPem: caCert, keyPem: caKey },
@@ -161,8 +185,27 @@ export async function openNode(
   };
 }
 
-/** Closes what openNode opened. */
+/**
+ * The node's ledger write port: the embedded publisher over the ledger file, with the outbox in the
+ * service database (opening it appends whatever a crash left there and signs a checkpoint covering it).
+ */
+export function openLedgerPort(storage: LogStorage, signer: NoteSigner, db: ServiceDb): LedgerPort {
+  try {
+    return new EmbeddedLedger({ storage, signer, outbox: sqliteOutbox(db) });
+  } catch (error) {
+    storage.close();
+    throw error;
+  }
+}
+
+/**
+ * Closes what openNode opened: the ledger first (it writes what is queued and signs a checkpoint
+ * covering everything; the embedded one does so before returning), then the service database.
+ */
 export function closeNode(ctx: ServiceContext): void {
-  ctx.db.close();
-  ctx.ledger.close();
+  try {
+    void ctx.ledger.close();
+  } finally {
+    ctx.db.close();
+  }
 }

@@ -4,6 +4,11 @@
  * with actor, institution, certificate fingerprint, device signature and time; every refusal is one
  * too. The standard CSV is kept encrypted in the database (payload-store) and only for as long as needed;
  * the original upload is hashed, converted and not kept.
+ *
+ * Each state change is made together with the entries that record it (`audit(…, { stateChange })`): the
+ * transfer row, its payload and its upload + conversion entries exist all or not at all, and so do a
+ * status change and its entry. The state change runs inside the ledger batch's transaction and re-checks
+ * the status it starts from, so two concurrent requests cannot both move the same transfer.
  */
 import { createHash } from "node:crypto";
 import { openEnvelope, type EnvelopeKey } from "../client/envelope.js";
@@ -15,7 +20,7 @@ import { buildReport, type ConvertReport } from "../convert/report.js";
 import { loadKek } from "../crypto/data-keys.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
-import { deletePayload, readPayload, writePayload } from "../store/payload-store.js";
+import { deletePayload, readPayload, truncateWal, writePayloadNow } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import type { EnvelopeChannels } from "./envelope-channels.js";
@@ -167,66 +172,61 @@ export async function uploadTransfer(
 
   const id = opaqueId("tr", ctx.random);
   const now = ctx.now();
-  // The transfer row first (the payload's foreign key), then the encrypted standard CSV.
-  ctx.db
-    .prepare(
-      `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
-        standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
-       VALUES (?, ?, ?, 'converted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      id,
-      session.institution.id,
-      receiverId,
-      mapping.id,
-      summary.input.sha256,
-      summary.input.bytes,
-      summary.output.sha256,
-      summary.output.bytes,
-      summary.counts.recordsOut,
-      summary.counts.rowsRejected,
-      JSON.stringify(report),
-      now.toISOString(),
-      addDays(now, ctx.config.retention.unconfirmedDays),
-    );
-  try {
-    await writePayload(ctx.db, await loadKek(ctx.paths.kek), {
-      transferId: id,
-      kind: "standard",
-      chunks: parts,
-      random: ctx.random,
-    });
-  } catch (error) {
-    deletePayload(ctx.db, id);
-    ctx.db.prepare("DELETE FROM transfers WHERE id = ?").run(id);
-    throw error;
-  }
+  const kek = await loadKek(ctx.paths.kek);
+  // The transfer row (the payload's foreign key), the encrypted standard CSV and the two entries: one
+  // atomic step, after which the upload is acknowledged.
+  const storeTransfer = (): void => {
+    ctx.db
+      .prepare(
+        `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
+          standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
+         VALUES (?, ?, ?, 'converted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        session.institution.id,
+        receiverId,
+        mapping.id,
+        summary.input.sha256,
+        summary.input.bytes,
+        summary.output.sha256,
+        summary.output.bytes,
+        summary.counts.recordsOut,
+        summary.counts.rowsRejected,
+        JSON.stringify(report),
+        now.toISOString(),
+        addDays(now, ctx.config.retention.unconfirmedDays),
+      );
+    writePayloadNow(ctx.db, kek, { transferId: id, kind: "standard", chunks: parts, random: ctx.random });
+  };
   const common = recordCommon(ctx, actor, "success");
-  await ctx.ledger.append([
-    {
-      record: {
-        ...common,
-        type: "upload",
-        transfer: id,
-        receiver: receiverId,
-        file: { sha256: summary.input.sha256, bytes: summary.input.bytes },
+  await ctx.ledger.append(
+    [
+      {
+        record: {
+          ...common,
+          type: "upload",
+          transfer: id,
+          receiver: receiverId,
+          file: { sha256: summary.input.sha256, bytes: summary.input.bytes },
+        },
       },
-    },
-    {
-      record: {
-        ...common,
-        type: "conversion",
-        transfer: id,
-        input: { sha256: summary.input.sha256, bytes: summary.input.bytes },
-        output: { sha256: summary.output.sha256, bytes: summary.output.bytes },
-        records: recordsCommitment(summary.recordHashes),
-        rejected: summary.counts.rowsRejected,
-        mapping: { id: mapping.id, version: mapping.sha256.slice(0, 16) },
+      {
+        record: {
+          ...common,
+          type: "conversion",
+          transfer: id,
+          input: { sha256: summary.input.sha256, bytes: summary.input.bytes },
+          output: { sha256: summary.output.sha256, bytes: summary.output.bytes },
+          records: recordsCommitment(summary.recordHashes),
+          rejected: summary.counts.rowsRejected,
+          mapping: { id: mapping.id, version: mapping.sha256.slice(0, 16) },
+        },
+        recordHashes: summary.recordHashes,
       },
-      recordHashes: summary.recordHashes,
-    },
-  ]);
-  ctx.ledger.signCheckpoint(ctx.signer);
+    ],
+    { stateChange: storeTransfer },
+  );
   const row = transferRow(ctx, id);
   if (!row) throw notFound();
   return { transfer: toView(ctx, row), report };
@@ -244,27 +244,40 @@ export async function sendTransfer(
     return deny(ctx, actor, "send", stateError("送信確定できるのは変換済みの転送だけです"), id);
   await verifySegment(ctx, `transfer:${id}`, id);
   const now = ctx.now();
-  ctx.db.transaction(() => {
-    ctx.db
-      .prepare("UPDATE transfers SET status = 'sent', sent_at = ? WHERE id = ?")
-      .run(now.toISOString(), id);
-    // Converted records per receiver per month (JST), which the office bills on.
-    const month = new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 7);
-    ctx.db
-      .prepare(
-        "INSERT INTO record_counts (receiver_id, month, records) VALUES (?, ?, ?) ON CONFLICT (receiver_id, month) DO UPDATE SET records = records + excluded.records",
-      )
-      .run(row.receiver_id, month, row.records ?? 0);
-  })();
-  await audit(ctx, [
-    {
-      ...recordCommon(ctx, actor, "success"),
-      type: "send",
-      transfer: id,
-      receiver: row.receiver_id,
-      file: standardRef(row),
+  const message = "送信確定できるのは変換済みの転送だけです";
+  await changeState(
+    ctx,
+    actor,
+    "send",
+    message,
+    id,
+    [
+      {
+        ...recordCommon(ctx, actor, "success"),
+        type: "send",
+        transfer: id,
+        receiver: row.receiver_id,
+        file: standardRef(row),
+      },
+    ],
+    () => {
+      moveStatus(
+        ctx,
+        id,
+        "converted",
+        "UPDATE transfers SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'converted'",
+        now.toISOString(),
+        message,
+      );
+      // Converted records per receiver per month (JST), which the office bills on.
+      const month = new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 7);
+      ctx.db
+        .prepare(
+          "INSERT INTO record_counts (receiver_id, month, records) VALUES (?, ?, ?) ON CONFLICT (receiver_id, month) DO UPDATE SET records = records + excluded.records",
+        )
+        .run(row.receiver_id, month, row.records ?? 0);
     },
-  ]);
+  );
   return toView(ctx, mustRow(ctx, id));
 }
 
@@ -278,19 +291,37 @@ export async function discardTransfer(
   const row = await partyRow(ctx, actor, session, id, "discard", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "discard", stateError("破棄できるのは送信確定前の転送だけです"), id);
-  deletePayload(ctx.db, id);
-  ctx.db
-    .prepare("UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ?")
-    .run(ctx.now().toISOString(), id);
-  await audit(ctx, [
-    {
-      ...recordCommon(ctx, actor, "success"),
-      type: "deletion",
-      transfer: id,
-      reason: "cancelled",
-      erased: ["payload", "data-key"],
+  const message = "破棄できるのは送信確定前の転送だけです";
+  const deletedAt = ctx.now().toISOString();
+  await changeState(
+    ctx,
+    actor,
+    "discard",
+    message,
+    id,
+    [
+      {
+        ...recordCommon(ctx, actor, "success"),
+        type: "deletion",
+        transfer: id,
+        reason: "cancelled",
+        erased: ["payload", "data-key"],
+      },
+    ],
+    () => {
+      moveStatus(
+        ctx,
+        id,
+        "converted",
+        "UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ? AND status = 'converted'",
+        deletedAt,
+        message,
+      );
+      deletePayload(ctx.db, id);
     },
-  ]);
+  );
+  // Deleted inside the batch's transaction: now cut the WAL so no older page image keeps the chunks.
+  truncateWal(ctx.db);
   return toView(ctx, mustRow(ctx, id));
 }
 
@@ -333,20 +364,28 @@ export async function downloadTransfer(
       id,
     );
   }
-  if (row.status === "sent") {
-    ctx.db
-      .prepare("UPDATE transfers SET status = 'downloaded', downloaded_at = ? WHERE id = ?")
-      .run(ctx.now().toISOString(), id);
-  }
-  await audit(ctx, [
+  const downloadedAt = ctx.now().toISOString();
+  await audit(
+    ctx,
+    [
+      {
+        ...recordCommon(ctx, actor, "success"),
+        type: "download",
+        transfer: id,
+        file: standardRef(row),
+        format: "csv",
+      },
+    ],
     {
-      ...recordCommon(ctx, actor, "success"),
-      type: "download",
-      transfer: id,
-      file: standardRef(row),
-      format: "csv",
+      // The first download moves "sent" on; a later one (or a concurrent one) leaves the status alone.
+      stateChange: () =>
+        void ctx.db
+          .prepare(
+            "UPDATE transfers SET status = 'downloaded', downloaded_at = ? WHERE id = ? AND status = 'sent'",
+          )
+          .run(downloadedAt, id),
     },
-  ]);
+  );
   return { key, bytes };
 }
 
@@ -363,17 +402,66 @@ export async function confirmReceipt(
   }
   await verifySegment(ctx, `transfer:${id}`, id);
   const now = ctx.now();
-  ctx.db
-    .prepare("UPDATE transfers SET status = 'received', received_at = ?, delete_after = ? WHERE id = ?")
-    .run(now.toISOString(), addDays(now, ctx.config.retention.afterReceiptDays), id);
-  await audit(ctx, [
-    { ...recordCommon(ctx, actor, "success"), type: "receipt", transfer: id, file: standardRef(row) },
-  ]);
+  const message = "受領確定はダウンロードの後にできます";
+  await changeState(
+    ctx,
+    actor,
+    "receipt",
+    message,
+    id,
+    [{ ...recordCommon(ctx, actor, "success"), type: "receipt", transfer: id, file: standardRef(row) }],
+    () => { moveStatus(
+        ctx,
+        id,
+        "downloaded",
+        "UPDATE transfers SET status = 'received', received_at = ?, delete_after = ? WHERE id = ? AND status = 'downloaded'",
+        [now.toISOString(), addDays(now, ctx.config.retention.afterReceiptDays)],
+        message,
+      ); },
+  );
   return toView(ctx, mustRow(ctx, id));
 }
 
 function stateError(message: string): ServiceError {
   return new ServiceError("TRANSFER_STATE", message, {});
+}
+
+/**
+ * Appends the entries of a status change together with the change. When the transfer has left the
+ * expected status meanwhile (a concurrent request moved it), nothing is written and the refusal is
+ * recorded instead.
+ */
+async function changeState(
+  ctx: ServiceContext,
+  actor: Actor,
+  action: DenialAction,
+  message: string,
+  id: string,
+  records: readonly RecordInput[],
+  stateChange: () => void,
+): Promise<void> {
+  try {
+    await audit(ctx, records, { stateChange });
+  } catch (error) {
+    if (error instanceof ServiceError && error.code === "TRANSFER_STATE") {
+      return deny(ctx, actor, action, stateError(message), id);
+    }
+    throw error;
+  }
+}
+
+/** Runs a status update that starts from `from`; throws TRANSFER_STATE when the row is not there. */
+function moveStatus(
+  ctx: ServiceContext,
+  id: string,
+  from: TransferRow["status"],
+  sql: string,
+  values: string | readonly string[],
+  message: string,
+): void {
+  const leading = typeof values === "string" ? [values] : values;
+  const changed = ctx.db.prepare(sql).run(...leading, id).changes;
+  if (changed !== 1) throw new ServiceError("TRANSFER_STATE", message, { from });
 }
 
 function standardRef(row: TransferRow) {

@@ -69,54 +69,89 @@ export async function writePayload(
   o: WritePayloadOptions,
 ): Promise<{ bytes: number; chunks: number }> {
   assertTransferId(o.transferId);
-  const chunkBytes = o.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const chunkBytes = checkedChunkBytes(o.chunkBytes);
+  const plain = await rechunk(o.chunks, chunkBytes);
+  try {
+    return storeChunks(db, kek, o, plain);
+  } finally {
+    for (const chunk of plain) chunk.fill(0);
+  }
+}
+
+/**
+ * {@link writePayload} for a payload already in memory, synchronously — so a caller can store it inside
+ * a larger transaction (the ledger's state change that records the upload). Inside a transaction it is
+ * a savepoint of it.
+ * @throws the same errors as {@link writePayload}
+ */
+export function writePayloadNow(
+  db: ServiceDb,
+  kek: Kek,
+  o: WritePayloadOptions & { readonly chunks: readonly Uint8Array[] },
+): { bytes: number; chunks: number } {
+  assertTransferId(o.transferId);
+  const chunkBytes = checkedChunkBytes(o.chunkBytes);
+  const plain = rechunkNow(o.chunks, chunkBytes);
+  try {
+    return storeChunks(db, kek, o, plain);
+  } finally {
+    for (const chunk of plain) chunk.fill(0);
+  }
+}
+
+function checkedChunkBytes(value: number | undefined): number {
+  const chunkBytes = value ?? DEFAULT_CHUNK_BYTES;
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > MAX_CHUNK_BYTES) {
     throw new PayloadError("PAYLOAD_OPTIONS_INVALID", "chunkBytes が範囲外です", {
       expected: `1..${MAX_CHUNK_BYTES}`,
       got: chunkBytes,
     });
   }
-  const plain = await rechunk(o.chunks, chunkBytes);
-  try {
-    // IMMEDIATE: the write lock is taken before the KEK wraps anything, so a rotation (which takes
-    // the same lock before writing kek.key.new) either re-wraps this key or makes wrap() refuse.
-    return db
-      .transaction(() => {
-        const exists = db
-          .prepare<[string, string], { n: number }>(
-            "SELECT count(*) AS n FROM payload_chunks WHERE transfer_id = ? AND kind = ?",
-          )
-          .get(o.transferId, o.kind);
-        if ((exists?.n ?? 0) > 0) {
-          throw new PayloadError("PAYLOAD_EXISTS", "この転送のペイロードは既に保存されています", {
-            transferId: o.transferId,
-            kind: o.kind,
-          });
-        }
-        const dek = dataKeyFor(db, kek, o.transferId, o.random);
-        try {
-          const insert = db.prepare(
-            "INSERT INTO payload_chunks (transfer_id, kind, seq, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)",
-          );
-          let bytes = 0;
-          plain.forEach((chunk, seq) => {
-            const nonce = Buffer.from(o.random(NONCE_BYTES));
-            if (nonce.length !== NONCE_BYTES) {
-              throw new PayloadError("PAYLOAD_OPTIONS_INVALID", "乱数源が不正です", { got: nonce.length });
-            }
-            const aad = chunkAad(o.transferId, o.kind, seq, seq === plain.length - 1);
-            insert.run(o.transferId, o.kind, seq, nonce, aesGcmSeal(dek, nonce, aad, chunk));
-            bytes += chunk.length;
-          });
-          return { bytes, chunks: plain.length };
-        } finally {
-          dek.fill(0);
-        }
-      })
-      .immediate();
-  } finally {
-    for (const chunk of plain) chunk.fill(0);
-  }
+  return chunkBytes;
+}
+
+function storeChunks(
+  db: ServiceDb,
+  kek: Kek,
+  o: WritePayloadOptions,
+  plain: readonly Buffer[],
+): { bytes: number; chunks: number } {
+  // IMMEDIATE: the write lock is taken before the KEK wraps anything, so a rotation (which takes
+  // the same lock before writing kek.key.new) either re-wraps this key or makes wrap() refuse.
+  return db
+    .transaction(() => {
+      const exists = db
+        .prepare<[string, string], { n: number }>(
+          "SELECT count(*) AS n FROM payload_chunks WHERE transfer_id = ? AND kind = ?",
+        )
+        .get(o.transferId, o.kind);
+      if ((exists?.n ?? 0) > 0) {
+        throw new PayloadError("PAYLOAD_EXISTS", "この転送のペイロードは既に保存されています", {
+          transferId: o.transferId,
+          kind: o.kind,
+        });
+      }
+      const dek = dataKeyFor(db, kek, o.transferId, o.random);
+      try {
+        const insert = db.prepare(
+          "INSERT INTO payload_chunks (transfer_id, kind, seq, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)",
+        );
+        let bytes = 0;
+        plain.forEach((chunk, seq) => {
+          const nonce = Buffer.from(o.random(NONCE_BYTES));
+          if (nonce.length !== NONCE_BYTES) {
+            throw new PayloadError("PAYLOAD_OPTIONS_INVALID", "乱数源が不正です", { got: nonce.length });
+          }
+          const aad = chunkAad(o.transferId, o.kind, seq, seq === plain.length - 1);
+          insert.run(o.transferId, o.kind, seq, nonce, aesGcmSeal(dek, nonce, aad, chunk));
+          bytes += chunk.length;
+        });
+        return { bytes, chunks: plain.length };
+      } finally {
+        dek.fill(0);
+      }
+    })
+    .immediate();
 }
 
 /**
@@ -304,10 +339,16 @@ async function rechunk(
   input: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   size: number,
 ): Promise<Buffer[]> {
+  const pieces: Uint8Array[] = [];
+  for await (const piece of input) pieces.push(piece);
+  return rechunkNow(pieces, size);
+}
+
+function rechunkNow(input: readonly Uint8Array[], size: number): Buffer[] {
   const out: Buffer[] = [];
   let current = Buffer.alloc(size);
   let filled = 0;
-  for await (const piece of input) {
+  for (const piece of input) {
     let offset = 0;
     while (offset < piece.length) {
       const n = Math.min(size - filled, piece.length - offset);

@@ -134,10 +134,14 @@ export function registerLedgerCommands(program: Command): void {
     .description("保存された全エントリから木を再計算し、署名済みチェックポイントと照合する")
     .requiredOption("--db <file>", "台帳ファイル")
     .requiredOption("--verifier <vkey>", "ログの検証鍵 (文字列または検証鍵ファイル)")
-    .action((o: { db: string; verifier: string }) => {
+    .option(
+      "--latest-signature",
+      "署名の検証は最新のチェックポイントだけにする (他のチェックポイントも根ハッシュは照合する)",
+    )
+    .action((o: { db: string; verifier: string; latestSignature?: true }) => {
       const key = readVerifierKey(o.verifier);
       return withLedger(o.db, (log) => {
-        const result = fsck(log.storage, key);
+        const result = fsck(log.storage, key, { signatures: o.latestSignature ? "latest" : "all" });
         process.stdout.write(`${JSON.stringify(result)}\n`);
         if (!result.ok) {
           const where =

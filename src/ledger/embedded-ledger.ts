@@ -164,7 +164,10 @@ export class EmbeddedLedger implements LedgerPort {
     if (this.#closed) return Promise.resolve();
     try {
       while (this.#queue.length > 0) this.#commitBatch();
-      if (this.#signedSize() < this.#order.size) this.#storage.writeTransaction(() => { this.#sign(); });
+      if (this.#signedSize() < this.#order.size)
+        this.#storage.writeTransaction(() => {
+          this.#sign();
+        });
     } finally {
       this.#closed = true;
       clearTimeout(this.#batchTimer);
@@ -269,8 +272,16 @@ export class EmbeddedLedger implements LedgerPort {
         const committedSize = this.#order.size;
         this.#replayOutbox();
         const outcome = this.#stageAndDecide(batch, failed, committedSize);
-        const sign = this.#shouldSign();
-        if (sign) this.#sign();
+        // The batch does not depend on its checkpoint: a failed signature (its own savepoint) leaves the
+        // entries to commit and is tried again by the timer.
+        let sign = this.#shouldSign();
+        if (sign) {
+          try {
+            this.#storage.writeTransaction(() => this.#sign());
+          } catch {
+            sign = false;
+          }
+        }
         return [outcome, sign] as const;
       });
     } catch (error) {
@@ -328,7 +339,9 @@ export class EmbeddedLedger implements LedgerPort {
             if (p.stateChange === undefined) continue;
             const change = p.stateChange;
             try {
-              outbox.savepoint(() => { change(r); });
+              outbox.savepoint(() => {
+                change(r);
+              });
             } catch (error) {
               failed.set(p, error);
               throw RETRY;

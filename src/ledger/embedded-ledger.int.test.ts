@@ -72,7 +72,9 @@ describe("EmbeddedLedger: group commit", () => {
     expect(ledger.stats.batches).toBe(1);
     expect(ledger.stats.entries).toBe(400);
     expect(ledger.size()).toBe(400);
-    results.flat().forEach((r) => { expect(toHex(ledger.leafHash(r.index))).toBe(r.leafHash); });
+    results.flat().forEach((r) => {
+      expect(toHex(ledger.leafHash(r.index))).toBe(r.leafHash);
+    });
   });
 
   it("a batch closes at the size limit: 3 × 4 entries with a limit of 5 → three batches", async () => {
@@ -145,7 +147,9 @@ describe("EmbeddedLedger: state changes", () => {
     const next = open();
     expect(next.stats.replayed).toBe(2);
     expect(next.size()).toBe(3);
-    staged.results.forEach((r) => { expect(toHex(next.leafHash(r.index))).toBe(r.leafHash); });
+    staged.results.forEach((r) => {
+      expect(toHex(next.leafHash(r.index))).toBe(r.leafHash);
+    });
     expect(next.latestCheckpoint().size).toBe(3);
     expect(check()).toMatchObject({ ok: true, size: 3, unsignedEntries: 0 });
     // A later batch with a state change forgets the applied outbox rows; nothing is appended twice.

@@ -277,7 +277,9 @@ export class EmbeddedLedger implements LedgerPort {
         let sign = this.#shouldSign();
         if (sign) {
           try {
-            this.#storage.writeTransaction(() => { this.#sign(); });
+            this.#storage.writeTransaction(() => {
+              this.#sign();
+            });
           } catch {
             sign = false;
           }

@@ -410,14 +410,16 @@ export async function confirmReceipt(
     message,
     id,
     [{ ...recordCommon(ctx, actor, "success"), type: "receipt", transfer: id, file: standardRef(row) }],
-    () => { moveStatus(
+    () => {
+      moveStatus(
         ctx,
         id,
         "downloaded",
         "UPDATE transfers SET status = 'received', received_at = ?, delete_after = ? WHERE id = ? AND status = 'downloaded'",
         [now.toISOString(), addDays(now, ctx.config.retention.afterReceiptDays)],
         message,
-      ); },
+      );
+    },
   );
   return toView(ctx, mustRow(ctx, id));
 }

@@ -29,7 +29,9 @@ export function sqliteOutbox(db: ServiceDb): Outbox {
   };
   return {
     transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
-    savepoint: (fn) => { db.transaction(fn)(); },
+    savepoint: (fn) => {
+      db.transaction(fn)();
+    },
     put(entries) {
       for (const e of entries) {
         q.insert.run(

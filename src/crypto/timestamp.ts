@@ -132,6 +132,8 @@ export interface VerifiedTimeStamp {
   readonly policy: string;
   /** Subject of the TSA certificate that signed it. */
   readonly tsa: string;
+  /** Lower-case hex of the nonce the TSA echoed (RFC 3161 §2.4.2), when there is one. */
+  readonly nonce?: string;
 }
 
 const bad = (why: string, cause?: unknown): CryptoError =>
@@ -142,14 +144,23 @@ const bad = (why: string, cause?: unknown): CryptoError =>
     { cause },
   );
 
+/** An INTEGER's value as minimal lower-case hex (leading zero bytes dropped), for comparing nonces. */
+export function integerHex(bytes: Uint8Array): string {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  return Buffer.from(bytes.subarray(i)).toString("hex");
+}
+
 /**
  * Verifies a time-stamp response over `data`: status granted, SHA-256 imprint equal, CMS signature
- * valid, TSA certificate issued by the trusted CA with extKeyUsage timeStamping and valid at genTime.
+ * valid, TSA certificate issued by the trusted CA with extKeyUsage timeStamping and valid at genTime;
+ * with `nonce` (the request's), the token must echo exactly that nonce (RFC 3161 §2.4.2: a reply to
+ * another request, replayed or mixed up, is refused).
  * @throws CryptoError CRYPTO_TIMESTAMP_INVALID
  */
 export async function verifyTimeStamp(
   response: Uint8Array,
-  o: { data: Uint8Array; caPem: string },
+  o: { data: Uint8Array; caPem: string; nonce?: Uint8Array },
 ): Promise<VerifiedTimeStamp> {
   const digest = new Uint8Array(createHash("sha256").update(o.data).digest());
   if (response.length === 0 || response.length > MAX_TIMESTAMP_BYTES) throw bad("size");
@@ -181,6 +192,8 @@ export async function verifyTimeStamp(
   ) {
     throw bad("message imprint does not match");
   }
+  const nonce = tst.nonce ? integerHex(new Uint8Array(tst.nonce.valueBlock.valueHexView)) : undefined;
+  if (o.nonce !== undefined && nonce !== integerHex(o.nonce)) throw bad("nonce does not match the request");
   const ca = pkijs.Certificate.fromBER(buf(new X509Certificate(o.caPem).raw));
   let result: pkijs.SignedDataVerifyResult;
   try {
@@ -209,5 +222,6 @@ export async function verifyTimeStamp(
     serial: Buffer.from(tst.serialNumber.valueBlock.valueHexView).toString("hex"),
     policy: tst.policy,
     tsa: node.subject.replace(/\n/g, ", "),
+    ...(nonce !== undefined ? { nonce } : {}),
   };
 }

@@ -102,8 +102,10 @@ const RETRY_LATER: ReadonlySet<string> = new Set([
   "DATA_KEY_KEK_ROTATING",
   "DATA_KEY_KEK_STALE",
   "PAYLOAD_KEK_MISMATCH",
-  // The external time-stamp authority did not answer: the send was refused with nothing changed.
+  // The external time-stamp authority did not answer, or answered with a token that does not verify
+  // (another request's nonce, another imprint, an untrusted TSA): the send was refused, nothing changed.
   "CRYPTO_TSA_UNAVAILABLE",
+  "CRYPTO_TIMESTAMP_INVALID",
 ]);
 
 /** Status and body for anything a handler threw. Unknown errors become a generic 500. */
@@ -126,7 +128,9 @@ export function toHttpError(error: unknown): { status: number; body: OperationOu
         "throttled",
         error.code === "CRYPTO_TSA_UNAVAILABLE"
           ? "時刻認証局に接続できません。しばらくしてから再度お試しください"
-          : "鍵の更新中です。しばらくしてから再度お試しください",
+          : error.code === "CRYPTO_TIMESTAMP_INVALID"
+            ? "時刻認証局の応答を検証できませんでした。しばらくしてから再度お試しください"
+            : "鍵の更新中です。しばらくしてから再度お試しください",
       ),
       internal: false,
     };

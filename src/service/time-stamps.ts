@@ -23,13 +23,14 @@ export async function timeStamp(ctx: ServiceContext, data: Uint8Array): Promise<
   const digest = new Uint8Array(createHash("sha256").update(data).digest());
   const external = ctx.config.timestamp.tsaUrl;
   if (external !== undefined) {
-    const token = await requestTimeStamp(external, digest, {
+    const { response, nonce } = await requestTimeStamp(external, digest, {
       random: ctx.random,
       timeoutMs: ctx.config.timestamp.timeoutMs,
     });
     const caPem = ctx.config.timestamp.tsaCaPem ?? ctx.ca.certPem;
-    const v = await verifyTimeStamp(token, { data, caPem });
-    return { token, time: v.genTime.toISOString(), tsa: external };
+    // Imprint, signature, chain to the configured CA, EKU and the nonce we sent: all before keeping it.
+    const v = await verifyTimeStamp(response, { data, caPem, nonce });
+    return { token: response, time: v.genTime.toISOString(), tsa: external };
   }
   const tsa = await tsaIdentity(ctx);
   // Whole seconds: GeneralizedTime without fractions, the form every RFC 3161 client reads.

@@ -21,6 +21,9 @@ export type ClusterErrorCode =
   | "CLUSTER_LOG_ENTRY_INVALID"
   | "CLUSTER_APPLY_FAILED"
   | "CLUSTER_UNAVAILABLE"
+  // Fewer than a majority of online nodes (payload copies or etcd): state changes are refused (503).
+  | "CLUSTER_NO_QUORUM"
+  | "CLUSTER_PENDING_QUEUE_UNUSABLE"
   // Cosigning.
   | "CLUSTER_COSIGN_REFUSED";
 

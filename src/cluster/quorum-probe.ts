@@ -1,0 +1,95 @@
+/**
+ * Does this node still reach a majority? The answer comes from etcd itself: a linearizable read
+ * (etcd's default range request, which goes through Raft's read index) succeeds only while a majority
+ * of voting members answers the leader, so "the read came back within the deadline" is exactly "an
+ * ordered write could be committed now". Nothing is guessed from counting peers.
+ *
+ * The probe checks on an interval (bounded by a per-check deadline, never overlapping) and on demand,
+ * keeps the last answer for synchronous callers (the quorum guard decides per request without waiting),
+ * and tells listeners when the answer changes (the guard drains its pending queue when quorum is back).
+ */
+import type { Etcd3 } from "etcd3";
+
+export interface QuorumProbe {
+  /** The last answer (initially true: a node starts assuming its cluster, and the first check corrects it). */
+  hasQuorum(): boolean;
+  /** Checks now and returns the fresh answer (bounded by the probe's timeout). */
+  check(): Promise<boolean>;
+  /** Called with each change of the answer; returns the unsubscribe function. */
+  onChange(listener: (quorum: boolean) => void): () => void;
+  /** When the answer last changed (ms since the epoch). */
+  since(): number;
+  close(): void;
+}
+
+export interface EtcdQuorumProbeOptions {
+  /** The key read (any key; it need not exist). */
+  readonly key: string;
+  readonly intervalMs?: number;
+  /** Deadline of one check; a majority answers far faster (one Raft heartbeat round). */
+  readonly timeoutMs?: number;
+  readonly now?: () => number;
+}
+
+export function createEtcdQuorumProbe(client: Etcd3, o: EtcdQuorumProbeOptions): QuorumProbe {
+  const intervalMs = o.intervalMs ?? 500;
+  const timeoutMs = o.timeoutMs ?? 1500;
+  const now = o.now ?? Date.now;
+  let quorum = true;
+  let changedAt = now();
+  let running: Promise<boolean> | undefined;
+  let closed = false;
+  const listeners = new Set<(quorum: boolean) => void>();
+
+  const set = (value: boolean): void => {
+    if (value === quorum) return;
+    quorum = value;
+    changedAt = now();
+    for (const l of listeners) {
+      try {
+        l(value);
+      } catch {
+        // A listener's failure is its own; the probe goes on.
+      }
+    }
+  };
+
+  const check = (): Promise<boolean> => {
+    running ??= (async () => {
+      try {
+        await client
+          .get(o.key)
+          .options({ deadline: Date.now() + timeoutMs })
+          .exec();
+        if (!closed) set(true);
+      } catch {
+        if (!closed) set(false);
+      } finally {
+        running = undefined;
+      }
+      return quorum;
+    })();
+    return running;
+  };
+
+  const timer = setInterval(() => {
+    void check();
+  }, intervalMs);
+  timer.unref();
+  void check();
+
+  return {
+    hasQuorum: () => quorum,
+    check,
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    since: () => changedAt,
+    close() {
+      closed = true;
+      clearInterval(timer);
+      listeners.clear();
+    },
+  };
+}

@@ -158,6 +158,15 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: "get",
+    path: "/api/v1/ledger/signing-trust",
+    summary:
+      "署名と時刻認証の信頼点 (組織印の発行CA、時刻認証局のCA; PEM; 利用者が初回に記録して以後の照合に使う)",
+    auth: "certificate",
+    ok: 200,
+    errors: [],
+  },
+  {
+    method: "get",
     path: "/api/v1/receivers",
     summary: "この利用者IDが送信できる受信機関 (健診機関のみ; ID と名称)",
     auth: "session",

@@ -73,3 +73,19 @@ export async function tsaIdentity(ctx: ServiceContext): Promise<TsaSigningIdenti
     subject: new X509Certificate(certPem).subject.replace(/\n/g, ", "),
   };
 }
+
+/** The trust anchors of seals and time stamps, as the browser pins them (PEM). */
+export interface SigningTrust {
+  /** The CA that issues the organisation seal certificate (the service CA). */
+  readonly sealCa: string;
+  /** CAs whose TSA certificates (EKU timeStamping) are trusted: the service CA and an external TSA's. */
+  readonly tsaCas: readonly string[];
+}
+
+export function signingTrust(ctx: ServiceContext): SigningTrust {
+  const external = ctx.config.timestamp.tsaCaPem;
+  const norm = (pem: string) => `${pem.trim()}\n`;
+  const tsaCas = [norm(ctx.ca.certPem)];
+  if (external !== undefined && norm(external) !== tsaCas[0]) tsaCas.push(norm(external));
+  return { sealCa: norm(ctx.ca.certPem), tsaCas };
+}

@@ -1,7 +1,7 @@
 /**
  * What this browser keeps in IndexedDB (database `kenshin-web`): the device key pair per login ID —
  * the private key non-extractable, so script can sign with it but never read it — and the pinned
- * ledger verifier key (trust on first use). CryptoKey objects are stored as they are (structured
+ * ledger verifier key and the seal / time-stamp trust anchors (trust on first use). CryptoKey objects are stored as they are (structured
  * clone); nothing here is ever sent anywhere but the public key at registration.
  */
 import { deviceIdFromJwk, exportPublicJwk, generateDeviceKey } from "../../src/client/device-key.js";
@@ -11,6 +11,7 @@ const DB_VERSION = 1;
 const DEVICES = "devices";
 const PINS = "pins";
 const VERIFIER_KEY_PIN = "ledger-verifier-key";
+const SIGNING_TRUST_PIN = "signing-trust";
 
 export interface StoredDevice {
   readonly loginId: string;
@@ -81,4 +82,14 @@ export async function loadVerifierKeyPin(): Promise<VerifierKeyPin | undefined> 
 
 export async function saveVerifierKeyPin(pin: VerifierKeyPin): Promise<void> {
   await withStore(PINS, "readwrite", (s) => s.put(pin, VERIFIER_KEY_PIN));
+}
+
+/** The pinned seal / TSA trust anchors: the JSON text `GET /api/v1/ledger/signing-trust` first served. */
+export async function loadSigningTrustPin(): Promise<VerifierKeyPin | undefined> {
+  const found = await withStore(PINS, "readonly", (s) => s.get(SIGNING_TRUST_PIN) as IDBRequest<unknown>);
+  return found === undefined ? undefined : (found as VerifierKeyPin);
+}
+
+export async function saveSigningTrustPin(pin: VerifierKeyPin): Promise<void> {
+  await withStore(PINS, "readwrite", (s) => s.put(pin, SIGNING_TRUST_PIN));
 }

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { audit, recordCommon } from "../../service/audit.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
+import { signingTrust } from "../../service/signing-identities.js";
 import { timeStatusCache } from "../../service/time-status.js";
 import { openApiDocument } from "../openapi.js";
 import { guard } from "../request-auth.js";
@@ -30,6 +31,11 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServiceContext): v
   app.get("/api/v1/ledger/verifier-key", (_request, reply) =>
     reply.header("content-type", "text/plain; charset=utf-8").send(`${ctx.signer.verifierKey}\n`),
   );
+
+  // The certificates that anchor the seals (JWS x5c) and the RFC 3161 tokens: the service CA and, with
+  // an external TSA, its CA. Not secret either: the browser pins them on first use like the verifier
+  // key and checks every seal and time stamp against the pinned ones (web/src/seal-check.ts).
+  app.get("/api/v1/ledger/signing-trust", () => signingTrust(ctx));
 
   app.get("/api/v1/audit", async (request) => {
     const { session, actor } = await guard(ctx, request);

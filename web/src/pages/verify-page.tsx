@@ -4,6 +4,8 @@
  * signature, inclusion proofs and, for a record, the proof within its file — is verified here against
  * the pinned verifier key. A file that is not itself on record is then checked record by record (as
  * `kenshin verify --url` does), and the page says which records are still proven and which are not.
+ * For a file or record on record, the transfer's seal is checked here too (seal-check.ts, against the
+ * pinned trust anchors): the RFC 3161 time stamp, and for a file the JWS signature over its bytes.
  */
 import { useState } from "preact/hooks";
 import { apiErrorOf, type ApiError } from "../api.js";
@@ -13,6 +15,9 @@ import { PageHeading } from "../components/page-heading.js";
 import { recordHashOfText, sha256OfFile } from "../hash.js";
 import { useI18n } from "../i18n.js";
 import { checkRecords, MAX_RECORD_LOOKUPS, type RecordCheck } from "../record-check.js";
+import { SealPanel, type SealState } from "../components/seal-panel.js";
+import { checkSeal, MAX_SIGNED_BYTES } from "../seal-check.js";
+import { checkSigningTrust } from "../signing-trust-pin.js";
 import { useDates } from "../use-dates.js";
 import { checkTrail, type TrailCheck } from "../trail-check.js";
 import type { TransferView } from "../types.js";
@@ -36,7 +41,32 @@ export function VerifyPage() {
   const [over, setOver] = useState(false);
   const [working, setWorking] = useState<string>();
   const [outcome, setOutcome] = useState<Outcome>();
+  const [seal, setSeal] = useState<SealState>();
   const [error, setError] = useState<ApiError | string>();
+
+  /** The seal of the transfer the verified answer belongs to, checked in this browser. */
+  const checkSealOf = async (what: "file" | "record", hash: string, check: TrailCheck): Promise<void> => {
+    const entry = check.entries.find(
+      (e) => e.verified && e.record?.type === "seal" && (what === "record" || e.record.file.sha256 === hash),
+    );
+    const record = entry?.record;
+    if (record?.type !== "seal") {
+      setSeal({ kind: "none" });
+      return;
+    }
+    setSeal({ kind: "checking" });
+    const trust = await checkSigningTrust(api, new Date());
+    if (trust.status === "unavailable") {
+      setSeal({ kind: "checked", trust: trust.status, check: { signature: "failed", stamp: "failed" } });
+      return;
+    }
+    // The signature covers the file's exact bytes: only a chosen file (not one record) can be checked.
+    const bytes =
+      what === "file" && file && file.size <= MAX_SIGNED_BYTES
+        ? new Uint8Array(await file.arrayBuffer())
+        : undefined;
+    setSeal({ kind: "checked", trust: trust.status, check: await checkSeal(record, trust.anchors, bytes) });
+  };
 
   const lookup = async (what: "file" | "record", hash: string): Promise<void> => {
     setWorking(t("verifyLooking"));
@@ -67,10 +97,12 @@ export function VerifyPage() {
         ? { kind: "ok", what, hash, check, transfer }
         : { kind: "broken", what, hash },
     );
+    if (check.verified && transfer) await checkSealOf(what, hash, check);
   };
 
   const run = async (what: "file" | "record"): Promise<void> => {
     setOutcome(undefined);
+    setSeal(undefined);
     setError(undefined);
     try {
       if (what === "file") {
@@ -184,6 +216,7 @@ export function VerifyPage() {
       <div id="verify-result" role="status">
         {working !== undefined ? <p>{working}</p> : null}
         {outcome ? <OutcomeView outcome={outcome} /> : null}
+        {outcome?.kind === "ok" && seal !== undefined ? <SealPanel state={seal} /> : null}
       </div>
     </main>
   );

@@ -1,0 +1,112 @@
+/**
+ * The 検証 page checks the seal of a sent file in chromium (S1–S2): the receiver chooses the file, the
+ * page proves it on the ledger and then verifies, in the browser, the detached JWS over the file's bytes
+ * against the pinned seal CA and the RFC 3161 token over the JWS against the pinned TSA CA, showing the
+ * signer and the stamped time as 検証済み. When the pinned anchors are another CA's (as if the service had
+ * swapped its CA), the same file's signature and time stamp show 検証失敗 and the page warns.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { uploadExport } from "../../src/client/transfer-client.js";
+import { createCertificateAuthority } from "../../src/crypto/pki/ca.js";
+import type { TransferView } from "../../src/service/transfer-view.js";
+import { expectStatus, firstLogin as apiFirstLogin } from "../support/test-node.js";
+import { convertLocally, exampleExport } from "../support/transfer-fixtures.js";
+import { saveScreenshot } from "./support/browser.js";
+import { useE2eSuite } from "./support/e2e-suite.js";
+import { expectHeading, firstLogin } from "./support/ui-steps.js";
+
+describe("the verify page checks the signature and the time stamp in the browser", () => {
+  const suite = useE2eSuite();
+  const work = mkdtempSync(join(tmpdir(), "kenshin-e2e-seal-"));
+  let context: BrowserContext;
+  let page: Page;
+  let filePath: string;
+
+  afterAll(() => {
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("a sent file: signer and time stamp verified against the pinned anchors", async () => {
+    const node = suite.node();
+    const sender = node.client("sender");
+    const account = node.account("sender");
+    await apiFirstLogin(sender, account.loginId, account.password);
+    const receivers = (await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] };
+    const receiverId = receivers.receivers[0]?.id ?? "";
+    const up = await uploadExport(sender, receiverId, exampleExport());
+    expectStatus(up, 201);
+    const transfer = (up.json as { transfer: TransferView }).transfer;
+    expectStatus(await sender.post(`/api/v1/transfers/${transfer.id}/send`), 200);
+    // The standard file as the receiver holds it: the same conversion, byte for byte.
+    const { bytes } = await convertLocally(exampleExport());
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(transfer.standard?.sha256);
+    filePath = join(work, "standard.csv");
+    writeFileSync(filePath, bytes);
+
+    context = suite.problems.watchContext(await suite.browser().newPersonContext("receiver"));
+    page = await context.newPage();
+    await firstLogin(page, node.account("receiver"), { deviceLabel: "検証用のパソコン" });
+    await page.goto("/verify");
+    await expectHeading(page, "検証");
+    await page.getByLabel("検証するファイル", { exact: true }).setInputFiles(filePath);
+    await page.getByRole("button", { name: "ファイルを検証" }).click();
+    const signature = page.locator("#seal-signature");
+    const stamp = page.locator("#seal-stamp");
+    await page.locator('#seal-signature[data-status="verified"]').waitFor();
+    await page.locator('#seal-stamp[data-status="verified"]').waitFor();
+    expect(await signature.textContent()).toContain("電子署名: 検証済み");
+    expect(await signature.textContent()).toContain("kenshin-exchange seal");
+    const stampText = (await stamp.textContent()) ?? "";
+    expect(stampText).toContain("タイムスタンプ: 検証済み");
+    expect(stampText).toContain("日本時間");
+    expect(stampText).toContain("TSA");
+    await saveScreenshot(page, "verify-seal");
+    expect(suite.problems.messages).toEqual([]);
+  });
+
+  it("with another CA pinned, the same file's signature and time stamp fail and the page warns", async () => {
+    const other = await createCertificateAuthority({
+      commonName: "someone else's CA",
+      now: new Date(),
+      validityDays: 30,
+    });
+    const pinned = JSON.stringify({ sealCa: other.certPem, tsaCas: [other.certPem] });
+    await page.evaluate(async (text) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const open = indexedDB.open("kenshin-web");
+        open.onsuccess = () => {
+          resolve(open.result);
+        };
+        open.onerror = () => {
+          reject(open.error ?? new Error("open"));
+        };
+      });
+      await new Promise<void>((resolve, reject) => {
+        const tx = db.transaction("pins", "readwrite");
+        tx.objectStore("pins").put({ text, pinnedAt: new Date().toISOString() }, "signing-trust");
+        tx.oncomplete = () => {
+          resolve();
+        };
+        tx.onerror = () => {
+          reject(tx.error ?? new Error("put"));
+        };
+      });
+      db.close();
+    }, pinned);
+    await page.getByLabel("検証するファイル", { exact: true }).setInputFiles(filePath);
+    await page.getByRole("button", { name: "ファイルを検証" }).click();
+    await page.locator('#seal-signature[data-status="failed"]').waitFor();
+    await page.locator('#seal-stamp[data-status="failed"]').waitFor();
+    const panel = (await page.locator("#seal-check").textContent()) ?? "";
+    expect(panel).toContain("電子署名: 検証失敗");
+    expect(panel).toContain("タイムスタンプ: 検証失敗");
+    expect(panel).toContain("署名の信頼点 (発行CA) が最初に記録したものと異なります");
+    await saveScreenshot(page, "verify-seal-untrusted");
+    expect(suite.problems.messages).toEqual([]);
+  });
+});

@@ -58,7 +58,9 @@ describe("kenshin convert", () => {
 
   it("--threads 2 (the file's halves on two worker threads) writes exactly what one thread writes", async () => {
     // The example's rows repeated past the parallel threshold (4 MB), with a quoted field spanning
-    // lines and a bad row near the middle, where the file is cut in two.
+    // lines and a bad row near the middle, where the file is cut in two. Its records have keys, so
+    // each copy after the first repeats the first copy's keys: duplicates within each half and across
+    // the cut.
     const example = await readFile("examples/wide-cp932/export.csv");
     const headerEnd = example.indexOf("\r\n") + 2;
     const rows = example.subarray(headerEnd);
@@ -91,6 +93,9 @@ describe("kenshin convert", () => {
         threads,
       );
       expect(r.code).toBe(1);
+      // The halves really ran on two threads (every row of the second half repeats a key of the first:
+      // the join rejects them all, as one thread does).
+      expect(r.stderr.includes("2 スレッドで変換しました")).toBe(threads === "2");
       outputs.push(
         Buffer.concat(
           await Promise.all(

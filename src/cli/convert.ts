@@ -56,7 +56,7 @@ export function registerConvertCommands(program: Command): void {
         thesaurusPath: flags.thesaurus,
       });
       const bar = createProgressBar();
-      const { report } = await convertFile({
+      const { report, threads } = await convertFile({
         inputPath: input,
         prepared,
         outPath: flags.out,
@@ -73,7 +73,10 @@ export function registerConvertCommands(program: Command): void {
         },
       });
       bar.done();
-      if (flags.quiet !== true) process.stderr.write(describeReport(report, flags.out));
+      if (flags.quiet !== true) {
+        process.stderr.write(describeReport(report, flags.out));
+        if (threads === 2) process.stderr.write("(2 スレッドで変換しました)\n");
+      }
       process.exitCode = needsAttention(report) ? EXIT_ISSUES : EXIT_OK;
     });
 }

@@ -70,6 +70,8 @@ export interface ConvertFileOptions {
 export interface ConvertFileResult {
   readonly summary: ConvertSummary;
   readonly report: ConvertReport;
+  /** Threads that converted (2 only when the parallel conversion applied and worked out). */
+  readonly threads: 1 | 2;
 }
 
 export async function convertFile(options: ConvertFileOptions): Promise<ConvertFileResult> {
@@ -97,6 +99,7 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
     },
   };
   let summary: ConvertSummary;
+  let threads: 1 | 2 = 1;
   try {
     const parallel =
       options.threads === 2 &&
@@ -116,6 +119,7 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
     if (parallel) {
       input.destroy();
       summary = parallel;
+      threads = 2;
       const c = parallel.counts;
       options.onProgress?.({ bytesRead: totalBytes, rowsIn: c.rowsIn, recordsOut: c.recordsOut }, totalBytes);
     } else {
@@ -144,7 +148,7 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
   if (options.reportCsvPath !== undefined)
     await writeOutput(options.reportCsvPath, issuesToCsv(summary.issues));
   if (options.hashesPath !== undefined) await writeOutput(options.hashesPath, hashesToCsv(summary));
-  return { summary, report };
+  return { summary, report, threads };
 }
 
 function openOutput(path: string) {

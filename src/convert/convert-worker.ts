@@ -78,6 +78,7 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
       issuesTruncated: summary.issuesTruncated,
       issueCounts: summary.issueCounts,
       recordDigests: summary.recordDigests,
+      ...(summary.keyJoin ? { keyJoin: summary.keyJoin } : {}),
     };
     return { ok: true, summary: posted };
   } catch (error) {
@@ -95,6 +96,17 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
 if (parentPort) {
   const port = parentPort;
   void run(workerData as WorkerJob).then((result) => {
-    port.postMessage(result);
+    // The digests and key tables move to the main thread instead of being copied.
+    // (Each of these arrays owns its buffer: none is a view into Node's shared Buffer pool.)
+    const transfer = new Set<ArrayBuffer>();
+    if (result.ok) {
+      const s = result.summary;
+      const k = s.keyJoin;
+      const arrays: ArrayBufferView[] = [s.recordDigests];
+      if (k)
+        arrays.push(k.table.arena, k.table.entries, k.ordinal, k.offset, k.length, k.issueAt, k.duplicates);
+      for (const a of arrays) transfer.add(a.buffer as ArrayBuffer);
+    }
+    port.postMessage(result, [...transfer]);
   });
 }

@@ -3,8 +3,9 @@
  * export is never passed on silently.
  *
  * - `error` (default): the first record is written; every later one with the same key is rejected
- *   (RECORD_DUPLICATE_KEY, naming the line of the first). Memory: one 44-character digest and a line
- *   number per record (≈ 100 bytes; 10⁶ records ≈ 100 MB).
+ *   (RECORD_DUPLICATE_KEY, naming the line of the first). Memory: the key's bytes and a line number per
+ *   record in a KeyTable (≈ 45 bytes; 10⁶ records ≈ 45 MB). A parallel run joins its two halves'
+ *   tables afterwards (key-join.ts).
  * - `merge`: records with the same key are combined into one, written at the end of the file in
  *   first-seen order: each empty field is filled from the other records; two different values for one
  *   item reject the merged record (RECORD_DUPLICATE_CONFLICT, once per item). Memory: every record
@@ -13,6 +14,7 @@
 import { createHash } from "node:crypto";
 import type { StandardRecord } from "../format/standard-csv.js";
 import type { Issue } from "./issues.js";
+import { KeyTable } from "./key-table.js";
 import type { RecordRulePlan } from "./record-rules.js";
 
 export interface HeldRecord {
@@ -27,10 +29,21 @@ export interface MergedRecord extends HeldRecord {
 
 const SEPARATOR = "\u001f";
 
+/** The RECORD_DUPLICATE_KEY message for a record whose key was first seen on line `first`. */
+export function duplicateKeyMessage(first: number): string {
+  return `受診者番号と実施日が ${first} 行目の記録と同じです (1受診者1受診1レコード。まとめるにはマッピングに duplicates: merge を指定してください)`;
+}
+
 export class DuplicateKeys {
   private readonly plan: RecordRulePlan;
   private readonly mode: "error" | "merge";
-  private readonly firstLine = new Map<string, number>();
+  /** Error mode: every key written so far. */
+  readonly table = new KeyTable();
+  /**
+   * Error mode, after `offer`: the table entry the record's key was added as ("write") or found as
+   * ("duplicate"); -1 when the record had no key.
+   */
+  lastEntry = -1;
   private readonly held = new Map<string, MergedRecord & { conflicts: Set<number>; lines: number[] }>();
 
   constructor(plan: RecordRulePlan, mode: "error" | "merge") {
@@ -43,22 +56,25 @@ export class DuplicateKeys {
    * "held": merge mode keeps it until `drain`.
    */
   offer(r: HeldRecord, issues: Issue[]): "write" | "duplicate" | "held" {
-    const key = this.keyOf(r.record);
-    if (key === undefined) return "write";
     if (this.mode === "error") {
-      const first = this.firstLine.get(key);
-      if (first === undefined) {
-        this.firstLine.set(key, r.line);
+      this.lastEntry = -1;
+      if (!this.table.stage(r.record.values, this.plan.keyIndices)) return "write";
+      const found = this.table.findStaged();
+      if (found < 0) {
+        this.lastEntry = this.table.addStaged(r.line);
         return "write";
       }
+      this.lastEntry = found;
       issues.push({
         severity: "error",
         code: "RECORD_DUPLICATE_KEY",
         row: r.line,
-        message: `受診者番号と実施日が ${first} 行目の記録と同じです (1受診者1受診1レコード。まとめるにはマッピングに duplicates: merge を指定してください)`,
+        message: duplicateKeyMessage(this.table.lineOf(found)),
       });
       return "duplicate";
     }
+    const key = this.keyOf(r.record);
+    if (key === undefined) return "write";
     const earlier = this.held.get(key);
     if (earlier === undefined) {
       this.held.set(key, { ...r, rejected: false, conflicts: new Set(), lines: [] });

@@ -30,6 +30,7 @@ import { ArrayRow, type RowView } from "./row-view.js";
 import { REPLACEMENT_CHAR, SAMPLE_BYTES, SourceDecoder, type SourceEncoding } from "./source-decoder.js";
 import type { StandardRecord } from "../format/standard-csv.js";
 import { DuplicateKeys } from "./duplicate-keys.js";
+import { KeyJoinRecorder, type KeyJoinPart } from "./key-join.js";
 
 export interface OutputSink {
   write(chunk: Uint8Array): void | Promise<void>;
@@ -95,6 +96,8 @@ export interface ConvertSummary {
   readonly recordHashes: readonly string[];
   /** The same digests, 32 bytes each (what a memory-conscious reader should use). */
   readonly recordDigests: Uint8Array;
+  /** A range run (`range`) in duplicates error mode: what joining it to the other half needs. */
+  readonly keyJoin?: KeyJoinPart;
 }
 
 const FLUSH_BYTES = 1 << 20;
@@ -124,6 +127,7 @@ export async function convert(
   }
   run.end();
   await run.flush(sink, true);
+  const keyJoin = run.keyJoin;
   return withRecordHashes(
     {
       input: { bytes: bytesRead, sha256: inputHash.digest("hex"), encoding: run.decoder.encoding },
@@ -133,6 +137,7 @@ export async function convert(
       issuesTotal: run.log.total,
       issuesTruncated: run.log.truncated,
       issueCounts: run.log.counts,
+      ...(keyJoin ? { keyJoin } : {}),
     },
     run.digests.bytes(),
   );
@@ -174,6 +179,12 @@ class ConversionRun {
   private head: Buffer[] = [];
   private headBytes = 0;
   private readonly duplicates: DuplicateKeys;
+  /** A range run in error mode: records what joining the halves needs (key-join.ts). */
+  private readonly join: KeyJoinRecorder | undefined;
+  /** Where the last record emitted went: its number, output offset and length with CRLF. */
+  private lastOrdinal = 0;
+  private lastOffset = 0;
+  private lastLength = 0;
 
   constructor(options: ConvertOptions) {
     this.options = options;
@@ -183,6 +194,10 @@ class ConversionRun {
     this.decoder = new SourceDecoder(src.encoding);
     this.plan = planRecordRules(options.checked);
     this.duplicates = new DuplicateKeys(this.plan, options.checked.mapping.duplicates);
+    this.join =
+      options.range !== undefined && options.checked.mapping.duplicates === "error"
+        ? new KeyJoinRecorder()
+        : undefined;
     const resume = options.range?.resume;
     this.skipper = new LineSkipper(resume ? 0 : src.skipLines);
     this.headerRows = src.header === false ? 0 : src.header.rows;
@@ -473,12 +488,21 @@ class ConversionRun {
     const held = this.duplicates.offer({ record, line: raw.line, rows }, issues);
     this.log.addAll(issues);
     if (held === "duplicate") {
+      this.join?.duplicate(this.duplicates.lastEntry, this.log);
       this.counts.rowsRejected += rows;
       this.counts.recordsRejected++;
       return;
     }
     if (held === "held") return;
     this.emit({ record, line: raw.line, rows, rejected: false });
+    const entry = this.duplicates.lastEntry;
+    if (this.join && entry >= 0)
+      this.join.written(entry, this.lastOrdinal, this.lastOffset, this.lastLength, this.log.total);
+  }
+
+  /** The range run's join data (after `end`). */
+  get keyJoin(): KeyJoinPart | undefined {
+    return this.join?.part(this.duplicates.table);
   }
 
   /** Writes one finished record (or counts it rejected when merging found a conflict). */
@@ -489,6 +513,9 @@ class ConversionRun {
       return;
     }
     const span = this.writer.writeRecord(r.record);
+    this.lastOrdinal = this.digests.length;
+    this.lastOffset = this.outputBytes + span.start;
+    this.lastLength = span.end - span.start + 2;
     this.digests.push(oneShotHash("sha256", this.writer.view(span.start, span.end), "buffer"));
     this.counts.rowsUsed += r.rows;
     this.counts.recordsOut++;

@@ -9,7 +9,10 @@
  * spans lines); when it does not, or anything else is unusual (a small file, a long layout, an encoding
  * the fast path cannot read, any error), the caller converts sequentially, which also gives any fatal
  * error exactly as before. Rows of a wide export are independent of each other except for duplicate
- * record keys, so a mapping whose records have a key is converted sequentially. A test (test/cli.int.test.ts) compares both ways on the same file.
+ * record keys: each half finds its own, and the join (key-join.ts) rejects the second half's records
+ * whose key the first half wrote, as one run would. (`duplicates: merge` holds every record to the end
+ * of the file: such a mapping is converted sequentially.) A test (test/cli.int.test.ts) compares both
+ * ways on the same file.
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
@@ -21,6 +24,7 @@ import { Worker } from "node:worker_threads";
 import type { OutputEncoding } from "../format/output-encoding.js";
 import { fastPathApplies } from "./byte-rows.js";
 import type { WorkerJob, WorkerResult, WorkerSummary } from "./convert-worker.js";
+import { joinKeys, type KeyJoin } from "./key-join.js";
 import { planRecordRules } from "./record-rules.js";
 import { withRecordHashes } from "./record-digests.js";
 import { convert, type ConvertCounts, type ConvertSummary, type OutputSink } from "./engine.js";
@@ -55,9 +59,8 @@ export async function convertInParallel(
 ): Promise<ConvertSummary | undefined> {
   const src = o.checked.mapping.source;
   if (o.checked.long || !fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote)) return;
-  // Duplicate examinee + visit keys (duplicate-keys.ts) are found across the whole file, and the halves
-  // cannot see each other's keys: whenever records have a key, convert sequentially.
-  if (planRecordRules(o.checked).keyIndices.length > 0) return;
+  // Merged duplicates (duplicate-keys.ts) are written at the end of the file: not split.
+  if (o.checked.mapping.duplicates === "merge" && planRecordRules(o.checked).keyIndices.length > 0) return;
   if (!existsSync(fileURLToPath(WORKER_URL))) return; // running from sources (tests): no worker script
   const size = (await stat(o.inputPath)).size;
   if (size < MIN_PARALLEL_BYTES) return;
@@ -88,17 +91,41 @@ export async function convertInParallel(
       hashFile(o.inputPath),
     ]);
     if (!first.ok || !second.ok) return;
+    const a = first.summary.keyJoin;
+    const b = second.summary.keyJoin;
+    const keys = a && b ? joinKeys(a, b, second.summary.issues) : undefined;
     const outputHash = createHash("sha256");
     let outputBytes = 0;
+    const write = async (bytes: Buffer): Promise<void> => {
+      if (bytes.length === 0) return;
+      outputHash.update(bytes);
+      outputBytes += bytes.length;
+      await sink.write(bytes);
+    };
     for (const part of [join(dir, "1.csv"), join(dir, "2.csv")]) {
+      const skip = part.endsWith("2.csv") ? (keys?.spans ?? []) : [];
+      let at = 0; // offset of the chunk in the part
+      let s = 0; // next span to leave out
       for await (const chunk of createReadStream(part, { highWaterMark: 1 << 20 })) {
         const bytes = chunk as Buffer;
-        outputHash.update(bytes);
-        outputBytes += bytes.length;
-        await sink.write(bytes);
+        let from = 0;
+        // Leave out the spans that fall in this chunk (a span may straddle chunks).
+        while (s < skip.length && (skip[s] ?? 0) < at + bytes.length) {
+          const start = (skip[s] ?? 0) - at;
+          const end = start + (skip[s + 1] ?? 0);
+          if (start > from) await write(bytes.subarray(from, start));
+          if (end > bytes.length) {
+            from = bytes.length;
+            break; // continues in the next chunk
+          }
+          from = Math.max(from, end);
+          s += 2;
+        }
+        await write(bytes.subarray(from));
+        at += bytes.length;
       }
     }
-    return merge(first.summary, second.summary, {
+    return merge(first.summary, keys ? joined(second.summary, keys) : second.summary, {
       input: { bytes: size, sha256: input, encoding: first.summary.input.encoding },
       output: { bytes: outputBytes, sha256: outputHash.digest("hex"), encoding: o.encoding },
     });
@@ -192,6 +219,40 @@ function runWorker(job: WorkerJob): Promise<WorkerResult> {
       settle({ ok: false, code: undefined, message: "worker exited" });
     });
   });
+}
+
+/** The second half as joined to the first (key-join.ts): the duplicates across the cut rejected. */
+function joined(b: WorkerSummary, keys: KeyJoin): WorkerSummary {
+  if (keys.rejected === 0) return b;
+  const counts = { ...b.counts };
+  counts.rowsUsed -= keys.rejected;
+  counts.recordsOut -= keys.rejected;
+  counts.rowsRejected += keys.rejected;
+  counts.recordsRejected += keys.rejected;
+  const issueCounts = new Map<IssueCode, IssueCount>();
+  for (const [code, c] of b.issueCounts) issueCounts.set(code, { ...c });
+  const dup = issueCounts.get("RECORD_DUPLICATE_KEY") ?? { error: 0, warning: 0, info: 0 };
+  dup.error += keys.rejected;
+  issueCounts.set("RECORD_DUPLICATE_KEY", dup);
+  const digests = new Uint8Array(b.recordDigests.length - 32 * keys.ordinals.length);
+  let out = 0;
+  let from = 0;
+  for (const r of keys.ordinals) {
+    digests.set(b.recordDigests.subarray(from * 32, r * 32), out);
+    out += (r - from) * 32;
+    from = r + 1;
+  }
+  digests.set(b.recordDigests.subarray(from * 32), out);
+  const issuesTotal = b.issuesTotal + keys.rejected;
+  return {
+    ...b,
+    counts,
+    issues: keys.issues,
+    issuesTotal,
+    issuesTruncated: issuesTotal > keys.issues.length,
+    issueCounts,
+    recordDigests: digests,
+  };
 }
 
 function merge(

@@ -7,7 +7,7 @@ import type { RawValue } from "./field-convert.js";
 import { resolveColumn, type CheckedMapping, type CompiledRule } from "./mapping-check.js";
 import type { RowView } from "./row-view.js";
 
-interface BoundField {
+export interface BoundField {
   readonly rule: CompiledRule;
   /** Column positions with their names, or a constant. */
   readonly columns: readonly { readonly index: number; readonly name: string }[] | undefined;
@@ -36,6 +36,8 @@ export interface BoundColumns {
    * mapping allows trailing empty columns and they are empty).
    */
   fitsWidth(row: RowView): boolean;
+  /** The field rules with their columns, in mapping order (what `headerCells` reads). */
+  readonly fields: readonly BoundField[];
   /** Raw values of the field rules for one row. */
   headerCells(row: RowView): Map<CompiledRule, RawValue[]>;
 }
@@ -89,6 +91,7 @@ export function bindColumns(checked: CheckedMapping, header: readonly string[] |
     width,
     usedColumns,
     long,
+    fields,
     fitsWidth(row) {
       if (width === undefined || row.width === width) return true;
       if (row.width < width || !allowTrailing) return false;

@@ -24,7 +24,7 @@ import { LineSkipper } from "./line-skipper.js";
 import type { CheckedMapping } from "./mapping-check.js";
 import { bindColumns, type BoundColumns } from "./column-binding.js";
 import { VisitGrouper, type Visit } from "./pivot.js";
-import { assembleRecord, type RawRecord } from "./record-assembly.js";
+import { assembleRecord, WideAssembler, type AssembledRecord, type RawRecord } from "./record-assembly.js";
 import { planRecordRules, type RecordRulePlan } from "./record-rules.js";
 import { ArrayRow, type RowView } from "./row-view.js";
 import { REPLACEMENT_CHAR, SAMPLE_BYTES, SourceDecoder, type SourceEncoding } from "./source-decoder.js";
@@ -167,6 +167,7 @@ class ConversionRun {
   private readonly namesFrom: number;
   private header: (readonly string[])[] = [];
   private bound: BoundColumns | undefined;
+  private wide: WideAssembler | undefined;
   private grouper: VisitGrouper | undefined;
   private readonly writer: RecordWriter;
   private sawReplacement = false;
@@ -341,6 +342,9 @@ class ConversionRun {
   private bindHeader(names: readonly string[] | null, line = 0): void {
     try {
       this.bound = bindColumns(this.options.checked, names);
+      // One record object serves every row unless duplicates are merged (merging keeps the records).
+      const reuse = this.options.checked.mapping.duplicates === "error" || this.plan.keyIndices.length === 0;
+      this.wide = new WideAssembler(this.plan, this.bound.fields, reuse);
     } catch (error) {
       const likely = this.decoder.likelyEncoding(Buffer.concat(this.head));
       if (error instanceof ConvertError && error.code === "MAP_UNKNOWN_COLUMN" && likely !== undefined) {
@@ -423,7 +427,11 @@ class ConversionRun {
       this.onLongRow(row, bound);
       return;
     }
-    this.writeRecord({ line: row.line, cells: bound.headerCells(row) }, 1);
+    const wide = this.wide as WideAssembler;
+    const scratch = this.scratchFor();
+    const assembled = wide.assemble(row, this.options.encoding, scratch);
+    this.log.addAll(scratch);
+    this.finishRecord(assembled, row.line, 1);
   }
 
   private onLongRow(row: RowView, bound: BoundColumns): void {
@@ -477,15 +485,20 @@ class ConversionRun {
 
   private writeRecord(raw: RawRecord, rows: number): void {
     const scratch = this.scratchFor();
-    const { record, rejected } = assembleRecord(this.plan, raw, this.options.encoding, scratch);
+    const assembled = assembleRecord(this.plan, raw, this.options.encoding, scratch);
     this.log.addAll(scratch);
+    this.finishRecord(assembled, raw.line, rows);
+  }
+
+  /** A record assembled (its issues logged): rejected, held, or written. */
+  private finishRecord({ record, rejected }: AssembledRecord, line: number, rows: number): void {
     if (rejected) {
       this.counts.rowsRejected += rows;
       this.counts.recordsRejected++;
       return;
     }
     const issues = this.scratchFor();
-    const held = this.duplicates.offer({ record, line: raw.line, rows }, issues);
+    const held = this.duplicates.offer({ record, line, rows }, issues);
     this.log.addAll(issues);
     if (held === "duplicate") {
       this.join?.duplicate(this.duplicates.lastEntry, this.log);
@@ -494,7 +507,7 @@ class ConversionRun {
       return;
     }
     if (held === "held") return;
-    this.emit({ record, line: raw.line, rows, rejected: false });
+    this.emit({ record, line, rows, rejected: false });
     const entry = this.duplicates.lastEntry;
     if (this.join && entry >= 0)
       this.join.written(entry, this.lastOrdinal, this.lastOffset, this.lastLength, this.log.total);
@@ -516,7 +529,7 @@ class ConversionRun {
     this.lastOrdinal = this.digests.length;
     this.lastOffset = this.outputBytes + span.start;
     this.lastLength = span.end - span.start + 2;
-    this.digests.push(oneShotHash("sha256", this.writer.view(span.start, span.end), "buffer"));
+    this.digests.pushLatin1(oneShotHash("sha256", this.writer.view(span.start, span.end), "binary"));
     this.counts.rowsUsed += r.rows;
     this.counts.recordsOut++;
   }

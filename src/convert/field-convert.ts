@@ -8,7 +8,13 @@
 import { VALUE_JOINER } from "../format/standard-csv.js";
 import type { CompiledRule } from "./mapping-check.js";
 import type { Issue, IssueCode, IssueSeverity } from "./issues.js";
-import { formatClinicalNumber, parseClinicalNumber, scaleClinicalNumber, toNumber } from "./number.js";
+import {
+  formatClinicalNumber,
+  formatPlainNumber,
+  parseClinicalNumber,
+  scaleClinicalNumber,
+  toNumber,
+} from "./number.js";
 import { lookupFindings } from "./thesaurus.js";
 import { parseJapaneseDate } from "./wareki.js";
 import { toHalfWidth } from "./width.js";
@@ -46,14 +52,20 @@ export function convertField(
   raws: readonly RawValue[],
   missing: ReadonlySet<string>,
   issues: Issue[],
+  /** An outcome to fill in place (the hot path reuses one); valid until the next call. */
+  into?: FieldOutcome,
 ): FieldOutcome {
-  const out: FieldOutcome = {
-    value: "",
-    original: "",
-    finding: undefined,
-    numberReinterpreted: false,
-    rejected: false,
-  };
+  let out: FieldOutcome;
+  if (into === undefined) {
+    out = { value: "", original: "", finding: undefined, numberReinterpreted: false, rejected: false };
+  } else {
+    out = into;
+    out.value = "";
+    out.original = "";
+    out.finding = undefined;
+    out.numberReinterpreted = false;
+    out.rejected = false;
+  }
   // Fast path: one source value with one result (almost every item of a wide export).
   const only = raws.length === 1 ? raws[0] : undefined;
   if (only !== undefined) {
@@ -157,6 +169,14 @@ function convertOne(
   const item = rule.item;
   switch (item.type) {
     case "number": {
+      if (rule.unitFactor === undefined) {
+        // Most cells: a plain canonical decimal (see formatPlainNumber), same result without parsing.
+        const plain = formatPlainNumber(text, item.decimals);
+        if (plain !== undefined) {
+          checkRange(Number(text));
+          return plain;
+        }
+      }
       const parsed = parseClinicalNumber(text);
       if (!parsed.ok) {
         fail(parsed.code, parsed.message);
@@ -179,20 +199,7 @@ function convertOne(
       if (formatted.warning) {
         addIssue(issues, out, "warning", formatted.warning.code, raw, rule, formatted.warning.message);
       }
-      if (item.range) {
-        const x = toNumber(n);
-        if (x < item.range.min || x > item.range.max) {
-          addIssue(
-            issues,
-            out,
-            "warning",
-            "VALUE_OUT_OF_RANGE",
-            raw,
-            rule,
-            `入力範囲 (${item.range.min}〜${item.range.max}${item.unit ?? ""}) の外です`,
-          );
-        }
-      }
+      checkRange(toNumber(n));
       return formatted.value;
     }
     case "date": {
@@ -235,6 +242,21 @@ function convertOne(
       if (found.terms.length > 0 || found.unknown.length > 0) out.finding = "abnormal";
       else if (found.normal && out.finding === undefined) out.finding = "normal";
       return found.unknown.length === 0 ? found.terms : [...found.terms, ...found.unknown];
+    }
+  }
+
+  function checkRange(x: number): void {
+    const range = item.range;
+    if (range && (x < range.min || x > range.max)) {
+      addIssue(
+        issues,
+        out,
+        "warning",
+        "VALUE_OUT_OF_RANGE",
+        raw,
+        rule,
+        `入力範囲 (${range.min}〜${range.max}${item.unit ?? ""}) の外です`,
+      );
     }
   }
 

@@ -3,7 +3,13 @@ import { describe, expect, it } from "vitest";
 
 import type { TransformResult } from "./issues.js";
 import type { ClinicalNumber, NumberQualifier } from "./number.js";
-import { formatClinicalNumber, parseClinicalNumber, scaleClinicalNumber, toNumber } from "./number.js";
+import {
+  formatClinicalNumber,
+  formatPlainNumber,
+  parseClinicalNumber,
+  scaleClinicalNumber,
+  toNumber,
+} from "./number.js";
 
 function parsed(text: string): ClinicalNumber {
   const r = parseClinicalNumber(text);
@@ -333,5 +339,43 @@ describe("toNumber", () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("formatPlainNumber (the engine's shortcut)", () => {
+  it("gives exactly what parse + format give, or undefined, on any short string of digits, dots and signs", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.array(fc.constantFrom("0", "1", "5", "9", "."), { maxLength: 18 }),
+          fc.array(fc.constantFrom("0", "1", "5", "9", ".", "-", "+", ",", " ", "＜", "a"), {
+            maxLength: 18,
+          }),
+        ),
+        fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+        (chars, decimals) => {
+          const text = chars.join("");
+          const fast = formatPlainNumber(text, decimals);
+          if (fast === undefined) return;
+          const parsed = parseClinicalNumber(text);
+          expect(parsed.ok).toBe(true);
+          if (!parsed.ok) return;
+          expect(parsed.value.qualifier).toBe("");
+          const full = formatClinicalNumber(parsed.value, decimals);
+          expect(full).toEqual({ ok: true, value: fast });
+          expect(Number(text)).toBe(toNumber(parsed.value));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("takes the common cells and leaves the rest to the full path", () => {
+    expect(formatPlainNumber("165", 1)).toBe("165.0");
+    expect(formatPlainNumber("0.85", 2)).toBe("0.85");
+    expect(formatPlainNumber("12.345", 1)).toBeUndefined(); // rounding
+    expect(formatPlainNumber("007", 0)).toBeUndefined(); // leading zeros
+    expect(formatPlainNumber(".5", 1)).toBeUndefined();
+    expect(formatPlainNumber("-1", 0)).toBeUndefined();
   });
 });

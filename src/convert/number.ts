@@ -291,6 +291,33 @@ export function scaleClinicalNumber(
 }
 
 /**
+ * The hot path's shortcut for what most cells hold: a plain decimal already in canonical form (ASCII
+ * digits, no sign, no leading zero, an optional fraction, at most 15 characters) that needs no rounding
+ * for `decimals`. Returns exactly `formatClinicalNumber(parseClinicalNumber(text).value, decimals).value`
+ * for such text (no qualifier, no warning), or undefined for anything else (take the full path).
+ */
+export function formatPlainNumber(text: string, decimals: number | undefined): string | undefined {
+  const n = text.length;
+  if (n === 0 || n > 15) return undefined;
+  let dot = -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) continue;
+    if (c !== 0x2e || dot >= 0) return undefined;
+    dot = i;
+  }
+  // "0", "0.5", "12.50": canonical; "01", ".5", "12." are not.
+  if (dot === 0 || dot === n - 1) return undefined;
+  if (text.charCodeAt(0) === 0x30 && n > 1 && dot !== 1) return undefined;
+  if (decimals === undefined) return text;
+  const fracLen = dot < 0 ? 0 : n - dot - 1;
+  if (fracLen === decimals) return text;
+  if (fracLen > decimals || decimals > MAX_DECIMALS || !Number.isInteger(decimals)) return undefined;
+  const pad = "0".repeat(decimals - fracLen);
+  return dot < 0 ? `${text}.${pad}` : text + pad;
+}
+
+/**
  * The value as a JavaScript number, for range checks only (never for rounding): the nearest double, and
  * since parsing caps values at 15 significant digits, printing it back to that precision gives the same
  * decimal. The qualifier is not applied: callers decide what "<0.1" means for their check.

@@ -3,8 +3,10 @@
  * rows of one visit in a long export), then applies the record rules.
  */
 import type { OutputEncoding } from "../format/output-encoding.js";
+import type { BoundField } from "./column-binding.js";
+import type { RowView } from "./row-view.js";
 import { emptyRecord, type StandardRecord } from "../format/standard-csv.js";
-import { convertField, type FindingState, type RawValue } from "./field-convert.js";
+import { convertField, type FieldOutcome, type FindingState, type RawValue } from "./field-convert.js";
 import type { Issue } from "./issues.js";
 import type { CompiledRule } from "./mapping-check.js";
 import { applyRecordRules, type RecordRulePlan } from "./record-rules.js";
@@ -40,4 +42,95 @@ export function assembleRecord(
   }
   if (applyRecordRules(plan, record, findings, raw.line, encoding, issues)) rejected = true;
   return { record, rejected };
+}
+
+/** A RawValue the wide assembler fills in place for each row. */
+interface SlotValue {
+  text: string;
+  row: number;
+  column: string;
+}
+
+/**
+ * Assembles the records of a wide export row by row, as `assembleRecord(plan, { line, cells:
+ * bound.headerCells(row) })` does — same values, same issues in the same order — without a Map, an
+ * array and a RawValue per field and row: each single-column field has one value slot filled in place,
+ * and with `reuse` (the record is not kept after it is written: duplicates are not merged) one record
+ * is cleared and filled again.
+ */
+export class WideAssembler {
+  private readonly plan: RecordRulePlan;
+  private readonly fields: readonly BoundField[];
+  private readonly slots: (readonly [SlotValue])[];
+  private readonly reuse: StandardRecord | undefined;
+  private readonly findings = new Map<number, FindingState>();
+  private readonly outcome: FieldOutcome = {
+    value: "",
+    original: "",
+    finding: undefined,
+    numberReinterpreted: false,
+    rejected: false,
+  };
+
+  constructor(plan: RecordRulePlan, fields: readonly BoundField[], reuse: boolean) {
+    this.plan = plan;
+    this.fields = fields;
+    this.slots = fields.map((f) => [
+      {
+        text: f.constant ?? "",
+        row: 0,
+        column: f.constant !== undefined ? "(定数)" : (f.columns?.[0]?.name ?? ""),
+      },
+    ]);
+    this.reuse = reuse ? emptyRecord(plan.dictionary) : undefined;
+  }
+
+  assemble(row: RowView, encoding: OutputEncoding, issues: Issue[]): AssembledRecord {
+    let record = this.reuse;
+    if (record === undefined) record = emptyRecord(this.plan.dictionary);
+    else {
+      record.values.fill("");
+      record.originals.fill("");
+    }
+    const findings = this.findings;
+    findings.clear();
+    const missing = this.plan.checked.missingValues;
+    const line = row.line;
+    let rejected = false;
+    const fields = this.fields;
+    for (let k = 0; k < fields.length; k++) {
+      const f = fields[k] as BoundField;
+      let raws: readonly RawValue[];
+      const columns = f.columns;
+      if (f.constant !== undefined) {
+        raws = this.slots[k] as readonly [SlotValue];
+        (raws[0] as SlotValue).row = line;
+      } else if (columns === undefined) {
+        continue;
+      } else if (columns.length === 1) {
+        const text = row.field((columns[0] as { index: number }).index);
+        if (text === undefined || text === "") continue;
+        const slot = this.slots[k] as readonly [SlotValue];
+        slot[0].text = text;
+        slot[0].row = line;
+        raws = slot;
+      } else {
+        const several: RawValue[] = [];
+        for (const c of columns) {
+          const text = row.field(c.index);
+          if (text !== undefined && text !== "") several.push({ text, row: line, column: c.name });
+        }
+        if (several.length === 0) continue;
+        raws = several;
+      }
+      const rule = f.rule;
+      const outcome = convertField(rule, raws, missing, issues, this.outcome);
+      if (outcome.rejected) rejected = true;
+      record.values[rule.index] = outcome.value;
+      record.originals[rule.index] = outcome.original;
+      if (outcome.finding !== undefined) findings.set(rule.index, outcome.finding);
+    }
+    if (applyRecordRules(this.plan, record, findings, line, encoding, issues)) rejected = true;
+    return { record, rejected };
+  }
 }

@@ -12,13 +12,29 @@ export class RecordDigests {
   }
 
   push(digest: Uint8Array): void {
-    if ((this.n + 1) * 32 > this.buf.length) {
-      const grown = new Uint8Array(this.buf.length * 2);
-      grown.set(this.buf.subarray(0, this.n * 32));
-      this.buf = grown;
-    }
+    this.room();
     this.buf.set(digest, this.n * 32);
     this.n++;
+  }
+
+  /**
+   * Appends a digest given as a latin1 ("binary") string, one char per byte: `hash(…, "binary")` is about twice as
+   * fast per record as getting a Buffer back.
+   */
+  pushLatin1(digest: string): void {
+    this.room();
+    this.view.write(digest, this.n * 32, 32, "latin1");
+    this.n++;
+  }
+
+  private view = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+
+  private room(): void {
+    if ((this.n + 1) * 32 <= this.buf.length) return;
+    const grown = new Uint8Array(this.buf.length * 2);
+    grown.set(this.buf.subarray(0, this.n * 32));
+    this.buf = grown;
+    this.view = Buffer.from(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 
   /** The digests, 32 bytes each, in record order. */

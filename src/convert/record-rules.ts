@@ -87,9 +87,13 @@ export function applyRecordRules(
 
   const { idx } = plan;
   const computed = plan.checked.computed;
-  const compute = (target: number, inputs: readonly number[], run: () => TransformResult<string>): void => {
-    if (target < 0 || get(target) !== "") return;
-    if (inputs.some((i) => get(i) === "")) return;
+  const compute = (
+    target: number,
+    inputs: readonly number[],
+    run: () => TransformResult<string>,
+  ): boolean => {
+    if (target < 0 || get(target) !== "") return false;
+    if (inputs.some((i) => get(i) === "")) return false;
     if (inputs.some((i) => /^[<>]/.test(get(i)))) {
       add(
         "warning",
@@ -97,17 +101,21 @@ export function applyRecordRules(
         target,
         `${items[target]?.name ?? ""}: 不等号付きの値からは計算できません`,
       );
-      return;
+      return false;
     }
     const r = run();
     if (r.ok) values[target] = r.value;
     else add("warning", r.code, target, `${items[target]?.name ?? ""}: ${r.message}`);
+    return r.ok;
   };
   if (computed.has("age")) {
     compute(idx.age, [idx.birthDate, idx.examDate], () => computeAge(get(idx.birthDate), get(idx.examDate)));
   }
+  let bmiComputed = false;
   if (computed.has("bmi")) {
-    compute(idx.bmi, [idx.height, idx.weight], () => computeBmi(get(idx.height), get(idx.weight)));
+    bmiComputed = compute(idx.bmi, [idx.height, idx.weight], () =>
+      computeBmi(get(idx.height), get(idx.weight)),
+    );
   }
   if (computed.has("egfr")) {
     const sex = get(idx.sex);
@@ -116,8 +124,15 @@ export function applyRecordRules(
     }
   }
 
-  // 相関チェック
-  if (idx.bmi >= 0 && get(idx.bmi) !== "" && get(idx.height) !== "" && get(idx.weight) !== "") {
+  // 相関チェック (a BMI just computed from this height and weight is within 0.05 of the exact value, so
+  // it always passes the ±0.1 check: not computed a second time)
+  if (
+    !bmiComputed &&
+    idx.bmi >= 0 &&
+    get(idx.bmi) !== "" &&
+    get(idx.height) !== "" &&
+    get(idx.weight) !== ""
+  ) {
     if (!bmiMatches(get(idx.height), get(idx.weight), get(idx.bmi))) {
       add("warning", "CHECK_BMI_MISMATCH", idx.bmi, "BMI が身長・体重から計算した値と一致しません");
     }
@@ -251,11 +266,26 @@ function finaliseCells(
   };
   const { values, originals } = record;
   for (let i = 0; i < items.length; i++) {
-    // Most cells of a record are empty: skip them without a call.
-    if (values[i] !== "") finalise(values, i, false);
-    if (originals[i] !== "") finalise(originals, i, true);
+    // Most cells of a record are empty, and most others short ASCII that nothing changes: skip them
+    // without a call.
+    const v = values[i] ?? "";
+    if (v !== "" && !(isPlainAscii(v) && v.length <= (items[i]?.maxBytes ?? 0))) finalise(values, i, false);
+    const o = originals[i] ?? "";
+    if (o !== "" && !(isPlainAscii(o) && o.length <= MAX_FIELD_BYTES)) finalise(originals, i, true);
   }
   return failed;
+}
+
+/**
+ * True when `finalise` leaves the text as it is (but for its byte limit, which is then its length): ASCII
+ * only (no 外字, no CP932 variant form, one byte per character in both encodings) and not starting like
+ * a formula (= + - @ TAB CR).
+ */
+function isPlainAscii(text: string): boolean {
+  const c0 = text.charCodeAt(0);
+  if (c0 === 0x3d || c0 === 0x2b || c0 === 0x2d || c0 === 0x40 || c0 === 0x09 || c0 === 0x0d) return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 const PRIVATE_USE = /[\ue000-\uf8ff]/;

@@ -109,8 +109,8 @@ describe("the shipped dictionary", async () => {
     return found;
   };
 
-  it("loads with at least 150 items, version 1.1.0, 項番 ascending", () => {
-    expect(dictionary.version).toBe("1.1.0");
+  it("loads with at least 150 items, version 1.2.0, 項番 ascending", () => {
+    expect(dictionary.version).toBe("1.2.0");
     expect(dictionary.items.length).toBeGreaterThanOrEqual(150);
     const numbers = dictionary.items.map((i) => i.no);
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
@@ -348,9 +348,14 @@ describe("item codes", () => {
     expect(() => buildDictionary(file)).toThrow(/termCodes/);
   });
 
-  it("JLAC10 codes are only the sourced ones (the guessed 胸部X線 所見の有無 code is not carried)", async () => {
+  it("JLAC10 codes are only the sourced ones (胸部X線 所見の有無 since the IG's item table gives it)", async () => {
     const d = await loadDictionary(DEFAULT_DICTIONARY_PATH);
-    expect(d.item("chest-xray-presence")?.jlac10).toBeUndefined();
+    // 1.1.0 left it out as a guess from the code pattern; 1.2.0 has it from the JP eCheckup IG's table.
+    expect(d.item("chest-xray-presence")?.jlac10).toBe("9N206160700000011");
+    // Still no public code: our own judgements and spare items, the 便潜血 days, LD(IFCC).
+    expect(d.item("judgement-overall")?.jlac10).toBeUndefined();
+    expect(d.item("fobt-day1")?.jlac10).toBeUndefined();
+    expect(d.item("ld")?.jlac10).toBeUndefined();
     expect(d.item("height")?.jlac10).toBe("9N001000000000001");
     expect(MHLW_ITEM_CODE_SYSTEM).toBe("urn:oid:1.2.392.200119.6.1005");
   });

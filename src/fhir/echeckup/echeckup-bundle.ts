@@ -1,16 +1,21 @@
 /**
  * One standard record → one FHIR R4 document Bundle following the JP eCheckup IG
- * (JP_Bundle_eCheckupGeneral): Composition first, then Patient, Practitioner, Organization,
- * Encounter and one Observation per filled item that has a JLAC10 item code (system
- * urn:oid:1.2.392.200119.6.1005), with UCUM units, coded answers with their MHLW code system where the
- * dictionary carries one, and free text as valueString.
+ * (JP_Bundle_eCheckupGeneral): Composition first, then Patient, Practitioner, Organization (the
+ * institution), the insurer Organization and the 受診券 Coverage where the record has them
+ * (echeckup-coverage.ts), Encounter, and one Observation per filled item that has an item code — the
+ * 特定健診 item code system urn:oid:1.2.392.200119.6.1005, or JLAC10 urn:oid:1.2.392.200119.4.504 for lab
+ * codes outside the 特定健診 table — with UCUM units, the method where the code implies a known one
+ * (echeckup-methods.ts), coded answers with their MHLW code system where the dictionary carries one, and
+ * free text as valueString.
  *
  * Decisions (see README "FHIR eCheckup output"):
- * - Items without a JLAC10 code (our own judgements, spare items …) are not written: the IG's
- *   observation codes are the 特定健診 item codes.
- * - Composition.category is 10 (特定健診等) with event 010 for 特定健康診査 records; other checkup kinds
- *   get category 41 (事業者健診: 定期・雇入時・特殊) or 99 (その他) and no event, because the program
- *   service codes for them are not in the sources we have.
+ * - Items without an item code (the examinee header, which goes into Patient/Encounter/Coverage, our
+ *   own judgements, spare items …) cannot be Observations: the IG binds Observation.code (required) to
+ *   those two code systems. They are left out of the Bundle and *listed* per record (`omitted`), never
+ *   dropped silently; the export sums them up for the receiver.
+ * - Composition.category / event / section codes follow the record's 健診種別 (echeckup-programs.ts).
+ * - No reference ranges: the standard record does not carry a laboratory's 基準値, and the MHLW
+ *   判定値 are not reference ranges, so nothing is written rather than something misleading.
  * - Names are written as text only (the IG allows it since v1.2.0), with full-width spaces turned into
  *   half-width ones (its kanji/kana-name constraint).
  * - Every fullUrl is a fresh urn:uuid for each export, never reused.
@@ -18,7 +23,17 @@
 import type { Dictionary, DictionaryItem } from "../../format/dictionary.js";
 import { termCode } from "../../format/dictionary.js";
 import { VALUE_JOINER } from "../../format/standard-csv.js";
-import { PROFILE, SYSTEM, UCUM, BUNDLE_IDENTIFIER_PATTERN } from "./echeckup-systems.js";
+import { coverageResources } from "./echeckup-coverage.js";
+import { METHOD_BY_ITEM_CODE } from "./echeckup-methods.js";
+import { checkupProgram } from "./echeckup-programs.js";
+import {
+  BUNDLE_IDENTIFIER_PATTERN,
+  CODES_OUTSIDE_IG,
+  GENERAL_JLAC10_CODES,
+  PROFILE,
+  SYSTEM,
+  UCUM,
+} from "./echeckup-systems.js";
 import type { StandardRecordView } from "./standard-records.js";
 
 export type FhirResource = { resourceType: string } & Record<string, unknown>;
@@ -33,8 +48,32 @@ export interface BundleContext {
   readonly institutionName?: string | undefined;
 }
 
+/** A filled item of the record that is not in the Bundle, and why. */
+export interface OmittedItem {
+  readonly key: string;
+  readonly reason: "no-item-code" | "code-outside-ig";
+}
+
 export type BundleOutcome =
-  { readonly ok: true; readonly bundle: FhirResource } | { readonly ok: false; readonly reason: string };
+  | { readonly ok: true; readonly bundle: FhirResource; readonly omitted: readonly OmittedItem[] }
+  | { readonly ok: false; readonly reason: string };
+
+/** Items that become Patient, Encounter, Organization, Coverage or Composition elements, not Observations. */
+const HEADER_ITEMS = new Set([
+  "institution-number",
+  "exam-date",
+  "examinee-id",
+  "name",
+  "name-kana",
+  "sex",
+  "birth-date",
+  "insurer-number",
+  "insurance-symbol",
+  "insurance-number",
+  "insurance-branch",
+  "voucher-number",
+  "checkup-kind",
+]);
 
 const BODY = new Set(["height", "weight", "bmi", "waist", "visceral-fat-area"]);
 const VITAL = /^(sbp|dbp)-|^pulse$/;
@@ -100,14 +139,6 @@ function observationValue(item: DictionaryItem, value: string): Record<string, u
   }
 }
 
-function reportCategory(kind: string): { code: string; display: string } {
-  if (kind === "" || kind === "特定健康診査") return { code: "10", display: "特定健診等" };
-  if (kind === "定期健康診断" || kind === "雇入時健康診断" || kind === "特殊健康診断") {
-    return { code: "41", display: "事業者健診" };
-  }
-  return { code: "99", display: "その他" };
-}
-
 export function recordToBundle(record: StandardRecordView, ctx: BundleContext): BundleOutcome {
   const institution = record.value("institution-number");
   const examDate = ymdToDate(record.value("exam-date"));
@@ -124,18 +155,23 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
   const practitionerUrl = url();
   const organizationUrl = url();
   const encounterUrl = url();
+  const insurerUrl = url();
+  const coverageUrl = url();
   const ref = (u: string) => ({ reference: u });
 
   const examineeId = record.value("examinee-id");
   const identifiers: Record<string, unknown>[] = [];
   if (examineeId !== "")
     identifiers.push({ system: `${SYSTEM.localPatientIdPrefix}${institution}`, value: examineeId });
-  const insurer = record.value("insurer-number");
+  const insurerNumber = record.value("insurer-number");
   const symbol = record.value("insurance-symbol");
   const number = record.value("insurance-number");
   const branch = record.value("insurance-branch");
-  if (/^\d{8}$/.test(insurer) && symbol !== "" && number !== "" && /^\d{2}$/.test(branch)) {
-    identifiers.push({ system: SYSTEM.insuranceMemberId, value: `${insurer}:${symbol}:${number}:${branch}` });
+  if (/^\d{8}$/.test(insurerNumber) && symbol !== "" && number !== "" && /^\d{2}$/.test(branch)) {
+    identifiers.push({
+      system: SYSTEM.insuranceMemberId,
+      value: `${insurerNumber}:${symbol}:${number}:${branch}`,
+    });
   }
   const names: Record<string, unknown>[] = [];
   if (record.value("name") !== "") names.push(personName(record.value("name"), "IDE"));
@@ -173,10 +209,28 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
     serviceProvider: ref(organizationUrl),
   };
 
+  const { insurer, coverage } = coverageResources({
+    insurerNumber,
+    voucherNumber: record.value("voucher-number"),
+    meta,
+    patientUrl,
+    insurerUrl,
+  });
+
   const observations: { url: string; resource: FhirResource; item: DictionaryItem; value: string }[] = [];
+  const omitted: OmittedItem[] = [];
   for (const item of record.filled) {
-    if (item.jlac10 === undefined) continue;
+    if (item.jlac10 === undefined) {
+      if (!HEADER_ITEMS.has(item.key)) omitted.push({ key: item.key, reason: "no-item-code" });
+      continue;
+    }
+    if (CODES_OUTSIDE_IG[item.jlac10] !== undefined) {
+      omitted.push({ key: item.key, reason: "code-outside-ig" });
+      continue;
+    }
     const value = record.value(item.key);
+    const method = METHOD_BY_ITEM_CODE[item.jlac10];
+    const codeSystem = GENERAL_JLAC10_CODES.has(item.jlac10) ? SYSTEM.jlac10 : SYSTEM.itemCode;
     observations.push({
       url: url(),
       item,
@@ -187,13 +241,18 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
         status: "final",
         category: [{ coding: [{ system: SYSTEM.observationCategory, code: category(item) }] }],
         code: {
-          coding: [{ system: SYSTEM.itemCode, code: item.jlac10, display: item.name }],
+          coding: [{ system: codeSystem, code: item.jlac10, display: item.name }],
           text: item.name,
         },
         subject: ref(patientUrl),
         encounter: ref(encounterUrl),
         effectiveDateTime: examDate,
         ...observationValue(item, value),
+        ...(method
+          ? {
+              method: { coding: [{ system: SYSTEM.methodCode, code: method.code, display: method.display }] },
+            }
+          : {}),
       },
     });
   }
@@ -213,12 +272,14 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
   });
   const questionnaire = observations.filter((o) => category(o.item) === "social-history");
   const results = observations.filter((o) => category(o.item) !== "social-history");
+  const program = checkupProgram(record.value("checkup-kind"));
   const sections = [
-    ...(results.length > 0 ? [section("01011", "特定健診検査結果セクション", results)] : []),
-    ...(questionnaire.length > 0 ? [section("01012", "特定健診問診結果セクション", questionnaire)] : []),
+    ...(results.length > 0 ? [section(program.results.code, program.results.display, results)] : []),
+    ...(questionnaire.length > 0
+      ? [section(program.questionnaire.code, program.questionnaire.display, questionnaire)]
+      : []),
   ];
-  const kind = record.value("checkup-kind");
-  const cat = reportCategory(kind);
+  const cat = program.category;
   const composition: FhirResource = {
     resourceType: "Composition",
     meta: meta(PROFILE.composition),
@@ -237,16 +298,18 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
     author: [ref(practitionerUrl), ref(organizationUrl)],
     title: "健康診断結果報告書",
     custodian: ref(organizationUrl),
-    ...(cat.code === "10"
-      ? {
-          event: [
-            {
-              code: [{ coding: [{ system: SYSTEM.programService, code: "010", display: "特定健診" }] }],
-              period: { start: examDate, end: examDate },
-            },
-          ],
-        }
-      : {}),
+    event: [
+      {
+        code: [
+          {
+            coding: [
+              { system: SYSTEM.programService, code: program.event.code, display: program.event.display },
+            ],
+          },
+        ],
+        period: { start: examDate, end: examDate },
+      },
+    ],
     ...(sections.length > 0 ? { section: sections } : {}),
   };
   const bundle: FhirResource = {
@@ -260,9 +323,11 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
       { fullUrl: patientUrl, resource: patient },
       { fullUrl: practitionerUrl, resource: practitioner },
       { fullUrl: organizationUrl, resource: organization },
+      ...(insurer ? [{ fullUrl: insurerUrl, resource: insurer }] : []),
       { fullUrl: encounterUrl, resource: encounter },
+      ...(coverage ? [{ fullUrl: coverageUrl, resource: coverage }] : []),
       ...observations.map((o) => ({ fullUrl: o.url, resource: o.resource })),
     ],
   };
-  return { ok: true, bundle };
+  return { ok: true, bundle, omitted };
 }

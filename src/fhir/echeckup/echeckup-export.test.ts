@@ -4,7 +4,7 @@ import { checkYaml, loadReference, runConvert, type Reference } from "../../../t
 import { expectValidFhir, fhirErrors } from "../../../test/support/fhir-validator.js";
 import { parseMapping } from "../../convert/mapping.js";
 import { checkMapping } from "../../convert/mapping-check.js";
-import { standardCsvToEcheckup } from "./echeckup-export.js";
+import { standardCsvToEcheckup, summaryHeader } from "./echeckup-export.js";
 import { checkEcheckupBundle } from "./ig-rules.js";
 
 let ref: Reference;
@@ -41,12 +41,14 @@ describe("FHIR eCheckup output (JP_Bundle_eCheckupGeneral, NDJSON)", () => {
     const out = standardCsvToEcheckup(standard, ref.dictionary);
     const bundle = JSON.parse(out.ndjson.split("\n")[0] ?? "{}") as Json;
     const resources = entries(bundle);
-    expect(resources.map((r) => r["resourceType"]).slice(0, 5)).toEqual([
+    expect(resources.map((r) => r["resourceType"]).slice(0, 7)).toEqual([
       "Composition",
       "Patient",
       "Practitioner",
       "Organization",
+      "Organization",
       "Encounter",
+      "Coverage",
     ]);
     const obs = resources.filter((r) => r["resourceType"] === "Observation");
     const byCode = new Map(obs.map((o) => [((o["code"] as Json)["coding"] as Json[])[0]?.["code"], o]));
@@ -76,6 +78,57 @@ describe("FHIR eCheckup output (JP_Bundle_eCheckupGeneral, NDJSON)", () => {
     expect(
       obs.every((o) => /^[0-9A-Z]{17}$/.test(String(((o["code"] as Json)["coding"] as Json[])[0]?.["code"]))),
     ).toBe(true);
+    // The method where the code implies one (the IG's example pairs 中性脂肪 …2327101 with 3F01510000).
+    expect(byCode.get("3F015000002327101")?.["method"]).toEqual({
+      coding: [
+        {
+          system: "urn:oid:1.2.392.200119.6.1007",
+          code: "3F01510000",
+          display: "可視吸光光度法(酵素比色法・グリセロール消去)",
+        },
+      ],
+    });
+    expect(byCode.get("9N001000000000001")?.["method"]).toBeUndefined();
+  });
+
+  it("writes the insurer and the 受診券 as the IG's Organization and Coverage", () => {
+    const bundle = JSON.parse(
+      standardCsvToEcheckup(standard, ref.dictionary).ndjson.split("\n")[0] ?? "{}",
+    ) as Json;
+    const list = bundle["entry"] as { fullUrl: string; resource: Json }[];
+    const patientUrl = list[1]?.fullUrl;
+    const insurer = list[4];
+    const coverage = list[6]?.resource;
+    expect(insurer?.resource).toMatchObject({
+      resourceType: "Organization",
+      identifier: [{ system: "urn:oid:1.2.392.100495.20.3.61", value: "06131111" }],
+      type: [{ coding: [{ code: "ins" }] }],
+    });
+    expect(coverage).toMatchObject({
+      resourceType: "Coverage",
+      status: "active",
+      type: { coding: [{ system: "urn:oid:1.2.392.200119.6.208", code: "1" }] },
+      subscriberId: "25000000101",
+      beneficiary: { reference: patientUrl },
+      payor: [{ reference: insurer?.fullUrl }],
+    });
+    // Broken: the rules say so.
+    (coverage as Json)["payor"] = [{ reference: list[3]?.fullUrl }];
+    expect(checkEcheckupBundle(bundle)).toContain("Coverage.payor は保険者 1..1");
+  });
+
+  it("lists the filled items no Bundle can carry (no item code) instead of dropping them silently", () => {
+    const out = standardCsvToEcheckup(standard, ref.dictionary);
+    const keys = out.omittedItems.map((o) => o.key);
+    expect(keys).toContain("judgement-overall");
+    expect(out.omittedItems.every((o) => o.reason === "no-item-code" && o.records >= 1)).toBe(true);
+    // The examinee header goes into Patient, Encounter and Coverage: not listed as left out.
+    expect(keys).not.toContain("name");
+    expect(keys).not.toContain("voucher-number");
+    const header = JSON.parse(summaryHeader(out)) as { bundles: number; omittedItems: { key: string }[] };
+    expect(header.bundles).toBe(9);
+    expect(header.omittedItems.map((o) => o.key)).toEqual(keys);
+    expect(/^[\x20-\x7e]*$/.test(summaryHeader(out))).toBe(true); // an HTTP header value: ASCII only
   });
 
   it("fresh fullUrls on every export (never reused)", () => {

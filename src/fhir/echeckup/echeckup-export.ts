@@ -1,18 +1,30 @@
 /**
  * A standard CSV (one sent transfer) → NDJSON of eCheckup Bundles, one line per examinee record.
  * Records that cannot become a valid Bundle (no 実施日, an institution number outside the IG's
- * identifier pattern) are counted and listed by record number with the reason, never silently left out.
+ * identifier pattern) are counted and listed by record number with the reason, and filled items that no
+ * Bundle can carry (no item code) are summed up per item, never silently left out: the service hands
+ * both lists to the receiver with the download (`summaryHeader`).
  */
 import { randomUUID } from "node:crypto";
 import type { Dictionary } from "../../format/dictionary.js";
-import { recordToBundle } from "./echeckup-bundle.js";
+import { recordToBundle, type OmittedItem } from "./echeckup-bundle.js";
 import { checkEcheckupBundle } from "./ig-rules.js";
 import { readStandardRecords } from "./standard-records.js";
+
+export interface OmittedItemCount {
+  readonly key: string;
+  readonly name: string;
+  readonly reason: OmittedItem["reason"];
+  /** In how many of the written Bundles' records the item was filled. */
+  readonly records: number;
+}
 
 export interface EcheckupExport {
   readonly ndjson: string;
   readonly bundles: number;
   readonly skipped: readonly { readonly record: number; readonly reason: string }[];
+  /** Filled items not in any Bundle, in dictionary order. */
+  readonly omittedItems: readonly OmittedItemCount[];
 }
 
 export function standardCsvToEcheckup(
@@ -28,6 +40,7 @@ export function standardCsvToEcheckup(
   };
   const lines: string[] = [];
   const skipped: { record: number; reason: string }[] = [];
+  const omitted = new Map<string, { reason: OmittedItem["reason"]; records: number }>();
   for (const record of readStandardRecords(bytes, dictionary)) {
     const outcome = recordToBundle(record, ctx);
     if (!outcome.ok) {
@@ -44,6 +57,31 @@ export function standardCsvToEcheckup(
       continue;
     }
     lines.push(JSON.stringify(outcome.bundle));
+    for (const o of outcome.omitted) {
+      const seen = omitted.get(o.key);
+      omitted.set(o.key, { reason: o.reason, records: (seen?.records ?? 0) + 1 });
+    }
   }
-  return { ndjson: lines.length > 0 ? `${lines.join("\n")}\n` : "", bundles: lines.length, skipped };
+  const omittedItems = dictionary.items.flatMap((item) => {
+    const o = omitted.get(item.key);
+    return o === undefined ? [] : [{ key: item.key, name: item.name, reason: o.reason, records: o.records }];
+  });
+  return {
+    ndjson: lines.length > 0 ? `${lines.join("\n")}\n` : "",
+    bundles: lines.length,
+    skipped,
+    omittedItems,
+  };
+}
+
+/**
+ * The export's summary as one HTTP header value (ASCII JSON: item keys, counts and record numbers —
+ * no values, nothing personal), so that the receiver learns what the Bundles do not carry.
+ */
+export function summaryHeader(out: EcheckupExport): string {
+  return JSON.stringify({
+    bundles: out.bundles,
+    skippedRecords: out.skipped.map((s) => s.record),
+    omittedItems: out.omittedItems.map((o) => ({ key: o.key, reason: o.reason, records: o.records })),
+  });
 }

@@ -10,11 +10,18 @@
  * - Every resource: meta.lastUpdated 1..1 and its eCheckup profile.
  * - Composition: versionNumber extension 1..1; identifier system resourceInstance-identifier; status
  *   final; type 53576-5 (doc-typecodes); category 1..1 with coding 1..1 from the 報告区分 system;
- *   event 1..1 with code 1..1 (010, urn:oid:1.2.392.200119.6.1002) for 特定健診 (category 10);
+ *   event 1..1 with code 1..1 from 健診プログラムサービスコード (urn:oid:1.2.392.200119.6.1002) for every
+ *   report (the IG's Composition profile makes event 1..1, not only for 特定健診);
  *   subject, encounter, date, author, custodian; sections coded with section-code, each with narrative.
- * - Observation: code.coding from urn:oid:1.2.392.200119.6.1005 with a JLAC10-shaped code; category
+ * - Observation: code.coding from urn:oid:1.2.392.200119.6.1005 or JLAC10 (urn:oid:1.2.392.200119.4.504,
+ *   the IG's observation-code value set) with a JLAC10-shaped code; method, when present, from
+ *   urn:oid:1.2.392.200119.6.1007; category
  *   from JP_SimpleObservationCategory_CS; subject = the Patient; effectiveDateTime; exactly one
  *   value[x]; hasMember, basedOn, partOf absent; a Quantity's system is UCUM.
+ * - Organization (insurer, JP_OrganizationInsurer_eCheckupGeneral): identifier 保険者番号
+ *   (urn:oid:1.2.392.100495.20.3.61), type `ins`. Coverage (JP_CoverageService_eCheckupGeneral) 0..2:
+ *   status active, type 1 (urn:oid:1.2.392.200119.6.208), subscriberId, beneficiary = the Patient,
+ *   payor = an insurer Organization in the Bundle.
  *
  * Returns the problems found (empty when the Bundle meets them all).
  */
@@ -27,13 +34,14 @@ const obj = (v: unknown): Json | undefined =>
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-const PROFILE_OF: Record<string, string> = {
-  Composition: PROFILE.composition,
-  Patient: PROFILE.patient,
-  Practitioner: PROFILE.practitioner,
-  Organization: PROFILE.organization,
-  Encounter: PROFILE.encounter,
-  Observation: PROFILE.observation,
+const PROFILES_OF: Record<string, readonly string[]> = {
+  Composition: [PROFILE.composition],
+  Patient: [PROFILE.patient],
+  Practitioner: [PROFILE.practitioner],
+  Organization: [PROFILE.organization, PROFILE.organizationInsurer],
+  Encounter: [PROFILE.encounter],
+  Observation: [PROFILE.observation],
+  Coverage: [PROFILE.coverageService],
 };
 const OBSERVATION_CATEGORIES = new Set([
   "body-measurement",
@@ -103,15 +111,23 @@ export function checkEcheckupBundle(bundle: unknown): string[] {
     urlOf.set(r, url);
     const meta = obj(r["meta"]);
     if (str(meta?.["lastUpdated"]) === undefined) fail(`${type}.meta.lastUpdated 1..1`);
-    const profile = PROFILE_OF[type];
-    if (profile !== undefined && !arr(meta?.["profile"]).includes(profile)) fail(`${type}.meta.profile`);
+    const profiles = PROFILES_OF[type];
+    if (profiles === undefined) fail(`この Bundle に入れない resourceType (${type})`);
+    else if (!arr(meta?.["profile"]).some((p) => profiles.includes(str(p) ?? "")))
+      fail(`${type}.meta.profile`);
   }
   if (obj(entries[0]?.["resource"])?.["resourceType"] !== "Composition") fail("entry[0] は Composition");
   const count = (t: string) => byType.get(t)?.length ?? 0;
   if (count("Composition") !== 1) fail("Composition 1..1");
   if (count("Patient") !== 1) fail("Patient 1..1");
   if (count("Encounter") !== 1) fail("Encounter 1..1");
-  if (count("Organization") < 1) fail("Organization 1..*");
+  const hasProfile = (r: Json, p: string) => arr(obj(r["meta"])?.["profile"]).includes(p);
+  const institutions = (byType.get("Organization") ?? []).filter((o) => hasProfile(o, PROFILE.organization));
+  const insurers = (byType.get("Organization") ?? []).filter((o) =>
+    hasProfile(o, PROFILE.organizationInsurer),
+  );
+  if (institutions.length < 1 || institutions.length > 4) fail("Organization (健診機関) 1..4");
+  if (count("Coverage") > 2) fail("Coverage 0..2");
   if (count("Practitioner") < 1) fail("Practitioner 1..*");
   const refs: string[] = [];
   references(
@@ -144,19 +160,20 @@ export function checkEcheckupBundle(bundle: unknown): string[] {
     if (cats.length !== 1 || catCoding.length !== 1 || catCoding[0]?.["system"] !== SYSTEM.reportCategory) {
       fail("Composition.category 1..1 (報告区分)");
     }
-    if (catCoding[0]?.["code"] === "10") {
-      const events = arr(c["event"]).map(obj);
-      const codes = arr(events[0]?.["code"]);
-      const ev = codings(codes[0]);
-      if (
-        events.length !== 1 ||
-        codes.length !== 1 ||
-        ev.length !== 1 ||
-        ev[0]?.["system"] !== SYSTEM.programService
-      ) {
-        fail("Composition.event 1..1 (健診プログラムサービスコード)");
-      }
+    const events = arr(c["event"]).map(obj);
+    const codes = arr(events[0]?.["code"]);
+    const ev = codings(codes[0]);
+    if (
+      events.length !== 1 ||
+      codes.length !== 1 ||
+      ev.length !== 1 ||
+      ev.at(0)?.["system"] !== SYSTEM.programService ||
+      !/^\d{3}$/.test(str(ev.at(0)?.["code"]) ?? "")
+    ) {
+      fail("Composition.event 1..1 (健診プログラムサービスコード)");
     }
+    if (catCoding[0]?.["code"] === "10" && ev[0]?.["code"] !== "010")
+      fail("特定健診 (報告区分 10) の event は 010");
     for (const k of ["subject", "encounter", "date", "custodian"])
       if (c[k] === undefined) fail(`Composition.${k} 1..1`);
     if (arr(c["author"]).length < 1) fail("Composition.author 1..*");
@@ -174,10 +191,19 @@ export function checkEcheckupBundle(bundle: unknown): string[] {
     const code = codings(o["code"]);
     if (
       code.length < 1 ||
-      code[0]?.["system"] !== SYSTEM.itemCode ||
+      (code[0]?.["system"] !== SYSTEM.itemCode && code[0]?.["system"] !== SYSTEM.jlac10) ||
       !/^[0-9A-Z]{17}$/.test(str(code.at(0)?.["code"]) ?? "")
     ) {
-      fail("Observation.code (1.2.392.200119.6.1005 の JLAC10)");
+      fail("Observation.code (1.2.392.200119.6.1005 または JLAC10)");
+    }
+    if (o["method"] !== undefined) {
+      const m = codings(o["method"]);
+      if (
+        m.length !== 1 ||
+        m.at(0)?.["system"] !== SYSTEM.methodCode ||
+        !/^[0-9A-Z]{10}$/.test(str(m.at(0)?.["code"]) ?? "")
+      )
+        fail("Observation.method (1.2.392.200119.6.1007)");
     }
     const cat = codings(arr(o["category"])[0]);
     if (
@@ -193,6 +219,28 @@ export function checkEcheckupBundle(bundle: unknown): string[] {
     const q = obj(o["valueQuantity"]);
     if (q && q["code"] !== undefined && q["system"] !== SYSTEM.ucum)
       fail("Observation.valueQuantity.system は UCUM");
+  }
+  const insurerUrls = new Set(insurers.map((r) => urlOf.get(r)));
+  for (const org of insurers) {
+    const ids = arr(org["identifier"]).map(obj);
+    if (
+      ids.length !== 1 ||
+      ids.at(0)?.["system"] !== SYSTEM.insurerNumber ||
+      !/^(\d{6}|\d{8})$/.test(str(ids.at(0)?.["value"]) ?? "")
+    )
+      fail("保険者 Organization.identifier (保険者番号)");
+    if (codings(arr(org["type"])[0])[0]?.["code"] !== "ins") fail("保険者 Organization.type は ins");
+  }
+  for (const cov of byType.get("Coverage") ?? []) {
+    if (cov["status"] !== "active") fail("Coverage.status は active");
+    const t = codings(cov["type"]);
+    if (t.length !== 1 || t.at(0)?.["system"] !== SYSTEM.ticketCategory || t.at(0)?.["code"] !== "1")
+      fail("Coverage.type は 受診券 (1)");
+    if (str(cov["subscriberId"]) === undefined) fail("Coverage.subscriberId 1..1");
+    if (obj(cov["beneficiary"])?.["reference"] !== patientUrl) fail("Coverage.beneficiary は Patient");
+    const payors = arr(cov["payor"]).map(obj);
+    if (payors.length !== 1 || !insurerUrls.has(str(payors[0]?.["reference"])))
+      fail("Coverage.payor は保険者 1..1");
   }
   return problems;
 }

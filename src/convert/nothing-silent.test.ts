@@ -134,6 +134,31 @@ describe("nothing silent: 外字 and glyphs", () => {
   });
 });
 
+describe("nothing silent: the last row of 外字 (0xF941–0xF9FC, beyond iconv-lite's table)", () => {
+  it("is a 外字 like the rest: 〓 with SOURCE_PRIVATE_USE_CHAR, the record written, no decode error", async () => {
+    const head = iconv.encode(HEADER + "A1,R7.4.1,健診 ", "cp932");
+    const tail = iconv.encode("郎,-,,\r\n", "cp932");
+    for (const trail of [0x41, 0x7e, 0x80, 0xa1, 0xfc]) {
+      const input = Buffer.concat([head, Buffer.from([0xf9, trail]), tail]);
+      const checked = checkYaml(ref, mapping("", "encoding: cp932"));
+      const utf8 = await runConvert(input, checked);
+      expect(utf8.summary.issues.map((i) => i.code)).not.toContain("SOURCE_DECODE_ERROR");
+      expect(utf8.summary.issues.find((i) => i.code === "SOURCE_PRIVATE_USE_CHAR")).toMatchObject({
+        severity: "warning",
+        item: "name",
+        row: 2,
+        message: expect.stringContaining("外字") as unknown,
+      });
+      expect(utf8.summary.counts.recordsOut).toBe(1);
+      expect(utf8.rows[0]?.["氏名"]).toBe("健診 〓郎");
+      const pua = 0xe69d + (trail < 0x80 ? trail - 0x41 : trail - 0x42);
+      expect(utf8.rows[0]?.["氏名(原本値)"]).toBe(`健診 ${String.fromCharCode(pua)}郎`);
+      // Before: iconv-lite read 0xF9 0x41 as U+FFFD + "A" — the row was rejected as a decode error.
+      expect(iconv.decode(Buffer.from([0xf9, trail]), "cp932")).toContain("\ufffd");
+    }
+  });
+});
+
 describe("nothing silent: originals exactly as written", () => {
   it("sign and dipstick originals are written as they were; a real formula is guarded with a warning", async () => {
     const input = HEADER + "A1,R7.4.1,健診 太郎,++,,=1+1\r\nA2,R7.4.1,健診 花子,-,,-5\r\n";

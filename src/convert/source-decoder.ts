@@ -6,7 +6,7 @@
  * which is what Japanese checkup systems write by default. Undecodable bytes become U+FFFD; the
  * engine turns rows containing it into SOURCE_DECODE_ERROR issues.
  */
-import iconv from "iconv-lite";
+import { Cp932Decoder } from "./cp932-decoder.js";
 import { ConvertError } from "./errors.js";
 
 export type DeclaredEncoding = "cp932" | "utf-8" | "auto";
@@ -118,13 +118,8 @@ function isValidUtf8Prefix(sample: Uint8Array): boolean {
 }
 
 function makeDecoder(encoding: SourceEncoding): TextDecoderLike {
-  if (encoding === "cp932") {
-    const d = iconv.getDecoder("cp932");
-    return {
-      write: (c) => d.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
-      end: () => d.end() ?? "",
-    };
-  }
+  // iconv-lite's CP932 with the whole user-defined area (外字 0xF040–0xF9FC, see cp932-decoder.ts).
+  if (encoding === "cp932") return new Cp932Decoder();
   // TextDecoder strips the BOM itself (ignoreBOM defaults to false).
   const d = new TextDecoder(encoding);
   return { write: (c) => d.decode(c, { stream: true }), end: () => d.decode() };

@@ -1,25 +1,47 @@
 /**
- * `kenshin cluster …`: operating the replicated service. For now `status`, which reads the cluster's state
- * from etcd (members, sequencer, command-log head, each node's applied batch and lag). Exit 0 when every
- * etcd member is healthy and a sequencer is elected, 1 when the cluster runs degraded, 2 when etcd cannot
- * be reached or the flags are unusable. (`init` and `join` come with the replicated node, README
- * "Cluster (in progress)".)
+ * `kenshin cluster …`: operating the replicated service (README "Cluster").
+ *
+ * - `init`   makes the cluster directory: topology, service CA, node identities, shared keys for the
+ *            online nodes, etcd member configs, pinned cosigners, haproxy config (cluster/cluster-init.ts)
+ * - `join`   adds a node (online, or an offline backup) to the directory and, with `--etcd`, adds its
+ *            etcd member through etcd's API (a learner for the offline node)
+ * - `status` each etcd member, the sequencer, the log head, and per node: role, state, applied, lag and
+ *            the last checkpoint it cosigned. Exit 0 when every etcd member is healthy, a sequencer is
+ *            elected and no node is down; 1 when the cluster runs degraded; 2 when etcd cannot be
+ *            reached or the flags are unusable.
  */
 import type { Command } from "commander";
 import { Etcd3 } from "etcd3";
-import { readClusterStatus, type ClusterStatus } from "../cluster/cluster-status.js";
-import { logKeys } from "../cluster/command-log/command-batch.js";
+import { clusterFiles, initCluster, joinCluster } from "../cluster/cluster-init.js";
+import {
+  etcdClientUrl,
+  onlineNodes,
+  readTopology,
+  type ClusterTopology,
+} from "../cluster/cluster-topology.js";
 import { ClusterError } from "../cluster/errors.js";
+import { addEtcdMember } from "../cluster/etcd-membership.js";
+import { readClusterOverview, type ClusterOverview } from "../cluster/node-overview.js";
+import { freePorts } from "../cluster/processes/free-ports.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 
 interface StatusFlags {
-  etcd: string;
-  prefix: string;
+  etcd?: string;
+  cluster?: string;
+  prefix?: string;
   json?: boolean;
   timeoutMs: string;
 }
 
-function describeStatus(s: ClusterStatus): string {
+const STATE_LABEL: Record<string, string> = {
+  serving: "稼働中",
+  "read-only": "読み取り専用 (過半数なし)",
+  "catching-up": "追いつき中",
+  quarantined: "隔離中",
+  down: "停止",
+};
+
+function describeStatus(s: ClusterOverview): string {
   const lines = ["etcd メンバー:"];
   for (const m of s.etcd) {
     const role = m.learner ? "学習者 (投票なし)" : m.raftLeader ? "Raft リーダー" : "投票メンバー";
@@ -27,40 +49,178 @@ function describeStatus(s: ClusterStatus): string {
   }
   lines.push(`シーケンサー: ${s.sequencer ?? "(選出されていません)"}`);
   lines.push(`コマンドログの先頭: ${s.head}`);
-  lines.push("ノード (適用済み / 遅れ):");
-  for (const n of s.nodes) lines.push(`  ${n.name} ${n.applied} / ${n.lag}`);
+  lines.push(`公開チェックポイント (過半数が連署): ${s.publishedSize}`);
+  lines.push("ノード (役割 / 状態 / 適用済み / 遅れ / 最後に連署したサイズ):");
+  for (const n of s.overview) {
+    const role = n.role === "online" ? "オンライン" : n.role === "offline" ? "オフライン" : "不明";
+    lines.push(
+      `  ${n.name} ${role} ${STATE_LABEL[n.state] ?? n.state} ${n.applied} / ${n.lag} / ${n.lastCosignedSize}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function etcdHosts(text: string): string[] {
+  const hosts = text.split(",").filter((h) => h.length > 0);
+  if (hosts.length === 0 || !hosts.every((h) => /^https?:\/\/[^\s/]+$/.test(h))) {
+    throw new ClusterError("CLUSTER_OPTION_INVALID", "--etcd は http(s)://host:port のカンマ区切りです");
+  }
+  return hosts;
+}
+
+function intFlag(text: string, name: string, min: number, max: number): number {
+  const n = Number.parseInt(text, 10);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ClusterError("CLUSTER_OPTION_INVALID", `${name} は ${min}〜${max} です`, { flag: name });
+  }
+  return n;
+}
+
+function describeInit(dir: string, t: ClusterTopology): string {
+  const files = clusterFiles(dir);
+  const lines = [
+    `クラスタ構成を作成しました: ${files.topology}`,
+    "",
+    "ノード (https / peer / etcd client / etcd peer):",
+  ];
+  for (const n of t.nodes) {
+    lines.push(
+      `  ${n.name} (${n.role === "online" ? "オンライン" : "オフライン"}) ${n.host} ${n.ports.https ?? "-"} / ${n.ports.peer} / ${n.ports.etcdClient} / ${n.ports.etcdPeer}  → ${files.nodeDir(n.name)}`,
+    );
+  }
+  lines.push(
+    `利用者の接続先 (haproxy): ${t.frontend.host}:${t.frontend.port}`,
+    "",
+    "起動順:",
+    "  1. 各オンラインノードで etcd --config-file <node>/etcd/etcd.conf.yml",
+    `  2. kenshin cluster join --cluster ${dir} --name <offline node> --etcd <voters> (学習者として追加)、その後そのノードの etcd`,
+    "  3. 各ノードで kenshin serve --data <node dir>",
+    `  4. haproxy -f ${files.haproxyConfig}`,
+  );
   return `${lines.join("\n")}\n`;
 }
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command("cluster").description("クラスタ (etcd で順序付けた複製サービス) の運用");
+
+  cluster
+    .command("init")
+    .description("クラスタ構成 (CA・ノード証明書・鍵・etcd 設定・haproxy 設定) を作る")
+    .requiredOption("--dir <dir>", "作成するクラスタ構成のディレクトリ")
+    .option("--online <n>", "オンラインノードの数", "3")
+    .option("--offline <n>", "オフライン (バックアップ) ノードの数", "1")
+    .option("--host <host>", "ノードと入口のホスト", "127.0.0.1")
+    .option("--base-port <port>", "入口のポート (ノード i は base + 10·i + 0〜3)", "24000")
+    .option("--prefix <prefix>", "etcd のキー接頭辞", "kenshin/")
+    .action(
+      async (o: {
+        dir: string;
+        online: string;
+        offline: string;
+        host: string;
+        basePort: string;
+        prefix: string;
+      }) => {
+        const topology = await initCluster({
+          dir: o.dir,
+          online: intFlag(o.online, "--online", 1, 7),
+          offline: intFlag(o.offline, "--offline", 0, 3),
+          host: o.host,
+          basePort: intFlag(o.basePort, "--base-port", 1024, 65_000),
+          prefix: o.prefix,
+        });
+        process.stdout.write(describeInit(o.dir, topology));
+      },
+    );
+
+  cluster
+    .command("join")
+    .description("ノードを追加する (新しいノードの材料を作り、--etcd があれば etcd メンバーとして追加)")
+    .requiredOption("--cluster <dir>", "クラスタ構成のディレクトリ")
+    .requiredOption("--name <name>", "ノード名 (既にあれば etcd への追加だけ行う)")
+    .option("--offline", "オフライン (バックアップ) ノードとして追加する")
+    .option("--host <host>", "ノードのホスト")
+    .option("--ports <https,peer,etcdClient,etcdPeer>", "ポート (省略時は空いているポート)")
+    .option("--etcd <urls>", "動いている etcd の投票メンバー (カンマ区切り)")
+    .action(
+      async (o: {
+        cluster: string;
+        name: string;
+        offline?: boolean;
+        host?: string;
+        ports?: string;
+        etcd?: string;
+      }) => {
+        const files = clusterFiles(o.cluster);
+        let topology = readTopology(files.topology);
+        if (!topology.nodes.some((n) => n.name === o.name)) {
+          const ports =
+            o.ports === undefined
+              ? await freePorts(4)
+              : o.ports.split(",").map((p) => intFlag(p, "--ports", 1, 65_535));
+          if (ports.length !== 4) {
+            throw new ClusterError("CLUSTER_OPTION_INVALID", "--ports は 4 つのポートです", {});
+          }
+          topology = await joinCluster({
+            dir: o.cluster,
+            name: o.name,
+            role: o.offline === true ? "offline" : "online",
+            ...(o.host === undefined ? {} : { host: o.host }),
+            ports,
+          });
+          process.stdout.write(`ノード ${o.name} の材料を作りました: ${files.nodeDir(o.name)}\n`);
+        }
+        if (o.etcd !== undefined) {
+          const outcome = await addEtcdMember(topology, o.name, { hosts: etcdHosts(o.etcd) });
+          const said = {
+            added: "etcd メンバーとして追加しました。そのノードの etcd を起動してください",
+            present: "etcd メンバーとして既に登録されています",
+            watcher:
+              "etcd 3.4 の学習者は 1 つまでのため、このノードは etcd を監視するだけです (メンバーにはしません)",
+          }[outcome];
+          process.stdout.write(`${said}\n`);
+        }
+      },
+    );
+
   cluster
     .command("status")
-    .description("etcd メンバー、シーケンサー、各ノードの適用位置と遅れを表示する")
-    .requiredOption("--etcd <urls>", "etcd のクライアント URL (カンマ区切り)")
-    .option("--prefix <prefix>", "クラスタのキー接頭辞", "kenshin/")
+    .description(
+      "etcd メンバー、シーケンサー、各ノードの状態・適用位置・遅れ・最後に連署したサイズを表示する",
+    )
+    .option("--etcd <urls>", "etcd のクライアント URL (カンマ区切り)")
+    .option("--cluster <dir>", "クラスタ構成のディレクトリ (etcd の URL と接頭辞をそこから読む)")
+    .option("--prefix <prefix>", "クラスタのキー接頭辞 (既定 kenshin/)")
     .option("--timeout-ms <ms>", "各問い合わせの待ち時間", "2000")
     .option("--json", "JSON で出力する")
     .action(async (o: StatusFlags) => {
-      const hosts = o.etcd.split(",").filter((h) => h.length > 0);
-      const timeoutMs = Number.parseInt(o.timeoutMs, 10);
-      if (hosts.length === 0 || !hosts.every((h) => /^https?:\/\/[^\s/]+$/.test(h))) {
-        throw new ClusterError("CLUSTER_OPTION_INVALID", "--etcd は http(s)://host:port のカンマ区切りです");
+      const topology = o.cluster === undefined ? undefined : readTopology(clusterFiles(o.cluster).topology);
+      if (o.etcd === undefined && topology === undefined) {
+        throw new ClusterError("CLUSTER_OPTION_INVALID", "--etcd か --cluster を指定してください");
       }
-      if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
-        throw new ClusterError("CLUSTER_OPTION_INVALID", "--timeout-ms は 100〜60000 です");
-      }
+      const hosts =
+        o.etcd !== undefined
+          ? etcdHosts(o.etcd)
+          : onlineNodes(topology as ClusterTopology).map(etcdClientUrl);
+      const prefix = o.prefix ?? topology?.prefix ?? "kenshin/";
+      const timeoutMs = intFlag(o.timeoutMs, "--timeout-ms", 100, 60_000);
       const client = new Etcd3({ hosts, dialTimeout: timeoutMs });
-      let status: ClusterStatus;
+      let status: ClusterOverview;
       try {
-        status = await readClusterStatus(client, logKeys(o.prefix), { timeoutMs });
+        status = await readClusterOverview(client, prefix, {
+          timeoutMs,
+          ...(topology === undefined ? {} : { topology }),
+        });
       } catch (cause) {
         if (cause instanceof ClusterError) throw cause;
         throw new ClusterError("CLUSTER_UNAVAILABLE", "etcd に接続できません", {}, { cause });
       } finally {
         client.close();
       }
-      const healthy = status.etcd.every((m) => m.healthy) && status.sequencer !== undefined;
+      const healthy =
+        status.etcd.every((m) => m.healthy) &&
+        status.sequencer !== undefined &&
+        (topology === undefined || status.overview.every((n) => n.state !== "down"));
       process.stdout.write(
         o.json === true ? `${JSON.stringify({ ok: healthy, ...status })}\n` : describeStatus(status),
       );

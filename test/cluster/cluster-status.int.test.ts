@@ -10,6 +10,7 @@ import { GENESIS, logKeys } from "../../src/cluster/command-log/command-batch.js
 import { startFollower } from "../../src/cluster/command-log/log-follower.js";
 import { startSequencer } from "../../src/cluster/command-log/sequencer.js";
 import { submitCommand } from "../../src/cluster/command-log/submit-command.js";
+import { publishPresence } from "../../src/cluster/node-presence.js";
 import { useEtcdCluster } from "./etcd-suite.js";
 
 const suite = useEtcdCluster();
@@ -57,6 +58,15 @@ interface StatusJson {
   sequencer?: string;
   head: number;
   nodes: { name: string; applied: number; lag: number }[];
+  overview: {
+    name: string;
+    role: string;
+    state: string;
+    applied: number;
+    lag: number;
+    lastCosignedSize: number;
+  }[];
+  publishedSize: number;
 }
 
 describe("kenshin cluster status", () => {
@@ -115,5 +125,56 @@ describe("kenshin cluster status", () => {
     const bad = await status(["ftp://127.0.0.1:2379"]);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("CLUSTER_OPTION_INVALID");
+  });
+
+  it("shows each node's state from its presence lease, and the last checkpoint it cosigned; a node whose lease ends is down", async () => {
+    const c = client ?? new Etcd3({ hosts: suite.cluster().clientUrls() });
+    client = c;
+    const node1 = publishPresence(c, { prefix: PREFIX, node: "node1", role: "online", initial: "serving" });
+    const node2 = publishPresence(c, {
+      prefix: PREFIX,
+      node: "node2",
+      role: "online",
+      initial: "catching-up",
+    });
+    stops.push(
+      () => node1.stop(),
+      () => node2.stop(),
+    );
+    await node2.set("read-only");
+    // What cosign-exchange writes: one key per node and checkpoint size.
+    await c.put(`${PREFIX}checkpoints/${"3".padStart(16, "0")}/cosig/node1`).value("line");
+    await c.put(`${PREFIX}checkpoints/${"7".padStart(16, "0")}/cosig/node1`).value("line");
+    await c.put(`${PREFIX}checkpoints/${"3".padStart(16, "0")}/cosig/node2`).value("line");
+    await expect
+      .poll(
+        async () => (JSON.parse((await status(suite.cluster().clientUrls())).out) as StatusJson).overview,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toEqual([
+        {
+          name: "node1",
+          role: "online",
+          state: "serving",
+          since: expect.any(String) as string,
+          applied: 3,
+          lag: 0,
+          lastCosignedSize: 7,
+        },
+        {
+          name: "node2",
+          role: "online",
+          state: "read-only",
+          since: expect.any(String) as string,
+          applied: 1,
+          lag: 2,
+          lastCosignedSize: 3,
+        },
+      ]);
+    await node2.stop();
+    const s = JSON.parse((await status(suite.cluster().clientUrls())).out) as StatusJson;
+    expect(s.overview.find((n) => n.name === "node2")?.state).toBe("down");
   });
 });

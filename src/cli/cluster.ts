@@ -5,6 +5,8 @@
  *            online nodes, etcd member configs, pinned cosigners, haproxy config (cluster/cluster-init.ts)
  * - `join`   adds a node (online, or an offline backup) to the directory and, with `--etcd`, adds its
  *            etcd member through etcd's API (a learner for the offline node)
+ * - `agent`  runs a node's cluster side alone (peer endpoint, payload copies, presence): what the offline
+ *            node runs, since it has no user-facing listener
  * - `status` each etcd member, the sequencer, the log head, and per node: role, state, applied, lag and
  *            the last checkpoint it cosigned. Exit 0 when every etcd member is healthy, a sequencer is
  *            elected and no node is down; 1 when the cluster runs degraded; 2 when etcd cannot be
@@ -20,6 +22,7 @@ import {
   type ClusterTopology,
 } from "../cluster/cluster-topology.js";
 import { ClusterError } from "../cluster/errors.js";
+import { startClusterAgent } from "../cluster/cluster-agent.js";
 import { addEtcdMember } from "../cluster/etcd-membership.js";
 import { readClusterOverview, type ClusterOverview } from "../cluster/node-overview.js";
 import { freePorts } from "../cluster/processes/free-ports.js";
@@ -225,5 +228,33 @@ export function registerClusterCommands(program: Command): void {
         o.json === true ? `${JSON.stringify({ ok: healthy, ...status })}\n` : describeStatus(status),
       );
       if (!healthy) process.exitCode = EXIT_ISSUES;
+    });
+
+  cluster
+    .command("agent")
+    .description(
+      "ノードのクラスタ側 (ノード間エンドポイント・ペイロード複製・在席) だけを動かす (オフラインノード用)",
+    )
+    .requiredOption("--data <dir>", "ノードのデータディレクトリ (cluster-node.json があるもの)")
+    .action(async (o: { data: string }) => {
+      const agent = await startClusterAgent(o.data);
+      if (agent === undefined) {
+        throw new ClusterError(
+          "CLUSTER_OPTION_INVALID",
+          `クラスタのノードではありません (cluster-node.json がありません): ${o.data}`,
+        );
+      }
+      process.stderr.write(
+        `kenshin cluster agent: ${agent.config.self} (${agent.config.role}) ノード間 ${agent.peerServer.url}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          agent.stop().then(resolve, resolve);
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
     });
 }

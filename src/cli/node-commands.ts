@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runClusterDemo } from "./cluster-demo-command.js";
 import { startServer } from "../server/serve.js";
 import { createDemo, type DemoDescription } from "../service/demo.js";
 import { initDataDir } from "../service/node.js";
@@ -95,7 +96,17 @@ export function registerNodeCommands(program: Command): void {
     .option("--port <port>", "待ち受けポート", "8443")
     .option("--fresh", "以前のデモのデータディレクトリ (demo.json があるもの) を消してから作る")
     .option("--no-serve", "作成だけして起動しない")
-    .action(async (o: { data: string; port: string; fresh?: boolean; serve: boolean }) => {
+    .option(
+      "--cluster",
+      "3 台のオンラインノード + 1 台のオフラインノード、etcd 3 台と haproxy を 127.0.0.1 で動かす",
+    )
+    .action(async (o: { data: string; port: string; fresh?: boolean; serve: boolean; cluster?: boolean }) => {
+      if (o.cluster === true) {
+        if (o.fresh === true && existsSync(join(o.data, "cluster.json")))
+          await rm(o.data, { recursive: true, force: true });
+        await runClusterDemo(o.data);
+        return;
+      }
       if (o.fresh === true && existsSync(join(o.data, "demo.json")))
         await rm(o.data, { recursive: true, force: true });
       const demo = await createDemo(o.data, {

@@ -1,0 +1,35 @@
+/**
+ * The ledger's read side as the service sees it: entries, the lookup indexes and proofs, served from the
+ * node's own replica of the log. Every node — embedded or a cluster member — keeps a full local copy
+ * (`LogStorage`), so reads are synchronous; a cluster member answers only up to what it has replicated,
+ * and proofs are built against a published checkpoint (`LedgerWritePort.checkpointCovering`).
+ */
+import type { FsckResult } from "./fsck.js";
+import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
+import type { StoredEntry } from "./log-storage.js";
+import type { VerifierKey } from "./verify/verifier-key.js";
+
+/** Reads of one log replica. */
+export interface LedgerReader {
+  /** Number of entries in the local replica. */
+  size(): number;
+  /** Stored bytes and leaf hash of entry `index`. @throws LedgerError LEDGER_NOT_FOUND */
+  entry(index: number): StoredEntry;
+  /**
+   * Indices indexed under `key`, ascending: `transfer:<id>`, `sha256:<hex>`, `actor:<loginId>`,
+   * `institution:<id>`.
+   */
+  findByKey(key: string): number[];
+  /** The newest `limit` indices under `key` below `before` (default: all), newest first. */
+  latestByKey(key: string, limit: number, before?: number): number[];
+  /** Where a standard record's hash occurs: conversion entry index and record position. */
+  findRecord(recordHash: Uint8Array): { index: number; position: number }[];
+  /** Record hashes of a conversion entry, in record order. */
+  recordHashes(index: number): Uint8Array[];
+  /** Inclusion proof of entry `index` in the tree of `size` (a published checkpoint's size). */
+  inclusionProof(index: number, size: number): InclusionProofJson;
+  /** Consistency proof between two tree sizes. */
+  consistencyProof(from: number, to: number): ConsistencyProofJson;
+  /** Checks the whole replica against its signed checkpoints (see `fsck.ts`). */
+  fsck(logKey: VerifierKey): FsckResult;
+}

@@ -3,9 +3,9 @@
  * byte form, so anyone can recompute a leaf hash with `jq`-free tools and `sha256sum`.
  * https://www.rfc-editor.org/rfc/rfc8785
  */
-import canonicalize from "canonicalize";
 import { LedgerError } from "../errors.js";
 import { fromUtf8, utf8 } from "../verify/encoding.js";
+import { canonicalJson, isCanonicalText } from "./canonical-json.js";
 import { operationRecordSchema, type OperationRecord } from "./operation-record.js";
 
 /** Largest entry accepted, in bytes: records hold hashes and identifiers, never payloads. */
@@ -16,13 +16,30 @@ export const MAX_ENTRY_BYTES = 64 * 1024;
  * @throws LedgerError LEDGER_ENTRY_INVALID, LEDGER_ENTRY_TOO_LARGE
  */
 export function encodeEntry(record: OperationRecord): Uint8Array {
+  assertValidRecord(record);
+  return canonicalBytes(record);
+}
+
+/**
+ * Checks a record against the schema without encoding it.
+ * @throws LedgerError LEDGER_ENTRY_INVALID
+ */
+export function assertValidRecord(record: OperationRecord): void {
   const parsed = operationRecordSchema.safeParse(record);
   if (!parsed.success) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録の形式が正しくありません", {
       issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), code: i.code })),
     });
   }
-  const text = canonicalize(record);
+}
+
+/**
+ * The canonical bytes of a record already checked with {@link assertValidRecord} (the sequencer checks
+ * when a call is made and encodes once the batch fixes `prev`).
+ * @throws LedgerError LEDGER_ENTRY_INVALID, LEDGER_ENTRY_TOO_LARGE
+ */
+export function canonicalBytes(record: OperationRecord): Uint8Array {
+  const text = canonicalJson(record);
   if (text === undefined) throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録を JSON にできません");
   const bytes = utf8(text);
   if (bytes.length > MAX_ENTRY_BYTES) {
@@ -48,13 +65,20 @@ export function decodeEntry(bytes: Uint8Array): OperationRecord {
   } catch (cause) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録が JSON ではありません", {}, { cause });
   }
-  const parsed = operationRecordSchema.safeParse(raw);
+  let parsed;
+  try {
+    parsed = operationRecordSchema.safeParse(raw);
+  } catch (cause) {
+    // Nesting deep enough to exhaust the stack is not a record either.
+    throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録の形式が正しくありません", {}, { cause });
+  }
   if (!parsed.success) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録の形式が正しくありません", {
       issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), code: i.code })),
     });
   }
-  if (canonicalize(raw) !== text) {
+  // Re-serialise what was parsed and compare: the only text that passes is the JCS form itself.
+  if (!isCanonicalText(raw, text)) {
     throw new LedgerError("LEDGER_ENTRY_NOT_CANONICAL", "操作記録が正規形 (RFC 8785) ではありません");
   }
   return parsed.data;

@@ -12,6 +12,9 @@ import { decodeEntry } from "./entry/canonical-entry.js";
 import { fsck, type FsckResult } from "./fsck.js";
 import { Ledger } from "./ledger.js";
 import { nodeHasher } from "./node-hasher.js";
+import { formatCheckpoint } from "./verify/checkpoint.js";
+import { CompactRange } from "./verify/compact-range.js";
+import { appendSignatureLine } from "./verify/signed-note.js";
 import { parseVerifierKey } from "./verify/verifier-key.js";
 
 let path: string;
@@ -32,10 +35,10 @@ async function buildLog(): Promise<void> {
   ledger.close();
 }
 
-function check(): FsckResult {
+function check(signatures: "all" | "latest" = "all"): FsckResult {
   const storage = openSqliteLog(path);
   try {
-    return fsck(storage, parseVerifierKey(signer.verifierKey));
+    return fsck(storage, parseVerifierKey(signer.verifierKey), { signatures });
   } finally {
     storage.close();
   }
@@ -78,7 +81,14 @@ beforeEach(async () => {
 
 describe("fsck on a real SQLite file", () => {
   it("an untouched log is intact", () => {
-    expect(check()).toMatchObject({ ok: true, size: 43, signedSize: 43, unsignedEntries: 0 });
+    expect(check()).toMatchObject({
+      ok: true,
+      size: 43,
+      signedSize: 43,
+      unsignedEntries: 0,
+      checkpoints: 5,
+      signaturesVerified: 5,
+    });
   });
 
   it("an edited entry (hash not recomputed) → LEDGER_LEAF_HASH_MISMATCH at its index", () => {
@@ -235,4 +245,82 @@ describe("fsck on a real SQLite file", () => {
     expect(check()).toMatchObject({ ok: true, size: 44, signedSize: 43, unsignedEntries: 1 });
     expect(decodeEntry(new Ledger({ storage: openSqliteLog(path) }).entry(43)).type).toBe("note");
   });
+
+  it("an older checkpoint whose signature was altered → LEDGER_CHECKPOINT_SIGNATURE_INVALID; with signatures: latest its root is still compared", () => {
+    tamper((db) => {
+      const note = (db.prepare("SELECT note FROM checkpoints WHERE size = 20").get() as { note: string })
+        .note;
+      const [text, sig] = note.split("\n\n") as [string, string];
+      const raw = Buffer.from(sig.slice(sig.lastIndexOf(" ") + 1).trim(), "base64");
+      raw[10] = (raw[10] ?? 0) ^ 1;
+      const forged = `${text}\n\n${sig.slice(0, sig.lastIndexOf(" ") + 1)}${raw.toString("base64")}\n`;
+      db.prepare("UPDATE checkpoints SET note = ? WHERE size = 20").run(forged);
+    });
+    expect(check()).toMatchObject({
+      ok: false,
+      code: "LEDGER_CHECKPOINT_SIGNATURE_INVALID",
+      firstBadIndex: null,
+    });
+    expect(check("latest")).toMatchObject({ ok: true, size: 43, checkpoints: 5, signaturesVerified: 1 });
+  });
+
+  it("an older checkpoint row whose root differs from its note → LEDGER_CHECKPOINT_MALFORMED", () => {
+    tamper((db) => db.prepare("UPDATE checkpoints SET root = ? WHERE size = 30").run(Buffer.alloc(32, 1)));
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_CHECKPOINT_MALFORMED", firstBadIndex: null });
+  });
+
+  it("an older checkpoint validly signed over another root → LEDGER_ROOT_MISMATCH at the last matching size", () => {
+    tamper((db) => {
+      const root = Buffer.alloc(32, 9);
+      const text = formatCheckpoint({ origin: signer.name, size: 30, root });
+      const note = appendSignatureLine(`${text}\n`, signer.name, signer.keyId, signer.sign(text));
+      db.prepare("UPDATE checkpoints SET root = ?, note = ? WHERE size = 30").run(root, note);
+    });
+    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ROOT_MISMATCH", firstBadIndex: 20 });
+  });
+});
+
+describe("fsck at scale", () => {
+  it("a log with 130,000 checkpoints (one per entry) is checked without a spread or recursion over them", async () => {
+    // Past the ~125,000 arguments at which Math.max(...sizes) threw RangeError. Every size gets a
+    // checkpoint row with its true root; only the latest is really signed (signing 130,000 would only
+    // slow the test), so "latest" passes and "all" finds the first unsigned one.
+    const n = 130_000;
+    const bigPath = join(mkdtempSync(join(tmpdir(), "kenshin-fsck-big-")), "ledger.db");
+    const ledger = new Ledger({
+      storage: createSqliteLog({ path: bigPath, origin: signer.name, verifierKey: signer.verifierKey }),
+    });
+    for (let i = 0; i < n; i += 26_000)
+      await ledger.append(Array.from({ length: 26_000 }, (_, j) => ({ record: noteRecord(i + j) })));
+    ledger.close();
+    const db = new Database(bigPath);
+    const range = new CompactRange(nodeHasher);
+    const insert = db.prepare("INSERT INTO checkpoints (size, root, note) VALUES (?, ?, ?)");
+    const leaves = db.prepare("SELECT leaf_hash FROM entries ORDER BY idx").pluck();
+    const bogus = Buffer.alloc(64, 5);
+    db.transaction(() => {
+      for (const leaf of leaves.all() as Buffer[]) {
+        range.append(leaf);
+        const root = range.root();
+        const text = formatCheckpoint({ origin: signer.name, size: range.size, root });
+        const sig = range.size === n ? signer.sign(text) : bogus;
+        insert.run(range.size, root, appendSignatureLine(`${text}\n`, signer.name, signer.keyId, sig));
+      }
+    })();
+    db.close();
+    const storage = openSqliteLog(bigPath);
+    try {
+      const vkey = parseVerifierKey(signer.verifierKey);
+      expect(fsck(storage, vkey, { signatures: "latest" })).toMatchObject({
+        ok: true,
+        size: n,
+        signedSize: n,
+        checkpoints: n,
+        signaturesVerified: 1,
+      });
+      expect(fsck(storage, vkey)).toMatchObject({ ok: false, code: "LEDGER_CHECKPOINT_SIGNATURE_INVALID" });
+    } finally {
+      storage.close();
+    }
+  }, 120_000);
 });

@@ -14,14 +14,24 @@
  * - conversion record hashes that no longer match records.root   → LEDGER_RECORDS_ROOT_MISMATCH
  * - a recomputed root that differs from a signed checkpoint      → LEDGER_ROOT_MISMATCH (first index after the
  *   last checkpoint that still matched: the earliest leaf that can be wrong)
+ * - a checkpoint row whose note does not verify or says another size/root → LEDGER_CHECKPOINT_* (index null)
+ *
+ * Every stored checkpoint is checked: its note's signature by the log key, its text against its row, and
+ * its root against the root recomputed at its size — so each is consistent with every other and with the
+ * entries. The latest one is verified through `verify/checkpoint.ts` (the function the browser and the
+ * CLI use); the others through node:crypto (`native-checkpoint-check.ts`), one verification each, or
+ * skipped with `{ signatures: "latest" }` (their roots are still compared). Everything is streamed: memory
+ * and stack stay O(log n) whatever the log's size or number of checkpoints.
  */
 import { decodeEntry } from "./entry/canonical-entry.js";
 import { GENESIS_PREV, type OperationRecord } from "./entry/operation-record.js";
 import { assertRecordsCommitment } from "./entry/records-commitment.js";
 import { LedgerError, type LedgerErrorCode } from "./errors.js";
-import type { LogStorage, StoredEntry, StoredNode } from "./log-storage.js";
+import type { LogStorage, StoredCheckpoint, StoredEntry, StoredNode } from "./log-storage.js";
+import { checkpointChecker } from "./native-checkpoint-check.js";
 import { nodeHasher } from "./node-hasher.js";
-import { openCheckpoint } from "./verify/checkpoint.js";
+import { openCheckpoint, parseCheckpoint, type Checkpoint } from "./verify/checkpoint.js";
+import { parseSignedNote } from "./verify/signed-note.js";
 import { CompactRange } from "./verify/compact-range.js";
 import { bytesEqual, fromHex, toHex } from "./verify/encoding.js";
 import type { TreeHasher } from "./verify/hash.js";
@@ -36,6 +46,9 @@ export type FsckResult =
       readonly root: string;
       /** Entries appended after the latest signed checkpoint (e.g. a crash before signing). */
       readonly unsignedEntries: number;
+      /** Stored checkpoints checked, and how many of their signatures were verified. */
+      readonly checkpoints: number;
+      readonly signaturesVerified: number;
     }
   | {
       readonly ok: false;
@@ -45,6 +58,13 @@ export type FsckResult =
       readonly message: string;
       readonly context: Readonly<Record<string, unknown>>;
     };
+
+/** Options of {@link fsck}. */
+export interface FsckOptions {
+  /** Verify every stored checkpoint's signature ("all", the default) or only the latest one's. */
+  readonly signatures?: "all" | "latest";
+  readonly hasher?: TreeHasher;
+}
 
 class Failure extends Error {
   constructor(
@@ -58,9 +78,9 @@ class Failure extends Error {
 }
 
 /** Checks a log replica end to end against its signed checkpoints. */
-export function fsck(storage: LogStorage, logKey: VerifierKey, hasher: TreeHasher = nodeHasher): FsckResult {
+export function fsck(storage: LogStorage, logKey: VerifierKey, options: FsckOptions = {}): FsckResult {
   try {
-    return run(storage, logKey, hasher);
+    return run(storage, logKey, options);
   } catch (error) {
     if (error instanceof Failure) {
       return {
@@ -84,33 +104,109 @@ export function fsck(storage: LogStorage, logKey: VerifierKey, hasher: TreeHashe
   }
 }
 
-function run(storage: LogStorage, logKey: VerifierKey, hasher: TreeHasher): FsckResult {
-  const signed = verifiedCheckpoints(storage, logKey);
+function run(storage: LogStorage, logKey: VerifierKey, options: FsckOptions): FsckResult {
+  const latestRow = storage.latestCheckpoint();
+  if (latestRow === null)
+    throw new Failure("LEDGER_CHECKPOINT_MISSING", null, "署名済みチェックポイントがありません");
+  assertRowMatches(latestRow, openCheckpoint(latestRow.note, logKey).checkpoint);
+  const rows = storage.scanCheckpoints()[Symbol.iterator]();
   const entries = storage.scanEntries()[Symbol.iterator]();
   const nodes = storage.scanNodes()[Symbol.iterator]();
   try {
-    return scan(storage, signed, entries, nodes, hasher);
+    const checker = options.signatures === "latest" ? null : checkpointChecker(logKey);
+    const checkpoints = new CheckpointCursor(rows, latestRow.size, checker);
+    return scan(storage, checkpoints, entries, nodes, options.hasher ?? nodeHasher);
   } finally {
     // Release the storage cursors even when a failure stops the scan early.
     entries.return?.();
     nodes.return?.();
+    rows.return?.();
+  }
+}
+
+/** The stored checkpoints in size order, each checked as it is reached. */
+class CheckpointCursor {
+  readonly #rows: Iterator<StoredCheckpoint>;
+  readonly #latestSize: number;
+  readonly #check: ((note: string) => Checkpoint) | null;
+  #next: StoredCheckpoint | undefined;
+  count = 0;
+  verified = 1;
+
+  constructor(
+    rows: Iterator<StoredCheckpoint>,
+    latestSize: number,
+    check: ((note: string) => Checkpoint) | null,
+  ) {
+    this.#rows = rows;
+    this.#latestSize = latestSize;
+    this.#check = check;
+    this.#advance();
+  }
+
+  get latestSize(): number {
+    return this.#latestSize;
+  }
+
+  /** The next checkpoint's size, or null when none is left. */
+  get nextSize(): number | null {
+    return this.#next?.size ?? null;
+  }
+
+  /** Takes the next checkpoint (its size is `nextSize`) and returns its root. */
+  take(): Uint8Array {
+    const row = this.#next as StoredCheckpoint;
+    this.#advance();
+    return row.root;
+  }
+
+  #advance(): void {
+    const step = this.#rows.next();
+    this.#next = step.done === true ? undefined : step.value;
+    if (this.#next === undefined) return;
+    this.count++;
+    // The latest was verified through openCheckpoint already.
+    if (this.#check !== null && this.#next.size !== this.#latestSize) {
+      assertRowMatches(this.#next, this.#check(this.#next.note));
+      this.verified++;
+    } else {
+      assertRowMatches(this.#next, parseCheckpoint(parseSignedNote(this.#next.note).text));
+    }
+  }
+}
+
+function assertRowMatches(row: StoredCheckpoint, checkpoint: Checkpoint): void {
+  if (checkpoint.size !== row.size || !bytesEqual(checkpoint.root, row.root)) {
+    throw new Failure(
+      "LEDGER_CHECKPOINT_MALFORMED",
+      null,
+      "チェックポイントの列が署名された本文と一致しません",
+      { size: row.size },
+    );
   }
 }
 
 function scan(
   storage: LogStorage,
-  signed: Map<number, Uint8Array>,
+  checkpoints: CheckpointCursor,
   entries: Iterator<StoredEntry>,
   nodes: Iterator<StoredNode>,
   hasher: TreeHasher,
 ): FsckResult {
-  const latest = Math.max(...signed.keys());
+  const latest = checkpoints.latestSize;
   const range = new CompactRange(hasher);
   let lastGoodCheckpoint = 0;
   let prevLeaf: Uint8Array | null = null;
   // A node or root mismatch says "something under here changed"; the prev link of the entry after the
   // range may still name exactly which entry, so such a failure waits one entry for chain evidence.
   let deferred = null as { failure: Failure; from: number; until: number } | null;
+  while (checkpoints.nextSize === 0) {
+    if (!bytesEqual(checkpoints.take(), range.root())) {
+      throw new Failure("LEDGER_ROOT_MISMATCH", 0, "空の木のチェックポイントの根ハッシュが正しくありません", {
+        checkpointSize: 0,
+      });
+    }
+  }
   let next = entries.next();
 
   for (let i = 0; !next.done; i++) {
@@ -170,9 +266,8 @@ function scan(
         deferred = { failure, from: first, until: i + 1 };
       }
     }
-    const signedRoot = signed.get(i + 1);
-    if (signedRoot !== undefined) {
-      if (bytesEqual(range.root(), signedRoot)) {
+    if (checkpoints.nextSize === i + 1) {
+      if (bytesEqual(range.root(), checkpoints.take())) {
         lastGoodCheckpoint = i + 1;
       } else {
         const failure = new Failure(
@@ -195,30 +290,15 @@ function scan(
   if (nodes.next().done !== true) {
     throw new Failure("LEDGER_EXTRA_ROWS", null, "エントリに対応しない木のノードが保存されています");
   }
-  return { ok: true, size, signedSize: latest, root: toHex(range.root()), unsignedEntries: size - latest };
-}
-
-/** Verifies every stored checkpoint's signature and returns size → signed root. */
-function verifiedCheckpoints(storage: LogStorage, logKey: VerifierKey): Map<number, Uint8Array> {
-  const stored = storage.checkpoints();
-  if (stored.length === 0)
-    throw new Failure("LEDGER_CHECKPOINT_MISSING", null, "署名済みチェックポイントがありません");
-  const signed = new Map<number, Uint8Array>();
-  for (const cp of stored) {
-    const { checkpoint } = openCheckpoint(cp.note, logKey);
-    if (checkpoint.size !== cp.size || !bytesEqual(checkpoint.root, cp.root)) {
-      throw new Failure(
-        "LEDGER_CHECKPOINT_MALFORMED",
-        null,
-        "チェックポイントの列が署名された本文と一致しません",
-        {
-          size: cp.size,
-        },
-      );
-    }
-    signed.set(checkpoint.size, checkpoint.root);
-  }
-  return signed;
+  return {
+    ok: true,
+    size,
+    signedSize: latest,
+    root: toHex(range.root()),
+    unsignedEntries: size - latest,
+    checkpoints: checkpoints.count,
+    signaturesVerified: checkpoints.verified,
+  };
 }
 
 function decodeAt(bytes: Uint8Array, index: number): OperationRecord {

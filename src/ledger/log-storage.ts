@@ -1,8 +1,8 @@
 /**
  * The storage a log node keeps: its own copy of the entries, the interior node hashes that make proofs
  * O(log n) reads, the indexes that find entries by hash, and the signed checkpoints. Synchronous on
- * purpose: every node (single or replicated) holds a local copy; what a replicated version changes is the
- * {@link Sequencer} that decides the order, not this. The SQLite implementation is `store/sqlite-log.ts`.
+ * purpose: every node (single or replicated) holds a local copy; what a replicated version changes is who
+ * decides the order (`sequencer.ts`, `write-port.ts`), not this. The SQLite implementation is `store/sqlite-log.ts`.
  */
 import type { NodeReader } from "./proof-builder.js";
 import type { CompletedNode } from "./verify/compact-range.js";
@@ -52,19 +52,30 @@ export interface LogStorage extends NodeReader {
   size(): number;
   /** Entry at `index`; throws LEDGER_NOT_FOUND past the end. */
   entry(index: number): StoredEntry;
-  /** Appends a batch atomically and durably: when this returns, the batch survives a crash. */
+  /**
+   * Appends a batch atomically and durably: when this returns (outside {@link writeTransaction}), the
+   * batch survives a crash. Refuses a batch that does not start at the stored size.
+   */
   appendBatch(batch: AppendBatch): void;
+  /**
+   * Runs `fn` holding the log's write lock, as one transaction: appends and checkpoints made inside
+   * commit together when `fn` returns (one fsync) and not at all when it throws. Another process waits
+   * for the lock, so the head cannot move under `fn`.
+   */
+  writeTransaction<T>(fn: () => T): T;
   /** Indices of entries whose leaf hash is `leafHash`. */
   findByLeafHash(leafHash: Uint8Array): number[];
   /** Indices of entries indexed under `key`, ascending. */
   findByKey(key: string): number[];
+  /** The newest `limit` indices under `key` below `before`, newest first. */
+  latestByKey(key: string, limit: number, before?: number): number[];
   /** Where a record hash occurs: conversion entry index and record position. */
   findRecord(recordHash: Uint8Array): { index: number; position: number }[];
   /** All record hashes of a conversion entry, in record order. */
   recordHashes(index: number): Uint8Array[];
   latestCheckpoint(): StoredCheckpoint | null;
-  /** Every stored checkpoint, by size ascending. */
-  checkpoints(): StoredCheckpoint[];
+  /** Every stored checkpoint, by size ascending (streamed: a log may hold very many). */
+  scanCheckpoints(): Iterable<StoredCheckpoint>;
   /**
    * Runs `decide` with the latest checkpoint and stores what it returns, in one exclusive transaction, so
    * checking "consistent with what I signed before" and recording the new one cannot race.

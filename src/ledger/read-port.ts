@@ -16,8 +16,7 @@ export interface LedgerReader {
   /** Stored bytes and leaf hash of entry `index`. @throws LedgerError LEDGER_NOT_FOUND */
   entry(index: number): StoredEntry;
   /**
-   * Indices indexed under `key`, ascending: `transfer:<id>`, `sha256:<hex>`, `actor:<loginId>`,
-   * `institution:<id>`.
+   * Indices indexed under `key`, ascending: `transfer:<id>`, `sha256:<hex>`, `institution:<id>`.
    */
   findByKey(key: string): number[];
   /** The newest `limit` indices under `key` below `before` (default: all), newest first. */

@@ -1,30 +1,25 @@
 /**
  * The sequencer decides the order of entries: it fills in each record's `v` and `prev` (the previous leaf
  * hash, making the log a hash chain), canonicalises it, hashes the leaf, and hands the storage a batch to
- * commit in one transaction. It is an interface because a replicated log orders through etcd (a single
- * elected sequencer doing compare-and-swap on the head) while a single node orders locally; the records,
- * hashes and storage are the same either way.
+ * commit in one transaction. A single node orders locally (this file); a replicated log orders through a
+ * single elected sequencer on etcd (see `write-port.ts`). Records, hashes and storage are the same either
+ * way.
+ *
+ * Records are checked against the schema when a call is made ({@link checkRequests}), so a bad record is
+ * refused before it joins a batch; encoding happens once the batch fixes `prev`.
  */
 import { LedgerError } from "./errors.js";
-import { encodeEntry } from "./entry/canonical-entry.js";
-import { GENESIS_PREV, type OperationRecord, type RecordInput } from "./entry/operation-record.js";
+import { assertValidRecord, canonicalBytes } from "./entry/canonical-entry.js";
+import { lookupKeys } from "./entry/lookup-keys.js";
+import { GENESIS_PREV, type OperationRecord } from "./entry/operation-record.js";
 import { assertRecordsCommitment } from "./entry/records-commitment.js";
-import type { EntryToAppend, LogStorage } from "./log-storage.js";
+import type { AppendBatch, EntryToAppend, LogStorage } from "./log-storage.js";
 import { CompactRange, type CompletedNode } from "./verify/compact-range.js";
 import { fromHex, toHex } from "./verify/encoding.js";
 import type { TreeHasher } from "./verify/hash.js";
+import type { AppendRequest, AppendResult } from "./write-port.js";
 
-/** One record to append; conversion records also pass the record hashes they commit to. */
-export interface AppendRequest {
-  readonly record: RecordInput;
-  readonly recordHashes?: readonly string[];
-}
-
-/** Where an appended entry landed. */
-export interface AppendResult {
-  readonly index: number;
-  readonly leafHash: string;
-}
+export type { AppendRequest, AppendResult } from "./write-port.js";
 
 /** Orders and durably appends entries. */
 export interface Sequencer {
@@ -32,17 +27,42 @@ export interface Sequencer {
   append(requests: readonly AppendRequest[]): Promise<AppendResult[]>;
 }
 
+/** A request that passed {@link checkRequests}: the record and its decoded record hashes. */
+export interface CheckedRequest {
+  readonly record: AppendRequest["record"];
+  readonly recordHashes?: readonly Uint8Array[];
+}
+
+/** A batch ordered in memory, ready for `LogStorage.appendBatch`. */
+export interface StagedBatch extends AppendBatch {
+  readonly results: AppendResult[];
+}
+
 /**
- * The single-node sequencer: appends serialised in-process. Another process on the same node (the
- * `kenshin admin` command next to a running server) may append to the same file; the storage refuses a
- * batch whose indices are already taken, and the sequencer then reloads the head and retries.
+ * Checks records against the schema (with the `v` and `prev` the sequencer will set) and a conversion's
+ * record hashes against its commitment.
+ * @throws LedgerError LEDGER_ENTRY_INVALID
  */
-export class LocalSequencer implements Sequencer {
+export function checkRequests(requests: readonly AppendRequest[]): CheckedRequest[] {
+  return requests.map((request) => {
+    const record = { ...request.record, v: 1, prev: GENESIS_PREV } as OperationRecord;
+    assertValidRecord(record);
+    const recordHashes = recordHashesFor(record, request.recordHashes);
+    return recordHashes === undefined ? { record: request.record } : { record: request.record, recordHashes };
+  });
+}
+
+/**
+ * Local ordering over one storage: the head (compact range and last leaf hash) kept in memory. Another
+ * process on the same node (`kenshin admin` next to a running server) may append to the same file; the
+ * caller holds the storage's write lock while staging and committing, and {@link sync} reloads the head
+ * when the stored size moved.
+ */
+export class LocalOrder {
   readonly #storage: LogStorage;
   readonly #hasher: TreeHasher;
   #range: CompactRange;
   #prev: string;
-  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(storage: LogStorage, hasher: TreeHasher) {
     this.#storage = storage;
@@ -50,54 +70,57 @@ export class LocalSequencer implements Sequencer {
     [this.#range, this.#prev] = this.#load();
   }
 
-  append(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
-    const run = this.#queue.then(() => this.#appendWithRetry(requests));
-    this.#queue = run.catch(() => undefined);
-    return run;
+  /** Number of entries the head covers. */
+  get size(): number {
+    return this.#range.size;
   }
 
-  #appendWithRetry(requests: readonly AppendRequest[]): AppendResult[] {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return this.#appendNow(requests);
-      } catch (error) {
-        // #appendNow reloaded the head; retry only when another writer moved it meanwhile.
-        if (attempt >= MAX_ATTEMPTS || this.#range.size === this.#sizeBefore) throw error;
-      }
-    }
+  /** Root of the head's tree (O(log n) hashes, no storage reads). */
+  root(): Uint8Array {
+    return this.#range.root();
   }
 
-  #sizeBefore = 0;
+  /** Reloads the head when the stored log is not where this head thinks it is. */
+  sync(): void {
+    if (this.#storage.size() !== this.#range.size) [this.#range, this.#prev] = this.#load();
+  }
 
-  #appendNow(requests: readonly AppendRequest[]): AppendResult[] {
-    this.#sizeBefore = this.#range.size;
+  /** Orders checked requests after the head and advances the head (call {@link reload} if not committed). */
+  stage(requests: readonly CheckedRequest[]): StagedBatch {
     const firstIndex = this.#range.size;
     const entries: EntryToAppend[] = [];
     const nodes: CompletedNode[] = [];
     const results: AppendResult[] = [];
-    try {
-      for (const request of requests) {
-        const record = { ...request.record, v: 1, prev: this.#prev } as OperationRecord;
-        const recordHashes = recordHashesFor(record, request.recordHashes);
-        const entry = encodeEntry(record);
-        const leafHash = this.#hasher.hashLeaf(entry);
-        nodes.push(...this.#range.append(leafHash));
-        this.#prev = toHex(leafHash);
-        entries.push({
-          entry,
-          leafHash,
-          keys: lookupKeys(record),
-          ...(recordHashes ? { recordHashes } : {}),
-        });
-        results.push({ index: firstIndex + results.length, leafHash: this.#prev });
-      }
-      this.#storage.appendBatch({ firstIndex, entries, nodes });
-    } catch (error) {
-      // Nothing of the batch was committed: forget what was staged in memory.
-      [this.#range, this.#prev] = this.#load();
-      throw error;
+    for (const request of requests) {
+      const record = { ...request.record, v: 1, prev: this.#prev } as OperationRecord;
+      const entry = canonicalBytes(record);
+      const leafHash = this.#hasher.hashLeaf(entry);
+      for (const node of this.#range.append(leafHash)) nodes.push(node);
+      this.#prev = toHex(leafHash);
+      entries.push({
+        entry,
+        leafHash,
+        keys: lookupKeys(record),
+        ...(request.recordHashes ? { recordHashes: request.recordHashes } : {}),
+      });
+      results.push({ index: firstIndex + results.length, leafHash: this.#prev });
     }
-    return results;
+    return { firstIndex, entries, nodes, results };
+  }
+
+  /** Advances the head over entries appended by someone else (an outbox replay) without reloading. */
+  advance(entries: readonly { readonly leafHash: Uint8Array }[]): CompletedNode[] {
+    const nodes: CompletedNode[] = [];
+    for (const e of entries) {
+      for (const node of this.#range.append(e.leafHash)) nodes.push(node);
+      this.#prev = toHex(e.leafHash);
+    }
+    return nodes;
+  }
+
+  /** Forgets what was staged: the head is read back from storage. */
+  reload(): void {
+    [this.#range, this.#prev] = this.#load();
   }
 
   /** Rebuilds the compact range from the perfect subtrees of the stored size: O(log n) reads. */
@@ -116,8 +139,41 @@ export class LocalSequencer implements Sequencer {
   }
 }
 
-/** Attempts of one batch when another writer appended concurrently. */
-const MAX_ATTEMPTS = 5;
+/**
+ * The single-node sequencer for direct users of `Ledger` (the `kenshin ledger` commands, tests): each
+ * call is its own batch, serialised in-process, written under the storage's write lock.
+ */
+export class LocalSequencer implements Sequencer {
+  readonly #storage: LogStorage;
+  readonly #order: LocalOrder;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(storage: LogStorage, hasher: TreeHasher) {
+    this.#storage = storage;
+    this.#order = new LocalOrder(storage, hasher);
+  }
+
+  append(requests: readonly AppendRequest[]): Promise<AppendResult[]> {
+    const run = this.#queue.then(() => this.#appendNow(checkRequests(requests)));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #appendNow(requests: readonly CheckedRequest[]): AppendResult[] {
+    try {
+      return this.#storage.writeTransaction(() => {
+        this.#order.sync();
+        const staged = this.#order.stage(requests);
+        this.#storage.appendBatch(staged);
+        return staged.results;
+      });
+    } catch (error) {
+      // Nothing of the batch was committed: forget what was staged in memory.
+      this.#order.reload();
+      throw error;
+    }
+  }
+}
 
 function recordHashesFor(
   record: OperationRecord,
@@ -136,14 +192,4 @@ function recordHashesFor(
   }
   assertRecordsCommitment(hashes, record.records);
   return hashes.map((h, i) => fromHex(h, `record hash ${i}`));
-}
-
-/** Index keys of a record: its transfer and every file hash it names. */
-function lookupKeys(record: OperationRecord): string[] {
-  const keys: string[] = [];
-  if ("transfer" in record) keys.push(`transfer:${record.transfer}`);
-  if ("file" in record) keys.push(`sha256:${record.file.sha256}`);
-  if (record.type === "conversion")
-    keys.push(`sha256:${record.input.sha256}`, `sha256:${record.output.sha256}`);
-  return keys;
 }

@@ -9,6 +9,8 @@
  */
 import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
+import { lookupKeys } from "../ledger/entry/lookup-keys.js";
+import type { OperationRecord } from "../ledger/entry/operation-record.js";
 import { LedgerError } from "../ledger/errors.js";
 import type {
   AppendBatch,
@@ -19,7 +21,8 @@ import type {
 } from "../ledger/log-storage.js";
 import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
-const SCHEMA_VERSION = 1;
+/** 2 added the `institution:` lookup keys (a version-1 file is migrated when it is opened). */
+const SCHEMA_VERSION = 2;
 const LEVELS = 64;
 
 const SCHEMA = `
@@ -79,11 +82,35 @@ export function openSqliteLog(path: string): SqliteLog {
     db.close();
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを読めません", {}, { cause });
   }
-  if (version !== SCHEMA_VERSION) {
+  if (version === 1) migrateFromVersion1(db);
+  else if (version !== SCHEMA_VERSION) {
     db.close();
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルの版が違います", { version });
   }
   return new SqliteLog(db);
+}
+
+/**
+ * Version 1 → 2: index every entry under its institution too. One transaction; the entries
+ * themselves are not touched. An entry that is not JSON is left for fsck to report.
+ */
+function migrateFromVersion1(db: Database.Database): void {
+  const insert = db.prepare("INSERT OR IGNORE INTO entry_keys (key, idx) VALUES (?, ?)");
+  const decoder = new TextDecoder();
+  db.transaction(() => {
+    for (const row of db
+      .prepare<[], { idx: number; entry: Buffer }>("SELECT idx, entry FROM entries ORDER BY idx")
+      .iterate()) {
+      let record: OperationRecord;
+      try {
+        record = JSON.parse(decoder.decode(row.entry)) as OperationRecord;
+        for (const key of lookupKeys(record)) insert.run(key, row.idx);
+      } catch {
+        continue;
+      }
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
 }
 
 function openDatabase(path: string, mustExist: boolean): Database.Database {
@@ -93,6 +120,8 @@ function openDatabase(path: string, mustExist: boolean): Database.Database {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
+    // Another process on the node (kenshin admin beside the server) waits for the write lock.
+    db.pragma("busy_timeout = 10000");
     return db;
   } catch (cause) {
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを開けません", {}, { cause });
@@ -130,6 +159,9 @@ export class SqliteLog implements LogStorage {
         "SELECT idx FROM entries WHERE leaf_hash = ? ORDER BY idx",
       ),
       byKey: db.prepare<[string], { idx: number }>("SELECT idx FROM entry_keys WHERE key = ? ORDER BY idx"),
+      latestByKey: db.prepare<[string, number, number], { idx: number }>(
+        "SELECT idx FROM entry_keys WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
+      ),
       byRecord: db.prepare<[Buffer], { idx: number; position: number }>(
         "SELECT idx, position FROM record_hashes WHERE hash = ? ORDER BY idx, position",
       ),
@@ -139,7 +171,7 @@ export class SqliteLog implements LogStorage {
       latest: db.prepare<[], { size: number; root: Buffer; note: string }>(
         "SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1",
       ),
-      checkpoints: db.prepare<[], { size: number; root: Buffer; note: string }>(
+      scanCheckpoints: db.prepare<[], { size: number; root: Buffer; note: string }>(
         "SELECT size, root, note FROM checkpoints ORDER BY size",
       ),
       insertCheckpoint: db.prepare("INSERT INTO checkpoints (size, root, note) VALUES (?, ?, ?)"),
@@ -170,6 +202,10 @@ export class SqliteLog implements LogStorage {
     const node = this.#q.node.get(nodeKey(level, index));
     if (node === undefined) throw missingNode(level, index);
     return bytes(node.hash);
+  }
+
+  writeTransaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
   }
 
   appendBatch(batch: AppendBatch): void {
@@ -213,8 +249,14 @@ export class SqliteLog implements LogStorage {
     return row === undefined ? null : { size: row.size, root: bytes(row.root), note: row.note };
   }
 
-  checkpoints(): StoredCheckpoint[] {
-    return this.#q.checkpoints.all().map((r) => ({ size: r.size, root: bytes(r.root), note: r.note }));
+  latestByKey(key: string, limit: number, before = Number.MAX_SAFE_INTEGER): number[] {
+    return this.#q.latestByKey.all(key, before, limit).map((r) => r.idx);
+  }
+
+  *scanCheckpoints(): Iterable<StoredCheckpoint> {
+    for (const r of this.#q.scanCheckpoints.iterate()) {
+      yield { size: r.size, root: bytes(r.root), note: r.note };
+    }
   }
 
   saveCheckpoint(

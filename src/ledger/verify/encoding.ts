@@ -12,9 +12,12 @@ const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 /** Lower-case hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
   let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  for (let i = 0; i < bytes.length; i++) out += HEX_BYTE[bytes[i] as number] as string;
   return out;
 }
+
+/** "00" … "ff", so hex encoding is one table look-up per byte. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 /** Parses lower-case hex; anything else (odd length, upper case, other characters) is refused. */
 export function fromHex(text: string, what = "hex"): Uint8Array {

@@ -345,13 +345,19 @@ describe("kenshin ledger (built CLI)", () => {
   it("fsck: 0 when intact, 1 with the first bad index after an entry's bytes are edited, 2 when unusable", () => {
     const ok = kenshin(["ledger", "fsck", "--db", db, "--verifier", vkeyText]);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.out)).toEqual({
+    const intact = JSON.parse(ok.out) as { checkpoints: number; signaturesVerified: number };
+    expect(intact).toEqual({
       ok: true,
       size: 5,
       signedSize: 5,
       root: toHex(cp5.root),
       unsignedEntries: 0,
+      checkpoints: intact.checkpoints,
+      signaturesVerified: intact.checkpoints,
     });
+    expect(intact.checkpoints).toBeGreaterThanOrEqual(2);
+    const latestOnly = kenshin(["ledger", "fsck", "--db", db, "--verifier", vkeyText, "--latest-signature"]);
+    expect(JSON.parse(latestOnly.out)).toMatchObject({ ok: true, size: 5, signaturesVerified: 1 });
     // The verifier key may also be given as a file.
     const vkeyFile = join(dir, "ledger.vkey");
     writeFileSync(vkeyFile, `${vkeyText}\n`);

@@ -140,10 +140,14 @@ export function registerLedgerCommands(program: Command): void {
       "--remembered <note>",
       "ノードが最後に確認したチェックポイント (データディレクトリの ledger-head.note): 台帳が巻き戻っていないかも確認する",
     )
-    .action((o: { db: string; verifier: string; remembered?: string }) => {
+    .option(
+      "--latest-signature",
+      "署名の検証は最新のチェックポイントだけにする (他のチェックポイントも根ハッシュは照合する)",
+    )
+    .action((o: { db: string; verifier: string; remembered?: string; latestSignature?: true }) => {
       const key = readVerifierKey(o.verifier);
       return withLedger(o.db, (log) => {
-        const result = fsck(log.storage, key);
+        const result = fsck(log.storage, key, { signatures: o.latestSignature ? "latest" : "all" });
         if (result.ok && o.remembered !== undefined) {
           // A shorter, older ledger passes fsck on its own; compared with the node's memory it does not.
           try {

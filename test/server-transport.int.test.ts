@@ -138,7 +138,7 @@ describe("TLS and client certificates", () => {
     const receiver = node.account("receiver");
     const sender = node.account("sender");
     const client = node.client("sender");
-    const before = node.ctx.ledger.storage.size();
+    const before = node.ctx.ledger.size();
     expectCode(await client.login(receiver.loginId, receiver.password), 401, "AUTH_FAILED");
     const entries = ledgerRecords(node.ctx).slice(before);
     expect(entries).toContainEqual(

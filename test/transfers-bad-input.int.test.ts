@@ -102,7 +102,7 @@ async function refused(
   request: () => Promise<ApiResponse>,
   action: Extract<OperationRecord, { type: "denial" }>["action"] = "upload",
 ): Promise<ApiResponse> {
-  const before = t.node.ctx.ledger.storage.size();
+  const before = t.node.ctx.ledger.size();
   const r = await request();
   expectCode(r, status, code);
   const recorded = denials(entriesSince(t.node.ctx, before));
@@ -112,7 +112,7 @@ async function refused(
 
 /** Either converted with row issues (201) or refused as unusable (422, recorded); never anything else. */
 async function rowIssuesOrUnusable(plain: Uint8Array): Promise<void> {
-  const before = t.node.ctx.ledger.storage.size();
+  const before = t.node.ctx.ledger.size();
   const { sealed, channelId } = await sealedUpload(plain);
   const r = await post(sealed, { channelId });
   if (r.status === 201) {

@@ -98,7 +98,7 @@ describe("streamed uploads and downloads", () => {
 
   it("a connection cut mid-body leaves no transfer, payload or spool file, and records a denial", async () => {
     const before = counts();
-    const ledgerBefore = t.node.ctx.ledger.storage.size();
+    const ledgerBefore = t.node.ctx.ledger.size();
     const agreed = await agreeEnvelopeKey(t.sender, "upload");
     if ("refused" in agreed) throw new Error(agreed.refused.text);
     const sealed = await sealEnvelope(agreed.key, bigExport);
@@ -135,7 +135,7 @@ describe("streamed uploads and downloads", () => {
 
   it("a device signature over another body: refused after reading, nothing stored, a denial recorded", async () => {
     const before = counts();
-    const ledgerBefore = t.node.ctx.ledger.storage.size();
+    const ledgerBefore = t.node.ctx.ledger.size();
     const agreed = await agreeEnvelopeKey(t.sender, "upload");
     if ("refused" in agreed) throw new Error(agreed.refused.text);
     const sealed = await sealEnvelope(agreed.key, bigExport);

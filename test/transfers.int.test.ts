@@ -289,9 +289,9 @@ describe("a transfer from upload to receipt", () => {
 
     // Edit the stored `send` entry of the live transfer in ledger.db (same length, still canonical).
     const key = `transfer:${live.id}`;
-    const index = node.ctx.ledger.storage
+    const index = node.ctx.ledger
       .findByKey(key)
-      .find((i) => decodeEntry(node.ctx.ledger.storage.entry(i).entry).type === "send");
+      .find((i) => decodeEntry(node.ctx.ledger.entry(i)).type === "send");
     if (index === undefined) throw new Error("no send entry");
     const sqlite = new Database(node.ctx.paths.ledgerDb);
     try {
@@ -307,7 +307,7 @@ describe("a transfer from upload to receipt", () => {
     const bad = fsckDataDir(node);
     expect(bad).toMatchObject({ ok: false, code: "LEDGER_LEAF_HASH_MISMATCH", firstBadIndex: index });
 
-    const before = node.ctx.ledger.storage.size();
+    const before = node.ctx.ledger.size();
     const down = await downloadStandard(receiver, live.id);
     if (!("refused" in down)) throw new Error("download of a transfer with an edited trail was served");
     expectCode(down.refused, 503, "INTEGRITY_FAILURE");

@@ -19,6 +19,7 @@ export type LedgerErrorCode =
   | "LEDGER_DB_EXISTS"
   | "LEDGER_NOT_FOUND"
   | "LEDGER_EMPTY"
+  | "LEDGER_CLOSED"
   // Verification failures (exit 1 from `kenshin verify` and `ledger fsck`).
   | "LEDGER_PROOF_SIZE_INVALID"
   | "LEDGER_PROOF_INVALID"
@@ -45,7 +46,8 @@ export type LedgerErrorCode =
   | "LEDGER_ENTRY_REWRITTEN"
   | "LEDGER_CHAIN_BROKEN"
   | "LEDGER_NODE_MISMATCH"
-  | "LEDGER_EXTRA_ROWS";
+  | "LEDGER_EXTRA_ROWS"
+  | "LEDGER_OUTBOX_INVALID";
 
 /** Codes that mean "the data was checked and is not what was signed" rather than "unusable input". */
 const VERIFICATION_FAILURES: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
@@ -76,6 +78,7 @@ const VERIFICATION_FAILURES: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorC
   "LEDGER_NODE_MISMATCH",
   "LEDGER_EXTRA_ROWS",
   "LEDGER_RECORDS_ROOT_MISMATCH",
+  "LEDGER_OUTBOX_INVALID",
 ]);
 
 /** The ledger domain's error: a stable code, log-safe context (hashes and indices only), optional cause. */

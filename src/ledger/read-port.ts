@@ -6,19 +6,24 @@
  */
 import type { FsckResult } from "./fsck.js";
 import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
-import type { StoredEntry } from "./log-storage.js";
 import type { VerifierKey } from "./verify/verifier-key.js";
 
 /** Reads of one log replica. */
 export interface LedgerReader {
+  /** The log's origin (first line of its checkpoints). */
+  readonly origin: string;
   /** Number of entries in the local replica. */
   size(): number;
-  /** Stored bytes and leaf hash of entry `index`. @throws LedgerError LEDGER_NOT_FOUND */
-  entry(index: number): StoredEntry;
+  /** Exact stored (canonical) bytes of entry `index`. @throws LedgerError LEDGER_NOT_FOUND */
+  entry(index: number): Uint8Array;
+  /** The stored leaf hash of entry `index`. @throws LedgerError LEDGER_NOT_FOUND */
+  leafHash(index: number): Uint8Array;
   /**
    * Indices indexed under `key`, ascending: `transfer:<id>`, `sha256:<hex>`, `institution:<id>`.
    */
   findByKey(key: string): number[];
+  /** Indices of the entries with this leaf hash (normally one). */
+  findByLeafHash(leafHash: Uint8Array): number[];
   /** The newest `limit` indices under `key` below `before` (default: all), newest first. */
   latestByKey(key: string, limit: number, before?: number): number[];
   /** Where a standard record's hash occurs: conversion entry index and record position. */

@@ -75,10 +75,12 @@ export interface AppendResult {
 export interface AppendOptions {
   /**
    * The service state change these entries record, made atomically with them (contract item 3). Runs
-   * synchronously inside the service-database transaction of the batch; throwing aborts this call only.
-   * It is not run at all when the call is rejected before its batch is written.
+   * synchronously inside the service-database transaction of the batch, with the indices and leaf
+   * hashes the entries are getting (so a row can name its entry); throwing aborts this call only. It
+   * may run more than once (a rolled-back attempt is repeated when another call of the batch throws),
+   * so it must not have effects outside the database.
    */
-  readonly stateChange?: () => void;
+  readonly stateChange?: (results: readonly AppendResult[]) => void;
 }
 
 /** A signed checkpoint the log has published. */
@@ -90,6 +92,13 @@ export interface PublishedCheckpoint {
   /** The C2SP signed note: checkpoint text, blank line, signature lines. */
   readonly note: string;
 }
+
+/**
+ * The publication hook a write port is built with: called once with each checkpoint it publishes (after
+ * it is durable), so the node can time-stamp it (RFC 3161) or hand it to witnesses. It must not throw
+ * into the publisher and must not block it (start asynchronous work and return).
+ */
+export type CheckpointPublished = (checkpoint: PublishedCheckpoint) => void;
 
 /** The ledger's write side as the service sees it. */
 export interface LedgerWritePort {

@@ -16,16 +16,24 @@ export async function unlockAccount(
   const account = findAccount(ctx, loginId);
   if (!account) throw new ServiceError("NOT_FOUND", "利用者IDが見つかりません", {});
   const wasLocked = account.lockedUntil !== null && account.lockedUntil > ctx.now().getTime();
-  ctx.db.prepare("UPDATE accounts SET failed_count = 0, locked_until = NULL WHERE login_id = ?").run(loginId);
-  await audit(ctx, [
-    adminRecord(
-      ctx,
-      actor,
-      "account.unlock",
-      { kind: "account", id: loginId },
-      "success",
-      wasLocked ? "locked" : "not locked",
-    ),
-  ]);
+  await audit(
+    ctx,
+    [
+      adminRecord(
+        ctx,
+        actor,
+        "account.unlock",
+        { kind: "account", id: loginId },
+        "success",
+        wasLocked ? "locked" : "not locked",
+      ),
+    ],
+    {
+      stateChange: () =>
+        void ctx.db
+          .prepare("UPDATE accounts SET failed_count = 0, locked_until = NULL WHERE login_id = ?")
+          .run(loginId),
+    },
+  );
   return { loginId, wasLocked };
 }

@@ -94,12 +94,15 @@ export async function issueAccount(
   const loginId = loginIdFor(institution.kind, institution.number, ctx.random);
   const temporaryPassword = generateTemporaryPassword(ctx.random);
   const now = ctx.now().toISOString();
-  ctx.db
-    .prepare(
-      "INSERT INTO accounts (login_id, institution_id, password_hash, must_change, password_changed_at, created_at) VALUES (?, ?, ?, 1, ?, ?)",
-    )
-    .run(loginId, institutionId, await hashPassword(temporaryPassword), now, now);
-  await audit(ctx, [adminRecord(ctx, actor, "account.create", { kind: "account", id: loginId })]);
+  const passwordHash = await hashPassword(temporaryPassword);
+  await audit(ctx, [adminRecord(ctx, actor, "account.create", { kind: "account", id: loginId })], {
+    stateChange: () =>
+      void ctx.db
+        .prepare(
+          "INSERT INTO accounts (login_id, institution_id, password_hash, must_change, password_changed_at, created_at) VALUES (?, ?, ?, 1, ?, ?)",
+        )
+        .run(loginId, institutionId, passwordHash, now, now),
+  });
   return { loginId, temporaryPassword };
 }
 
@@ -130,20 +133,21 @@ export async function resetPassword(
   const temporaryPassword = generateTemporaryPassword(ctx.random);
   const hash = await hashPassword(temporaryPassword);
   const now = ctx.now().toISOString();
-  ctx.db.transaction(() => {
-    ctx.db
-      .prepare(
-        "UPDATE accounts SET password_hash = ?, must_change = 1, failed_count = 0, locked_until = NULL, password_changed_at = ? WHERE login_id = ?",
-      )
-      .run(hash, now, loginId);
-    ctx.db
-      .prepare(
-        "INSERT INTO password_resets (login_id, requested_by, confirmed_how, office_login_id, created_at) VALUES (?, ?, ?, ?, ?)",
-      )
-      .run(loginId, parsed.data.requestedBy, parsed.data.confirmedHow, actor.loginId, now);
-    ctx.db.prepare("DELETE FROM sessions WHERE login_id = ?").run(loginId);
-  })();
-  await audit(ctx, [adminRecord(ctx, actor, "password.reset", { kind: "account", id: loginId })]);
+  await audit(ctx, [adminRecord(ctx, actor, "password.reset", { kind: "account", id: loginId })], {
+    stateChange: () => {
+      ctx.db
+        .prepare(
+          "UPDATE accounts SET password_hash = ?, must_change = 1, failed_count = 0, locked_until = NULL, password_changed_at = ? WHERE login_id = ?",
+        )
+        .run(hash, now, loginId);
+      ctx.db
+        .prepare(
+          "INSERT INTO password_resets (login_id, requested_by, confirmed_how, office_login_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .run(loginId, parsed.data.requestedBy, parsed.data.confirmedHow, actor.loginId, now);
+      ctx.db.prepare("DELETE FROM sessions WHERE login_id = ?").run(loginId);
+    },
+  });
   return { loginId, temporaryPassword };
 }
 
@@ -168,12 +172,16 @@ export async function changePassword(
   if (next === current) {
     throw new ServiceError("PASSWORD_POLICY", "新しいパスワードは現在のものと違うものにしてください", {});
   }
-  ctx.db
-    .prepare(
-      "UPDATE accounts SET password_hash = ?, must_change = 0, password_changed_at = ? WHERE login_id = ?",
-    )
-    .run(await hashPassword(next), ctx.now().toISOString(), account.loginId);
-  await audit(ctx, [adminRecord(ctx, actor, "password.change", { kind: "account", id: account.loginId })]);
+  const nextHash = await hashPassword(next);
+  const changedAt = ctx.now().toISOString();
+  await audit(ctx, [adminRecord(ctx, actor, "password.change", { kind: "account", id: account.loginId })], {
+    stateChange: () =>
+      void ctx.db
+        .prepare(
+          "UPDATE accounts SET password_hash = ?, must_change = 0, password_changed_at = ? WHERE login_id = ?",
+        )
+        .run(nextHash, changedAt, account.loginId),
+  });
 }
 
 /** Marks an institution 利用不可: revokes its certificates and ends its sessions. */
@@ -186,9 +194,14 @@ export async function disableInstitution(
   if (institution.kind === "office" && institution.id === actor.institutionId) {
     throw new ServiceError("REQUEST_INVALID", "事務局自身は利用不可にできません", {});
   }
-  setInstitutionStatus(ctx, institutionId, "disabled");
   const account = accountOfInstitution(ctx, institutionId);
-  if (account) ctx.db.prepare("DELETE FROM sessions WHERE login_id = ?").run(account.loginId);
+  // The status and the end of its sessions with the disable entry; then each revocation with its own.
+  await audit(ctx, [adminRecord(ctx, actor, "account.disable", { kind: "institution", id: institutionId })], {
+    stateChange: () => {
+      setInstitutionStatus(ctx, institutionId, "disabled");
+      if (account) ctx.db.prepare("DELETE FROM sessions WHERE login_id = ?").run(account.loginId);
+    },
+  });
   const serials = ctx.db
     .prepare<[string], { serial: string }>(
       "SELECT serial FROM certificates WHERE institution_id = ? AND revoked_at IS NULL",
@@ -196,7 +209,6 @@ export async function disableInstitution(
     .all(institutionId)
     .map((r) => r.serial);
   await revokeCertificates(ctx, actor, serials, "institution disabled");
-  await audit(ctx, [adminRecord(ctx, actor, "account.disable", { kind: "institution", id: institutionId })]);
   return { ...institution, status: "disabled" };
 }
 

@@ -44,9 +44,9 @@ export function dueAlerts(ctx: ServiceContext, appended: readonly RecordInput[])
   const since = ctx.now().getTime() - windowMinutes * 60_000;
   const counts = new Map<AlertKind, { n: number; subjects: Map<string, number> }>();
   const alerted = new Set<AlertKind>();
-  const size = ctx.ledger.storage.size();
+  const size = ctx.ledger.size();
   for (let i = size - 1; i >= 0 && i >= size - MAX_SCAN; i--) {
-    const r = decodeEntry(ctx.ledger.storage.entry(i).entry);
+    const r = decodeEntry(ctx.ledger.entry(i));
     if (Date.parse(r.time) < since) break;
     if (r.type === "alert") alerted.add(r.kind);
     const kind = alertKindOf(r);
@@ -92,9 +92,9 @@ export function recentAlerts(
   subject?: string;
 }[] {
   const out: ReturnType<typeof recentAlerts> = [];
-  const size = ctx.ledger.storage.size();
+  const size = ctx.ledger.size();
   for (let i = size - 1; i >= 0 && i >= size - MAX_SCAN && out.length < limit; i--) {
-    const r = decodeEntry(ctx.ledger.storage.entry(i).entry);
+    const r = decodeEntry(ctx.ledger.entry(i));
     if (r.type !== "alert") continue;
     out.push({
       time: r.time,

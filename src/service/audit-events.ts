@@ -26,12 +26,12 @@ export interface AuditEventPage {
 }
 
 function eventAt(ctx: ServiceContext, index: number): { record: OperationRecord; event: () => AuditEvent } {
-  const stored = ctx.ledger.storage.entry(index);
-  const record = decodeEntry(stored.entry);
+  const bytes = ctx.ledger.entry(index);
+  const record = decodeEntry(bytes);
   return {
     record,
     event: () =>
-      auditEventOf({ index, leafHash: toHex(stored.leafHash), record, origin: ctx.ledger.storage.origin }),
+      auditEventOf({ index, leafHash: toHex(ctx.ledger.leafHash(index)), record, origin: ctx.ledger.origin }),
   };
 }
 
@@ -53,7 +53,7 @@ export async function searchAuditEvents(
   criteria: AuditEventCriteria,
 ): Promise<AuditEventPage> {
   const visible = visibility(ctx, session);
-  const size = ctx.ledger.storage.size();
+  const size = ctx.ledger.size();
   const start = Math.min(criteria.before ?? size, size) - 1;
   const events: AuditEvent[] = [];
   let i = start;
@@ -76,9 +76,7 @@ export async function readAuditEvent(
   session: Session,
   id: string,
 ): Promise<AuditEvent> {
-  const index = /^[0-9a-f]{64}$/.test(id)
-    ? ctx.ledger.storage.findByLeafHash(Buffer.from(id, "hex"))[0]
-    : undefined;
+  const index = /^[0-9a-f]{64}$/.test(id) ? ctx.ledger.findByLeafHash(Buffer.from(id, "hex"))[0] : undefined;
   const hit = index === undefined ? undefined : eventAt(ctx, index);
   const ok = hit !== undefined && visibility(ctx, session)(hit.record);
   await recordRead(ctx, actor, `fhir AuditEvent/${id.slice(0, 64)}`, ok);

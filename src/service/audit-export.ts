@@ -33,16 +33,16 @@ export async function exportAuditEvents(
   write: (text: string) => void,
 ): Promise<{ events: number }> {
   const criteria = parseAuditEventSearch(new Map([["date", [`ge${o.from}`, `le${o.to}`]]]));
-  const size = ctx.ledger.storage.size();
-  const origin = ctx.ledger.storage.origin;
+  const size = ctx.ledger.size();
+  const origin = ctx.ledger.origin;
   let events = 0;
   if (o.format === "jahis") write(AUDIT_MESSAGES_HEAD);
   for (let index = 0; index < size; index++) {
-    const stored = ctx.ledger.storage.entry(index);
+    const bytes = ctx.ledger.entry(index);
     const event = auditEventOf({
       index,
-      leafHash: toHex(stored.leafHash),
-      record: decodeEntry(stored.entry),
+      leafHash: toHex(ctx.ledger.leafHash(index)),
+      record: decodeEntry(bytes),
       origin,
     });
     if (!matchesAuditEvent(event, criteria)) continue;

@@ -1,14 +1,15 @@
 /**
  * Writing operations to the ledger: every login, logout, failure, lock-out, device registration and
- * office action becomes an entry, and the checkpoint is re-signed after each batch, so an operation is
- * acknowledged only once it is durable and covered by a signed checkpoint.
+ * office action becomes an entry, appended through the node's write port (`ledger/write-port.ts`): the
+ * call resolves once the entries — and the state change they record, when one is given — are durable.
+ * Checkpoints are the ledger's business (on a cadence); a caller that hands out proofs waits for one
+ * covering its entries (`ctx.ledger.checkpointCovering`).
  */
-import type { RecordInput } from "../ledger/entry/operation-record.js";
-import type { AppendResult } from "../ledger/sequencer.js";
+import type { OperationRecord, RecordInput } from "../ledger/entry/operation-record.js";
+import type { AppendOptions, AppendResult } from "../ledger/write-port.js";
 import type { Actor, ServiceContext } from "./context.js";
-import { dueAlerts } from "./alerts.js";
+import { alertKindOf, dueAlerts } from "./alerts.js";
 import { ledgerTime } from "./ledger-time.js";
-import { stampCheckpoint } from "./time-stamps.js";
 
 type Outcome = "success" | "minor-failure" | "serious-failure" | "major-failure";
 
@@ -33,19 +34,42 @@ export function recordCommon(ctx: ServiceContext, actor: Actor, outcome: Outcome
 }
 
 /**
- * Appends the records as one durable batch (plus any monitoring alert they complete), signs a new
- * checkpoint covering them and time-stamps that
- * checkpoint (RFC 3161). A time-stamp authority that cannot answer does not undo the operation: that
- * checkpoint stays unstamped (monitoring counts them) and the next one is stamped.
+ * Appends the records of one operation; resolves once they are durable. `options.stateChange` is the
+ * service-database change they record, made in the same atomic step (both or neither); it runs
+ * synchronously inside the batch's transaction, so it re-checks its own preconditions and throws to
+ * refuse. A monitoring alert the records complete (L6) is appended right after, through the same group
+ * commit. Checkpoints — and their RFC 3161 time stamps — are the write port's publication (node.ts).
  */
-export async function audit(ctx: ServiceContext, records: readonly RecordInput[]): Promise<AppendResult[]> {
-  const results = await ctx.ledger.append(records.map((record) => ({ record })));
-  // L6: a burst these records complete becomes an alert entry at once.
-  const alerts = dueAlerts(ctx, records);
-  if (alerts.length > 0) await ctx.ledger.append(alerts.map((record) => ({ record })));
-  const checkpoint = ctx.ledger.signCheckpoint(ctx.signer);
-  await stampCheckpoint(ctx, checkpoint).catch(() => undefined);
+export async function audit(
+  ctx: ServiceContext,
+  records: readonly RecordInput[],
+  options?: AppendOptions,
+): Promise<AppendResult[]> {
+  const results = await ctx.ledger.append(
+    records.map((record) => ({ record })),
+    options,
+  );
+  if (records.some((r) => alertKindOf(r as OperationRecord) !== undefined))
+    await raiseDueAlerts(ctx, records);
   return results;
+}
+
+/**
+ * Alert checks of one context run one after another, so two concurrent operations that together cross a
+ * threshold raise one alert, not two (the second check sees the first alert's entry).
+ */
+const alertChecks = new WeakMap<ServiceContext, Promise<void>>();
+
+function raiseDueAlerts(ctx: ServiceContext, records: readonly RecordInput[]): Promise<void> {
+  const previous = alertChecks.get(ctx) ?? Promise.resolve();
+  const next = previous.then(async () => {
+    const alerts = dueAlerts(ctx, records);
+    if (alerts.length > 0) await ctx.ledger.append(alerts.map((record) => ({ record })));
+  });
+  // The operation is already durable: a failed alert append does not undo it.
+  const settled = next.catch(() => undefined);
+  alertChecks.set(ctx, settled);
+  return settled;
 }
 
 /** Office and account actions recorded as `admin` entries. */

@@ -13,7 +13,6 @@ import { basename, join } from "node:path";
 import { setImmediate as nextTick } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
-import { fsck } from "../ledger/fsck.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import { startServer } from "../server/serve.js";
 import { adminRecord, audit } from "./audit.js";
@@ -144,8 +143,8 @@ describe("createBackup and verifyBackup", () => {
         sha256: info.sha256,
         ledger_size: info.ledgerSize,
       });
-      const created = [...writer.ledger.storage.scanEntries()]
-        .map((e) => decodeEntry(e.entry))
+      const created = Array.from({ length: writer.ledger.size() }, (_, i) => writer.ledger.entry(i))
+        .map((e) => decodeEntry(e))
         .filter((r) => r.type === "admin" && r.action === "backup.create");
       expect(created).toHaveLength(1);
       expect(created[0]).toMatchObject({ target: { kind: "backup", id: basename(info.file) } });
@@ -267,7 +266,7 @@ describe("restoreBackup", () => {
     expect(before.length).toBeGreaterThan(result.ledgerSize + 1); // the entries after the backup are gone
     await withNode(target, async (ctx) => {
       const vkey = parseVerifierKey((await readFile(dataPaths(target).ledgerVerifierKey, "utf8")).trim());
-      expect(fsck(ctx.ledger.storage, vkey)).toMatchObject({ ok: true, size: result.ledgerSize + 1 });
+      expect(ctx.ledger.fsck(vkey)).toMatchObject({ ok: true, size: result.ledgerSize + 1 });
       expect(decodeEntry(ctx.ledger.entry(result.ledgerSize))).toMatchObject({
         type: "admin",
         action: "backup.restore",
@@ -275,7 +274,7 @@ describe("restoreBackup", () => {
       });
       // A restored node keeps working: it appends and signs on top of the restored log.
       await appendNotes(ctx, 1);
-      expect(fsck(ctx.ledger.storage, vkey)).toMatchObject({ ok: true, size: result.ledgerSize + 2 });
+      expect(ctx.ledger.fsck(vkey)).toMatchObject({ ok: true, size: result.ledgerSize + 2 });
     });
     // Once the restored ledger verified, the replaced databases (payloads included) are gone.
     expect(existsSync(result.previous)).toBe(false);

@@ -93,20 +93,23 @@ export async function issueCertificate(
     notAfter: issued.notAfter.toISOString(),
     revokedAt: null,
   };
-  ctx.db
-    .prepare(
-      "INSERT INTO certificates (serial, institution_id, login_id, fingerprint, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .run(
-      info.serial,
-      institutionId,
-      info.loginId,
-      info.fingerprint,
-      info.notBefore,
-      info.notAfter,
-      ctx.now().toISOString(),
-    );
-  await audit(ctx, [adminRecord(ctx, actor, "certificate.issue", { kind: "certificate", id: info.serial })]);
+  const createdAt = ctx.now().toISOString();
+  await audit(ctx, [adminRecord(ctx, actor, "certificate.issue", { kind: "certificate", id: info.serial })], {
+    stateChange: () =>
+      void ctx.db
+        .prepare(
+          "INSERT INTO certificates (serial, institution_id, login_id, fingerprint, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(
+          info.serial,
+          institutionId,
+          info.loginId,
+          info.fingerprint,
+          info.notBefore,
+          info.notAfter,
+          createdAt,
+        ),
+  });
   let files: IssuedClientCertificate["files"];
   if (options.writeFiles) {
     const dir = join(ctx.paths.issued, account.login_id);
@@ -174,34 +177,40 @@ export async function revokeCertificates(
   reason: string,
 ): Promise<void> {
   const now = ctx.now().toISOString();
-  const revoked: string[] = [];
-  for (const serial of serials) {
-    const r = ctx.db
-      .prepare(
-        "UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL",
-      )
-      .run(now, reason.slice(0, 200), serial);
-    if (r.changes > 0) {
-      revoked.push(serial);
-      ctx.db
-        .prepare(
-          "DELETE FROM sessions WHERE certificate IN (SELECT fingerprint FROM certificates WHERE serial = ?)",
-        )
-        .run(serial);
-    }
-  }
+  const unrevoked = ctx.db.prepare<[string], { n: number }>(
+    "SELECT count(*) AS n FROM certificates WHERE serial = ? AND revoked_at IS NULL",
+  );
+  const revoked = serials.filter((serial) => (unrevoked.get(serial)?.n ?? 0) > 0);
   if (serials.length === 1 && revoked.length === 0) {
     const exists = ctx.db.prepare("SELECT 1 FROM certificates WHERE serial = ?").get(serials[0]);
     if (!exists) throw new ServiceError("NOT_FOUND", "証明書が見つかりません", {});
   }
   if (revoked.length === 0) return;
-  await writeCrl(ctx);
+  // The revocations, the end of their sessions and their entries: one atomic step. A certificate a
+  // concurrent call revoked meanwhile is left as that call revoked it (its entry is there already).
   await audit(
     ctx,
     revoked.map((serial) =>
       adminRecord(ctx, actor, "certificate.revoke", { kind: "certificate", id: serial }),
     ),
+    {
+      stateChange: () => {
+        for (const serial of revoked) {
+          ctx.db
+            .prepare(
+              "UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL",
+            )
+            .run(now, reason.slice(0, 200), serial);
+          ctx.db
+            .prepare(
+              "DELETE FROM sessions WHERE certificate IN (SELECT fingerprint FROM certificates WHERE serial = ?)",
+            )
+            .run(serial);
+        }
+      },
+    },
   );
+  await writeCrl(ctx);
 }
 
 /** Writes the CRL file from the database (all revoked certificates) and tells the server. */

@@ -13,7 +13,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { isCodedError } from "../coded-error.js";
-import type { Ledger } from "../ledger/ledger.js";
+import type { ConsistencyProofJson } from "../ledger/ledger.js";
 import { openCheckpoint } from "../ledger/verify/checkpoint.js";
 import { verifyConsistency } from "../ledger/verify/consistency.js";
 import { bytesEqual, fromHex } from "../ledger/verify/encoding.js";
@@ -54,7 +54,13 @@ function rolledBack(why: string, context: Record<string, unknown>, cause?: unkno
 export function checkLedgerNotRolledBack(ctx: ServiceContext): string | undefined {
   const remembered = readMemory(ctx.paths);
   if (remembered === undefined) return undefined;
-  return compareWithRemembered(ctx.ledger, ctx.signer.verifierKey, remembered);
+  return compareWithRemembered(ctx.ledger, ctx.verifierKey, remembered);
+}
+
+/** What the comparison reads of a ledger: the read port of a node, or a `Ledger` opened by the CLI. */
+export interface RememberedComparable {
+  latestCheckpoint(): { readonly note: string };
+  consistencyProof(from: number, to: number): ConsistencyProofJson;
 }
 
 /**
@@ -62,7 +68,11 @@ export function checkLedgerNotRolledBack(ctx: ServiceContext): string | undefine
  * checkpoint is the remembered one, or a consistent extension of it. Returns the latest note.
  * @throws ServiceError INTEGRITY_FAILURE (context.reason "ledger-rollback")
  */
-export function compareWithRemembered(ledger: Ledger, verifierKey: string, remembered: string): string {
+export function compareWithRemembered(
+  ledger: RememberedComparable,
+  verifierKey: string,
+  remembered: string,
+): string {
   try {
     const key = parseVerifierKey(verifierKey);
     const old = openCheckpoint(remembered, key).checkpoint;

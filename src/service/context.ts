@@ -1,10 +1,10 @@
 /**
- * Everything a service operation needs, injected: databases, ledger and its signer, configuration,
- * paths, CA material, clock and randomness. No module state; tests build one per data directory.
+ * Everything a service operation needs, injected: databases, the ledger's write and read ports,
+ * configuration, paths, CA material, clock and randomness. No module state; tests build one per data
+ * directory. The service never holds the checkpoint signing key: the ledger behind the port signs.
  */
-import type { NoteSigner } from "../crypto/note-signer.js";
 import type { CaMaterial } from "../crypto/pki/ca.js";
-import type { Ledger } from "../ledger/ledger.js";
+import type { LedgerPort } from "../ledger/embedded-ledger.js";
 import type { ServiceDb } from "../store/service-db.js";
 import type { ServiceConfig } from "./config.js";
 import type { DataPaths } from "./data-dir.js";
@@ -12,8 +12,10 @@ import type { RefusalLimiter } from "./refusal-log.js";
 
 export interface ServiceContext {
   readonly db: ServiceDb;
-  readonly ledger: Ledger;
-  readonly signer: NoteSigner;
+  /** The one write port the service appends through, and reads of the local replica (node.ts picks it). */
+  readonly ledger: LedgerPort;
+  /** The log's verifier key (C2SP vkey), to check checkpoints with. */
+  readonly verifierKey: string;
   readonly config: ServiceConfig;
   readonly paths: DataPaths;
   readonly ca: CaMaterial;

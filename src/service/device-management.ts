@@ -36,8 +36,10 @@ export async function renameDevice(
   if (!parsed.success) {
     throw new ServiceError("REQUEST_INVALID", "端末の名前は1文字以上60文字以内で入力してください", {});
   }
-  ctx.db.prepare("UPDATE devices SET label = ? WHERE id = ?").run(parsed.data.label, device.id);
-  await audit(ctx, [adminRecord(ctx, actor, "device.update", { kind: "device", id: device.id })]);
+  await audit(ctx, [adminRecord(ctx, actor, "device.update", { kind: "device", id: device.id })], {
+    stateChange: () =>
+      void ctx.db.prepare("UPDATE devices SET label = ? WHERE id = ?").run(parsed.data.label, device.id),
+  });
   return { ...device, label: parsed.data.label };
 }
 
@@ -51,11 +53,12 @@ export async function removeDevice(ctx: ServiceContext, actor: Actor, deviceId: 
       {},
     );
   }
-  ctx.db.transaction(() => {
-    ctx.db.prepare("DELETE FROM device_nonces WHERE device_id = ?").run(device.id);
-    ctx.db.prepare("DELETE FROM devices WHERE id = ?").run(device.id);
-  })();
-  await audit(ctx, [adminRecord(ctx, actor, "device.remove", { kind: "device", id: device.id })]);
+  await audit(ctx, [adminRecord(ctx, actor, "device.remove", { kind: "device", id: device.id })], {
+    stateChange: () => {
+      ctx.db.prepare("DELETE FROM device_nonces WHERE device_id = ?").run(device.id);
+      ctx.db.prepare("DELETE FROM devices WHERE id = ?").run(device.id);
+    },
+  });
 }
 
 /**

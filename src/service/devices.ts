@@ -91,22 +91,35 @@ export async function registerDevice(
   }
   rememberNonce(ctx, verified.deviceId, verified.nonce, verified.ts);
   const createdAt = ctx.now().toISOString();
-  ctx.db
-    .prepare("INSERT INTO devices (id, login_id, public_jwk, label, created_at) VALUES (?, ?, ?, ?, ?)")
-    .run(verified.deviceId, actor.loginId, JSON.stringify(jwk), parsed.data.label, createdAt);
-  const [entry] = await audit(ctx, [
-    adminRecord(
-      ctx,
-      { ...actor, device: { keyId: verified.deviceId, signature: verified.signature } },
-      "device.register",
-      { kind: "device", id: verified.deviceId },
-      "success",
-      existing.length > 0 ? `additional device (${existing.length} already registered)` : undefined,
-    ),
-  ]);
-  ctx.db
-    .prepare("UPDATE devices SET ledger_index = ? WHERE id = ?")
-    .run(entry?.index ?? null, verified.deviceId);
+  // The device row (naming its entry) and the device.register entry: both or neither.
+  const [entry] = await audit(
+    ctx,
+    [
+      adminRecord(
+        ctx,
+        { ...actor, device: { keyId: verified.deviceId, signature: verified.signature } },
+        "device.register",
+        { kind: "device", id: verified.deviceId },
+        "success",
+        existing.length > 0 ? `additional device (${existing.length} already registered)` : undefined,
+      ),
+    ],
+    {
+      stateChange: ([registered]) =>
+        void ctx.db
+          .prepare(
+            "INSERT INTO devices (id, login_id, public_jwk, label, created_at, ledger_index) VALUES (?, ?, ?, ?, ?, ?)",
+          )
+          .run(
+            verified.deviceId,
+            actor.loginId,
+            JSON.stringify(jwk),
+            parsed.data.label,
+            createdAt,
+            registered?.index ?? null,
+          ),
+    },
+  );
   return {
     device: { id: verified.deviceId, label: parsed.data.label, createdAt, ledgerIndex: entry?.index ?? null },
     alreadyRegistered: false,

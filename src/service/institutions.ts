@@ -74,21 +74,24 @@ export async function createInstitution(
   const v = parsed.data;
   const id = opaqueId("inst", ctx.random);
   const createdAt = ctx.now().toISOString();
-  try {
-    ctx.db
-      .prepare(
-        "INSERT INTO institutions (id, kind, name, number, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)",
-      )
-      .run(id, v.kind, v.name, v.number ?? null, createdAt);
-  } catch (cause) {
-    throw new ServiceError(
-      "INSTITUTION_EXISTS",
-      "同じ番号の機関が既に登録されています",
-      { kind: v.kind },
-      { cause },
-    );
-  }
-  await audit(ctx, [adminRecord(ctx, actor, "institution.create", { kind: "institution", id })]);
+  await audit(ctx, [adminRecord(ctx, actor, "institution.create", { kind: "institution", id })], {
+    stateChange: () => {
+      try {
+        ctx.db
+          .prepare(
+            "INSERT INTO institutions (id, kind, name, number, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)",
+          )
+          .run(id, v.kind, v.name, v.number ?? null, createdAt);
+      } catch (cause) {
+        throw new ServiceError(
+          "INSTITUTION_EXISTS",
+          "同じ番号の機関が既に登録されています",
+          { kind: v.kind },
+          { cause },
+        );
+      }
+    },
+  });
   return { id, kind: v.kind, name: v.name, number: v.number ?? null, status: "active", createdAt };
 }
 
@@ -121,10 +124,13 @@ export async function linkInstitutions(
       {},
     );
   }
-  ctx.db
-    .prepare("INSERT OR IGNORE INTO links (sender_id, receiver_id, created_at) VALUES (?, ?, ?)")
-    .run(senderId, receiverId, ctx.now().toISOString());
-  await audit(ctx, [adminRecord(ctx, actor, "institution.update", { kind: "institution", id: senderId })]);
+  const linkedAt = ctx.now().toISOString();
+  await audit(ctx, [adminRecord(ctx, actor, "institution.update", { kind: "institution", id: senderId })], {
+    stateChange: () =>
+      void ctx.db
+        .prepare("INSERT OR IGNORE INTO links (sender_id, receiver_id, created_at) VALUES (?, ?, ?)")
+        .run(senderId, receiverId, linkedAt),
+  });
 }
 
 /** The receivers a sender may send to. */

@@ -9,9 +9,9 @@ import type { ServiceContext } from "./context.js";
 
 /** The last stored entry's time, or undefined for an empty log. */
 function lastEntryTime(ctx: ServiceContext): number | undefined {
-  const size = ctx.ledger.storage.size();
+  const size = ctx.ledger.size();
   if (size === 0) return undefined;
-  return Date.parse(decodeEntry(ctx.ledger.storage.entry(size - 1).entry).time);
+  return Date.parse(decodeEntry(ctx.ledger.entry(size - 1)).time);
 }
 
 /** max(now, last entry's time), as the ISO 8601 UTC string entries carry. */

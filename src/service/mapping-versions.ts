@@ -163,16 +163,17 @@ export async function saveMappingVersion(
   }
   const id = opaqueId("map", ctx.random);
   const createdAt = ctx.now().toISOString();
-  ctx.db.transaction(() => {
-    if (activate)
-      ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
-    ctx.db
-      .prepare(
-        "INSERT INTO mappings (id, institution_id, name, sha256, body, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      )
-      .run(id, institutionId, check.name, check.sha256, text, activate ? 1 : 0, createdAt);
-  })();
-  await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id })]);
+  await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id })], {
+    stateChange: () => {
+      if (activate)
+        ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
+      ctx.db
+        .prepare(
+          "INSERT INTO mappings (id, institution_id, name, sha256, body, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(id, institutionId, check.name, check.sha256, text, activate ? 1 : 0, createdAt);
+    },
+  });
   return { id, name: check.name, sha256: check.sha256, createdAt, active: activate };
 }
 
@@ -188,10 +189,11 @@ export async function activateMappingVersion(
   // A version checked against an older dictionary or thesaurus must still check today.
   const check = await checkMappingDraft(reference, version.body);
   if (!check.ok) throw new ServiceError("MAPPING_INVALID", check.message, { cause: check.code });
-  ctx.db.transaction(() => {
-    ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
-    ctx.db.prepare("UPDATE mappings SET active = 1 WHERE id = ?").run(mappingId);
-  })();
-  await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id: mappingId })]);
+  await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id: mappingId })], {
+    stateChange: () => {
+      ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
+      ctx.db.prepare("UPDATE mappings SET active = 1 WHERE id = ?").run(mappingId);
+    },
+  });
   return { ...version, active: true };
 }

@@ -73,15 +73,16 @@ export async function registerMapping(
   }
   const id = opaqueId("map", ctx.random);
   const createdAt = ctx.now().toISOString();
-  ctx.db.transaction(() => {
-    ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
-    ctx.db
-      .prepare(
-        "INSERT INTO mappings (id, institution_id, name, sha256, body, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
-      )
-      .run(id, institutionId, name, sha256, mappingText, createdAt);
-  })();
-  await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id })]);
+  await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id })], {
+    stateChange: () => {
+      ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
+      ctx.db
+        .prepare(
+          "INSERT INTO mappings (id, institution_id, name, sha256, body, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
+        )
+        .run(id, institutionId, name, sha256, mappingText, createdAt);
+    },
+  });
   return { id, institutionId, name, sha256, createdAt, ...(sampleReport ? { sampleReport } : {}) };
 }
 

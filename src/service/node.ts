@@ -2,6 +2,11 @@
  * Creating and opening a node's data directory: `kenshin init` makes the databases, the private CA, the
  * server certificate, the key-encryption key, the ledger signing key and the first office ID; every
  * other command opens it into a ServiceContext.
+ *
+ * This is where the ledger's write port is chosen ({@link openLedgerPort}): the embedded node's
+ * publisher (group commit into ledger.db, state changes made atomic through the outbox in service.db,
+ * checkpoints signed on a cadence with keys/ledger.key). A cluster member will choose its etcd-backed
+ * implementation here; nothing else in `service/` changes.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -12,8 +17,12 @@ import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner } from "../crypto/note-signer.js";
 import { createCertificateAuthority } from "../crypto/pki/ca.js";
 import { issueServerCertificate } from "../crypto/pki/certificates.js";
-import { Ledger } from "../ledger/ledger.js";
-import { openServiceDb } from "../store/service-db.js";
+import type { NoteSigner } from "../crypto/note-signer.js";
+import { EmbeddedLedger, type LedgerPort } from "../ledger/embedded-ledger.js";
+import type { CheckpointPublished, PublishedCheckpoint } from "../ledger/write-port.js";
+import type { LogStorage } from "../ledger/log-storage.js";
+import { openServiceDb, type ServiceDb } from "../store/service-db.js";
+import { sqliteOutbox } from "../store/sqlite-outbox.js";
 import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
 import { issueAccount } from "./accounts.js";
 import { adminRecord, audit } from "./audit.js";
@@ -24,6 +33,7 @@ import { dataPaths, type DataPaths } from "./data-dir.js";
 import { ServiceError } from "./errors.js";
 import { createInstitution } from "./institutions.js";
 import { RefusalLimiter } from "./refusal-log.js";
+import { stampCheckpoint } from "./time-stamps.js";
 
 export interface Clock {
   readonly now: () => Date;
@@ -77,9 +87,6 @@ export async function initDataDir(
   writeKeyFile(paths.ledgerKey, noteKey);
   const signer = createNoteSigner(noteKey);
   await writeFile(paths.ledgerVerifierKey, `${signer.verifierKey}\n`, { mode: 0o644 });
-  const ledger = new Ledger({
-    storage: createSqliteLog({ path: paths.ledgerDb, origin, verifierKey: signer.verifierKey }),
-  });
 
   const now = clock.now();
   const ca = await createCertificateAuthority({
@@ -98,7 +105,24 @@ export async function initDataDir(
   await writeFile(paths.serverCert, server.certPem, { mode: 0o644 });
 
   const db = openServiceDb(paths.serviceDb, { create: true });
-  const ctx: ServiceContext = { db, ledger, signer, config, paths, ca, now: clock.now, random: clock.random };
+  const stamping = stampingHook();
+  const ledger = openLedgerPort(
+    createSqliteLog({ path: paths.ledgerDb, origin, verifierKey: signer.verifierKey }),
+    signer,
+    db,
+    stamping.hook,
+  );
+  const ctx: ServiceContext = {
+    db,
+    ledger,
+    verifierKey: signer.verifierKey,
+    config,
+    paths,
+    ca,
+    now: clock.now,
+    random: clock.random,
+  };
+  stamping.attach(ctx);
   try {
     await writeCrl(ctx);
     const actor = systemActor("kenshin-init");
@@ -120,8 +144,7 @@ export async function initDataDir(
     const certificate = await issueCertificate(ctx, actor, office.id, { writeFiles: true });
     return { paths, verifierKey: signer.verifierKey, office: { ...account, certificate } };
   } finally {
-    db.close();
-    ledger.close();
+    closeNode(ctx);
   }
 }
 
@@ -147,12 +170,19 @@ export async function openNode(
     throw new ServiceError("SERVICE_DATA_DIR_UNUSABLE", "CA の証明書または鍵を読めません", {}, { cause });
   });
   const signer = createNoteSigner(readKeyFile(paths.ledgerKey));
-  const ledger = new Ledger({ storage: openSqliteLog(paths.ledgerDb) });
   const db = openServiceDb(paths.serviceDb, { create: false });
-  return {
+  let ledger: LedgerPort;
+  const stamping = stampingHook();
+  try {
+    ledger = openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db, stamping.hook);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const ctx: ServiceContext = {
     db,
     ledger,
-    signer,
+    verifierKey: signer.verifierKey,
     config,
     paths,
     ca: { certPem: caCert, keyPem: caKey },
@@ -161,10 +191,71 @@ export async function openNode(
     onCrlChanged: options.onCrlChanged,
     refusals: new RefusalLimiter({ now: () => clock.now().getTime() }),
   };
+  stamping.attach(ctx);
+  return ctx;
 }
 
-/** Closes what openNode opened. */
+/**
+ * The node's ledger write port: the embedded publisher over the ledger file, with the outbox in the
+ * service database (opening it appends whatever a crash left there and signs a checkpoint covering it).
+ */
+export function openLedgerPort(
+  storage: LogStorage,
+  signer: NoteSigner,
+  db: ServiceDb,
+  onCheckpoint?: CheckpointPublished,
+): LedgerPort {
+  try {
+    return new EmbeddedLedger({
+      storage,
+      signer,
+      outbox: sqliteOutbox(db),
+      ...(onCheckpoint !== undefined ? { onCheckpoint } : {}),
+    });
+  } catch (error) {
+    storage.close();
+    throw error;
+  }
+}
+
+/**
+ * The publication hook of a node's port: every checkpoint the ledger publishes is time-stamped (RFC
+ * 3161, `time-stamps.ts`) by the configured authority, after the fact and off the write path. A TSA that
+ * cannot answer leaves that checkpoint unstamped (monitoring counts them); the next one is stamped. The
+ * hook runs on the next turn of the event loop, so a checkpoint signed while the port is being opened
+ * is stamped once the context exists.
+ */
+function stampingHook(): { hook: CheckpointPublished; attach: (ctx: ServiceContext) => void } {
+  let ctx: ServiceContext | undefined;
+  const pending: PublishedCheckpoint[] = [];
+  const stamp = (c: ServiceContext, cp: PublishedCheckpoint): void => {
+    stampCheckpoint(c, cp).catch(() => undefined);
+  };
+  return {
+    hook: (cp) => {
+      if (ctx === undefined) pending.push(cp);
+      else {
+        const c = ctx;
+        setImmediate(() => stamp(c, cp));
+      }
+    },
+    attach: (c) => {
+      ctx = c;
+      const latest = pending.at(-1);
+      pending.length = 0;
+      if (latest !== undefined) setImmediate(() => stamp(c, latest));
+    },
+  };
+}
+
+/**
+ * Closes what openNode opened: the ledger first (it writes what is queued and signs a checkpoint
+ * covering everything; the embedded one does so before returning), then the service database.
+ */
 export function closeNode(ctx: ServiceContext): void {
-  ctx.db.close();
-  ctx.ledger.close();
+  try {
+    void ctx.ledger.close();
+  } finally {
+    ctx.db.close();
+  }
 }

@@ -23,12 +23,12 @@ function lookupKey(target: string): string | undefined {
 }
 
 function refAt(ctx: ServiceContext, index: number): LedgerEntryRef {
-  const stored = ctx.ledger.storage.entry(index);
+  const bytes = ctx.ledger.entry(index);
   return {
     index,
-    leafHash: toHex(stored.leafHash),
-    record: decodeEntry(stored.entry),
-    origin: ctx.ledger.storage.origin,
+    leafHash: toHex(ctx.ledger.leafHash(index)),
+    record: decodeEntry(bytes),
+    origin: ctx.ledger.origin,
   };
 }
 
@@ -42,11 +42,11 @@ export async function searchProvenance(
   const key = lookupKey(target);
   const visible = entryVisibility(ctx, session);
   const out: Provenance[] = [];
-  for (const index of key === undefined ? [] : ctx.ledger.storage.findByKey(key).slice(-100)) {
+  for (const index of key === undefined ? [] : ctx.ledger.findByKey(key).slice(-100)) {
     const seal = refAt(ctx, index);
     if (seal.record.type !== "seal" || !visible(seal.record)) continue;
     const sealRecord = seal.record;
-    const related = ctx.ledger.storage
+    const related = ctx.ledger
       .findByKey(`transfer:${sealRecord.transfer}`)
       .filter((i) => i < index)
       .map((i) => refAt(ctx, i));

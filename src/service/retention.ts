@@ -4,7 +4,7 @@
  * lists beforehand). Chunks and the wrapped data key are deleted with secure_delete on and the WAL
  * truncated; the trail and the hashes stay. Runs at start and periodically on the server.
  */
-import { deletePayload } from "../store/payload-store.js";
+import { deletePayload, truncateWal } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import { systemActor, type ServiceContext } from "./context.js";
 import { TRANSFER_COLUMNS, type TransferRow } from "./transfer-records.js";
@@ -23,17 +23,35 @@ export async function runRetention(ctx: ServiceContext): Promise<RetentionResult
     .all(now);
   const actor = systemActor("retention");
   for (const row of due) {
-    deletePayload(ctx.db, row.id);
-    ctx.db.prepare("UPDATE transfers SET status = 'deleted', deleted_at = ? WHERE id = ?").run(now, row.id);
-    await audit(ctx, [
+    // The deletion and its entry together; the status it starts from is checked again inside.
+    await audit(
+      ctx,
+      [
+        {
+          ...recordCommon(ctx, { ...actor, institutionId: row.sender_id }, "success"),
+          type: "deletion",
+          transfer: row.id,
+          reason: row.status === "received" ? "received" : "expired",
+          erased: ["payload", "data-key"],
+        },
+      ],
       {
-        ...recordCommon(ctx, { ...actor, institutionId: row.sender_id }, "success"),
-        type: "deletion",
-        transfer: row.id,
-        reason: row.status === "received" ? "received" : "expired",
-        erased: ["payload", "data-key"],
+        stateChange: () => {
+          const changed = ctx.db
+            .prepare("UPDATE transfers SET status = 'deleted', deleted_at = ? WHERE id = ? AND status = ?")
+            .run(now, row.id, row.status).changes;
+          if (changed !== 1) throw new RetentionSkipped();
+          deletePayload(ctx.db, row.id);
+        },
       },
-    ]);
+    ).catch((error: unknown) => {
+      if (!(error instanceof RetentionSkipped)) throw error;
+    });
   }
+  // The chunks were deleted inside the batches' transactions: now cut the WAL as well.
+  if (due.length > 0) truncateWal(ctx.db);
   return { deleted: due.length };
 }
+
+/** A transfer that changed status since it was selected (a concurrent request): left for the next run. */
+class RetentionSkipped extends Error {}

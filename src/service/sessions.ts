@@ -124,17 +124,25 @@ export async function login(
     const failures = place.attempt;
     if (failures >= maxFailures) {
       const until = now + minutes * 60_000;
-      // Never shortens a lock another attempt set meanwhile.
-      ctx.db
-        .prepare("UPDATE accounts SET locked_until = MAX(COALESCE(locked_until, 0), ?) WHERE login_id = ?")
-        .run(until, loginId);
-      await audit(ctx, [
+      await audit(
+        ctx,
+        [
+          {
+            ...recordCommon(ctx, actor, "serious-failure", `locked after ${failures} failures`),
+            type: "login",
+            method: "password",
+          },
+        ],
         {
-          ...recordCommon(ctx, actor, "serious-failure", `locked after ${failures} failures`),
-          type: "login",
-          method: "password",
+          // Never shortens a lock another attempt set meanwhile.
+          stateChange: () =>
+            void ctx.db
+              .prepare(
+                "UPDATE accounts SET locked_until = MAX(COALESCE(locked_until, 0), ?) WHERE login_id = ?",
+              )
+              .run(until, loginId),
         },
-      ]);
+      );
       throw new ServiceError("AUTH_LOCKED", lockedMessage(until), { lockedUntil: until });
     }
     const attemptsLeft = maxFailures - failures;
@@ -158,19 +166,21 @@ export async function login(
   const token = randomToken(ctx.random);
   const csrfToken = randomToken(ctx.random);
   const expiresAt = now + ctx.config.session.absoluteHours * 3_600_000;
-  ctx.db.transaction(() => {
-    ctx.db
-      .prepare(
-        "UPDATE accounts SET failed_count = 0, locked_until = NULL, last_login_at = ? WHERE login_id = ?",
-      )
-      .run(new Date(now).toISOString(), loginId);
-    ctx.db
-      .prepare(
-        "INSERT INTO sessions (token_hash, login_id, csrf_token, certificate, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      )
-      .run(hashToken(token), loginId, csrfToken, input.peer.fingerprint, now, now, expiresAt);
-  })();
-  await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "login", method: "password" }]);
+  // The session exists exactly when its login entry does.
+  await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "login", method: "password" }], {
+    stateChange: () => {
+      ctx.db
+        .prepare(
+          "UPDATE accounts SET failed_count = 0, locked_until = NULL, last_login_at = ? WHERE login_id = ?",
+        )
+        .run(new Date(now).toISOString(), loginId);
+      ctx.db
+        .prepare(
+          "INSERT INTO sessions (token_hash, login_id, csrf_token, certificate, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(hashToken(token), loginId, csrfToken, input.peer.fingerprint, now, now, expiresAt);
+    },
+  });
   return {
     token,
     session: {
@@ -276,20 +286,23 @@ export async function authenticate(
   const now = ctx.now().getTime();
   const idleLimit = ctx.config.session.idleMinutes * 60_000;
   if (now - row.last_seen_at > idleLimit || now >= row.expires_at) {
-    ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
     const actor: Actor = {
       loginId: row.login_id,
       institutionId: institution.id,
       role: roleOf(institution),
       certificate: peer.fingerprint,
     };
-    await audit(ctx, [
-      {
-        ...recordCommon(ctx, actor, "success", now >= row.expires_at ? "absolute limit" : "idle limit"),
-        type: "logout",
-        reason: "timeout",
-      },
-    ]);
+    await audit(
+      ctx,
+      [
+        {
+          ...recordCommon(ctx, actor, "success", now >= row.expires_at ? "absolute limit" : "idle limit"),
+          type: "logout",
+          reason: "timeout",
+        },
+      ],
+      { stateChange: () => void ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash) },
+    );
     throw new ServiceError(
       "AUTH_SESSION_EXPIRED",
       "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください",
@@ -324,8 +337,10 @@ export function checkCsrf(session: Session, presented: string | undefined): void
 
 /** Ends a session (logout). */
 export async function logout(ctx: ServiceContext, session: Session, actor: Actor): Promise<void> {
-  ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(session.tokenHash);
-  await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "logout", reason: "user" }]);
+  await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "logout", reason: "user" }], {
+    stateChange: () =>
+      void ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(session.tokenHash),
+  });
 }
 
 /** The actor of a request made in a session. */

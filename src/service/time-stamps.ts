@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { issueTimeStamp, verifyTimeStamp } from "../crypto/timestamp.js";
 import { requestTimeStamp } from "../crypto/tsa-client.js";
-import type { StoredCheckpoint } from "../ledger/log-storage.js";
+import type { PublishedCheckpoint } from "../ledger/write-port.js";
 import { toHex } from "../ledger/verify/encoding.js";
 import type { ServiceContext } from "./context.js";
 import { tsaIdentity } from "./signing-identities.js";
@@ -43,7 +43,7 @@ export async function timeStamp(ctx: ServiceContext, data: Uint8Array): Promise<
  * Time-stamps a signed checkpoint (its note text, UTF-8) once; a size already stamped is left alone.
  * Returns the stored token's row.
  */
-export async function stampCheckpoint(ctx: ServiceContext, checkpoint: StoredCheckpoint): Promise<void> {
+export async function stampCheckpoint(ctx: ServiceContext, checkpoint: PublishedCheckpoint): Promise<void> {
   const have = ctx.db
     .prepare<[number], { size: number }>("SELECT size FROM checkpoint_timestamps WHERE size = ?")
     .get(checkpoint.size);

@@ -107,19 +107,19 @@ export async function rowsAgreeingWithLedger(
   ctx: ServiceContext,
   rows: readonly TransferRow[],
 ): Promise<TransferRow[]> {
-  const storage = ctx.ledger.storage;
+  const ledger = ctx.ledger;
   const agreeing: TransferRow[] = [];
   const refused: string[] = [];
   for (const row of rows) {
     let why: string | undefined;
     try {
       const records: EntryFacts[] = [];
-      for (const index of storage.findByKey(`transfer:${row.id}`)) {
-        const stored = storage.entry(index);
-        if (!bytesEqual(nodeHasher.hashLeaf(stored.entry), stored.leafHash)) throw new Error("leaf hash");
+      for (const index of ledger.findByKey(`transfer:${row.id}`)) {
+        const bytes = ledger.entry(index);
+        if (!bytesEqual(nodeHasher.hashLeaf(bytes), ledger.leafHash(index))) throw new Error("leaf hash");
         // Only the compared fields: the full schema check (decodeEntry) per entry made a list of 50
         // transfers three times slower; the single-transfer path verifies everything.
-        records.push(factsOf(stored.entry));
+        records.push(factsOf(bytes));
       }
       why = disagreement(row, records);
     } catch {

@@ -1,13 +1,16 @@
 /**
  * Before any operation on a transfer, the ledger segment it relies on is verified — the seed system
  * checks signatures and the hash chain on every user operation: each of the transfer's entries is
- * re-hashed from its stored bytes and proven included under the latest checkpoint, whose signature is
- * checked with the node's verifier key. A failure refuses the operation and appends an alarm entry.
+ * re-hashed from its stored bytes and proven included under a signed checkpoint that covers all of them
+ * (waiting for the next one when the newest entry is not covered yet, so no entry goes unproven), whose
+ * signature is checked with the node's verifier key. A failure refuses the operation and appends an
+ * alarm entry.
  */
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
 import type { OperationRecord } from "../ledger/entry/operation-record.js";
 import { nodeHasher } from "../ledger/node-hasher.js";
 import { openCheckpoint, type Checkpoint } from "../ledger/verify/checkpoint.js";
+import type { VerifierKey } from "../ledger/verify/verifier-key.js";
 import { bytesEqual, fromHex, toHex } from "../ledger/verify/encoding.js";
 import { verifyInclusion } from "../ledger/verify/inclusion.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
@@ -38,17 +41,18 @@ export async function verifySegment(
   transferId?: string,
 ): Promise<VerifiedSegment> {
   try {
-    // The signed checkpoint itself must not have gone back from the one this node remembers.
-    checkLedgerNotRolledBack(ctx);
-    const note = ctx.ledger.latestCheckpoint().note;
-    const { checkpoint } = openCheckpoint(note, parseVerifierKey(ctx.signer.verifierKey));
-    const storage = ctx.ledger.storage;
+    const indices = ctx.ledger.findByKey(lookupKey);
+    const newest = indices.at(-1);
+    // Wait for a signed checkpoint covering the newest entry, so no entry goes unproven…
+    if (newest !== undefined) await ctx.ledger.checkpointCovering(newest);
+    // …and the signed checkpoint itself must not have gone back from the one this node remembers.
+    const note = checkLedgerNotRolledBack(ctx) ?? ctx.ledger.latestCheckpoint().note;
+    const checkpoint = verifiedCheckpoint(ctx, note);
     const entries: VerifiedEntry[] = [];
-    for (const index of storage.findByKey(lookupKey)) {
-      if (index >= checkpoint.size) continue;
-      const stored = storage.entry(index);
-      const leafHash = nodeHasher.hashLeaf(stored.entry);
-      if (!bytesEqual(leafHash, stored.leafHash)) {
+    for (const index of indices) {
+      const bytes = ctx.ledger.entry(index);
+      const leafHash = nodeHasher.hashLeaf(bytes);
+      if (!bytesEqual(leafHash, ctx.ledger.leafHash(index))) {
         throw new ServiceError("INTEGRITY_FAILURE", "台帳の記録が改ざんされています", { index });
       }
       const proof = ctx.ledger.inclusionProof(index, checkpoint.size);
@@ -62,7 +66,7 @@ export async function verifySegment(
       entries.push({
         index,
         leafHash: toHex(leafHash),
-        record: decodeEntry(stored.entry),
+        record: decodeEntry(bytes),
         proof: proof.proof,
       });
     }
@@ -110,3 +114,22 @@ export async function raiseIntegrityAlarm(
     o.cause !== undefined ? { cause: o.cause } : {},
   );
 }
+
+/**
+ * The checkpoint of a note, its signature checked with the node's key. Checkpoints change at most once
+ * per batch (about once a second under load), so the last one verified is remembered per context: the
+ * same note is not verified again on every read (pure-JS Ed25519 costs about a millisecond).
+ */
+function verifiedCheckpoint(ctx: ServiceContext, note: string): Checkpoint {
+  const cached = lastVerified.get(ctx);
+  if (cached?.note === note) return cached.checkpoint;
+  const key = cached?.key ?? parseVerifierKey(ctx.verifierKey);
+  const { checkpoint } = openCheckpoint(note, key);
+  lastVerified.set(ctx, { note, checkpoint, key });
+  return checkpoint;
+}
+
+const lastVerified = new WeakMap<
+  ServiceContext,
+  { note: string; checkpoint: Checkpoint; key: VerifierKey }
+>();

@@ -164,12 +164,12 @@ export async function lookupByHash(
     .find((r) => canSee(session, r));
   if (byFile) return trailOf(ctx, actor, byFile, `lookup file ${hash}`);
 
-  for (const hit of ctx.ledger.storage.findRecord(fromHex(hash))) {
-    const record = decodeEntry(ctx.ledger.storage.entry(hit.index).entry);
+  for (const hit of ctx.ledger.findRecord(fromHex(hash))) {
+    const record = decodeEntry(ctx.ledger.entry(hit.index));
     if (record.type !== "conversion") continue;
     const row = transferRow(ctx, record.transfer);
     if (!row || !canSee(session, row)) continue;
-    const hashes = ctx.ledger.storage.recordHashes(hit.index);
+    const hashes = ctx.ledger.recordHashes(hit.index);
     const tree = recordTree(hashes);
     const proof = buildInclusionProof(tree, nodeHasher, hit.position, hashes.length).map(toHex);
     const trail = await trailOf(ctx, actor, row, `lookup record ${hash}`);

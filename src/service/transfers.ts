@@ -4,6 +4,11 @@
  * with actor, institution, certificate fingerprint, device signature and time; every refusal is one
  * too. The standard CSV is kept encrypted in the database (payload-store) and only for as long as needed;
  * the original upload is hashed, converted and not kept.
+ *
+ * Each state change is made together with the entries that record it (`audit(…, { stateChange })`): the
+ * transfer row, its payload and its upload + conversion entries exist all or not at all, and so do a
+ * status change and its entry. The state change runs inside the ledger batch's transaction and re-checks
+ * the status it starts from, so two concurrent requests cannot both move the same transfer.
  */
 import { createHash } from "node:crypto";
 import type { EnvelopeKey } from "../client/envelope.js";
@@ -16,7 +21,7 @@ import { standardCsvToEcheckup } from "../fhir/echeckup/echeckup-export.js";
 import type { Dictionary } from "../format/dictionary.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
-import { deletePayload, PayloadError, readPayload } from "../store/payload-store.js";
+import { deletePayload, PayloadError, readPayload, truncateWal } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import type { EnvelopeChannels } from "./envelope-channels.js";
@@ -30,7 +35,6 @@ import { raiseIntegrityAlarm } from "./transfer-integrity.js";
 import { recordRefusal, type DenialAction } from "./refusal-log.js";
 import { convertUploadStream, type ConvertedUpload } from "./upload-stream.js";
 import { sealRecord } from "./seals.js";
-import { stampCheckpoint } from "./time-stamps.js";
 import {
   addDays,
   notFound,
@@ -175,63 +179,64 @@ export async function uploadTransfer(
   const now = ctx.now();
   try {
     const kek = await loadKek(ctx.paths.kek);
-    // IMMEDIATE: the write lock is taken before the KEK wraps the data key (see payload-store.ts).
-    ctx.db
-      .transaction(() => {
-        // The transfer row first (the payload's foreign key), then the encrypted standard CSV.
-        ctx.db
-          .prepare(
-            `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
-              standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
-             VALUES (?, ?, ?, 'converted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            id,
-            session.institution.id,
-            receiverId,
-            mapping.id,
-            summary.input.sha256,
-            summary.input.bytes,
-            summary.output.sha256,
-            summary.output.bytes,
-            summary.counts.recordsOut,
-            summary.counts.rowsRejected,
-            JSON.stringify(report),
-            now.toISOString(),
-            addDays(now, ctx.config.retention.unconfirmedDays),
-          );
-        spool.commit(ctx.db, kek);
-      })
-      .immediate();
+    // The transfer row (the payload's foreign key), the encrypted standard CSV and the two entries: one
+    // atomic step, after which the upload is acknowledged. The batch's service.db transaction is
+    // IMMEDIATE, so the write lock is taken before the KEK wraps the data key (see payload-store.ts).
+    const storeTransfer = (): void => {
+      ctx.db
+        .prepare(
+          `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
+            standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
+           VALUES (?, ?, ?, 'converted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          session.institution.id,
+          receiverId,
+          mapping.id,
+          summary.input.sha256,
+          summary.input.bytes,
+          summary.output.sha256,
+          summary.output.bytes,
+          summary.counts.recordsOut,
+          summary.counts.rowsRejected,
+          JSON.stringify(report),
+          now.toISOString(),
+          addDays(now, ctx.config.retention.unconfirmedDays),
+        );
+      spool.commit(ctx.db, kek);
+    };
+    const common = recordCommon(ctx, actor, "success");
+    await ctx.ledger.append(
+      [
+        {
+          record: {
+            ...common,
+            type: "upload",
+            transfer: id,
+            receiver: receiverId,
+            file: { sha256: summary.input.sha256, bytes: summary.input.bytes },
+          },
+        },
+        {
+          record: {
+            ...common,
+            type: "conversion",
+            transfer: id,
+            input: { sha256: summary.input.sha256, bytes: summary.input.bytes },
+            output: { sha256: summary.output.sha256, bytes: summary.output.bytes },
+            records: recordsCommitment(summary.recordHashes),
+            rejected: summary.counts.rowsRejected,
+            mapping: { id: mapping.id, version: mapping.sha256.slice(0, 16) },
+          },
+          recordHashes: summary.recordHashes,
+        },
+      ],
+      { stateChange: storeTransfer },
+    );
   } finally {
     spool.close();
   }
-  const common = recordCommon(ctx, actor, "success");
-  await ctx.ledger.append([
-    {
-      record: {
-        ...common,
-        type: "upload",
-        transfer: id,
-        receiver: receiverId,
-        file: { sha256: summary.input.sha256, bytes: summary.input.bytes },
-      },
-    },
-    {
-      record: {
-        ...common,
-        type: "conversion",
-        transfer: id,
-        input: { sha256: summary.input.sha256, bytes: summary.input.bytes },
-        output: { sha256: summary.output.sha256, bytes: summary.output.bytes },
-        records: recordsCommitment(summary.recordHashes),
-        rejected: summary.counts.rowsRejected,
-        mapping: { id: mapping.id, version: mapping.sha256.slice(0, 16) },
-      },
-      recordHashes: summary.recordHashes,
-    },
-  ]);
-  await stampCheckpoint(ctx, ctx.ledger.signCheckpoint(ctx.signer)).catch(() => undefined);
   const row = transferRow(ctx, id);
   if (!row) throw notFound();
   return { transfer: toView(ctx, row), report };
@@ -260,10 +265,16 @@ export async function sendTransfer(
   };
   const seal = await sealRecord(ctx, { ...actor, device: undefined }, id, bytes);
   const now = ctx.now();
-  ctx.db.transaction(() => {
-    ctx.db
-      .prepare("UPDATE transfers SET status = 'sent', sent_at = ? WHERE id = ?")
-      .run(now.toISOString(), id);
+  const message = "送信確定できるのは変換済みの転送だけです";
+  await changeState(ctx, actor, "send", message, id, [sendEntry, seal], () => {
+    moveStatus(
+      ctx,
+      id,
+      "converted",
+      "UPDATE transfers SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'converted'",
+      now.toISOString(),
+      message,
+    );
     // Converted records per receiver per month (JST), which the office bills on.
     const month = new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 7);
     ctx.db
@@ -271,8 +282,7 @@ export async function sendTransfer(
         "INSERT INTO record_counts (receiver_id, month, records) VALUES (?, ?, ?) ON CONFLICT (receiver_id, month) DO UPDATE SET records = records + excluded.records",
       )
       .run(row.receiver_id, month, row.records ?? 0);
-  })();
-  await audit(ctx, [sendEntry, seal]);
+  });
   return toView(ctx, mustRow(ctx, id));
 }
 
@@ -287,19 +297,37 @@ export async function discardTransfer(
   if (row.status !== "converted")
     return deny(ctx, actor, "discard", stateError("破棄できるのは送信確定前の転送だけです"), id);
   // As every other operation, the segment was verified (partyRow) before the deletion.
-  deletePayload(ctx.db, id);
-  ctx.db
-    .prepare("UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ?")
-    .run(ctx.now().toISOString(), id);
-  await audit(ctx, [
-    {
-      ...recordCommon(ctx, actor, "success"),
-      type: "deletion",
-      transfer: id,
-      reason: "cancelled",
-      erased: ["payload", "data-key"],
+  const message = "破棄できるのは送信確定前の転送だけです";
+  const deletedAt = ctx.now().toISOString();
+  await changeState(
+    ctx,
+    actor,
+    "discard",
+    message,
+    id,
+    [
+      {
+        ...recordCommon(ctx, actor, "success"),
+        type: "deletion",
+        transfer: id,
+        reason: "cancelled",
+        erased: ["payload", "data-key"],
+      },
+    ],
+    () => {
+      moveStatus(
+        ctx,
+        id,
+        "converted",
+        "UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ? AND status = 'converted'",
+        deletedAt,
+        message,
+      );
+      deletePayload(ctx.db, id);
     },
-  ]);
+  );
+  // Deleted inside the batch's transaction: now cut the WAL so no older page image keeps the chunks.
+  truncateWal(ctx.db);
   return toView(ctx, mustRow(ctx, id));
 }
 
@@ -354,20 +382,28 @@ export async function downloadTransfer(
       );
     }
   }
-  if (row.status === "sent") {
-    ctx.db
-      .prepare("UPDATE transfers SET status = 'downloaded', downloaded_at = ? WHERE id = ?")
-      .run(ctx.now().toISOString(), id);
-  }
-  await audit(ctx, [
+  const downloadedAt = ctx.now().toISOString();
+  await audit(
+    ctx,
+    [
+      {
+        ...recordCommon(ctx, actor, "success"),
+        type: "download",
+        transfer: id,
+        file: standardRef(row),
+        format: as === undefined ? "csv" : "fhir-bundle",
+      },
+    ],
     {
-      ...recordCommon(ctx, actor, "success"),
-      type: "download",
-      transfer: id,
-      file: standardRef(row),
-      format: as === undefined ? "csv" : "fhir-bundle",
+      // The first download moves "sent" on; a later one (or a concurrent one) leaves the status alone.
+      stateChange: () =>
+        void ctx.db
+          .prepare(
+            "UPDATE transfers SET status = 'downloaded', downloaded_at = ? WHERE id = ? AND status = 'sent'",
+          )
+          .run(downloadedAt, id),
     },
-  ]);
+  );
   return { key, chunks: fhir === undefined ? readPayload(ctx.db, kek, id, "standard") : oneChunk(fhir) };
 }
 
@@ -401,12 +437,25 @@ export async function confirmReceipt(
     return deny(ctx, actor, "receipt", stateError("受領確定はダウンロードの後にできます"), id);
   }
   const now = ctx.now();
-  ctx.db
-    .prepare("UPDATE transfers SET status = 'received', received_at = ?, delete_after = ? WHERE id = ?")
-    .run(now.toISOString(), addDays(now, ctx.config.retention.afterReceiptDays), id);
-  await audit(ctx, [
-    { ...recordCommon(ctx, actor, "success"), type: "receipt", transfer: id, file: standardRef(row) },
-  ]);
+  const message = "受領確定はダウンロードの後にできます";
+  await changeState(
+    ctx,
+    actor,
+    "receipt",
+    message,
+    id,
+    [{ ...recordCommon(ctx, actor, "success"), type: "receipt", transfer: id, file: standardRef(row) }],
+    () => {
+      moveStatus(
+        ctx,
+        id,
+        "downloaded",
+        "UPDATE transfers SET status = 'received', received_at = ?, delete_after = ? WHERE id = ? AND status = 'downloaded'",
+        [now.toISOString(), addDays(now, ctx.config.retention.afterReceiptDays)],
+        message,
+      );
+    },
+  );
   return toView(ctx, mustRow(ctx, id));
 }
 
@@ -458,6 +507,44 @@ async function checkedStandard(
 
 function stateError(message: string): ServiceError {
   return new ServiceError("TRANSFER_STATE", message, {});
+}
+
+/**
+ * Appends the entries of a status change together with the change. When the transfer has left the
+ * expected status meanwhile (a concurrent request moved it), nothing is written and the refusal is
+ * recorded instead.
+ */
+async function changeState(
+  ctx: ServiceContext,
+  actor: Actor,
+  action: DenialAction,
+  message: string,
+  id: string,
+  records: readonly RecordInput[],
+  stateChange: () => void,
+): Promise<void> {
+  try {
+    await audit(ctx, records, { stateChange });
+  } catch (error) {
+    if (error instanceof ServiceError && error.code === "TRANSFER_STATE") {
+      return deny(ctx, actor, action, stateError(message), id);
+    }
+    throw error;
+  }
+}
+
+/** Runs a status update that starts from `from`; throws TRANSFER_STATE when the row is not there. */
+function moveStatus(
+  ctx: ServiceContext,
+  id: string,
+  from: TransferRow["status"],
+  sql: string,
+  values: string | readonly string[],
+  message: string,
+): void {
+  const leading = typeof values === "string" ? [values] : values;
+  const changed = ctx.db.prepare(sql).run(...leading, id).changes;
+  if (changed !== 1) throw new ServiceError("TRANSFER_STATE", message, { from });
 }
 
 function standardRef(row: TransferRow) {

@@ -166,4 +166,14 @@ CREATE TABLE checkpoint_timestamps (
   tsa TEXT NOT NULL
 ) STRICT;
 `,
+  // 4: the ledger outbox — a batch's entries written in the same transaction as the state changes they
+  // record, appended to ledger.db afterwards (ledger/embedded-ledger.ts).
+  `
+CREATE TABLE ledger_outbox (
+  idx INTEGER PRIMARY KEY,
+  entry BLOB NOT NULL,
+  keys TEXT NOT NULL,
+  record_hashes BLOB
+) STRICT;
+`,
 ];

@@ -78,7 +78,7 @@ describe("attack: point a transfer at another receiver in service.db", () => {
       outsider.institutionId,
       transfer.id,
     );
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     const o = outsider.client;
     const view = await o.get(`/api/v1/transfers/${transfer.id}`);
     expect(view.status).not.toBe(200);
@@ -111,7 +111,7 @@ describe("attack: delete a transfer's entry_keys rows in ledger.db", () => {
   it("a transfer with no verified entries is an integrity failure, not an empty trail", async () => {
     const transfer = await uploadAndSend();
     edit(t.node.ctx.paths.ledgerDb, "DELETE FROM entry_keys WHERE key = ?", `transfer:${transfer.id}`);
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     expectCode(await t.receiver.get(`/api/v1/transfers/${transfer.id}/trail`), 503, "INTEGRITY_FAILURE");
     const down = await downloadStandard(t.receiver, transfer.id);
     if (!("refused" in down)) throw new Error("a transfer with no verified entries was served");
@@ -123,7 +123,7 @@ describe("attack: delete a transfer's entry_keys rows in ledger.db", () => {
 describe("attack: delete the newest entries and checkpoints in ledger.db while the node runs", () => {
   it("every later operation is a coded integrity failure (503), never a 500", async () => {
     const transfer = await uploadAndSend();
-    const size = t.node.ctx.ledger.storage.size();
+    const size = t.node.ctx.ledger.size();
     const cut = size - 3;
     edit(t.node.ctx.paths.ledgerDb, "DELETE FROM entries WHERE idx >= ?", cut);
     edit(t.node.ctx.paths.ledgerDb, "DELETE FROM entry_keys WHERE idx >= ?", cut);

@@ -44,7 +44,7 @@ describe("attack: concurrent password guessing against one ID", () => {
   it(`evaluates at most ${MAX_FAILURES} passwords of a ${BURST}-guess burst; the right one in the burst or after it is refused once locked`, async () => {
     const target = targets[0];
     if (!target) throw new Error("no target");
-    const before = node.ctx.ledger.storage.size();
+    const before = node.ctx.ledger.size();
     const attempts: Promise<{ status: number; code: string | undefined; correct: boolean }>[] = [];
     for (let i = 0; i < BURST; i++) {
       // The right password last: by the time it arrives the places are taken, whatever the timing.
@@ -81,7 +81,7 @@ describe("attack: concurrent password guessing against one ID", () => {
     const target = targets[1];
     if (!target) throw new Error("no target");
     const sender = node.client("sender");
-    const before = node.ctx.ledger.storage.size();
+    const before = node.ctx.ledger.size();
     const known = await sender.login(target.loginId, target.temporaryPassword);
     const unknown = await sender.login("R-9999-XXXXXX", target.temporaryPassword);
     expect({ status: known.status, code: errorCode(known) }).toEqual({ status: 401, code: "AUTH_FAILED" });

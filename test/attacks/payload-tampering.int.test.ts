@@ -53,10 +53,10 @@ function withServiceDb<T>(run: (db: Database.Database) => T): T {
 
 /** Edits the stored bytes of one of the transfer's ledger entries (same length, still canonical). */
 function editTrailEntry(transferId: string, type: string): void {
-  const storage = t.node.ctx.ledger.storage;
-  const index = storage
+  const ledger = t.node.ctx.ledger;
+  const index = ledger
     .findByKey(`transfer:${transferId}`)
-    .find((i) => decodeEntry(storage.entry(i).entry).type === type);
+    .find((i) => decodeEntry(ledger.entry(i)).type === type);
   if (index === undefined) throw new Error(`no ${type} entry`);
   const db = new Database(t.node.ctx.paths.ledgerDb);
   try {
@@ -86,7 +86,7 @@ describe("attack: flip a byte of a stored payload chunk", () => {
         "UPDATE payload_chunks SET ciphertext = ? WHERE transfer_id = ? AND kind = 'standard' AND seq = ?",
       ).run(flipped, transfer.id, row.seq);
     });
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     const down = await downloadStandard(t.receiver, transfer.id);
     if (!("refused" in down)) throw new Error("a corrupt payload was served");
     expectCode(down.refused, 503, "INTEGRITY_FAILURE");
@@ -100,7 +100,7 @@ describe("attack: flip a byte of a stored payload chunk", () => {
   it("answers 503 INTEGRITY_FAILURE with an alarm when the payload's chunks were deleted", async () => {
     const transfer = await uploadAndSend();
     withServiceDb((db) => db.prepare("DELETE FROM payload_chunks WHERE transfer_id = ?").run(transfer.id));
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     const down = await downloadStandard(t.receiver, transfer.id);
     if (!("refused" in down)) throw new Error("a missing payload was served");
     expectCode(down.refused, 503, "INTEGRITY_FAILURE");
@@ -115,7 +115,7 @@ describe("attack: discard a transfer whose trail was edited", () => {
   it("refuses with 503 INTEGRITY_FAILURE and an alarm; the payload is not deleted", async () => {
     const transfer = await upload();
     editTrailEntry(transfer.id, "upload");
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     expectCode(await t.sender.post(`/api/v1/transfers/${transfer.id}/discard`), 503, "INTEGRITY_FAILURE");
     const alarms = denials(entriesSince(t.node.ctx, before)).filter((d) => d.action === "integrity");
     expect(alarms).toContainEqual(

@@ -42,7 +42,7 @@ const denialsOf = (records: readonly OperationRecord[], loginId?: string): Denia
 
 describe("attack: refused requests must leave a trace", () => {
   it("a state change with a wrong CSRF token is a denial entry (AUTH_CSRF_INVALID)", async () => {
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     const r = await t.office.request("POST", "/api/v1/admin/institutions", {
       json: { kind: "receiver", name: "csrf" },
       headers: { "x-csrf-token": "forged" },
@@ -54,7 +54,7 @@ describe("attack: refused requests must leave a trace", () => {
   });
 
   it("a state change with a tampered device signature is a denial entry (DEVICE_SIGNATURE_INVALID)", async () => {
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     const body = JSON.stringify({ kind: "receiver", name: "tampered" });
     const header = await t.office.sign("POST", "/api/v1/admin/institutions", Buffer.from(body));
     // Sign one body, send another.
@@ -74,7 +74,7 @@ describe("attack: refused requests must leave a trace", () => {
     const up = await uploadExport(t.sender, t.receiverId, exampleExport());
     expectStatus(up, 201);
     const transfer = (up.json as { transfer: TransferView }).transfer;
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     expectCode(await outsider.client.get(`/api/v1/transfers/${transfer.id}`), 404, "NOT_FOUND");
     expectCode(await outsider.client.get(`/api/v1/transfers/${transfer.id}/trail`), 404, "NOT_FOUND");
     expectCode(
@@ -94,14 +94,14 @@ describe("attack: flood the ledger with refusals", () => {
   it("writes at most 60 denial entries per address and ID per minute, and the next one counts those left out", async () => {
     const probe = await createLoggedInReceiver(t.node, t.office, "大量に試す受信機関");
     const loginId = ((await probe.client.get("/api/v1/session")).json as { loginId: string }).loginId;
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     for (let i = 0; i < 100; i++) {
       expectCode(await probe.client.post("/api/v1/lookup", { sha256: "11".repeat(32) }), 404, "NOT_FOUND");
     }
     const written = denialsOf(entriesSince(t.node.ctx, before), loginId);
     expect(written.length).toBe(60);
     t.node.clock.advance(61_000);
-    const later = t.node.ctx.ledger.storage.size();
+    const later = t.node.ctx.ledger.size();
     expectCode(await probe.client.post("/api/v1/lookup", { sha256: "11".repeat(32) }), 404, "NOT_FOUND");
     const next = denialsOf(entriesSince(t.node.ctx, later), loginId);
     expect(next).toHaveLength(1);
@@ -117,7 +117,7 @@ describe("attack: reorder the device-signature header", () => {
     const sig = params.find((p) => p.startsWith("sig="))?.slice(4);
     if (sig === undefined) throw new Error("no sig");
     const reordered = ["v1", `sig=${sig}`, ...params.slice(1).filter((p) => !p.startsWith("sig="))].join(";");
-    const before = t.node.ctx.ledger.storage.size();
+    const before = t.node.ctx.ledger.size();
     const r = await t.office.request("POST", "/api/v1/admin/institutions", {
       body,
       contentType: "application/json",

@@ -40,7 +40,7 @@ function ownRootAt(size: number): Uint8Array {
 }
 
 function cosignedBy(indices: number[]): string {
-  const logKey = parseVerifierKey(node.ctx.signer.verifierKey);
+  const logKey = parseVerifierKey(node.ctx.verifierKey);
   const lines = indices.map(
     (i) =>
       cosignCheckpoint({
@@ -81,7 +81,7 @@ afterAll(async () => {
 
 describe("verifiers with pinned node keys accept only a published checkpoint", () => {
   const policy = () => ({ cosigners: witnesses.cosignerKeys, quorum: 2 });
-  const logKey = () => parseVerifierKey(node.ctx.signer.verifierKey);
+  const logKey = () => parseVerifierKey(node.ctx.verifierKey);
 
   it("a real trail whose checkpoint 2 of 3 nodes cosigned verifies, with the cosigners named", () => {
     const answer = { ...trail, checkpoint: cosignedBy([0, 2]) };

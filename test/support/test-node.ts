@@ -196,7 +196,7 @@ export async function reach(client: ApiClient): Promise<number | string> {
 /** Every ledger entry, decoded. */
 export function ledgerRecords(ctx: ServiceContext): OperationRecord[] {
   const out: OperationRecord[] = [];
-  const size = ctx.ledger.storage.size();
+  const size = ctx.ledger.size();
   for (let i = 0; i < size; i++) out.push(decodeEntry(ctx.ledger.entry(i)));
   return out;
 }

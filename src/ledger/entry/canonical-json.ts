@@ -67,7 +67,10 @@ function write(value: unknown): string {
       }
       return `${out}}`;
     }
-    default:
+    case "bigint":
+    case "function":
+    case "symbol":
+    case "undefined":
       throw NOT_JSON;
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { audit, recordCommon } from "../../service/audit.js";
+import { listAuditEntries, MAX_AUDIT_LIMIT } from "../../service/audit-log.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
 import { signingTrust } from "../../service/signing-identities.js";
@@ -12,7 +12,9 @@ import { timeStatusCache } from "../../service/time-status.js";
 import { openApiDocument } from "../openapi.js";
 import { guard } from "../request-auth.js";
 
-const auditQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
+const auditQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(MAX_AUDIT_LIMIT).default(100) })
+  .strict();
 
 export function registerMetaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   // T1: the clock's synchronisation and time servers, beside the plain status (cached, cheap).
@@ -29,7 +31,7 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServiceContext): v
   // The key that verifies the checkpoints. Not a secret: the browser pins it on first use (and warns
   // when it changes), so a later answer signed by another key is not believed.
   app.get("/api/v1/ledger/verifier-key", (_request, reply) =>
-    reply.header("content-type", "text/plain; charset=utf-8").send(`${ctx.signer.verifierKey}\n`),
+    reply.header("content-type", "text/plain; charset=utf-8").send(`${ctx.verifierKey}\n`),
   );
 
   // The certificates that anchor the seals (JWS x5c) and the RFC 3161 tokens: the service CA and, with
@@ -41,18 +43,6 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServiceContext): v
     const { session, actor } = await guard(ctx, request);
     const q = auditQuery.safeParse(request.query);
     if (!q.success) throw new ServiceError("REQUEST_INVALID", "件数の指定が正しくありません", {});
-    const size = ctx.ledger.storage.size();
-    const entries: { index: number; entry: unknown }[] = [];
-    const decoder = new TextDecoder();
-    // Newest first; entries hold identifiers and hashes only, so the office may read all of them.
-    for (let i = size - 1; i >= 0 && entries.length < q.data.limit; i--) {
-      const entry = JSON.parse(decoder.decode(ctx.ledger.entry(i))) as { institution?: string };
-      if (session.role === "admin" || entry.institution === session.institution.id)
-        entries.push({ index: i, entry });
-    }
-    await audit(ctx, [
-      { ...recordCommon(ctx, actor, "success"), type: "audit-query", query: `latest ${q.data.limit}` },
-    ]);
-    return { treeSize: size, entries };
+    return listAuditEntries(ctx, session, actor, q.data.limit);
   });
 }

@@ -1,0 +1,492 @@
+/**
+ * The embedded node's write port (`write-port.ts`): one publisher per process that gathers every
+ * concurrent append into group commits and signs checkpoints on a cadence.
+ *
+ * **Group commit.** Calls queue; a batch closes at {@link GROUP_COMMIT_MAX_ENTRIES} entries or
+ * {@link GROUP_COMMIT_MAX_DELAY_MS} after the first call, and is written under the ledger file's write
+ * lock as one transaction — one fsync (WAL, synchronous=FULL) for all of it. Each call's promise settles
+ * after that commit, so nothing is acknowledged before it is durable.
+ *
+ * **State change and entries together — why an outbox, not ATTACH.** service.db and ledger.db are two
+ * SQLite files in WAL mode. SQLite makes a transaction across ATTACHed files atomic only with a rollback
+ * journal: "if the journal_mode is WAL, then transactions continue to be atomic within each individual
+ * database file", but a crash during COMMIT can leave one file with the change and the other without
+ * (https://www.sqlite.org/lang_attach.html), which is exactly the orphan we must rule out; giving up WAL
+ * would make every reader wait for every writer. So a batch with state changes is decided in service.db:
+ * the state changes and the batch's ordered entries (indices, bytes, index keys) are one service.db
+ * transaction (the outbox, `outbox.ts`), committed while this process holds the ledger's write lock, so
+ * the indices cannot be taken by another writer; then the entries are appended to ledger.db. A crash
+ * between the two commits leaves entries in the outbox at indices ≥ the ledger's size; whoever takes the
+ * write lock next (this process's next batch, the next start, `kenshin admin`) appends exactly those
+ * bytes at exactly those indices first (idempotent: entries below the ledger's size are only deleted,
+ * after checking they are the ones stored). A crash before the service.db commit leaves nothing at all.
+ * A batch without state changes skips the outbox (one fsync).
+ *
+ * **Checkpoints on a cadence.** After a batch commits, a checkpoint is signed in the same transaction when
+ * someone waits for one covering its entries or {@link CHECKPOINT_INTERVAL_MS} has passed since the last;
+ * otherwise a timer signs within that interval. So at most one per batch, at least one per interval while
+ * entries are unsigned. `Ledger.signCheckpoint` checks consistency with the last signed one first.
+ */
+import type { NoteSigner } from "../crypto/note-signer.js";
+import { LedgerError } from "./errors.js";
+import type { FsckResult } from "./fsck.js";
+import { fsck } from "./fsck.js";
+import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
+import { Ledger } from "./ledger.js";
+import type { EntryToAppend, LogStorage } from "./log-storage.js";
+import { nodeHasher } from "./node-hasher.js";
+import type { Outbox, OutboxEntry } from "./outbox.js";
+import type { LedgerReader } from "./read-port.js";
+import { checkRequests, LocalOrder, type CheckedRequest, type StagedBatch } from "./sequencer.js";
+import { bytesEqual, fromUtf8, toHex } from "./verify/encoding.js";
+import type { VerifierKey } from "./verify/verifier-key.js";
+import {
+  CHECKPOINT_INTERVAL_MS,
+  GROUP_COMMIT_MAX_DELAY_MS,
+  GROUP_COMMIT_MAX_ENTRIES,
+  type AppendOptions,
+  type AppendRequest,
+  type AppendResult,
+  type CheckpointPublished,
+  type LedgerWritePort,
+  type PublishedCheckpoint,
+} from "./write-port.js";
+
+/** The write port and the read port of one node, as the service holds them. */
+export type LedgerPort = LedgerWritePort & LedgerReader;
+
+/** Options of {@link EmbeddedLedger}. */
+export interface EmbeddedLedgerOptions {
+  readonly storage: LogStorage;
+  readonly signer: NoteSigner;
+  /** Where state changes and their entries are made atomic; without it, `stateChange` is refused. */
+  readonly outbox?: Outbox;
+  readonly maxBatchEntries?: number;
+  readonly maxDelayMs?: number;
+  readonly checkpointIntervalMs?: number;
+  /**
+   * Called with each checkpoint this publisher signs, after it is stored (outside the transaction).
+   * The node time-stamps checkpoints here (RFC 3161); a throwing hook does not affect the ledger.
+   */
+  readonly onCheckpoint?: CheckpointPublished;
+}
+
+interface Pending {
+  readonly requests: readonly CheckedRequest[];
+  readonly stateChange: ((results: readonly AppendResult[]) => void) | undefined;
+  readonly resolve: (results: AppendResult[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Waiter {
+  readonly index: number;
+  readonly resolve: (cp: PublishedCheckpoint) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The single-node publisher. */
+export class EmbeddedLedger implements LedgerPort {
+  readonly #ledger: Ledger;
+  readonly #storage: LogStorage;
+  readonly #signer: NoteSigner;
+  readonly #outbox: Outbox | undefined;
+  readonly #order: LocalOrder;
+  readonly #maxEntries: number;
+  readonly #maxDelayMs: number;
+  readonly #intervalMs: number;
+  readonly #onCheckpoint: CheckpointPublished | undefined;
+  /** A checkpoint was signed and not yet announced to {@link EmbeddedLedgerOptions.onCheckpoint}. */
+  #unannounced = false;
+  #queue: Pending[] = [];
+  #queuedEntries = 0;
+  #batchTimer: NodeJS.Timeout | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
+  #waiters: Waiter[] = [];
+  #lastSignedAt = -Infinity;
+  #closed = false;
+  /** Batches committed and checkpoints signed by this process (for tests and benchmarks). */
+  readonly stats = { batches: 0, entries: 0, checkpoints: 0, replayed: 0 };
+
+  constructor(options: EmbeddedLedgerOptions) {
+    if (options.signer.verifierKey !== options.storage.verifierKey) {
+      throw new LedgerError("LEDGER_VERIFIER_KEY_INVALID", "この台帳の署名鍵ではありません", {
+        name: options.signer.name,
+      });
+    }
+    this.#storage = options.storage;
+    this.#ledger = new Ledger({ storage: options.storage });
+    this.#signer = options.signer;
+    this.#outbox = options.outbox;
+    this.#order = new LocalOrder(options.storage, nodeHasher);
+    this.#maxEntries = options.maxBatchEntries ?? GROUP_COMMIT_MAX_ENTRIES;
+    this.#maxDelayMs = options.maxDelayMs ?? GROUP_COMMIT_MAX_DELAY_MS;
+    this.#intervalMs = options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+    this.#onCheckpoint = options.onCheckpoint;
+    // Start-up: whatever a crash left in the outbox goes in first, and everything gets signed.
+    this.#storage.writeTransaction(() => {
+      this.#order.sync();
+      this.#replayOutbox();
+      if (this.#signedSize() < this.#order.size || this.#storage.latestCheckpoint() === null) this.#sign();
+    });
+    this.#announce();
+  }
+
+  // ——— write port ———
+
+  append(requests: readonly AppendRequest[], options: AppendOptions = {}): Promise<AppendResult[]> {
+    // A throw inside the executor (closed, a bad record) rejects the promise: nothing was queued.
+    return new Promise((resolve, reject) => {
+      if (this.#closed) throw closedError();
+      if (options.stateChange !== undefined && this.#outbox === undefined) {
+        throw new LedgerError("LEDGER_ENTRY_INVALID", "この台帳には状態変更を伴う追記ができません");
+      }
+      const checked = checkRequests(requests);
+      this.#queue.push({ requests: checked, stateChange: options.stateChange, resolve, reject });
+      this.#queuedEntries += checked.length;
+      if (this.#queuedEntries >= this.#maxEntries) this.#scheduleBatch(0);
+      else this.#scheduleBatch(this.#maxDelayMs);
+    });
+  }
+
+  checkpointCovering(index: number): Promise<PublishedCheckpoint> {
+    if (this.#closed) return Promise.reject(closedError());
+    const latest = this.#storage.latestCheckpoint();
+    if (latest !== null && latest.size > index) return Promise.resolve(latest);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#order.size) {
+      return Promise.reject(
+        new LedgerError("LEDGER_INDEX_OUT_OF_RANGE", "まだ追記されていないエントリです", {
+          index,
+          size: this.#order.size,
+        }),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ index, resolve, reject });
+      // A batch about to commit signs for the waiter; otherwise sign on the next turn of the loop.
+      if (this.#queue.length === 0) this.#scheduleCheckpoint(0);
+    });
+  }
+
+  latestCheckpoint(): PublishedCheckpoint {
+    return this.#ledger.latestCheckpoint();
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    try {
+      while (this.#queue.length > 0) this.#commitBatch();
+      if (this.#signedSize() < this.#order.size)
+        this.#storage.writeTransaction(() => {
+          this.#sign();
+        });
+      this.#announce();
+    } finally {
+      this.#closed = true;
+      clearTimeout(this.#batchTimer);
+      clearTimeout(this.#checkpointTimer);
+      for (const w of this.#waiters.splice(0)) w.reject(closedError());
+      this.#storage.close();
+    }
+    return Promise.resolve();
+  }
+
+  // ——— read port ———
+
+  get origin(): string {
+    return this.#storage.origin;
+  }
+  size(): number {
+    return this.#storage.size();
+  }
+  entry(index: number): Uint8Array {
+    return this.#storage.entry(index).entry;
+  }
+  leafHash(index: number): Uint8Array {
+    return this.#storage.entry(index).leafHash;
+  }
+  findByKey(key: string): number[] {
+    return this.#storage.findByKey(key);
+  }
+  findByLeafHash(leafHash: Uint8Array): number[] {
+    return this.#storage.findByLeafHash(leafHash);
+  }
+  latestByKey(key: string, limit: number, before?: number): number[] {
+    return this.#storage.latestByKey(key, limit, before);
+  }
+  findRecord(recordHash: Uint8Array): { index: number; position: number }[] {
+    return this.#storage.findRecord(recordHash);
+  }
+  recordHashes(index: number): Uint8Array[] {
+    return this.#storage.recordHashes(index);
+  }
+  inclusionProof(index: number, size: number): InclusionProofJson {
+    return this.#ledger.inclusionProof(index, size);
+  }
+  consistencyProof(from: number, to: number): ConsistencyProofJson {
+    return this.#ledger.consistencyProof(from, to);
+  }
+  fsck(logKey: VerifierKey): FsckResult {
+    return fsck(this.#storage, logKey);
+  }
+
+  // ——— the publisher ———
+
+  #scheduleBatch(delayMs: number): void {
+    if (this.#batchTimer !== undefined) {
+      if (delayMs > 0) return;
+      clearTimeout(this.#batchTimer);
+    }
+    this.#batchTimer = setTimeout(() => {
+      this.#batchTimer = undefined;
+      this.#commitBatch();
+      if (this.#queue.length > 0)
+        this.#scheduleBatch(this.#queuedEntries >= this.#maxEntries ? 0 : this.#maxDelayMs);
+    }, delayMs);
+  }
+
+  #scheduleCheckpoint(delayMs: number): void {
+    if (this.#checkpointTimer !== undefined) {
+      if (delayMs > 0) return;
+      clearTimeout(this.#checkpointTimer);
+    }
+    this.#checkpointTimer = setTimeout(() => {
+      this.#checkpointTimer = undefined;
+      if (this.#closed) return;
+      try {
+        this.#storage.writeTransaction(() => {
+          this.#order.sync();
+          this.#replayOutbox();
+          if (this.#signedSize() < this.#order.size) this.#sign();
+        });
+        this.#announce();
+        this.#settleWaiters();
+      } catch (error) {
+        // Signing failed (disk, another writer's inconsistent head): waiters learn it; retry later.
+        for (const w of this.#waiters.splice(0)) w.reject(error);
+        this.#scheduleCheckpoint(this.#intervalMs);
+      }
+    }, delayMs);
+  }
+
+  /** Takes up to the batch size of queued calls and commits them (synchronously). */
+  #commitBatch(): void {
+    const batch: Pending[] = [];
+    let entries = 0;
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0] as Pending;
+      if (batch.length > 0 && entries + next.requests.length > this.#maxEntries) break;
+      batch.push(next);
+      entries += next.requests.length;
+      this.#queue.shift();
+    }
+    this.#queuedEntries -= entries;
+    if (batch.length === 0) return;
+
+    const failed = new Map<Pending, unknown>();
+    let results: Map<Pending, AppendResult[]>;
+    let signed = false;
+    try {
+      [results, signed] = this.#storage.writeTransaction(() => {
+        this.#order.sync();
+        const committedSize = this.#order.size;
+        this.#replayOutbox();
+        const outcome = this.#stageAndDecide(batch, failed, committedSize);
+        // The batch does not depend on its checkpoint: a failed signature (its own savepoint) leaves the
+        // entries to commit and is tried again by the timer.
+        let sign = this.#shouldSign();
+        if (sign) {
+          try {
+            this.#storage.writeTransaction(() => {
+              this.#sign();
+            });
+          } catch {
+            sign = false;
+          }
+        }
+        return [outcome, sign] as const;
+      });
+    } catch (error) {
+      this.#order.reload();
+      this.#unannounced = false;
+      for (const p of batch) p.reject(failed.get(p) ?? error);
+      return;
+    }
+    this.#announce();
+    this.stats.batches++;
+    this.stats.entries += entries;
+    for (const p of batch) {
+      const r = results.get(p);
+      if (r === undefined) p.reject(failed.get(p));
+      else p.resolve(r);
+    }
+    if (signed) this.#settleWaiters();
+    if (this.#signedSize() < this.#order.size) this.#scheduleCheckpoint(this.#untilIntervalMs());
+  }
+
+  /**
+   * Runs the state changes (each in its own savepoint), orders the entries of the calls that went
+   * through, and writes them — via the outbox when any call changed state — inside the ledger
+   * transaction the caller holds.
+   */
+  #stageAndDecide(
+    batch: readonly Pending[],
+    failed: Map<Pending, unknown>,
+    committedSize: number,
+  ): Map<Pending, AppendResult[]> {
+    let results = new Map<Pending, AppendResult[]>();
+    const stage = (): StagedBatch => {
+      results = new Map();
+      const accepted = batch.filter((p) => !failed.has(p));
+      const staged = this.#order.stage(accepted.flatMap((p) => p.requests));
+      let at = 0;
+      for (const p of accepted) {
+        results.set(p, staged.results.slice(at, at + p.requests.length));
+        at += p.requests.length;
+      }
+      return staged;
+    };
+    const outbox = this.#outbox;
+    if (outbox === undefined || batch.every((p) => p.stateChange === undefined)) {
+      this.#storage.appendBatch(stage());
+      return results;
+    }
+    // The decision point: state changes and the ordered entries commit together in service.db. When a
+    // state change refuses, the attempt is rolled back and made again without that call (its indices
+    // would otherwise be a gap), so every state change that commits saw its entries' final indices.
+    for (;;) {
+      try {
+        outbox.transaction(() => {
+          this.#forgetApplied(outbox, committedSize);
+          const staged = stage();
+          for (const [p, r] of results) {
+            if (p.stateChange === undefined) continue;
+            const change = p.stateChange;
+            try {
+              outbox.savepoint(() => {
+                change(r);
+              });
+            } catch (error) {
+              failed.set(p, error);
+              throw RETRY;
+            }
+          }
+          this.#storage.appendBatch(staged);
+          outbox.put(staged.entries.map((e, i) => toOutboxEntry(e, staged.firstIndex + i)));
+        });
+        return results;
+      } catch (error) {
+        if (error !== RETRY) throw error;
+        this.#order.reload();
+      }
+    }
+  }
+
+  /** Appends outbox entries a crashed writer left at the ledger's end (caller holds the write lock). */
+  #replayOutbox(): void {
+    const outbox = this.#outbox;
+    if (outbox === undefined || outbox.isEmpty()) return;
+    const waiting = outbox.from(this.#order.size);
+    if (waiting.length === 0) return;
+    const firstIndex = this.#order.size;
+    const entries = waiting.map((e, i): EntryToAppend => {
+      if (e.index !== firstIndex + i) throw outboxInvalid("index", e.index);
+      const leafHash = nodeHasher.hashLeaf(e.entry);
+      return {
+        entry: e.entry,
+        leafHash,
+        keys: e.keys,
+        ...(e.recordHashes ? { recordHashes: e.recordHashes } : {}),
+      };
+    });
+    let prev = this.#order.size === 0 ? null : toHex(this.#storage.node(0, this.#order.size - 1));
+    for (const e of entries) {
+      const record = JSON.parse(fromUtf8(e.entry, "entry")) as { prev?: unknown };
+      if (prev !== null && record.prev !== prev) throw outboxInvalid("prev", firstIndex);
+      prev = toHex(e.leafHash);
+    }
+    const nodes = this.#order.advance(entries);
+    this.#storage.appendBatch({ firstIndex, entries, nodes });
+    this.stats.replayed += entries.length;
+  }
+
+  /** Deletes outbox entries the ledger already holds — after checking they are the ones it holds. */
+  #forgetApplied(outbox: Outbox, committedSize: number): void {
+    if (outbox.isEmpty()) return;
+    for (const e of outbox.below(committedSize)) {
+      if (!bytesEqual(nodeHasher.hashLeaf(e.entry), this.#storage.node(0, e.index))) {
+        throw outboxInvalid("overtaken", e.index);
+      }
+    }
+    outbox.deleteBelow(committedSize);
+  }
+
+  #shouldSign(): boolean {
+    if (this.#signedSize() >= this.#order.size) return false;
+    if (this.#waiters.some((w) => w.index < this.#order.size)) return true;
+    return this.#untilIntervalMs() === 0;
+  }
+
+  #untilIntervalMs(): number {
+    return Math.max(0, Math.ceil(this.#lastSignedAt + this.#intervalMs - performance.now()));
+  }
+
+  /** Signs the current head (inside the caller's write transaction). */
+  #sign(): void {
+    this.#ledger.signCheckpoint(this.#signer);
+    this.#lastSignedAt = performance.now();
+    this.stats.checkpoints++;
+    this.#unannounced = true;
+  }
+
+  /** Hands the checkpoint just signed (and committed) to the publication hook. */
+  #announce(): void {
+    if (!this.#unannounced) return;
+    this.#unannounced = false;
+    const latest = this.#storage.latestCheckpoint();
+    if (this.#onCheckpoint === undefined || latest === null) return;
+    try {
+      this.#onCheckpoint(latest);
+    } catch {
+      // The hook's failure (a time-stamp authority down) is the hook's business, not the ledger's.
+    }
+  }
+
+  #signedSize(): number {
+    return this.#storage.latestCheckpoint()?.size ?? -1;
+  }
+
+  #settleWaiters(): void {
+    const latest = this.#storage.latestCheckpoint();
+    if (latest === null) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.index < latest.size) w.resolve(latest);
+      else still.push(w);
+    }
+    this.#waiters = still;
+  }
+}
+
+/** Thrown inside the outbox transaction to roll an attempt back when a state change refused. */
+const RETRY = new Error("state change refused; the batch is staged again without it");
+
+function toOutboxEntry(e: EntryToAppend, index: number): OutboxEntry {
+  return {
+    index,
+    entry: e.entry,
+    keys: e.keys,
+    ...(e.recordHashes !== undefined ? { recordHashes: e.recordHashes } : {}),
+  };
+}
+
+function outboxInvalid(reason: string, index: number): LedgerError {
+  return new LedgerError(
+    "LEDGER_OUTBOX_INVALID",
+    "台帳の未反映分 (outbox) が台帳と一致しません。fsck で確認してください",
+    { reason, index },
+  );
+}
+
+function closedError(): LedgerError {
+  return new LedgerError("LEDGER_CLOSED", "台帳は閉じられています");
+}

@@ -1,0 +1,45 @@
+/**
+ * The audit list (`GET /api/v1/audit`): the newest entries an account may read, newest first — all of
+ * them for the office (entries hold identifiers and hashes only), an institution's own otherwise, found
+ * through the ledger's `institution:` index instead of scanning the log backwards. Reading it is itself
+ * recorded (an audit-query entry, through the same group commit as every other append).
+ */
+import { audit, recordCommon } from "./audit.js";
+import type { Actor, ServiceContext } from "./context.js";
+import { ServiceError } from "./errors.js";
+import type { Session } from "./sessions.js";
+
+/** Most entries one request may ask for. */
+export const MAX_AUDIT_LIMIT = 500;
+
+export interface AuditListAnswer {
+  /** Size of the log when it was read. */
+  readonly treeSize: number;
+  readonly entries: readonly { readonly index: number; readonly entry: unknown }[];
+}
+
+/** The newest `limit` entries this session may read. */
+export async function listAuditEntries(
+  ctx: ServiceContext,
+  session: Session,
+  actor: Actor,
+  limit: number,
+): Promise<AuditListAnswer> {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
+    throw new ServiceError("REQUEST_INVALID", "件数の指定が正しくありません", {});
+  }
+  const size = ctx.ledger.size();
+  const indices =
+    session.role === "admin"
+      ? Array.from({ length: Math.min(limit, size) }, (_, i) => size - 1 - i)
+      : ctx.ledger.latestByKey(`institution:${session.institution.id}`, limit, size);
+  const decoder = new TextDecoder();
+  const entries = indices.map((index) => ({
+    index,
+    entry: JSON.parse(decoder.decode(ctx.ledger.entry(index))) as unknown,
+  }));
+  await audit(ctx, [
+    { ...recordCommon(ctx, actor, "success"), type: "audit-query", query: `latest ${limit}` },
+  ]);
+  return { treeSize: size, entries };
+}

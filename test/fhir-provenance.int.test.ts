@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as jose from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ApiClient } from "../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import { verifyDetachedJws } from "../src/crypto/detached-jws.js";
@@ -237,10 +237,17 @@ describe("kenshin verify shows the signer and the time", () => {
 });
 
 describe("time-stamped checkpoints", () => {
-  it("the latest signed checkpoint has a token openssl accepts for its note", () => {
+  it("the latest signed checkpoint has a token openssl accepts for its note", async () => {
     const cp = node.ctx.ledger.latestCheckpoint();
-    const stamp = checkpointTimeStamp(node.ctx, cp.size);
-    expect(stamp).toBeDefined();
+    // Stamped by the ledger port's publication hook, after the checkpoint is stored: a bounded wait.
+    const stamp = await vi.waitFor(
+      () => {
+        const found = checkpointTimeStamp(node.ctx, cp.size);
+        if (found === undefined) throw new Error(`checkpoint ${cp.size} not stamped yet`);
+        return found;
+      },
+      { timeout: 15_000, interval: 25 },
+    );
     const r = opensslTsVerify(stamp?.token ?? new Uint8Array(), new TextEncoder().encode(cp.note));
     expect(r.stdout + r.stderr).toContain("Verification: OK");
     // And it is this checkpoint's token, not another's.

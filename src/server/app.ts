@@ -8,6 +8,7 @@ import { watchFile, unwatchFile, readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance } from "fastify";
 import { isCodedError } from "../coded-error.js";
 import { tlsServerOptions } from "../crypto/pki/tls-options.js";
+import { LedgerError } from "../ledger/errors.js";
 import { ledgerRollbackBehind } from "../service/checkpoint-memory.js";
 import type { ServiceContext } from "../service/context.js";
 import type { EnvelopeChannels } from "../service/envelope-channels.js";
@@ -104,8 +105,10 @@ export function buildApp(options: AppOptions): App {
   const connections = guardOpenConnections(app, ctx);
   app.setErrorHandler((error, request, reply) => {
     // An unexpected failure on a ledger that went back in time (entries and checkpoints deleted under
-    // the running node) is that integrity failure, answered as one, not a 500.
-    const explained = isCodedError(error) ? error : (ledgerRollbackBehind(ctx) ?? error);
+    // the running node) is that integrity failure, answered as one, not a 500 — also when the write
+    // port refused the append with its own ledger code (the outbox no longer matches the ledger).
+    const explained =
+      isCodedError(error) && !(error instanceof LedgerError) ? error : (ledgerRollbackBehind(ctx) ?? error);
     if (explained !== error)
       request.log.error({ err: error }, "ledger integrity alarm: the ledger went back");
     const { status, body, internal } = toHttpError(explained);

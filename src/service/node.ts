@@ -19,6 +19,7 @@ import { createCertificateAuthority } from "../crypto/pki/ca.js";
 import { issueServerCertificate } from "../crypto/pki/certificates.js";
 import type { NoteSigner } from "../crypto/note-signer.js";
 import { EmbeddedLedger, type LedgerPort } from "../ledger/embedded-ledger.js";
+import { LedgerError } from "../ledger/errors.js";
 import type { CheckpointPublished, PublishedCheckpoint } from "../ledger/write-port.js";
 import type { LogStorage } from "../ledger/log-storage.js";
 import { openServiceDb, type ServiceDb } from "../store/service-db.js";
@@ -214,6 +215,16 @@ export function openLedgerPort(
     });
   } catch (error) {
     storage.close();
+    // The outbox in service.db holds entries the ledger file does not continue to: the file was swapped
+    // or cut back (the node's memory would say the same once it could look).
+    if (error instanceof LedgerError && error.code === "LEDGER_OUTBOX_INVALID") {
+      throw new ServiceError(
+        "INTEGRITY_FAILURE",
+        "台帳が以前に確認した状態と一致しません (巻き戻しまたは差し替え)。事務局に連絡してください",
+        { reason: "ledger-rollback", why: "outbox", ...error.context },
+        { cause: error },
+      );
+    }
     throw error;
   }
 }

@@ -11,6 +11,12 @@
  * https://www.sqlite.org/pragma.html#pragma_synchronous), so this test asserts that the writer's connection
  * really runs with journal_mode=wal and synchronous=FULL rather than trusting the source.
  *
+ * The second test writes the way the service does: through the node's write port (group commit, the
+ * outbox in a service database, checkpoints on a cadence), calls fed as requests arrive, each with a
+ * state change inserting a row that names its first entry. After each kill the port is opened again —
+ * which appends what a kill between the service.db and ledger.db commits left in the outbox — and every
+ * committed call must have exactly its row and every row its entries; acknowledged calls are all there.
+ *
  * `npm test` builds first ("pretest"); run `npm run build` before running this file alone.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -21,7 +27,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fsck } from "../src/ledger/fsck.js";
 import { parseVerifierKey, type VerifierKey } from "../src/ledger/verify/verifier-key.js";
+import { EmbeddedLedger } from "../src/ledger/embedded-ledger.js";
+import { openServiceDb } from "../src/store/service-db.js";
+import { sqliteOutbox } from "../src/store/sqlite-outbox.js";
 import { openSqliteLog } from "../src/store/sqlite-log.js";
+import { readKeyFile } from "../src/crypto/key-file.js";
+import { createNoteSigner } from "../src/crypto/note-signer.js";
 
 const CLI = join(process.cwd(), "dist/cli/main.js");
 const WRITER = join(process.cwd(), "test/ledger/acknowledging-appender.js");
@@ -89,8 +100,10 @@ function crashRound(
   killAt: KillAt,
   batches = 1000,
   deadlineMs = 20_000,
+  target: { db: string; key: string; serviceDb?: string; trickle?: boolean } = { db, key: keyFile },
 ): Promise<RoundResult> {
-  const child = spawn(process.execPath, [WRITER, db, keyFile], { stdio: ["pipe", "pipe", "pipe"] });
+  const args = [WRITER, target.db, target.key, ...(target.serviceDb !== undefined ? [target.serviceDb] : [])];
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] });
   started.push(child);
   const sent: Record<string, number>[] = [];
   const batchSizes: number[] = [];
@@ -104,7 +117,19 @@ function crashRound(
   }
   // Writes after the kill fail with EPIPE; that is expected.
   child.stdin.on("error", () => undefined);
-  child.stdin.write(`${lines.join("\n")}\n`);
+  const trickle = (): void => {
+    // Ten calls every 2 ms, as requests arrive at a server: many small group commits.
+    let at = 0;
+    const feed = setInterval(() => {
+      if (at >= lines.length || child.exitCode !== null || child.signalCode !== null) {
+        clearInterval(feed);
+        return;
+      }
+      child.stdin.write(`${lines.slice(at, at + 10).join("\n")}\n`);
+      at += 10;
+    }, 2);
+  };
+  if (target.trickle !== true) child.stdin.write(`${lines.join("\n")}\n`);
 
   return new Promise((resolve, reject) => {
     let buffered = "";
@@ -125,6 +150,7 @@ function crashRound(
         const value = JSON.parse(line) as Ack & { ready?: true; journalMode: unknown; synchronous: unknown };
         if (value.ready === true) {
           ready = { journalMode: value.journalMode, synchronous: value.synchronous };
+          if (target.trickle === true) trickle();
           if ("ms" in killAt) setTimeout(() => child.kill("SIGKILL"), killAt.ms);
         } else {
           acks.push({ index: value.index, leafHash: value.leafHash });
@@ -209,5 +235,76 @@ describe("ledger durability under kill -9", () => {
       signedSize: start + 2,
       unsignedEntries: 0,
     });
+  });
+});
+
+describe("the service's write path (group commit, outbox) under kill -9", () => {
+  it("concurrent calls with state changes: every acknowledged call survives with its row, no row without its entries or entries without their row, whole calls only, fsck passes", async () => {
+    // A second log (its own key, made by the CLI), written through the service's port.
+    const gdb = join(dir, "group.db");
+    const gkey = join(dir, "group.key");
+    const init = kenshin(["ledger", "init", "--db", gdb, "--key", gkey, "--origin", "kenshin.example/group"]);
+    expect(init.code).toBe(0);
+    const gvkey = parseVerifierKey(init.out.trim());
+    const serviceDb = join(dir, "group-service.db");
+    let start = 0;
+    const rows = new Map<string, number>();
+    // Right after an acknowledgement and at times unrelated to them (inside a state change, between the
+    // service.db and ledger.db commits, inside a checkpoint signature, as it falls).
+    const kills: KillAt[] = [
+      { acks: 1 },
+      { ms: 150 },
+      { acks: 40 },
+      { ms: 400 },
+      { ms: 260 },
+      { acks: 150 },
+      { ms: 333 },
+    ];
+    for (const [round, killAt] of kills.entries()) {
+      const r = await crashRound(100 + round, killAt, 1000, 20_000, {
+        db: gdb,
+        key: gkey,
+        serviceDb,
+        trickle: true,
+      });
+      expect(r.ready).toEqual({ journalMode: "wal", synchronous: SYNCHRONOUS_FULL });
+      expect(r.acks.map((a) => a.index)).toEqual(r.acks.map((_, i) => start + i));
+      // The next start: the port appends whatever the crash left in the outbox, and signs.
+      const service = openServiceDb(serviceDb, { create: false });
+      const port = new EmbeddedLedger({
+        storage: openSqliteLog(gdb),
+        signer: createNoteSigner(readKeyFile(gkey)),
+        outbox: sqliteOutbox(service),
+      });
+      try {
+        const size = port.size();
+        const boundaries = r.batchSizes.reduce<number[]>(
+          (acc, n) => [...acc, (acc.at(-1) ?? start) + n],
+          [start],
+        );
+        expect(boundaries).toContain(size);
+        expect(size).toBeGreaterThanOrEqual(start + r.acks.length);
+        for (const ack of r.acks) expect(leafHashOf(port.entry(ack.index))).toBe(ack.leafHash);
+        // Rows and calls match exactly: each committed call has its row naming its first entry.
+        const stored = service
+          .prepare<[], { call: string; first_index: number }>("SELECT call, first_index FROM crash_state")
+          .all();
+        for (const row of stored) rows.set(row.call, row.first_index);
+        let committedCalls = 0;
+        for (let index = start, b = 0; index < size; index += r.batchSizes[b] ?? 1, b++) {
+          const record = JSON.parse(Buffer.from(port.entry(index)).toString("utf8")) as { data: unknown };
+          expect(record.data).toEqual(r.sent[index - start]);
+          expect(rows.get(`${100 + round}/${b}`)).toBe(index);
+          committedCalls++;
+        }
+        expect(stored.filter((row) => row.call.startsWith(`${100 + round}/`))).toHaveLength(committedCalls);
+        expect(port.fsck(gvkey)).toMatchObject({ ok: true, size, unsignedEntries: 0 });
+        start = size;
+      } finally {
+        await port.close();
+        service.close();
+      }
+    }
+    expect(start).toBeGreaterThan(0);
   });
 });

@@ -7,6 +7,12 @@
 //
 // First line out: {"ready":true,"journalMode","synchronous"} — the PRAGMA values of the very connection the
 // log writes through (found by observing better-sqlite3's prepare(), a pass-through; nothing is replaced).
+//
+// With a third argument `<service.db>` it writes the way the service does instead: through the node's
+// write port (EmbeddedLedger: group commit, checkpoints on a cadence), every stdin line one concurrent
+// append call (not awaited in turn), each with a state change that inserts a row naming the call and its
+// first entry index into `crash_state` in that service database (made atomic by the outbox). A call's
+// acknowledgement is printed when its promise resolves.
 import Database from "better-sqlite3";
 import { createInterface } from "node:readline";
 import { readKeyFile } from "../../dist/crypto/key-file.js";
@@ -14,7 +20,7 @@ import { createNoteSigner } from "../../dist/crypto/note-signer.js";
 import { Ledger } from "../../dist/ledger/ledger.js";
 import { openSqliteLog } from "../../dist/store/sqlite-log.js";
 
-const [db, keyFile] = process.argv.slice(2);
+const [db, keyFile, serviceDbPath] = process.argv.slice(2);
 if (db === undefined || keyFile === undefined) throw new Error("usage: acknowledging-appender <db> <key>");
 
 const connections = new Set();
@@ -25,8 +31,9 @@ Database.prototype.prepare = function (...args) {
 };
 
 const signer = createNoteSigner(readKeyFile(keyFile));
-const log = new Ledger({ storage: openSqliteLog(db) });
+const storage = openSqliteLog(db);
 Database.prototype.prepare = prepare;
+const log = serviceDbPath === undefined ? new Ledger({ storage }) : null;
 if (connections.size !== 1) throw new Error(`expected one connection, saw ${connections.size}`);
 const [connection] = connections;
 process.stdout.write(
@@ -37,23 +44,50 @@ process.stdout.write(
   })}\n`,
 );
 
+const noteOf = (d) => ({
+  type: "note",
+  time: new Date().toISOString(),
+  actor: { id: "crash-test", role: "system" },
+  institution: "-",
+  outcome: "success",
+  source: { observer: "crash-test" },
+  data: d,
+});
+
+if (serviceDbPath !== undefined) {
+  const { EmbeddedLedger } = await import("../../dist/ledger/embedded-ledger.js");
+  const { openServiceDb } = await import("../../dist/store/service-db.js");
+  const { sqliteOutbox } = await import("../../dist/store/sqlite-outbox.js");
+  const service = openServiceDb(serviceDbPath, { create: true });
+  service.exec(
+    "CREATE TABLE IF NOT EXISTS crash_state (call TEXT PRIMARY KEY, first_index INTEGER NOT NULL) STRICT",
+  );
+  const insert = service.prepare("INSERT INTO crash_state (call, first_index) VALUES (?, ?)");
+  const port = new EmbeddedLedger({
+    storage,
+    signer,
+    outbox: sqliteOutbox(service),
+    checkpointIntervalMs: 50,
+  });
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === "") continue;
+    const data = JSON.parse(line);
+    const call = `${data[0].round}/${data[0].batch}`;
+    void port
+      .append(
+        data.map((d) => ({ record: noteOf(d) })),
+        { stateChange: (results) => insert.run(call, results[0].index) },
+      )
+      .then((results) => process.stdout.write(results.map((r) => `${JSON.stringify(r)}\n`).join("")));
+  }
+  await new Promise(() => undefined); // Until killed.
+}
+
 let batches = 0;
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "") continue;
   const data = JSON.parse(line);
-  const results = await log.append(
-    data.map((d) => ({
-      record: {
-        type: "note",
-        time: new Date().toISOString(),
-        actor: { id: "crash-test", role: "system" },
-        institution: "-",
-        outcome: "success",
-        source: { observer: "crash-test" },
-        data: d,
-      },
-    })),
-  );
+  const results = await log.append(data.map((d) => ({ record: noteOf(d) })));
   process.stdout.write(results.map((r) => `${JSON.stringify(r)}\n`).join(""));
   if (++batches % 4 === 0) log.signCheckpoint(signer);
 }

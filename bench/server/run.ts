@@ -14,8 +14,9 @@
  *
  *   npm run bench:server -- [--examinees 10000] [--seconds 10] [--connections 50]
  *
- * Every trail read is itself a ledger entry (audit-query) with a re-signed checkpoint, so (c) trail
- * measures verification plus a durable ledger append per request. Bounded: each load phase stops after
+ * Every trail read is itself a ledger entry (audit-query), appended through the node's write port: the
+ * reads of all connections share group commits (one transaction and fsync per batch) and checkpoints are
+ * signed on a cadence, so (c) trail measures verification plus a share of a durable append per request. Bounded: each load phase stops after
  * --seconds or 200,000 requests, whichever comes first; the server is stopped and the data directory
  * removed at the end. Benchmarks are not tests: nothing here asserts on time. Figures are from one
  * machine and one run.

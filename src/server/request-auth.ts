@@ -36,11 +36,23 @@ export function peerOf(request: FastifyRequest): PeerCertificate {
   const socket = request.raw.socket;
   // The handshake already refused unauthorised certificates; checked again because peerIdentity
   // itself verifies nothing.
-  const identity =
-    socket instanceof TLSSocket && socket.authorized ? peerIdentity(socket.getPeerCertificate()) : undefined;
-  if (!identity)
-    throw new ServiceError("AUTH_CERTIFICATE_MISMATCH", "クライアント証明書を確認できません", {});
-  return { fingerprint: identity.fingerprintSha256, serial: identity.serialHex };
+  if (!(socket instanceof TLSSocket) || !socket.authorized) throw noPeer();
+  // A connection's client certificate is fixed at its handshake (TLS 1.3 has no renegotiation): it is
+  // parsed once per connection, not on every request of a keep-alive connection.
+  let peer = peers.get(socket);
+  if (peer === undefined) {
+    const identity = peerIdentity(socket.getPeerCertificate());
+    if (!identity) throw noPeer();
+    peer = { fingerprint: identity.fingerprintSha256, serial: identity.serialHex };
+    peers.set(socket, peer);
+  }
+  return peer;
+}
+
+const peers = new WeakMap<TLSSocket, PeerCertificate>();
+
+function noPeer(): ServiceError {
+  return new ServiceError("AUTH_CERTIFICATE_MISMATCH", "クライアント証明書を確認できません", {});
 }
 
 /** The session token from the cookie header (no cookie library: one cookie, strict syntax). */

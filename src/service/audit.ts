@@ -5,7 +5,7 @@
  * Checkpoints are the ledger's business (on a cadence); a caller that hands out proofs waits for one
  * covering its entries (`ctx.ledger.checkpointCovering`).
  */
-import type { OperationRecord, RecordInput } from "../ledger/entry/operation-record.js";
+import type { RecordInput } from "../ledger/entry/operation-record.js";
 import type { AppendOptions, AppendResult } from "../ledger/write-port.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { alertKindOf, dueAlerts } from "./alerts.js";
@@ -49,8 +49,7 @@ export async function audit(
     records.map((record) => ({ record })),
     options,
   );
-  if (records.some((r) => alertKindOf(r as OperationRecord) !== undefined))
-    await raiseDueAlerts(ctx, records);
+  if (records.some((r) => alertKindOf(r) !== undefined)) await raiseDueAlerts(ctx, records);
   return results;
 }
 

@@ -247,14 +247,19 @@ function stampingHook(): { hook: CheckpointPublished; attach: (ctx: ServiceConte
       if (ctx === undefined) pending.push(cp);
       else {
         const c = ctx;
-        setImmediate(() => stamp(c, cp));
+        setImmediate(() => {
+          stamp(c, cp);
+        });
       }
     },
     attach: (c) => {
       ctx = c;
       const latest = pending.at(-1);
       pending.length = 0;
-      if (latest !== undefined) setImmediate(() => stamp(c, latest));
+      if (latest !== undefined)
+        setImmediate(() => {
+          stamp(c, latest);
+        });
     },
   };
 }

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { uploadExport } from "../src/client/transfer-client.js";
 import { createCertificateAuthority } from "../src/crypto/pki/ca.js";
 import { issueSigningCertificate } from "../src/crypto/pki/certificates.js";
@@ -89,13 +89,18 @@ describe("an external RFC 3161 TSA", () => {
     const seal = ledgerRecords(node.ctx).find((x) => x.type === "seal" && x.transfer === transfer.id);
     expect(seal).toMatchObject({ timestamp: { tsa: tsa.url } });
 
-    const checkpoint = node.ctx.ledger.storage.latestCheckpoint();
-    const stamped = checkpoint === null ? undefined : checkpointTimeStamp(node.ctx, checkpoint.size);
-    expect(stamped?.tsa).toBe(tsa.url);
-    const cp = opensslTsVerify(
-      stamped?.token ?? new Uint8Array(),
-      new TextEncoder().encode(checkpoint?.note),
+    // The checkpoint covering the seal, stamped by the ledger port's publication hook: a bounded wait.
+    const checkpoint = await node.ctx.ledger.checkpointCovering(node.ctx.ledger.size() - 1);
+    const stamped = await vi.waitFor(
+      () => {
+        const found = checkpointTimeStamp(node.ctx, checkpoint.size);
+        if (found === undefined) throw new Error(`checkpoint ${checkpoint.size} not stamped yet`);
+        return found;
+      },
+      { timeout: 15_000, interval: 25 },
     );
+    expect(stamped.tsa).toBe(tsa.url);
+    const cp = opensslTsVerify(stamped.token, new TextEncoder().encode(checkpoint.note));
     expect(cp.stdout + cp.stderr).toContain("Verification: OK");
   });
 

@@ -25,7 +25,12 @@ export type ClusterErrorCode =
   | "CLUSTER_NO_QUORUM"
   | "CLUSTER_PENDING_QUEUE_UNUSABLE"
   // Cosigning.
-  | "CLUSTER_COSIGN_REFUSED";
+  | "CLUSTER_COSIGN_REFUSED"
+  // Integrity watch and repair (integrity/).
+  | "CLUSTER_QUARANTINED"
+  | "CLUSTER_INTEGRITY_MISMATCH"
+  | "CLUSTER_REPAIR_UNPROVEN"
+  | "CLUSTER_REPAIR_FAILED";
 
 /** The cluster domain's error: stable code, log-safe context, optional cause. */
 export class ClusterError extends CodedError<ClusterErrorCode> {

@@ -28,6 +28,8 @@ export interface ChunkStore {
   delete(address: string): boolean;
   /** Number of chunks held. */
   count(): number;
+  /** Every address held, ascending (for the rolling integrity check). */
+  addresses(): Iterable<string>;
   close(): void;
 }
 
@@ -74,6 +76,7 @@ export function openChunkStore(path: string): ChunkStore {
   );
   const remove = db.prepare<[string]>("DELETE FROM chunks WHERE address = ?");
   const total = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM chunks");
+  const list = db.prepare<[], { address: string }>("SELECT address FROM chunks ORDER BY address");
 
   return {
     has: (address) => exists.get(checkChunkAddress(address)) !== undefined,
@@ -110,6 +113,11 @@ export function openChunkStore(path: string): ChunkStore {
       return deleted;
     },
     count: () => total.get()?.n ?? 0,
+    *addresses() {
+      // Collected first: the caller may repair (delete + put) while walking.
+      const all = list.all().map((r) => r.address);
+      yield* all;
+    },
     close: () => {
       db.close();
     },

@@ -1,0 +1,131 @@
+/**
+ * The kinds of damage issue 11 lists, done to a node's files the way an attacker with file access would:
+ * through a separate SQLite connection, under the running node. The consistent rewrite goes as far as an
+ * attacker holding the log key can: the entry, every later entry re-chained, every leaf hash and
+ * interior node recomputed, and every stored checkpoint re-signed — fsck on that node then passes, and
+ * only the other nodes' cosignatures on the published checkpoint reveal it.
+ */
+import Database from "better-sqlite3";
+import { encodeEntry, decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
+import type { OperationRecord } from "../../src/ledger/entry/operation-record.js";
+import { nodeHasher } from "../../src/ledger/node-hasher.js";
+import { formatCheckpoint } from "../../src/ledger/verify/checkpoint.js";
+import { CompactRange } from "../../src/ledger/verify/compact-range.js";
+import { toHex } from "../../src/ledger/verify/encoding.js";
+import { appendSignatureLine } from "../../src/ledger/verify/signed-note.js";
+import type { NoteSigner } from "../../src/crypto/note-signer.js";
+import { nodeKey } from "../../src/store/sqlite-log.js";
+import type { TestNode } from "./integrity-fixture.js";
+
+function withDb<T>(path: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** Changes one character of entry `index`'s bytes (leaf hash left as it was). */
+export function editEntryBytes(node: TestNode, index: number): void {
+  withDb(node.ledgerPath, (db) => {
+    const row = db.prepare<[number], { entry: Buffer }>("SELECT entry FROM entries WHERE idx = ?").get(index);
+    if (row === undefined) throw new Error("no such entry");
+    const text = row.entry.toString("utf8").replace('"time":"2026', '"time":"2025');
+    db.prepare("UPDATE entries SET entry = ? WHERE idx = ?").run(Buffer.from(text, "utf8"), index);
+  });
+}
+
+export function deleteEntryRow(node: TestNode, index: number): void {
+  withDb(node.ledgerPath, (db) => db.prepare("DELETE FROM entries WHERE idx = ?").run(index));
+}
+
+/** Swaps the rows (bytes and leaf hash) of two entries. */
+export function swapEntryRows(node: TestNode, a: number, b: number): void {
+  withDb(node.ledgerPath, (db) => {
+    const get = db.prepare<[number], { entry: Buffer; leaf_hash: Buffer }>(
+      "SELECT entry, leaf_hash FROM entries WHERE idx = ?",
+    );
+    const ra = get.get(a);
+    const rb = get.get(b);
+    if (ra === undefined || rb === undefined) throw new Error("no such entry");
+    const put = db.prepare("UPDATE entries SET entry = ?, leaf_hash = ? WHERE idx = ?");
+    db.transaction(() => {
+      put.run(rb.entry, rb.leaf_hash, a);
+      put.run(ra.entry, ra.leaf_hash, b);
+    })();
+  });
+}
+
+/**
+ * Rewrites entry `index` (its time) and re-chains every later entry, recomputes every leaf hash and
+ * interior node, and re-signs every stored checkpoint with the log key.
+ */
+export function consistentRewrite(node: TestNode, index: number, logSigner: NoteSigner): void {
+  withDb(node.ledgerPath, (db) => {
+    const rows = db
+      .prepare<[], { idx: number; entry: Buffer }>("SELECT idx, entry FROM entries ORDER BY idx")
+      .all();
+    const range = new CompactRange(nodeHasher);
+    const nodes: { level: number; index: number; hash: Uint8Array }[] = [];
+    const leaves: Uint8Array[] = [];
+    const roots = new Map<number, Uint8Array>();
+    let prev: string | undefined;
+    const putEntry = db.prepare("UPDATE entries SET entry = ?, leaf_hash = ? WHERE idx = ?");
+    db.transaction(() => {
+      for (const row of rows) {
+        let bytes: Uint8Array = new Uint8Array(row.entry);
+        if (row.idx >= index) {
+          const record = decodeEntry(bytes);
+          const changed = {
+            ...record,
+            ...(row.idx === index ? { time: "2025-01-01T00:00:00.000Z" } : {}),
+            ...(prev !== undefined ? { prev } : {}),
+          } as OperationRecord;
+          bytes = encodeEntry(changed);
+        }
+        const leaf = nodeHasher.hashLeaf(bytes);
+        if (row.idx >= index) putEntry.run(Buffer.from(bytes), Buffer.from(leaf), row.idx);
+        prev = toHex(leaf);
+        leaves.push(leaf);
+        nodes.push(...range.append(leaf));
+        roots.set(range.size, range.root());
+      }
+      db.prepare("DELETE FROM nodes").run();
+      const putNode = db.prepare("INSERT INTO nodes (key, hash) VALUES (?, ?)");
+      for (const n of nodes) putNode.run(nodeKey(n.level, n.index), Buffer.from(n.hash));
+      const checkpoints = db.prepare<[], { size: number }>("SELECT size FROM checkpoints").all();
+      const putCheckpoint = db.prepare("UPDATE checkpoints SET root = ?, note = ? WHERE size = ?");
+      for (const { size } of checkpoints) {
+        const root = size === 0 ? nodeHasher.emptyRoot() : (roots.get(size) as Uint8Array);
+        const text = formatCheckpoint({ origin: logSigner.name, size, root });
+        const note = appendSignatureLine(`${text}\n`, logSigner.name, logSigner.keyId, logSigner.sign(text));
+        putCheckpoint.run(Buffer.from(root), note, size);
+      }
+    })();
+  });
+}
+
+/** Flips bytes of a stored chunk (its address row stays). */
+export function corruptChunk(node: TestNode, address: string): void {
+  withDb(`${node.dir}/chunks.db`, (db) => {
+    const row = db
+      .prepare<[string], { bytes: Buffer }>("SELECT bytes FROM chunks WHERE address = ?")
+      .get(address);
+    if (row === undefined) throw new Error("no such chunk");
+    const bytes = Buffer.from(row.bytes);
+    bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+    db.prepare("UPDATE chunks SET bytes = ? WHERE address = ?").run(bytes, address);
+  });
+}
+
+export function editTransferRow(node: TestNode, id: string, set: string): void {
+  withDb(`${node.dir}/service.db`, (db) => db.prepare(`UPDATE transfers SET ${set} WHERE id = ?`).run(id));
+}
+
+export function deleteEntryKeys(node: TestNode, transfer: string): number {
+  return withDb(
+    node.ledgerPath,
+    (db) => db.prepare("DELETE FROM entry_keys WHERE key = ?").run(`transfer:${transfer}`).changes,
+  );
+}

@@ -22,6 +22,12 @@ export interface PeerTls {
   readonly keyPem: string;
 }
 
+/**
+ * A further resource of the peer endpoint (e.g. the integrity routes, `integrity/ledger-peer-routes.ts`),
+ * called after the caller's node certificate was checked. Resolves true when it answered the request.
+ */
+export type PeerRoute = (req: IncomingMessage, res: ServerResponse, peer: string) => Promise<boolean>;
+
 export interface PeerServerOptions {
   readonly tls: PeerTls & { readonly crlPem: string };
   /** Node names allowed to call this endpoint. */
@@ -30,6 +36,7 @@ export interface PeerServerOptions {
   readonly host?: string;
   readonly port?: number;
   readonly maxChunkBytes?: number;
+  readonly routes?: readonly PeerRoute[];
 }
 
 export interface RunningPeerServer {
@@ -68,6 +75,9 @@ async function handle(o: PeerServerOptions, req: IncomingMessage, res: ServerRes
   if (peer === undefined || !o.peers.includes(peer.nodeName)) {
     reply(res, 403, "CLUSTER_PEER_IDENTITY_INVALID");
     return;
+  }
+  for (const route of o.routes ?? []) {
+    if (await route(req, res, peer.nodeName)) return;
   }
   const address = chunkAddressFromPath(req.url);
   if (address === undefined) {

@@ -151,6 +151,13 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
       transfer: id.optional(),
     })
     .strict(),
+  /**
+   * A node repaired damage in its own copy (issue 11): which node, the entry range replaced
+   * ([from, to), empty when no entry was), the node the good copy came from, and — optional, added
+   * later, so older repair entries stay valid — what was repaired, the published checkpoint the
+   * entries were proven against, the transfers whose rows and the chunks (content addresses) replaced,
+   * and the chunks no copy could repair (their transfers are marked damaged and never served).
+   */
   z
     .object({
       ...common,
@@ -158,6 +165,26 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
       node: id,
       range: z.object({ from: count, to: count }).strict(),
       sourceNode: id,
+      what: z
+        .array(
+          z.enum([
+            "entries",
+            "tree",
+            "checkpoints",
+            "index-keys",
+            "record-hashes",
+            "transfer-rows",
+            "chunks",
+          ]),
+        )
+        .min(1)
+        .max(7)
+        .optional(),
+      checkpoint: z.object({ size: count, root: sha256Hex }).strict().optional(),
+      entries: count.optional(),
+      transfers: z.array(id).max(100).optional(),
+      chunks: z.array(sha256Hex).max(100).optional(),
+      unrepaired: z.array(sha256Hex).max(100).optional(),
     })
     .strict(),
   z.object({ ...common, type: z.literal("note"), data: z.record(z.string(), z.json()) }).strict(),

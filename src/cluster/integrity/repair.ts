@@ -1,0 +1,268 @@
+/**
+ * The repair of a quarantined node, from the findings of a check to rejoining:
+ *
+ * 1. the ledger (`repair-ledger.ts`): bad entries localised with a peer by subtree hashes, fetched,
+ *    proven against the quorum-published checkpoint, replaced; derived rows rebuilt;
+ * 2. transfer rows: a peer's row is taken only when it says exactly what the (now proven) entries
+ *    commit to (`transfer-projection.ts`); with no such peer, the committed columns are written from the
+ *    entries themselves and the rest of the local row is kept;
+ * 3. chunks: fetched from any peer (or the offline node) that has bytes hashing to the address (the
+ *    peer client re-hashes on receipt), then replaced. A chunk no copy has is *unrepairable*: its
+ *    transfer is marked damaged (never served) and `onUnrepairable` raises the alarm;
+ * 4. the full check runs again over the repaired files; only when it passes (unrepairable chunks
+ *    aside) is the `repair` entry appended — through the cluster's write port, so every node records
+ *    it — and the node rejoins. Otherwise it stays quarantined.
+ */
+import type Database from "better-sqlite3";
+import type { RecordInput } from "../../ledger/entry/operation-record.js";
+import type { LogStorage } from "../../ledger/log-storage.js";
+import { nodeHasher } from "../../ledger/node-hasher.js";
+import { toHex } from "../../ledger/verify/encoding.js";
+import type { TreeHasher } from "../../ledger/verify/hash.js";
+import { openPublishedCheckpoint, type CosignerPolicy } from "../../ledger/verify/published-checkpoint.js";
+import type { VerifierKey } from "../../ledger/verify/verifier-key.js";
+import { decodeEntry } from "../../ledger/entry/canonical-entry.js";
+import { isCodedError } from "../../coded-error.js";
+import type { ChunkStore } from "../../store/chunk-store.js";
+import type { LogRepairAccess } from "../../store/sqlite-log-repair.js";
+import { readTransferRow, replaceTransferRow } from "../../store/transfer-rows.js";
+import { ClusterError } from "../errors.js";
+import type { PeerClient, PeerEndpoint } from "../peer/peer-client.js";
+import type { Finding } from "./finding.js";
+import type { FullCheckResult } from "./full-check.js";
+import type { LedgerPeerClient } from "./ledger-peer-client.js";
+import type { NodeHealth } from "./node-health.js";
+import { repairLedger, type LedgerRepairResult } from "./repair-ledger.js";
+import { differingColumns, TransferProjection } from "./transfer-projection.js";
+
+export interface NodeFiles {
+  readonly storage: LogStorage;
+  readonly access: LogRepairAccess;
+  readonly serviceDb?: Database.Database | undefined;
+  readonly chunks?: ChunkStore | undefined;
+}
+
+export interface RepairDeps {
+  /** This node's name (as in its certificate and the repair entry). */
+  readonly node: string;
+  readonly logKey: VerifierKey;
+  readonly policy: CosignerPolicy;
+  readonly hasher?: TreeHasher;
+  /** The node's files as they are now (read again after `reopen`). */
+  readonly files: () => NodeFiles;
+  /** Reopens the node's ledger after its file was repaired (its in-memory head may be stale). */
+  readonly reopen: () => void;
+  /** Healthy peers, preferred first; the offline node last (source of last resort). */
+  readonly peers: readonly PeerEndpoint[];
+  readonly ledgerClient: LedgerPeerClient;
+  readonly chunkClient?: PeerClient;
+  /** The latest published (quorum-cosigned) checkpoint note. */
+  readonly publishedNote: () => Promise<string | undefined>;
+  readonly chunkOwner?: (address: string) => string | undefined;
+  readonly health: NodeHealth;
+  /** The full check again, over the files as they are after the repair. */
+  readonly recheck: () => FullCheckResult;
+  /** Appends the repair entry through the cluster's write port; resolves with its index. */
+  readonly appendRepair?: (record: RecordInput) => Promise<number | undefined>;
+  readonly onUnrepairable?: (damage: { transfer: string | undefined; address: string }) => Promise<void>;
+  readonly now: () => Date;
+  /** Monotonic milliseconds (durations in the outcome). */
+  readonly clock?: () => number;
+}
+
+export interface RepairOutcome {
+  readonly ok: boolean;
+  readonly record: RecordInput | undefined;
+  readonly entryIndex: number | undefined;
+  /** What the re-run check still finds (empty when ok). */
+  readonly remaining: readonly Finding[];
+  readonly ledger: LedgerRepairResult | undefined;
+  readonly unrepaired: readonly string[];
+  readonly timings: { readonly localiseMs: number; readonly totalMs: number };
+}
+
+const LEDGER_KINDS = new Set([
+  "entry",
+  "tree",
+  "checkpoint",
+  "published-root",
+  "index-keys",
+  "record-hashes",
+]);
+
+/** Repairs what `findings` name; the node is "repairing" meanwhile. */
+export async function repairDamage(deps: RepairDeps, findings: readonly Finding[]): Promise<RepairOutcome> {
+  const clock = deps.clock ?? (() => performance.now());
+  const started = clock();
+  const hasher = deps.hasher ?? nodeHasher;
+  deps.health.beginRepair();
+  let ledger: LedgerRepairResult | undefined;
+  let sourceNode: string | undefined;
+  let checkpointRef: { size: number; root: string } | undefined;
+  const repairedTransfers: string[] = [];
+  const repairedChunks: string[] = [];
+  const unrepaired: string[] = [];
+  try {
+    const note = await deps.publishedNote();
+    if (findings.some((f) => LEDGER_KINDS.has(f.kind))) {
+      if (note === undefined) {
+        throw new ClusterError("CLUSTER_REPAIR_UNPROVEN", "公開されたチェックポイントがありません", {});
+      }
+      const published = openPublishedCheckpoint(note, deps.logKey, deps.policy).checkpoint;
+      checkpointRef = { size: published.size, root: toHex(published.root) };
+      const indicesOf = (kind: Finding["kind"]): Set<number> =>
+        new Set(
+          findings.filter((f) => f.kind === kind && f.index !== undefined).map((f) => f.index as number),
+        );
+      const files = deps.files();
+      ledger = await repairLedger({
+        storage: files.storage,
+        access: files.access,
+        hasher,
+        logKey: deps.logKey,
+        policy: deps.policy,
+        publishedNote: note,
+        published,
+        peers: deps.peers,
+        client: deps.ledgerClient,
+        indexKeyIndices: indicesOf("index-keys"),
+        recordHashIndices: indicesOf("record-hashes"),
+        clock,
+      });
+      sourceNode = ledger.from;
+      deps.reopen();
+    }
+    const rowFindings = [
+      ...new Set(findings.filter((f) => f.kind === "transfer-row").map((f) => f.transfer)),
+    ];
+    if (rowFindings.length > 0) {
+      const files = deps.files();
+      if (files.serviceDb === undefined)
+        throw new ClusterError("CLUSTER_REPAIR_FAILED", "service.db がありません", {});
+      const projection = projectionOf(files.storage);
+      for (const id of rowFindings) {
+        if (id === undefined) continue;
+        const from = await repairTransferRow(deps, files.serviceDb, projection, id);
+        if (from !== undefined) {
+          repairedTransfers.push(id);
+          sourceNode ??= from;
+        }
+      }
+    }
+    for (const f of findings) {
+      if (f.kind !== "chunk" || f.address === undefined) continue;
+      const from = await repairChunk(deps, f.address);
+      if (from === undefined) unrepaired.push(f.address);
+      else {
+        repairedChunks.push(f.address);
+        sourceNode ??= from;
+      }
+    }
+  } catch (error) {
+    deps.health.repairFailed();
+    throw error;
+  }
+  const check = deps.recheck();
+  const remaining = check.findings.filter(
+    (f) => !(f.kind === "chunk" && unrepaired.includes(f.address ?? "")),
+  );
+  const timings = { localiseMs: Math.round(ledger?.localiseMs ?? 0), totalMs: Math.round(clock() - started) };
+  if (remaining.length > 0) {
+    deps.health.repairFailed();
+    deps.health.quarantine(remaining);
+    return { ok: false, record: undefined, entryIndex: undefined, remaining, ledger, unrepaired, timings };
+  }
+  const replaced = ledger?.replaced ?? [];
+  const what = [
+    ...(ledger?.what ?? []),
+    ...(repairedTransfers.length > 0 ? (["transfer-rows"] as const) : []),
+    ...(repairedChunks.length > 0 ? (["chunks"] as const) : []),
+  ];
+  const now = deps.now().toISOString();
+  const record: RecordInput = {
+    time: now,
+    actor: { id: deps.node, role: "system" },
+    institution: "-",
+    outcome: unrepaired.length > 0 ? "serious-failure" : "success",
+    ...(unrepaired.length > 0 ? { outcomeDesc: "payload chunks no copy could repair" } : {}),
+    source: { observer: deps.node },
+    type: "repair",
+    node: deps.node,
+    range:
+      replaced.length > 0
+        ? { from: replaced[0] as number, to: (replaced[replaced.length - 1] as number) + 1 }
+        : { from: 0, to: 0 },
+    sourceNode: sourceNode ?? deps.node,
+    ...(what.length > 0 ? { what } : {}),
+    ...(checkpointRef !== undefined ? { checkpoint: checkpointRef } : {}),
+    ...(replaced.length > 0 ? { entries: replaced.length } : {}),
+    ...(repairedTransfers.length > 0 ? { transfers: repairedTransfers.slice(0, 100) } : {}),
+    ...(repairedChunks.length > 0 ? { chunks: repairedChunks.slice(0, 100) } : {}),
+    ...(unrepaired.length > 0 ? { unrepaired: unrepaired.slice(0, 100) } : {}),
+  };
+  const entryIndex = await deps.appendRepair?.(record);
+  deps.health.rejoin({
+    at: now,
+    what: what.length > 0 ? what : ["none"],
+    fromNode: sourceNode ?? deps.node,
+    checkpointSize: checkpointRef?.size ?? 0,
+    ...(entryIndex !== undefined ? { entryIndex } : {}),
+  });
+  return { ok: true, record, entryIndex, remaining: [], ledger, unrepaired, timings };
+}
+
+function projectionOf(storage: LogStorage): TransferProjection {
+  const projection = new TransferProjection();
+  for (const stored of storage.scanEntries()) {
+    try {
+      projection.apply(decodeEntry(stored.entry));
+    } catch {
+      continue;
+    }
+  }
+  return projection;
+}
+
+/** @returns the node the row came from (this node when only the committed columns were rewritten) */
+async function repairTransferRow(
+  deps: RepairDeps,
+  db: Database.Database,
+  projection: TransferProjection,
+  id: string,
+): Promise<string | undefined> {
+  const expected = projection.get(id);
+  if (expected === undefined) return undefined;
+  for (const peer of deps.peers) {
+    try {
+      const row = await deps.ledgerClient.transferRow(peer, id);
+      if (row !== undefined && differingColumns(row, expected).length === 0) {
+        replaceTransferRow(db, row);
+        return peer.name;
+      }
+    } catch {
+      continue;
+    }
+  }
+  const local = readTransferRow(db, id);
+  if (local === undefined) return undefined;
+  replaceTransferRow(db, { ...local, ...expected });
+  return deps.node;
+}
+
+/** @returns the peer the chunk came from, or undefined when no copy could repair it */
+async function repairChunk(deps: RepairDeps, address: string): Promise<string | undefined> {
+  const chunks = deps.files().chunks;
+  if (chunks === undefined || deps.chunkClient === undefined) return undefined;
+  try {
+    const fetched = await deps.chunkClient.fetchChunk(address, deps.peers);
+    chunks.delete(address);
+    chunks.put(address, fetched.bytes);
+    return fetched.from;
+  } catch (error) {
+    if (!isCodedError(error)) throw error;
+    const transfer = deps.chunkOwner?.(address);
+    if (transfer !== undefined) deps.health.markDamaged(transfer);
+    await deps.onUnrepairable?.({ transfer, address });
+    return undefined;
+  }
+}

@@ -40,6 +40,18 @@ export interface AppOptions {
   readonly logger?: boolean | { level: string };
   /** How often the CRL file is checked for changes made by another process (ms). */
   readonly crlPollMs?: number;
+  /**
+   * A cluster node's integrity state (`cluster/integrity/node-health.ts`). While it is not serving
+   * (quarantined or repairing), `/api/v1/health` answers 503 with the state — so the load balancer's
+   * HTTPS check takes the node out — and every other route answers 503 CLUSTER_QUARANTINED.
+   */
+  readonly nodeHealth?: NodeHealthView;
+}
+
+/** What the server needs of the node's integrity state (positions and codes only, no data). */
+export interface NodeHealthView {
+  serving(): boolean;
+  snapshot(): { readonly state: string; readonly since: string };
 }
 
 export interface App {
@@ -102,6 +114,22 @@ export function buildApp(options: AppOptions): App {
 
   limitConnectionsPerAddress(app.server, ctx.config.connections.perAddress);
   registerSecurityHeaders(app);
+  const health = options.nodeHealth;
+  if (health !== undefined) {
+    app.addHook("onRequest", async (request, reply) => {
+      if (health.serving()) return;
+      const { state, since } = health.snapshot();
+      if (request.url === "/api/v1/health") {
+        await reply.code(503).send({ status: state, since });
+        return;
+      }
+      // Coded like every refusal; the load balancer sends the next request to a healthy node.
+      await reply
+        .code(503)
+        .header("content-type", "application/fhir+json; charset=utf-8")
+        .send(outcome("CLUSTER_QUARANTINED", "exception", "このノードは点検のため利用を停止しています"));
+    });
+  }
   const connections = guardOpenConnections(app, ctx);
   app.setErrorHandler((error, request, reply) => {
     // An unexpected failure on a ledger that went back in time (entries and checkpoints deleted under

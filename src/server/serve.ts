@@ -14,7 +14,7 @@ import { closeNode, openNode, type Clock } from "../service/node.js";
 import { spoolDir } from "../service/upload-stream.js";
 import { clearSpool } from "../store/payload-spool.js";
 import type { ServiceContext } from "../service/context.js";
-import { buildApp, type App } from "./app.js";
+import { buildApp, type App, type NodeHealthView } from "./app.js";
 
 const CRL_REFRESH_MS = 12 * 3_600_000;
 const RETENTION_EVERY_MS = 10 * 60_000;
@@ -36,6 +36,8 @@ export async function startServer(
     clock?: Clock;
     crlPollMs?: number;
     env?: NodeJS.ProcessEnv;
+    /** A cluster node's integrity state (see AppOptions.nodeHealth). */
+    nodeHealth?: NodeHealthView;
   } = {},
 ): Promise<RunningServer> {
   let app: App | undefined;
@@ -57,6 +59,7 @@ export async function startServer(
       channels: new EnvelopeChannels(() => ctx.now().getTime(), ctx.random),
       logger: options.logger ?? false,
       ...(options.crlPollMs !== undefined ? { crlPollMs: options.crlPollMs } : {}),
+      ...(options.nodeHealth !== undefined ? { nodeHealth: options.nodeHealth } : {}),
     });
     await app.app.listen({
       host: options.host ?? ctx.config.listen.host,

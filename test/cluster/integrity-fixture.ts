@@ -54,6 +54,8 @@ export interface IntegrityCluster {
   append(requests: readonly AppendRequest[], rows?: (db: ServiceDb) => void): Promise<void>;
   /** Runs one transfer through every step on every node. */
   transfer(n: number): Promise<string>;
+  /** Transfers first … first + count - 1, every step, appended as one batch per node (benchmarks). */
+  transferBatch(first: number, count: number): Promise<void>;
   /** Every node signs and cosigns its own checkpoint; published once a quorum agrees. */
   publish(): string;
   /** Reopens a node's ledger (after its file was edited or repaired underneath). */
@@ -77,6 +79,45 @@ function common(n: number, role: "sender" | "receiver") {
     outcome: "success" as const,
     source: { observer: "node1" },
     requestId: `req-${n}`,
+  };
+}
+
+export function transferId(n: number): string {
+  return `tr_${String(n).padStart(6, "0")}`;
+}
+
+/** The five entries of transfer n: upload, conversion, send, download, receipt. */
+function transferRecords(n: number): { id: string; requests: AppendRequest[] } {
+  const id = transferId(n);
+  const original = sha(`original ${n}`);
+  const standard = sha(`standard ${n}`);
+  const recordHashes = [sha(`record ${n}.1`), sha(`record ${n}.2`)];
+  const file = { sha256: standard, bytes: 500 + n };
+  const records: RecordInput[] = [
+    {
+      ...common(n, "sender"),
+      type: "upload",
+      transfer: id,
+      receiver: RECEIVER,
+      file: { sha256: original, bytes: 1000 + n },
+    },
+    {
+      ...common(n, "sender"),
+      type: "conversion",
+      transfer: id,
+      input: { sha256: original, bytes: 1000 + n },
+      output: file,
+      records: recordsCommitment(recordHashes),
+      rejected: 0,
+      mapping: { id: "map-1", version: "0123456789abcdef" },
+    },
+    { ...common(n, "sender"), type: "send", transfer: id, receiver: RECEIVER, file },
+    { ...common(n, "receiver"), type: "download", transfer: id, file, format: "csv" },
+    { ...common(n, "receiver"), type: "receipt", transfer: id, file },
+  ];
+  return {
+    id,
+    requests: records.map((record, i) => (i === 1 ? { record, recordHashes } : { record })),
   };
 }
 
@@ -123,6 +164,28 @@ export function makeIntegrityCluster(o: { nodes?: number } = {}): IntegrityClust
   }
   const policy: CosignerPolicy = { cosigners: f.cosignerKeys.slice(0, Math.min(3, count)), quorum: 2 };
   const chunkOwners = new Map<string, string>();
+  const insertRow = (db: ServiceDb, n: number): void => {
+    db.prepare(
+      `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
+        standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
+       VALUES (?, ?, ?, 'converted', 'map-1', ?, ?, ?, ?, 2, 0, '{}', ?, ?)`,
+    ).run(
+      transferId(n),
+      SENDER,
+      RECEIVER,
+      sha(`original ${n}`),
+      1000 + n,
+      sha(`standard ${n}`),
+      500 + n,
+      T,
+      T,
+    );
+  };
+  const storeChunk = (n: number): void => {
+    const chunk = chunkOf(n);
+    chunkOwners.set(chunkAddress(chunk), transferId(n));
+    for (const node of nodes) node.chunks.put(chunkAddress(chunk), chunk);
+  };
 
   const cluster: IntegrityCluster = {
     f,
@@ -137,50 +200,30 @@ export function makeIntegrityCluster(o: { nodes?: number } = {}): IntegrityClust
       }
     },
     async transfer(n) {
-      const id = `tr_${String(n).padStart(6, "0")}`;
-      const original = sha(`original ${n}`);
-      const standard = sha(`standard ${n}`);
-      const recordHashes = [sha(`record ${n}.1`), sha(`record ${n}.2`)];
-      const upload: RecordInput = {
-        ...common(n, "sender"),
-        type: "upload",
-        transfer: id,
-        receiver: RECEIVER,
-        file: { sha256: original, bytes: 1000 + n },
-      };
-      const conversion: RecordInput = {
-        ...common(n, "sender"),
-        type: "conversion",
-        transfer: id,
-        input: { sha256: original, bytes: 1000 + n },
-        output: { sha256: standard, bytes: 500 + n },
-        records: recordsCommitment(recordHashes),
-        rejected: 0,
-        mapping: { id: "map-1", version: "0123456789abcdef" },
-      };
-      await cluster.append([{ record: upload }, { record: conversion, recordHashes }], (db) => {
-        db.prepare(
-          `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
-            standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
-           VALUES (?, ?, ?, 'converted', 'map-1', ?, ?, ?, ?, 2, 0, '{}', ?, ?)`,
-        ).run(id, SENDER, RECEIVER, original, 1000 + n, standard, 500 + n, T, T);
+      const t = transferRecords(n);
+      await cluster.append(t.requests.slice(0, 2), (db) => {
+        insertRow(db, n);
       });
-      const chunk = chunkOf(n);
-      chunkOwners.set(chunkAddress(chunk), id);
-      for (const node of nodes) node.chunks.put(chunkAddress(chunk), chunk);
-      const file = { sha256: standard, bytes: 500 + n };
-      const step = async (record: RecordInput, status: string): Promise<void> => {
-        await cluster.append([{ record }], (db) => {
-          db.prepare("UPDATE transfers SET status = ? WHERE id = ?").run(status, id);
+      storeChunk(n);
+      for (const [i, status] of (["sent", "downloaded", "received"] as const).entries()) {
+        await cluster.append([t.requests[2 + i] as AppendRequest], (db) => {
+          db.prepare("UPDATE transfers SET status = ? WHERE id = ?").run(status, t.id);
         });
-      };
-      await step({ ...common(n, "sender"), type: "send", transfer: id, receiver: RECEIVER, file }, "sent");
-      await step(
-        { ...common(n, "receiver"), type: "download", transfer: id, file, format: "csv" },
-        "downloaded",
-      );
-      await step({ ...common(n, "receiver"), type: "receipt", transfer: id, file }, "received");
-      return id;
+      }
+      return t.id;
+    },
+    async transferBatch(first, count) {
+      const requests: AppendRequest[] = [];
+      for (let n = first; n < first + count; n++) requests.push(...transferRecords(n).requests);
+      await cluster.append(requests, (db) => {
+        db.transaction(() => {
+          for (let n = first; n < first + count; n++) {
+            insertRow(db, n);
+            db.prepare("UPDATE transfers SET status = 'received' WHERE id = ?").run(transferId(n));
+          }
+        })();
+      });
+      for (let n = first; n < first + count; n++) storeChunk(n);
     },
     publish() {
       const signed = nodes.map((node) => {

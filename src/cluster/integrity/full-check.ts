@@ -27,8 +27,9 @@ import type { VerifierKey } from "../../ledger/verify/verifier-key.js";
 import { isCodedError } from "../../coded-error.js";
 import type { ChunkStore } from "../../store/chunk-store.js";
 import type { LogRepairAccess } from "../../store/sqlite-log-repair.js";
-import { scanTransferRows } from "../../store/transfer-rows.js";
-import { checkEntry } from "./entry-checks.js";
+import { readTransferRow, scanTransferRows } from "../../store/transfer-rows.js";
+import { decodeEntry } from "../../ledger/entry/canonical-entry.js";
+import { checkEntry, readEntry } from "./entry-checks.js";
 import type { Finding, FindingKind } from "./finding.js";
 import { differingColumns, TransferProjection } from "./transfer-projection.js";
 
@@ -123,7 +124,10 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
   } finally {
     keyRows.return?.();
   }
-  if (input.serviceDb !== undefined) findings.push(...checkTransferRows(input.serviceDb, projection));
+  if (input.serviceDb !== undefined) {
+    const suspects = checkTransferRows(input.serviceDb, projection);
+    findings.push(...secondLook(input.storage, input.serviceDb, suspects));
+  }
   let chunks = 0;
   if (input.chunks !== undefined) {
     for (const address of input.chunks.addresses()) {
@@ -165,6 +169,33 @@ function checkTransferRows(db: Database.Database, projection: TransferProjection
     }
   }
   return findings;
+}
+
+/**
+ * The rows were read after the entries were scanned, so a transfer whose row and entries were committed
+ * together in between looks like a mismatch. Each suspect is looked at again, row and entries read now
+ * again, and reported only if it still differs (a real edit does; the next run looks once more).
+ */
+function secondLook(storage: LogStorage, db: Database.Database, suspects: readonly Finding[]): Finding[] {
+  const ids = [...new Set(suspects.map((f) => f.transfer).filter((t) => t !== undefined))];
+  const confirmed = new Set<string>();
+  for (const id of ids) {
+    const again = new TransferProjection();
+    for (const index of storage.findByKey(`transfer:${id}`)) {
+      const stored = readEntry(storage, index);
+      if (stored === undefined) continue;
+      try {
+        again.apply(decodeEntry(stored.entry));
+      } catch {
+        continue;
+      }
+    }
+    const row = readTransferRow(db, id);
+    const expected = again.get(id);
+    if (row === undefined || expected === undefined || differingColumns(row, expected).length > 0)
+      confirmed.add(id);
+  }
+  return suspects.filter((f) => f.transfer !== undefined && confirmed.has(f.transfer));
 }
 
 function dedupe(findings: readonly Finding[]): Finding[] {

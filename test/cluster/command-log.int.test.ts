@@ -12,6 +12,7 @@ import {
   GENESIS,
   encodeBatch,
   logKeys,
+  MAX_COMMAND_BYTES,
   type CommandBatch,
   type LogKeys,
   type LogPosition,
@@ -185,7 +186,7 @@ describe("ordered command log on etcd", () => {
     for (const bad of [
       { id: "short", origin: "node1", body: 1 },
       { id: id(), origin: "Node 1", body: 1 },
-      { id: id(), origin: "node1", body: "x".repeat(70_000) },
+      { id: id(), origin: "node1", body: "x".repeat(MAX_COMMAND_BYTES + 1) },
     ]) {
       await expect(submitCommand(c, keys, bad)).rejects.toMatchObject({ code: "CLUSTER_LOG_ENTRY_INVALID" });
     }

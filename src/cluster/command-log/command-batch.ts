@@ -24,11 +24,31 @@ export interface Command {
   readonly body: unknown;
 }
 
+/**
+ * A submitted command the sequencer refused (its preconditions failed against the state at the batch's
+ * position): nothing of it is applied anywhere; it is in the log only so that its origin learns the
+ * outcome, with the coded error the state machine raised (code, message and log-safe context).
+ */
+export interface RefusedCommand {
+  readonly id: string;
+  readonly origin: string;
+  readonly error: {
+    readonly name: string;
+    readonly code: string;
+    readonly message: string;
+    readonly context: unknown;
+  };
+}
+
 export interface CommandBatch {
   readonly seq: number;
   /** Hex SHA-256 of the previous batch's canonical bytes (GENESIS_HASH before batch 1). */
   readonly prev: string;
   readonly commands: readonly Command[];
+  /** Commands refused when this batch was formed (absent when none). */
+  readonly refused?: readonly RefusedCommand[];
+  /** Every node signs, cosigns and offers a checkpoint of its copy right after applying this batch. */
+  readonly checkpoint?: true;
 }
 
 /** Where a follower stands: the last batch it applied. */
@@ -40,8 +60,12 @@ export interface LogPosition {
 export const GENESIS_HASH = "0".repeat(64);
 export const GENESIS: LogPosition = { seq: 0, hash: GENESIS_HASH };
 
-/** Upper bound on one command's canonical JSON; etcd's default request limit is 1.5 MiB per request. */
-export const MAX_COMMAND_BYTES = 64 * 1024;
+/**
+ * Upper bound on one command's canonical JSON; etcd's default request limit is 1.5 MiB per request and a
+ * batch carries at least one command. (A conversion record's record hashes travel in its command: about
+ * 11,000 records fit; larger files need their hashes carried as a payload — see the README.)
+ */
+export const MAX_COMMAND_BYTES = 768 * 1024;
 /** Upper bound on one batch's canonical JSON. */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 
@@ -98,9 +122,37 @@ export function checkCommand(value: unknown): Command {
   return { id: c.id, origin: c.origin, body: c.body };
 }
 
+function checkRefused(value: unknown): RefusedCommand {
+  const r = value as Partial<RefusedCommand> | null;
+  if (r === null || typeof r !== "object" || typeof r.id !== "string" || typeof r.origin !== "string") {
+    throw invalid("refused");
+  }
+  const e = r.error as Partial<RefusedCommand["error"]> | null | undefined;
+  if (
+    e === null ||
+    typeof e !== "object" ||
+    typeof e.name !== "string" ||
+    typeof e.code !== "string" ||
+    typeof e.message !== "string"
+  ) {
+    throw invalid("refused error");
+  }
+  return {
+    id: r.id,
+    origin: r.origin,
+    error: { name: e.name, code: e.code, message: e.message, context: e.context ?? {} },
+  };
+}
+
 /** The canonical bytes of a batch (what etcd stores and what the hash covers). */
 export function encodeBatch(batch: CommandBatch): string {
-  const text = canonicalize({ seq: batch.seq, prev: batch.prev, commands: batch.commands });
+  const text = canonicalize({
+    seq: batch.seq,
+    prev: batch.prev,
+    commands: batch.commands,
+    ...(batch.refused !== undefined && batch.refused.length > 0 ? { refused: batch.refused } : {}),
+    ...(batch.checkpoint === true ? { checkpoint: true } : {}),
+  });
   if (text === undefined) throw invalid("encode");
   return text;
 }
@@ -134,10 +186,15 @@ export function decodeBatch(
     throw invalid("batch");
   }
   if (!Array.isArray(b.commands)) throw invalid("commands");
+  if (b.refused !== undefined && !Array.isArray(b.refused)) throw invalid("refused");
+  if (b.checkpoint !== undefined && (b.checkpoint as unknown) !== true) throw invalid("checkpoint");
+  const refused = (b.refused ?? []).map((r) => checkRefused(r));
   const batch: CommandBatch = {
     seq: b.seq as number,
     prev: b.prev,
     commands: b.commands.map((c) => checkCommand(c)),
+    ...(refused.length > 0 ? { refused } : {}),
+    ...(b.checkpoint === true ? { checkpoint: true } : {}),
   };
   if (encodeBatch(batch) !== text) throw invalid("not canonical", { seq: batch.seq });
   if (batch.seq !== after.seq + 1 || batch.prev !== after.hash) {

@@ -23,7 +23,25 @@ import {
   type Command,
   type LogKeys,
   type LogPosition,
+  type RefusedCommand,
 } from "./command-batch.js";
+
+/**
+ * What the state machine makes of the commands about to be ordered after `head`: the ones it accepts
+ * (in order), the ones whose preconditions fail (refused: recorded so the origin learns, applied
+ * nowhere), and whether the batch carries a checkpoint. `undefined`: not now (the state is not at
+ * `head` yet); the sequencer looks again.
+ */
+export type PrepareBatch = (
+  head: LogPosition,
+  commands: readonly Command[],
+) => Promise<PreparedBatch | undefined>;
+
+export interface PreparedBatch {
+  readonly accepted: readonly Command[];
+  readonly refused: readonly RefusedCommand[];
+  readonly checkpoint: boolean;
+}
 
 /** etcd's default --max-txn-ops. A batch of n commands needs 2 + n compares and 2 + n operations. */
 export const ETCD_DEFAULT_MAX_TXN_OPS = 128;
@@ -42,6 +60,10 @@ export interface SequencerOptions {
   readonly onError?: (error: unknown) => void;
   /** Called after each batch this sequencer appended. */
   readonly onAppend?: (position: LogPosition, commands: number) => void;
+  /** The state machine's check of a batch before it is written (default: every command accepted). */
+  readonly prepare?: PrepareBatch;
+  /** With nothing pending: whether to write an empty batch carrying a checkpoint (default: never). */
+  readonly idleCheckpoint?: (head: LogPosition) => boolean;
 }
 
 export interface RunningSequencer {
@@ -87,6 +109,10 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       .limit(maxBatch)
       .exec();
     if (pending.kvs.length === 0) {
+      if (o.idleCheckpoint?.(head.position) === true) {
+        await write(campaignKey, head, { accepted: [], refused: [], checkpoint: true }, []);
+        return;
+      }
       await Promise.race([wake.promise, sleep(idleWaitMs)]);
       return;
     }
@@ -116,8 +142,40 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
           count: dropped.length,
         }),
       );
+    const prepared =
+      o.prepare === undefined
+        ? { accepted: commands, refused: [], checkpoint: false }
+        : await o.prepare(head.position, commands);
+    if (prepared === undefined) {
+      await sleep(5);
+      return;
+    }
+    // A command the state machine neither accepted nor refused stays pending for the next batch.
+    const decided = new Set([...prepared.accepted, ...prepared.refused].map((c) => o.keys.pending + c.id));
+    await write(
+      campaignKey,
+      head,
+      prepared,
+      taken.filter((t) => decided.has(t.key) || dropped.includes(t.key)),
+    );
+  };
+
+  /** One all-or-nothing etcd transaction: the batch, the new head, the pending records removed. */
+  const write = async (
+    campaignKey: string,
+    head: Head,
+    prepared: PreparedBatch,
+    taken: readonly { key: string; mod: string }[],
+  ): Promise<void> => {
     const seq = head.position.seq + 1;
-    const encoded = encodeBatch({ seq, prev: head.position.hash, commands });
+    const batch = {
+      seq,
+      prev: head.position.hash,
+      commands: prepared.accepted,
+      ...(prepared.refused.length > 0 ? { refused: prepared.refused } : {}),
+      ...(prepared.checkpoint ? { checkpoint: true as const } : {}),
+    };
+    const encoded = encodeBatch(batch);
     const position = { seq, hash: batchHash(encoded) };
     let txn =
       head.modRevision === "0"
@@ -125,8 +183,9 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         : o.client.if(o.keys.head, "Mod", "==", head.modRevision);
     txn = txn.and(campaignKey, "Create", ">", 0);
     for (const t of taken) txn = txn.and(t.key, "Mod", "==", t.mod);
+    const worthABatch = batch.commands.length > 0 || prepared.refused.length > 0 || prepared.checkpoint;
     const ops = [
-      ...(commands.length > 0
+      ...(worthABatch
         ? [
             o.client.put(o.keys.logKey(seq)).value(encoded),
             o.client.put(o.keys.head).value(JSON.stringify(position)),
@@ -134,10 +193,11 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         : []),
       ...taken.map((t) => o.client.delete().key(t.key)),
     ];
+    if (ops.length === 0) return;
     const result = await txn.then(...ops).commit();
-    if (result.succeeded && commands.length > 0) {
+    if (result.succeeded && worthABatch) {
       appended++;
-      o.onAppend?.(position, commands.length);
+      o.onAppend?.(position, batch.commands.length);
     }
   };
 

@@ -39,6 +39,9 @@ export async function submitCommand(
   }
 }
 
+/** Bytes of commands one grouped submission carries at most. */
+const MAX_GROUP_BYTES = 1024 * 1024;
+
 /** A grouped submission needs one compare and two puts per command; etcd's default --max-txn-ops is 128. */
 function maxGroup(maxTxnOps: number): number {
   return Math.max(1, Math.floor((maxTxnOps - 4) / 2));
@@ -71,11 +74,13 @@ export function createGroupedSubmitter(
     promise: Promise<"submitted" | "duplicate">;
   };
   let group: Waiting[] = [];
+  let groupBytes = 0;
   let timer: NodeJS.Timeout | undefined;
 
   const flush = (): void => {
     const batch = group;
     group = [];
+    groupBytes = 0;
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     if (batch.length === 0) return;
@@ -128,6 +133,10 @@ export function createGroupedSubmitter(
       // The same id twice in one group: the second is a duplicate of the first, whatever happens to it.
       const first = group.find((w) => w.command.id === checked.id);
       if (first !== undefined) return first.promise.then(() => "duplicate" as const);
+      // One etcd request stays under its 1.5 MiB limit: a large command goes in a group of its own.
+      const bytes = Buffer.byteLength(canonicalize(checked) ?? "");
+      if (group.length > 0 && groupBytes + bytes > MAX_GROUP_BYTES) flush();
+      groupBytes += bytes;
       const waiting = { command: checked } as Waiting;
       waiting.promise = new Promise<"submitted" | "duplicate">((resolve, reject) => {
         waiting.resolve = resolve;

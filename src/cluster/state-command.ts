@@ -1,0 +1,58 @@
+/**
+ * The cluster's commands, as they travel through the etcd command log: an append of one operation's
+ * ledger records together with the service state change they record (a {@link StateCommand}: data, not a
+ * closure, so every node can apply it to its own service.db), and a request for a checkpoint.
+ *
+ * `StateCommand` and the applier have the shape agreed with the write port (`ledger/write-port.ts`,
+ * issue 9 phase 2): the applier registry lives in `service/state-commands/` and is deterministic (no
+ * clock, no randomness, nothing outside service.db), which is what makes every node reach the same state
+ * and the same outcome from the same log.
+ */
+import type { ServiceDb } from "../store/service-db.js";
+import type { AppendRequest, AppendResult } from "../ledger/write-port.js";
+
+export type JsonValue =
+  null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/** A service state change as data: every node applies it, in log order, to its own service.db. */
+export interface StateCommand {
+  readonly kind: string;
+  readonly args: JsonValue;
+}
+
+/**
+ * Applies one state command to `db` (inside the caller's transaction or savepoint), given where the
+ * command's entries landed. Throws (a coded error) when its preconditions fail; must not await.
+ */
+export type ApplyCommand = (command: StateCommand, results: readonly AppendResult[], db: ServiceDb) => void;
+
+export const LEDGER_APPEND = "ledger.append";
+export const CHECKPOINT_REQUEST = "checkpoint.request";
+
+/** The body of a command that appends one operation's records (and its state change). */
+export interface AppendBody {
+  readonly type: typeof LEDGER_APPEND;
+  readonly requests: readonly AppendRequest[];
+  readonly command?: StateCommand;
+}
+
+/** The body of a command that only asks the sequencer for a checkpoint soon. */
+export interface CheckpointRequestBody {
+  readonly type: typeof CHECKPOINT_REQUEST;
+}
+
+export function isAppendBody(body: unknown): body is AppendBody {
+  const b = body as Partial<AppendBody> | null;
+  if (b === null || typeof b !== "object" || b.type !== LEDGER_APPEND || !Array.isArray(b.requests)) {
+    return false;
+  }
+  const c = b.command as Partial<StateCommand> | null | undefined;
+  return (
+    c === undefined || (c !== null && typeof c === "object" && typeof c.kind === "string" && "args" in c)
+  );
+}
+
+export function isCheckpointRequest(body: unknown): body is CheckpointRequestBody {
+  const b = body as Partial<CheckpointRequestBody> | null;
+  return b !== null && typeof b === "object" && b.type === CHECKPOINT_REQUEST;
+}

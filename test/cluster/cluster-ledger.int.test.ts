@@ -1,0 +1,225 @@
+/**
+ * The cluster's write port on real etcd (3 voting members + a learner for the offline node), with four
+ * in-process nodes each on its own ledger.db and service.db: the port contract (the same tests the
+ * embedded node runs), then what only a cluster has — every node, the offline one included, reaching the
+ * same copy and the same state from the log alone; a node restarted on its files resuming from its
+ * position; the sequencer leaving and another taking over with nothing lost or repeated.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Etcd3 } from "etcd3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClusterLedger } from "../../src/cluster/cluster-ledger.js";
+import type { NoteKey } from "../../src/crypto/note-key.js";
+import { createCosigner } from "../../src/crypto/note-signer.js";
+import { fsck } from "../../src/ledger/fsck.js";
+import { toHex } from "../../src/ledger/verify/encoding.js";
+import { openServiceDb, type ServiceDb } from "../../src/store/service-db.js";
+import { createSqliteLog, openSqliteLog } from "../../src/store/sqlite-log.js";
+import { noteRecord } from "../ledger/records.js";
+import {
+  createTestTable,
+  put,
+  testApplier,
+  testRows,
+  writePortContract,
+} from "../support/write-port-contract.js";
+import { cosigningFixture } from "./cosigning-fixture.js";
+import { useEtcdCluster } from "./etcd-suite.js";
+
+const suite = useEtcdCluster();
+const f = cosigningFixture();
+const PREFIX = "cluster-ledger/";
+const policy = { cosigners: f.cosignerKeys, quorum: 2 };
+
+interface Node {
+  readonly name: string;
+  readonly dir: string;
+  readonly client: Etcd3;
+  db: ServiceDb;
+  ledger: ClusterLedger;
+}
+
+const nodes: Node[] = [];
+const clients: Etcd3[] = [];
+
+function openNodeLedger(
+  name: string,
+  dir: string,
+  client: Etcd3,
+  i: number | undefined,
+  db: ServiceDb,
+): ClusterLedger {
+  const path = join(dir, "ledger.db");
+  const storage = (() => {
+    try {
+      return openSqliteLog(path);
+    } catch {
+      return createSqliteLog({ path, origin: f.logSigner.name, verifierKey: f.logSigner.verifierKey });
+    }
+  })();
+  return new ClusterLedger({
+    client,
+    prefix: PREFIX,
+    nodeName: name,
+    storage,
+    db,
+    applyCommand: testApplier,
+    logSigner: f.logSigner,
+    ...(i === undefined
+      ? { offline: true }
+      : { cosigner: createCosigner(f.nodeKeys[i] as NoteKey, Date.now) }),
+    policy,
+    checkpointIntervalMs: 300,
+  }).start();
+}
+
+function startNode(name: string, i: number | undefined, hosts: string[]): Node {
+  const dir = join(suite.dir(), name);
+  mkdirSync(dir, { recursive: true });
+  const client = new Etcd3({ hosts, dialTimeout: 2000 });
+  clients.push(client);
+  const db = openServiceDb(join(dir, "service.db"), { create: true });
+  createTestTable(db);
+  const node = { name, dir, client, db, ledger: openNodeLedger(name, dir, client, i, db) };
+  nodes.push(node);
+  return node;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+beforeAll(async () => {
+  const hosts = suite.cluster().clientUrls();
+  for (const [i, name] of ["node1", "node2", "node3"].entries()) startNode(name, i, hosts);
+  const learner = await suite.cluster().addLearner("offline");
+  startNode("offline", undefined, [learner.clientUrl]);
+  await until("a sequencer", () => nodes.some((n) => n.ledger.status().sequencer));
+}, 60_000);
+
+afterAll(async () => {
+  for (const n of nodes) {
+    await n.ledger.close().catch(() => undefined);
+    n.db.close();
+  }
+  for (const c of clients) c.close();
+});
+
+const online = (): Node[] => nodes.filter((n) => n.name !== "offline");
+
+writePortContract("cluster on etcd (a node that is not the sequencer)", () => {
+  const n = online().find((x) => !x.ledger.status().sequencer) ?? online()[0];
+  if (n === undefined) throw new Error("no node");
+  return { port: n.ledger, db: n.db, logKey: f.logKey, policy };
+});
+
+async function converged(): Promise<void> {
+  const size = Math.max(...nodes.map((n) => n.ledger.size()));
+  await until(`every node at size ${size}`, () =>
+    nodes.every(
+      (n) => n.ledger.size() === size && n.ledger.status().seq === (nodes[0] as Node).ledger.status().seq,
+    ),
+  );
+}
+
+describe("the replicated state machine", () => {
+  it("brings every node, the offline one included, to the same copy and the same state", async () => {
+    const appended = await Promise.all(
+      online().flatMap((n, i) =>
+        Array.from({ length: 5 }, (_, j) =>
+          n.ledger.append([{ record: noteRecord(10_000 + i * 100 + j) }], {
+            command: put(`conv-${i}-${j}`, n.name),
+          }),
+        ),
+      ),
+    );
+    expect(new Set(appended.flat().map((r) => r.index)).size).toBe(15);
+    await converged();
+    const first = nodes[0] as Node;
+    const size = first.ledger.size();
+    for (const n of nodes) {
+      expect(n.ledger.size()).toBe(size);
+      expect(toHex(n.ledger.root(size))).toBe(toHex(first.ledger.root(size)));
+      for (let i = 0; i < size; i++)
+        expect(toHex(n.ledger.entry(i).entry)).toBe(toHex(first.ledger.entry(i).entry));
+      expect(testRows(n.db)).toEqual(testRows(first.db));
+    }
+    // Published checkpoints: cosigned by a quorum, and every online node's stored checkpoints pass fsck.
+    const cp = await first.ledger.checkpointCovering(size - 1);
+    expect(cp.size).toBe(size);
+    for (const n of nodes) {
+      const storage = openSqliteLog(join(n.dir, "ledger.db"));
+      try {
+        expect(fsck(storage, f.logKey).ok).toBe(true);
+      } finally {
+        storage.close();
+      }
+    }
+    await until("the offline node to take the published checkpoint", () => {
+      try {
+        return (nodes.find((n) => n.name === "offline") as Node).ledger.latestCheckpoint().size >= size;
+      } catch {
+        return false;
+      }
+    });
+  }, 60_000);
+
+  it("refuses appends on the offline node", async () => {
+    const offline = nodes.find((n) => n.name === "offline") as Node;
+    await expect(offline.ledger.append([{ record: noteRecord(1) }])).rejects.toMatchObject({
+      code: "CLUSTER_UNAVAILABLE",
+    });
+  });
+
+  it("resumes a node restarted on its own files from its position, nothing applied twice", async () => {
+    const n2 = nodes.find((n) => n.name === "node2") as Node;
+    await n2.ledger.close();
+    const other = nodes.find((n) => n.name === "node1") as Node;
+    for (let j = 0; j < 5; j++)
+      await other.ledger.append([{ record: noteRecord(20_000 + j) }], { command: put(`restart-${j}`, "x") });
+    n2.ledger = openNodeLedger("node2", n2.dir, n2.client, 1, n2.db);
+    await converged();
+    expect(testRows(n2.db)).toEqual(testRows(other.db));
+    expect(toHex(n2.ledger.root())).toBe(toHex(other.ledger.root()));
+  }, 60_000);
+
+  it("goes on when the sequencer leaves: another is elected, nothing lost, repeated or reordered", async () => {
+    const leader = online().find((n) => n.ledger.status().sequencer) as Node;
+    const rest = online().filter((n) => n !== leader);
+    const before = (rest[0] as Node).ledger.size();
+    const burst = Array.from({ length: 20 }, (_, j) =>
+      (rest[j % rest.length] as Node).ledger.append([{ record: noteRecord(30_000 + j) }], {
+        command: put(`failover-${j}`, "y"),
+      }),
+    );
+    await sleep(20);
+    await leader.ledger.close();
+    const results = await Promise.all(burst);
+    await until("a new sequencer", () => rest.some((n) => n.ledger.status().sequencer));
+    leader.ledger = openNodeLedger(
+      leader.name,
+      leader.dir,
+      leader.client,
+      online().indexOf(leader),
+      leader.db,
+    );
+    await converged();
+    const indices = results
+      .flat()
+      .map((r) => r.index)
+      .sort((a, b) => a - b);
+    expect(new Set(indices).size).toBe(20);
+    expect(Math.min(...indices)).toBeGreaterThanOrEqual(before);
+    for (const n of nodes) {
+      const rows = testRows(n.db).filter((r) => r.key.startsWith("failover-"));
+      expect(rows).toHaveLength(20);
+      expect(testRows(n.db)).toEqual(testRows(leader.db));
+    }
+  }, 60_000);
+});

@@ -6,7 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { Etcd3 } from "etcd3";
-import { afterAll, describe, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { isCodedError } from "../../src/coded-error.js";
 import {
   GENESIS,
@@ -178,6 +179,52 @@ describe("ordered command log on etcd", () => {
     expect(offline.failure()).toBeUndefined();
     // A linearizable read on the learner is refused: it really is a non-voting member.
     await expect(local.get(keys.head).string()).rejects.toThrow();
+  });
+
+  it("a deposed sequencer's late batch fails on the head compare-and-swap: the log never forks", async () => {
+    const keys = logKeys("t-deposed/");
+    const c = client();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = 0;
+    // The first sequencer reads the head and the pending command, then stalls before its write.
+    onTestFinished(() => {
+      release();
+    });
+    const first = startSequencer({
+      client: c,
+      keys,
+      nodeName: "node1",
+      leaseTtlSeconds: 2,
+      idleWaitMs: 100,
+      prepare: async (_head, commands) => {
+        held++;
+        await gate;
+        return { accepted: commands, refused: [], checkpoint: false };
+      },
+    });
+    running.push(first);
+    await expect.poll(() => first.isLeader(), { timeout: 10_000 }).toBe(true);
+    const live = follow(c, keys, "node-live");
+    const cmd = id();
+    await submitCommand(c, keys, { id: cmd, origin: "node1", body: "once" });
+    await expect.poll(() => held, { timeout: 10_000 }).toBe(1);
+    // Its leadership ends (its election key gone, as when its lease expires); another is elected and
+    // orders the same pending command.
+    const second = sequence(c, keys, "node2");
+    const campaign = await c.getAll().prefix(`election/${keys.election}/`).sort("Create", "Ascend").keys();
+    expect(campaign.length).toBeGreaterThan(0);
+    await c.delete().key(campaign[0] as string);
+    await expect.poll(() => live.ids, { timeout: 15_000 }).toEqual([cmd]);
+    expect(second.appended()).toBe(1);
+    // Now the deposed one writes what it prepared: refused by etcd, nothing appended.
+    release();
+    await sleep(500);
+    expect(first.appended()).toBe(0);
+    expect(await headSeq(c, keys)).toBe(1);
+    expect(live.ids).toEqual([cmd]);
   });
 
   it("refuses malformed commands before they reach etcd (coded)", async () => {

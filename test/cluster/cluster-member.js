@@ -1,0 +1,127 @@
+// One cluster node for the SIGKILL proof (test/cluster/cluster-kill.int.test.ts), run after `npm run build`
+// as `node <this> <etcd hosts,comma-separated> <prefix> <node name> <dir> <online|offline>`, with the keys in
+// the environment: KENSHIN_TEST_LOG_KEY (the log's signer key, the same on every node),
+// KENSHIN_TEST_NODE_KEY (this node's witness key; online nodes), KENSHIN_TEST_COSIGNERS (the pinned
+// cosigner vkeys, comma-separated). It is the built library's ClusterLedger on its own <dir>/ledger.db and
+// <dir>/service.db, with a deterministic applier on a test table (`test.put`: one row per key, a key taken
+// twice is refused).
+// stdin: "append <id>" → a note record carrying <id> with the command put(<id>), answered
+// {"ack":"<id>"} once this node applied it, or {"nack":"<id>","code":…}; "publish" → {"published":size}
+// once a quorum-cosigned checkpoint covers everything this node holds. stdout is a synchronous pipe.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { Etcd3 } from "etcd3";
+import { ClusterLedger } from "../../dist/cluster/cluster-ledger.js";
+import { parseSignerKey } from "../../dist/crypto/note-key.js";
+import { createCosigner, createNoteSigner } from "../../dist/crypto/note-signer.js";
+import { parseVerifierKey } from "../../dist/ledger/verify/verifier-key.js";
+import { openServiceDb } from "../../dist/store/service-db.js";
+import { createSqliteLog, openSqliteLog } from "../../dist/store/sqlite-log.js";
+
+const [hosts, prefix, nodeName, dir, role] = process.argv.slice(2);
+if (role === undefined)
+  throw new Error("usage: cluster-member <hosts> <prefix> <node> <dir> <online|offline>");
+const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+const logSigner = createNoteSigner(parseSignerKey(process.env.KENSHIN_TEST_LOG_KEY ?? ""));
+const offline = role === "offline";
+const cosigner = offline
+  ? undefined
+  : createCosigner(parseSignerKey(process.env.KENSHIN_TEST_NODE_KEY ?? ""), Date.now);
+const policy = {
+  cosigners: (process.env.KENSHIN_TEST_COSIGNERS ?? "").split(",").map((k) => parseVerifierKey(k)),
+  quorum: 2,
+};
+
+const path = join(dir, "ledger.db");
+const storage = existsSync(path)
+  ? openSqliteLog(path)
+  : createSqliteLog({ path, origin: logSigner.name, verifierKey: logSigner.verifierKey });
+const db = openServiceDb(join(dir, "service.db"), { create: true });
+db.exec(
+  "CREATE TABLE IF NOT EXISTS test_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, entry INTEGER NOT NULL) STRICT",
+);
+const applyCommand = (command, results, sdb) => {
+  if (command.kind !== "test.put")
+    throw Object.assign(new Error("unknown command"), { code: "TEST_COMMAND_UNKNOWN" });
+  const { key, value } = command.args;
+  if (sdb.prepare("SELECT 1 FROM test_kv WHERE key = ?").get(key) !== undefined)
+    throw Object.assign(new Error("key taken"), { code: "TEST_KEY_EXISTS" });
+  sdb
+    .prepare("INSERT INTO test_kv (key, value, entry) VALUES (?, ?, ?)")
+    .run(key, value, results[0]?.index ?? -1);
+};
+
+const client = new Etcd3({ hosts: hosts.split(","), dialTimeout: 2000 });
+const ledger = new ClusterLedger({
+  client,
+  prefix,
+  nodeName,
+  storage,
+  db,
+  applyCommand,
+  logSigner,
+  ...(cosigner === undefined ? {} : { cosigner }),
+  policy,
+  offline,
+  leaseTtlSeconds: 2,
+  checkpointIntervalMs: 500,
+  onError: (e) => {
+    if (["CLUSTER_LOG_GAP", "CLUSTER_APPLY_FAILED", "CLUSTER_LOG_TRIMMED"].includes(e?.code))
+      say({ fatal: e.code });
+  },
+}).start();
+
+let wasLeader = false;
+setInterval(() => {
+  const now = ledger.status().sequencer;
+  if (now && !wasLeader) say({ event: "leader", node: nodeName });
+  wasLeader = now;
+}, 50);
+
+function record(id) {
+  return {
+    type: "note",
+    time: "2025-04-01T09:00:00.000Z",
+    actor: { id: "user-1", role: "sender", network: { address: "192.0.2.1", type: "ip" } },
+    institution: "1312345678",
+    outcome: "success",
+    source: { observer: nodeName },
+    data: { id },
+  };
+}
+
+async function append(id) {
+  try {
+    await ledger.append([{ record: record(id) }], {
+      command: { kind: "test.put", args: { key: id, value: nodeName } },
+    });
+    say({ ack: id });
+  } catch (e) {
+    say({ nack: id, code: e?.code ?? "unknown", outcome: e?.context?.outcome });
+  }
+}
+
+async function publish() {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const size = ledger.size();
+    try {
+      const cp = size === 0 ? undefined : await ledger.checkpointCovering(size - 1);
+      if (cp === undefined || cp.size >= size) {
+        say({ published: cp?.size ?? 0, size });
+        return;
+      }
+    } catch (e) {
+      say({ waiting: e?.code ?? "unknown" });
+    }
+  }
+  say({ published: -1 });
+}
+
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const [verb, id] = line.split(" ");
+  if (verb === "append" && id !== undefined) void append(id);
+  if (verb === "publish") void publish();
+});
+say({ ready: true, node: nodeName, size: ledger.size() });

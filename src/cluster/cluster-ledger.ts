@@ -59,6 +59,10 @@ import { CosignerMemory } from "./cosigner-memory.js";
 import { offerCosignature, publishIfQuorum } from "./cosign-exchange.js";
 import { cosignCheckpoint } from "./checkpoint-cosigner.js";
 import { ClusterError } from "./errors.js";
+import { catchUpFromPeers, type CatchUpResult } from "./log-catch-up.js";
+import { logPeerRoute } from "./log-peer-route.js";
+import type { PeerEndpoint } from "./peer/peer-client.js";
+import type { PeerRoute, PeerTls } from "./peer/peer-server.js";
 import { ReplicatedState, type AppliedBatch } from "./replicated-state.js";
 import { CHECKPOINT_REQUEST, LEDGER_APPEND, type ApplyCommand, type StateCommand } from "./state-command.js";
 
@@ -89,6 +93,8 @@ export interface ClusterLedgerOptions {
   /** How long an append waits to be ordered before it is withdrawn. */
   readonly appendTimeoutMs?: number;
   readonly maxTxnOps?: number;
+  /** Peers to catch up from when etcd's log was trimmed past this node (and this node's TLS identity). */
+  readonly catchUp?: { readonly peers: readonly PeerEndpoint[]; readonly tls: PeerTls };
   readonly onError?: (error: unknown) => void;
 }
 
@@ -143,7 +149,9 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   #cosigning: Promise<void> = Promise.resolve();
   #poller: NodeJS.Timeout | undefined;
   #closed = false;
-  readonly stats = { applied: 0, cosigned: 0, published: 0, refused: 0 };
+  readonly stats = { applied: 0, cosigned: 0, published: 0, refused: 0, caughtUp: 0 };
+  /** The last catch-up from peers: which peer served it and which were refused, with why. */
+  lastCatchUp: CatchUpResult | undefined;
 
   constructor(o: ClusterLedgerOptions) {
     this.#o = o;
@@ -164,6 +172,33 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
 
   /** Starts following the log (and, on an online node, standing for sequencer). */
   start(): this {
+    this.#startFollower();
+    this.#startSequencer();
+    // The published key is read now and then (and often while someone waits for a checkpoint).
+    const poll = (): void => {
+      this.#poller = setTimeout(
+        () => {
+          void this.#pollPublished().finally(() => {
+            if (!this.#closed) poll();
+          });
+        },
+        this.#checkpointWaiters.length > 0 ? 50 : Math.min(1000, this.#intervalMs),
+      );
+    };
+    poll();
+    return this;
+  }
+
+  /** What this node serves peers that etcd can no longer serve (mount on the peer endpoint). */
+  peerRoute(): PeerRoute {
+    return logPeerRoute({
+      batchesFrom: (from, limit) => this.#state.batchesFrom(from, limit),
+      published: () => this.#published,
+      consistencyProof: (from, to) => this.#ledger.consistencyProof(from, to).proof,
+    });
+  }
+
+  #startFollower(): void {
     const o = this.#o;
     this.#follower = startFollower({
       client: o.client,
@@ -178,7 +213,12 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       },
       onError: (error) => {
         o.onError?.(error);
-        if (this.#follower?.failure() !== undefined) {
+        const failure = this.#follower?.failure();
+        if (failure?.code === "CLUSTER_LOG_TRIMMED" && o.catchUp !== undefined) {
+          this.#catchUpLater(0);
+          return;
+        }
+        if (failure !== undefined) {
           this.#failAll(
             new ClusterError(
               "CLUSTER_UNAVAILABLE",
@@ -190,6 +230,45 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
         }
       },
     });
+  }
+
+  /** Catch-up from peers, retried at a bounded pace until it succeeds or the node closes. */
+  #catchUpLater(delayMs: number): void {
+    const o = this.#o;
+    const catchUp = o.catchUp;
+    if (catchUp === undefined || this.#closed) return;
+    setTimeout(() => {
+      if (this.#closed) return;
+      void (async () => {
+        try {
+          await this.#follower?.stop();
+          const result = await catchUpFromPeers({
+            client: o.client,
+            keys: this.#keys,
+            position: () => this.#state.position(),
+            apply: (batch, position) => {
+              this.#applied(this.#state.apply(batch, position), batch.commands);
+            },
+            ownRootAt: (size) => this.#ledger.root(size),
+            logKey: this.#logKey,
+            policy: o.policy,
+            peers: catchUp.peers,
+            tls: catchUp.tls,
+            serializable: o.offline === true,
+          });
+          this.stats.caughtUp += result.applied;
+          this.lastCatchUp = result;
+          if (!this.#closed) this.#startFollower();
+        } catch (error) {
+          o.onError?.(error);
+          this.#catchUpLater(2000);
+        }
+      })();
+    }, delayMs);
+  }
+
+  #startSequencer(): void {
+    const o = this.#o;
     if (o.offline !== true && o.cosigner !== undefined) {
       this.#sequencer = startSequencer({
         client: o.client,
@@ -226,19 +305,6 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
         },
       });
     }
-    // The published key is read now and then (and often while someone waits for a checkpoint).
-    const poll = (): void => {
-      this.#poller = setTimeout(
-        () => {
-          void this.#pollPublished().finally(() => {
-            if (!this.#closed) poll();
-          });
-        },
-        this.#checkpointWaiters.length > 0 ? 50 : Math.min(1000, this.#intervalMs),
-      );
-    };
-    poll();
-    return this;
   }
 
   /** This node's position in the log, whether it is the sequencer now, and the published size. */

@@ -5,110 +5,34 @@
  * same copy and the same state from the log alone; a node restarted on its files resuming from its
  * position; the sequencer leaving and another taking over with nothing lost or repeated.
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClusterLedger } from "../../src/cluster/cluster-ledger.js";
-import type { NoteKey } from "../../src/crypto/note-key.js";
-import { createCosigner } from "../../src/crypto/note-signer.js";
 import { fsck } from "../../src/ledger/fsck.js";
 import { toHex } from "../../src/ledger/verify/encoding.js";
-import { openServiceDb, type ServiceDb } from "../../src/store/service-db.js";
-import { createSqliteLog, openSqliteLog } from "../../src/store/sqlite-log.js";
+import { openSqliteLog } from "../../src/store/sqlite-log.js";
 import { noteRecord } from "../ledger/records.js";
-import {
-  createTestTable,
-  put,
-  testApplier,
-  testRows,
-  writePortContract,
-} from "../support/write-port-contract.js";
+import { put, testRows, writePortContract } from "../support/write-port-contract.js";
+import { nodeSet, until, type TestNode as Node } from "./cluster-nodes.js";
 import { cosigningFixture } from "./cosigning-fixture.js";
 import { useEtcdCluster } from "./etcd-suite.js";
 
 const suite = useEtcdCluster();
 const f = cosigningFixture();
-const PREFIX = "cluster-ledger/";
 const policy = { cosigners: f.cosignerKeys, quorum: 2 };
-
-interface Node {
-  readonly name: string;
-  readonly dir: string;
-  readonly client: Etcd3;
-  db: ServiceDb;
-  ledger: ClusterLedger;
-}
-
-const nodes: Node[] = [];
-const clients: Etcd3[] = [];
-
-function openNodeLedger(
-  name: string,
-  dir: string,
-  client: Etcd3,
-  i: number | undefined,
-  db: ServiceDb,
-): ClusterLedger {
-  const path = join(dir, "ledger.db");
-  const storage = (() => {
-    try {
-      return openSqliteLog(path);
-    } catch {
-      return createSqliteLog({ path, origin: f.logSigner.name, verifierKey: f.logSigner.verifierKey });
-    }
-  })();
-  return new ClusterLedger({
-    client,
-    prefix: PREFIX,
-    nodeName: name,
-    storage,
-    db,
-    applyCommand: testApplier,
-    logSigner: f.logSigner,
-    ...(i === undefined
-      ? { offline: true }
-      : { cosigner: createCosigner(f.nodeKeys[i] as NoteKey, Date.now) }),
-    policy,
-    checkpointIntervalMs: 300,
-  }).start();
-}
-
-function startNode(name: string, i: number | undefined, hosts: string[]): Node {
-  const dir = join(suite.dir(), name);
-  mkdirSync(dir, { recursive: true });
-  const client = new Etcd3({ hosts, dialTimeout: 2000 });
-  clients.push(client);
-  const db = openServiceDb(join(dir, "service.db"), { create: true });
-  createTestTable(db);
-  const node = { name, dir, client, db, ledger: openNodeLedger(name, dir, client, i, db) };
-  nodes.push(node);
-  return node;
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const set = nodeSet({ dir: () => suite.dir(), prefix: "cluster-ledger/", keys: f });
+const nodes = set.nodes;
 
 beforeAll(async () => {
   const hosts = suite.cluster().clientUrls();
-  for (const [i, name] of ["node1", "node2", "node3"].entries()) startNode(name, i, hosts);
+  for (const [i, name] of ["node1", "node2", "node3"].entries()) set.start(name, i, hosts);
   const learner = await suite.cluster().addLearner("offline");
-  startNode("offline", undefined, [learner.clientUrl]);
+  set.start("offline", undefined, [learner.clientUrl]);
   await until("a sequencer", () => nodes.some((n) => n.ledger.status().sequencer));
 }, 60_000);
 
 afterAll(async () => {
-  for (const n of nodes) {
-    await n.ledger.close().catch(() => undefined);
-    n.db.close();
-  }
-  for (const c of clients) c.close();
+  await set.closeAll();
 });
 
 const online = (): Node[] => nodes.filter((n) => n.name !== "offline");
@@ -183,7 +107,7 @@ describe("the replicated state machine", () => {
     const other = nodes.find((n) => n.name === "node1") as Node;
     for (let j = 0; j < 5; j++)
       await other.ledger.append([{ record: noteRecord(20_000 + j) }], { command: put(`restart-${j}`, "x") });
-    n2.ledger = openNodeLedger("node2", n2.dir, n2.client, 1, n2.db);
+    set.reopen(n2);
     await converged();
     expect(testRows(n2.db)).toEqual(testRows(other.db));
     expect(toHex(n2.ledger.root())).toBe(toHex(other.ledger.root()));
@@ -202,13 +126,7 @@ describe("the replicated state machine", () => {
     await leader.ledger.close();
     const results = await Promise.all(burst);
     await until("a new sequencer", () => rest.some((n) => n.ledger.status().sequencer));
-    leader.ledger = openNodeLedger(
-      leader.name,
-      leader.dir,
-      leader.client,
-      online().indexOf(leader),
-      leader.db,
-    );
+    set.reopen(leader);
     await converged();
     const indices = results
       .flat()

@@ -1,12 +1,13 @@
 /**
- * Cluster benchmark, command-log part (what exists of the cluster today, README "Cluster (in
- * progress)"): a real 3-member etcd 3.4 cluster on 127.0.0.1, three in-process nodes each with its own
- * etcd client, grouped submitter, sequencer candidate and follower. Commands (≈ 400-byte bodies, the size
- * of a ledger entry) are offered open-loop at each rate for a few seconds, spread over the three nodes;
- * a command is acknowledged when the node that submitted it has applied it from the log (durable in a
- * Raft majority's fsynced WAL, ordered, applied). Printed: offered and achieved commands/s, latency
- * p50/p99/max, batches and commands per batch. Beside it, in the same run, the embedded node's durable
- * ledger appends (SQLite, batches of 100) of the same number of entries.
+ * Cluster benchmark: the cluster's ledger write port (`src/cluster/cluster-ledger.ts`) on a real 3-member
+ * etcd 3.4 cluster on 127.0.0.1, three in-process nodes each with its own etcd client, ledger.db and
+ * service.db. Appends of one upload record each, with its state command (one row insert), are offered
+ * open-loop at each rate for a few seconds, spread over the three nodes. Printed per rate: offered and
+ * acknowledged appends/s, acknowledgement latency (the node that took it applied it: ordered through
+ * etcd, durable in a Raft majority's fsynced WAL, applied to its own files) p50/p99/max, and the time
+ * until a published checkpoint (log-signed by every node, cosigned by 2 of 3 after each checked its own
+ * root) covers the entry on its node, p50/p99 and entries/s. Beside it, in the same run, the embedded
+ * node's durable ledger appends of the same number of entries.
  *
  *   npm run bench:cluster        (CLUSTER_BENCH_RATES=500,2000,5000 CLUSTER_BENCH_SECONDS=5)
  *
@@ -19,15 +20,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
-import { GENESIS, logKeys } from "../../src/cluster/command-log/command-batch.js";
-import { startFollower } from "../../src/cluster/command-log/log-follower.js";
-import { startSequencer } from "../../src/cluster/command-log/sequencer.js";
-import { createGroupedSubmitter } from "../../src/cluster/command-log/submit-command.js";
+import { ClusterLedger } from "../../src/cluster/cluster-ledger.js";
+import type { ApplyCommand } from "../../src/cluster/state-command.js";
 import { startEtcdCluster } from "../../src/cluster/processes/etcd-cluster.js";
-import { generateNoteKey } from "../../src/crypto/note-key.js";
-import { createNoteSigner } from "../../src/crypto/note-signer.js";
+import { generateNoteKey, type NoteKey } from "../../src/crypto/note-key.js";
+import { createCosigner, createNoteSigner } from "../../src/crypto/note-signer.js";
 import type { RecordInput } from "../../src/ledger/entry/operation-record.js";
 import { Ledger } from "../../src/ledger/ledger.js";
+import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
+import { openServiceDb } from "../../src/store/service-db.js";
 import { createSqliteLog } from "../../src/store/sqlite-log.js";
 
 const RATES = (process.env["CLUSTER_BENCH_RATES"] ?? "500,2000,5000").split(",").map(Number);
@@ -61,93 +62,138 @@ interface Result {
   rate: number;
   offered: number;
   acked: number;
+  refused: number;
   perSecond: number;
   p50: number;
   p99: number;
   max: number;
+  /** Offer → a published (quorum-cosigned) checkpoint covering the entry, seen on its node. */
+  pub50: number;
+  pub99: number;
+  pubPerSecond: number;
   batches: number;
 }
 
+/** The bench's state machine: one row per upload (the shape of a real transfer row insert). */
+const benchApplier: ApplyCommand = (command, results, db) => {
+  const { transfer } = command.args as { transfer: string };
+  db.prepare("INSERT INTO bench_transfers (id, entry) VALUES (?, ?)").run(transfer, results[0]?.index ?? -1);
+};
+
 async function runRate(hosts: string[], rate: number): Promise<Result> {
-  const keys = logKeys(`bench-${rate}-${randomBytes(3).toString("hex")}/`);
+  const prefix = `bench-${rate}-${randomBytes(3).toString("hex")}/`;
+  const log = generateNoteKey("bench.kenshin.example/log");
+  const witnesses = [1, 2, 3].map((i) => generateNoteKey(`bench.kenshin.example/node${i}`));
+  const policy = {
+    cosigners: witnesses.map((k) => parseVerifierKey(createCosigner(k, Date.now).verifierKey)),
+    quorum: 2,
+  };
   const names = ["node1", "node2", "node3"];
   const clients = names.map(() => new Etcd3({ hosts, dialTimeout: 2000 }));
-  const started = new Map<string, number>();
-  const latencies: number[] = [];
-  let lastAck = 0;
-  let batches = 0;
-  const parts = names.map((name, i) => {
-    const client = clients[i] as Etcd3;
-    const sequencer = startSequencer({
-      client,
-      keys,
+  const nodes = names.map((name, i) => {
+    const db = openServiceDb(join(dir, `${prefix.replace("/", "")}-${name}-service.db`), { create: true });
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS bench_transfers (id TEXT PRIMARY KEY, entry INTEGER NOT NULL) STRICT",
+    );
+    const logSigner = createNoteSigner(log);
+    const ledger = new ClusterLedger({
+      client: clients[i] as Etcd3,
+      prefix,
       nodeName: name,
+      storage: createSqliteLog({
+        path: join(dir, `${prefix.replace("/", "")}-${name}-ledger.db`),
+        origin: logSigner.name,
+        verifierKey: logSigner.verifierKey,
+      }),
+      db,
+      applyCommand: benchApplier,
+      logSigner,
+      cosigner: createCosigner(witnesses[i] as NoteKey, Date.now),
+      policy,
       leaseTtlSeconds: 3,
-      idleWaitMs: 50,
       maxTxnOps: MAX_TXN_OPS,
-    });
-    const follower = startFollower({
-      client,
-      keys,
-      nodeName: name,
-      from: GENESIS,
-      idleWaitMs: 50,
-      pageSize: 500,
-      apply: (batch) => {
-        if (i === 0) batches++;
-        for (const c of batch.commands) {
-          if (c.origin !== name) continue;
-          const t0 = started.get(c.id);
-          if (t0 === undefined) continue;
-          const t = now();
-          latencies.push(t - t0);
-          lastAck = t;
-          started.delete(c.id);
-        }
-      },
-    });
-    return {
-      name,
-      sequencer,
-      follower,
-      submitter: createGroupedSubmitter(client, keys, { maxDelayMs: 2, maxTxnOps: MAX_TXN_OPS }),
-    };
+    }).start();
+    return { name, db, ledger };
   });
-  // Wait for a sequencer.
-  for (let i = 0; i < 100 && !parts.some((p) => p.sequencer.isLeader()); i++) await sleep(100);
+  for (let i = 0; i < 100 && !nodes.some((n) => n.ledger.status().sequencer); i++) await sleep(100);
 
-  const perTick = (rate * TICK_MS) / 1000;
+  const latencies: number[] = [];
+  const toPublished: number[] = [];
+  /** Entries acknowledged but not yet covered by a published checkpoint on their node. */
+  const unpublished = nodes.map(() => [] as { index: number; t0: number }[]);
+  let refused = 0;
+  let lastAck = 0;
+  let lastPublished = 0;
+  const watch = setInterval(() => {
+    nodes.forEach((n, i) => {
+      const published = n.ledger.status().published;
+      const waiting = unpublished[i] as { index: number; t0: number }[];
+      while (waiting.length > 0 && (waiting[0] as { index: number }).index < published) {
+        const w = waiting.shift() as { index: number; t0: number };
+        lastPublished = now();
+        toPublished.push(lastPublished - w.t0);
+      }
+    });
+  }, 5);
   const t0 = now();
   let offered = 0;
-  let due = 0;
+  let due: number;
+  const inFlight: Promise<void>[] = [];
   while (now() - t0 < SECONDS * 1000) {
-    due += perTick;
+    // Open loop by the clock: a starved timer does not lower the offered rate.
+    due = ((now() - t0) / 1000) * rate;
     while (offered < Math.floor(due)) {
-      const part = parts[offered % parts.length];
-      if (part === undefined) break;
-      const id = `b${offered}-${randomBytes(4).toString("hex")}`;
-      started.set(id, now());
-      part.submitter.submit({ id, origin: part.name, body: body(offered) }).catch(() => undefined);
+      const k = offered % nodes.length;
+      const node = nodes[k] as (typeof nodes)[number];
+      const n = offered;
+      const start = now();
+      inFlight.push(
+        node.ledger
+          .append([{ record: body(n) as RecordInput }], {
+            command: { kind: "bench.upload", args: { transfer: `T-${n}` } },
+          })
+          .then(
+            (r) => {
+              const t = now();
+              latencies.push(t - start);
+              lastAck = t;
+              const waiting = unpublished[k] as { index: number; t0: number }[];
+              waiting.push({ index: (r[0] as { index: number }).index, t0: start });
+              waiting.sort((a, b) => a.index - b.index);
+            },
+            () => {
+              refused++;
+            },
+          ),
+      );
       offered++;
     }
     await sleep(TICK_MS);
   }
-  const deadline = now() + 60_000;
-  while (started.size > 0 && now() < deadline) await sleep(50);
-  for (const p of parts) {
-    await p.sequencer.stop();
-    await p.follower.stop();
+  await Promise.race([Promise.all(inFlight), sleep(60_000)]);
+  const deadline = now() + 30_000;
+  while (unpublished.some((u) => u.length > 0) && now() < deadline) await sleep(20);
+  clearInterval(watch);
+  const batches = nodes[0]?.ledger.stats.applied ?? 0;
+  for (const n of nodes) {
+    await n.ledger.close();
+    n.db.close();
   }
   for (const c of clients) c.close();
   latencies.sort((a, b) => a - b);
+  toPublished.sort((a, b) => a - b);
   return {
     rate,
     offered,
     acked: latencies.length,
+    refused,
     perSecond: latencies.length / ((lastAck - t0) / 1000),
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? NaN,
+    pub50: percentile(toPublished, 50),
+    pub99: percentile(toPublished, 99),
+    pubPerSecond: toPublished.length / ((lastPublished - t0) / 1000),
     batches,
   };
 }
@@ -182,7 +228,9 @@ try {
   console.log(
     `etcd 3.4, 3 voting members on 127.0.0.1, --max-txn-ops ${MAX_TXN_OPS}; ${SECONDS} s per rate; 3 nodes in this process\n`,
   );
-  console.log("offered/s  offered  acked  achieved/s  p50 ms  p99 ms  max ms  batches  cmds/batch");
+  console.log(
+    "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99  batches  cmds/batch",
+  );
   const results: Result[] = [];
   for (const rate of RATES) {
     const r = await runRate(cluster.clientUrls(), rate);
@@ -193,9 +241,12 @@ try {
         String(r.offered).padStart(8),
         String(r.acked).padStart(6),
         r.perSecond.toFixed(0).padStart(11),
-        r.p50.toFixed(1).padStart(7),
-        r.p99.toFixed(1).padStart(7),
-        r.max.toFixed(1).padStart(7),
+        r.p50.toFixed(1).padStart(8),
+        r.p99.toFixed(1).padStart(8),
+        r.max.toFixed(1).padStart(8),
+        r.pubPerSecond.toFixed(0).padStart(11),
+        r.pub50.toFixed(1).padStart(8),
+        r.pub99.toFixed(1).padStart(8),
         String(r.batches).padStart(8),
         (r.acked / Math.max(1, r.batches)).toFixed(1).padStart(11),
       ].join(" "),

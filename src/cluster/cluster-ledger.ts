@@ -209,7 +209,8 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       reportProgress: o.offline !== true,
       serializable: o.offline === true,
       apply: (batch, position) => {
-        this.#applied(this.#state.apply(batch, position), batch.commands);
+        const applied = this.#state.apply(batch, position);
+        if (applied !== undefined) this.#applied(applied, batch.commands);
       },
       onError: (error) => {
         o.onError?.(error);
@@ -247,7 +248,8 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
             keys: this.#keys,
             position: () => this.#state.position(),
             apply: (batch, position) => {
-              this.#applied(this.#state.apply(batch, position), batch.commands);
+              const applied = this.#state.apply(batch, position);
+              if (applied !== undefined) this.#applied(applied, batch.commands);
             },
             ownRootAt: (size) => this.#ledger.root(size),
             logKey: this.#logKey,
@@ -278,6 +280,19 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
         idleWaitMs: Math.min(200, this.#intervalMs),
         ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
         ...(o.onError !== undefined ? { onError: o.onError } : {}),
+        // The batch just committed in etcd is applied here at once (the follower finds it applied), so
+        // the next batch can be prepared without waiting for the watch and the read back.
+        onAppend: (position, _commands, batch) => {
+          const p = this.#state.position();
+          if (p.seq !== batch.seq - 1 || p.hash !== batch.prev) return;
+          try {
+            const applied = this.#state.apply(batch, position);
+            if (applied !== undefined) this.#applied(applied, batch.commands);
+          } catch (error) {
+            // The follower applies it (or stops on the same error) when it reads the batch back.
+            o.onError?.(error);
+          }
+        },
         prepare: async (head, commands) => {
           const follower = this.#follower;
           if (follower !== undefined && this.#state.position().seq < head.seq) {

@@ -114,7 +114,10 @@ export class ReplicatedState {
    * Applies the batch that follows the current position (the follower's `apply`).
    * @throws ClusterError CLUSTER_APPLY_FAILED (the node stops: its copy and the log disagree)
    */
-  apply(batch: CommandBatch, next: LogPosition): AppliedBatch {
+  apply(batch: CommandBatch, next: LogPosition): AppliedBatch | undefined {
+    // Already applied (the sequencer applies its own batch as soon as etcd committed it; its follower
+    // then reads the same batch back): nothing to do.
+    if (batch.seq <= this.#position.seq && this.#archived(batch.seq) === encodeBatch(batch)) return undefined;
     if (batch.seq !== this.#position.seq + 1) {
       throw new ClusterError("CLUSTER_APPLY_FAILED", "コマンドログの位置が合いません", {
         seq: batch.seq,
@@ -172,6 +175,12 @@ export class ReplicatedState {
     })();
     this.#position = position;
     return { position, results: byId, refused: batch.refused ?? [], checkpoint: batch.checkpoint === true };
+  }
+
+  #archived(seq: number): string | undefined {
+    return this.#db
+      .prepare<[number], { batch: string }>("SELECT batch FROM cluster_batches WHERE seq = ?")
+      .get(seq)?.batch;
   }
 
   /**

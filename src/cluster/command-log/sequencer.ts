@@ -21,6 +21,7 @@ import {
   checkCommand,
   encodeBatch,
   type Command,
+  type CommandBatch,
   type LogKeys,
   type LogPosition,
   type RefusedCommand,
@@ -58,8 +59,8 @@ export interface SequencerOptions {
   /** Longest pause between looks at the pending records when no watch event arrives. */
   readonly idleWaitMs?: number;
   readonly onError?: (error: unknown) => void;
-  /** Called after each batch this sequencer appended. */
-  readonly onAppend?: (position: LogPosition, commands: number) => void;
+  /** Called after each batch this sequencer appended (committed in etcd), with the batch itself. */
+  readonly onAppend?: (position: LogPosition, commands: number, batch: CommandBatch) => void;
   /** The state machine's check of a batch before it is written (default: every command accepted). */
   readonly prepare?: PrepareBatch;
   /** With nothing pending: whether to write an empty batch carrying a checkpoint (default: never). */
@@ -197,7 +198,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
     const result = await txn.then(...ops).commit();
     if (result.succeeded && worthABatch) {
       appended++;
-      o.onAppend?.(position, batch.commands.length);
+      o.onAppend?.(position, batch.commands.length, batch);
     }
   };
 

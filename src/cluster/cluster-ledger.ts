@@ -37,7 +37,7 @@ import type { NoteSigner } from "../crypto/note-signer.js";
 import { LedgerError } from "../ledger/errors.js";
 import { fsck, type FsckResult } from "../ledger/fsck.js";
 import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../ledger/ledger.js";
-import type { LogStorage, StoredEntry } from "../ledger/log-storage.js";
+import type { LogStorage } from "../ledger/log-storage.js";
 import type { LedgerReader } from "../ledger/read-port.js";
 import { checkRequests } from "../ledger/sequencer.js";
 import { openPublishedCheckpoint, type CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
@@ -47,6 +47,7 @@ import {
   type AppendOptions,
   type AppendRequest,
   type AppendResult,
+  type CheckpointPublished,
   type LedgerWritePort,
   type PublishedCheckpoint,
 } from "../ledger/write-port.js";
@@ -95,6 +96,8 @@ export interface ClusterLedgerOptions {
   readonly maxTxnOps?: number;
   /** Peers to catch up from when etcd's log was trimmed past this node (and this node's TLS identity). */
   readonly catchUp?: { readonly peers: readonly PeerEndpoint[]; readonly tls: PeerTls };
+  /** Called once with each published checkpoint this node takes (e.g. to time-stamp it); must not throw. */
+  readonly onCheckpoint?: CheckpointPublished;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -419,8 +422,17 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   size(): number {
     return this.#o.storage.size();
   }
-  entry(index: number): StoredEntry {
-    return this.#o.storage.entry(index);
+  get origin(): string {
+    return this.#o.storage.origin;
+  }
+  entry(index: number): Uint8Array {
+    return this.#o.storage.entry(index).entry;
+  }
+  leafHash(index: number): Uint8Array {
+    return this.#o.storage.entry(index).leafHash;
+  }
+  findByLeafHash(leafHash: Uint8Array): number[] {
+    return this.#o.storage.findByLeafHash(leafHash);
   }
   findByKey(key: string): number[] {
     return this.#o.storage.findByKey(key);
@@ -678,7 +690,14 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     this.#published = cp;
     if (this.#ahead !== undefined && this.#ahead.size <= size) this.#ahead = undefined;
     this.stats.published++;
-    if (keep) this.#memory.rememberPublished(note);
+    if (keep) {
+      this.#memory.rememberPublished(note);
+      try {
+        this.#o.onCheckpoint?.(cp);
+      } catch (error) {
+        this.#o.onError?.(error);
+      }
+    }
     const still: CheckpointWaiter[] = [];
     for (const w of this.#checkpointWaiters) {
       if (w.index < size) {

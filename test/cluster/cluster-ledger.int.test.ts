@@ -70,8 +70,7 @@ describe("the replicated state machine", () => {
     for (const n of nodes) {
       expect(n.ledger.size()).toBe(size);
       expect(toHex(n.ledger.root(size))).toBe(toHex(first.ledger.root(size)));
-      for (let i = 0; i < size; i++)
-        expect(toHex(n.ledger.entry(i).entry)).toBe(toHex(first.ledger.entry(i).entry));
+      for (let i = 0; i < size; i++) expect(toHex(n.ledger.entry(i))).toBe(toHex(first.ledger.entry(i)));
       expect(testRows(n.db)).toEqual(testRows(first.db));
     }
     // Published checkpoints: cosigned by a quorum, and every online node's stored checkpoints pass fsck.

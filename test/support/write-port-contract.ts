@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { CodedError } from "../../src/coded-error.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
 import { GENESIS_PREV } from "../../src/ledger/entry/operation-record.js";
-import type { StoredEntry } from "../../src/ledger/log-storage.js";
+import type { LedgerReader } from "../../src/ledger/read-port.js";
 import { nodeHasher } from "../../src/ledger/node-hasher.js";
 import { openCheckpoint } from "../../src/ledger/verify/checkpoint.js";
 import { fromHex, toHex } from "../../src/ledger/verify/encoding.js";
@@ -67,12 +67,13 @@ export function testRows(db: ServiceDb): { key: string; value: string; entry: nu
 
 /** What a contract test needs of one implementation. */
 export interface PortUnderTest {
-  readonly port: LedgerWritePort & {
-    append(requests: readonly AppendRequest[], options?: { command?: StateCommand }): Promise<AppendResult[]>;
-    size(): number;
-    entry(index: number): StoredEntry;
-    inclusionProof(index: number, size: number): { proof: string[] };
-  };
+  readonly port: LedgerWritePort &
+    LedgerReader & {
+      append(
+        requests: readonly AppendRequest[],
+        options?: { command?: StateCommand },
+      ): Promise<AppendResult[]>;
+    };
   /** The service.db the port applies commands to (with {@link createTestTable} done). */
   readonly db: ServiceDb;
   readonly logKey: VerifierKey;
@@ -103,12 +104,12 @@ export function writePortContract(name: string, subject: () => PortUnderTest): v
         });
       }
       for (let i = Math.max(before, 1); i < before + 10; i++) {
-        const record = decodeEntry(port.entry(i).entry);
-        expect(record.prev).toBe(toHex(port.entry(i - 1).leafHash));
-        expect(toHex(nodeHasher.hashLeaf(port.entry(i).entry))).toBe(toHex(port.entry(i).leafHash));
+        const record = decodeEntry(port.entry(i));
+        expect(record.prev).toBe(toHex(port.leafHash(i - 1)));
+        expect(toHex(nodeHasher.hashLeaf(port.entry(i)))).toBe(toHex(port.leafHash(i)));
       }
-      if (before === 0) expect(decodeEntry(port.entry(0).entry).prev).toBe(GENESIS_PREV);
-      for (const r of calls.flat()) expect(r.leafHash).toBe(toHex(port.entry(r.index).leafHash));
+      if (before === 0) expect(decodeEntry(port.entry(0)).prev).toBe(GENESIS_PREV);
+      for (const r of calls.flat()) expect(r.leafHash).toBe(toHex(port.leafHash(r.index)));
     });
 
     it("refuses a bad record with a coded error and writes nothing of the call", async () => {

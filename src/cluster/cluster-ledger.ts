@@ -81,8 +81,14 @@ export interface ClusterLedgerOptions {
   readonly storage: LogStorage;
   readonly db: ServiceDb;
   readonly applyCommand: ApplyCommand;
-  /** The log's signing key (the same on every node: equal copies give byte-equal checkpoints). */
-  readonly logSigner: NoteSigner;
+  /**
+   * The log's signing key (the same on every online node: equal copies give byte-equal checkpoints).
+   * The offline node holds none: it keeps the log-signed part of each published checkpoint its own copy
+   * reproduces, so its ledger.db passes fsck on its own.
+   */
+  readonly logSigner?: NoteSigner;
+  /** The log's verifier key (vkey); needed when there is no `logSigner`. */
+  readonly logVerifierKey?: string;
   /** This node's witness key; absent on the offline node, which neither cosigns nor sequences. */
   readonly cosigner?: NoteSigner;
   /** Pinned cosigners of the online nodes and how many must cosign a published checkpoint. */
@@ -162,7 +168,11 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     this.#keys = logKeys(o.prefix);
     this.#ledger = new Ledger({ storage: o.storage });
     this.#state = new ReplicatedState({ storage: o.storage, db: o.db, applyCommand: o.applyCommand });
-    this.#logKey = parseVerifierKey(o.logSigner.verifierKey);
+    const vkey = o.logSigner?.verifierKey ?? o.logVerifierKey;
+    if (vkey === undefined) {
+      throw new ClusterError("CLUSTER_OPTION_INVALID", "ログの検証鍵がありません", {});
+    }
+    this.#logKey = parseVerifierKey(vkey);
     this.#memory = new CosignerMemory(o.db);
     this.#intervalMs = o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
     this.#submitter = createGroupedSubmitter(o.client, this.#keys, {
@@ -597,7 +607,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   /** Signs this copy's checkpoint and, on an online node, cosigns and offers it (in order, in the background). */
   #signAndCosign(): void {
     const o = this.#o;
-    if (o.storage.size() === 0) return;
+    if (o.storage.size() === 0 || o.logSigner === undefined) return;
     let note: string;
     try {
       note = this.#ledger.signCheckpoint(o.logSigner).note;
@@ -690,6 +700,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     this.#published = cp;
     if (this.#ahead !== undefined && this.#ahead.size <= size) this.#ahead = undefined;
     this.stats.published++;
+    if (this.#o.logSigner === undefined) this.#keepLogSigned(cp);
     if (keep) {
       this.#memory.rememberPublished(note);
       try {
@@ -706,6 +717,23 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       } else still.push(w);
     }
     this.#checkpointWaiters = still;
+  }
+
+  /** Without the log key: store the log-signed part of a published checkpoint this copy reproduces. */
+  #keepLogSigned(cp: PublishedCheckpoint): void {
+    const cut = cp.note.indexOf("\n\n") + 2;
+    const own = cp.note
+      .slice(cut)
+      .split("\n")
+      .filter((line) => line.startsWith(`\u2014 ${this.#logKey.name} `));
+    const note = `${cp.note.slice(0, cut)}${own.join("\n")}\n`;
+    try {
+      this.#o.storage.saveCheckpoint((latest) =>
+        latest !== null && latest.size >= cp.size ? null : { size: cp.size, root: cp.root, note },
+      );
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
   }
 
   #failAll(error: unknown): void {

@@ -69,7 +69,8 @@ function launch(name: string, prior?: Member): Member {
     stdio: ["pipe", "pipe", "inherit"],
     env: {
       ...process.env,
-      KENSHIN_TEST_LOG_KEY: formatSignerKey(logKey),
+      KENSHIN_TEST_LOG_KEY: offline ? "" : formatSignerKey(logKey),
+      KENSHIN_TEST_LOG_VKEY: logSigner.verifierKey,
       KENSHIN_TEST_NODE_KEY: offline ? "" : formatSignerKey(nodeKeys[i] as (typeof nodeKeys)[number]),
       KENSHIN_TEST_COSIGNERS: cosignerKeys.join(","),
     },

@@ -1,6 +1,7 @@
 // One cluster node for the SIGKILL proof (test/cluster/cluster-kill.int.test.ts), run after `npm run build`
 // as `node <this> <etcd hosts,comma-separated> <prefix> <node name> <dir> <online|offline>`, with the keys in
-// the environment: KENSHIN_TEST_LOG_KEY (the log's signer key, the same on every node),
+// the environment: KENSHIN_TEST_LOG_KEY (the log's signer key, the same on every online node; the offline
+// node gets none), KENSHIN_TEST_LOG_VKEY (its verifier key),
 // KENSHIN_TEST_NODE_KEY (this node's witness key; online nodes), KENSHIN_TEST_COSIGNERS (the pinned
 // cosigner vkeys, comma-separated). It is the built library's ClusterLedger on its own <dir>/ledger.db and
 // <dir>/service.db, with a deterministic applier on a test table (`test.put`: one row per key, a key taken
@@ -24,8 +25,12 @@ if (role === undefined)
   throw new Error("usage: cluster-member <hosts> <prefix> <node> <dir> <online|offline>");
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
-const logSigner = createNoteSigner(parseSignerKey(process.env.KENSHIN_TEST_LOG_KEY ?? ""));
 const offline = role === "offline";
+// The offline node holds no log key, only its verifier key.
+const logSigner = offline
+  ? undefined
+  : createNoteSigner(parseSignerKey(process.env.KENSHIN_TEST_LOG_KEY ?? ""));
+const logVerifierKey = process.env.KENSHIN_TEST_LOG_VKEY ?? "";
 const cosigner = offline
   ? undefined
   : createCosigner(parseSignerKey(process.env.KENSHIN_TEST_NODE_KEY ?? ""), Date.now);
@@ -37,7 +42,7 @@ const policy = {
 const path = join(dir, "ledger.db");
 const storage = existsSync(path)
   ? openSqliteLog(path)
-  : createSqliteLog({ path, origin: logSigner.name, verifierKey: logSigner.verifierKey });
+  : createSqliteLog({ path, origin: logVerifierKey.split("+")[0], verifierKey: logVerifierKey });
 const db = openServiceDb(join(dir, "service.db"), { create: true });
 db.exec(
   "CREATE TABLE IF NOT EXISTS test_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, entry INTEGER NOT NULL) STRICT",
@@ -61,7 +66,8 @@ const ledger = new ClusterLedger({
   storage,
   db,
   applyCommand,
-  logSigner,
+  ...(logSigner === undefined ? {} : { logSigner }),
+  logVerifierKey,
   ...(cosigner === undefined ? {} : { cosigner }),
   policy,
   offline,

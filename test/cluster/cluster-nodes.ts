@@ -61,8 +61,10 @@ export function nodeSet(o: { dir: () => string; prefix: string; keys: CosigningF
       storage,
       db: node.db,
       applyCommand: testApplier,
-      logSigner: o.keys.logSigner,
-      ...(key === undefined ? { offline: true } : { cosigner: createCosigner(key, Date.now) }),
+      // The offline node holds no log key, only its verifier key.
+      ...(key === undefined
+        ? { offline: true, logVerifierKey: o.keys.logSigner.verifierKey }
+        : { logSigner: o.keys.logSigner, cosigner: createCosigner(key, Date.now) }),
       policy,
       checkpointIntervalMs: 300,
       ...extra,

@@ -100,9 +100,15 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
   let leader = false;
   let appended = 0;
   let loop: Promise<void> = Promise.resolve();
+  /**
+   * The head this sequencer itself wrote last (its mod revision is the transaction's revision), so the
+   * next batch need not read it back. A stale one only makes the next compare-and-swap fail; the head is
+   * then read again.
+   */
+  let written: Head | undefined;
 
   const appendOnce = async (campaignKey: string, wake: { promise: Promise<void> }): Promise<void> => {
-    const head = await readHead(o.client, o.keys);
+    const head = written ?? (await readHead(o.client, o.keys));
     const pending = await o.client
       .getAll()
       .prefix(o.keys.pending)
@@ -195,7 +201,9 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       ...taken.map((t) => o.client.delete().key(t.key)),
     ];
     if (ops.length === 0) return;
+    written = undefined;
     const result = await txn.then(...ops).commit();
+    if (result.succeeded && worthABatch) written = { position, modRevision: result.header.revision };
     if (result.succeeded && worthABatch) {
       appended++;
       o.onAppend?.(position, batch.commands.length, batch);

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
 import { ClusterLedger } from "../../src/cluster/cluster-ledger.js";
 import type { ApplyCommand } from "../../src/cluster/state-command.js";
+import { runProcesses } from "./processes.js";
 import { startEtcdCluster } from "../../src/cluster/processes/etcd-cluster.js";
 import { generateNoteKey, type NoteKey } from "../../src/crypto/note-key.js";
 import { createCosigner, createNoteSigner } from "../../src/crypto/note-signer.js";
@@ -226,8 +227,9 @@ async function embedded(count: number): Promise<{ perSecond: number; p50: number
 const cluster = await startEtcdCluster({ dir: join(dir, "etcd"), maxTxnOps: MAX_TXN_OPS });
 try {
   console.log(
-    `etcd 3.4, 3 voting members on 127.0.0.1, --max-txn-ops ${MAX_TXN_OPS}; ${SECONDS} s per rate; 3 nodes in this process\n`,
+    `etcd 3.4, 3 voting members on 127.0.0.1, --max-txn-ops ${MAX_TXN_OPS}; ${SECONDS} s per rate; nodes in this process, then one process per node\n`,
   );
+  console.log("three nodes in this process:");
   console.log(
     "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99  batches  cmds/batch",
   );
@@ -249,6 +251,29 @@ try {
         r.pub99.toFixed(1).padStart(8),
         String(r.batches).padStart(8),
         (r.acked / Math.max(1, r.batches)).toFixed(1).padStart(11),
+      ].join(" "),
+    );
+  }
+  console.log("\none OS process per node (test/cluster/cluster-member.js, the built library):");
+  console.log(
+    "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99",
+  );
+  for (const rate of RATES) {
+    const r = await runProcesses({ dir, hosts: cluster.clientUrls(), rate, seconds: SECONDS, now });
+    r.latencies.sort((a, b) => a - b);
+    r.toPublished.sort((a, b) => a - b);
+    console.log(
+      [
+        String(rate).padStart(9),
+        String(r.offered).padStart(8),
+        String(r.acked).padStart(6),
+        (r.acked / ((r.lastAck - r.firstAt) / 1000)).toFixed(0).padStart(11),
+        percentile(r.latencies, 50).toFixed(1).padStart(8),
+        percentile(r.latencies, 99).toFixed(1).padStart(8),
+        (r.latencies.at(-1) ?? NaN).toFixed(1).padStart(8),
+        (r.toPublished.length / ((r.lastPublished - r.firstAt) / 1000)).toFixed(0).padStart(11),
+        percentile(r.toPublished, 50).toFixed(1).padStart(8),
+        percentile(r.toPublished, 99).toFixed(1).padStart(8),
       ].join(" "),
     );
   }

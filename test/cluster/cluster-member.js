@@ -79,6 +79,16 @@ const ledger = new ClusterLedger({
   },
 }).start();
 
+// For bench/cluster: report each published size this node takes.
+if (process.env.KENSHIN_TEST_REPORT_PUBLISHED === "1") {
+  let last = 0;
+  setInterval(() => {
+    const p = ledger.status().published;
+    if (p > last) say({ publishedSize: p });
+    last = p;
+  }, 5);
+}
+
 let wasLeader = false;
 setInterval(() => {
   const now = ledger.status().sequencer;
@@ -100,10 +110,10 @@ function record(id) {
 
 async function append(id) {
   try {
-    await ledger.append([{ record: record(id) }], {
+    const [r] = await ledger.append([{ record: record(id) }], {
       command: { kind: "test.put", args: { key: id, value: nodeName } },
     });
-    say({ ack: id });
+    say({ ack: id, index: r.index });
   } catch (e) {
     say({ nack: id, code: e?.code ?? "unknown", outcome: e?.context?.outcome });
   }

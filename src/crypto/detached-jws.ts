@@ -6,7 +6,7 @@
  * verification checks the signature with the leaf key, the leaf against the trusted CA, and the leaf's
  * validity at the signing time.
  */
-import { createHash, sign, verify, X509Certificate, type KeyObject } from "node:crypto";
+import { createHash, createSign, verify, X509Certificate, type KeyObject, type Sign } from "node:crypto";
 import { CryptoError } from "./errors.js";
 
 export interface JwsHeader {
@@ -37,24 +37,49 @@ export function signDetachedJws(o: {
   chainPem: readonly string[];
   now: Date;
 }): string {
-  const chain = o.chainPem.map((pem) => new X509Certificate(pem).raw);
-  const leaf = chain[0];
-  if (leaf === undefined) throw invalid("no certificate");
-  const header: JwsHeader = {
-    alg: "ES256",
-    b64: false,
-    crit: ["b64"],
-    // The kid is the SHA-256 of the signer's certificate, so it names exactly one certificate.
-    kid: createHash("sha256").update(leaf).digest("hex"),
-    x5c: chain.map((der) => Buffer.from(der).toString("base64")),
-    iat: Math.floor(o.now.getTime() / 1000),
-  };
-  const protectedHeader = b64url(JSON.stringify(header));
-  const signature = sign("sha256", signingInput(protectedHeader, o.payload), {
-    key: o.key,
-    dsaEncoding: "ieee-p1363",
-  });
-  return `${protectedHeader}..${b64url(signature)}`;
+  const signer = new DetachedJwsSigner(o);
+  signer.update(o.payload);
+  return signer.finish();
+}
+
+/**
+ * The same JWS as {@link signDetachedJws} for a payload given piece by piece (a stored file read chunk
+ * by chunk, never held whole): the signing input is hashed as it goes by.
+ */
+export class DetachedJwsSigner {
+  readonly #protectedHeader: string;
+  readonly #key: KeyObject;
+  readonly #sign: Sign;
+
+  constructor(o: { key: KeyObject; chainPem: readonly string[]; now: Date }) {
+    const chain = o.chainPem.map((pem) => new X509Certificate(pem).raw);
+    const leaf = chain[0];
+    if (leaf === undefined) throw invalid("no certificate");
+    const header: JwsHeader = {
+      alg: "ES256",
+      b64: false,
+      crit: ["b64"],
+      // The kid is the SHA-256 of the signer's certificate, so it names exactly one certificate.
+      kid: createHash("sha256").update(leaf).digest("hex"),
+      x5c: chain.map((der) => Buffer.from(der).toString("base64")),
+      iat: Math.floor(o.now.getTime() / 1000),
+    };
+    this.#protectedHeader = b64url(JSON.stringify(header));
+    this.#key = o.key;
+    this.#sign = createSign("sha256");
+    this.#sign.update(`${this.#protectedHeader}.`, "ascii");
+  }
+
+  /** The next bytes of the payload. */
+  update(piece: Uint8Array): void {
+    this.#sign.update(piece);
+  }
+
+  /** The compact serialisation with the payload detached (once, after the last piece). */
+  finish(): string {
+    const signature = this.#sign.sign({ key: this.#key, dsaEncoding: "ieee-p1363" });
+    return `${this.#protectedHeader}..${b64url(signature)}`;
+  }
 }
 
 export interface VerifiedJws {

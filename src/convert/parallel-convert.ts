@@ -201,7 +201,10 @@ async function hashFile(path: string): Promise<string> {
 
 function runWorker(job: WorkerJob): Promise<WorkerResult> {
   return new Promise((resolve) => {
-    const worker = new Worker(WORKER_URL, { workerData: job });
+    const worker = new Worker(WORKER_URL, {
+      workerData: job,
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
     let settled = false;
     const settle = (r: WorkerResult): void => {
       if (settled) return;

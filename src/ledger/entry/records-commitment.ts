@@ -5,6 +5,7 @@
  */
 import { LedgerError } from "../errors.js";
 import { MemoryTree } from "../memory-tree.js";
+import { CompactRange } from "../verify/compact-range.js";
 import { fromHex, toHex } from "../verify/encoding.js";
 import { assertHashSize, rfc6962Hasher } from "../verify/hash.js";
 
@@ -14,7 +15,40 @@ export interface RecordsCommitment {
   readonly root: string;
 }
 
-/** Builds the tree over record hashes (hex or bytes). */
+/**
+ * Record hashes as a conversion hands them over: hex strings or byte arrays, one per record, or all the
+ * digests packed 32 bytes each in one array (what the engine keeps: a million records are 32 MB there,
+ * against ~90 MB as hex strings and more as a million small arrays).
+ */
+export type RecordHashList = readonly (string | Uint8Array)[] | Uint8Array;
+
+const HASH_BYTES = 32;
+
+/** Number of record hashes in a list. */
+export function recordHashCount(list: RecordHashList): number {
+  return list instanceof Uint8Array ? Math.floor(list.length / HASH_BYTES) : list.length;
+}
+
+/**
+ * The list packed 32 bytes per hash (the packed form itself when given one).
+ * @throws LedgerError when a hash is not 32 bytes (or 64 hex digits), or packed bytes are not whole hashes
+ */
+export function packRecordHashes(list: RecordHashList): Uint8Array {
+  if (list instanceof Uint8Array) {
+    if (list.length % HASH_BYTES !== 0)
+      assertHashSize(list.subarray(list.length - (list.length % HASH_BYTES)), "record hash");
+    return list;
+  }
+  const packed = new Uint8Array(list.length * HASH_BYTES);
+  list.forEach((h, i) => {
+    const bytes = typeof h === "string" ? fromHex(h, `record hash ${i}`) : h;
+    assertHashSize(bytes, `record hash ${i}`);
+    packed.set(bytes, i * HASH_BYTES);
+  });
+  return packed;
+}
+
+/** Builds the tree over record hashes (hex or bytes), for proofs. */
 export function recordTree(recordHashes: readonly (string | Uint8Array)[]): MemoryTree {
   const leaves = recordHashes.map((h, i) => {
     const bytes = typeof h === "string" ? fromHex(h, `record hash ${i}`) : h;
@@ -24,20 +58,31 @@ export function recordTree(recordHashes: readonly (string | Uint8Array)[]): Memo
   return new MemoryTree(leaves);
 }
 
-/** The commitment for a list of record hashes. */
-export function recordsCommitment(recordHashes: readonly (string | Uint8Array)[]): RecordsCommitment {
-  const tree = recordTree(recordHashes);
-  return { count: tree.size, root: toHex(tree.root()) };
+/**
+ * The commitment for a list of record hashes, computed as the leaves go by (a compact range: O(log n)
+ * memory, no tree held; the same root as {@link recordTree}).
+ */
+export function recordsCommitment(recordHashes: RecordHashList): RecordsCommitment {
+  const range = new CompactRange(rfc6962Hasher);
+  if (recordHashes instanceof Uint8Array) {
+    const packed = packRecordHashes(recordHashes);
+    for (let at = 0; at < packed.length; at += HASH_BYTES)
+      range.append(rfc6962Hasher.hashLeaf(packed.subarray(at, at + HASH_BYTES)));
+  } else {
+    recordHashes.forEach((h, i) => {
+      const bytes = typeof h === "string" ? fromHex(h, `record hash ${i}`) : h;
+      assertHashSize(bytes, `record hash ${i}`);
+      range.append(rfc6962Hasher.hashLeaf(bytes));
+    });
+  }
+  return { count: range.size, root: toHex(range.root()) };
 }
 
 /**
  * Checks that record hashes match a conversion record's commitment.
  * @throws LedgerError LEDGER_RECORDS_ROOT_MISMATCH
  */
-export function assertRecordsCommitment(
-  recordHashes: readonly (string | Uint8Array)[],
-  expected: RecordsCommitment,
-): void {
+export function assertRecordsCommitment(recordHashes: RecordHashList, expected: RecordsCommitment): void {
   const actual = recordsCommitment(recordHashes);
   if (actual.count !== expected.count || actual.root !== expected.root) {
     throw new LedgerError(

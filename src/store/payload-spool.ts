@@ -128,12 +128,16 @@ export class PayloadSpool {
     const fd = this.fd;
     if (fd === undefined) throw new PayloadError("PAYLOAD_OPTIONS_INVALID", "spool は閉じています", {});
     const header = Buffer.alloc(FRAME_HEADER);
+    // One buffer for every chunk read back (SQLite copies what it binds): a 1 GB payload must not leave
+    // a thousand chunk-sized buffers for the collector to find after this synchronous loop.
+    let room = Buffer.alloc(this.chunkBytes + 64);
     let position = 0;
     for (let seq = 0; seq < this.seq; seq++) {
       readFully(fd, header, position);
       const length = header.readUInt32BE(0);
-      const nonce = Buffer.from(header.subarray(4));
-      const ciphertext = Buffer.alloc(length);
+      const nonce = header.subarray(4);
+      if (length > room.length) room = Buffer.alloc(length);
+      const ciphertext = room.subarray(0, length);
       readFully(fd, ciphertext, position + FRAME_HEADER);
       position += FRAME_HEADER + length;
       insert.run(this.transferId, this.kind, seq, nonce, ciphertext);

@@ -9,7 +9,7 @@
  * Counts always reconcile: rowsIn = rowsUsed + rowsRejected + rowsIgnored, and for wide exports
  * rowsUsed = recordsOut.
  */
-import { createHash, hash as oneShotHash } from "node:crypto";
+import { createHash, hash as oneShotHash, type Hash } from "node:crypto";
 import type { OutputEncoding } from "../format/output-encoding.js";
 import { RecordWriter } from "../format/record-writer.js";
 import { RecordDigests, withRecordHashes } from "./record-digests.js";
@@ -112,14 +112,16 @@ export async function convert(
   options: ConvertOptions,
 ): Promise<ConvertSummary> {
   const run = new ConversionRun(options);
-  const inputHash = createHash("sha256");
+  // A range of a parallel run is not hashed: the file and the joined output are hashed whole by the
+  // caller (parallel-convert.ts), and a half's hash would be of no use. Its summary says "" for both.
+  const inputHash = options.range === undefined ? createHash("sha256") : undefined;
   let bytesRead = 0;
   if (options.range?.writeHeader !== false)
     run.push(
       encodeHeader(options.checked.dictionary, options.encoding, { codeHeader: options.codeHeader === true }),
     );
   for await (const chunk of input) {
-    inputHash.update(chunk);
+    inputHash?.update(chunk);
     bytesRead += chunk.length;
     run.feed(chunk);
     await run.flush(sink, false);
@@ -130,8 +132,12 @@ export async function convert(
   const keyJoin = run.keyJoin;
   return withRecordHashes(
     {
-      input: { bytes: bytesRead, sha256: inputHash.digest("hex"), encoding: run.decoder.encoding },
-      output: { bytes: run.outputBytes, sha256: run.outputHash.digest("hex"), encoding: options.encoding },
+      input: { bytes: bytesRead, sha256: inputHash?.digest("hex") ?? "", encoding: run.decoder.encoding },
+      output: {
+        bytes: run.outputBytes,
+        sha256: run.outputHash?.digest("hex") ?? "",
+        encoding: options.encoding,
+      },
       counts: run.counts,
       issues: run.log.kept,
       issuesTotal: run.log.total,
@@ -155,7 +161,7 @@ class ConversionRun {
   };
   readonly log: IssueLog;
   readonly decoder: SourceDecoder;
-  readonly outputHash = createHash("sha256");
+  readonly outputHash: Hash | undefined;
   readonly digests = new RecordDigests();
   outputBytes = 0;
 
@@ -189,6 +195,7 @@ class ConversionRun {
 
   constructor(options: ConvertOptions) {
     this.options = options;
+    this.outputHash = options.range === undefined ? createHash("sha256") : undefined;
     const src = options.checked.mapping.source;
     this.log = new IssueLog(options.maxIssues ?? 100_000);
     this.writer = new RecordWriter(options.encoding);
@@ -297,7 +304,7 @@ class ConversionRun {
     const pending = this.writer.length;
     if (pending === 0 || (!final && pending < FLUSH_BYTES)) return;
     const chunk = this.writer.take();
-    this.outputHash.update(chunk);
+    this.outputHash?.update(chunk);
     this.outputBytes += chunk.length;
     await sink.write(chunk);
   }

@@ -36,7 +36,12 @@ fields:
   - { item: weight, column: 体重 }
   - { item: ecg-finding, column: 心電図, thesaurus: ecg }
   - { item: doctor-judgement, column: 所見 }
-computed: [bmi]
+  # Inputs of every computed item (age, and eGFR from age, sex and creatinine), read from columns
+  # already there, so the reused record of the fast path meets each record rule's writes.
+  - { item: birth-date, column: 日付 }
+  - { item: creatinine, column: 体重 }
+computed: [age, bmi, egfr]
+presence: [{ item: ecg-presence, from: ecg-finding }]
 `;
   return checkMapping(parseMapping(yaml), dictionary, thesaurus);
 }

@@ -9,7 +9,7 @@ import { emptyRecord, type StandardRecord } from "../format/standard-csv.js";
 import { convertField, type FieldOutcome, type FindingState, type RawValue } from "./field-convert.js";
 import type { Issue } from "./issues.js";
 import type { CompiledRule } from "./mapping-check.js";
-import { applyRecordRules, type RecordRulePlan } from "./record-rules.js";
+import { applyRecordRules, recordRuleTargets, type RecordRulePlan } from "./record-rules.js";
 
 /** The raw values of one record, per rule. */
 export interface RawRecord {
@@ -63,6 +63,8 @@ export class WideAssembler {
   private readonly fields: readonly BoundField[];
   private readonly slots: (readonly [SlotValue])[];
   private readonly reuse: StandardRecord | undefined;
+  /** The only cells that can be non-empty after `assemble` (fields and record-rule targets). */
+  private readonly touched: Int32Array;
   private readonly findings = new Map<number, FindingState>();
   private readonly outcome: FieldOutcome = {
     value: "",
@@ -83,14 +85,18 @@ export class WideAssembler {
       },
     ]);
     this.reuse = reuse ? emptyRecord(plan.dictionary) : undefined;
+    this.touched = Int32Array.from(new Set([...fields.map((f) => f.rule.index), ...recordRuleTargets(plan)]));
   }
 
   assemble(row: RowView, encoding: OutputEncoding, issues: Issue[]): AssembledRecord {
     let record = this.reuse;
     if (record === undefined) record = emptyRecord(this.plan.dictionary);
     else {
-      record.values.fill("");
-      record.originals.fill("");
+      const { values, originals } = record;
+      for (const i of this.touched) {
+        values[i] = "";
+        originals[i] = "";
+      }
     }
     const findings = this.findings;
     findings.clear();

@@ -59,6 +59,18 @@ export function planRecordRules(checked: CheckedMapping): RecordRulePlan {
 }
 
 /**
+ * Every value index `applyRecordRules` may fill in an empty cell (computed items, 所見の有無): with the
+ * cells the fields fill, the only cells of a record that can stop being empty (the final cell checks
+ * change only cells that are not empty). The wide assembler clears just these to reuse a record — keep
+ * this list in step with every write below.
+ */
+export function recordRuleTargets(plan: RecordRulePlan): number[] {
+  const { idx } = plan;
+  const targets = [idx.age, idx.bmi, idx.egfr, ...plan.checked.presence.map((p) => p.presenceIndex)];
+  return targets.filter((i) => i >= 0);
+}
+
+/**
  * Applies the record rules in place. `findings` holds the finding state per item index (from the
  * thesaurus). Returns true when the record must be rejected.
  */

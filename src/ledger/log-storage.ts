@@ -20,8 +20,8 @@ export interface EntryToAppend {
   readonly leafHash: Uint8Array;
   /** Lookup keys such as `transfer:<id>` and `sha256:<hex>`. */
   readonly keys: readonly string[];
-  /** Record hashes of a conversion entry, in record order. */
-  readonly recordHashes?: readonly Uint8Array[];
+  /** Record hashes of a conversion entry, in record order, packed 32 bytes each. */
+  readonly recordHashes?: Uint8Array;
 }
 
 /** A batch the sequencer has ordered: entries from `firstIndex` on and the interior nodes they complete. */

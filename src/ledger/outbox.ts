@@ -11,7 +11,8 @@ export interface OutboxEntry {
   readonly index: number;
   readonly entry: Uint8Array;
   readonly keys: readonly string[];
-  readonly recordHashes?: readonly Uint8Array[];
+  /** Record hashes of a conversion entry, packed 32 bytes each. */
+  readonly recordHashes?: Uint8Array;
 }
 
 /** The outbox and the transaction it shares with the service's state changes. */

@@ -12,10 +12,14 @@ import { LedgerError } from "./errors.js";
 import { assertValidRecord, canonicalBytes } from "./entry/canonical-entry.js";
 import { lookupKeys } from "./entry/lookup-keys.js";
 import { GENESIS_PREV, type OperationRecord } from "./entry/operation-record.js";
-import { assertRecordsCommitment } from "./entry/records-commitment.js";
+import {
+  assertRecordsCommitment,
+  packRecordHashes,
+  type RecordHashList,
+} from "./entry/records-commitment.js";
 import type { AppendBatch, EntryToAppend, LogStorage } from "./log-storage.js";
 import { CompactRange, type CompletedNode } from "./verify/compact-range.js";
-import { fromHex, toHex } from "./verify/encoding.js";
+import { toHex } from "./verify/encoding.js";
 import type { TreeHasher } from "./verify/hash.js";
 import type { AppendRequest, AppendResult } from "./write-port.js";
 
@@ -27,10 +31,10 @@ export interface Sequencer {
   append(requests: readonly AppendRequest[]): Promise<AppendResult[]>;
 }
 
-/** A request that passed {@link checkRequests}: the record and its decoded record hashes. */
+/** A request that passed {@link checkRequests}: the record and its record hashes, packed 32 bytes each. */
 export interface CheckedRequest {
   readonly record: AppendRequest["record"];
-  readonly recordHashes?: readonly Uint8Array[];
+  readonly recordHashes?: Uint8Array;
 }
 
 /** A batch ordered in memory, ready for `LogStorage.appendBatch`. */
@@ -177,8 +181,8 @@ export class LocalSequencer implements Sequencer {
 
 function recordHashesFor(
   record: OperationRecord,
-  hashes: readonly string[] | undefined,
-): Uint8Array[] | undefined {
+  hashes: RecordHashList | undefined,
+): Uint8Array | undefined {
   if (record.type !== "conversion") {
     if (hashes !== undefined) {
       throw new LedgerError("LEDGER_ENTRY_INVALID", "レコードハッシュを持てるのは変換記録だけです", {
@@ -190,6 +194,7 @@ function recordHashesFor(
   if (hashes === undefined) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "変換記録にはレコードハッシュが必要です");
   }
+  // Both steps stream over the hashes: no tree and no array per hash for a million records.
   assertRecordsCommitment(hashes, record.records);
-  return hashes.map((h, i) => fromHex(h, `record hash ${i}`));
+  return packRecordHashes(hashes);
 }

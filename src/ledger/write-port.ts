@@ -56,12 +56,16 @@
  *   inconsistent ones); `checkpointCovering` watches that key.
  */
 import type { RecordInput } from "./entry/operation-record.js";
+import type { RecordHashList } from "./entry/records-commitment.js";
 
 /** One record to append; conversion records also pass the record hashes they commit to. */
 export interface AppendRequest {
   readonly record: RecordInput;
-  /** Hex SHA-256 of each standard record, in file order (conversion records only). */
-  readonly recordHashes?: readonly string[];
+  /**
+   * SHA-256 of each standard record, in file order (conversion records only): hex strings, or — what a
+   * large conversion passes — all the digests packed 32 bytes each in one array (never copied per hash).
+   */
+  readonly recordHashes?: RecordHashList;
 }
 
 /** Where an appended entry landed. */

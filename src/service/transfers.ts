@@ -34,7 +34,7 @@ import { verifiedTransfer } from "./transfer-authority.js";
 import { raiseIntegrityAlarm } from "./transfer-integrity.js";
 import { recordRefusal, type DenialAction } from "./refusal-log.js";
 import { convertUploadStream, type ConvertedUpload } from "./upload-stream.js";
-import { sealRecord } from "./seals.js";
+import { startSeal } from "./seals.js";
 import {
   addDays,
   notFound,
@@ -225,11 +225,11 @@ export async function uploadTransfer(
             transfer: id,
             input: { sha256: summary.input.sha256, bytes: summary.input.bytes },
             output: { sha256: summary.output.sha256, bytes: summary.output.bytes },
-            records: recordsCommitment(summary.recordHashes),
+            records: recordsCommitment(summary.recordDigests),
             rejected: summary.counts.rowsRejected,
             mapping: { id: mapping.id, version: mapping.sha256.slice(0, 16) },
           },
-          recordHashes: summary.recordHashes,
+          recordHashes: summary.recordDigests,
         },
       ],
       { stateChange: storeTransfer },
@@ -252,9 +252,6 @@ export async function sendTransfer(
   const row = await partyRow(ctx, actor, session, id, "send", "sender");
   if (row.status !== "converted")
     return deny(ctx, actor, "send", stateError("送信確定できるのは変換済みの転送だけです"), id);
-  // The seal (JWS + RFC 3161 token) over the exact stored bytes, made before anything changes: a
-  // time-stamp authority that cannot answer refuses the send and leaves the transfer as it was.
-  const bytes = await checkedStandard(ctx, row, true);
   // The send entry's time first, then the seal's: ledger times never go backwards within a batch.
   const sendEntry: RecordInput = {
     ...recordCommon(ctx, actor, "success"),
@@ -263,7 +260,15 @@ export async function sendTransfer(
     receiver: row.receiver_id,
     file: standardRef(row),
   };
-  const seal = await sealRecord(ctx, { ...actor, device: undefined }, id, bytes);
+  // The seal (JWS + RFC 3161 token) over the exact stored bytes, signed as they are read back and
+  // checked against the recorded hash (the file is never held whole), made before anything changes: a
+  // payload that fails the check, or a time-stamp authority that cannot answer, refuses the send and
+  // leaves the transfer as it was.
+  const sealing = await startSeal(ctx);
+  await checkedStandard(ctx, row, (piece) => {
+    sealing.update(piece);
+  });
+  const seal = await sealing.finish({ ...actor, device: undefined }, id);
   const now = ctx.now();
   const message = "送信確定できるのは変換済みの転送だけです";
   await changeState(ctx, actor, "send", message, id, [sendEntry, seal], () => {
@@ -360,8 +365,12 @@ export async function downloadTransfer(
   }
   // Only the FHIR rendering needs the whole CSV; the CSV itself streams.
   let held: Buffer | undefined;
-  if (as === undefined) await checkedStandard(ctx, row, false);
-  else held = await checkedStandard(ctx, row, true);
+  if (as === undefined) await checkedStandard(ctx, row);
+  else {
+    const pieces: Uint8Array[] = [];
+    await checkedStandard(ctx, row, (piece) => pieces.push(piece));
+    held = Buffer.concat(pieces);
+  }
   const kek = await loadKek(ctx.paths.kek);
   let fhir: Buffer | undefined;
   if (as !== undefined && held !== undefined) {
@@ -461,23 +470,21 @@ export async function confirmReceipt(
 
 /**
  * Reads the stored standard CSV and checks it against the recorded hash; a chunk or data key that fails
- * authentication, or a hash that differs, is an integrity alarm (nothing is sent). With `keep`, the
- * exact bytes are returned (the seal signs them); otherwise they are only hashed as they stream past.
+ * authentication, or a hash that differs, is an integrity alarm (nothing is sent). Each decrypted
+ * piece also goes to `onPiece` as it streams past (the seal signs them; the FHIR rendering keeps them);
+ * only the hash check's verdict, after the last piece, says whether they were the recorded file.
  */
-async function checkedStandard(ctx: ServiceContext, row: TransferRow, keep: true): Promise<Buffer>;
-async function checkedStandard(ctx: ServiceContext, row: TransferRow, keep: false): Promise<undefined>;
 async function checkedStandard(
   ctx: ServiceContext,
   row: TransferRow,
-  keep: boolean,
-): Promise<Buffer | undefined> {
-  const chunks: Uint8Array[] | undefined = keep ? [] : undefined;
+  onPiece?: (piece: Uint8Array) => void,
+): Promise<void> {
   const kek = await loadKek(ctx.paths.kek);
   const hash = createHash("sha256");
   try {
     for await (const c of readPayload(ctx.db, kek, row.id, "standard")) {
       hash.update(c);
-      if (chunks) chunks.push(c);
+      onPiece?.(c);
     }
   } catch (error) {
     // A chunk or data key that fails authentication (or is missing) is tampering or damage at rest.
@@ -502,7 +509,6 @@ async function checkedStandard(
       transferId: row.id,
     });
   }
-  return chunks ? Buffer.concat(chunks) : undefined;
 }
 
 function stateError(message: string): ServiceError {

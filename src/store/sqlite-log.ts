@@ -232,7 +232,12 @@ export class SqliteLog implements LogStorage {
           const idx = batch.firstIndex + i;
           entryRows.push(idx, e.entry, e.leafHash);
           for (const key of e.keys) keyRows.push(key, idx);
-          e.recordHashes?.forEach((h, position) => q.insertRecord.run(idx, position, h));
+          const hashes = e.recordHashes;
+          if (hashes !== undefined) {
+            // Views into the packed digests (SQLite copies each as it binds it): no array per hash.
+            for (let position = 0; position * 32 < hashes.length; position++)
+              q.insertRecord.run(idx, position, hashes.subarray(position * 32, position * 32 + 32));
+          }
         });
         const nodeRows: unknown[] = [];
         for (const n of batch.nodes) nodeRows.push(nodeKey(n.level, n.index), n.hash);

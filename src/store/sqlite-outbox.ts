@@ -12,8 +12,6 @@ interface Row {
   record_hashes: Buffer | null;
 }
 
-const HASH_BYTES = 32;
-
 /** The outbox over an open service database. */
 export function sqliteOutbox(db: ServiceDb): Outbox {
   const q = {
@@ -38,7 +36,9 @@ export function sqliteOutbox(db: ServiceDb): Outbox {
           e.index,
           e.entry,
           JSON.stringify(e.keys),
-          e.recordHashes === undefined ? null : Buffer.concat(e.recordHashes.map((h) => Buffer.from(h))),
+          e.recordHashes === undefined
+            ? null
+            : Buffer.from(e.recordHashes.buffer, e.recordHashes.byteOffset, e.recordHashes.byteLength),
         );
       }
     },
@@ -52,8 +52,6 @@ export function sqliteOutbox(db: ServiceDb): Outbox {
 function toEntry(row: Row): OutboxEntry {
   const entry = { index: row.idx, entry: new Uint8Array(row.entry), keys: JSON.parse(row.keys) as string[] };
   if (row.record_hashes === null) return entry;
-  const hashes: Uint8Array[] = [];
-  for (let at = 0; at < row.record_hashes.length; at += HASH_BYTES)
-    hashes.push(new Uint8Array(row.record_hashes.subarray(at, at + HASH_BYTES)));
-  return { ...entry, recordHashes: hashes };
+  // One copy of the packed digests (the row's buffer is SQLite's).
+  return { ...entry, recordHashes: new Uint8Array(row.record_hashes) };
 }

@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +77,8 @@ function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> 
     }, 60_000);
     child.stderr.on("data", (d: Buffer) => {
       text += d.toString();
+      // Everything the server says goes to bench/out/large-upload-server.log (read it when a run fails).
+      appendFileSync(join("bench", "out", "large-upload-server.log"), d);
       const m = /listening on (https:\/\/\S+)/.exec(text);
       if (m?.[1]) {
         clearTimeout(timer);

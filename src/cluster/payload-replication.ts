@@ -17,6 +17,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { chunkAddress, type ChunkStore } from "../store/chunk-store.js";
 import { ClusterError } from "./errors.js";
+import { noQuorumError } from "./quorum-errors.js";
 import {
   decodeManifest,
   encodeManifest,
@@ -163,15 +164,11 @@ export function createPayloadReplication(o: PayloadReplicationOptions): PayloadR
       };
       const liveOnline = (): number => o.online.filter((p) => live.has(p.name)).length;
       const noQuorum = (): ClusterError =>
-        new ClusterError(
-          "CLUSTER_NO_QUORUM",
-          "過半数のノードに接続できないため、現在は登録・変更を受け付けられません。しばらくしてから再度お試しください",
-          {
-            required: quorum,
-            holders: liveOnline() + 1,
-            missed: [...missed].map(([peer, code]) => ({ peer, code })),
-          },
-        );
+        noQuorumError({
+          required: quorum,
+          holders: liveOnline() + 1,
+          missed: [...missed].map(([peer, code]) => ({ peer, code })),
+        });
 
       try {
         for await (const blob of blobs) {

@@ -108,6 +108,14 @@ const RETRY_LATER: ReadonlySet<string> = new Set([
   "CRYPTO_TIMESTAMP_INVALID",
 ]);
 
+/**
+ * Codes of the cluster that reach users with their own code: without a majority of online nodes a state
+ * change is refused (read-only mode, cluster/quorum-guard.ts), and the client may retry later.
+ */
+const CLUSTER_STATUS: Readonly<Record<string, readonly [number, IssueType]>> = {
+  CLUSTER_NO_QUORUM: [503, "throttled"],
+};
+
 /** Status and body for anything a handler threw. Unknown errors become a generic 500. */
 export function toHttpError(error: unknown): { status: number; body: OperationOutcome; internal: boolean } {
   if (isCodedError(error) && error.code in STATUS) {
@@ -119,6 +127,11 @@ export function toHttpError(error: unknown): { status: number; body: OperationOu
       body: extension.length === 0 ? body : { ...body, issue: body.issue.map((i) => ({ ...i, extension })) },
       internal: status >= 500,
     };
+  }
+  const cluster = isCodedError(error) ? CLUSTER_STATUS[error.code] : undefined;
+  if (isCodedError(error) && cluster !== undefined) {
+    // Expected while two nodes are down: not a server fault, so not logged as one.
+    return { status: cluster[0], body: outcome(error.code, cluster[1], error.message), internal: false };
   }
   if (isCodedError(error) && RETRY_LATER.has(error.code)) {
     return {

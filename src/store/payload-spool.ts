@@ -145,6 +145,27 @@ export class PayloadSpool {
     return { bytes: this.bytes, chunks: this.seq };
   }
 
+  /**
+   * The sealed chunks as the opaque blobs the cluster replicates before the upload is acknowledged
+   * (nonce ‖ ciphertext: exactly the bytes `commit` will store in a `payload_chunks` row), read back one
+   * chunk at a time. No key is involved: the data key stays in this process until `commit` wraps it.
+   */
+  *sealedBlobs(): Generator<Uint8Array> {
+    this.finish();
+    const fd = this.fd;
+    if (fd === undefined) throw new PayloadError("PAYLOAD_OPTIONS_INVALID", "spool は閉じています", {});
+    const header = Buffer.alloc(FRAME_HEADER);
+    let position = 0;
+    for (let seq = 0; seq < this.seq; seq++) {
+      readFully(fd, header, position);
+      const blob = Buffer.alloc(header.readUInt32BE(0) + NONCE_BYTES);
+      header.copy(blob, 0, 4);
+      readFully(fd, blob.subarray(NONCE_BYTES), position + FRAME_HEADER);
+      position += FRAME_HEADER + blob.length - NONCE_BYTES;
+      yield new Uint8Array(blob.buffer, blob.byteOffset, blob.length);
+    }
+  }
+
   /** Deletes the spool file and forgets the data key (after commit or on failure). */
   close(): void {
     this.dek.fill(0);

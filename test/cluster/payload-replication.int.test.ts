@@ -25,6 +25,7 @@ import {
 } from "../../src/crypto/pki/index.js";
 import { chunkAddress, openChunkStore, type ChunkStore } from "../../src/store/chunk-store.js";
 import { insertPayloadBlobs, storedPayloadBlobs } from "../../src/store/payload-chunk-rows.js";
+import { PayloadSpool } from "../../src/store/payload-spool.js";
 import { readPayload, writePayload } from "../../src/store/payload-store.js";
 import { openServiceDb, type ServiceDb } from "../../src/store/service-db.js";
 
@@ -277,5 +278,32 @@ describe("payload replication (quorum of online nodes, offline node pushed to, c
     expect(wrongCount.code).toBe("CLUSTER_PEER_REQUEST_INVALID");
     const unknown = await caught(node2.ensurePayload({ manifest: chunkAddress(random(32)), chunks: 1 }));
     expect(unknown.code).toBe("CLUSTER_CHUNK_NOT_FOUND");
+  });
+
+  it("a streamed upload's spool gives, before commit, exactly the blobs its committed rows hold (what is replicated is what is stored)", async () => {
+    const spool = new PayloadSpool({
+      dir: join(dir, "spool"),
+      transferId: "tr_spooled_00001",
+      kind: "standard",
+      random,
+      chunkBytes: 1000,
+    });
+    try {
+      spool.write(randomBytes(4500));
+      const before = [...spool.sealedBlobs()].map(chunkAddress);
+      expect(before).toHaveLength(5);
+      const receipt = await replicationOf("node1").replicate(
+        { transfer: "tr_spooled_00001", kind: "standard" },
+        spool.sealedBlobs(),
+      );
+      expect(receipt.manifest.chunks).toEqual(before);
+      addTransfer(dbs.node1, "tr_spooled_00001");
+      dbs.node1.transaction(() => spool.commit(dbs.node1, kek)).immediate();
+      expect([...storedPayloadBlobs(dbs.node1, "tr_spooled_00001", "standard")].map(chunkAddress)).toEqual(
+        before,
+      );
+    } finally {
+      spool.close();
+    }
   });
 });

@@ -6,6 +6,7 @@
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
 import { SEAL_DICT } from "./i18n-seal.js";
+import { CLUSTER_DICT } from "./i18n-cluster.js";
 import { WORKING_DAY_DICT } from "./i18n-working-day.js";
 
 export type Lang = "ja" | "en";
@@ -419,7 +420,7 @@ const BASE_DICT = {
   refresh: ["最新にする", "Refresh"],
 } as const satisfies Record<string, readonly [string, string]>;
 
-const DICT = { ...BASE_DICT, ...WORKING_DAY_DICT, ...SEAL_DICT };
+const DICT = { ...BASE_DICT, ...WORKING_DAY_DICT, ...SEAL_DICT, ...CLUSTER_DICT };
 
 export type MessageKey = keyof typeof DICT;
 export type Vars = Readonly<Record<string, string | number>>;

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { apiErrorOf, type ApiError } from "../api.js";
 import { useApp } from "../app-context.js";
+import { ClusterNodes, type ClusterMonitoring } from "../components/cluster-nodes.js";
 import { ErrorAlert } from "../components/messages.js";
 import { PageHeading } from "../components/page-heading.js";
 import { StatusLabel } from "../components/status-label.js";
@@ -47,6 +48,8 @@ interface Monitoring {
     readonly threshold: number;
     readonly windowMinutes: number;
   }[];
+  /** Issue 10: the cluster's nodes (absent on a single node). */
+  readonly cluster?: ClusterMonitoring;
   /** T1 clock status. */
   readonly time?: { readonly synchronized: boolean | null; readonly configured: readonly string[] };
 }
@@ -144,6 +147,7 @@ export function AdminMonitoringPage() {
           </dl>
           <h3>{t("monCheckpoint")}</h3>
           <pre>{data.ledger.checkpoint ?? "—"}</pre>
+          {data.cluster === undefined ? null : <ClusterNodes cluster={data.cluster} />}
 
           <h2>{t("monRuns")}</h2>
           <div class="table-wrap">

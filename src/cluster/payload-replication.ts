@@ -10,9 +10,11 @@
  * the log records ({@link PayloadReplication.ensurePayload}): the manifest first, then each chunk it
  * names, from whichever peer has it, checked on receipt.
  *
- * Pushing is chunk by chunk with a small window, so memory stays bounded by the window, not by the
- * payload. A peer that fails a chunk (after the client's retries) is dropped for the rest of that
- * payload; it catches up by fetching. Every call is bounded by the peer client's timeouts and rounds.
+ * Pushing to the online peers is chunk by chunk with a small window, so memory stays bounded by the
+ * window, not by the payload. The offline node is pushed to in the background, in order, at most
+ * {@link MAX_OFFLINE_LAG} chunks behind (also bounded), so a slow backup never delays an upload. A peer
+ * that fails a chunk (after the client's retries) is dropped for the rest of that payload; it catches up
+ * by fetching. Every call is bounded by the peer client's timeouts and rounds.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { chunkAddress, type ChunkStore } from "../store/chunk-store.js";
@@ -52,8 +54,11 @@ export interface ReplicationReceipt {
   readonly manifest: PayloadManifest;
   /** Online nodes (this one first) that hold every chunk and the manifest durably. */
   readonly holders: readonly string[];
-  /** Offline nodes that hold all of it. */
-  readonly offlineHolders: readonly string[];
+  /**
+   * The offline nodes' copies, pushed in order in the background (the acknowledgement never waits for
+   * them): settles once each offline node holds all of it ("OK") or failed (its code; it fetches later).
+   */
+  readonly offline: Promise<readonly { readonly peer: string; readonly code: string }[]>;
   /** Peers dropped for this payload, with the code of their last failure (they fetch later). */
   readonly missed: readonly { readonly peer: string; readonly code: string }[];
 }
@@ -82,6 +87,9 @@ export interface PayloadReplication {
   localChunk(address: string): Uint8Array | undefined;
 }
 
+/** Chunks the background push to an offline node may fall behind before the upload waits for it. */
+export const MAX_OFFLINE_LAG = 32;
+
 /** The majority of `n` online nodes. */
 export function majorityOf(n: number): number {
   return Math.floor(n / 2) + 1;
@@ -101,6 +109,29 @@ export function createPayloadReplication(o: PayloadReplicationOptions): PayloadR
   const attempts = Math.max(1, Math.floor(o.attempts ?? 2));
   const retryPauseMs = o.retryPauseMs ?? 100;
   const allPeers = [...o.online, ...offline];
+
+  interface Lane {
+    readonly peer: PeerEndpoint;
+    tail: Promise<void>;
+    queued: number;
+    failed: string | undefined;
+  }
+  /** Appends a push to each offline node's ordered background lane. */
+  const toOffline = async (lanes: readonly Lane[], address: string, blob: Uint8Array): Promise<void> => {
+    for (const lane of lanes) {
+      if (lane.failed !== undefined) continue;
+      if (lane.queued >= MAX_OFFLINE_LAG) await lane.tail;
+      lane.queued++;
+      lane.tail = lane.tail
+        .then(async () => {
+          if (lane.failed !== undefined) return;
+          lane.failed = await pushOne(lane.peer, address, blob);
+        })
+        .finally(() => {
+          lane.queued--;
+        });
+    }
+  };
 
   /** Pushes one blob to one peer, retrying; the failure code, or undefined when it is stored. */
   const pushOne = async (
@@ -138,7 +169,17 @@ export function createPayloadReplication(o: PayloadReplicationOptions): PayloadR
   return {
     quorum,
     async replicate(payload, blobs) {
-      const live = new Map<string, PeerEndpoint>(allPeers.map((p) => [p.name, p]));
+      const live = new Map<string, PeerEndpoint>(o.online.map((p) => [p.name, p]));
+      const lanes: Lane[] = offline.map((peer) => ({
+        peer,
+        tail: Promise.resolve(),
+        queued: 0,
+        failed: undefined,
+      }));
+      const offlineSettled = async (): Promise<{ peer: string; code: string }[]> => {
+        await Promise.all(lanes.map((l) => l.tail));
+        return lanes.map((l) => ({ peer: l.peer.name, code: l.failed ?? "OK" }));
+      };
       const missed = new Map<string, string>();
       const addresses: string[] = [];
       let bytes = 0;
@@ -155,6 +196,7 @@ export function createPayloadReplication(o: PayloadReplicationOptions): PayloadR
       const enqueue = async (blob: Uint8Array): Promise<void> => {
         const address = chunkAddress(blob);
         o.chunks.put(address, blob);
+        await toOffline(lanes, address, blob);
         const p = send(address, blob).finally(() => inFlight.delete(p));
         inFlight.add(p);
         if (inFlight.size >= window) await Promise.race(inFlight);
@@ -196,7 +238,7 @@ export function createPayloadReplication(o: PayloadReplicationOptions): PayloadR
           reference: { manifest: encoded.address, chunks: addresses.length },
           manifest,
           holders: [o.self, ...o.online.filter((p) => live.has(p.name)).map((p) => p.name)],
-          offlineHolders: offline.filter((p) => live.has(p.name)).map((p) => p.name),
+          offline: offlineSettled(),
           missed: [...missed].map(([peer, code]) => ({ peer, code })),
         };
       } finally {

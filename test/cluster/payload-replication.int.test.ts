@@ -182,7 +182,7 @@ describe("payload replication (quorum of online nodes, offline node pushed to, c
       storedPayloadBlobs(dbs.node1, "tr_all_up_000001", "standard"),
     );
     expect(receipt.holders).toEqual(["node1", "node2", "node3"]);
-    expect(receipt.offlineHolders).toEqual(["backup"]);
+    expect(await receipt.offline).toEqual([{ peer: "backup", code: "OK" }]);
     expect(receipt.missed).toEqual([]);
     expect(receipt.reference.chunks).toBe(40);
     const addresses = [...receipt.manifest.chunks, receipt.reference.manifest];

@@ -1,0 +1,145 @@
+/**
+ * Read-only mode as a wrapper around the ledger write port: with two of three online nodes down, the
+ * survivor cannot order anything (an ordered, consistent write needs a majority of etcd's voting
+ * members), so
+ *
+ * - a **state change** (an append carrying a state command or a state change) is refused at once with
+ *   `CLUSTER_NO_QUORUM` (HTTP 503, Japanese message): nothing is written, the caller may retry later;
+ * - an append **without** a state change — the entries that record reads: downloads, trails,
+ *   verifications, look-ups, denials — is kept durably in the node's pending queue
+ *   (pending-queue.ts, fsynced before `append` resolves) and the read is answered;
+ * - once the quorum probe sees a majority again, the queue is appended **in order** through the inner
+ *   port before any new append passes (new appends wait for the drain), and each item is removed once
+ *   its append resolved.
+ *
+ * A queued append resolves with `index: -1` and an empty leaf hash for each entry (it has no index yet);
+ * no caller may ask for a proof of it. A crash between an item's append and its removal appends it again
+ * at the next drain (at-least-once); the item id is passed to the inner port as `operationId` when it
+ * accepts one, which makes the drain exactly-once.
+ */
+import { ClusterError } from "./errors.js";
+import { noQuorumError } from "./quorum-errors.js";
+import type { PendingItem, PendingQueue } from "./pending-queue.js";
+import type { QuorumProbe } from "./quorum-probe.js";
+import type { AppendOptions, AppendRequest, AppendResult, LedgerWritePort } from "../ledger/write-port.js";
+
+export interface QuorumGuardOptions {
+  readonly probe: QuorumProbe;
+  readonly queue: PendingQueue;
+  /** Id for a queued item (unique; e.g. 16 random bytes in hex). */
+  readonly newId: () => string;
+  readonly now?: () => Date;
+  /** Items appended per drain round (default 64). */
+  readonly drainBatch?: number;
+  /** Told about a drain that failed (the next quorum change or append retries it). */
+  readonly onDrainError?: (error: unknown) => void;
+}
+
+/** What the guard adds to the port it wraps. */
+export interface QuorumGuarded {
+  /** Appended-later entries waiting on this node. */
+  pendingCount(): number;
+  /** Appends the queue now if a quorum is there (resolves when the queue is empty or the drain failed). */
+  drain(): Promise<void>;
+}
+
+export type GuardedWritePort<P extends LedgerWritePort = LedgerWritePort> = P & QuorumGuarded;
+
+function changesState(options: AppendOptions | undefined): boolean {
+  if (options === undefined) return false;
+  const o = options as AppendOptions & { readonly command?: unknown };
+  return o.stateChange !== undefined || o.command !== undefined;
+}
+
+/**
+ * Wraps a write port (the cluster's, or any other): `append` and `close` are the guard's, everything
+ * else the port offers (its read side, status) is the inner port's own, unchanged.
+ */
+export function guardWritePort<P extends LedgerWritePort>(
+  inner: P,
+  o: QuorumGuardOptions,
+): GuardedWritePort<P> {
+  const now = o.now ?? (() => new Date());
+  const batch = Math.max(1, o.drainBatch ?? 64);
+  let draining: Promise<void> | undefined;
+
+  const appendItem = async (item: PendingItem): Promise<void> => {
+    // A port that knows operation ids (the cluster's command ids) makes a repeated drain a no-op.
+    const options = { operationId: item.id } as AppendOptions;
+    await inner.append(item.requests as readonly AppendRequest[], options);
+    o.queue.remove(item.seq);
+  };
+
+  const drain = (): Promise<void> => {
+    draining ??= (async () => {
+      try {
+        while (o.probe.hasQuorum()) {
+          const items = o.queue.peek(batch);
+          if (items.length === 0) return;
+          for (const item of items) await appendItem(item);
+        }
+      } catch (error) {
+        o.onDrainError?.(error);
+      } finally {
+        draining = undefined;
+      }
+    })();
+    return draining;
+  };
+
+  const unsubscribe = o.probe.onChange((quorum) => {
+    if (quorum) void drain();
+  });
+  if (o.probe.hasQuorum() && o.queue.count() > 0) void drain();
+
+  const queued = (requests: readonly AppendRequest[]): AppendResult[] => {
+    o.queue.enqueue({ id: o.newId(), requests, queuedAt: now().toISOString() });
+    return requests.map(() => ({ index: -1, leafHash: "" }));
+  };
+
+  const append = async (
+    requests: readonly AppendRequest[],
+    options?: AppendOptions,
+  ): Promise<AppendResult[]> => {
+    if (!o.probe.hasQuorum()) {
+      if (changesState(options)) throw noQuorumError({ pending: o.queue.count() });
+      return queued(requests);
+    }
+    // Order: what was queued while read-only goes first.
+    if (o.queue.count() > 0) {
+      await drain();
+      if (o.queue.count() > 0) {
+        // The drain could not finish (the majority went again): refused or queued like the rest.
+        if (changesState(options)) throw noQuorumError({ pending: o.queue.count() });
+        return queued(requests);
+      }
+    }
+    try {
+      return await inner.append(requests, options);
+    } catch (error) {
+      // The majority went while this call waited: a state change gets the cluster's one Japanese 503.
+      if (!o.probe.hasQuorum() && changesState(options) && !(error instanceof ClusterError)) {
+        throw noQuorumError();
+      }
+      throw error;
+    }
+  };
+
+  const own: Record<string | symbol, unknown> = {
+    append,
+    pendingCount: () => o.queue.count(),
+    drain,
+    async close() {
+      unsubscribe();
+      await inner.close();
+    },
+  };
+  return new Proxy(inner, {
+    get(target, key, receiver) {
+      if (Object.hasOwn(own, key)) return own[key];
+      const value: unknown = Reflect.get(target, key, receiver);
+      // Methods of the inner port run on the inner port (private fields need their own `this`).
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as GuardedWritePort<P>;
+}

@@ -36,6 +36,17 @@ export interface ClusterAgent {
   readonly presence: PresencePublisher;
   /** What monitoring shows of every node (bounded etcd reads). */
   overview(): Promise<ClusterOverview>;
+  /**
+   * The office monitoring's cluster section (service/cluster-hooks.ts shape): never throws; etcd not
+   * answering in time is `available: false`.
+   */
+  monitoring(): Promise<{
+    available: boolean;
+    head?: number;
+    sequencer?: string | null;
+    publishedSize?: number;
+    nodes?: ClusterOverview["overview"];
+  }>;
   stop(): Promise<void>;
 }
 
@@ -141,6 +152,20 @@ export async function startClusterAgent(
     pending,
     presence,
     overview: () => readClusterOverview(etcd, config.prefix, { timeoutMs: 1500 }),
+    async monitoring() {
+      try {
+        const o = await readClusterOverview(etcd, config.prefix, { timeoutMs: 1500 });
+        return {
+          available: true,
+          head: o.head,
+          sequencer: o.sequencer ?? null,
+          publishedSize: o.publishedSize,
+          nodes: o.overview,
+        };
+      } catch {
+        return { available: false };
+      }
+    },
     async stop() {
       unsubscribe();
       quorum.close();

@@ -10,6 +10,7 @@ import { writeCrl } from "../service/certificates.js";
 import { EnvelopeChannels } from "../service/envelope-channels.js";
 import { runRetention } from "../service/retention.js";
 import { loadConversionReference } from "../service/mappings.js";
+import type { ClusterHooks } from "../service/cluster-hooks.js";
 import { closeNode, openNode, type Clock } from "../service/node.js";
 import { spoolDir } from "../service/upload-stream.js";
 import { clearSpool } from "../store/payload-spool.js";
@@ -38,14 +39,18 @@ export async function startServer(
     env?: NodeJS.ProcessEnv;
     /** A cluster node's integrity state (see AppOptions.nodeHealth). */
     nodeHealth?: NodeHealthView;
+    /** The cluster side of a replicated node (payload quorum, monitoring); absent on a single node. */
+    cluster?: ClusterHooks;
   } = {},
 ): Promise<RunningServer> {
   let app: App | undefined;
-  const ctx = await openNode(dir, {
+  const opened = await openNode(dir, {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.env ? { env: options.env } : {}),
     onCrlChanged: () => app?.reloadCrl(),
   });
+  const ctx: ServiceContext =
+    options.cluster === undefined ? opened : { ...opened, cluster: options.cluster };
   try {
     // A ledger.db swapped for an older copy, or cut back, is refused before anything is served from it.
     await checkLedgerAtStart(ctx);

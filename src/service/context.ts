@@ -7,6 +7,7 @@ import type { CaMaterial } from "../crypto/pki/ca.js";
 import type { LedgerPort } from "../ledger/embedded-ledger.js";
 import type { ServiceDb } from "../store/service-db.js";
 import type { ServiceConfig } from "./config.js";
+import type { ClusterHooks } from "./cluster-hooks.js";
 import type { DataPaths } from "./data-dir.js";
 import type { RefusalLimiter } from "./refusal-log.js";
 
@@ -25,6 +26,8 @@ export interface ServiceContext {
   readonly onCrlChanged?: (() => void) | undefined;
   /** Bounds the denial entries per address and ID (refusal-log.ts); absent: every refusal is written. */
   readonly refusals?: RefusalLimiter | undefined;
+  /** Set only when the node runs in a cluster (cluster-hooks.ts). */
+  readonly cluster?: ClusterHooks | undefined;
 }
 
 /** Who performs an operation, as the ledger records it. */

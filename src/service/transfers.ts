@@ -206,6 +206,9 @@ export async function uploadTransfer(
         );
       spool.commit(ctx.db, kek);
     };
+    // In a cluster: the sealed payload on a majority of online nodes before anything is acknowledged
+    // (CLUSTER_NO_QUORUM, a 503, otherwise; the spool is then dropped and nothing is stored).
+    await ctx.cluster?.replicatePayload({ transfer: id, kind: "standard" }, spool.sealedBlobs());
     const common = recordCommon(ctx, actor, "success");
     await ctx.ledger.append(
       [

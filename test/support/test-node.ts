@@ -20,6 +20,7 @@ import {
 } from "../../src/client/api-client.js";
 import { deviceIdFromJwk, exportPublicJwk, generateDeviceKey } from "../../src/client/device-key.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
+import type { ClusterHooks } from "../../src/service/cluster-hooks.js";
 import type { OperationRecord } from "../../src/ledger/entry/operation-record.js";
 import { fsck, type FsckResult } from "../../src/ledger/fsck.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
@@ -73,6 +74,8 @@ export async function startTestNode(
     crlPollMs?: number;
     /** Settings merged over the demo's config.json before the server starts (e.g. maxUploadBytes). */
     config?: Readonly<Record<string, unknown>>;
+    /** The cluster side of a replicated node (payload quorum, monitoring). */
+    cluster?: ClusterHooks;
   } = {},
 ): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), "kenshin-server-test-"));
@@ -99,6 +102,7 @@ export async function startTestNode(
       clock,
       env: {},
       crlPollMs: options.crlPollMs ?? 50,
+      ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
     });
     const running = server;
     const baseUrl = `https://${HOST}:${running.port}/`;

@@ -184,6 +184,11 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
 
   app.get("/api/v1/admin/monitoring", async (request) => {
     await guard(ctx, request, { role: "admin" });
-    return { ...monitoring(ctx), time: await readTimeStatus(ctx.config.time.servers, ctx.now()) };
+    const cluster = ctx.cluster === undefined ? undefined : await ctx.cluster.monitoring();
+    return {
+      ...monitoring(ctx),
+      time: await readTimeStatus(ctx.config.time.servers, ctx.now()),
+      ...(cluster === undefined ? {} : { cluster }),
+    };
   });
 }

@@ -80,7 +80,10 @@ class Failure extends Error {
 /** Checks a log replica end to end against its signed checkpoints. */
 export function fsck(storage: LogStorage, logKey: VerifierKey, options: FsckOptions = {}): FsckResult {
   try {
-    return run(storage, logKey, options);
+    // One snapshot for all the scans, so a node appending meanwhile cannot make them disagree.
+    return storage.readSnapshot !== undefined
+      ? storage.readSnapshot(() => run(storage, logKey, options))
+      : run(storage, logKey, options);
   } catch (error) {
     if (error instanceof Failure) {
       return {

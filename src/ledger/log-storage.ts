@@ -83,6 +83,12 @@ export interface LogStorage extends NodeReader {
   saveCheckpoint(
     decide: (latest: StoredCheckpoint | null) => StoredCheckpoint | null,
   ): StoredCheckpoint | null;
+  /**
+   * Runs `fn` (which only reads) so that every read inside sees one snapshot of the log, even while
+   * another connection appends: fsck's scans of entries, nodes and checkpoints then agree with each other.
+   * Optional: a storage without it is read as it goes.
+   */
+  readSnapshot?<T>(fn: () => T): T;
   /** All entries in index order, as stored (for fsck). */
   scanEntries(): Iterable<StoredEntry>;
   /** All stored interior nodes in completion order (for fsck). */

@@ -19,4 +19,16 @@ describe("node:crypto hasher", () => {
     );
     expect(nodeHasher.emptyRoot()).toEqual(rfc6962Hasher.emptyRoot());
   });
+
+  it("hashes the same past its reused buffer: entries over 64 KiB, children that are not 32 bytes", () => {
+    const big = new Uint8Array(70_000).map((_, i) => i % 251);
+    expect(nodeHasher.hashLeaf(big)).toEqual(rfc6962Hasher.hashLeaf(big));
+    const odd = [new Uint8Array(31).fill(1), new Uint8Array(33).fill(2)] as const;
+    expect(nodeHasher.hashChildren(odd[0], odd[1])).toEqual(rfc6962Hasher.hashChildren(odd[0], odd[1]));
+    // Results do not share the buffer: an earlier hash is unchanged by later ones.
+    const first = nodeHasher.hashLeaf(Uint8Array.of(1));
+    const copy = first.slice();
+    nodeHasher.hashLeaf(Uint8Array.of(2));
+    expect(first).toEqual(copy);
+  });
 });

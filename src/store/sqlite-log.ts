@@ -135,9 +135,14 @@ function openDatabase(path: string, mustExist: boolean): Database.Database {
   }
 }
 
+/** A BLOB as a Uint8Array: a view of the Buffer better-sqlite3 made for it (its own memory), not a copy. */
 function bytes(value: unknown): Uint8Array {
-  return new Uint8Array(value as Buffer);
+  const buffer = value as Buffer;
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
+
+/** Rows per page of the node scan: one statement call returns many rows, cheaper than stepping one by one. */
+const SCAN_PAGE = 1024;
 
 /** A log replica in one SQLite file. */
 export class SqliteLog implements LogStorage {
@@ -182,10 +187,14 @@ export class SqliteLog implements LogStorage {
         "SELECT size, root, note FROM checkpoints ORDER BY size",
       ),
       insertCheckpoint: db.prepare("INSERT INTO checkpoints (size, root, note) VALUES (?, ?, ?)"),
-      scanEntries: db.prepare<[], { idx: number; entry: Buffer; leaf_hash: Buffer }>(
-        "SELECT idx, entry, leaf_hash FROM entries ORDER BY idx",
-      ),
-      scanNodes: db.prepare<[], { key: number; hash: Buffer }>("SELECT key, hash FROM nodes ORDER BY key"),
+      scanEntries: db
+        .prepare<[], [number, Buffer, Buffer]>("SELECT idx, entry, leaf_hash FROM entries ORDER BY idx")
+        .raw(),
+      scanNodes: db
+        .prepare<[number, number], [number, Buffer]>(
+          "SELECT key, hash FROM nodes WHERE key > ? ORDER BY key LIMIT ?",
+        )
+        .raw(),
     };
   }
 
@@ -317,17 +326,27 @@ export class SqliteLog implements LogStorage {
       .exclusive();
   }
 
+  readSnapshot<T>(fn: () => T): T {
+    // A deferred transaction that only reads: every statement inside sees the same snapshot (WAL).
+    return this.#db.transaction(fn).deferred();
+  }
+
   *scanEntries(): Iterable<StoredEntry> {
-    for (const row of this.#q.scanEntries.iterate()) {
-      yield { index: row.idx, entry: bytes(row.entry), leafHash: bytes(row.leaf_hash) };
+    for (const [idx, entry, leafHash] of this.#q.scanEntries.iterate()) {
+      yield { index: idx, entry: bytes(entry), leafHash: bytes(leafHash) };
     }
   }
 
   *scanNodes(): Iterable<StoredNode> {
-    for (const row of this.#q.scanNodes.iterate()) {
-      const level = row.key % LEVELS;
-      const completedAt = (row.key - level) / LEVELS;
-      yield { level, index: completedAt / 2 ** level - 1, completedAt, hash: bytes(row.hash) };
+    for (let after = -1; ;) {
+      const page = this.#q.scanNodes.all(after, SCAN_PAGE);
+      for (const [key, hash] of page) {
+        const level = key % LEVELS;
+        const completedAt = (key - level) / LEVELS;
+        yield { level, index: completedAt / 2 ** level - 1, completedAt, hash: bytes(hash) };
+      }
+      if (page.length < SCAN_PAGE) return;
+      after = (page[page.length - 1] as [number, Buffer])[0];
     }
   }
 

@@ -6,7 +6,14 @@
 import { LedgerError } from "../errors.js";
 import { fromUtf8, utf8 } from "../verify/encoding.js";
 import { canonicalJson, isCanonicalText } from "./canonical-json.js";
+import { compileCheck } from "./compiled-check.js";
 import { operationRecordSchema, type OperationRecord } from "./operation-record.js";
+
+/**
+ * The schema compiled into a predicate (`compiled-check.ts`): a record it accepts is one zod accepts
+ * unchanged; for anything else zod itself decides and reports the issues.
+ */
+const isPlainValidRecord = compileCheck(operationRecordSchema);
 
 /** Largest entry accepted, in bytes: records hold hashes and identifiers, never payloads. */
 export const MAX_ENTRY_BYTES = 64 * 1024;
@@ -25,6 +32,7 @@ export function encodeEntry(record: OperationRecord): Uint8Array {
  * @throws LedgerError LEDGER_ENTRY_INVALID
  */
 export function assertValidRecord(record: OperationRecord): void {
+  if (fastCheck(record)) return;
   const parsed = operationRecordSchema.safeParse(record);
   if (!parsed.success) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録の形式が正しくありません", {
@@ -65,6 +73,16 @@ export function decodeEntry(bytes: Uint8Array): OperationRecord {
   } catch (cause) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録が JSON ではありません", {}, { cause });
   }
+  const record = fastCheck(raw) ? (raw as OperationRecord) : parseWithZod(raw);
+  // Re-serialise what was parsed and compare: the only text that passes is the JCS form itself.
+  if (!isCanonicalText(raw, text)) {
+    throw new LedgerError("LEDGER_ENTRY_NOT_CANONICAL", "操作記録が正規形 (RFC 8785) ではありません");
+  }
+  return record;
+}
+
+/** The schema's own verdict, with its issues. @throws LedgerError LEDGER_ENTRY_INVALID */
+function parseWithZod(raw: unknown): OperationRecord {
   let parsed;
   try {
     parsed = operationRecordSchema.safeParse(raw);
@@ -77,9 +95,14 @@ export function decodeEntry(bytes: Uint8Array): OperationRecord {
       issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), code: i.code })),
     });
   }
-  // Re-serialise what was parsed and compare: the only text that passes is the JCS form itself.
-  if (!isCanonicalText(raw, text)) {
-    throw new LedgerError("LEDGER_ENTRY_NOT_CANONICAL", "操作記録が正規形 (RFC 8785) ではありません");
-  }
   return parsed.data;
+}
+
+/** The compiled check; a value it cannot decide (or too deeply nested for it) goes to zod. */
+function fastCheck(value: unknown): boolean {
+  try {
+    return isPlainValidRecord(value);
+  } catch {
+    return false;
+  }
 }

@@ -11,11 +11,11 @@ import { createNoteSigner } from "../crypto/note-signer.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
 import { LedgerError } from "../ledger/errors.js";
 import { isCodedError } from "../coded-error.js";
-import { fsck } from "../ledger/fsck.js";
 import { compareWithRemembered } from "../service/checkpoint-memory.js";
 import { Ledger } from "../ledger/ledger.js";
 import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-key.js";
 import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
+import { fsckLogFile } from "../store/sqlite-log-fsck.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 
 /** Appends per transaction when reading stdin: bounded memory, still few fsyncs. */
@@ -144,10 +144,11 @@ export function registerLedgerCommands(program: Command): void {
       "--latest-signature",
       "署名の検証は最新のチェックポイントだけにする (他のチェックポイントも根ハッシュは照合する)",
     )
-    .action((o: { db: string; verifier: string; remembered?: string; latestSignature?: true }) => {
+    .action(async (o: { db: string; verifier: string; remembered?: string; latestSignature?: true }) => {
       const key = readVerifierKey(o.verifier);
+      // The entries are checked in worker threads (one per core, at most 4), the tree in this one.
+      const result = await fsckLogFile(o.db, key, { signatures: o.latestSignature ? "latest" : "all" });
       return withLedger(o.db, (log) => {
-        const result = fsck(log.storage, key, { signatures: o.latestSignature ? "latest" : "all" });
         if (result.ok && o.remembered !== undefined) {
           // A shorter, older ledger passes fsck on its own; compared with the node's memory it does not.
           try {

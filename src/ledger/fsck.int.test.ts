@@ -9,6 +9,7 @@ import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner, type NoteSigner } from "../crypto/note-signer.js";
 import { createSqliteLog, nodeKey, openSqliteLog } from "../store/sqlite-log.js";
 import { decodeEntry } from "./entry/canonical-entry.js";
+import type { fsckLogFile } from "../store/sqlite-log-fsck.js";
 import { fsck, type FsckResult } from "./fsck.js";
 import { Ledger } from "./ledger.js";
 import { nodeHasher } from "./node-hasher.js";
@@ -35,13 +36,32 @@ async function buildLog(): Promise<void> {
   ledger.close();
 }
 
-function check(signatures: "all" | "latest" = "all"): FsckResult {
+/** The entry checks in worker threads (`store/sqlite-log-fsck.ts`), as built into dist/ (a worker runs JS). */
+const parallel = (
+  (await import(join(process.cwd(), "dist/store/sqlite-log-fsck.js"))) as { fsckLogFile: typeof fsckLogFile }
+).fsckLogFile;
+
+/**
+ * fsck in one thread; and the same log checked with its entries in pages in two worker threads, with
+ * page boundaries everywhere, must give exactly the same result.
+ */
+async function check(signatures: "all" | "latest" = "all"): Promise<FsckResult> {
   const storage = openSqliteLog(path);
+  let result: FsckResult;
   try {
-    return fsck(storage, parseVerifierKey(signer.verifierKey), { signatures });
+    result = fsck(storage, parseVerifierKey(signer.verifierKey), { signatures });
   } finally {
     storage.close();
   }
+  for (const pageSize of [1, 4, 7, 64]) {
+    const inWorkers = await parallel(path, parseVerifierKey(signer.verifierKey), {
+      signatures,
+      workers: 2,
+      pageSize,
+    });
+    expect({ pageSize, ...inWorkers }).toEqual({ pageSize, ...result });
+  }
+  return result;
 }
 
 function tamper(fn: (db: Database.Database) => void): void {
@@ -80,8 +100,8 @@ beforeEach(async () => {
 });
 
 describe("fsck on a real SQLite file", () => {
-  it("an untouched log is intact", () => {
-    expect(check()).toMatchObject({
+  it("an untouched log is intact", async () => {
+    expect(await check()).toMatchObject({
       ok: true,
       size: 43,
       signedSize: 43,
@@ -91,7 +111,7 @@ describe("fsck on a real SQLite file", () => {
     });
   });
 
-  it("an edited entry (hash not recomputed) → LEDGER_LEAF_HASH_MISMATCH at its index", () => {
+  it("an edited entry (hash not recomputed) → LEDGER_LEAF_HASH_MISMATCH at its index", async () => {
     tamper((db) => {
       rewrite(
         db,
@@ -102,20 +122,20 @@ describe("fsck on a real SQLite file", () => {
         false,
       );
     });
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_LEAF_HASH_MISMATCH", firstBadIndex: 17 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_LEAF_HASH_MISMATCH", firstBadIndex: 17 });
   });
 
-  it("a deleted row → LEDGER_ENTRY_MISSING at its index", () => {
+  it("a deleted row → LEDGER_ENTRY_MISSING at its index", async () => {
     tamper((db) => db.prepare("DELETE FROM entries WHERE idx = 23").run());
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_MISSING", firstBadIndex: 23 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_MISSING", firstBadIndex: 23 });
   });
 
-  it("the last row deleted → LEDGER_ENTRY_MISSING at the old size - 1", () => {
+  it("the last row deleted → LEDGER_ENTRY_MISSING at the old size - 1", async () => {
     tamper((db) => db.prepare("DELETE FROM entries WHERE idx = 42").run());
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_MISSING", firstBadIndex: 42 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_MISSING", firstBadIndex: 42 });
   });
 
-  it("two swapped rows → LEDGER_ENTRY_OUT_OF_ORDER at the first of them", () => {
+  it("two swapped rows → LEDGER_ENTRY_OUT_OF_ORDER at the first of them", async () => {
     tamper((db) => {
       const a = db.prepare("SELECT entry, leaf_hash FROM entries WHERE idx = 12").get() as {
         entry: Buffer;
@@ -129,10 +149,10 @@ describe("fsck on a real SQLite file", () => {
       put.run(b.entry, b.leaf_hash, 12);
       put.run(a.entry, a.leaf_hash, 31);
     });
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_OUT_OF_ORDER", firstBadIndex: 12 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_OUT_OF_ORDER", firstBadIndex: 12 });
   });
 
-  it("two adjacent swapped rows → LEDGER_ENTRY_OUT_OF_ORDER at the first of them", () => {
+  it("two adjacent swapped rows → LEDGER_ENTRY_OUT_OF_ORDER at the first of them", async () => {
     tamper((db) => {
       const a = db.prepare("SELECT entry, leaf_hash FROM entries WHERE idx = 5").get() as {
         entry: Buffer;
@@ -146,11 +166,11 @@ describe("fsck on a real SQLite file", () => {
       put.run(b.entry, b.leaf_hash, 5);
       put.run(a.entry, a.leaf_hash, 6);
     });
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_OUT_OF_ORDER", firstBadIndex: 5 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_OUT_OF_ORDER", firstBadIndex: 5 });
   });
 
   for (const idx of [8, 9]) {
-    it(`a rewritten leaf ${idx} with its hash recomputed → LEDGER_ENTRY_REWRITTEN at ${idx}`, () => {
+    it(`a rewritten leaf ${idx} with its hash recomputed → LEDGER_ENTRY_REWRITTEN at ${idx}`, async () => {
       tamper((db) => {
         rewrite(
           db,
@@ -161,11 +181,11 @@ describe("fsck on a real SQLite file", () => {
           true,
         );
       });
-      expect(check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_REWRITTEN", firstBadIndex: idx });
+      expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_REWRITTEN", firstBadIndex: idx });
     });
   }
 
-  it("a rewritten leaf whose hash, chain and every stored node are recomputed → LEDGER_ROOT_MISMATCH from the last matching checkpoint", () => {
+  it("a rewritten leaf whose hash, chain and every stored node are recomputed → LEDGER_ROOT_MISMATCH from the last matching checkpoint", async () => {
     tamper((db) => {
       rewrite(
         db,
@@ -206,32 +226,36 @@ describe("fsck on a real SQLite file", () => {
         row = up;
       }
     });
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ROOT_MISMATCH", firstBadIndex: 20 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ROOT_MISMATCH", firstBadIndex: 20 });
   });
 
-  it("a tampered interior node → LEDGER_NODE_MISMATCH at the first leaf under it", () => {
+  it("a tampered interior node → LEDGER_NODE_MISMATCH at the first leaf under it", async () => {
     tamper((db) =>
       db.prepare("UPDATE nodes SET hash = ? WHERE key = ?").run(Buffer.alloc(32, 7), nodeKey(2, 3)),
     );
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_NODE_MISMATCH", firstBadIndex: 12 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_NODE_MISMATCH", firstBadIndex: 12 });
   });
 
-  it("an altered record hash of a conversion → LEDGER_RECORDS_ROOT_MISMATCH at the conversion", () => {
+  it("an altered record hash of a conversion → LEDGER_RECORDS_ROOT_MISMATCH at the conversion", async () => {
     tamper((db) =>
       db
         .prepare("UPDATE record_hashes SET hash = ? WHERE idx = 40 AND position = 1")
         .run(Buffer.alloc(32, 3)),
     );
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_RECORDS_ROOT_MISMATCH", firstBadIndex: 40 });
+    expect(await check()).toMatchObject({
+      ok: false,
+      code: "LEDGER_RECORDS_ROOT_MISMATCH",
+      firstBadIndex: 40,
+    });
   });
 
-  it("a forged checkpoint row → LEDGER_CHECKPOINT_SIGNATURE_INVALID", () => {
+  it("a forged checkpoint row → LEDGER_CHECKPOINT_SIGNATURE_INVALID", async () => {
     tamper((db) => {
       const note = (db.prepare("SELECT note FROM checkpoints WHERE size = 43").get() as { note: string })
         .note;
       db.prepare("UPDATE checkpoints SET note = ? WHERE size = 43").run(note.replace("\n43\n", "\n44\n"));
     });
-    expect(check()).toMatchObject({
+    expect(await check()).toMatchObject({
       ok: false,
       code: "LEDGER_CHECKPOINT_SIGNATURE_INVALID",
       firstBadIndex: null,
@@ -242,11 +266,11 @@ describe("fsck on a real SQLite file", () => {
     const ledger = new Ledger({ storage: openSqliteLog(path) });
     await ledger.append([{ record: noteRecord(100) }]);
     ledger.close();
-    expect(check()).toMatchObject({ ok: true, size: 44, signedSize: 43, unsignedEntries: 1 });
+    expect(await check()).toMatchObject({ ok: true, size: 44, signedSize: 43, unsignedEntries: 1 });
     expect(decodeEntry(new Ledger({ storage: openSqliteLog(path) }).entry(43)).type).toBe("note");
   });
 
-  it("an older checkpoint whose signature was altered → LEDGER_CHECKPOINT_SIGNATURE_INVALID; with signatures: latest its root is still compared", () => {
+  it("an older checkpoint whose signature was altered → LEDGER_CHECKPOINT_SIGNATURE_INVALID; with signatures: latest its root is still compared", async () => {
     tamper((db) => {
       const note = (db.prepare("SELECT note FROM checkpoints WHERE size = 20").get() as { note: string })
         .note;
@@ -256,27 +280,63 @@ describe("fsck on a real SQLite file", () => {
       const forged = `${text}\n\n${sig.slice(0, sig.lastIndexOf(" ") + 1)}${raw.toString("base64")}\n`;
       db.prepare("UPDATE checkpoints SET note = ? WHERE size = 20").run(forged);
     });
-    expect(check()).toMatchObject({
+    expect(await check()).toMatchObject({
       ok: false,
       code: "LEDGER_CHECKPOINT_SIGNATURE_INVALID",
       firstBadIndex: null,
     });
-    expect(check("latest")).toMatchObject({ ok: true, size: 43, checkpoints: 5, signaturesVerified: 1 });
+    expect(await check("latest")).toMatchObject({
+      ok: true,
+      size: 43,
+      checkpoints: 5,
+      signaturesVerified: 1,
+    });
   });
 
-  it("an older checkpoint row whose root differs from its note → LEDGER_CHECKPOINT_MALFORMED", () => {
+  it("an older checkpoint row whose root differs from its note → LEDGER_CHECKPOINT_MALFORMED", async () => {
     tamper((db) => db.prepare("UPDATE checkpoints SET root = ? WHERE size = 30").run(Buffer.alloc(32, 1)));
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_CHECKPOINT_MALFORMED", firstBadIndex: null });
+    expect(await check()).toMatchObject({
+      ok: false,
+      code: "LEDGER_CHECKPOINT_MALFORMED",
+      firstBadIndex: null,
+    });
   });
 
-  it("an older checkpoint validly signed over another root → LEDGER_ROOT_MISMATCH at the last matching size", () => {
+  it("an older checkpoint validly signed over another root → LEDGER_ROOT_MISMATCH at the last matching size", async () => {
     tamper((db) => {
       const root = Buffer.alloc(32, 9);
       const text = formatCheckpoint({ origin: signer.name, size: 30, root });
       const note = appendSignatureLine(`${text}\n`, signer.name, signer.keyId, signer.sign(text));
       db.prepare("UPDATE checkpoints SET root = ?, note = ? WHERE size = 30").run(root, note);
     });
-    expect(check()).toMatchObject({ ok: false, code: "LEDGER_ROOT_MISMATCH", firstBadIndex: 20 });
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ROOT_MISMATCH", firstBadIndex: 20 });
+  });
+
+  it("a stray row before index 0 → LEDGER_ENTRY_MISSING at 0", async () => {
+    tamper((db) =>
+      db
+        .prepare(
+          "INSERT INTO entries (idx, entry, leaf_hash) SELECT -1, entry, leaf_hash FROM entries WHERE idx = 3",
+        )
+        .run(),
+    );
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_ENTRY_MISSING", firstBadIndex: 0 });
+  });
+
+  it("a node row no entry completes (in the middle, past the end) → LEDGER_NODE_MISMATCH / LEDGER_EXTRA_ROWS", async () => {
+    tamper((db) =>
+      db.prepare("INSERT INTO nodes (key, hash) VALUES (?, ?)").run(nodeKey(1, 200), Buffer.alloc(32, 2)),
+    );
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_EXTRA_ROWS", firstBadIndex: null });
+    tamper((db) =>
+      db.prepare("INSERT INTO nodes (key, hash) VALUES (?, ?)").run(nodeKey(1, 9) + 5, Buffer.alloc(32, 2)),
+    );
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_NODE_MISMATCH" });
+  });
+
+  it("a deleted node row at a page boundary → LEDGER_NODE_MISMATCH at the first leaf under it", async () => {
+    tamper((db) => db.prepare("DELETE FROM nodes WHERE key = ?").run(nodeKey(2, 6)));
+    expect(await check()).toMatchObject({ ok: false, code: "LEDGER_NODE_MISMATCH", firstBadIndex: 24 });
   });
 });
 

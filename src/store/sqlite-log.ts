@@ -141,6 +141,11 @@ function bytes(value: unknown): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
+/*
+ * The scans (fsck reads every row) hand out the Buffers better-sqlite3 made — Uint8Arrays already —
+ * without even a view per row; point reads return plain Uint8Array views.
+ */
+
 /** Rows per page of the node scan: one statement call returns many rows, cheaper than stepping one by one. */
 const SCAN_PAGE = 1024;
 
@@ -189,6 +194,11 @@ export class SqliteLog implements LogStorage {
       insertCheckpoint: db.prepare("INSERT INTO checkpoints (size, root, note) VALUES (?, ?, ?)"),
       scanEntries: db
         .prepare<[], [number, Buffer, Buffer]>("SELECT idx, entry, leaf_hash FROM entries ORDER BY idx")
+        .raw(),
+      entriesPage: db
+        .prepare<[number, number, number], [number, Buffer, Buffer]>(
+          "SELECT idx, entry, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?",
+        )
         .raw(),
       scanNodes: db
         .prepare<[number, number], [number, Buffer]>(
@@ -331,9 +341,33 @@ export class SqliteLog implements LogStorage {
     return this.#db.transaction(fn).deferred();
   }
 
+  /**
+   * Begins a read transaction and pins its snapshot (for a check that reads across turns of the event
+   * loop); the returned function ends it. Nothing else may use this connection meanwhile.
+   */
+  beginSnapshot(): () => void {
+    this.#db.exec("BEGIN DEFERRED");
+    try {
+      this.size();
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+    return () => {
+      if (this.#db.inTransaction) this.#db.exec("COMMIT");
+    };
+  }
+
+  /** Up to `limit` entries with `from` ≤ index < `below`, in index order, as stored (for paged checks). */
+  entriesPage(from: number, below: number, limit: number): StoredEntry[] {
+    return this.#q.entriesPage
+      .all(from, below, limit)
+      .map(([idx, entry, leafHash]) => ({ index: idx, entry, leafHash }));
+  }
+
   *scanEntries(): Iterable<StoredEntry> {
     for (const [idx, entry, leafHash] of this.#q.scanEntries.iterate()) {
-      yield { index: idx, entry: bytes(entry), leafHash: bytes(leafHash) };
+      yield { index: idx, entry, leafHash };
     }
   }
 
@@ -343,7 +377,7 @@ export class SqliteLog implements LogStorage {
       for (const [key, hash] of page) {
         const level = key % LEVELS;
         const completedAt = (key - level) / LEVELS;
-        yield { level, index: completedAt / 2 ** level - 1, completedAt, hash: bytes(hash) };
+        yield { level, index: completedAt / 2 ** level - 1, completedAt, hash };
       }
       if (page.length < SCAN_PAGE) return;
       after = (page[page.length - 1] as [number, Buffer])[0];

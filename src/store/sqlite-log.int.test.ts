@@ -8,6 +8,7 @@ import { conversionRequest, noteRecord, sha, uploadRecord } from "../../test/led
 import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner, type NoteSigner } from "../crypto/note-signer.js";
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
+import { fsck } from "../ledger/fsck.js";
 import { Ledger } from "../ledger/ledger.js";
 import { openCheckpoint } from "../ledger/verify/checkpoint.js";
 import { verifyConsistency } from "../ledger/verify/consistency.js";
@@ -15,7 +16,7 @@ import { fromHex } from "../ledger/verify/encoding.js";
 import { rfc6962Hasher } from "../ledger/verify/hash.js";
 import { verifyInclusion } from "../ledger/verify/inclusion.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
-import { createSqliteLog, nodeKey, openSqliteLog } from "./sqlite-log.js";
+import { createSqliteLog, nodeKey, openSqliteLog, PAGE_BYTES } from "./sqlite-log.js";
 
 let path: string;
 let signer: NoteSigner;
@@ -37,7 +38,30 @@ describe("SQLite log", () => {
     const db = new Database(path);
     // A fresh connection reports the persistent journal mode; synchronous is per connection, so check ours.
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    // New files get the larger pages; a file made with the default 4 KiB pages opens and appends as before.
+    expect(db.pragma("page_size", { simple: true })).toBe(PAGE_BYTES);
     db.close();
+  });
+
+  it("opens and appends to a file made with 4 KiB pages (older files keep their page size)", async () => {
+    const ledger = newLedger();
+    await ledger.append([{ record: noteRecord(0) }, { record: noteRecord(1) }]);
+    ledger.signCheckpoint(signer);
+    ledger.close();
+    const raw = new Database(path);
+    raw.pragma("journal_mode = DELETE");
+    raw.pragma("page_size = 4096");
+    raw.exec("VACUUM");
+    raw.pragma("journal_mode = WAL");
+    raw.close();
+    const reopened = new Ledger({ storage: openSqliteLog(path) });
+    await reopened.append([{ record: noteRecord(2) }]);
+    reopened.signCheckpoint(signer);
+    expect(fsck(reopened.storage, parseVerifierKey(signer.verifierKey))).toMatchObject({ ok: true, size: 3 });
+    reopened.close();
+    const check = new Database(path);
+    expect(check.pragma("page_size", { simple: true })).toBe(4096);
+    check.close();
   });
 
   it("appends typed records, returns {index, leafHash}, and proofs verify against the signed checkpoint", async () => {

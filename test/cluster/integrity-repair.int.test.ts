@@ -173,8 +173,8 @@ async function detectAndRepair(n: TestNode, deps = depsFor(n)): Promise<RepairOu
       done,
       new Promise<never>((_, reject) =>
         setTimeout(() => {
-          reject(new Error("no repair within 20 s"));
-        }, 20_000),
+          reject(new Error("no repair within 45 s"));
+        }, 45_000),
       ),
     ]);
   } finally {

@@ -30,6 +30,11 @@ export interface AuditEventCriteria {
   readonly types: readonly (readonly Token[])[];
   readonly subtypes: readonly (readonly Token[])[];
   readonly outcomes: readonly (readonly string[])[];
+  /**
+   * `patient=`: standard-record hashes (audit-patient.ts). A search that names patients answers with
+   * the per-patient AuditEvents of the entries that touched those records; others with entry events.
+   */
+  readonly patients: readonly (readonly string[])[];
   readonly count: number;
   /** Only entries with index < before (the next page's cursor). */
   readonly before?: number;
@@ -90,6 +95,7 @@ function values(param: string, raw: string): string[] {
 
 const KNOWN = new Set([
   "date",
+  "patient",
   "agent",
   "entity",
   "type",
@@ -133,8 +139,17 @@ export function parseAuditEventSearch(params: ReadonlyMap<string, readonly strin
   }
   const outcomes = all("outcome").map((v) => values("outcome", v));
   if (outcomes.flat().some((o) => !["0", "4", "8", "12"].includes(o))) throw bad("outcome", "0, 4, 8, 12");
+  // A patient is named by the SHA-256 of their record, bare or as identifier system|value.
+  const patients = all("patient").map((v) =>
+    values("patient", v).map((p) => {
+      const bare = p.startsWith(`${SYSTEM.recordSha256}|`) ? p.slice(SYSTEM.recordSha256.length + 1) : p;
+      if (!/^[0-9a-f]{64}$/.test(bare)) throw bad("patient", "レコードの SHA-256 (16進 64 桁)");
+      return bare;
+    }),
+  );
   const criteria = {
     dates: all("date").map((v) => parseDate(v)),
+    patients,
     agents: all("agent").map((v) => values("agent", v)),
     entities: all("entity").map((v) => values("entity", v)),
     types: all("type").map((v) => values("type", v).map(parseToken)),
@@ -167,12 +182,12 @@ function dateMatches(recordedMs: number, d: DateBound): boolean {
 }
 
 /** What `agent=` matches: the agents' identifier values (login ID, institution, device, node). */
-function agentValues(e: AuditEvent): Set<string> {
+export function agentValues(e: AuditEvent): Set<string> {
   return new Set(e.agent.flatMap((a) => (a.who.identifier ? [a.who.identifier.value] : [])));
 }
 
 /** What `entity=` matches: transfer IDs, file hashes, targets and the ledger index (`ledger:<n>`). */
-function entityValues(e: AuditEvent): Set<string> {
+export function entityValues(e: AuditEvent): Set<string> {
   const out = new Set<string>();
   for (const x of e.entity ?? []) {
     const id = x.what?.identifier;
@@ -201,5 +216,19 @@ export function matchesAuditEvent(e: AuditEvent, c: AuditEventCriteria): boolean
   if (!c.types.every((or) => or.some((t) => tokenMatches(e.type, t)))) return false;
   if (!c.subtypes.every((or) => or.some((t) => (e.subtype ?? []).some((s) => tokenMatches(s, t)))))
     return false;
+  if (c.patients.length > 0) {
+    const have = patientValues(e);
+    if (!c.patients.every((or) => or.some((v) => have.has(v)))) return false;
+  }
   return c.outcomes.every((or) => or.includes(e.outcome));
+}
+
+/** The patients an event is about: its patient entities' record hashes (type 1 Person, role 1 Patient). */
+export function patientValues(e: AuditEvent): Set<string> {
+  const out = new Set<string>();
+  for (const x of e.entity ?? []) {
+    const id = x.what?.identifier;
+    if (x.role?.code === "1" && id?.system === SYSTEM.recordSha256) out.add(id.value);
+  }
+  return out;
 }

@@ -10,6 +10,16 @@
  *   alarms, monitoring alerts), whose disclosure would help an attacker; every AuditEvent also carries
  *   the handling caveat NOREUSE (audit data is used for audit only).
  * - Provenance of a standard file: N (checkup results, the proposed default) plus NOREUSE.
+ *
+ * Labels in access decisions (Z4): each role is cleared up to one confidentiality level
+ * ({@link ROLE_CLEARANCE}), and every FHIR read path (AuditEvent search and read, Provenance search,
+ * the per-patient events) hands out only resources whose confidentiality is within the reader's
+ * clearance ({@link permits}) — on top of the party rules, never instead of them. A resource above the
+ * clearance answers exactly as a missing one (404 / absent from the Bundle). Parties (sender, receiver
+ * staff) are cleared for N: they do not see the R-labelled security events (failed logins, lock-outs,
+ * refusals, tamper alarms, alerts); the office, which investigates them, is cleared for R. Nobody is
+ * cleared for V. Labels are carried forward: a Bundle carries its entries' highest level and every
+ * caveat, and the resources a client downloads keep their `meta.security`.
  */
 import type { Coding } from "./resource-types.js";
 import { ACT_CODE, CONFIDENTIALITY } from "./systems.js";
@@ -71,4 +81,23 @@ export function bundleLabels(entries: readonly (readonly Coding[])[]): Coding[] 
     labels(highest)[0] as Coding,
     ...[...others.values()].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0)),
   ];
+}
+
+/** Z4: the highest confidentiality each role may read. */
+export const ROLE_CLEARANCE: Readonly<Record<"sender" | "receiver" | "admin", Confidentiality>> = {
+  sender: "N",
+  receiver: "N",
+  admin: "R",
+};
+
+/** The levels a clearance admits, lowest first. */
+export function levelsUpTo(clearance: Confidentiality): Confidentiality[] {
+  return CONFIDENTIALITY_ORDER.slice(0, CONFIDENTIALITY_ORDER.indexOf(clearance) + 1);
+}
+
+/** Whether a reader cleared for `clearance` may see a resource with these labels (Z4). */
+export function permits(clearance: Confidentiality, security: readonly Coding[]): boolean {
+  return (
+    CONFIDENTIALITY_ORDER.indexOf(confidentialityOf(security)) <= CONFIDENTIALITY_ORDER.indexOf(clearance)
+  );
 }

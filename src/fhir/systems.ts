@@ -40,6 +40,11 @@ export const SYSTEM = {
   certificate: "urn:kenshin-exchange:certificate-sha256",
   /** A file by its SHA-256 (lower-case hex). */
   fileSha256: "urn:kenshin-exchange:file-sha256",
+  /**
+   * A standard record by its SHA-256 (lower-case hex): how an AuditEvent names the patient the record
+   * is about without any personal data (audit-patient.ts).
+   */
+  recordSha256: "urn:kenshin-exchange:record-sha256",
   /** A ledger entry by its index; the entity's detail carries the leaf hash and the log origin. */
   ledgerEntry: "urn:kenshin-exchange:ledger-entry",
   /** A request ID (BALP XrequestId). */

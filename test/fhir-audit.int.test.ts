@@ -157,12 +157,15 @@ describe("FHIR endpoint: AuditEvents of a transfer", () => {
       mine.every((e) => e.agent.some((a) => a.who.identifier?.value === node.account("sender").loginId)),
     ).toBe(true);
 
-    // A failed login (wrong password) is outcome 8 and labelled R.
+    // A failed login (wrong password) is outcome 8 and labelled R: the office (cleared for R) finds it;
+    // the sender's staff (cleared for N) do not, though it is their own account's (Z4).
     const other = node.client("sender");
     expect((await other.login(node.account("sender").loginId, "wrong-password-1")).status).toBe(401);
-    const failures = await searchAll(sender, "outcome=8");
+    const failures = await searchAll(t.office, `outcome=8&agent=${node.account("sender").loginId}`);
     expect(failures.length).toBeGreaterThan(0);
     expect(failures.every((e) => e.outcome === "8" && confidentialityOf(e.meta.security) === "R")).toBe(true);
+    expect(await searchAll(sender, "outcome=8")).toEqual([]);
+    expectCode(await sender.get(`/fhir/AuditEvent/${failures[0]?.id ?? ""}`), 404, "NOT_FOUND");
 
     const all = await searchAll(sender, "_count=100");
     const paged = await searchAll(sender, "_count=2");

@@ -166,6 +166,32 @@ export function parseAuditEventSearch(params: ReadonlyMap<string, readonly strin
   return before === undefined ? { ...criteria, canonical } : { ...criteria, before, canonical };
 }
 
+/**
+ * The date criteria as one half-open range [fromMs, toMs) of recorded time (they are ANDed), for an
+ * index; `empty` when no instant can satisfy them all.
+ */
+export function dateRangeOf(c: AuditEventCriteria): { fromMs?: number; toMs?: number; empty: boolean } {
+  let fromMs: number | undefined;
+  let toMs: number | undefined;
+  const lower = (v: number) => {
+    fromMs = fromMs === undefined ? v : Math.max(fromMs, v);
+  };
+  const upper = (v: number) => {
+    toMs = toMs === undefined ? v : Math.min(toMs, v);
+  };
+  for (const d of c.dates) {
+    if (d.prefix === "eq") {
+      lower(d.start);
+      upper(d.end);
+    } else if (d.prefix === "ge") lower(d.start);
+    else if (d.prefix === "gt") lower(d.end);
+    else if (d.prefix === "le") upper(d.end);
+    else upper(d.start);
+  }
+  const empty = fromMs !== undefined && toMs !== undefined && fromMs >= toMs;
+  return { ...(fromMs !== undefined ? { fromMs } : {}), ...(toMs !== undefined ? { toMs } : {}), empty };
+}
+
 function dateMatches(recordedMs: number, d: DateBound): boolean {
   switch (d.prefix) {
     case "eq":

@@ -5,6 +5,7 @@
  */
 import type { LedgerEntryRef } from "../fhir/audit-event.js";
 import { provenanceOf, type Provenance } from "../fhir/provenance.js";
+import { permits, ROLE_CLEARANCE } from "../fhir/security-labels.js";
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
 import { toHex } from "../ledger/verify/encoding.js";
 import { audit, recordCommon } from "./audit.js";
@@ -53,15 +54,15 @@ export async function searchProvenance(
     const send = related.filter((r) => r.record.type === "send").at(-1);
     const conversion = related.filter((r) => r.record.type === "conversion").at(-1);
     if (send?.record.type !== "send") continue;
-    out.push(
-      provenanceOf({
-        seal: { ...seal, record: sealRecord },
-        send: { ...send, record: send.record },
-        ...(conversion?.record.type === "conversion"
-          ? { conversion: { ...conversion, record: conversion.record } }
-          : {}),
-      }),
-    );
+    const provenance = provenanceOf({
+      seal: { ...seal, record: sealRecord },
+      send: { ...send, record: send.record },
+      ...(conversion?.record.type === "conversion"
+        ? { conversion: { ...conversion, record: conversion.record } }
+        : {}),
+    });
+    // Z4: within the reader's clearance only (a Provenance of checkup results is N).
+    if (permits(ROLE_CLEARANCE[session.role], provenance.meta.security)) out.push(provenance);
   }
   await audit(ctx, [
     {

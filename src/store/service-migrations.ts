@@ -176,4 +176,23 @@ CREATE TABLE ledger_outbox (
   record_hashes BLOB
 ) STRICT;
 `,
+  // 5: the AuditEvent search index (store/audit-search-index.ts): a cache derived from the ledger's
+  // entries, caught up before each search; dropping it loses nothing.
+  `
+CREATE TABLE audit_index (
+  idx INTEGER PRIMARY KEY,
+  recorded_ms INTEGER NOT NULL,
+  institution TEXT NOT NULL,
+  transfer TEXT,
+  confidentiality TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_index_by_recorded ON audit_index (recorded_ms);
+CREATE INDEX audit_index_by_institution ON audit_index (institution, idx);
+CREATE INDEX audit_index_by_transfer ON audit_index (transfer, idx);
+CREATE TABLE audit_index_keys (
+  key TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (key, idx)
+) STRICT, WITHOUT ROWID;
+`,
 ];

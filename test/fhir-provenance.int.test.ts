@@ -170,9 +170,13 @@ describe("Provenance/$verify (FHIR input)", () => {
       code: "SIGNATURE_INVALID",
       outcome: "serious-failure",
     });
-    const alarms = await receiver.get("/fhir/AuditEvent?outcome=8&subtype=integrity-alarm");
+    // The alarm is a security event (labelled R): the office, cleared for R, finds it; the receiver's
+    // staff, cleared for N, do not (Z4).
+    const alarms = await t.office.get("/fhir/AuditEvent?outcome=8&subtype=integrity-alarm");
     expectValidFhir(alarms.json);
     expect(((alarms.json as SearchsetBundle<Provenance>).entry ?? []).length).toBeGreaterThan(0);
+    const hidden = await receiver.get("/fhir/AuditEvent?outcome=8&subtype=integrity-alarm");
+    expect((hidden.json as SearchsetBundle<Provenance>).entry ?? []).toEqual([]);
   });
 
   it("FHIR input with script, event attributes, javascript: URLs or external references is refused with an OperationOutcome", async () => {

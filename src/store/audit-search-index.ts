@@ -76,17 +76,36 @@ export function searchIndex(db: Database.Database, q: IndexQuery): number[] {
     );
     args.push(...group);
   }
-  if (q.before !== undefined) {
-    where.push("e.idx < ?");
-    args.push(q.before);
+  // Ledger times never go backwards (T1), so a time range is an index range: found through the
+  // recorded-time index, then walked along the primary key newest first (no sort of the whole range).
+  let before = q.before;
+  let atLeast: number | undefined;
+  if (q.toMs !== undefined) {
+    const past = db
+      .prepare<[number], { n: number | null }>("SELECT MIN(idx) AS n FROM audit_index WHERE recorded_ms >= ?")
+      .get(q.toMs)?.n;
+    if (past !== null && past !== undefined) before = before === undefined ? past : Math.min(before, past);
+    where.push("+e.recorded_ms < ?");
+    args.push(q.toMs);
   }
   if (q.fromMs !== undefined) {
-    where.push("e.recorded_ms >= ?");
+    atLeast =
+      db
+        .prepare<[number], { n: number | null }>(
+          "SELECT MIN(idx) AS n FROM audit_index WHERE recorded_ms >= ?",
+        )
+        .get(q.fromMs)?.n ?? Number.MAX_SAFE_INTEGER;
+    where.push("+e.recorded_ms >= ?");
     args.push(q.fromMs);
   }
-  if (q.toMs !== undefined) {
-    where.push("e.recorded_ms < ?");
-    args.push(q.toMs);
+  const column = driver === undefined ? "e.idx" : "d.idx";
+  if (before !== undefined) {
+    where.push(`${column} < ?`);
+    args.push(before);
+  }
+  if (atLeast !== undefined) {
+    where.push(`${column} >= ?`);
+    args.push(atLeast);
   }
   where.push(`e.confidentiality IN (${q.confidentialities.map(() => "?").join(",")})`);
   args.push(...q.confidentialities);
@@ -97,7 +116,9 @@ export function searchIndex(db: Database.Database, q: IndexQuery): number[] {
     );
     args.push(q.party, q.party, q.party);
   }
-  const sql = `SELECT DISTINCT e.idx AS idx FROM ${from} WHERE ${where.join(" AND ")} ORDER BY e.idx DESC LIMIT ?`;
+  // DISTINCT only when the driving group has several keys (one entry may carry more than one of them).
+  const distinct = driver !== undefined && driver.length > 1 ? "DISTINCT " : "";
+  const sql = `SELECT ${distinct}${column} AS idx FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${column} DESC LIMIT ?`;
   args.push(q.limit);
   return db
     .prepare<(string | number)[], { idx: number }>(sql)

@@ -72,7 +72,7 @@ beforeAll(async () => {
   node = t.node;
   threePatients = firstThree(exampleExport());
   const local = await convertLocally(threePatients);
-  patients = local.summary.recordHashes;
+  patients = [...local.summary.recordHashes];
   const up = await uploadExport(t.sender, t.receiverId, threePatients);
   expectStatus(up, 201);
   transfer = (up.json as { transfer: TransferView }).transfer;

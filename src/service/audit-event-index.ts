@@ -30,9 +30,9 @@ function rowOf(ctx: ServiceContext, index: number): IndexRow {
   };
 }
 
-/** Indexes every entry not indexed yet; returns how many it added. */
-export function catchUpAuditIndex(ctx: ServiceContext): number {
-  const size = ledgerSize(ctx);
+/** Indexes the entries not indexed yet (at most `max`); returns how many it added. */
+export function catchUpAuditIndex(ctx: ServiceContext, max = Number.POSITIVE_INFINITY): number {
+  const size = Math.min(ledgerSize(ctx), indexedUpTo(ctx.db) + max);
   let next = indexedUpTo(ctx.db);
   const start = next;
   while (next < size) {
@@ -66,4 +66,28 @@ export function indexedSearch(
     ...(o.party !== undefined ? { party: o.party } : {}),
     limit: o.limit,
   });
+}
+
+/** Entries indexed per background step, and the pause between steps while the index is behind. */
+const BACKGROUND_STEP = 500;
+const BACKGROUND_EVERY_MS = 250;
+
+/**
+ * Keeps the index close to the ledger in the background, a small step at a time (so a node opened on
+ * a large, never-indexed ledger does not make its first search wait for all of it, and no step holds
+ * the event loop long). Returns the stop function.
+ */
+export function indexInBackground(ctx: ServiceContext): () => void {
+  const timer = setInterval(() => {
+    try {
+      catchUpAuditIndex(ctx, BACKGROUND_STEP);
+    } catch {
+      // A closed database at shutdown, or a ledger read failing: the next search catches up (and
+      // reports) instead.
+    }
+  }, BACKGROUND_EVERY_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+  };
 }

@@ -12,6 +12,7 @@ import { FhirError } from "../../fhir/errors.js";
 import { checkFhirInput } from "../../fhir/input-guard.js";
 import { informationOutcome } from "../../fhir/operation-outcome.js";
 import { verifyProvenanceSeal } from "../../service/provenance-verify.js";
+import { indexInBackground } from "../../service/audit-event-index.js";
 import { readAuditEvent, searchAuditEvents } from "../../service/audit-events.js";
 import { searchProvenance } from "../../service/provenances.js";
 import type { ServiceContext } from "../../service/context.js";
@@ -72,6 +73,12 @@ function verifyInput(body: unknown): { provenance: { signature?: unknown }; file
 
 export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const startedAt = ctx.now().toISOString();
+  // The AuditEvent search index follows the ledger in small background steps while the server runs.
+  const stopIndexing = indexInBackground(ctx);
+  app.addHook("onClose", (_instance, done) => {
+    stopIndexing();
+    done();
+  });
 
   void app.register((scope, _opts, done) => {
     // POST _search: the FHIR form body (http://hl7.org/fhir/R4/http.html#search).

@@ -166,6 +166,21 @@ describe("FHIR endpoint: AuditEvents of a transfer", () => {
     expect(failures.every((e) => e.outcome === "8" && confidentialityOf(e.meta.security) === "R")).toBe(true);
     expect(await searchAll(sender, "outcome=8")).toEqual([]);
     expectCode(await sender.get(`/fhir/AuditEvent/${failures[0]?.id ?? ""}`), 404, "NOT_FOUND");
+    // The same rule on the API's audit list: the failed login is in the office's, not in the sender's.
+    type AuditList = { entries: { entry: { type: string; outcome: string; actor: { id: string } } }[] };
+    const failedLogin = (l: AuditList) =>
+      l.entries.filter(
+        (x) =>
+          x.entry.type === "login" &&
+          x.entry.outcome !== "success" &&
+          x.entry.actor.id === node.account("sender").loginId,
+      );
+    const officeList = await t.office.get("/api/v1/audit?limit=500");
+    expect(failedLogin(officeList.json as AuditList).length).toBeGreaterThan(0);
+    const senderList = await sender.get("/api/v1/audit?limit=500");
+    expect(senderList.status).toBe(200);
+    expect((senderList.json as AuditList).entries.length).toBeGreaterThan(0);
+    expect(failedLogin(senderList.json as AuditList)).toEqual([]);
 
     const all = await searchAll(sender, "_count=100");
     const paged = await searchAll(sender, "_count=2");

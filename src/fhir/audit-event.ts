@@ -84,6 +84,11 @@ const lifecycle = (code: string, display: string): Coding => ({ system: AUDIT_LI
 const ident = (system: string, value: string): Reference => ({ identifier: { system, value } });
 const detail = (type: string, value: string | number) => ({ type, valueString: String(value) });
 
+/** The confidentiality of an entry's AuditEvent: R for a security event, N otherwise. */
+export function confidentialityOfRecord(record: OperationRecord): "N" | "R" {
+  return isSecurityEvent(record) ? "R" : "N";
+}
+
 /** Outcomes that are security events (labelled R, see security-labels.ts). */
 function isSecurityEvent(record: OperationRecord): boolean {
   return (
@@ -406,7 +411,7 @@ export function auditEventOf(ref: LedgerEntryRef): AuditEvent {
     id: ref.leafHash,
     meta: {
       lastUpdated: record.time,
-      security: labels(isSecurityEvent(record) ? "R" : "N", ["NOREUSE"]),
+      security: labels(confidentialityOfRecord(record), ["NOREUSE"]),
     },
     text: tableNarrative(`${KIND_JA[record.type]} (${record.type})`, [
       ["日時", record.time],

@@ -60,9 +60,7 @@ export function patientsOfTransfers(ctx: ServiceContext): (transfer: string) => 
       found =
         conversion === undefined
           ? []
-          : ctx.ledger
-              .recordHashes(conversion)
-              .map((h, position) => ({ position, recordSha256: toHex(h) }));
+          : ctx.ledger.recordHashes(conversion).map((h, position) => ({ position, recordSha256: toHex(h) }));
       seen.set(transfer, found);
     }
     return found;

@@ -2,12 +2,17 @@
  * The receiver's FHIR download over real HTTPS: after 送信確定 the same transfer can be fetched as
  * NDJSON of JP eCheckup Bundles (one per examinee), enveloped like the CSV; each Bundle passes the
  * FHIR R4 base validator and the IG rules; the ledger records the download as format fhir-bundle; the
- * sender cannot fetch it, and a transfer not yet sent is refused.
+ * sender cannot fetch it, and a transfer not yet sent is refused. The CSV download with the JLAC10 code
+ * header row (`?codeHeader=1`), as the CLI's `--code-header` writes it, is the same file plus that one
+ * line, recorded as csv-code-header.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadEcheckup, downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import { checkEcheckupBundle } from "../src/fhir/echeckup/ig-rules.js";
+import { loadDictionary, DEFAULT_DICTIONARY_PATH } from "../src/format/dictionary.js";
 import { recordHashesOf } from "../src/format/hash.js";
+import { codeHeaderCells, encodeLine } from "../src/format/standard-csv.js";
+import { ECHECKUP_SUMMARY_HEADER } from "../src/server/routes/transfer-routes.js";
 import type { TransferView } from "../src/service/transfer-view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { exampleExport, startTransferNode, type TransferNode } from "./support/transfer-fixtures.js";
@@ -49,6 +54,45 @@ describe("FHIR eCheckup download", () => {
       (r) => r.type === "download" && "transfer" in r && r.transfer === transfer.id,
     );
     expect(downloads.map((r) => ("format" in r ? r.format : undefined))).toEqual(["csv", "fhir-bundle"]);
+    // What the Bundles leave out comes with them, as item keys and counts (no values).
+    const summary = JSON.parse(String(down.response.headers[ECHECKUP_SUMMARY_HEADER])) as {
+      bundles: number;
+      skippedRecords: number[];
+      omittedItems: { key: string; reason: string; records: number }[];
+    };
+    expect(summary.bundles).toBe(records);
+    expect(summary.skippedRecords).toEqual([]);
+    expect(summary.omittedItems.map((o) => o.key)).toContain("judgement-overall");
+  });
+
+  it("the CSV with the JLAC10 code header row: the same file plus that line, recorded as csv-code-header", async () => {
+    const transfer = await upload();
+    expectStatus(await t.sender.post(`/api/v1/transfers/${transfer.id}/send`), 200);
+    const plain = await downloadStandard(t.receiver, transfer.id);
+    const coded = await downloadStandard(t.receiver, transfer.id, { codeHeader: true });
+    if ("refused" in plain || "refused" in coded) throw new Error("refused");
+    const dictionary = await loadDictionary(DEFAULT_DICTIONARY_PATH);
+    const row = Buffer.concat([encodeLine(codeHeaderCells(dictionary), "utf-8"), Buffer.from("\r\n")]);
+    const plainBytes = Buffer.from(plain.bytes);
+    const headerEnd = plainBytes.indexOf("\r\n") + 2;
+    expect(Buffer.from(coded.bytes)).toEqual(
+      Buffer.concat([plainBytes.subarray(0, headerEnd), row, plainBytes.subarray(headerEnd)]),
+    );
+    expect(row.toString("latin1")).toMatch(/^JLAC10,,9N001000000000001,|,9N001000000000001,/);
+    expect(recordHashesOf(coded.bytes)).toEqual(recordHashesOf(plain.bytes)); // the records are untouched
+    const formats = ledgerRecords(t.node.ctx)
+      .filter((r) => r.type === "download" && "transfer" in r && r.transfer === transfer.id)
+      .map((r) => ("format" in r ? r.format : undefined));
+    expect(formats).toEqual(["csv", "csv-code-header"]);
+    // Anything but 0 or 1 is a coded refusal, and nothing is recorded.
+    const bad = await t.receiver.post(`/api/v1/transfers/${transfer.id}/download?codeHeader=yes`);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain("REQUEST_INVALID");
+    expect(
+      ledgerRecords(t.node.ctx).filter(
+        (r) => r.type === "download" && "transfer" in r && r.transfer === transfer.id,
+      ),
+    ).toHaveLength(2);
   });
 
   it("the sender cannot fetch it, and a transfer not yet sent is refused", async () => {

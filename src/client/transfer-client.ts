@@ -109,12 +109,16 @@ export async function uploadExportFile(
   }
 }
 
-/** Downloads a transfer's standard CSV (exact bytes) or the refusal. */
+/**
+ * Downloads a transfer's standard CSV (exact bytes) or the refusal. `codeHeader`: with the JLAC10 code
+ * header row as the second line (the records, and so their hashes, are unchanged).
+ */
 export async function downloadStandard(
   client: ApiClient,
   transferId: string,
+  options: { readonly codeHeader?: boolean } = {},
 ): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
-  return downloadAs(client, transferId, "download");
+  return downloadAs(client, transferId, options.codeHeader === true ? "download?codeHeader=1" : "download");
 }
 
 /** Downloads a transfer's results as NDJSON of JP eCheckup FHIR Bundles (one per examinee). */
@@ -128,7 +132,7 @@ export async function downloadEcheckup(
 async function downloadAs(
   client: ApiClient,
   transferId: string,
-  action: "download" | "download-fhir",
+  action: "download" | "download?codeHeader=1" | "download-fhir",
 ): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
   const agreed = await agreeEnvelopeKey(client, "download");
   if ("refused" in agreed) return agreed;

@@ -19,6 +19,12 @@ interface Operation {
   readonly ok: number;
   readonly okContent?: "json" | "csv" | "text" | "binary" | "none";
   readonly errors: readonly string[];
+  /** Optional query parameters (string enums). */
+  readonly query?: readonly {
+    readonly name: string;
+    readonly description: string;
+    readonly values: readonly string[];
+  }[];
 }
 
 const login = z.object({ loginId: z.string(), password: z.string() });
@@ -418,13 +424,27 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "change",
     ok: 200,
     okContent: "binary",
-    errors: ["NOT_FOUND", "TRANSFER_STATE", "ENVELOPE_CHANNEL_INVALID", "INTEGRITY_FAILURE"],
+    errors: [
+      "NOT_FOUND",
+      "TRANSFER_STATE",
+      "ENVELOPE_CHANNEL_INVALID",
+      "INTEGRITY_FAILURE",
+      "REQUEST_INVALID",
+      "UPLOAD_UNUSABLE",
+    ],
+    query: [
+      {
+        name: "codeHeader",
+        description: "1: 見出しの2行目に各項目の JLAC10 コード行を入れる (台帳には csv-code-header と記録)",
+        values: ["0", "1"],
+      },
+    ],
   },
   {
     method: "post",
     path: "/api/v1/transfers/{id}/download-fhir",
     summary:
-      "同じ結果の FHIR R4 版: JP eCheckup の Bundle (受診者ごとに1つ) の NDJSON (暗号化封筒; X-Kenshin-Envelope: <channelId>)",
+      "同じ結果の FHIR R4 版: JP eCheckup の Bundle (受診者ごとに1つ) の NDJSON (暗号化封筒; X-Kenshin-Envelope: <channelId>)。応答ヘッダ kenshin-echeckup-summary (JSON) に Bundle に入らなかった項目と記録の一覧",
     auth: "change",
     ok: 200,
     okContent: "binary",
@@ -479,12 +499,21 @@ function security(auth: Operation["auth"]) {
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
-    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
-      name: m[1],
-      in: "path",
-      required: true,
-      schema: { type: "string" },
-    }));
+    const params: Record<string, unknown>[] = [
+      ...[...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+        name: m[1],
+        in: "path",
+        required: true,
+        schema: { type: "string" },
+      })),
+      ...(op.query ?? []).map((q) => ({
+        name: q.name,
+        in: "query",
+        required: false,
+        description: q.description,
+        schema: { type: "string", enum: q.values },
+      })),
+    ];
     const content =
       op.okContent === "none"
         ? undefined

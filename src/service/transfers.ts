@@ -17,7 +17,8 @@ import { parseMapping } from "../convert/mapping.js";
 import { checkMapping, type CheckedMapping } from "../convert/mapping-check.js";
 import { buildReport, reportMetaOf, type ConvertReport } from "../convert/report.js";
 import { loadKek } from "../crypto/data-keys.js";
-import { standardCsvToEcheckup } from "../fhir/echeckup/echeckup-export.js";
+import { standardCsvToEcheckup, summaryHeader } from "../fhir/echeckup/echeckup-export.js";
+import { withCodeHeader } from "../format/code-header-stream.js";
 import type { Dictionary } from "../format/dictionary.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
@@ -346,7 +347,8 @@ export async function discardTransfer(
  * then again as it is sent, so the server never holds the whole file. With
  * `as: { format: "fhir-bundle" }` the checked CSV is turned into NDJSON of JP eCheckup Bundles (one
  * per examinee) and the ledger records that format; that conversion holds the CSV in memory (it is read
- * once, during the hash check).
+ * once, during the hash check). With `as: { format: "csv-code-header" }` the CSV streams with the JLAC10
+ * code header row as its second line (format/code-header-stream.ts), recorded as that format.
  */
 export async function downloadTransfer(
   ctx: ServiceContext,
@@ -354,8 +356,13 @@ export async function downloadTransfer(
   session: Session,
   id: string,
   channel: { readonly channels: EnvelopeChannels; readonly channelId: string | undefined },
-  as?: { readonly format: "fhir-bundle"; readonly dictionary: Dictionary },
-): Promise<{ readonly key: EnvelopeKey; readonly chunks: AsyncIterable<Uint8Array> }> {
+  as?: { readonly format: "fhir-bundle" | "csv-code-header"; readonly dictionary: Dictionary },
+): Promise<{
+  readonly key: EnvelopeKey;
+  readonly chunks: AsyncIterable<Uint8Array>;
+  /** For the FHIR rendering: what the Bundles leave out (`summaryHeader`). */
+  readonly summary?: string;
+}> {
   let key: EnvelopeKey;
   try {
     key = channel.channels.take(channel.channelId, session.loginId, "download");
@@ -367,8 +374,9 @@ export async function downloadTransfer(
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
   // Only the FHIR rendering needs the whole CSV; the CSV itself streams.
+  const fhirWanted = as?.format === "fhir-bundle";
   let held: Buffer | undefined;
-  if (as === undefined) await checkedStandard(ctx, row);
+  if (!fhirWanted) await checkedStandard(ctx, row);
   else {
     const pieces: Uint8Array[] = [];
     await checkedStandard(ctx, row, (piece) => pieces.push(piece));
@@ -376,13 +384,19 @@ export async function downloadTransfer(
   }
   const kek = await loadKek(ctx.paths.kek);
   let fhir: Buffer | undefined;
-  if (as !== undefined && held !== undefined) {
+  let summary: string | undefined;
+  let coded: AsyncIterable<Uint8Array> | undefined;
+  if (as !== undefined) {
     try {
-      const institutionName = getInstitution(ctx, row.sender_id).name;
-      fhir = Buffer.from(
-        standardCsvToEcheckup(held, as.dictionary, { now: ctx.now(), institutionName }).ndjson,
-        "utf8",
-      );
+      if (held !== undefined) {
+        const institutionName = getInstitution(ctx, row.sender_id).name;
+        const out = standardCsvToEcheckup(held, as.dictionary, { now: ctx.now(), institutionName });
+        fhir = Buffer.from(out.ndjson, "utf8");
+        summary = summaryHeader(out);
+      } else {
+        // The header row is read and checked now, so a refusal comes before the ledger entry.
+        coded = await withCodeHeader(readPayload(ctx.db, kek, id, "standard"), as.dictionary);
+      }
     } catch (error) {
       if (!isCodedError(error)) throw error;
       return deny(
@@ -403,7 +417,7 @@ export async function downloadTransfer(
         type: "download",
         transfer: id,
         file: standardRef(row),
-        format: as === undefined ? "csv" : "fhir-bundle",
+        format: as === undefined ? "csv" : as.format,
       },
     ],
     {
@@ -416,7 +430,9 @@ export async function downloadTransfer(
           .run(downloadedAt, id),
     },
   );
-  return { key, chunks: fhir === undefined ? readPayload(ctx.db, kek, id, "standard") : oneChunk(fhir) };
+  if (fhir !== undefined)
+    return { key, chunks: oneChunk(fhir), ...(summary !== undefined ? { summary } : {}) };
+  return { key, chunks: coded ?? readPayload(ctx.db, kek, id, "standard") };
 }
 
 /** A finished buffer as the same async stream of chunks that payload reads give. */

@@ -123,16 +123,17 @@ export async function uploadExport(
  * Downloads and opens a transfer's standard CSV (exact bytes) as it arrives: each envelope chunk is
  * opened when it is complete and its plaintext goes into a Blob, so the page never holds the sealed or
  * the opened file as one array. `total` (the standard CSV's size, from the transfer) drives progress.
+ * `codeHeader`: with the JLAC10 code header row as the second line (the server puts it in).
  */
 export async function downloadStandard(
   api: Api,
   transferId: string,
   onProgress: (p: TransferProgress) => void,
-  o: { total?: number | undefined; signal?: AbortSignal } = {},
+  o: { total?: number | undefined; signal?: AbortSignal; codeHeader?: boolean } = {},
 ): Promise<Blob> {
   const agreed = await agreeKey(api, "download");
   const body = await api.stream(
-    `/api/v1/transfers/${encodeURIComponent(transferId)}/download`,
+    `/api/v1/transfers/${encodeURIComponent(transferId)}/download${o.codeHeader === true ? "?codeHeader=1" : ""}`,
     { [ENVELOPE_HEADER]: agreed.channelId },
     o.signal,
   );

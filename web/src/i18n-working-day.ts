@@ -144,6 +144,10 @@ export const WORKING_DAY_DICT = {
     "Excel用のファイルは文字コードだけを変えたものです。ハッシュ値が変わるので、ファイルの検証には「標準CSVのまま」を使ってください (Excel用でもレコードごとの検証はできます)。",
     "Excel copies only change the character encoding. Their hash differs, so verify the file with the standard copy (records of an Excel copy can still be verified one by one).",
   ],
+  formatCodeHeader: [
+    "見出しの2行目に JLAC10 コードの行を入れる (項目をコードで読むシステム向け。レコードの内容とハッシュ値は変わりません)",
+    "Add a second header line with each item's JLAC10 code (for systems that read items by code; the records and their hashes are unchanged)",
+  ],
   formatNotEncodable: [
     "Shift_JIS で表せない文字があるため、Excel用 (UTF-8 BOM付き) を選んでください。",
     "Some characters cannot be written in Shift_JIS: choose For Excel (UTF-8 with BOM).",

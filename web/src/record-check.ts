@@ -33,12 +33,22 @@ export type RecordCheck =
   | { readonly kind: "checked"; readonly records: readonly RecordResult[] }
   | { readonly kind: "too-many" | "no-records"; readonly count: number };
 
-/** The record hashes of a standard CSV's bytes: every line after the header, without CRLF. */
+/** The first bytes of the optional JLAC10 code header row (a header, not a record: no hash). */
+const CODE_HEADER_START = [0x4a, 0x4c, 0x41, 0x43, 0x31, 0x30, 0x2c]; // "JLAC10,"
+
+/**
+ * The record hashes of a standard CSV's bytes: every line after the header (and after the JLAC10 code
+ * header row when the file has one), without CRLF.
+ */
 export function recordHashes(bytes: Uint8Array): { line: number; hash: string }[] {
-  return splitCsvLines(bytes)
-    .slice(1)
+  const spans = splitCsvLines(bytes);
+  const second = spans[1];
+  const skip =
+    second !== undefined && CODE_HEADER_START.every((b, i) => bytes[second.start + i] === b) ? 2 : 1;
+  return spans
+    .slice(skip)
     .map((s, i) => ({
-      line: i + 2,
+      line: i + 1 + skip,
       hash: toHex(sha256(bytes.subarray(s.start, s.end))),
       empty: s.end === s.start,
     }))

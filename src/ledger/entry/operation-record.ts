@@ -78,7 +78,7 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
       ...transfer,
       type: z.literal("download"),
       file: fileRef,
-      format: z.enum(["csv", "fhir-bundle"]),
+      format: z.enum(["csv", "csv-code-header", "fhir-bundle"]),
     })
     .strict(),
   z.object({ ...common, ...transfer, type: z.literal("receipt"), file: fileRef }).strict(),

@@ -41,6 +41,9 @@ const keyBody = z
   .strict();
 const lookupBody = z.object({ sha256: z.string().max(64) }).strict();
 const idParam = z.object({ id: z.string().max(64) }).strict();
+const downloadQuery = z.object({ codeHeader: z.enum(["0", "1"]).optional() }).strict();
+/** The response header of download-fhir that says what the Bundles leave out (`summaryHeader`). */
+export const ECHECKUP_SUMMARY_HEADER = "kenshin-echeckup-summary";
 
 function transferId(params: unknown): string {
   const r = idParam.safeParse(params);
@@ -140,19 +143,30 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
     return { transfer: await discardTransfer(ctx, actor, session, transferId(request.params)) };
   });
 
+  // `?codeHeader=1`: the standard CSV with the JLAC10 code header row as its second line.
   app.post("/api/v1/transfers/:id/download", async (request, reply) => {
     const { session, actor } = await guard(ctx, request, { change: true });
-    const { key, chunks } = await downloadTransfer(ctx, actor, session, transferId(request.params), {
-      channels: deps.channels,
-      channelId: envelopeChannel(request.headers),
-    });
+    const query = downloadQuery.safeParse(request.query);
+    if (!query.success) {
+      throw new ServiceError("REQUEST_INVALID", "codeHeader は 1 または 0 で指定してください", {});
+    }
+    const { key, chunks } = await downloadTransfer(
+      ctx,
+      actor,
+      session,
+      transferId(request.params),
+      { channels: deps.channels, channelId: envelopeChannel(request.headers) },
+      query.data.codeHeader === "1"
+        ? { format: "csv-code-header", dictionary: deps.reference.dictionary }
+        : undefined,
+    );
     return reply.header("content-type", "application/octet-stream").send(Readable.from(sealed(key, chunks)));
   });
 
   // The same results as FHIR R4: NDJSON of JP eCheckup Bundles, one per examinee, enveloped like the CSV.
   app.post("/api/v1/transfers/:id/download-fhir", async (request, reply) => {
     const { session, actor } = await guard(ctx, request, { change: true });
-    const { key, chunks } = await downloadTransfer(
+    const { key, chunks, summary } = await downloadTransfer(
       ctx,
       actor,
       session,
@@ -160,6 +174,8 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
       { channels: deps.channels, channelId: envelopeChannel(request.headers) },
       { format: "fhir-bundle", dictionary: deps.reference.dictionary },
     );
+    // What the Bundles leave out (item keys, counts, record numbers: nothing personal), beside the body.
+    if (summary !== undefined) reply.header(ECHECKUP_SUMMARY_HEADER, summary);
     return reply.header("content-type", "application/octet-stream").send(Readable.from(sealed(key, chunks)));
   });
 

@@ -44,6 +44,7 @@ export function TransferPage(props: { id: string }) {
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState<Confirming>();
   const [format, setFormat] = useState<DownloadFormat>("standard");
+  const [codeHeader, setCodeHeader] = useState(false);
   const [progress, setProgress] = useState<TransferProgress>();
   const [downloading, setDownloading] = useState(false);
   const path = `/api/v1/transfers/${encodeURIComponent(props.id)}`;
@@ -95,6 +96,7 @@ export function TransferPage(props: { id: string }) {
     try {
       const csv = await downloadStandard(api, transfer.id, setProgress, {
         total: transfer.standard?.bytes,
+        codeHeader,
       });
       const copy = format === "standard" ? csv : copyFor(new Uint8Array(await csv.arrayBuffer()), format);
       if (copy === undefined) {
@@ -228,6 +230,17 @@ export function TransferPage(props: { id: string }) {
                       {t(FORMAT_KEYS[f])}
                     </label>
                   ))}
+                  <label>
+                    <input
+                      type="checkbox"
+                      name="code-header"
+                      checked={codeHeader}
+                      onChange={(e) => {
+                        setCodeHeader(e.currentTarget.checked);
+                      }}
+                    />{" "}
+                    {t("formatCodeHeader")}
+                  </label>
                   <p class="hint">{t("formatNote")}</p>
                 </fieldset>
                 <div class="buttons">

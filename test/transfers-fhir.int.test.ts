@@ -54,6 +54,12 @@ describe("FHIR eCheckup download", () => {
       (r) => r.type === "download" && "transfer" in r && r.transfer === transfer.id,
     );
     expect(downloads.map((r) => ("format" in r ? r.format : undefined))).toEqual(["csv", "fhir-bundle"]);
+    // The 基準値 of the mapping version that converted the file (the example's: 中性脂肪 30–149).
+    const first = JSON.parse(lines[0] ?? "{}") as { entry: { resource: Record<string, unknown> }[] };
+    const tg = first.entry.find((e) =>
+      JSON.stringify(e.resource["code"] ?? "").includes("3F015000002327101"),
+    );
+    expect(tg?.resource["referenceRange"]).toMatchObject([{ low: { value: 30 }, high: { value: 149 } }]);
     // What the Bundles leave out comes with them, as item keys and counts (no values).
     const summary = JSON.parse(String(down.response.headers[ECHECKUP_SUMMARY_HEADER])) as {
       bundles: number;

@@ -134,6 +134,7 @@ export function checkMapping(mapping: Mapping, dictionary: Dictionary, thesaurus
     };
   }
 
+  checkReferenceRanges(mapping, dictionary);
   const computed = new Set(mapping.computed);
   const needs: Record<"bmi" | "age" | "egfr", readonly string[]> = {
     bmi: [KEY.bmi, KEY.height, KEY.weight],
@@ -310,6 +311,22 @@ function compileRule(
     unitFactor: rule.unit?.factor,
     where,
   };
+}
+
+/** referenceRanges: number items only, with a low, a high or a text, and low ≤ high. */
+function checkReferenceRanges(mapping: Mapping, dictionary: Dictionary): void {
+  for (const [key, range] of Object.entries(mapping.referenceRanges)) {
+    const where = `referenceRanges.${key}`;
+    const item = itemOrThrow(dictionary, key, where);
+    const fail = (message: string): never => {
+      throw new ConvertError("MAP_INVALID_RULE", `${where}: ${message}`, { where, item: key });
+    };
+    if (item.type !== "number") fail(`基準値は数値の項目にだけ書けます (${item.name} は ${item.type})`);
+    if (range.low === undefined && range.high === undefined && range.text === undefined)
+      fail("low、high、text のどれかを書いてください");
+    if (range.low !== undefined && range.high !== undefined && range.low > range.high)
+      fail(`low (${range.low}) が high (${range.high}) より大きくなっています`);
+  }
 }
 
 function itemOrThrow(dictionary: Dictionary, key: string, where: string): DictionaryItem {

@@ -4,6 +4,7 @@ import { DEFAULT_DICTIONARY_PATH, loadDictionary, type Dictionary } from "../for
 import { parseMapping } from "./mapping.js";
 import { checkMapping } from "./mapping-check.js";
 import { mappingJsonSchema } from "./mapping-schema.js";
+import { checkYaml, loadReference } from "../../test/support/convert-run.js";
 import { DEFAULT_THESAURUS_PATH, loadThesaurus, type Thesaurus } from "./thesaurus.js";
 
 let dictionary: Dictionary;
@@ -119,6 +120,45 @@ describe("checkMapping", () => {
         base("  - { item: ecg-finding, column: a }", "presence: [{ item: ecg-presence, from: ecg-finding }]"),
       ),
     ).toThrow(expect.objectContaining({ code: "MAP_INVALID_RULE" }));
+  });
+});
+
+describe("referenceRanges (基準値 for the FHIR output)", () => {
+  const withRanges = (ranges: string) => `
+format: kenshin-mapping
+version: 1
+name: t
+layout: wide
+source: { encoding: utf-8 }
+fields:
+  - { item: examinee-id, column: ID }
+referenceRanges:
+${ranges}
+`;
+  it("accepts low/high/text on number items", async () => {
+    const ref = await loadReference();
+    const checked = checkYaml(
+      ref,
+      withRanges("  triglycerides: { low: 30, high: 149 }\n  hba1c: { text: 5.5 以下 }"),
+    );
+    expect(checked.mapping.referenceRanges).toEqual({
+      triglycerides: { low: 30, high: 149 },
+      hba1c: { text: "5.5 以下" },
+    });
+  });
+  it.each([
+    ["  sex: { low: 1 }", "数値の項目"],
+    ["  triglycerides: { low: 150, high: 30 }", "より大きく"],
+    ["  triglycerides: {}", "どれか"],
+    ["  trigliserides: { low: 1 }", "triglycerides"],
+  ])("refuses %s with a coded Japanese message", async (ranges, words) => {
+    const ref = await loadReference();
+    expect(() => checkYaml(ref, withRanges(ranges))).toThrow(
+      expect.objectContaining({
+        code: expect.stringMatching(/^MAP_/) as unknown,
+        message: expect.stringContaining(words) as unknown,
+      }),
+    );
   });
 });
 

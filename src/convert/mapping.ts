@@ -204,6 +204,23 @@ export const mappingSchema = z
      * 健診種別 (checkup-kind) decides.
      */
     requiredFor: z.string().min(1).optional(),
+    /**
+     * The institution's reference ranges (基準値, its laboratory's) per number item, in the item's unit:
+     * written as Observation.referenceRange in the FHIR eCheckup output (the standard CSV has no place
+     * for them).
+     */
+    referenceRanges: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            low: z.number().optional(),
+            high: z.number().optional(),
+            text: z.string().min(1).max(200).optional(),
+          })
+          .strict(),
+      )
+      .default({}),
   })
   .strict()
   .superRefine((m, ctx) => {

@@ -19,6 +19,7 @@ import { buildReport, reportMetaOf, type ConvertReport } from "../convert/report
 import { loadKek } from "../crypto/data-keys.js";
 import { standardCsvToEcheckup, summaryHeader } from "../fhir/echeckup/echeckup-export.js";
 import { withCodeHeader } from "../format/code-header-stream.js";
+import { transferReferenceRanges } from "./transfer-reference-ranges.js";
 import type { Dictionary } from "../format/dictionary.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
@@ -390,7 +391,11 @@ export async function downloadTransfer(
     try {
       if (held !== undefined) {
         const institutionName = getInstitution(ctx, row.sender_id).name;
-        const out = standardCsvToEcheckup(held, as.dictionary, { now: ctx.now(), institutionName });
+        const out = standardCsvToEcheckup(held, as.dictionary, {
+          now: ctx.now(),
+          institutionName,
+          referenceRanges: transferReferenceRanges(ctx, row),
+        });
         fhir = Buffer.from(out.ndjson, "utf8");
         summary = summaryHeader(out);
       } else {

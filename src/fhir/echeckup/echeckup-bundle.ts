@@ -14,8 +14,8 @@
  *   those two code systems. They are left out of the Bundle and *listed* per record (`omitted`), never
  *   dropped silently; the export sums them up for the receiver.
  * - Composition.category / event / section codes follow the record's 健診種別 (echeckup-programs.ts).
- * - No reference ranges: the standard record does not carry a laboratory's 基準値, and the MHLW
- *   判定値 are not reference ranges, so nothing is written rather than something misleading.
+ * - Reference ranges only where the institution's mapping gives its 基準値 (`referenceRanges`): the
+ *   standard record carries none, and the MHLW 判定値 are not reference ranges.
  * - Names are written as text only (the IG allows it since v1.2.0), with full-width spaces turned into
  *   half-width ones (its kanji/kana-name constraint).
  * - Every fullUrl is a fresh urn:uuid for each export, never reused.
@@ -46,6 +46,34 @@ export interface BundleContext {
   readonly uuid: () => string;
   /** The institution's name as registered in the service, for Organization.name. */
   readonly institutionName?: string | undefined;
+  /** The institution's reference ranges (基準値) by item key, from the mapping that made the file. */
+  readonly referenceRanges?: Readonly<Record<string, ReferenceRangeInput>> | undefined;
+}
+
+export interface ReferenceRangeInput {
+  readonly low?: number | undefined;
+  readonly high?: number | undefined;
+  readonly text?: string | undefined;
+}
+
+/** Observation.referenceRange in the value's unit (the IG requires the same unit code as the value). */
+function referenceRange(item: DictionaryItem, range: ReferenceRangeInput): Record<string, unknown> {
+  const unit = item.unit;
+  const ucum = unit === undefined ? undefined : UCUM[unit];
+  const q = (value: number) => ({
+    value,
+    ...(unit !== undefined ? { unit } : {}),
+    ...(ucum !== undefined ? { system: SYSTEM.ucum, code: ucum } : {}),
+  });
+  return {
+    referenceRange: [
+      {
+        ...(range.low !== undefined ? { low: q(range.low) } : {}),
+        ...(range.high !== undefined ? { high: q(range.high) } : {}),
+        ...(range.text !== undefined ? { text: range.text } : {}),
+      },
+    ],
+  };
 }
 
 /** A filled item of the record that is not in the Bundle, and why. */
@@ -231,6 +259,12 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
     const value = record.value(item.key);
     const method = METHOD_BY_ITEM_CODE[item.jlac10];
     const codeSystem = GENERAL_JLAC10_CODES.has(item.jlac10) ? SYSTEM.jlac10 : SYSTEM.itemCode;
+    const observed = observationValue(item, value);
+    const range = ctx.referenceRanges?.[item.key];
+    const valueAndRange =
+      range !== undefined && "valueQuantity" in observed
+        ? { ...observed, ...referenceRange(item, range) }
+        : observed;
     observations.push({
       url: url(),
       item,
@@ -247,7 +281,7 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
         subject: ref(patientUrl),
         encounter: ref(encounterUrl),
         effectiveDateTime: examDate,
-        ...observationValue(item, value),
+        ...valueAndRange,
         ...(method
           ? {
               method: { coding: [{ system: SYSTEM.methodCode, code: method.code, display: method.display }] },

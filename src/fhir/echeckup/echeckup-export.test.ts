@@ -2,16 +2,18 @@ import { readFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkYaml, loadReference, runConvert, type Reference } from "../../../test/support/convert-run.js";
 import { expectValidFhir, fhirErrors } from "../../../test/support/fhir-validator.js";
-import { parseMapping } from "../../convert/mapping.js";
+import { parseMapping, type Mapping } from "../../convert/mapping.js";
 import { checkMapping } from "../../convert/mapping-check.js";
 import { standardCsvToEcheckup, summaryHeader } from "./echeckup-export.js";
 import { checkEcheckupBundle } from "./ig-rules.js";
 
 let ref: Reference;
 let standard: Buffer;
+let referenceRanges: Mapping["referenceRanges"];
 beforeAll(async () => {
   ref = await loadReference();
   const mapping = parseMapping(await readFile("examples/wide-cp932/mapping.yaml", "utf8"));
+  referenceRanges = mapping.referenceRanges;
   const { output } = await runConvert(
     await readFile("examples/wide-cp932/export.csv"),
     checkMapping(mapping, ref.dictionary, ref.thesaurus),
@@ -24,7 +26,10 @@ const entries = (b: Json) => (b["entry"] as { fullUrl: string; resource: Json }[
 
 describe("FHIR eCheckup output (JP_Bundle_eCheckupGeneral, NDJSON)", () => {
   it("one Bundle per examinee record, each valid against FHIR R4 and the IG rules we fill", () => {
-    const out = standardCsvToEcheckup(standard, ref.dictionary, { institutionName: "さくら健診センター" });
+    const out = standardCsvToEcheckup(standard, ref.dictionary, {
+      institutionName: "さくら健診センター",
+      referenceRanges,
+    });
     const lines = out.ndjson.trimEnd().split("\n");
     expect(out.bundles).toBe(9); // the example's 9 records
     expect(out.skipped).toEqual([]);
@@ -89,6 +94,32 @@ describe("FHIR eCheckup output (JP_Bundle_eCheckupGeneral, NDJSON)", () => {
       ],
     });
     expect(byCode.get("9N001000000000001")?.["method"]).toBeUndefined();
+  });
+
+  it("writes the institution's 基準値 from its mapping as referenceRange, in the value's unit", () => {
+    expect(referenceRanges["triglycerides"]).toEqual({ low: 30, high: 149 });
+    const bundle = JSON.parse(
+      standardCsvToEcheckup(standard, ref.dictionary, { referenceRanges }).ndjson.split("\n")[0] ?? "{}",
+    ) as Json;
+    const obs = entries(bundle).filter((r) => r["resourceType"] === "Observation");
+    const of = (code: string) =>
+      obs.find((o) => ((o["code"] as Json)["coding"] as Json[])[0]?.["code"] === code);
+    const mgdl = { unit: "mg/dL", system: "http://unitsofmeasure.org", code: "mg/dL" };
+    expect(of("3F015000002327101")?.["referenceRange"]).toEqual([
+      { low: { value: 30, ...mgdl }, high: { value: 149, ...mgdl } },
+    ]);
+    expect(of("3F070000002327101")?.["referenceRange"]).toEqual([{ low: { value: 40, ...mgdl } }]);
+    expect(of("9N001000000000001")?.["referenceRange"]).toBeUndefined(); // none given for 身長
+    expect(checkEcheckupBundle(bundle)).toEqual([]);
+    // Without the mapping's ranges, none: the standard CSV carries no 基準値.
+    const plain = JSON.parse(
+      standardCsvToEcheckup(standard, ref.dictionary).ndjson.split("\n")[0] ?? "{}",
+    ) as Json;
+    expect(JSON.stringify(plain)).not.toContain("referenceRange");
+    // A range in another unit than the value breaks the IG's rule.
+    const tg = of("3F015000002327101") ?? {};
+    ((tg["referenceRange"] as Json[])[0]?.["low"] as Json)["code"] = "mmol/L";
+    expect(checkEcheckupBundle(bundle)).toContain("Observation.referenceRange.low は値と同じ単位");
   });
 
   it("writes the insurer and the 受診券 as the IG's Organization and Coverage", () => {

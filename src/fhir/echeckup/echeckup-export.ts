@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Dictionary } from "../../format/dictionary.js";
-import { recordToBundle, type OmittedItem } from "./echeckup-bundle.js";
+import { recordToBundle, type OmittedItem, type ReferenceRangeInput } from "./echeckup-bundle.js";
 import { checkEcheckupBundle } from "./ig-rules.js";
 import { readStandardRecords } from "./standard-records.js";
 
@@ -30,13 +30,20 @@ export interface EcheckupExport {
 export function standardCsvToEcheckup(
   bytes: Uint8Array,
   dictionary: Dictionary,
-  options: { readonly now?: Date; readonly uuid?: () => string; readonly institutionName?: string } = {},
+  options: {
+    readonly now?: Date;
+    readonly uuid?: () => string;
+    readonly institutionName?: string;
+    /** The institution's 基準値 by item key (the mapping's `referenceRanges`). */
+    readonly referenceRanges?: Readonly<Record<string, ReferenceRangeInput>>;
+  } = {},
 ): EcheckupExport {
   const ctx = {
     dictionary,
     now: options.now ?? new Date(),
     uuid: options.uuid ?? randomUUID,
     institutionName: options.institutionName,
+    referenceRanges: options.referenceRanges,
   };
   const lines: string[] = [];
   const skipped: { record: number; reason: string }[] = [];

@@ -56,7 +56,7 @@ describe.skipIf(!available)("eCheckup output against the IG's own StructureDefin
       await readFile("examples/wide-cp932/export.csv"),
       checkMapping(mapping, ref.dictionary, ref.thesaurus),
     );
-    bundles = standardCsvToEcheckup(output, ref.dictionary)
+    bundles = standardCsvToEcheckup(output, ref.dictionary, { referenceRanges: mapping.referenceRanges })
       .ndjson.trimEnd()
       .split("\n")
       .map((l) => JSON.parse(l) as Json);

@@ -17,7 +17,8 @@
  *   the IG's observation-code value set) with a JLAC10-shaped code; method, when present, from
  *   urn:oid:1.2.392.200119.6.1007; category
  *   from JP_SimpleObservationCategory_CS; subject = the Patient; effectiveDateTime; exactly one
- *   value[x]; hasMember, basedOn, partOf absent; a Quantity's system is UCUM.
+ *   value[x]; hasMember, basedOn, partOf absent; a Quantity's system is UCUM; referenceRange 0..1, its
+ *   low/high in the value's unit.
  * - Organization (insurer, JP_OrganizationInsurer_eCheckupGeneral): identifier 保険者番号
  *   (urn:oid:1.2.392.100495.20.3.61), type `ins`. Coverage (JP_CoverageService_eCheckupGeneral) 0..2:
  *   status active, type 1 (urn:oid:1.2.392.200119.6.208), subscriberId, beneficiary = the Patient,
@@ -219,6 +220,13 @@ export function checkEcheckupBundle(bundle: unknown): string[] {
     const q = obj(o["valueQuantity"]);
     if (q && q["code"] !== undefined && q["system"] !== SYSTEM.ucum)
       fail("Observation.valueQuantity.system は UCUM");
+    const ranges = arr(o["referenceRange"]).map(obj);
+    if (ranges.length > 1) fail("Observation.referenceRange 0..1");
+    for (const end of ["low", "high"]) {
+      const r = obj(ranges[0]?.[end]);
+      if (r && (q === undefined || r["code"] !== q["code"]))
+        fail(`Observation.referenceRange.${end} は値と同じ単位`);
+    }
   }
   const insurerUrls = new Set(insurers.map((r) => urlOf.get(r)));
   for (const org of insurers) {

@@ -50,6 +50,7 @@ import {
   type CheckpointPublished,
   type LedgerWritePort,
   type PublishedCheckpoint,
+  type StateCommand,
 } from "./write-port.js";
 
 /** The write port and the read port of one node, as the service holds them. */
@@ -61,6 +62,11 @@ export interface EmbeddedLedgerOptions {
   readonly signer: NoteSigner;
   /** Where state changes and their entries are made atomic; without it, `stateChange` is refused. */
   readonly outbox?: Outbox;
+  /**
+   * Applies `command`s (bound to the outbox's database by the node); without it, commands are refused.
+   * Runs inside the batch's service-database transaction, in a savepoint per call.
+   */
+  readonly applyCommand?: (command: StateCommand, results: readonly AppendResult[]) => void;
   readonly maxBatchEntries?: number;
   readonly maxDelayMs?: number;
   readonly checkpointIntervalMs?: number;
@@ -74,6 +80,7 @@ export interface EmbeddedLedgerOptions {
 interface Pending {
   readonly requests: readonly CheckedRequest[];
   readonly stateChange: ((results: readonly AppendResult[]) => void) | undefined;
+  readonly command: StateCommand | undefined;
   readonly resolve: (results: AppendResult[]) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -90,6 +97,7 @@ export class EmbeddedLedger implements LedgerPort {
   readonly #storage: LogStorage;
   readonly #signer: NoteSigner;
   readonly #outbox: Outbox | undefined;
+  readonly #applyCommand: ((command: StateCommand, results: readonly AppendResult[]) => void) | undefined;
   readonly #order: LocalOrder;
   readonly #maxEntries: number;
   readonly #maxDelayMs: number;
@@ -117,6 +125,7 @@ export class EmbeddedLedger implements LedgerPort {
     this.#ledger = new Ledger({ storage: options.storage });
     this.#signer = options.signer;
     this.#outbox = options.outbox;
+    this.#applyCommand = options.applyCommand;
     this.#order = new LocalOrder(options.storage, nodeHasher);
     this.#maxEntries = options.maxBatchEntries ?? GROUP_COMMIT_MAX_ENTRIES;
     this.#maxDelayMs = options.maxDelayMs ?? GROUP_COMMIT_MAX_DELAY_MS;
@@ -137,11 +146,19 @@ export class EmbeddedLedger implements LedgerPort {
     // A throw inside the executor (closed, a bad record) rejects the promise: nothing was queued.
     return new Promise((resolve, reject) => {
       if (this.#closed) throw closedError();
-      if (options.stateChange !== undefined && this.#outbox === undefined) {
+      const changes = options.stateChange !== undefined || options.command !== undefined;
+      const noApplier = options.command !== undefined && this.#applyCommand === undefined;
+      if (changes && (this.#outbox === undefined || noApplier)) {
         throw new LedgerError("LEDGER_ENTRY_INVALID", "この台帳には状態変更を伴う追記ができません");
       }
       const checked = checkRequests(requests);
-      this.#queue.push({ requests: checked, stateChange: options.stateChange, resolve, reject });
+      this.#queue.push({
+        requests: checked,
+        stateChange: options.stateChange,
+        command: options.command,
+        resolve,
+        reject,
+      });
       this.#queuedEntries += checked.length;
       if (this.#queuedEntries >= this.#maxEntries) this.#scheduleBatch(0);
       else this.#scheduleBatch(this.#maxDelayMs);
@@ -346,7 +363,7 @@ export class EmbeddedLedger implements LedgerPort {
       return staged;
     };
     const outbox = this.#outbox;
-    if (outbox === undefined || batch.every((p) => p.stateChange === undefined)) {
+    if (outbox === undefined || batch.every((p) => p.stateChange === undefined && p.command === undefined)) {
       this.#storage.appendBatch(stage());
       return results;
     }
@@ -359,8 +376,8 @@ export class EmbeddedLedger implements LedgerPort {
           this.#forgetApplied(outbox, committedSize);
           const staged = stage();
           for (const [p, r] of results) {
-            if (p.stateChange === undefined) continue;
-            const change = p.stateChange;
+            const change = this.#changeOf(p);
+            if (change === undefined) continue;
             try {
               outbox.savepoint(() => {
                 change(r);
@@ -379,6 +396,19 @@ export class EmbeddedLedger implements LedgerPort {
         this.#order.reload();
       }
     }
+  }
+
+  /** The state change of a call: its command through the applier, or its closure. */
+  #changeOf(p: Pending): ((results: readonly AppendResult[]) => void) | undefined {
+    const command = p.command;
+    const apply = this.#applyCommand;
+    if (command !== undefined && apply !== undefined) {
+      return (r) => {
+        apply(command, r);
+        p.stateChange?.(r);
+      };
+    }
+    return p.stateChange;
   }
 
   /** Appends outbox entries a crashed writer left at the ledger's end (caller holds the write lock). */

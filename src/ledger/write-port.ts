@@ -75,8 +75,39 @@ export interface AppendResult {
   readonly leafHash: string;
 }
 
+/** A JSON value, as state commands carry their arguments. */
+export type JsonValue =
+  null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/**
+ * A service state change as data: every node applies it, in log order, to its own service.db. The
+ * applier registry is `service/state-commands/` (deterministic: ids, times, hashes and tokens are
+ * computed by the caller and carried in `args`).
+ */
+export interface StateCommand {
+  readonly kind: string;
+  readonly args: JsonValue;
+}
+
+/**
+ * Applies one command to the node's service database `db` (inside the caller's transaction or
+ * savepoint), given where the command's entries landed; throws a coded error when its preconditions
+ * fail (the call is refused, its entries not written). Must not await, read a clock or draw randomness.
+ */
+export type ApplyCommand<Db = unknown> = (
+  command: StateCommand,
+  results: readonly AppendResult[],
+  db: Db,
+) => void;
+
 /** Options of one {@link LedgerWritePort.append} call. */
 export interface AppendOptions {
+  /**
+   * The state change these entries record, as data (contract item 3): applied by the port's
+   * {@link ApplyCommand} in the same atomic step as the entries — on every node of a cluster. When it
+   * refuses, the call rejects with its error and nothing of it is written.
+   */
+  readonly command?: StateCommand;
   /**
    * The service state change these entries record, made atomically with them (contract item 3). Runs
    * synchronously inside the service-database transaction of the batch, with the indices and leaf

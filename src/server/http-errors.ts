@@ -58,6 +58,7 @@ const STATUS: Readonly<Record<ServiceErrorCode | FhirErrorCode, readonly [number
   TRANSFER_STATE: [409, "business-rule"],
   // The ledger segment an operation relies on failed verification: refuse, never serve unverified.
   INTEGRITY_FAILURE: [503, "exception"],
+  STATE_COMMAND_UNKNOWN: [500, "exception"],
   BACKUP_INVALID: [400, "invalid"],
   REQUEST_INVALID: [400, "invalid"],
   SIGNATURE_INVALID: [422, "invalid"],

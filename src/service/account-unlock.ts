@@ -6,6 +6,7 @@ import { findAccount } from "./accounts.js";
 import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
+import { accountUnlock } from "./state-commands/session-commands.js";
 
 /** Unlocks `loginId`. Returns whether it was locked at that moment. */
 export async function unlockAccount(
@@ -29,10 +30,7 @@ export async function unlockAccount(
       ),
     ],
     {
-      stateChange: () =>
-        void ctx.db
-          .prepare("UPDATE accounts SET failed_count = 0, locked_until = NULL WHERE login_id = ?")
-          .run(loginId),
+      command: accountUnlock.of({ loginId }),
     },
   );
   return { loginId, wasLocked };

@@ -17,7 +17,13 @@ import { revokeCertificates } from "./certificates.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 import { loginIdFor } from "./ids.js";
-import { getInstitution, setInstitutionStatus, type Institution } from "./institutions.js";
+import { getInstitution, type Institution } from "./institutions.js";
+import {
+  accountCreate,
+  institutionDisable,
+  passwordChange,
+  passwordReset,
+} from "./state-commands/account-commands.js";
 
 export interface Account {
   readonly loginId: string;
@@ -96,12 +102,7 @@ export async function issueAccount(
   const now = ctx.now().toISOString();
   const passwordHash = await hashPassword(temporaryPassword);
   await audit(ctx, [adminRecord(ctx, actor, "account.create", { kind: "account", id: loginId })], {
-    stateChange: () =>
-      void ctx.db
-        .prepare(
-          "INSERT INTO accounts (login_id, institution_id, password_hash, must_change, password_changed_at, created_at) VALUES (?, ?, ?, 1, ?, ?)",
-        )
-        .run(loginId, institutionId, passwordHash, now, now),
+    command: accountCreate.of({ loginId, institutionId, passwordHash, at: now }),
   });
   return { loginId, temporaryPassword };
 }
@@ -134,19 +135,14 @@ export async function resetPassword(
   const hash = await hashPassword(temporaryPassword);
   const now = ctx.now().toISOString();
   await audit(ctx, [adminRecord(ctx, actor, "password.reset", { kind: "account", id: loginId })], {
-    stateChange: () => {
-      ctx.db
-        .prepare(
-          "UPDATE accounts SET password_hash = ?, must_change = 1, failed_count = 0, locked_until = NULL, password_changed_at = ? WHERE login_id = ?",
-        )
-        .run(hash, now, loginId);
-      ctx.db
-        .prepare(
-          "INSERT INTO password_resets (login_id, requested_by, confirmed_how, office_login_id, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .run(loginId, parsed.data.requestedBy, parsed.data.confirmedHow, actor.loginId, now);
-      ctx.db.prepare("DELETE FROM sessions WHERE login_id = ?").run(loginId);
-    },
+    command: passwordReset.of({
+      loginId,
+      passwordHash: hash,
+      requestedBy: parsed.data.requestedBy,
+      confirmedHow: parsed.data.confirmedHow,
+      officeLoginId: actor.loginId,
+      at: now,
+    }),
   });
   return { loginId, temporaryPassword };
 }
@@ -175,12 +171,7 @@ export async function changePassword(
   const nextHash = await hashPassword(next);
   const changedAt = ctx.now().toISOString();
   await audit(ctx, [adminRecord(ctx, actor, "password.change", { kind: "account", id: account.loginId })], {
-    stateChange: () =>
-      void ctx.db
-        .prepare(
-          "UPDATE accounts SET password_hash = ?, must_change = 0, password_changed_at = ? WHERE login_id = ?",
-        )
-        .run(nextHash, changedAt, account.loginId),
+    command: passwordChange.of({ loginId: account.loginId, passwordHash: nextHash, at: changedAt }),
   });
 }
 
@@ -194,13 +185,9 @@ export async function disableInstitution(
   if (institution.kind === "office" && institution.id === actor.institutionId) {
     throw new ServiceError("REQUEST_INVALID", "事務局自身は利用不可にできません", {});
   }
-  const account = accountOfInstitution(ctx, institutionId);
   // The status and the end of its sessions with the disable entry; then each revocation with its own.
   await audit(ctx, [adminRecord(ctx, actor, "account.disable", { kind: "institution", id: institutionId })], {
-    stateChange: () => {
-      setInstitutionStatus(ctx, institutionId, "disabled");
-      if (account) ctx.db.prepare("DELETE FROM sessions WHERE login_id = ?").run(account.loginId);
-    },
+    command: institutionDisable.of({ institutionId }),
   });
   const serials = ctx.db
     .prepare<[string], { serial: string }>(

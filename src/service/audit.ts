@@ -34,10 +34,9 @@ export function recordCommon(ctx: ServiceContext, actor: Actor, outcome: Outcome
 }
 
 /**
- * Appends the records of one operation; resolves once they are durable. `options.stateChange` is the
- * service-database change they record, made in the same atomic step (both or neither); it runs
- * synchronously inside the batch's transaction, so it re-checks its own preconditions and throws to
- * refuse. A monitoring alert the records complete (L6) is appended right after, through the same group
+ * Appends the records of one operation; resolves once they are durable. `options.command` is the
+ * service-database change they record, as data (`state-commands/`), applied in the same atomic step
+ * (both or neither); its applier re-checks its own preconditions and throws to refuse. A monitoring alert the records complete (L6) is appended right after, through the same group
  * commit. Checkpoints — and their RFC 3161 time stamps — are the write port's publication (node.ts).
  */
 export async function audit(

@@ -13,6 +13,7 @@ import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 import { getInstitution } from "./institutions.js";
+import { certificateIssue, certificateRevoke } from "./state-commands/device-commands.js";
 
 export interface CertificateInfo {
   readonly serial: string;
@@ -95,20 +96,15 @@ export async function issueCertificate(
   };
   const createdAt = ctx.now().toISOString();
   await audit(ctx, [adminRecord(ctx, actor, "certificate.issue", { kind: "certificate", id: info.serial })], {
-    stateChange: () =>
-      void ctx.db
-        .prepare(
-          "INSERT INTO certificates (serial, institution_id, login_id, fingerprint, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .run(
-          info.serial,
-          institutionId,
-          info.loginId,
-          info.fingerprint,
-          info.notBefore,
-          info.notAfter,
-          createdAt,
-        ),
+    command: certificateIssue.of({
+      serial: info.serial,
+      institutionId,
+      loginId: info.loginId,
+      fingerprint: info.fingerprint,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      at: createdAt,
+    }),
   });
   let files: IssuedClientCertificate["files"];
   if (options.writeFiles) {
@@ -194,20 +190,7 @@ export async function revokeCertificates(
       adminRecord(ctx, actor, "certificate.revoke", { kind: "certificate", id: serial }),
     ),
     {
-      stateChange: () => {
-        for (const serial of revoked) {
-          ctx.db
-            .prepare(
-              "UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ? AND revoked_at IS NULL",
-            )
-            .run(now, reason.slice(0, 200), serial);
-          ctx.db
-            .prepare(
-              "DELETE FROM sessions WHERE certificate IN (SELECT fingerprint FROM certificates WHERE serial = ?)",
-            )
-            .run(serial);
-        }
-      },
+      command: certificateRevoke.of({ serials: revoked, reason: reason.slice(0, 200), at: now }),
     },
   );
   await writeCrl(ctx);

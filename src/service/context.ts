@@ -10,6 +10,7 @@ import type { ServiceConfig } from "./config.js";
 import type { ClusterHooks } from "./cluster-hooks.js";
 import type { DataPaths } from "./data-dir.js";
 import type { RefusalLimiter } from "./refusal-log.js";
+import type { StagedPayloads } from "./staged-payloads.js";
 
 export interface ServiceContext {
   readonly db: ServiceDb;
@@ -28,6 +29,8 @@ export interface ServiceContext {
   readonly refusals?: RefusalLimiter | undefined;
   /** Set only when the node runs in a cluster (cluster-hooks.ts). */
   readonly cluster?: ClusterHooks | undefined;
+  /** Uploads' payloads held ready for their `transfer.create` commands (node.ts makes one per node). */
+  readonly payloads: StagedPayloads;
 }
 
 /** Who performs an operation, as the ledger records it. */

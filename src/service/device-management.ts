@@ -10,6 +10,7 @@ import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { listDevices, type Device } from "./devices.js";
 import { ServiceError } from "./errors.js";
+import { deviceRemove, deviceRename } from "./state-commands/device-commands.js";
 
 const labelBody = z.object({ label: z.string().trim().min(1).max(60) }).strict();
 /** Device IDs are base64url SHA-256 thumbprints (RFC 7638) — see src/client/device-key.ts. */
@@ -37,8 +38,7 @@ export async function renameDevice(
     throw new ServiceError("REQUEST_INVALID", "端末の名前は1文字以上60文字以内で入力してください", {});
   }
   await audit(ctx, [adminRecord(ctx, actor, "device.update", { kind: "device", id: device.id })], {
-    stateChange: () =>
-      void ctx.db.prepare("UPDATE devices SET label = ? WHERE id = ?").run(parsed.data.label, device.id),
+    command: deviceRename.of({ id: device.id, label: parsed.data.label }),
   });
   return { ...device, label: parsed.data.label };
 }
@@ -54,10 +54,7 @@ export async function removeDevice(ctx: ServiceContext, actor: Actor, deviceId: 
     );
   }
   await audit(ctx, [adminRecord(ctx, actor, "device.remove", { kind: "device", id: device.id })], {
-    stateChange: () => {
-      ctx.db.prepare("DELETE FROM device_nonces WHERE device_id = ?").run(device.id);
-      ctx.db.prepare("DELETE FROM devices WHERE id = ?").run(device.id);
-    },
+    command: deviceRemove.of({ id: device.id }),
   });
 }
 

@@ -12,6 +12,7 @@ import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { parseDeviceSignatureHeader, verifyDeviceSignature } from "./device-signature.js";
 import { ServiceError } from "./errors.js";
+import { deviceRegister } from "./state-commands/device-commands.js";
 
 export interface Device {
   readonly id: string;
@@ -105,19 +106,13 @@ export async function registerDevice(
       ),
     ],
     {
-      stateChange: ([registered]) =>
-        void ctx.db
-          .prepare(
-            "INSERT INTO devices (id, login_id, public_jwk, label, created_at, ledger_index) VALUES (?, ?, ?, ?, ?, ?)",
-          )
-          .run(
-            verified.deviceId,
-            actor.loginId,
-            JSON.stringify(jwk),
-            parsed.data.label,
-            createdAt,
-            registered?.index ?? null,
-          ),
+      command: deviceRegister.of({
+        id: verified.deviceId,
+        loginId: actor.loginId,
+        publicJwk: JSON.stringify(jwk),
+        label: parsed.data.label,
+        at: createdAt,
+      }),
     },
   );
   return {

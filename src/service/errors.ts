@@ -48,7 +48,9 @@ export type ServiceErrorCode =
   | "BACKUP_INVALID"
   | "REQUEST_INVALID"
   /** A presented file does not match its signature (detached JWS) or time stamp. */
-  | "SIGNATURE_INVALID";
+  | "SIGNATURE_INVALID"
+  /** A state command of a kind this node's applier registry does not know (a programming error). */
+  | "STATE_COMMAND_UNKNOWN";
 
 export class ServiceError extends CodedError<ServiceErrorCode> {
   override readonly name = "ServiceError";

@@ -7,6 +7,7 @@ import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 import { opaqueId } from "./ids.js";
+import { institutionCreate, institutionLink } from "./state-commands/account-commands.js";
 
 export type InstitutionKind = "office" | "sender" | "receiver";
 export type InstitutionStatus = "active" | "disabled";
@@ -75,22 +76,13 @@ export async function createInstitution(
   const id = opaqueId("inst", ctx.random);
   const createdAt = ctx.now().toISOString();
   await audit(ctx, [adminRecord(ctx, actor, "institution.create", { kind: "institution", id })], {
-    stateChange: () => {
-      try {
-        ctx.db
-          .prepare(
-            "INSERT INTO institutions (id, kind, name, number, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)",
-          )
-          .run(id, v.kind, v.name, v.number ?? null, createdAt);
-      } catch (cause) {
-        throw new ServiceError(
-          "INSTITUTION_EXISTS",
-          "同じ番号の機関が既に登録されています",
-          { kind: v.kind },
-          { cause },
-        );
-      }
-    },
+    command: institutionCreate.of({
+      id,
+      kind: v.kind,
+      name: v.name,
+      number: v.number ?? null,
+      at: createdAt,
+    }),
   });
   return { id, kind: v.kind, name: v.name, number: v.number ?? null, status: "active", createdAt };
 }
@@ -126,10 +118,7 @@ export async function linkInstitutions(
   }
   const linkedAt = ctx.now().toISOString();
   await audit(ctx, [adminRecord(ctx, actor, "institution.update", { kind: "institution", id: senderId })], {
-    stateChange: () =>
-      void ctx.db
-        .prepare("INSERT OR IGNORE INTO links (sender_id, receiver_id, created_at) VALUES (?, ?, ?)")
-        .run(senderId, receiverId, linkedAt),
+    command: institutionLink.of({ senderId, receiverId, at: linkedAt }),
   });
 }
 

@@ -19,6 +19,7 @@ import { ServiceError } from "./errors.js";
 import { getInstitution } from "./institutions.js";
 import { opaqueId } from "./ids.js";
 import type { ConversionReference } from "./mappings.js";
+import { mappingActivate, mappingAdd } from "./state-commands/device-commands.js";
 
 export interface MappingVersion {
   readonly id: string;
@@ -164,15 +165,15 @@ export async function saveMappingVersion(
   const id = opaqueId("map", ctx.random);
   const createdAt = ctx.now().toISOString();
   await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id })], {
-    stateChange: () => {
-      if (activate)
-        ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
-      ctx.db
-        .prepare(
-          "INSERT INTO mappings (id, institution_id, name, sha256, body, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .run(id, institutionId, check.name, check.sha256, text, activate ? 1 : 0, createdAt);
-    },
+    command: mappingAdd.of({
+      id,
+      institutionId,
+      name: check.name,
+      sha256: check.sha256,
+      body: text,
+      activate,
+      at: createdAt,
+    }),
   });
   return { id, name: check.name, sha256: check.sha256, createdAt, active: activate };
 }
@@ -190,10 +191,7 @@ export async function activateMappingVersion(
   const check = await checkMappingDraft(reference, version.body);
   if (!check.ok) throw new ServiceError("MAPPING_INVALID", check.message, { cause: check.code });
   await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id: mappingId })], {
-    stateChange: () => {
-      ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
-      ctx.db.prepare("UPDATE mappings SET active = 1 WHERE id = ?").run(mappingId);
-    },
+    command: mappingActivate.of({ id: mappingId, institutionId }),
   });
   return { ...version, active: true };
 }

@@ -16,6 +16,7 @@ import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 import { getInstitution } from "./institutions.js";
 import { opaqueId } from "./ids.js";
+import { mappingAdd } from "./state-commands/device-commands.js";
 
 export interface RegisteredMapping {
   readonly id: string;
@@ -74,14 +75,15 @@ export async function registerMapping(
   const id = opaqueId("map", ctx.random);
   const createdAt = ctx.now().toISOString();
   await audit(ctx, [adminRecord(ctx, actor, "mapping.update", { kind: "mapping", id })], {
-    stateChange: () => {
-      ctx.db.prepare("UPDATE mappings SET active = 0 WHERE institution_id = ?").run(institutionId);
-      ctx.db
-        .prepare(
-          "INSERT INTO mappings (id, institution_id, name, sha256, body, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)",
-        )
-        .run(id, institutionId, name, sha256, mappingText, createdAt);
-    },
+    command: mappingAdd.of({
+      id,
+      institutionId,
+      name,
+      sha256,
+      body: mappingText,
+      activate: true,
+      at: createdAt,
+    }),
   });
   return { id, institutionId, name, sha256, createdAt, ...(sampleReport ? { sampleReport } : {}) };
 }

@@ -34,6 +34,8 @@ import { dataPaths, type DataPaths } from "./data-dir.js";
 import { ServiceError } from "./errors.js";
 import { createInstitution } from "./institutions.js";
 import { RefusalLimiter } from "./refusal-log.js";
+import { StagedPayloads } from "./staged-payloads.js";
+import { commandApplier } from "./state-commands/registry.js";
 import { stampCheckpoint } from "./time-stamps.js";
 
 export interface Clock {
@@ -107,10 +109,12 @@ export async function initDataDir(
 
   const db = openServiceDb(paths.serviceDb, { create: true });
   const stamping = stampingHook();
+  const payloads = new StagedPayloads();
   const ledger = openLedgerPort(
     createSqliteLog({ path: paths.ledgerDb, origin, verifierKey: signer.verifierKey }),
     signer,
     db,
+    payloads,
     stamping.hook,
   );
   const ctx: ServiceContext = {
@@ -122,6 +126,7 @@ export async function initDataDir(
     ca,
     now: clock.now,
     random: clock.random,
+    payloads,
   };
   stamping.attach(ctx);
   try {
@@ -174,8 +179,9 @@ export async function openNode(
   const db = openServiceDb(paths.serviceDb, { create: false });
   let ledger: LedgerPort;
   const stamping = stampingHook();
+  const payloads = new StagedPayloads();
   try {
-    ledger = openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db, stamping.hook);
+    ledger = openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db, payloads, stamping.hook);
   } catch (error) {
     db.close();
     throw error;
@@ -191,6 +197,7 @@ export async function openNode(
     random: clock.random,
     onCrlChanged: options.onCrlChanged,
     refusals: new RefusalLimiter({ now: () => clock.now().getTime() }),
+    payloads,
   };
   stamping.attach(ctx);
   return ctx;
@@ -204,13 +211,22 @@ export function openLedgerPort(
   storage: LogStorage,
   signer: NoteSigner,
   db: ServiceDb,
+  payloads: StagedPayloads,
   onCheckpoint?: CheckpointPublished,
 ): LedgerPort {
+  const apply = commandApplier({
+    commitPayload: (into, transferId) => {
+      payloads.commit(into, transferId);
+    },
+  });
   try {
     return new EmbeddedLedger({
       storage,
       signer,
       outbox: sqliteOutbox(db),
+      applyCommand: (command, results) => {
+        apply(command, results, db);
+      },
       ...(onCheckpoint !== undefined ? { onCheckpoint } : {}),
     });
   } catch (error) {

@@ -4,9 +4,11 @@
  * lists beforehand). Chunks and the wrapped data key are deleted with secure_delete on and the WAL
  * truncated; the trail and the hashes stay. Runs at start and periodically on the server.
  */
-import { deletePayload, truncateWal } from "../store/payload-store.js";
+import { truncateWal } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import { systemActor, type ServiceContext } from "./context.js";
+import { ServiceError } from "./errors.js";
+import { transferExpire } from "./state-commands/transfer-commands.js";
 import { TRANSFER_COLUMNS, type TransferRow } from "./transfer-records.js";
 
 export interface RetentionResult {
@@ -36,22 +38,14 @@ export async function runRetention(ctx: ServiceContext): Promise<RetentionResult
         },
       ],
       {
-        stateChange: () => {
-          const changed = ctx.db
-            .prepare("UPDATE transfers SET status = 'deleted', deleted_at = ? WHERE id = ? AND status = ?")
-            .run(now, row.id, row.status).changes;
-          if (changed !== 1) throw new RetentionSkipped();
-          deletePayload(ctx.db, row.id);
-        },
+        command: transferExpire.of({ id: row.id, from: row.status, at: now }),
       },
     ).catch((error: unknown) => {
-      if (!(error instanceof RetentionSkipped)) throw error;
+      // A transfer that changed status since it was selected (a concurrent request): left for the next run.
+      if (!(error instanceof ServiceError && error.code === "TRANSFER_STATE")) throw error;
     });
   }
   // The chunks were deleted inside the batches' transactions: now cut the WAL as well.
   if (due.length > 0) truncateWal(ctx.db);
   return { deleted: due.length };
 }
-
-/** A transfer that changed status since it was selected (a concurrent request): left for the next run. */
-class RetentionSkipped extends Error {}

@@ -13,6 +13,7 @@ import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 import { LOGIN_ID_PATTERN, randomToken } from "./ids.js";
 import { getInstitution, type Institution } from "./institutions.js";
+import { accountLock, sessionClose, sessionOpen } from "./state-commands/session-commands.js";
 
 /** What TLS tells us about the connection's client certificate. */
 export interface PeerCertificate {
@@ -135,12 +136,7 @@ export async function login(
         ],
         {
           // Never shortens a lock another attempt set meanwhile.
-          stateChange: () =>
-            void ctx.db
-              .prepare(
-                "UPDATE accounts SET locked_until = MAX(COALESCE(locked_until, 0), ?) WHERE login_id = ?",
-              )
-              .run(until, loginId),
+          command: accountLock.of({ loginId, until }),
         },
       );
       throw new ServiceError("AUTH_LOCKED", lockedMessage(until), { lockedUntil: until });
@@ -168,18 +164,14 @@ export async function login(
   const expiresAt = now + ctx.config.session.absoluteHours * 3_600_000;
   // The session exists exactly when its login entry does.
   await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "login", method: "password" }], {
-    stateChange: () => {
-      ctx.db
-        .prepare(
-          "UPDATE accounts SET failed_count = 0, locked_until = NULL, last_login_at = ? WHERE login_id = ?",
-        )
-        .run(new Date(now).toISOString(), loginId);
-      ctx.db
-        .prepare(
-          "INSERT INTO sessions (token_hash, login_id, csrf_token, certificate, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .run(hashToken(token), loginId, csrfToken, input.peer.fingerprint, now, now, expiresAt);
-    },
+    command: sessionOpen.of({
+      loginId,
+      tokenHash: hashToken(token),
+      csrfToken,
+      certificate: input.peer.fingerprint,
+      at: now,
+      expiresAt,
+    }),
   });
   return {
     token,
@@ -301,7 +293,7 @@ export async function authenticate(
           reason: "timeout",
         },
       ],
-      { stateChange: () => void ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash) },
+      { command: sessionClose.of({ tokenHash }) },
     );
     throw new ServiceError(
       "AUTH_SESSION_EXPIRED",
@@ -338,8 +330,7 @@ export function checkCsrf(session: Session, presented: string | undefined): void
 /** Ends a session (logout). */
 export async function logout(ctx: ServiceContext, session: Session, actor: Actor): Promise<void> {
   await audit(ctx, [{ ...recordCommon(ctx, actor, "success"), type: "logout", reason: "user" }], {
-    stateChange: () =>
-      void ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(session.tokenHash),
+    command: sessionClose.of({ tokenHash: session.tokenHash }),
   });
 }
 

@@ -5,7 +5,8 @@
  * too. The standard CSV is kept encrypted in the database (payload-store) and only for as long as needed;
  * the original upload is hashed, converted and not kept.
  *
- * Each state change is made together with the entries that record it (`audit(…, { stateChange })`): the
+ * Each state change is made together with the entries that record it (`audit(…, { command })`, the
+ * appliers in state-commands/transfer-commands.ts): the
  * transfer row, its payload and its upload + conversion entries exist all or not at all, and so do a
  * status change and its entry. The state change runs inside the ledger batch's transaction and re-checks
  * the status it starts from, so two concurrent requests cannot both move the same transfer.
@@ -22,8 +23,9 @@ import { withCodeHeader } from "../format/code-header-stream.js";
 import { transferReferenceRanges } from "./transfer-reference-ranges.js";
 import type { Dictionary } from "../format/dictionary.js";
 import { recordsCommitment } from "../ledger/entry/records-commitment.js";
+import type { StateCommand } from "../ledger/write-port.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
-import { deletePayload, PayloadError, readPayload, truncateWal } from "../store/payload-store.js";
+import { PayloadError, readPayload, truncateWal } from "../store/payload-store.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import type { EnvelopeChannels } from "./envelope-channels.js";
@@ -37,6 +39,13 @@ import { raiseIntegrityAlarm } from "./transfer-integrity.js";
 import { recordRefusal, type DenialAction } from "./refusal-log.js";
 import { convertUploadStream, type ConvertedUpload } from "./upload-stream.js";
 import { startSeal } from "./seals.js";
+import {
+  transferCreate,
+  transferDiscard,
+  transferDownload,
+  transferReceipt,
+  transferSend,
+} from "./state-commands/transfer-commands.js";
 import {
   addDays,
   notFound,
@@ -184,33 +193,23 @@ export async function uploadTransfer(
     // The transfer row (the payload's foreign key), the encrypted standard CSV and the two entries: one
     // atomic step, after which the upload is acknowledged. The batch's service.db transaction is
     // IMMEDIATE, so the write lock is taken before the KEK wraps the data key (see payload-store.ts).
-    const storeTransfer = (): void => {
-      ctx.db
-        .prepare(
-          `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
-            standard_sha256, standard_bytes, records, rows_rejected, report_json, created_at, delete_after)
-           VALUES (?, ?, ?, 'converted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          id,
-          session.institution.id,
-          receiverId,
-          mapping.id,
-          summary.input.sha256,
-          summary.input.bytes,
-          summary.output.sha256,
-          summary.output.bytes,
-          summary.counts.recordsOut,
-          summary.counts.rowsRejected,
-          JSON.stringify(report),
-          now.toISOString(),
-          addDays(now, ctx.config.retention.unconfirmedDays),
-        );
-      spool.commit(ctx.db, kek);
-    };
     // In a cluster: the sealed payload on a majority of online nodes before anything is acknowledged
     // (CLUSTER_NO_QUORUM, a 503, otherwise; the spool is then dropped and nothing is stored).
     await ctx.cluster?.replicatePayload({ transfer: id, kind: "standard" }, spool.sealedBlobs());
+    ctx.payloads.stage(id, (db) => spool.commit(db, kek));
+    const create = transferCreate.of({
+      id,
+      senderId: session.institution.id,
+      receiverId,
+      mappingId: mapping.id,
+      original: { sha256: summary.input.sha256, bytes: summary.input.bytes },
+      standard: { sha256: summary.output.sha256, bytes: summary.output.bytes },
+      records: summary.counts.recordsOut,
+      rowsRejected: summary.counts.rowsRejected,
+      reportJson: JSON.stringify(report),
+      at: now.toISOString(),
+      deleteAfter: addDays(now, ctx.config.retention.unconfirmedDays),
+    });
     const common = recordCommon(ctx, actor, "success");
     await ctx.ledger.append(
       [
@@ -237,9 +236,10 @@ export async function uploadTransfer(
           recordHashes: summary.recordDigests,
         },
       ],
-      { stateChange: storeTransfer },
+      { command: create },
     );
   } finally {
+    ctx.payloads.release(id);
     spool.close();
   }
   const row = transferRow(ctx, id);
@@ -276,23 +276,15 @@ export async function sendTransfer(
   const seal = await sealing.finish({ ...actor, device: undefined }, id);
   const now = ctx.now();
   const message = "送信確定できるのは変換済みの転送だけです";
-  await changeState(ctx, actor, "send", message, id, [sendEntry, seal], () => {
-    moveStatus(
-      ctx,
-      id,
-      "converted",
-      "UPDATE transfers SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'converted'",
-      now.toISOString(),
-      message,
-    );
-    // Converted records per receiver per month (JST), which the office bills on.
-    const month = new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 7);
-    ctx.db
-      .prepare(
-        "INSERT INTO record_counts (receiver_id, month, records) VALUES (?, ?, ?) ON CONFLICT (receiver_id, month) DO UPDATE SET records = records + excluded.records",
-      )
-      .run(row.receiver_id, month, row.records ?? 0);
-  });
+  await changeState(
+    ctx,
+    actor,
+    "send",
+    message,
+    id,
+    [sendEntry, seal],
+    transferSend.of({ id, receiverId: row.receiver_id, records: row.records ?? 0, at: now.toISOString() }),
+  );
   return toView(ctx, mustRow(ctx, id));
 }
 
@@ -324,17 +316,7 @@ export async function discardTransfer(
         erased: ["payload", "data-key"],
       },
     ],
-    () => {
-      moveStatus(
-        ctx,
-        id,
-        "converted",
-        "UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ? AND status = 'converted'",
-        deletedAt,
-        message,
-      );
-      deletePayload(ctx.db, id);
-    },
+    transferDiscard.of({ id, at: deletedAt }),
   );
   // Deleted inside the batch's transaction: now cut the WAL so no older page image keeps the chunks.
   truncateWal(ctx.db);
@@ -425,15 +407,8 @@ export async function downloadTransfer(
         format: as === undefined ? "csv" : as.format,
       },
     ],
-    {
-      // The first download moves "sent" on; a later one (or a concurrent one) leaves the status alone.
-      stateChange: () =>
-        void ctx.db
-          .prepare(
-            "UPDATE transfers SET status = 'downloaded', downloaded_at = ? WHERE id = ? AND status = 'sent'",
-          )
-          .run(downloadedAt, id),
-    },
+    // The first download moves "sent" on; a later one (or a concurrent one) leaves the status alone.
+    { command: transferDownload.of({ id, at: downloadedAt }) },
   );
   if (fhir !== undefined)
     return { key, chunks: oneChunk(fhir), ...(summary !== undefined ? { summary } : {}) };
@@ -478,16 +453,11 @@ export async function confirmReceipt(
     message,
     id,
     [{ ...recordCommon(ctx, actor, "success"), type: "receipt", transfer: id, file: standardRef(row) }],
-    () => {
-      moveStatus(
-        ctx,
-        id,
-        "downloaded",
-        "UPDATE transfers SET status = 'received', received_at = ?, delete_after = ? WHERE id = ? AND status = 'downloaded'",
-        [now.toISOString(), addDays(now, ctx.config.retention.afterReceiptDays)],
-        message,
-      );
-    },
+    transferReceipt.of({
+      id,
+      at: now.toISOString(),
+      deleteAfter: addDays(now, ctx.config.retention.afterReceiptDays),
+    }),
   );
   return toView(ctx, mustRow(ctx, id));
 }
@@ -551,30 +521,16 @@ async function changeState(
   message: string,
   id: string,
   records: readonly RecordInput[],
-  stateChange: () => void,
+  command: StateCommand,
 ): Promise<void> {
   try {
-    await audit(ctx, records, { stateChange });
+    await audit(ctx, records, { command });
   } catch (error) {
     if (error instanceof ServiceError && error.code === "TRANSFER_STATE") {
       return deny(ctx, actor, action, stateError(message), id);
     }
     throw error;
   }
-}
-
-/** Runs a status update that starts from `from`; throws TRANSFER_STATE when the row is not there. */
-function moveStatus(
-  ctx: ServiceContext,
-  id: string,
-  from: TransferRow["status"],
-  sql: string,
-  values: string | readonly string[],
-  message: string,
-): void {
-  const leading = typeof values === "string" ? [values] : values;
-  const changed = ctx.db.prepare(sql).run(...leading, id).changes;
-  if (changed !== 1) throw new ServiceError("TRANSFER_STATE", message, { from });
 }
 
 function standardRef(row: TransferRow) {

@@ -23,6 +23,7 @@
 import type { Dictionary, DictionaryItem } from "../../format/dictionary.js";
 import { termCode } from "../../format/dictionary.js";
 import { VALUE_JOINER } from "../../format/standard-csv.js";
+import { labels } from "../security-labels.js";
 import { coverageResources } from "./echeckup-coverage.js";
 import { METHOD_BY_ITEM_CODE } from "./echeckup-methods.js";
 import { checkupProgram } from "./echeckup-programs.js";
@@ -177,7 +178,10 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
     return { ok: false, reason: "健診機関番号が IG の Bundle.identifier の形式に合いません" };
   }
   const now = ctx.now.toISOString();
-  const meta = (profile: string) => ({ lastUpdated: now, profile: [profile] });
+  // B1: every resource carries one confidentiality label (checkup results: N, no reuse beyond the
+  // commissioned purpose); the Bundle carries the same, as bundleLabels of equal entries gives.
+  const security = labels("N", ["NOREUSE"]);
+  const meta = (profile: string) => ({ lastUpdated: now, profile: [profile], security });
   const url = () => `urn:uuid:${ctx.uuid()}`;
   const patientUrl = url();
   const practitionerUrl = url();
@@ -348,7 +352,7 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
   };
   const bundle: FhirResource = {
     resourceType: "Bundle",
-    meta: { lastUpdated: now, profile: [PROFILE.bundle] },
+    meta: { lastUpdated: now, profile: [PROFILE.bundle], security },
     identifier: { system: SYSTEM.bundleIdentifier, value: identifierValue },
     type: "document",
     timestamp: now,

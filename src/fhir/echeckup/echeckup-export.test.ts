@@ -5,6 +5,7 @@ import { expectValidFhir, fhirErrors } from "../../../test/support/fhir-validato
 import { parseMapping, type Mapping } from "../../convert/mapping.js";
 import { checkMapping } from "../../convert/mapping-check.js";
 import { standardCsvToEcheckup, summaryHeader } from "./echeckup-export.js";
+import { confidentialityOf } from "../security-labels.js";
 import { checkEcheckupBundle } from "./ig-rules.js";
 
 let ref: Reference;
@@ -160,6 +161,17 @@ describe("FHIR eCheckup output (JP_Bundle_eCheckupGeneral, NDJSON)", () => {
     expect(header.bundles).toBe(9);
     expect(header.omittedItems.map((o) => o.key)).toEqual(keys);
     expect(/^[\x20-\x7e]*$/.test(summaryHeader(out))).toBe(true); // an HTTP header value: ASCII only
+  });
+
+  it("every Bundle and every resource in it carries exactly one confidentiality label (B1): N, NOREUSE", () => {
+    for (const line of standardCsvToEcheckup(standard, ref.dictionary).ndjson.trimEnd().split("\n")) {
+      const bundle = JSON.parse(line) as Json;
+      for (const r of [bundle, ...entries(bundle)]) {
+        const security = (r["meta"] as { security?: { system: string; code: string }[] }).security ?? [];
+        expect(confidentialityOf(security)).toBe("N");
+        expect(security.map((c) => c.code)).toContain("NOREUSE");
+      }
+    }
   });
 
   it("fresh fullUrls on every export (never reused)", () => {

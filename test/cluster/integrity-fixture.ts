@@ -3,7 +3,7 @@
  * and chunks.db in a temp dir, fed the same operations in the same order (as the replicated command log
  * feeds them), so the copies are byte-for-byte equal without one being a copy of another. Transfers go
  * through upload → conversion → send → download → receipt with service rows written the way
- * `service/transfers.ts` writes them and one encrypted-looking payload chunk each. Checkpoints are
+ * `service/transfers/` writes them and one encrypted-looking payload chunk each. Checkpoints are
  * log-signed by every node and cosigned through the integrity guard, then published with a quorum.
  */
 import { createHash } from "node:crypto";

@@ -6,7 +6,7 @@
  * service. Pure: the rolling check, the repair (which proves a peer's row against it) and tests use it.
  *
  * Not committed (a row may differ there without being caught): the times (`created_at`, `sent_at`, …,
- * `delete_after`) and `report_json`. Status rules follow the service (`service/transfers.ts`,
+ * `delete_after`) and `report_json`. Status rules follow the service (`service/transfers/`,
  * `service/retention.ts`): upload + conversion → converted; send → sent; the first download of a sent
  * transfer → downloaded; receipt → received; deletion → discarded when cancelled, deleted otherwise.
  */

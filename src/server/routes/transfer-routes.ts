@@ -22,14 +22,11 @@ import {
   type TrailAnswer,
 } from "../../service/transfer-queries.js";
 import { transferRow } from "../../service/transfer-records.js";
-import {
-  confirmReceipt,
-  discardTransfer,
-  downloadTransfer,
-  sendTransfer,
-  uploadTransfer,
-  type TransferDeps,
-} from "../../service/transfers.js";
+import { discardTransfer } from "../../service/transfers/discard.js";
+import { downloadTransfer } from "../../service/transfers/download.js";
+import { confirmReceipt } from "../../service/transfers/receipt.js";
+import { sendTransfer } from "../../service/transfers/send.js";
+import { uploadTransfer, type TransferDeps } from "../../service/transfers/upload.js";
 import { verifyDeviceRequest } from "../../service/devices.js";
 import { bodyChunks } from "../../service/upload-stream.js";
 import { guard, signedRequest } from "../request-auth.js";

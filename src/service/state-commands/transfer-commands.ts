@@ -1,5 +1,5 @@
 /**
- * Commands of a transfer's life (transfers.ts, retention.ts). Each status change starts from the status
+ * Commands of a transfer's life (transfers/*.ts, retention.ts). Each status change starts from the status
  * it expects and is refused (TRANSFER_STATE) when a concurrent request moved the transfer first, so two
  * requests can never both move it — on one node or on every node of a cluster alike.
  */

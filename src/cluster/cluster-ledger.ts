@@ -65,12 +65,7 @@ import { logPeerRoute } from "./log-peer-route.js";
 import type { PeerEndpoint } from "./peer/peer-client.js";
 import type { PeerRoute, PeerTls } from "./peer/peer-server.js";
 import { ReplicatedState, type AppliedBatch } from "./replicated-state.js";
-import { CHECKPOINT_REQUEST, LEDGER_APPEND, type ApplyCommand, type StateCommand } from "./state-command.js";
-
-/** Options of the cluster's append: the port's own, with the state change as data. */
-export interface ClusterAppendOptions extends AppendOptions {
-  readonly command?: StateCommand;
-}
+import { CHECKPOINT_REQUEST, LEDGER_APPEND, type ApplyCommand } from "./state-command.js";
 
 export interface ClusterLedgerOptions {
   readonly client: Etcd3;
@@ -359,16 +354,11 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
 
   // ——— write port ———
 
-  append(requests: readonly AppendRequest[], options: ClusterAppendOptions = {}): Promise<AppendResult[]> {
+  append(requests: readonly AppendRequest[], options: AppendOptions = {}): Promise<AppendResult[]> {
     if (this.#closed) return Promise.reject(closedError());
     if (this.#o.offline === true) {
       return Promise.reject(
         new ClusterError("CLUSTER_UNAVAILABLE", "オフラインのノードでは追記できません", { offline: true }),
-      );
-    }
-    if (options.stateChange !== undefined) {
-      return Promise.reject(
-        new LedgerError("LEDGER_ENTRY_INVALID", "クラスタでは状態変更をコマンドとして渡してください"),
       );
     }
     try {

@@ -46,9 +46,7 @@ export interface QuorumGuarded {
 export type GuardedWritePort<P extends LedgerWritePort = LedgerWritePort> = P & QuorumGuarded;
 
 function changesState(options: AppendOptions | undefined): boolean {
-  if (options === undefined) return false;
-  const o = options as AppendOptions & { readonly command?: unknown };
-  return o.stateChange !== undefined || o.command !== undefined;
+  return options?.command !== undefined;
 }
 
 /**

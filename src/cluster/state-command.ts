@@ -9,22 +9,17 @@
  * and the same outcome from the same log.
  */
 import type { ServiceDb } from "../store/service-db.js";
-import type { AppendRequest, AppendResult } from "../ledger/write-port.js";
+import type {
+  AppendRequest,
+  ApplyCommand as PortApplyCommand,
+  JsonValue,
+  StateCommand,
+} from "../ledger/write-port.js";
 
-export type JsonValue =
-  null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type { JsonValue, StateCommand };
 
-/** A service state change as data: every node applies it, in log order, to its own service.db. */
-export interface StateCommand {
-  readonly kind: string;
-  readonly args: JsonValue;
-}
-
-/**
- * Applies one state command to `db` (inside the caller's transaction or savepoint), given where the
- * command's entries landed. Throws (a coded error) when its preconditions fail; must not await.
- */
-export type ApplyCommand = (command: StateCommand, results: readonly AppendResult[], db: ServiceDb) => void;
+/** The port's applier bound to a node's service database (`ledger/write-port.ts` {@link PortApplyCommand}). */
+export type ApplyCommand = PortApplyCommand<ServiceDb>;
 
 export const LEDGER_APPEND = "ledger.append";
 export const CHECKPOINT_REQUEST = "checkpoint.request";

@@ -1,28 +1,21 @@
 /**
  * The write port's contract (test/support/write-port-contract.ts) on the embedded node: real ledger.db and
- * service.db files, the outbox in service.db. The contract's state commands are applied by the same
- * applier inside the embedded port's transaction (as a `stateChange` with the entries' results), which is
- * how the embedded node applies a command — so both implementations are held to the same tests.
+ * service.db files, the outbox in service.db. The contract's state commands go through the port's own
+ * `applyCommand` (the contract's test applier bound to this service.db), inside the batch's transaction —
+ * exactly as the node's registry is wired — so both implementations are held to the same tests.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
-import type { StateCommand } from "../cluster/state-command.js";
 import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner } from "../crypto/note-signer.js";
 import { openServiceDb, type ServiceDb } from "../store/service-db.js";
 import { sqliteOutbox } from "../store/sqlite-outbox.js";
 import { createSqliteLog } from "../store/sqlite-log.js";
-import {
-  createTestTable,
-  testApplier,
-  writePortContract,
-  type PortUnderTest,
-} from "../../test/support/write-port-contract.js";
+import { createTestTable, testApplier, writePortContract } from "../../test/support/write-port-contract.js";
 import { EmbeddedLedger } from "./embedded-ledger.js";
 import { parseVerifierKey } from "./verify/verifier-key.js";
-import type { AppendRequest } from "./write-port.js";
 
 let dir: string;
 let db: ServiceDb;
@@ -41,6 +34,9 @@ beforeAll(() => {
     }),
     signer,
     outbox: sqliteOutbox(db),
+    applyCommand: (command, results) => {
+      testApplier(command, results, db);
+    },
   });
 });
 
@@ -50,28 +46,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The embedded port with `append(requests, { command })`: the command applied inside its transaction. */
-function withCommands(): PortUnderTest["port"] {
-  const append = (requests: readonly AppendRequest[], options: { command?: StateCommand } = {}) => {
-    const command = options.command;
-    if (command === undefined) return port.append(requests);
-    return port.append(requests, {
-      stateChange: (results) => {
-        testApplier(command, results, db);
-      },
-    });
-  };
-  return new Proxy(port, {
-    get(target, key) {
-      if (key === "append") return append;
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
 writePortContract("embedded node", () => ({
-  port: withCommands(),
+  port,
   db,
   logKey: parseVerifierKey(signer.verifierKey),
 }));

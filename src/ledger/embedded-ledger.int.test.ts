@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { noteRecord } from "../../test/ledger/records.js";
+import { CodedError } from "../coded-error.js";
 import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner, type NoteSigner } from "../crypto/note-signer.js";
 import { openServiceDb, type ServiceDb } from "../store/service-db.js";
@@ -14,6 +15,7 @@ import { nodeHasher } from "./node-hasher.js";
 import { checkRequests, LocalOrder } from "./sequencer.js";
 import { toHex } from "./verify/encoding.js";
 import { parseVerifierKey } from "./verify/verifier-key.js";
+import type { ApplyCommand, StateCommand } from "./write-port.js";
 
 let dir: string;
 let signer: NoteSigner;
@@ -37,11 +39,37 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+class ThingError extends CodedError<"THING_REFUSED" | "THING_COMMAND_UNKNOWN"> {
+  override readonly name = "ThingError";
+}
+
+/**
+ * The test's state commands, applied the way the node's registry applies its own: `thing.put {id}` inserts
+ * a row naming the call's first entry; `thing.refuse {id}` writes a row and then refuses (so its write must
+ * not survive).
+ */
+const applyThing: ApplyCommand<ServiceDb> = (command, results, into) => {
+  const { id } = command.args as { id: string };
+  if (command.kind !== "thing.put" && command.kind !== "thing.refuse") {
+    throw new ThingError("THING_COMMAND_UNKNOWN", "不明なテスト用コマンドです", { kind: command.kind });
+  }
+  into.prepare("INSERT INTO things VALUES (?, ?)").run(id, results[0]?.index ?? -1);
+  if (command.kind === "thing.refuse") {
+    throw new ThingError("THING_REFUSED", "precondition no longer holds", { id });
+  }
+};
+const thing = (kind: "thing.put" | "thing.refuse", id: string): { command: StateCommand } => ({
+  command: { kind, args: { id } },
+});
+
 function open(options: { checkpointIntervalMs?: number; maxBatchEntries?: number } = {}): EmbeddedLedger {
   const l = new EmbeddedLedger({
     storage: openSqliteLog(join(dir, "ledger.db")),
     signer,
     outbox: sqliteOutbox(db),
+    applyCommand: (command, results) => {
+      applyThing(command, results, db);
+    },
     ...options,
   });
   opened.push(l);
@@ -97,22 +125,13 @@ describe("EmbeddedLedger: group commit", () => {
 });
 
 describe("EmbeddedLedger: state changes", () => {
-  it("a state change commits with its entries and sees their indices; one that throws leaves neither, and the others of the batch go through", async () => {
+  it("a command's state change commits with its entries and sees their indices; one that refuses leaves neither, and the others of the batch go through", async () => {
     const ledger = open();
-    const a = ledger.append([{ record: noteRecord(1) }], {
-      stateChange: ([r]) => void db.prepare("INSERT INTO things VALUES ('a', ?)").run(r?.index ?? -1),
-    });
-    const refused = ledger.append([{ record: noteRecord(2) }], {
-      stateChange: () => {
-        db.prepare("INSERT INTO things VALUES ('refused', -1)").run();
-        throw new Error("precondition no longer holds");
-      },
-    });
+    const a = ledger.append([{ record: noteRecord(1) }], thing("thing.put", "a"));
+    const refused = ledger.append([{ record: noteRecord(2) }], thing("thing.refuse", "refused"));
     const plain = ledger.append([{ record: noteRecord(3) }]);
-    const b = ledger.append([{ record: noteRecord(4) }, { record: noteRecord(5) }], {
-      stateChange: ([first]) => void db.prepare("INSERT INTO things VALUES ('b', ?)").run(first?.index ?? -1),
-    });
-    await expect(refused).rejects.toThrow("precondition no longer holds");
+    const b = ledger.append([{ record: noteRecord(4) }, { record: noteRecord(5) }], thing("thing.put", "b"));
+    await expect(refused).rejects.toMatchObject({ code: "THING_REFUSED" });
     const [ra, rp, rb] = await Promise.all([a, plain, b]);
     expect([ra[0]?.index, rp[0]?.index, rb.map((r) => r.index)]).toEqual([0, 1, [2, 3]]);
     expect(things()).toEqual([
@@ -121,6 +140,20 @@ describe("EmbeddedLedger: state changes", () => {
     ]);
     expect(ledger.size()).toBe(4);
     expect(check()).toMatchObject({ ok: true, size: 4 });
+  });
+
+  it("a port built without an applier refuses a command when the call is made, and writes nothing", async () => {
+    const bare = new EmbeddedLedger({
+      storage: openSqliteLog(join(dir, "ledger.db")),
+      signer,
+      outbox: sqliteOutbox(db),
+    });
+    opened.push(bare);
+    await expect(bare.append([{ record: noteRecord(1) }], thing("thing.put", "x"))).rejects.toMatchObject({
+      code: "LEDGER_ENTRY_INVALID",
+    });
+    expect(bare.size()).toBe(0);
+    expect(things()).toEqual([]);
   });
 
   it("a batch a crash left in the outbox (service.db committed, ledger.db not) is appended at the next start, same indices and bytes", async () => {
@@ -153,8 +186,8 @@ describe("EmbeddedLedger: state changes", () => {
     expect(next.latestCheckpoint().size).toBe(3);
     expect(check()).toMatchObject({ ok: true, size: 3, unsignedEntries: 0 });
     // A later batch with a state change forgets the applied outbox rows; nothing is appended twice.
-    await next.append([{ record: noteRecord(3) }], { stateChange: () => undefined });
-    await next.append([{ record: noteRecord(4) }], { stateChange: () => undefined });
+    await next.append([{ record: noteRecord(3) }], thing("thing.put", "c3"));
+    await next.append([{ record: noteRecord(4) }], thing("thing.put", "c4"));
     expect(db.prepare("SELECT min(idx) AS m FROM ledger_outbox").get()).toEqual({ m: 4 });
     expect(next.size()).toBe(5);
     expect(check()).toMatchObject({ ok: true, size: 5 });

@@ -60,7 +60,7 @@ export type LedgerPort = LedgerWritePort & LedgerReader;
 export interface EmbeddedLedgerOptions {
   readonly storage: LogStorage;
   readonly signer: NoteSigner;
-  /** Where state changes and their entries are made atomic; without it, `stateChange` is refused. */
+  /** Where state changes and their entries are made atomic; without it, commands are refused. */
   readonly outbox?: Outbox;
   /**
    * Applies `command`s (bound to the outbox's database by the node); without it, commands are refused.
@@ -79,7 +79,6 @@ export interface EmbeddedLedgerOptions {
 
 interface Pending {
   readonly requests: readonly CheckedRequest[];
-  readonly stateChange: ((results: readonly AppendResult[]) => void) | undefined;
   readonly command: StateCommand | undefined;
   readonly resolve: (results: AppendResult[]) => void;
   readonly reject: (error: unknown) => void;
@@ -146,19 +145,11 @@ export class EmbeddedLedger implements LedgerPort {
     // A throw inside the executor (closed, a bad record) rejects the promise: nothing was queued.
     return new Promise((resolve, reject) => {
       if (this.#closed) throw closedError();
-      const changes = options.stateChange !== undefined || options.command !== undefined;
-      const noApplier = options.command !== undefined && this.#applyCommand === undefined;
-      if (changes && (this.#outbox === undefined || noApplier)) {
+      if (options.command !== undefined && (this.#outbox === undefined || this.#applyCommand === undefined)) {
         throw new LedgerError("LEDGER_ENTRY_INVALID", "この台帳には状態変更を伴う追記ができません");
       }
       const checked = checkRequests(requests);
-      this.#queue.push({
-        requests: checked,
-        stateChange: options.stateChange,
-        command: options.command,
-        resolve,
-        reject,
-      });
+      this.#queue.push({ requests: checked, command: options.command, resolve, reject });
       this.#queuedEntries += checked.length;
       if (this.#queuedEntries >= this.#maxEntries) this.#scheduleBatch(0);
       else this.#scheduleBatch(this.#maxDelayMs);
@@ -363,7 +354,8 @@ export class EmbeddedLedger implements LedgerPort {
       return staged;
     };
     const outbox = this.#outbox;
-    if (outbox === undefined || batch.every((p) => p.stateChange === undefined && p.command === undefined)) {
+    const apply = this.#applyCommand;
+    if (outbox === undefined || batch.every((p) => p.command === undefined)) {
       this.#storage.appendBatch(stage());
       return results;
     }
@@ -376,11 +368,11 @@ export class EmbeddedLedger implements LedgerPort {
           this.#forgetApplied(outbox, committedSize);
           const staged = stage();
           for (const [p, r] of results) {
-            const change = this.#changeOf(p);
-            if (change === undefined) continue;
+            const command = p.command;
+            if (command === undefined || apply === undefined) continue;
             try {
               outbox.savepoint(() => {
-                change(r);
+                apply(command, r);
               });
             } catch (error) {
               failed.set(p, error);
@@ -396,19 +388,6 @@ export class EmbeddedLedger implements LedgerPort {
         this.#order.reload();
       }
     }
-  }
-
-  /** The state change of a call: its command through the applier, or its closure. */
-  #changeOf(p: Pending): ((results: readonly AppendResult[]) => void) | undefined {
-    const command = p.command;
-    const apply = this.#applyCommand;
-    if (command !== undefined && apply !== undefined) {
-      return (r) => {
-        apply(command, r);
-        p.stateChange?.(r);
-      };
-    }
-    return p.stateChange;
   }
 
   /** Appends outbox entries a crashed writer left at the ledger's end (caller holds the write lock). */

@@ -12,12 +12,12 @@
  * 2. **Durability.** `append` resolves only once every entry of the call is durable: a crash (kill -9,
  *    power loss) of any process afterwards cannot lose it. Until it resolves nothing may be acknowledged
  *    to a client. If it rejects, none of the call's entries (and none of its state change) were written.
- * 3. **State change and entries together.** `options.stateChange` — the service state change the entries
- *    record (a transfer's status, a session, a device row) — becomes durable in the same atomic step as
- *    the entries, or neither does. It runs synchronously inside the implementation's transaction on the
- *    service database; if it throws, the call rejects with that error and nothing of it is written (the
- *    other calls gathered into the same batch are unaffected). It must only touch the service database
- *    and must not await.
+ * 3. **State change and entries together.** `options.command` — the service state change the entries
+ *    record (a transfer's status, a session, a device row), as data ({@link StateCommand}) — is applied
+ *    by the port's {@link ApplyCommand} in the same atomic step as the entries, or neither happens. The
+ *    applier runs synchronously inside the implementation's transaction on the service database (on
+ *    every node of a cluster); if it throws, the call rejects with that error and nothing of it is
+ *    written (the other calls gathered into the same batch are unaffected).
  * 4. **Checkpoints on a cadence.** The implementation alone signs checkpoints: at most one per committed
  *    batch, at least one per {@link CHECKPOINT_INTERVAL_MS} while entries are unsigned, and promptly when
  *    someone waits in {@link LedgerWritePort.checkpointCovering}. It never signs a checkpoint that is
@@ -47,13 +47,13 @@
  *   has it in their WAL (fsynced); `append` resolves then, with the indices the sequencer assigned. Each
  *   node's local replica (the same `LogStorage`) follows by watching the batch keys, and reads are served
  *   from it once it has caught up to the index asked for.
- * - State change: applied in the calling node's service transaction together with an outbox row naming
- *   the operation id; the outbox row is proposed to the sequencer and removed once the batch carrying it
- *   is committed; the sequencer drops an operation id it has already sequenced (idempotent replay after a
- *   crash of either side).
- * - Checkpoints: signed by the current sequencer after it commits a batch, stored in etcd next to the
- *   head it covers (compare-and-swap on the latest checkpoint, so two sequencers can never publish two
- *   inconsistent ones); `checkpointCovering` watches that key.
+ * - State change: the command travels with its records through the command log; the sequencer checks it
+ *   against its own state first (a refused command is never ordered) and every node applies it, in log
+ *   order, to its own service.db together with the batch's entries (`cluster/replicated-state.ts`).
+ * - Checkpoints: the sequencer marks a batch as a checkpoint batch on the cadence (or when a node
+ *   waits in `checkpointCovering`); every node signs its own copy's checkpoint after applying it, cosigns
+ *   it once it recomputed the root, and a checkpoint is published when a quorum of online nodes cosigned
+ *   it (`cluster/cluster-ledger.ts`).
  */
 import type { RecordInput } from "./entry/operation-record.js";
 import type { RecordHashList } from "./entry/records-commitment.js";
@@ -108,14 +108,6 @@ export interface AppendOptions {
    * refuses, the call rejects with its error and nothing of it is written.
    */
   readonly command?: StateCommand;
-  /**
-   * The service state change these entries record, made atomically with them (contract item 3). Runs
-   * synchronously inside the service-database transaction of the batch, with the indices and leaf
-   * hashes the entries are getting (so a row can name its entry); throwing aborts this call only. It
-   * may run more than once (a rolled-back attempt is repeated when another call of the batch throws),
-   * so it must not have effects outside the database.
-   */
-  readonly stateChange?: (results: readonly AppendResult[]) => void;
 }
 
 /** A signed checkpoint the log has published. */
@@ -138,10 +130,10 @@ export type CheckpointPublished = (checkpoint: PublishedCheckpoint) => void;
 /** The ledger's write side as the service sees it. */
 export interface LedgerWritePort {
   /**
-   * Appends the records of one operation, in order; resolves once they (and `options.stateChange`) are
-   * durable, with each entry's index and leaf hash.
+   * Appends the records of one operation, in order; resolves once they (and `options.command`'s state
+   * change) are durable, with each entry's index and leaf hash.
    * @throws LedgerError LEDGER_ENTRY_INVALID / LEDGER_ENTRY_TOO_LARGE for a bad record (nothing written),
-   *   LEDGER_CLOSED after close; whatever `stateChange` threw
+   *   LEDGER_CLOSED after close; whatever the command's applier threw
    */
   append(requests: readonly AppendRequest[], options?: AppendOptions): Promise<AppendResult[]>;
 

@@ -18,6 +18,7 @@ import { generateNoteKey } from "../../src/crypto/note-key.js";
 import { createNoteSigner } from "../../src/crypto/note-signer.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
 import { EmbeddedLedger } from "../../src/ledger/embedded-ledger.js";
+import type { StateCommand } from "../../src/ledger/write-port.js";
 import { openServiceDb, type ServiceDb } from "../../src/store/service-db.js";
 import { sqliteOutbox } from "../../src/store/sqlite-outbox.js";
 import { createSqliteLog, openSqliteLog } from "../../src/store/sqlite-log.js";
@@ -46,6 +47,10 @@ beforeAll(() => {
     storage: openSqliteLog(join(dir, "ledger.db")),
     signer,
     outbox: sqliteOutbox(db),
+    applyCommand: (command) => {
+      if (command.kind !== "thing.put") throw new Error(`unknown command ${command.kind}`);
+      db.prepare("INSERT INTO things (id) VALUES (?)").run((command.args as { id: string }).id);
+    },
   });
   queue = openPendingQueue(join(dir, "pending.db"));
   probe = createEtcdQuorumProbe(etcd.cluster().client(), {
@@ -69,9 +74,8 @@ const things = (): string[] =>
     .prepare<[], { id: string }>("SELECT id FROM things ORDER BY id")
     .all()
     .map((r) => r.id);
-const put = (id: string) => () => {
-  db.prepare("INSERT INTO things (id) VALUES (?)").run(id);
-};
+/** A state command the embedded port's applier above carries out (inserts a row). */
+const put = (id: string): StateCommand => ({ kind: "thing.put", args: { id } });
 /** The `n` of each note entry in the ledger, in index order. */
 function notes(): number[] {
   const storage = openSqliteLog(join(dir, "ledger.db"));
@@ -93,7 +97,7 @@ function notes(): number[] {
 describe("quorum guard on the write port (real etcd, real embedded ledger)", () => {
   it("with a majority, appends and state changes pass through", async () => {
     expect(await probe.check()).toBe(true);
-    const [r] = await guarded.append([{ record: noteRecord(1) }], { stateChange: put("a") });
+    const [r] = await guarded.append([{ record: noteRecord(1) }], { command: put("a") });
     expect(r?.index).toBe(0);
     expect(things()).toEqual(["a"]);
   });
@@ -105,9 +109,7 @@ describe("quorum guard on the write port (real etcd, real embedded ledger)", () 
       what: "no quorum",
       timeoutMs: 15_000,
     });
-    await expect(
-      guarded.append([{ record: noteRecord(2) }], { stateChange: put("b") }),
-    ).rejects.toMatchObject({
+    await expect(guarded.append([{ record: noteRecord(2) }], { command: put("b") })).rejects.toMatchObject({
       code: "CLUSTER_NO_QUORUM",
     });
     expect(things()).toEqual(["a"]);
@@ -133,7 +135,7 @@ describe("quorum guard on the write port (real etcd, real embedded ledger)", () 
       what: "quorum",
       timeoutMs: 20_000,
     });
-    const [r] = await guarded.append([{ record: noteRecord(6) }], { stateChange: put("c") });
+    const [r] = await guarded.append([{ record: noteRecord(6) }], { command: put("c") });
     expect(guarded.pendingCount()).toBe(0);
     expect(notes()).toEqual([1, 3, 4, 5, 6]);
     expect(r?.index).toBe(4);

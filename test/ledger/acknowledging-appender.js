@@ -10,9 +10,10 @@
 //
 // With a third argument `<service.db>` it writes the way the service does instead: through the node's
 // write port (EmbeddedLedger: group commit, checkpoints on a cadence), every stdin line one concurrent
-// append call (not awaited in turn), each with a state change that inserts a row naming the call and its
-// first entry index into `crash_state` in that service database (made atomic by the outbox). A call's
-// acknowledgement is printed when its promise resolves.
+// append call (not awaited in turn), each with a state command (`crash.put {call}`) whose applier — the
+// port's `applyCommand`, as the node wires its registry — inserts a row naming the call and its first entry
+// index into `crash_state` in that service database (made atomic by the outbox). A call's acknowledgement
+// is printed when its promise resolves.
 import Database from "better-sqlite3";
 import { createInterface } from "node:readline";
 import { readKeyFile } from "../../dist/crypto/key-file.js";
@@ -67,6 +68,10 @@ if (serviceDbPath !== undefined) {
     storage,
     signer,
     outbox: sqliteOutbox(service),
+    applyCommand: (command, results) => {
+      if (command.kind !== "crash.put") throw new Error(`unknown command ${command.kind}`);
+      insert.run(command.args.call, results[0].index);
+    },
     checkpointIntervalMs: 50,
   });
   for await (const line of createInterface({ input: process.stdin })) {
@@ -76,7 +81,7 @@ if (serviceDbPath !== undefined) {
     void port
       .append(
         data.map((d) => ({ record: noteOf(d) })),
-        { stateChange: (results) => insert.run(call, results[0].index) },
+        { command: { kind: "crash.put", args: { call } } },
       )
       .then((results) => process.stdout.write(results.map((r) => `${JSON.stringify(r)}\n`).join("")));
   }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import iconv from "iconv-lite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient, ApiResponse } from "../src/client/api-client.js";
-import { OPERATIONS } from "../src/server/openapi.js";
+import { OPERATIONS } from "../src/server/operations/operations.js";
 import {
   EXAMPLE_DIR,
   expectCode,

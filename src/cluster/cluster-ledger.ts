@@ -1,38 +1,30 @@
 /**
  * The cluster's ledger write port (`ledger/write-port.ts`) on etcd: the service becomes a replicated
- * state machine. How each item of the port's contract is met:
+ * state machine. This file puts the node's parts together, one concept each; how each item of the
+ * port's contract is met:
  *
  * - **Order.** `append` turns the call into a command — the records plus the service state change as
- *   data ({@link StateCommand}) — and submits it to the command log on etcd (create-only under a fresh
- *   id, `command-log/submit-command.ts`). The elected sequencer (`command-log/sequencer.ts`, one at a
- *   time through an etcd lease) gathers pending commands into batches, runs them against its own state
- *   first (`ReplicatedState.prepare`: a command whose preconditions fail is refused and nothing of it is
+ *   data ({@link StateCommand}) — and submits it to the command log on etcd (`command-ordering.ts`). The
+ *   elected sequencer (`ledger-sequencing.ts` over `command-log/sequencer.ts`, one at a time through an
+ *   etcd lease) gathers pending commands into batches, runs them against its own state first
+ *   (`ReplicatedState.prepare`: a command whose preconditions fail is refused and nothing of it is
  *   written), and writes the batch with a transaction that compares-and-swaps the log head and checks its
  *   own election key, so a deposed sequencer's late write fails instead of forking the log.
  * - **Durability.** A batch is durable once that etcd transaction commits (a Raft majority fsynced it).
  *   `append` resolves later still: once this node's own replica applied the batch to its ledger.db and
  *   service.db (read-your-writes on the node that took the request), with the indices the batch gave.
  * - **State change and entries together.** Every node — the sequencer, the other online nodes, the
- *   offline node — applies each batch in log order to its own files (`replicated-state.ts`),
- *   idempotently, resuming after a restart from the position kept in its service.db.
- * - **A rejection means nothing was written.** A call the sequencer refused rejects with the refusing
- *   error's code and message. A call that was not ordered in time is withdrawn first (its id marker or
- *   pending record removed in an etcd transaction, so it can never be ordered later) and only then
- *   rejected; if even that cannot be decided (etcd unreachable), it rejects with CLUSTER_UNAVAILABLE and
- *   `outcome: "unknown"`.
- * - **Checkpoints.** The sequencer marks a batch as a checkpoint batch at most every
- *   {@link CHECKPOINT_INTERVAL_MS} while entries are unsigned, and promptly when a node asks
- *   (`checkpointCovering` submits a checkpoint request). After applying a marked batch every node signs the
- *   checkpoint of its own copy with the log key (Ed25519 is deterministic: equal copies, byte-equal
- *   notes), cosigns it with its own witness key after checking it against the root it recomputed
- *   (`checkpoint-cosigner.ts`), and offers it through etcd (`cosign-exchange.ts`). It is *published* once
- *   the quorum of online nodes cosigned; `checkpointCovering` and `latestCheckpoint` only ever return
- *   published checkpoints this node's copy covers.
+ *   offline node — applies each batch in log order to its own files (`replica-apply.ts`,
+ *   `replicated-state.ts`), idempotently, resuming after a restart from the position kept in its
+ *   service.db, catching up from a peer when etcd's log was trimmed past it.
+ * - **A rejection means nothing was written.** A refused call rejects with the refusing error's code; a
+ *   call not ordered in time is withdrawn first and only then rejected (`command-ordering.ts`).
+ * - **Checkpoints.** The sequencer marks checkpoint batches on the cadence (`ledger-sequencing.ts`); after
+ *   applying one every online node signs and cosigns its own copy's checkpoint, and it is *published* once
+ *   the quorum of online nodes cosigned (`checkpoint-publication.ts`); `checkpointCovering` and
+ *   `latestCheckpoint` only ever return published checkpoints this node's copy covers.
  */
-import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Etcd3 } from "etcd3";
-import { CodedError } from "../coded-error.js";
 import type { NoteSigner } from "../crypto/note-signer.js";
 import { LedgerError } from "../ledger/errors.js";
 import { fsck, type FsckResult } from "../ledger/fsck.js";
@@ -40,7 +32,7 @@ import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../l
 import type { LogStorage } from "../ledger/log-storage.js";
 import type { LedgerReader } from "../ledger/read-port.js";
 import { checkRequests } from "../ledger/sequencer.js";
-import { openPublishedCheckpoint, type CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
+import type { CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
 import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-key.js";
 import {
   CHECKPOINT_INTERVAL_MS,
@@ -50,22 +42,26 @@ import {
   type CheckpointPublished,
   type LedgerWritePort,
   type PublishedCheckpoint,
+  type StateCommand,
 } from "../ledger/write-port.js";
 import type { ServiceDb } from "../store/service-db.js";
-import { logKeys, type Command, type LogKeys, type RefusedCommand } from "./command-log/command-batch.js";
-import { startFollower, type RunningFollower } from "./command-log/log-follower.js";
-import { startSequencer, type RunningSequencer } from "./command-log/sequencer.js";
-import { createGroupedSubmitter, type GroupedSubmitter } from "./command-log/submit-command.js";
+import { logKeys, type CommandBatch, type LogKeys, type LogPosition } from "./command-log/command-batch.js";
+import type { RunningSequencer } from "./command-log/sequencer.js";
+import { createGroupedSubmitter } from "./command-log/submit-command.js";
+import { CheckpointPublication } from "./checkpoint-publication.js";
+import { CommandOrdering } from "./command-ordering.js";
 import { CosignerMemory } from "./cosigner-memory.js";
-import { offerCosignature, publishIfQuorum } from "./cosign-exchange.js";
-import { cosignCheckpoint } from "./checkpoint-cosigner.js";
 import { ClusterError } from "./errors.js";
-import { catchUpFromPeers, type CatchUpResult } from "./log-catch-up.js";
+import { CheckpointCadence, startLedgerSequencing } from "./ledger-sequencing.js";
+import type { CatchUpResult } from "./log-catch-up.js";
 import { logPeerRoute } from "./log-peer-route.js";
 import type { PeerEndpoint } from "./peer/peer-client.js";
 import type { PeerRoute, PeerTls } from "./peer/peer-server.js";
-import { ReplicatedState, type AppliedBatch } from "./replicated-state.js";
-import { CHECKPOINT_REQUEST, LEDGER_APPEND, type ApplyCommand } from "./state-command.js";
+import { ReplicaApply } from "./replica-apply.js";
+import { ReplicatedState } from "./replicated-state.js";
+import { LEDGER_APPEND, type ApplyCommand } from "./state-command.js";
+
+export { RefusedCommandError } from "./command-ordering.js";
 
 export interface ClusterLedgerOptions {
   readonly client: Etcd3;
@@ -102,31 +98,6 @@ export interface ClusterLedgerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-/** A refusal decided by the sequencer, as the origin node raises it: the refusing error's code. */
-export class RefusedCommandError extends CodedError {
-  override readonly name: string;
-  constructor(refused: RefusedCommand["error"]) {
-    super(refused.code, refused.message, (refused.context ?? {}) as Record<string, unknown>);
-    this.name = refused.name;
-  }
-}
-
-interface Waiting {
-  readonly resolve: (results: readonly AppendResult[]) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-interface CheckpointWaiter {
-  readonly index: number;
-  readonly resolve: (cp: PublishedCheckpoint) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-/** Minimum spacing of checkpoint batches asked for by checkpoint requests. */
-const CHECKPOINT_REQUEST_SPACING_MS = 100;
-const CHECKPOINT_WAIT_MS = 30_000;
-
 function closedError(): ClusterError {
   return new ClusterError("CLUSTER_UNAVAILABLE", "台帳は閉じられています", { closed: true });
 }
@@ -137,25 +108,15 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   readonly #keys: LogKeys;
   readonly #ledger: Ledger;
   readonly #state: ReplicatedState;
-  readonly #logKey: VerifierKey;
   readonly #memory: CosignerMemory;
-  readonly #intervalMs: number;
-  readonly #submitter: GroupedSubmitter;
-  readonly #waiting = new Map<string, Waiting>();
-  #checkpointWaiters: CheckpointWaiter[] = [];
-  #follower: RunningFollower | undefined;
+  readonly #cadence: CheckpointCadence;
+  readonly #ordering: CommandOrdering;
+  readonly #publication: CheckpointPublication;
+  readonly #replica: ReplicaApply;
   #sequencer: RunningSequencer | undefined;
-  #published: PublishedCheckpoint | undefined;
-  /** A published note this copy does not reach yet. */
-  #ahead: PublishedCheckpoint | undefined;
-  #lastFlagAt = 0;
-  #checkpointRequest: string | undefined;
-  #cosigning: Promise<void> = Promise.resolve();
-  #poller: NodeJS.Timeout | undefined;
+  #applied = 0;
+  #refused = 0;
   #closed = false;
-  readonly stats = { applied: 0, cosigned: 0, published: 0, refused: 0, caughtUp: 0 };
-  /** The last catch-up from peers: which peer served it and which were refused, with why. */
-  lastCatchUp: CatchUpResult | undefined;
 
   constructor(o: ClusterLedgerOptions) {
     this.#o = o;
@@ -167,33 +128,89 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     if (vkey === undefined) {
       throw new ClusterError("CLUSTER_OPTION_INVALID", "ログの検証鍵がありません", {});
     }
-    this.#logKey = parseVerifierKey(vkey);
+    const logKey: VerifierKey = parseVerifierKey(vkey);
+    const offline = o.offline === true;
     this.#memory = new CosignerMemory(o.db);
-    this.#intervalMs = o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
-    this.#submitter = createGroupedSubmitter(o.client, this.#keys, {
+    const intervalMs = o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+    this.#cadence = new CheckpointCadence(intervalMs);
+    const submitter = createGroupedSubmitter(o.client, this.#keys, {
       maxDelayMs: 2,
       ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
     });
-    const kept = this.#memory.published();
-    if (kept !== undefined) this.#learn(kept, false);
+    this.#ordering = new CommandOrdering({
+      client: o.client,
+      keys: this.#keys,
+      nodeName: o.nodeName,
+      submitter,
+      ...(o.appendTimeoutMs !== undefined ? { appendTimeoutMs: o.appendTimeoutMs } : {}),
+    });
+    this.#publication = new CheckpointPublication({
+      client: o.client,
+      prefix: o.prefix,
+      nodeName: o.nodeName,
+      storage: o.storage,
+      ledger: this.#ledger,
+      logKey,
+      policy: o.policy,
+      memory: this.#memory,
+      offline,
+      submitter,
+      pollMs: Math.min(1000, intervalMs),
+      ...(o.logSigner !== undefined ? { logSigner: o.logSigner } : {}),
+      ...(o.cosigner !== undefined ? { cosigner: o.cosigner } : {}),
+      ...(o.onCheckpoint !== undefined ? { onCheckpoint: o.onCheckpoint } : {}),
+      ...(o.onError !== undefined ? { onError: o.onError } : {}),
+    });
+    this.#replica = new ReplicaApply({
+      client: o.client,
+      keys: this.#keys,
+      nodeName: o.nodeName,
+      state: this.#state,
+      offline,
+      apply: (batch, position) => {
+        this.#apply(batch, position);
+      },
+      ownRootAt: (size) => this.#ledger.root(size),
+      logKey,
+      policy: o.policy,
+      ...(o.catchUp !== undefined ? { catchUp: o.catchUp } : {}),
+      onStopped: (_failure, error) => {
+        this.#failAll(
+          new ClusterError(
+            "CLUSTER_UNAVAILABLE",
+            "このノードはコマンドログを適用できなくなりました",
+            { outcome: "unknown" },
+            { cause: error },
+          ),
+        );
+      },
+      ...(o.onError !== undefined ? { onError: o.onError } : {}),
+    });
   }
 
   /** Starts following the log (and, on an online node, standing for sequencer). */
   start(): this {
-    this.#startFollower();
-    this.#startSequencer();
-    // The published key is read now and then (and often while someone waits for a checkpoint).
-    const poll = (): void => {
-      this.#poller = setTimeout(
-        () => {
-          void this.#pollPublished().finally(() => {
-            if (!this.#closed) poll();
-          });
+    const o = this.#o;
+    this.#replica.start();
+    if (o.offline !== true && o.cosigner !== undefined) {
+      this.#sequencer = startLedgerSequencing({
+        client: o.client,
+        keys: this.#keys,
+        nodeName: o.nodeName,
+        storage: o.storage,
+        state: this.#state,
+        cadence: this.#cadence,
+        leaseTtlSeconds: o.leaseTtlSeconds ?? 2,
+        ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
+        follower: () => this.#replica.follower,
+        checkpointWanted: () => this.#publication.wanted,
+        apply: (batch, position) => {
+          this.#apply(batch, position);
         },
-        this.#checkpointWaiters.length > 0 ? 50 : Math.min(1000, this.#intervalMs),
-      );
-    };
-    poll();
+        ...(o.onError !== undefined ? { onError: o.onError } : {}),
+      });
+    }
+    this.#publication.startPolling();
     return this;
   }
 
@@ -201,133 +218,25 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   peerRoute(): PeerRoute {
     return logPeerRoute({
       batchesFrom: (from, limit) => this.#state.batchesFrom(from, limit),
-      published: () => this.#published,
+      published: () => this.#publication.published,
       consistencyProof: (from, to) => this.#ledger.consistencyProof(from, to).proof,
     });
   }
 
-  #startFollower(): void {
-    const o = this.#o;
-    this.#follower = startFollower({
-      client: o.client,
-      keys: this.#keys,
-      nodeName: o.nodeName,
-      from: this.#state.position(),
-      idleWaitMs: o.offline === true ? 250 : 1000,
-      reportProgress: o.offline !== true,
-      serializable: o.offline === true,
-      apply: (batch, position) => {
-        const applied = this.#state.apply(batch, position);
-        if (applied !== undefined) this.#applied(applied, batch.commands);
-      },
-      onError: (error) => {
-        o.onError?.(error);
-        const failure = this.#follower?.failure();
-        if (failure?.code === "CLUSTER_LOG_TRIMMED" && o.catchUp !== undefined) {
-          this.#catchUpLater(0);
-          return;
-        }
-        if (failure !== undefined) {
-          this.#failAll(
-            new ClusterError(
-              "CLUSTER_UNAVAILABLE",
-              "このノードはコマンドログを適用できなくなりました",
-              { outcome: "unknown" },
-              { cause: error },
-            ),
-          );
-        }
-      },
-    });
+  /** Batches applied, cosignatures made, checkpoints taken, commands refused, batches from peers. */
+  get stats(): { applied: number; cosigned: number; published: number; refused: number; caughtUp: number } {
+    return {
+      applied: this.#applied,
+      cosigned: this.#publication.stats.cosigned,
+      published: this.#publication.stats.published,
+      refused: this.#refused,
+      caughtUp: this.#replica.caughtUp,
+    };
   }
 
-  /** Catch-up from peers, retried at a bounded pace until it succeeds or the node closes. */
-  #catchUpLater(delayMs: number): void {
-    const o = this.#o;
-    const catchUp = o.catchUp;
-    if (catchUp === undefined || this.#closed) return;
-    setTimeout(() => {
-      if (this.#closed) return;
-      void (async () => {
-        try {
-          await this.#follower?.stop();
-          const result = await catchUpFromPeers({
-            client: o.client,
-            keys: this.#keys,
-            position: () => this.#state.position(),
-            apply: (batch, position) => {
-              const applied = this.#state.apply(batch, position);
-              if (applied !== undefined) this.#applied(applied, batch.commands);
-            },
-            ownRootAt: (size) => this.#ledger.root(size),
-            logKey: this.#logKey,
-            policy: o.policy,
-            peers: catchUp.peers,
-            tls: catchUp.tls,
-            serializable: o.offline === true,
-          });
-          this.stats.caughtUp += result.applied;
-          this.lastCatchUp = result;
-          if (!this.#closed) this.#startFollower();
-        } catch (error) {
-          o.onError?.(error);
-          this.#catchUpLater(2000);
-        }
-      })();
-    }, delayMs);
-  }
-
-  #startSequencer(): void {
-    const o = this.#o;
-    if (o.offline !== true && o.cosigner !== undefined) {
-      this.#sequencer = startSequencer({
-        client: o.client,
-        keys: this.#keys,
-        nodeName: o.nodeName,
-        leaseTtlSeconds: o.leaseTtlSeconds ?? 2,
-        idleWaitMs: Math.min(200, this.#intervalMs),
-        ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
-        ...(o.onError !== undefined ? { onError: o.onError } : {}),
-        // The batch just committed in etcd is applied here at once (the follower finds it applied), so
-        // the next batch can be prepared without waiting for the watch and the read back.
-        onAppend: (position, _commands, batch) => {
-          const p = this.#state.position();
-          if (p.seq !== batch.seq - 1 || p.hash !== batch.prev) return;
-          try {
-            const applied = this.#state.apply(batch, position);
-            if (applied !== undefined) this.#applied(applied, batch.commands);
-          } catch (error) {
-            // The follower applies it (or stops on the same error) when it reads the batch back.
-            o.onError?.(error);
-          }
-        },
-        prepare: async (head, commands) => {
-          const follower = this.#follower;
-          if (follower !== undefined && this.#state.position().seq < head.seq) {
-            await follower.waitFor(head.seq, 5000).catch(() => undefined);
-          }
-          const prepared = this.#state.prepare(head, commands);
-          if (prepared === undefined) return undefined;
-          const now = Date.now();
-          const entries = prepared.accepted.some((c) => (c.body as { type?: string }).type === LEDGER_APPEND);
-          const due =
-            (prepared.checkpoint && now - this.#lastFlagAt >= CHECKPOINT_REQUEST_SPACING_MS) ||
-            (entries && now - this.#lastFlagAt >= this.#intervalMs);
-          if (due) this.#lastFlagAt = now;
-          return { ...prepared, checkpoint: due };
-        },
-        idleCheckpoint: (head) => {
-          const p = this.#state.position();
-          if (p.seq !== head.seq) return false;
-          const signed = this.#o.storage.latestCheckpoint()?.size ?? 0;
-          const wanted =
-            this.#checkpointWaiters.length > 0 || Date.now() - this.#lastFlagAt >= this.#intervalMs;
-          if (p.ledgerSize <= signed || !wanted) return false;
-          this.#lastFlagAt = Date.now();
-          return true;
-        },
-      });
-    }
+  /** The last catch-up from peers: which peer served it and which were refused, with why. */
+  get lastCatchUp(): CatchUpResult | undefined {
+    return this.#replica.lastCatchUp;
   }
 
   /** This node's position in the log, whether it is the sequencer now, and the published size. */
@@ -337,14 +246,14 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       seq: p.seq,
       ledgerSize: p.ledgerSize,
       sequencer: this.#sequencer?.isLeader() ?? false,
-      published: this.#published?.size ?? 0,
+      published: this.#publication.published?.size ?? 0,
       cosigned: this.#memory.last()?.size ?? 0,
     };
   }
 
   /** The error that stopped this node's replica, if one did (e.g. CLUSTER_LOG_TRIMMED). */
   failure(): ClusterError | undefined {
-    return this.#follower?.failure();
+    return this.#replica.failure();
   }
 
   /** The archived canonical batches from `from` on (what a peer serves a node etcd no longer can). */
@@ -366,12 +275,9 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    const body = {
-      type: LEDGER_APPEND,
-      requests,
-      ...(options.command !== undefined ? { command: options.command } : {}),
-    };
-    return this.#order(body).then((results) => [...results]);
+    const command: StateCommand | undefined = options.command;
+    const body = { type: LEDGER_APPEND, requests, ...(command !== undefined ? { command } : {}) };
+    return this.#ordering.order(body).then((results) => [...results]);
   }
 
   checkpointCovering(index: number): Promise<PublishedCheckpoint> {
@@ -382,37 +288,20 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
         new LedgerError("LEDGER_INDEX_OUT_OF_RANGE", "まだ追記されていないエントリです", { index, size }),
       );
     }
-    const published = this.#published;
-    if (published !== undefined && published.size > index) return Promise.resolve(published);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#checkpointWaiters = this.#checkpointWaiters.filter((w) => w.timer !== timer);
-        reject(
-          new ClusterError("CLUSTER_WAIT_TIMEOUT", "公開チェックポイントを待てませんでした", {
-            index,
-            published: this.#published?.size ?? 0,
-          }),
-        );
-      }, CHECKPOINT_WAIT_MS);
-      this.#checkpointWaiters.push({ index, resolve, reject, timer });
-      this.#requestCheckpoint();
-    });
+    return this.#publication.covering(index);
   }
 
   latestCheckpoint(): PublishedCheckpoint {
-    if (this.#published === undefined) {
-      throw new LedgerError("LEDGER_CHECKPOINT_MISSING", "公開済みのチェックポイントがありません");
-    }
-    return this.#published;
+    return this.#publication.latest();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#poller);
+    this.#publication.stopPolling();
     await this.#sequencer?.stop();
-    await this.#follower?.stop();
-    await this.#cosigning;
+    await this.#replica.stop();
+    await this.#publication.stop();
     this.#failAll(closedError());
     this.#o.storage.close();
   }
@@ -460,280 +349,28 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     return this.#ledger.root(size);
   }
 
-  // ——— ordering ———
-
-  /** Submits a command and resolves once this node applied the batch that ordered it. */
-  async #order(body: unknown): Promise<readonly AppendResult[]> {
-    const id = randomBytes(16).toString("base64url");
-    const command: Command = { id, origin: this.#o.nodeName, body };
-    const outcome = new Promise<readonly AppendResult[]>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-    });
-    outcome.catch(() => undefined);
-    const timeoutMs = this.#o.appendTimeoutMs ?? 20_000;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        await this.#submitter.submit(command);
-        break;
-      } catch (error) {
-        if (
-          !(error instanceof ClusterError) ||
-          error.code !== "CLUSTER_UNAVAILABLE" ||
-          Date.now() > deadline
-        ) {
-          return this.#withdraw(id, outcome, error);
-        }
-        await sleep(200);
-      }
-    }
-    const timer = sleep(Math.max(1000, deadline - Date.now())).then(() => "timeout" as const);
-    const settled = await Promise.race([
-      outcome.then(
-        () => "done" as const,
-        () => "done" as const,
-      ),
-      timer,
-    ]);
-    if (settled === "done") return outcome;
-    return this.#withdraw(id, outcome, undefined);
-  }
+  // ——— after a batch ———
 
   /**
-   * A command not ordered in time: make sure it never will be (id marker taken, or pending record
-   * removed), then reject; if it was ordered meanwhile, wait for its outcome after all.
+   * Applies a batch to this node's copy (follower, catch-up and the sequencer's own batch all come here)
+   * and then settles who waited on its commands and, for a checkpoint batch, signs and cosigns.
    */
-  async #withdraw(
-    id: string,
-    outcome: Promise<readonly AppendResult[]>,
-    cause: unknown,
-  ): Promise<readonly AppendResult[]> {
-    const c = this.#o.client;
-    const notWritten = (): never => {
-      this.#waiting.delete(id);
-      throw new ClusterError(
-        "CLUSTER_UNAVAILABLE",
-        "クラスタが応答しないため記録できませんでした",
-        { outcome: "not-written" },
-        { cause },
-      );
-    };
-    try {
-      const deadline = { deadline: Date.now() + 5000 };
-      const marker = await c
-        .if(this.#keys.ids + id, "Version", "==", 0)
-        .then(c.put(this.#keys.ids + id).value("withdrawn"))
-        .options(deadline)
-        .commit();
-      if (marker.succeeded) return notWritten();
-      const pending = await c
-        .if(this.#keys.pending + id, "Version", ">", 0)
-        .then(c.delete().key(this.#keys.pending + id))
-        .options(deadline)
-        .commit();
-      if (pending.succeeded) return notWritten();
-    } catch (error) {
-      this.#waiting.delete(id);
-      throw new ClusterError(
-        "CLUSTER_UNAVAILABLE",
-        "クラスタが応答しないため記録できたか分かりません",
-        { outcome: "unknown" },
-        { cause: error },
-      );
-    }
-    // Ordered: the batch is in etcd; this node applies it as soon as it follows the log again.
-    const late = await Promise.race([
-      outcome.then(
-        () => "done" as const,
-        () => "done" as const,
-      ),
-      sleep(60_000).then(() => "timeout" as const),
-    ]);
-    if (late === "done") return outcome;
-    this.#waiting.delete(id);
-    throw new ClusterError("CLUSTER_UNAVAILABLE", "記録の適用を確認できません", { outcome: "ordered" });
-  }
-
-  /** After this node applied a batch: settle who waited on its commands; cosign a checkpoint batch. */
-  #applied(applied: AppliedBatch, commands: readonly Command[]): void {
-    this.stats.applied++;
-    for (const c of commands) {
-      if (c.id === this.#checkpointRequest) this.#checkpointRequest = undefined;
-      const w = this.#waiting.get(c.id);
-      if (w === undefined) continue;
-      this.#waiting.delete(c.id);
-      w.resolve(applied.results.get(c.id) ?? []);
-    }
-    for (const r of applied.refused) {
-      this.stats.refused++;
-      if (r.id === this.#checkpointRequest) this.#checkpointRequest = undefined;
-      const w = this.#waiting.get(r.id);
-      if (w === undefined) continue;
-      this.#waiting.delete(r.id);
-      w.reject(new RefusedCommandError(r.error));
-    }
-    if (applied.checkpoint) {
-      this.#lastFlagAt = Math.max(this.#lastFlagAt, Date.now());
-      this.#signAndCosign();
-    }
-    if (this.#ahead !== undefined) this.#learn(this.#ahead.note, true);
-    if (this.#checkpointWaiters.length > 0 && this.#checkpointRequest === undefined)
-      this.#requestCheckpoint();
-  }
-
-  #requestCheckpoint(): void {
-    if (this.#checkpointRequest !== undefined || this.#closed || this.#o.offline === true) return;
-    const signed = this.#o.storage.latestCheckpoint()?.size ?? 0;
-    if (this.#checkpointWaiters.every((w) => w.index < signed)) return;
-    const id = randomBytes(16).toString("base64url");
-    this.#checkpointRequest = id;
-    this.#submitter.submit({ id, origin: this.#o.nodeName, body: { type: CHECKPOINT_REQUEST } }).catch(() => {
-      if (this.#checkpointRequest === id) this.#checkpointRequest = undefined;
-    });
-  }
-
-  // ——— checkpoints ———
-
-  /** Signs this copy's checkpoint and, on an online node, cosigns and offers it (in order, in the background). */
-  #signAndCosign(): void {
-    const o = this.#o;
-    if (o.storage.size() === 0 || o.logSigner === undefined) return;
-    let note: string;
-    try {
-      note = this.#ledger.signCheckpoint(o.logSigner).note;
-    } catch (error) {
-      o.onError?.(error);
-      return;
-    }
-    const cosigner = o.cosigner;
-    if (cosigner === undefined || o.offline === true) return;
-    const size = o.storage.size();
-    // Catching up past what is already published: those sizes need no more cosignatures.
-    if (this.#published !== undefined && size <= this.#published.size) return;
-    let line: string;
-    try {
-      const cosigned = cosignCheckpoint({
-        note,
-        logKey: this.#logKey,
-        cosigner,
-        ownSize: size,
-        ownRootAt: (s) => this.#ledger.root(s),
-        last: this.#memory.last(),
-      });
-      // Kept before it is offered: a node never cosigns two inconsistent heads, even across a crash.
-      this.#memory.remember(cosigned.state);
-      line = cosigned.line;
-    } catch (error) {
-      o.onError?.(error);
-      return;
-    }
-    this.stats.cosigned++;
-    this.#cosigning = this.#cosigning.then(async () => {
-      try {
-        const offered = await offerCosignature(o.client, o.prefix, { node: o.nodeName, note, line });
-        if (offered !== "offered") {
-          o.onError?.(
-            new ClusterError("CLUSTER_COSIGN_REFUSED", "他ノードと異なるチェックポイントです", { size }),
-          );
-          return;
-        }
-        const published = await publishIfQuorum(o.client, o.prefix, {
-          size,
-          logKey: this.#logKey,
-          policy: o.policy,
-        });
-        if (published !== undefined) this.#learn(published.note, true);
-      } catch (error) {
-        o.onError?.(error);
-      }
-    });
-  }
-
-  async #pollPublished(): Promise<void> {
-    try {
-      const note = await this.#o.client
-        .get(`${this.#o.prefix}published`)
-        .serializable(this.#o.offline === true)
-        .options({ deadline: Date.now() + 2000 })
-        .string();
-      if (note !== null) this.#learn(note, true);
-    } catch {
-      // etcd unreachable: the last published checkpoint this node knows stays its answer.
-    }
-  }
-
-  /** Takes a published note when it verifies under the pinned policy and this copy reaches it. */
-  #learn(note: string, keep: boolean): void {
-    let size: number;
-    let root: Uint8Array;
-    try {
-      ({ size, root } = openPublishedCheckpoint(note, this.#logKey, this.#o.policy).checkpoint);
-    } catch (error) {
-      this.#o.onError?.(error);
-      return;
-    }
-    if (this.#published !== undefined && size <= this.#published.size) return;
-    const cp = { size, root, note };
-    if (size > this.#o.storage.size()) {
-      this.#ahead = cp;
-      return;
-    }
-    // Our own copy must have that root at that size: a published head we cannot reproduce is not ours.
-    if (!Buffer.from(this.#ledger.root(size)).equals(Buffer.from(root))) {
-      this.#o.onError?.(
-        new ClusterError("CLUSTER_COSIGN_REFUSED", "公開チェックポイントがこのノードの台帳と一致しません", {
-          size,
-        }),
-      );
-      return;
-    }
-    this.#published = cp;
-    if (this.#ahead !== undefined && this.#ahead.size <= size) this.#ahead = undefined;
-    this.stats.published++;
-    if (this.#o.logSigner === undefined) this.#keepLogSigned(cp);
-    if (keep) {
-      this.#memory.rememberPublished(note);
-      try {
-        this.#o.onCheckpoint?.(cp);
-      } catch (error) {
-        this.#o.onError?.(error);
-      }
-    }
-    const still: CheckpointWaiter[] = [];
-    for (const w of this.#checkpointWaiters) {
-      if (w.index < size) {
-        clearTimeout(w.timer);
-        w.resolve(cp);
-      } else still.push(w);
-    }
-    this.#checkpointWaiters = still;
-  }
-
-  /** Without the log key: store the log-signed part of a published checkpoint this copy reproduces. */
-  #keepLogSigned(cp: PublishedCheckpoint): void {
-    const cut = cp.note.indexOf("\n\n") + 2;
-    const own = cp.note
-      .slice(cut)
-      .split("\n")
-      .filter((line) => line.startsWith(`\u2014 ${this.#logKey.name} `));
-    const note = `${cp.note.slice(0, cut)}${own.join("\n")}\n`;
-    try {
-      this.#o.storage.saveCheckpoint((latest) =>
-        latest !== null && latest.size >= cp.size ? null : { size: cp.size, root: cp.root, note },
-      );
-    } catch (error) {
-      this.#o.onError?.(error);
-    }
+  #apply(batch: CommandBatch, position: LogPosition): void {
+    const applied = this.#state.apply(batch, position);
+    if (applied === undefined) return;
+    this.#applied++;
+    this.#refused += applied.refused.length;
+    this.#ordering.settle(applied, batch.commands);
+    if (applied.checkpoint) this.#cadence.flagged();
+    this.#publication.afterApply(
+      batch.commands.map((c) => c.id),
+      applied.refused,
+      applied.checkpoint,
+    );
   }
 
   #failAll(error: unknown): void {
-    for (const [id, w] of this.#waiting) {
-      this.#waiting.delete(id);
-      w.reject(error);
-    }
-    for (const w of this.#checkpointWaiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(error);
-    }
+    this.#ordering.failAll(error);
+    this.#publication.failAll(error);
   }
 }

@@ -7,20 +7,10 @@
  * lock as one transaction — one fsync (WAL, synchronous=FULL) for all of it. Each call's promise settles
  * after that commit, so nothing is acknowledged before it is durable.
  *
- * **State change and entries together — why an outbox, not ATTACH.** service.db and ledger.db are two
- * SQLite files in WAL mode. SQLite makes a transaction across ATTACHed files atomic only with a rollback
- * journal: "if the journal_mode is WAL, then transactions continue to be atomic within each individual
- * database file", but a crash during COMMIT can leave one file with the change and the other without
- * (https://www.sqlite.org/lang_attach.html), which is exactly the orphan we must rule out; giving up WAL
- * would make every reader wait for every writer. So a batch with state changes is decided in service.db:
- * the state changes and the batch's ordered entries (indices, bytes, index keys) are one service.db
- * transaction (the outbox, `outbox.ts`), committed while this process holds the ledger's write lock, so
- * the indices cannot be taken by another writer; then the entries are appended to ledger.db. A crash
- * between the two commits leaves entries in the outbox at indices ≥ the ledger's size; whoever takes the
- * write lock next (this process's next batch, the next start, `kenshin admin`) appends exactly those
- * bytes at exactly those indices first (idempotent: entries below the ledger's size are only deleted,
- * after checking they are the ones stored). A crash before the service.db commit leaves nothing at all.
- * A batch without state changes skips the outbox (one fsync).
+ * **State change and entries together.** A call's state command is applied in the same atomic step as
+ * its entries: a batch that carries commands is decided in service.db first (the outbox), and whatever a
+ * crash left there is appended at the next batch or start — see `outbox-commit.ts` for how and why an
+ * outbox rather than ATTACH.
  *
  * **Checkpoints on a cadence.** After a batch commits, a checkpoint is signed in the same transaction when
  * someone waits for one covering its entries or {@link CHECKPOINT_INTERVAL_MS} has passed since the last;
@@ -33,12 +23,12 @@ import type { FsckResult } from "./fsck.js";
 import { fsck } from "./fsck.js";
 import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
 import { Ledger } from "./ledger.js";
-import type { EntryToAppend, LogStorage } from "./log-storage.js";
+import type { LogStorage } from "./log-storage.js";
 import { nodeHasher } from "./node-hasher.js";
-import type { Outbox, OutboxEntry } from "./outbox.js";
+import type { Outbox } from "./outbox.js";
+import { OutboxCommit } from "./outbox-commit.js";
 import type { LedgerReader } from "./read-port.js";
-import { checkRequests, LocalOrder, type CheckedRequest, type StagedBatch } from "./sequencer.js";
-import { bytesEqual, fromUtf8, toHex } from "./verify/encoding.js";
+import { checkRequests, LocalOrder, type CheckedRequest } from "./sequencer.js";
 import type { VerifierKey } from "./verify/verifier-key.js";
 import {
   CHECKPOINT_INTERVAL_MS,
@@ -95,8 +85,7 @@ export class EmbeddedLedger implements LedgerPort {
   readonly #ledger: Ledger;
   readonly #storage: LogStorage;
   readonly #signer: NoteSigner;
-  readonly #outbox: Outbox | undefined;
-  readonly #applyCommand: ((command: StateCommand, results: readonly AppendResult[]) => void) | undefined;
+  readonly #write: OutboxCommit;
   readonly #order: LocalOrder;
   readonly #maxEntries: number;
   readonly #maxDelayMs: number;
@@ -123,9 +112,13 @@ export class EmbeddedLedger implements LedgerPort {
     this.#storage = options.storage;
     this.#ledger = new Ledger({ storage: options.storage });
     this.#signer = options.signer;
-    this.#outbox = options.outbox;
-    this.#applyCommand = options.applyCommand;
     this.#order = new LocalOrder(options.storage, nodeHasher);
+    this.#write = new OutboxCommit({
+      storage: options.storage,
+      order: this.#order,
+      outbox: options.outbox,
+      applyCommand: options.applyCommand,
+    });
     this.#maxEntries = options.maxBatchEntries ?? GROUP_COMMIT_MAX_ENTRIES;
     this.#maxDelayMs = options.maxDelayMs ?? GROUP_COMMIT_MAX_DELAY_MS;
     this.#intervalMs = options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
@@ -145,7 +138,7 @@ export class EmbeddedLedger implements LedgerPort {
     // A throw inside the executor (closed, a bad record) rejects the promise: nothing was queued.
     return new Promise((resolve, reject) => {
       if (this.#closed) throw closedError();
-      if (options.command !== undefined && (this.#outbox === undefined || this.#applyCommand === undefined)) {
+      if (options.command !== undefined && !this.#write.acceptsCommands) {
         throw new LedgerError("LEDGER_ENTRY_INVALID", "この台帳には状態変更を伴う追記ができません");
       }
       const checked = checkRequests(requests);
@@ -298,7 +291,7 @@ export class EmbeddedLedger implements LedgerPort {
         this.#order.sync();
         const committedSize = this.#order.size;
         this.#replayOutbox();
-        const outcome = this.#stageAndDecide(batch, failed, committedSize);
+        const outcome = this.#write.write(batch, failed, committedSize);
         // The batch does not depend on its checkpoint: a failed signature (its own savepoint) leaves the
         // entries to commit and is tried again by the timer.
         let sign = this.#shouldSign();
@@ -331,102 +324,9 @@ export class EmbeddedLedger implements LedgerPort {
     if (this.#signedSize() < this.#order.size) this.#scheduleCheckpoint(this.#untilIntervalMs());
   }
 
-  /**
-   * Runs the state changes (each in its own savepoint), orders the entries of the calls that went
-   * through, and writes them — via the outbox when any call changed state — inside the ledger
-   * transaction the caller holds.
-   */
-  #stageAndDecide(
-    batch: readonly Pending[],
-    failed: Map<Pending, unknown>,
-    committedSize: number,
-  ): Map<Pending, AppendResult[]> {
-    let results = new Map<Pending, AppendResult[]>();
-    const stage = (): StagedBatch => {
-      results = new Map();
-      const accepted = batch.filter((p) => !failed.has(p));
-      const staged = this.#order.stage(accepted.flatMap((p) => p.requests));
-      let at = 0;
-      for (const p of accepted) {
-        results.set(p, staged.results.slice(at, at + p.requests.length));
-        at += p.requests.length;
-      }
-      return staged;
-    };
-    const outbox = this.#outbox;
-    const apply = this.#applyCommand;
-    if (outbox === undefined || batch.every((p) => p.command === undefined)) {
-      this.#storage.appendBatch(stage());
-      return results;
-    }
-    // The decision point: state changes and the ordered entries commit together in service.db. When a
-    // state change refuses, the attempt is rolled back and made again without that call (its indices
-    // would otherwise be a gap), so every state change that commits saw its entries' final indices.
-    for (;;) {
-      try {
-        outbox.transaction(() => {
-          this.#forgetApplied(outbox, committedSize);
-          const staged = stage();
-          for (const [p, r] of results) {
-            const command = p.command;
-            if (command === undefined || apply === undefined) continue;
-            try {
-              outbox.savepoint(() => {
-                apply(command, r);
-              });
-            } catch (error) {
-              failed.set(p, error);
-              throw RETRY;
-            }
-          }
-          this.#storage.appendBatch(staged);
-          outbox.put(staged.entries.map((e, i) => toOutboxEntry(e, staged.firstIndex + i)));
-        });
-        return results;
-      } catch (error) {
-        if (error !== RETRY) throw error;
-        this.#order.reload();
-      }
-    }
-  }
-
-  /** Appends outbox entries a crashed writer left at the ledger's end (caller holds the write lock). */
+  /** Appends what a crash left in the outbox (caller holds the write lock). */
   #replayOutbox(): void {
-    const outbox = this.#outbox;
-    if (outbox === undefined || outbox.isEmpty()) return;
-    const waiting = outbox.from(this.#order.size);
-    if (waiting.length === 0) return;
-    const firstIndex = this.#order.size;
-    const entries = waiting.map((e, i): EntryToAppend => {
-      if (e.index !== firstIndex + i) throw outboxInvalid("index", e.index);
-      const leafHash = nodeHasher.hashLeaf(e.entry);
-      return {
-        entry: e.entry,
-        leafHash,
-        keys: e.keys,
-        ...(e.recordHashes ? { recordHashes: e.recordHashes } : {}),
-      };
-    });
-    let prev = this.#order.size === 0 ? null : toHex(this.#storage.node(0, this.#order.size - 1));
-    for (const e of entries) {
-      const record = JSON.parse(fromUtf8(e.entry, "entry")) as { prev?: unknown };
-      if (prev !== null && record.prev !== prev) throw outboxInvalid("prev", firstIndex);
-      prev = toHex(e.leafHash);
-    }
-    const nodes = this.#order.advance(entries);
-    this.#storage.appendBatch({ firstIndex, entries, nodes });
-    this.stats.replayed += entries.length;
-  }
-
-  /** Deletes outbox entries the ledger already holds — after checking they are the ones it holds. */
-  #forgetApplied(outbox: Outbox, committedSize: number): void {
-    if (outbox.isEmpty()) return;
-    for (const e of outbox.below(committedSize)) {
-      if (!bytesEqual(nodeHasher.hashLeaf(e.entry), this.#storage.node(0, e.index))) {
-        throw outboxInvalid("overtaken", e.index);
-      }
-    }
-    outbox.deleteBelow(committedSize);
+    this.stats.replayed += this.#write.replay();
   }
 
   #shouldSign(): boolean {
@@ -474,26 +374,6 @@ export class EmbeddedLedger implements LedgerPort {
     }
     this.#waiters = still;
   }
-}
-
-/** Thrown inside the outbox transaction to roll an attempt back when a state change refused. */
-const RETRY = new Error("state change refused; the batch is staged again without it");
-
-function toOutboxEntry(e: EntryToAppend, index: number): OutboxEntry {
-  return {
-    index,
-    entry: e.entry,
-    keys: e.keys,
-    ...(e.recordHashes !== undefined ? { recordHashes: e.recordHashes } : {}),
-  };
-}
-
-function outboxInvalid(reason: string, index: number): LedgerError {
-  return new LedgerError(
-    "LEDGER_OUTBOX_INVALID",
-    "台帳の未反映分 (outbox) が台帳と一致しません。fsck で確認してください",
-    { reason, index },
-  );
 }
 
 function closedError(): LedgerError {

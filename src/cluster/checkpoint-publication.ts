@@ -1,0 +1,316 @@
+/**
+ * Checkpoint publication of the cluster's write port. After applying a batch the sequencer marked as a
+ * checkpoint batch, every online node signs the checkpoint of its own copy with the log key (Ed25519 is
+ * deterministic: equal copies give byte-equal notes), cosigns it with its own witness key after checking
+ * it against the root it recomputed (`checkpoint-cosigner.ts`), and offers it through etcd
+ * (`cosign-exchange.ts`). It is *published* once the quorum of online nodes cosigned it.
+ *
+ * A node takes a published checkpoint (from its own offer's quorum, or read from etcd now and then) only
+ * when it verifies under the pinned log key and cosigner policy and its own copy has that root at that
+ * size; so `covering` and `latest` only ever answer with published checkpoints this node's copy
+ * reproduces. A node waiting for one (`covering`) asks the sequencer for a checkpoint batch with a
+ * checkpoint request. The offline node holds no log key: it stores the log-signed part of each published
+ * checkpoint its copy reproduces, so its ledger.db passes fsck on its own.
+ */
+import { randomBytes } from "node:crypto";
+import type { Etcd3 } from "etcd3";
+import type { NoteSigner } from "../crypto/note-signer.js";
+import { LedgerError } from "../ledger/errors.js";
+import type { Ledger } from "../ledger/ledger.js";
+import type { LogStorage } from "../ledger/log-storage.js";
+import { openPublishedCheckpoint, type CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
+import type { VerifierKey } from "../ledger/verify/verifier-key.js";
+import type { CheckpointPublished, PublishedCheckpoint } from "../ledger/write-port.js";
+import type { RefusedCommand } from "./command-log/command-batch.js";
+import type { GroupedSubmitter } from "./command-log/submit-command.js";
+import { cosignCheckpoint } from "./checkpoint-cosigner.js";
+import { offerCosignature, publishIfQuorum } from "./cosign-exchange.js";
+import type { CosignerMemory } from "./cosigner-memory.js";
+import { ClusterError } from "./errors.js";
+import { CHECKPOINT_REQUEST } from "./state-command.js";
+
+/** How long `covering` waits for a published checkpoint before it gives up. */
+const CHECKPOINT_WAIT_MS = 30_000;
+
+interface CheckpointWaiter {
+  readonly index: number;
+  readonly resolve: (cp: PublishedCheckpoint) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export interface CheckpointPublicationOptions {
+  readonly client: Etcd3;
+  /** Key prefix of this cluster's log in etcd. */
+  readonly prefix: string;
+  readonly nodeName: string;
+  readonly storage: LogStorage;
+  readonly ledger: Ledger;
+  readonly logKey: VerifierKey;
+  readonly policy: CosignerPolicy;
+  readonly memory: CosignerMemory;
+  /** The log's signing key; absent on the offline node. */
+  readonly logSigner?: NoteSigner;
+  /** This node's witness key; absent on the offline node. */
+  readonly cosigner?: NoteSigner;
+  readonly offline: boolean;
+  /** Where checkpoint requests are submitted (the command log). */
+  readonly submitter: GroupedSubmitter;
+  /** How often the published key is read when nobody waits. */
+  readonly pollMs: number;
+  readonly onCheckpoint?: CheckpointPublished;
+  readonly onError?: (error: unknown) => void;
+}
+
+export class CheckpointPublication {
+  readonly #o: CheckpointPublicationOptions;
+  #waiters: CheckpointWaiter[] = [];
+  #published: PublishedCheckpoint | undefined;
+  /** A published note this copy does not reach yet. */
+  #ahead: PublishedCheckpoint | undefined;
+  #checkpointRequest: string | undefined;
+  #cosigning: Promise<void> = Promise.resolve();
+  #poller: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly stats = { cosigned: 0, published: 0 };
+
+  constructor(o: CheckpointPublicationOptions) {
+    this.#o = o;
+    const kept = o.memory.published();
+    if (kept !== undefined) this.#learn(kept, false);
+  }
+
+  /** The latest published checkpoint this node's copy reproduces, if any. */
+  get published(): PublishedCheckpoint | undefined {
+    return this.#published;
+  }
+
+  /** Whether someone on this node waits for a checkpoint. */
+  get wanted(): boolean {
+    return this.#waiters.length > 0;
+  }
+
+  /** Reads the published key now and then (often while someone waits for a checkpoint). */
+  startPolling(): void {
+    const poll = (): void => {
+      this.#poller = setTimeout(
+        () => {
+          void this.#pollPublished().finally(() => {
+            if (!this.#closed) poll();
+          });
+        },
+        this.#waiters.length > 0 ? 50 : this.#o.pollMs,
+      );
+    };
+    poll();
+  }
+
+  /**
+   * A published checkpoint covering entry `index` (which this node's copy holds), waiting for one and
+   * asking the sequencer for it when none does yet.
+   */
+  covering(index: number): Promise<PublishedCheckpoint> {
+    const published = this.#published;
+    if (published !== undefined && published.size > index) return Promise.resolve(published);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.timer !== timer);
+        reject(
+          new ClusterError("CLUSTER_WAIT_TIMEOUT", "公開チェックポイントを待てませんでした", {
+            index,
+            published: this.#published?.size ?? 0,
+          }),
+        );
+      }, CHECKPOINT_WAIT_MS);
+      this.#waiters.push({ index, resolve, reject, timer });
+      this.#requestCheckpoint();
+    });
+  }
+
+  /** @throws LedgerError LEDGER_CHECKPOINT_MISSING */
+  latest(): PublishedCheckpoint {
+    if (this.#published === undefined) {
+      throw new LedgerError("LEDGER_CHECKPOINT_MISSING", "公開済みのチェックポイントがありません");
+    }
+    return this.#published;
+  }
+
+  /**
+   * After this node applied a batch (`ids`: its commands, `refused`: those refused): a checkpoint batch
+   * is signed and cosigned; a published checkpoint this copy now reaches is taken; waiters ask again.
+   */
+  afterApply(ids: readonly string[], refused: readonly RefusedCommand[], checkpoint: boolean): void {
+    const request = this.#checkpointRequest;
+    if (request !== undefined && (ids.includes(request) || refused.some((r) => r.id === request))) {
+      this.#checkpointRequest = undefined;
+    }
+    if (checkpoint) this.#signAndCosign();
+    if (this.#ahead !== undefined) this.#learn(this.#ahead.note, true);
+    if (this.#waiters.length > 0 && this.#checkpointRequest === undefined) this.#requestCheckpoint();
+  }
+
+  /** Rejects every checkpoint waiter. */
+  failAll(error: unknown): void {
+    for (const w of this.#waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
+  }
+
+  /** Stops reading the published key (and asking for checkpoints). */
+  stopPolling(): void {
+    this.#closed = true;
+    clearTimeout(this.#poller);
+  }
+
+  /** Stops polling and waits for the cosignature being offered. */
+  async stop(): Promise<void> {
+    this.stopPolling();
+    await this.#cosigning;
+  }
+
+  #requestCheckpoint(): void {
+    const o = this.#o;
+    if (this.#checkpointRequest !== undefined || this.#closed || o.offline) return;
+    const signed = o.storage.latestCheckpoint()?.size ?? 0;
+    if (this.#waiters.every((w) => w.index < signed)) return;
+    const id = randomBytes(16).toString("base64url");
+    this.#checkpointRequest = id;
+    o.submitter.submit({ id, origin: o.nodeName, body: { type: CHECKPOINT_REQUEST } }).catch(() => {
+      if (this.#checkpointRequest === id) this.#checkpointRequest = undefined;
+    });
+  }
+
+  /** Signs this copy's checkpoint and, on an online node, cosigns and offers it (in order, in the background). */
+  #signAndCosign(): void {
+    const o = this.#o;
+    if (o.storage.size() === 0 || o.logSigner === undefined) return;
+    let note: string;
+    try {
+      note = o.ledger.signCheckpoint(o.logSigner).note;
+    } catch (error) {
+      o.onError?.(error);
+      return;
+    }
+    const cosigner = o.cosigner;
+    if (cosigner === undefined || o.offline) return;
+    const size = o.storage.size();
+    // Catching up past what is already published: those sizes need no more cosignatures.
+    if (this.#published !== undefined && size <= this.#published.size) return;
+    let line: string;
+    try {
+      const cosigned = cosignCheckpoint({
+        note,
+        logKey: o.logKey,
+        cosigner,
+        ownSize: size,
+        ownRootAt: (s) => o.ledger.root(s),
+        last: o.memory.last(),
+      });
+      // Kept before it is offered: a node never cosigns two inconsistent heads, even across a crash.
+      o.memory.remember(cosigned.state);
+      line = cosigned.line;
+    } catch (error) {
+      o.onError?.(error);
+      return;
+    }
+    this.stats.cosigned++;
+    this.#cosigning = this.#cosigning.then(async () => {
+      try {
+        const offered = await offerCosignature(o.client, o.prefix, { node: o.nodeName, note, line });
+        if (offered !== "offered") {
+          o.onError?.(
+            new ClusterError("CLUSTER_COSIGN_REFUSED", "他ノードと異なるチェックポイントです", { size }),
+          );
+          return;
+        }
+        const published = await publishIfQuorum(o.client, o.prefix, {
+          size,
+          logKey: o.logKey,
+          policy: o.policy,
+        });
+        if (published !== undefined) this.#learn(published.note, true);
+      } catch (error) {
+        o.onError?.(error);
+      }
+    });
+  }
+
+  async #pollPublished(): Promise<void> {
+    try {
+      const note = await this.#o.client
+        .get(`${this.#o.prefix}published`)
+        .serializable(this.#o.offline)
+        .options({ deadline: Date.now() + 2000 })
+        .string();
+      if (note !== null) this.#learn(note, true);
+    } catch {
+      // etcd unreachable: the last published checkpoint this node knows stays its answer.
+    }
+  }
+
+  /** Takes a published note when it verifies under the pinned policy and this copy reaches it. */
+  #learn(note: string, keep: boolean): void {
+    const o = this.#o;
+    let size: number;
+    let root: Uint8Array;
+    try {
+      ({ size, root } = openPublishedCheckpoint(note, o.logKey, o.policy).checkpoint);
+    } catch (error) {
+      o.onError?.(error);
+      return;
+    }
+    if (this.#published !== undefined && size <= this.#published.size) return;
+    const cp = { size, root, note };
+    if (size > o.storage.size()) {
+      this.#ahead = cp;
+      return;
+    }
+    // Our own copy must have that root at that size: a published head we cannot reproduce is not ours.
+    if (!Buffer.from(o.ledger.root(size)).equals(Buffer.from(root))) {
+      o.onError?.(
+        new ClusterError("CLUSTER_COSIGN_REFUSED", "公開チェックポイントがこのノードの台帳と一致しません", {
+          size,
+        }),
+      );
+      return;
+    }
+    this.#published = cp;
+    if (this.#ahead !== undefined && this.#ahead.size <= size) this.#ahead = undefined;
+    this.stats.published++;
+    if (o.logSigner === undefined) this.#keepLogSigned(cp);
+    if (keep) {
+      o.memory.rememberPublished(note);
+      try {
+        o.onCheckpoint?.(cp);
+      } catch (error) {
+        o.onError?.(error);
+      }
+    }
+    const still: CheckpointWaiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.index < size) {
+        clearTimeout(w.timer);
+        w.resolve(cp);
+      } else still.push(w);
+    }
+    this.#waiters = still;
+  }
+
+  /** Without the log key: store the log-signed part of a published checkpoint this copy reproduces. */
+  #keepLogSigned(cp: PublishedCheckpoint): void {
+    const cut = cp.note.indexOf("\n\n") + 2;
+    const own = cp.note
+      .slice(cut)
+      .split("\n")
+      .filter((line) => line.startsWith(`\u2014 ${this.#o.logKey.name} `));
+    const note = `${cp.note.slice(0, cut)}${own.join("\n")}\n`;
+    try {
+      this.#o.storage.saveCheckpoint((latest) =>
+        latest !== null && latest.size >= cp.size ? null : { size: cp.size, root: cp.root, note },
+      );
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
+  }
+}

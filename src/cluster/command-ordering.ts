@@ -1,0 +1,176 @@
+/**
+ * The origin side of the cluster's write port: a node's `append` becomes a command submitted to the
+ * command log on etcd (create-only under a fresh id, grouped with other submissions,
+ * `command-log/submit-command.ts`), and the call waits until this node's own replica applied the batch
+ * that ordered it (read-your-writes on the node that took the request).
+ *
+ * **A rejection means nothing was written.** A command the sequencer refused rejects with the refusing
+ * error's code and message ({@link RefusedCommandError}). A command that was not ordered in time is
+ * withdrawn first — its id marker taken, or its pending record removed, in an etcd transaction, so it can
+ * never be ordered later — and only then rejected (`outcome: "not-written"`); if even that cannot be
+ * decided (etcd unreachable), it rejects with CLUSTER_UNAVAILABLE and `outcome: "unknown"`.
+ */
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Etcd3 } from "etcd3";
+import { CodedError } from "../coded-error.js";
+import type { AppendResult } from "../ledger/write-port.js";
+import type { Command, LogKeys, RefusedCommand } from "./command-log/command-batch.js";
+import type { GroupedSubmitter } from "./command-log/submit-command.js";
+import { ClusterError } from "./errors.js";
+import type { AppliedBatch } from "./replicated-state.js";
+
+/** A refusal decided by the sequencer, as the origin node raises it: the refusing error's code. */
+export class RefusedCommandError extends CodedError {
+  override readonly name: string;
+  constructor(refused: RefusedCommand["error"]) {
+    super(refused.code, refused.message, (refused.context ?? {}) as Record<string, unknown>);
+    this.name = refused.name;
+  }
+}
+
+interface Waiting {
+  readonly resolve: (results: readonly AppendResult[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** How long an append waits to be ordered before it is withdrawn, unless told otherwise. */
+const DEFAULT_APPEND_TIMEOUT_MS = 20_000;
+
+export class CommandOrdering {
+  readonly #client: Etcd3;
+  readonly #keys: LogKeys;
+  readonly #nodeName: string;
+  readonly #submitter: GroupedSubmitter;
+  readonly #timeoutMs: number;
+  readonly #waiting = new Map<string, Waiting>();
+
+  constructor(o: {
+    client: Etcd3;
+    keys: LogKeys;
+    nodeName: string;
+    submitter: GroupedSubmitter;
+    appendTimeoutMs?: number;
+  }) {
+    this.#client = o.client;
+    this.#keys = o.keys;
+    this.#nodeName = o.nodeName;
+    this.#submitter = o.submitter;
+    this.#timeoutMs = o.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS;
+  }
+
+  /** Submits a command and resolves once this node applied the batch that ordered it. */
+  async order(body: unknown): Promise<readonly AppendResult[]> {
+    const id = randomBytes(16).toString("base64url");
+    const command: Command = { id, origin: this.#nodeName, body };
+    const outcome = new Promise<readonly AppendResult[]>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+    });
+    outcome.catch(() => undefined);
+    const deadline = Date.now() + this.#timeoutMs;
+    for (;;) {
+      try {
+        await this.#submitter.submit(command);
+        break;
+      } catch (error) {
+        if (
+          !(error instanceof ClusterError) ||
+          error.code !== "CLUSTER_UNAVAILABLE" ||
+          Date.now() > deadline
+        ) {
+          return this.#withdraw(id, outcome, error);
+        }
+        await sleep(200);
+      }
+    }
+    const timer = sleep(Math.max(1000, deadline - Date.now())).then(() => "timeout" as const);
+    const settled = await Promise.race([
+      outcome.then(
+        () => "done" as const,
+        () => "done" as const,
+      ),
+      timer,
+    ]);
+    if (settled === "done") return outcome;
+    return this.#withdraw(id, outcome, undefined);
+  }
+
+  /** After this node applied a batch: settles the calls that waited on its commands. */
+  settle(applied: AppliedBatch, commands: readonly Command[]): void {
+    for (const c of commands) {
+      const w = this.#waiting.get(c.id);
+      if (w === undefined) continue;
+      this.#waiting.delete(c.id);
+      w.resolve(applied.results.get(c.id) ?? []);
+    }
+    for (const r of applied.refused) {
+      const w = this.#waiting.get(r.id);
+      if (w === undefined) continue;
+      this.#waiting.delete(r.id);
+      w.reject(new RefusedCommandError(r.error));
+    }
+  }
+
+  /** Rejects every call still waiting (the node closed, or its replica stopped). */
+  failAll(error: unknown): void {
+    for (const [id, w] of this.#waiting) {
+      this.#waiting.delete(id);
+      w.reject(error);
+    }
+  }
+
+  /**
+   * A command not ordered in time: make sure it never will be (id marker taken, or pending record
+   * removed), then reject; if it was ordered meanwhile, wait for its outcome after all.
+   */
+  async #withdraw(
+    id: string,
+    outcome: Promise<readonly AppendResult[]>,
+    cause: unknown,
+  ): Promise<readonly AppendResult[]> {
+    const c = this.#client;
+    const notWritten = (): never => {
+      this.#waiting.delete(id);
+      throw new ClusterError(
+        "CLUSTER_UNAVAILABLE",
+        "クラスタが応答しないため記録できませんでした",
+        { outcome: "not-written" },
+        { cause },
+      );
+    };
+    try {
+      const deadline = { deadline: Date.now() + 5000 };
+      const marker = await c
+        .if(this.#keys.ids + id, "Version", "==", 0)
+        .then(c.put(this.#keys.ids + id).value("withdrawn"))
+        .options(deadline)
+        .commit();
+      if (marker.succeeded) return notWritten();
+      const pending = await c
+        .if(this.#keys.pending + id, "Version", ">", 0)
+        .then(c.delete().key(this.#keys.pending + id))
+        .options(deadline)
+        .commit();
+      if (pending.succeeded) return notWritten();
+    } catch (error) {
+      this.#waiting.delete(id);
+      throw new ClusterError(
+        "CLUSTER_UNAVAILABLE",
+        "クラスタが応答しないため記録できたか分かりません",
+        { outcome: "unknown" },
+        { cause: error },
+      );
+    }
+    // Ordered: the batch is in etcd; this node applies it as soon as it follows the log again.
+    const late = await Promise.race([
+      outcome.then(
+        () => "done" as const,
+        () => "done" as const,
+      ),
+      sleep(60_000).then(() => "timeout" as const),
+    ]);
+    if (late === "done") return outcome;
+    this.#waiting.delete(id);
+    throw new ClusterError("CLUSTER_UNAVAILABLE", "記録の適用を確認できません", { outcome: "ordered" });
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The sequencer side of the cluster's write port: on an online node, standing for sequencer
+ * (`command-log/sequencer.ts`, elected through an etcd lease) with this node's replicated state as the
+ * judge of each batch.
+ *
+ * - **Prepare.** Before a batch is written, its commands are run against this node's own state at the
+ *   log head (`ReplicatedState.prepare`, in a rolled-back transaction): a command whose preconditions fail
+ *   is refused and nothing of it is written anywhere. If this node is behind the head (it just became
+ *   sequencer), it first waits for its follower to reach it.
+ * - **Checkpoint cadence.** The sequencer marks a batch as a checkpoint batch at most every
+ *   `checkpointIntervalMs` while entries are unsigned, and promptly (spaced by
+ *   {@link CHECKPOINT_REQUEST_SPACING_MS}) when a node asked for one; with nothing pending it writes an
+ *   empty checkpoint batch when entries are unsigned and someone waits or the interval passed.
+ * - **Apply at once.** The batch just committed in etcd is applied here immediately (the follower then
+ *   finds it applied), so the next batch can be prepared without waiting for the watch and the read back.
+ */
+import type { Etcd3 } from "etcd3";
+import type { LogStorage } from "../ledger/log-storage.js";
+import type { CommandBatch, LogKeys, LogPosition } from "./command-log/command-batch.js";
+import type { RunningFollower } from "./command-log/log-follower.js";
+import { startSequencer, type RunningSequencer } from "./command-log/sequencer.js";
+import type { ReplicatedState } from "./replicated-state.js";
+import { LEDGER_APPEND } from "./state-command.js";
+
+/** Minimum spacing of checkpoint batches asked for by checkpoint requests. */
+export const CHECKPOINT_REQUEST_SPACING_MS = 100;
+
+/**
+ * When the last checkpoint batch was flagged — by this node as sequencer, or seen applied (another
+ * sequencer's) — so the cadence holds across a change of sequencer.
+ */
+export class CheckpointCadence {
+  readonly intervalMs: number;
+  #lastFlagAt = 0;
+
+  constructor(intervalMs: number) {
+    this.intervalMs = intervalMs;
+  }
+
+  /** Whether a batch about to be written carries a checkpoint (and if so, counts it as flagged). */
+  flagBatch(requested: boolean, hasEntries: boolean, now = Date.now()): boolean {
+    const since = now - this.#lastFlagAt;
+    const due =
+      (requested && since >= CHECKPOINT_REQUEST_SPACING_MS) || (hasEntries && since >= this.intervalMs);
+    if (due) this.#lastFlagAt = now;
+    return due;
+  }
+
+  /** Whether the interval passed since the last flag. */
+  intervalPassed(now = Date.now()): boolean {
+    return now - this.#lastFlagAt >= this.intervalMs;
+  }
+
+  /** A checkpoint batch was flagged or applied now. */
+  flagged(now = Date.now()): void {
+    this.#lastFlagAt = Math.max(this.#lastFlagAt, now);
+  }
+}
+
+export interface LedgerSequencingOptions {
+  readonly client: Etcd3;
+  readonly keys: LogKeys;
+  readonly nodeName: string;
+  readonly storage: LogStorage;
+  readonly state: ReplicatedState;
+  readonly cadence: CheckpointCadence;
+  readonly leaseTtlSeconds: number;
+  readonly maxTxnOps?: number;
+  /** This node's follower (the sequencer waits for it to reach the head before preparing). */
+  readonly follower: () => RunningFollower | undefined;
+  /** Whether someone on this node waits for a checkpoint covering an entry. */
+  readonly checkpointWanted: () => boolean;
+  /** Applies a batch to this node's copy and settles what waited on it (same path as the follower's). */
+  readonly apply: (batch: CommandBatch, position: LogPosition) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+/** Stands for sequencer; the batches it writes are judged by, and applied at once to, this node's state. */
+export function startLedgerSequencing(o: LedgerSequencingOptions): RunningSequencer {
+  return startSequencer({
+    client: o.client,
+    keys: o.keys,
+    nodeName: o.nodeName,
+    leaseTtlSeconds: o.leaseTtlSeconds,
+    idleWaitMs: Math.min(200, o.cadence.intervalMs),
+    ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
+    ...(o.onError !== undefined ? { onError: o.onError } : {}),
+    onAppend: (position, _commands, batch) => {
+      const p = o.state.position();
+      if (p.seq !== batch.seq - 1 || p.hash !== batch.prev) return;
+      try {
+        o.apply(batch, position);
+      } catch (error) {
+        // The follower applies it (or stops on the same error) when it reads the batch back.
+        o.onError?.(error);
+      }
+    },
+    prepare: async (head, commands) => {
+      const follower = o.follower();
+      if (follower !== undefined && o.state.position().seq < head.seq) {
+        await follower.waitFor(head.seq, 5000).catch(() => undefined);
+      }
+      const prepared = o.state.prepare(head, commands);
+      if (prepared === undefined) return undefined;
+      const entries = prepared.accepted.some((c) => (c.body as { type?: string }).type === LEDGER_APPEND);
+      return { ...prepared, checkpoint: o.cadence.flagBatch(prepared.checkpoint, entries) };
+    },
+    idleCheckpoint: (head) => {
+      const p = o.state.position();
+      if (p.seq !== head.seq) return false;
+      const signed = o.storage.latestCheckpoint()?.size ?? 0;
+      const wanted = o.checkpointWanted() || o.cadence.intervalPassed();
+      if (p.ledgerSize <= signed || !wanted) return false;
+      o.cadence.flagged();
+      return true;
+    },
+  });
+}

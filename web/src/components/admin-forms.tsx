@@ -10,6 +10,7 @@ import { useI18n } from "../i18n.js";
 import type { ConvertReport, Institution } from "../types.js";
 import { ErrorAlert, StatusLine } from "./messages.js";
 import type { Secret } from "./secret-dialog.js";
+import { DataTable } from "./data-table.js";
 
 function useSubmit() {
   const [busy, setBusy] = useState(false);
@@ -139,33 +140,30 @@ function SampleResult(props: { report: ConvertReport }) {
   const { t, lang } = useI18n();
   const c = props.report.counts;
   return (
-    <table class="counts">
-      <caption>{t("mappingSampleResult")}</caption>
-      <tbody>
-        <tr>
-          <th scope="row">{t("countRowsIn")}</th>
-          <td class="num">{c.rowsIn}</td>
+    <DataTable caption={t("mappingSampleResult")} class="counts" wrap={false}>
+      <tr>
+        <th scope="row">{t("countRowsIn")}</th>
+        <td class="num">{c.rowsIn}</td>
+      </tr>
+      <tr>
+        <th scope="row">{t("countRecordsOut")}</th>
+        <td class="num">{c.recordsOut}</td>
+      </tr>
+      <tr>
+        <th scope="row">{t("countRowsRejected")}</th>
+        <td class="num">{c.rowsRejected}</td>
+      </tr>
+      {Object.entries(props.report.issueCounts).map(([code, n]) => (
+        <tr key={code}>
+          <th scope="row">
+            {issueName(code, lang)} <code class="issue-code">{code}</code>
+          </th>
+          <td class="num">
+            {t("severityError")} {n.error} / {t("severityWarning")} {n.warning}
+          </td>
         </tr>
-        <tr>
-          <th scope="row">{t("countRecordsOut")}</th>
-          <td class="num">{c.recordsOut}</td>
-        </tr>
-        <tr>
-          <th scope="row">{t("countRowsRejected")}</th>
-          <td class="num">{c.rowsRejected}</td>
-        </tr>
-        {Object.entries(props.report.issueCounts).map(([code, n]) => (
-          <tr key={code}>
-            <th scope="row">
-              {issueName(code, lang)} <code class="issue-code">{code}</code>
-            </th>
-            <td class="num">
-              {t("severityError")} {n.error} / {t("severityWarning")} {n.warning}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }
 

@@ -12,6 +12,7 @@ import { PageHeading } from "../components/page-heading.js";
 import { useI18n, type MessageKey } from "../i18n.js";
 import { useInstitutionNames } from "../institution-names.js";
 import { useDates } from "../use-dates.js";
+import { DataTable } from "../components/data-table.js";
 
 interface AuditAnswer {
   readonly treeSize: number;
@@ -158,52 +159,42 @@ export function AdminAuditPage() {
           <p role="status">{t("loading")}</p>
         )
       ) : (
-        <div class="table-wrap">
-          <table class="audit">
-            <caption>{t("auditCaption")}</caption>
-            <thead>
-              <tr>
-                <th scope="col" class="nowrap">
-                  {t("colNo")}
-                </th>
-                <th scope="col">
-                  {t("colWhen")} <span class="zone">({t("jst")})</span>
-                </th>
-                <th scope="col">{t("colInstitution")}</th>
-                <th scope="col">{t("colWho")}</th>
-                <th scope="col">{t("colOperation")}</th>
-                <th scope="col">{t("colTarget")}</th>
-                <th scope="col">{t("colOutcome")}</th>
+        <DataTable
+          caption={t("auditCaption")}
+          class="audit"
+          columns={[
+            { label: t("colNo"), nowrap: true },
+            { label: t("colWhen"), zone: true },
+            t("colInstitution"),
+            t("colWho"),
+            t("colOperation"),
+            t("colTarget"),
+            t("colOutcome"),
+          ]}
+        >
+          {shown.map(({ index, entry: e }) => {
+            const action = (e as { action?: unknown }).action;
+            return (
+              <tr key={index} class={e.outcome === "success" ? undefined : "error"}>
+                <td class="num">{index}</td>
+                <td class="nowrap">{dates.dateTime(e.time)}</td>
+                <td>{e.institution === "-" ? "—" : nameOf(e.institution)}</td>
+                <td>{e.actor.id}</td>
+                <td>
+                  {typeof action === "string" && ACTIONS[action] ? (
+                    <>
+                      {ACTIONS[action][lang === "ja" ? 0 : 1]} <code class="issue-code">{action}</code>
+                    </>
+                  ) : (
+                    t(TYPE_KEYS[e.type] ?? "opOther")
+                  )}
+                </td>
+                <td>{targetOf(e, nameOf)}</td>
+                <td class="nowrap">{e.outcome === "success" ? t("outcomeSuccess") : t("outcomeFailed")}</td>
               </tr>
-            </thead>
-            <tbody>
-              {shown.map(({ index, entry: e }) => {
-                const action = (e as { action?: unknown }).action;
-                return (
-                  <tr key={index} class={e.outcome === "success" ? undefined : "error"}>
-                    <td class="num">{index}</td>
-                    <td class="nowrap">{dates.dateTime(e.time)}</td>
-                    <td>{e.institution === "-" ? "—" : nameOf(e.institution)}</td>
-                    <td>{e.actor.id}</td>
-                    <td>
-                      {typeof action === "string" && ACTIONS[action] ? (
-                        <>
-                          {ACTIONS[action][lang === "ja" ? 0 : 1]} <code class="issue-code">{action}</code>
-                        </>
-                      ) : (
-                        t(TYPE_KEYS[e.type] ?? "opOther")
-                      )}
-                    </td>
-                    <td>{targetOf(e, nameOf)}</td>
-                    <td class="nowrap">
-                      {e.outcome === "success" ? t("outcomeSuccess") : t("outcomeFailed")}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
     </main>
   );

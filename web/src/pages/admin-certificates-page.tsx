@@ -2,6 +2,8 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { apiErrorOf, type ApiError } from "../api.js";
 import { useApp } from "../app-context.js";
+import { ConfirmButtons } from "../components/confirm-buttons.js";
+import { DataTable } from "../components/data-table.js";
 import { ErrorAlert, StatusLine } from "../components/messages.js";
 import { ModalDialog } from "../components/modal-dialog.js";
 import { PageHeading } from "../components/page-heading.js";
@@ -58,52 +60,47 @@ export function AdminCertificatesPage() {
       <PageHeading text={t("certsTitle")} />
       <ErrorAlert error={error} />
       <StatusLine text={done} />
-      <div class="table-wrap">
-        <table>
-          <caption>{t("certsTitle")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("colSerial")}</th>
-              <th scope="col">{t("colLoginId")}</th>
-              <th scope="col">{t("colInstitution")}</th>
-              <th scope="col">{t("colFingerprint")}</th>
-              <th scope="col">{t("colNotAfter")}</th>
-              <th scope="col">{t("colRevoked")}</th>
-              <th scope="col">{t("colActions")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {certificates.map((c) => (
-              <tr key={c.serial}>
-                <th scope="row">
-                  <code>{c.serial}</code>
-                </th>
-                <td>{c.loginId}</td>
-                <td>{nameOf(c.institutionId)}</td>
-                <td>
-                  <code>{c.fingerprint.slice(0, 16)}…</code>
-                </td>
-                <td class="nowrap">{dates.date(c.notAfter)}</td>
-                <td class="nowrap">{c.revokedAt === null ? t("notRevoked") : dates.dateTime(c.revokedAt)}</td>
-                <td>
-                  {c.revokedAt === null ? (
-                    <button
-                      type="button"
-                      class="danger"
-                      aria-label={`${t("revoke")} ${c.serial}`}
-                      onClick={() => {
-                        setRevoking(c);
-                      }}
-                    >
-                      {t("revoke")}
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        caption={t("certsTitle")}
+        columns={[
+          t("colSerial"),
+          t("colLoginId"),
+          t("colInstitution"),
+          t("colFingerprint"),
+          t("colNotAfter"),
+          t("colRevoked"),
+          t("colActions"),
+        ]}
+      >
+        {certificates.map((c) => (
+          <tr key={c.serial}>
+            <th scope="row">
+              <code>{c.serial}</code>
+            </th>
+            <td>{c.loginId}</td>
+            <td>{nameOf(c.institutionId)}</td>
+            <td>
+              <code>{c.fingerprint.slice(0, 16)}…</code>
+            </td>
+            <td class="nowrap">{dates.date(c.notAfter)}</td>
+            <td class="nowrap">{c.revokedAt === null ? t("notRevoked") : dates.dateTime(c.revokedAt)}</td>
+            <td>
+              {c.revokedAt === null ? (
+                <button
+                  type="button"
+                  class="danger"
+                  aria-label={`${t("revoke")} ${c.serial}`}
+                  onClick={() => {
+                    setRevoking(c);
+                  }}
+                >
+                  {t("revoke")}
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       <ModalDialog
         open={revoking !== undefined}
         title={t("revokeTitle", { serial: revoking?.serial ?? "" })}
@@ -129,19 +126,15 @@ export function AdminCertificatesPage() {
               }}
             />
           </div>
-          <div class="buttons">
-            <button type="submit" class="danger" disabled={busy}>
-              {t("revokeYes")}
-            </button>
-            <button
-              type="button"
-              onClick={() => {
-                setRevoking(undefined);
-              }}
-            >
-              {t("cancel")}
-            </button>
-          </div>
+          <ConfirmButtons
+            yes={t("revokeYes")}
+            danger
+            busy={busy}
+            onYes="submit"
+            onNo={() => {
+              setRevoking(undefined);
+            }}
+          />
         </form>
       </ModalDialog>
     </main>

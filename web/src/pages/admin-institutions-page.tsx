@@ -9,6 +9,8 @@ import { fromBase64 } from "../../../src/ledger/verify/encoding.js";
 import { apiErrorOf, type ApiError } from "../api.js";
 import { useApp } from "../app-context.js";
 import { LinkForm, MappingForm, ResetForm } from "../components/admin-forms.js";
+import { ConfirmButtons } from "../components/confirm-buttons.js";
+import { DataTable } from "../components/data-table.js";
 import { ErrorAlert, StatusLine } from "../components/messages.js";
 import { ModalDialog } from "../components/modal-dialog.js";
 import { PageHeading } from "../components/page-heading.js";
@@ -127,90 +129,78 @@ export function AdminInstitutionsPage() {
 
       <section aria-labelledby="inst-heading">
         <h2 id="inst-heading">{t("instHeading")}</h2>
-        <div class="table-wrap">
-          <table>
-            <caption>{t("instHeading")}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t("colName")}</th>
-                <th scope="col">{t("colKind")}</th>
-                <th scope="col">{t("colNumber")}</th>
-                <th scope="col">{t("colLoginId")}</th>
-                <th scope="col">
-                  {t("colLastLogin")} <span class="zone">({t("jst")})</span>
-                </th>
-                <th scope="col">{t("colMapping")}</th>
-                <th scope="col">{t("colInstStatus")}</th>
-                <th scope="col">{t("colActions")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {institutions.map((i) => (
-                <tr key={i.id}>
-                  <th scope="row">{i.name}</th>
-                  <td>{t(KIND_KEYS[i.kind])}</td>
-                  <td>{i.number ?? "—"}</td>
-                  <td>{i.loginId ?? t("noLogin")}</td>
-                  <td class="nowrap">
-                    {i.loginId === null
-                      ? "—"
-                      : i.lastLoginAt === null
-                        ? t("neverLoggedIn")
-                        : dates.dateTime(i.lastLoginAt)}
-                  </td>
-                  <td>
-                    {i.kind !== "sender"
-                      ? "—"
-                      : (i.mapping?.name ?? <strong class="soon">{t("mappingNone")}</strong>)}
-                  </td>
-                  <td>
-                    <span class="status">{i.status === "active" ? t("instActive") : t("instDisabled")}</span>
-                    {i.lockedUntil !== null ? (
-                      <>
-                        <br />
-                        <strong class="soon">
-                          {t("lockedUntilText", { time: `${dates.dateTime(i.lockedUntil)} ${t("jst")}` })}
-                        </strong>
-                      </>
+        <DataTable
+          caption={t("instHeading")}
+          columns={[
+            t("colName"),
+            t("colKind"),
+            t("colNumber"),
+            t("colLoginId"),
+            { label: t("colLastLogin"), zone: true },
+            t("colMapping"),
+            t("colInstStatus"),
+            t("colActions"),
+          ]}
+        >
+          {institutions.map((i) => (
+            <tr key={i.id}>
+              <th scope="row">{i.name}</th>
+              <td>{t(KIND_KEYS[i.kind])}</td>
+              <td>{i.number ?? "—"}</td>
+              <td>{i.loginId ?? t("noLogin")}</td>
+              <td class="nowrap">
+                {i.loginId === null
+                  ? "—"
+                  : i.lastLoginAt === null
+                    ? t("neverLoggedIn")
+                    : dates.dateTime(i.lastLoginAt)}
+              </td>
+              <td>
+                {i.kind !== "sender"
+                  ? "—"
+                  : (i.mapping?.name ?? <strong class="soon">{t("mappingNone")}</strong>)}
+              </td>
+              <td>
+                <span class="status">{i.status === "active" ? t("instActive") : t("instDisabled")}</span>
+                {i.lockedUntil !== null ? (
+                  <>
+                    <br />
+                    <strong class="soon">
+                      {t("lockedUntilText", { time: `${dates.dateTime(i.lockedUntil)} ${t("jst")}` })}
+                    </strong>
+                  </>
+                ) : null}
+              </td>
+              <td>
+                {i.status === "active" && i.kind !== "office" ? (
+                  <div class="buttons compact" role="group" aria-label={i.name}>
+                    {i.lockedUntil !== null && i.loginId !== null ? (
+                      <button type="button" class="primary" disabled={busy} onClick={() => void unlock(i)}>
+                        {t("unlock")}
+                      </button>
                     ) : null}
-                  </td>
-                  <td>
-                    {i.status === "active" && i.kind !== "office" ? (
-                      <div class="buttons compact" role="group" aria-label={i.name}>
-                        {i.lockedUntil !== null && i.loginId !== null ? (
-                          <button
-                            type="button"
-                            class="primary"
-                            disabled={busy}
-                            onClick={() => void unlock(i)}
-                          >
-                            {t("unlock")}
-                          </button>
-                        ) : null}
-                        <button type="button" disabled={busy} onClick={() => void issueId(i)}>
-                          {t("issueId")}
-                        </button>
-                        <button type="button" disabled={busy} onClick={() => void issueCertificate(i)}>
-                          {t("issueCertificate")}
-                        </button>
-                        <button
-                          type="button"
-                          class="danger"
-                          disabled={busy}
-                          onClick={() => {
-                            setDisabling(i);
-                          }}
-                        >
-                          {t("disableInst")}
-                        </button>
-                      </div>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                    <button type="button" disabled={busy} onClick={() => void issueId(i)}>
+                      {t("issueId")}
+                    </button>
+                    <button type="button" disabled={busy} onClick={() => void issueCertificate(i)}>
+                      {t("issueCertificate")}
+                    </button>
+                    <button
+                      type="button"
+                      class="danger"
+                      disabled={busy}
+                      onClick={() => {
+                        setDisabling(i);
+                      }}
+                    >
+                      {t("disableInst")}
+                    </button>
+                  </div>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
 
       <div class="forms">
@@ -302,32 +292,23 @@ export function AdminInstitutionsPage() {
         }}
       >
         <p>{t("disableText")}</p>
-        <div class="buttons">
-          <button
-            type="button"
-            class="danger"
-            disabled={busy}
-            onClick={() => {
-              const target = disabling;
-              setDisabling(undefined);
-              if (target)
-                void run(async () => {
-                  await api.send("POST", path(target, "disable"));
-                  return t("disabledDone", { name: target.name });
-                });
-            }}
-          >
-            {t("disableYes")}
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              setDisabling(undefined);
-            }}
-          >
-            {t("cancel")}
-          </button>
-        </div>
+        <ConfirmButtons
+          yes={t("disableYes")}
+          danger
+          busy={busy}
+          onYes={() => {
+            const target = disabling;
+            setDisabling(undefined);
+            if (target)
+              void run(async () => {
+                await api.send("POST", path(target, "disable"));
+                return t("disabledDone", { name: target.name });
+              });
+          }}
+          onNo={() => {
+            setDisabling(undefined);
+          }}
+        />
       </ModalDialog>
     </main>
   );

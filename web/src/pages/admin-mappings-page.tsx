@@ -16,6 +16,7 @@ import { useI18n } from "../i18n.js";
 import { lineDiff } from "../mapping-diff.js";
 import type { Institution } from "../types.js";
 import { mappingText, type MappingTextKey } from "./admin-mappings-texts.js";
+import { DataTable } from "../components/data-table.js";
 
 interface Version {
   readonly id: string;
@@ -159,64 +160,53 @@ export function AdminMappingsPage() {
           {versions.length === 0 ? (
             <p>{m("noVersions")}</p>
           ) : (
-            <div class="table-wrap">
-              <table>
-                <caption>{m("versions")}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{m("colName")}</th>
-                    <th scope="col">{m("colCreated")}</th>
-                    <th scope="col">{m("colHash")}</th>
-                    <th scope="col">{m("colState")}</th>
-                    <th scope="col">{m("colActions")}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {versions.map((v) => (
-                    <tr key={v.id}>
-                      <th scope="row">{v.name}</th>
-                      <td>{formatDateTime(v.createdAt, lang)}</td>
-                      <td>
-                        <code>{v.sha256.slice(0, 16)}…</code>
-                      </td>
-                      <td>{v.active ? m("active") : m("inactive")}</td>
-                      <td>
-                        <button
-                          type="button"
-                          disabled={busy}
-                          onClick={() => {
-                            void run(async () => {
-                              const r = await api.get<{ version: { body: string } }>(
-                                `${base}/${encodeURIComponent(v.id)}`,
-                              );
-                              setText(r.version.body);
-                              return undefined;
-                            });
-                          }}
-                        >
-                          {m("open")}
-                        </button>{" "}
-                        {v.active ? null : (
-                          <button
-                            type="button"
-                            disabled={busy}
-                            onClick={() => {
-                              void run(async () => {
-                                await api.send("POST", `${base}/${encodeURIComponent(v.id)}/activate`);
-                                await loadVersions();
-                                return m("activated");
-                              });
-                            }}
-                          >
-                            {m("activate")}
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              caption={m("versions")}
+              columns={[m("colName"), m("colCreated"), m("colHash"), m("colState"), m("colActions")]}
+            >
+              {versions.map((v) => (
+                <tr key={v.id}>
+                  <th scope="row">{v.name}</th>
+                  <td>{formatDateTime(v.createdAt, lang)}</td>
+                  <td>
+                    <code>{v.sha256.slice(0, 16)}…</code>
+                  </td>
+                  <td>{v.active ? m("active") : m("inactive")}</td>
+                  <td>
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() => {
+                        void run(async () => {
+                          const r = await api.get<{ version: { body: string } }>(
+                            `${base}/${encodeURIComponent(v.id)}`,
+                          );
+                          setText(r.version.body);
+                          return undefined;
+                        });
+                      }}
+                    >
+                      {m("open")}
+                    </button>{" "}
+                    {v.active ? null : (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        onClick={() => {
+                          void run(async () => {
+                            await api.send("POST", `${base}/${encodeURIComponent(v.id)}/activate`);
+                            await loadVersions();
+                            return m("activated");
+                          });
+                        }}
+                      >
+                        {m("activate")}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </section>
       ) : null}
@@ -314,50 +304,37 @@ export function AdminMappingsPage() {
         </p>
         {sampleRun ? (
           <div class="table-wrap">
-            <table>
-              <caption>{m("sampleResult")}</caption>
-              <tbody>
-                <tr>
-                  <th scope="row">{m("rowsIn")}</th>
-                  <td>{sampleRun.rowsIn}</td>
-                </tr>
-                <tr>
-                  <th scope="row">{m("recordsOut")}</th>
-                  <td>{sampleRun.recordsOut}</td>
-                </tr>
-                <tr>
-                  <th scope="row">{m("rowsRejected")}</th>
-                  <td>{sampleRun.rowsRejected}</td>
-                </tr>
-                <tr>
-                  <th scope="row">{m("rowsIgnored")}</th>
-                  <td>{sampleRun.rowsIgnored}</td>
-                </tr>
-              </tbody>
-            </table>
+            <DataTable caption={m("sampleResult")} wrap={false}>
+              <tr>
+                <th scope="row">{m("rowsIn")}</th>
+                <td>{sampleRun.rowsIn}</td>
+              </tr>
+              <tr>
+                <th scope="row">{m("recordsOut")}</th>
+                <td>{sampleRun.recordsOut}</td>
+              </tr>
+              <tr>
+                <th scope="row">{m("rowsRejected")}</th>
+                <td>{sampleRun.rowsRejected}</td>
+              </tr>
+              <tr>
+                <th scope="row">{m("rowsIgnored")}</th>
+                <td>{sampleRun.rowsIgnored}</td>
+              </tr>
+            </DataTable>
             {issueRows.length > 0 ? (
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{m("colCode")}</th>
-                    <th scope="col">{m("colError")}</th>
-                    <th scope="col">{m("colWarning")}</th>
-                    <th scope="col">{m("colInfo")}</th>
+              <DataTable wrap={false} columns={[m("colCode"), m("colError"), m("colWarning"), m("colInfo")]}>
+                {issueRows.map(([code, n]) => (
+                  <tr key={code}>
+                    <th scope="row">
+                      <code>{code}</code>
+                    </th>
+                    <td>{n.error}</td>
+                    <td>{n.warning}</td>
+                    <td>{n.info}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {issueRows.map(([code, n]) => (
-                    <tr key={code}>
-                      <th scope="row">
-                        <code>{code}</code>
-                      </th>
-                      <td>{n.error}</td>
-                      <td>{n.warning}</td>
-                      <td>{n.info}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </DataTable>
             ) : null}
           </div>
         ) : null}

@@ -15,6 +15,7 @@ import { useInstitutionNames } from "../institution-names.js";
 import { issueName } from "../issue-codes.js";
 import { useDates } from "../use-dates.js";
 import type { TransferStatus } from "../types.js";
+import { DataTable } from "../components/data-table.js";
 
 interface Monitoring {
   readonly transfersByStatus: Readonly<Record<string, number>>;
@@ -120,19 +121,16 @@ export function AdminMonitoringPage() {
             </p>
           ) : null}
           <h2>{t("monByStatus")}</h2>
-          <table class="counts">
-            <caption>{t("monByStatus")}</caption>
-            <tbody>
-              {STATUSES.map((s) => (
-                <tr key={s}>
-                  <th scope="row">
-                    <StatusLabel viewer="admin" status={s} />
-                  </th>
-                  <td class="num">{data.transfersByStatus[s] ?? 0}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable caption={t("monByStatus")} class="counts" wrap={false}>
+            {STATUSES.map((s) => (
+              <tr key={s}>
+                <th scope="row">
+                  <StatusLabel viewer="admin" status={s} />
+                </th>
+                <td class="num">{data.transfersByStatus[s] ?? 0}</td>
+              </tr>
+            ))}
+          </DataTable>
 
           <h2>{t("monLedger")}</h2>
           <dl class="facts">
@@ -150,72 +148,60 @@ export function AdminMonitoringPage() {
           {data.cluster === undefined ? null : <ClusterNodes cluster={data.cluster} />}
 
           <h2>{t("monRuns")}</h2>
-          <div class="table-wrap">
-            <table>
-              <caption>{t("monRuns")}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">
-                    {t("colCreated")} <span class="zone">({t("jst")})</span>
-                  </th>
-                  <th scope="col">{t("colSender")}</th>
-                  <th scope="col">{t("colReceiver")}</th>
-                  <th scope="col">{t("colTransfer")}</th>
-                  <th scope="col">{t("colStatus")}</th>
-                  <th scope="col">{t("countRowsIn")}</th>
-                  <th scope="col">{t("countRecordsOut")}</th>
-                  <th scope="col">{t("countRowsRejected")}</th>
-                  <th scope="col">{t("colIssueCodes")}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.conversionRuns.map((r) => (
-                  <tr key={r.transfer}>
-                    <td class="nowrap">{dates.dateTime(r.createdAt)}</td>
-                    <td>{nameOf(r.sender)}</td>
-                    <td>{nameOf(r.receiver)}</td>
-                    <td>
-                      <code>{r.transfer}</code>
-                    </td>
-                    <td>
-                      <StatusLabel viewer="admin" status={r.status} />
-                    </td>
-                    <td class="num">{r.rowsIn ?? "—"}</td>
-                    <td class="num">{r.recordsOut ?? "—"}</td>
-                    <td class="num">{r.rowsRejected ?? "—"}</td>
-                    <td>
-                      {Object.entries(r.issueCodes).map(([code, n]) => (
-                        <div key={code}>
-                          {issueName(code, lang)} (<code>{code}</code>) {n.error + n.warning}
-                        </div>
-                      ))}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            caption={t("monRuns")}
+            columns={[
+              { label: t("colCreated"), zone: true },
+              t("colSender"),
+              t("colReceiver"),
+              t("colTransfer"),
+              t("colStatus"),
+              t("countRowsIn"),
+              t("countRecordsOut"),
+              t("countRowsRejected"),
+              t("colIssueCodes"),
+            ]}
+          >
+            {data.conversionRuns.map((r) => (
+              <tr key={r.transfer}>
+                <td class="nowrap">{dates.dateTime(r.createdAt)}</td>
+                <td>{nameOf(r.sender)}</td>
+                <td>{nameOf(r.receiver)}</td>
+                <td>
+                  <code>{r.transfer}</code>
+                </td>
+                <td>
+                  <StatusLabel viewer="admin" status={r.status} />
+                </td>
+                <td class="num">{r.rowsIn ?? "—"}</td>
+                <td class="num">{r.recordsOut ?? "—"}</td>
+                <td class="num">{r.rowsRejected ?? "—"}</td>
+                <td>
+                  {Object.entries(r.issueCodes).map(([code, n]) => (
+                    <div key={code}>
+                      {issueName(code, lang)} (<code>{code}</code>) {n.error + n.warning}
+                    </div>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
 
           <h2>{t("monRecordCounts")}</h2>
-          <table class="counts">
-            <caption>{t("monRecordCounts")}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t("colMonth")}</th>
-                <th scope="col">{t("colInstitution")}</th>
-                <th scope="col">{t("colCount")}</th>
+          <DataTable
+            caption={t("monRecordCounts")}
+            class="counts"
+            wrap={false}
+            columns={[t("colMonth"), t("colInstitution"), t("colCount")]}
+          >
+            {data.recordCounts.map((r) => (
+              <tr key={`${r.month}-${r.receiver}`}>
+                <td>{r.month}</td>
+                <td>{nameOf(r.receiver)}</td>
+                <td class="num">{r.records}</td>
               </tr>
-            </thead>
-            <tbody>
-              {data.recordCounts.map((r) => (
-                <tr key={`${r.month}-${r.receiver}`}>
-                  <td>{r.month}</td>
-                  <td>{nameOf(r.receiver)}</td>
-                  <td class="num">{r.records}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         </>
       ) : null}
     </main>

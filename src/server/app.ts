@@ -14,6 +14,7 @@ import type { ServiceContext } from "../service/context.js";
 import type { EnvelopeChannels } from "../service/envelope-channels.js";
 import type { ConversionReference } from "../service/mappings.js";
 import {
+  boundRequests,
   connectionFastifyOptions,
   connectionServerOptions,
   limitConnectionsPerAddress,
@@ -113,6 +114,7 @@ export function buildApp(options: AppOptions): App {
   });
 
   limitConnectionsPerAddress(app.server, ctx.config.connections.perAddress);
+  boundRequests(app, ctx.config.connections);
   registerSecurityHeaders(app);
   const health = options.nodeHealth;
   if (health !== undefined) {

@@ -34,9 +34,15 @@ export function spoolDir(ctx: ServiceContext): string {
 /**
  * Reads a body stream to its end without destroying it when the reader stops early (so a refusal can
  * still be answered on the same connection): what is left is drained and discarded. More than
- * `maxBytes` is UPLOAD_TOO_LARGE (for bodies sent without a Content-Length).
+ * `maxBytes` is UPLOAD_TOO_LARGE (for bodies sent without a Content-Length). `onComplete` is told when
+ * the body has all arrived (the server then lifts the connection's inactivity bound while it works).
  */
-export async function* bodyChunks(stream: Readable, maxBytes: number): AsyncGenerator<Uint8Array> {
+export async function* bodyChunks(
+  stream: Readable,
+  maxBytes: number,
+  /** Called once the whole body has been read. */
+  onComplete?: () => void,
+): AsyncGenerator<Uint8Array> {
   let bytes = 0;
   try {
     for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
@@ -50,6 +56,7 @@ export async function* bodyChunks(stream: Readable, maxBytes: number): AsyncGene
       }
       yield chunk as Uint8Array;
     }
+    onComplete?.();
   } catch (cause) {
     if (cause instanceof ServiceError) throw cause;
     throw new ServiceError(

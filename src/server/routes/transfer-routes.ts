@@ -29,6 +29,7 @@ import { sendTransfer } from "../../service/transfers/send.js";
 import { uploadTransfer, type TransferDeps } from "../../service/transfers/upload.js";
 import { verifyDeviceRequest } from "../../service/devices.js";
 import { bodyChunks } from "../../service/upload-stream.js";
+import { allowLongBody, serverIsWorking } from "../connection-limits.js";
 import { guard, signedRequest } from "../request-auth.js";
 
 export const ENVELOPE_HEADER = "x-kenshin-envelope";
@@ -102,13 +103,22 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: ServiceContext
       const receivedAt = ctx.now().getTime();
       // The device signature covers the body, so it is checked once the body has been read.
       const { session, actor } = await guard(ctx, request, { change: true, device: false });
+      // A signed-in sender's export may take longer to arrive than requestSeconds (it is converted as
+      // it arrives); once it has all arrived, the server's work on it must not look like an idle client.
+      const declared = Number(request.headers["content-length"] ?? 0);
+      allowLongBody(request.raw, ctx.config.connections, declared > 0 ? declared : uploadBodyLimit);
       const query = request.query as Record<string, unknown>;
       const body = request.body;
       const signed = signedRequest(request);
       const result = await uploadTransfer(ctx, deps, actor, session, {
         receiverId: query["receiver"],
         channelId: envelopeChannel(request.headers),
-        body: body instanceof Readable ? bodyChunks(body, uploadBodyLimit) : undefined,
+        body:
+          body instanceof Readable
+            ? bodyChunks(body, uploadBodyLimit, () => {
+                serverIsWorking(request.raw, reply.raw);
+              })
+            : undefined,
         verifyDevice: (bodySha256) =>
           verifyDeviceRequest(ctx, session.loginId, { ...signed, bodySha256Hex: bodySha256, receivedAt }),
       });

@@ -13,30 +13,16 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
+import { appendFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as ApiClientModule from "../../src/client/api-client.js";
-import type * as DeviceKeyModule from "../../src/client/device-key.js";
 import type * as TransferClientModule from "../../src/client/transfer-client.js";
-import type * as DemoModule from "../../src/service/demo.js";
-import { exportShape, writeSyntheticExport } from "../convert/synthetic-export.js";
-
-const HOST = "127.0.0.1";
-const PASSWORD = "Ks7#bench-Maple9";
-const DIST = new URL("../../../dist/", import.meta.url);
-async function load<T>(path: string): Promise<T> {
-  return (await import(new URL(path, DIST).href)) as T;
-}
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
+import { DIST, flag, load } from "../support/built-service.js";
+import { BENCH_HOST as HOST, createBenchDemo, logInParties } from "../support/demo-parties.js";
+import { syntheticInput } from "../support/synthetic-input.js";
 
 /**
  * Samples a process's resident set (VmRSS) every 100 ms and keeps the largest: the peak while it runs
@@ -94,71 +80,26 @@ function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> 
 
 async function main(): Promise<void> {
   const examinees = flag("--examinees", 1_000_000);
-  const [{ createApiClient }, device, transfers, { createDemo }] = await Promise.all([
-    load<typeof ApiClientModule>("client/api-client.js"),
-    load<typeof DeviceKeyModule>("client/device-key.js"),
-    load<typeof TransferClientModule>("client/transfer-client.js"),
-    load<typeof DemoModule>("service/demo.js"),
-  ]);
-  const outDir = join("bench", "out");
-  await mkdir(outDir, { recursive: true });
-  const shape = exportShape();
-  const input = join(outDir, `wide-${examinees}.csv`);
-  if (!existsSync(input)) {
-    process.stderr.write(`generating ${input} …\n`);
-    await writeSyntheticExport(`${input}.partial`, examinees, shape);
-    await rename(`${input}.partial`, input);
-  }
+  const transfers = await load<typeof TransferClientModule>("client/transfer-client.js");
+  const { path: input, shape, outDir } = await syntheticInput(examinees);
   const inputBytes = (await stat(input)).size;
 
   const dir = await mkdtemp(join(tmpdir(), "kenshin-bench-upload-"));
   const clients: ApiClientModule.ApiClient[] = [];
   let server: ChildProcess | undefined;
   try {
-    const demo = await createDemo(dir, {
-      port: 0,
-      host: HOST,
-      exampleMapping: fileURLToPath(new URL("../examples/wide-cp932/mapping.yaml", DIST)),
-    });
+    const demo = await createBenchDemo(dir);
     const started = await startServe(dir);
     server = started.child;
     const pid = server.pid;
     if (pid === undefined) throw new Error("no server pid");
-    const caPem = await readFile(demo.caCertificate, "utf8");
-    const loggedIn = async (role: "office" | "sender" | "receiver") => {
-      const a = demo.accounts.find((x) => x.role === role);
-      if (!a) throw new Error(`no demo ${role}`);
-      const pair = await device.generateDeviceKey();
-      const publicJwk = await device.exportPublicJwk(pair.publicKey);
-      const client = createApiClient({
-        baseUrl: started.url,
-        caPem,
-        certPem: await readFile(a.certificate, "utf8"),
-        keyPem: await readFile(a.key, "utf8"),
-        timeoutMs: 1_800_000,
-        deviceKey: {
-          privateKey: pair.privateKey,
-          publicJwk,
-          deviceId: await device.deviceIdFromJwk(publicJwk),
-        },
-      });
-      clients.push(client);
-      for (const [r, status, what] of [
-        [await client.login(a.loginId, a.password), 201, "login"],
-        [await client.registerDevice({ label: "bench" }), 201, "device"],
-        [await client.changePassword(a.password, PASSWORD), 204, "password"],
-      ] as const) {
-        if (r.status !== status) throw new Error(`${what}: ${r.status} ${r.text.slice(0, 300)}`);
-      }
-      return client;
-    };
-    const office = await loggedIn("office");
-    const sender = await loggedIn("sender");
-    const receiver = await loggedIn("receiver");
-    const institution = async (c: ApiClientModule.ApiClient) =>
-      ((await c.get("/api/v1/session")).json as { institution: { id: string } }).institution.id;
-    const senderId = await institution(sender);
-    const receiverId = await institution(receiver);
+    const parties = await logInParties(demo, { baseUrl: started.url, timeoutMs: 1_800_000, clients });
+    const [office, sender, receiver] = [
+      parties.office.client,
+      parties.sender.client,
+      parties.receiver.client,
+    ];
+    const { senderId, receiverId } = parties;
     const reg = await office.post(`/api/v1/admin/institutions/${senderId}/mapping`, {
       mapping: shape.mapping,
     });

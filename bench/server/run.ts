@@ -21,37 +21,21 @@
  * removed at the end. Benchmarks are not tests: nothing here asserts on time. Figures are from one
  * machine and one run.
  */
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import type * as ApiClientModule from "../../src/client/api-client.js";
-import type * as DeviceKeyModule from "../../src/client/device-key.js";
 import type * as TransferClientModule from "../../src/client/transfer-client.js";
 import type * as ServeModule from "../../src/server/serve.js";
-import type * as DemoModule from "../../src/service/demo.js";
-import { exportShape, writeSyntheticExport } from "../convert/synthetic-export.js";
+import { DIST, flag, load } from "../support/built-service.js";
+import { BENCH_HOST as HOST, createBenchDemo, expectStatus, logInParties } from "../support/demo-parties.js";
+import { syntheticInput } from "../support/synthetic-input.js";
 
-const HOST = "127.0.0.1";
-const PASSWORD = "Ks7#bench-Maple9";
 const MAX_REQUESTS = 200_000;
 const DOWNLOAD_ROUNDS = 3;
 const SESSION_COOKIE = "__Host-kenshin_session";
-
-/** The built service (npm run build): its data files resolve from dist/, not from dist-bench/. */
-const DIST = new URL("../../../dist/", import.meta.url);
-async function load<T>(path: string): Promise<T> {
-  return (await import(new URL(path, DIST).href)) as T;
-}
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
 
 type ApiClient = ApiClientModule.ApiClient;
 
@@ -71,73 +55,28 @@ async function main(): Promise<void> {
   const seconds = flag("--seconds", 10);
   const connections = flag("--connections", 50);
 
-  const [{ createApiClient }, device, transfers, { startServer }, { createDemo }] = await Promise.all([
-    load<typeof ApiClientModule>("client/api-client.js"),
-    load<typeof DeviceKeyModule>("client/device-key.js"),
+  const [transfers, { startServer }] = await Promise.all([
     load<typeof TransferClientModule>("client/transfer-client.js"),
     load<typeof ServeModule>("server/serve.js"),
-    load<typeof DemoModule>("service/demo.js"),
   ]);
 
   // The export, generated once into bench/out (deterministic, so runs compare).
-  const outDir = join("bench", "out");
-  await mkdir(outDir, { recursive: true });
-  const shape = exportShape();
-  const input = join(outDir, `wide-${examinees}.csv`);
-  if (!existsSync(input)) {
-    process.stderr.write(`generating ${input} …\n`);
-    await writeSyntheticExport(`${input}.partial`, examinees, shape);
-    await rename(`${input}.partial`, input);
-  }
+  const { path: input, shape } = await syntheticInput(examinees);
   const exportBytes = await readFile(input);
 
   const dir = await mkdtemp(join(tmpdir(), "kenshin-bench-server-"));
   const clients: ApiClient[] = [];
   let server: ServeModule.RunningServer | undefined;
   try {
-    const demo = await createDemo(dir, {
-      port: 0,
-      host: HOST,
-      exampleMapping: fileURLToPath(new URL("../examples/wide-cp932/mapping.yaml", DIST)),
-    });
+    const demo = await createBenchDemo(dir);
     server = await startServer(dir, { port: 0, host: HOST, env: {} });
     const baseUrl = `https://${HOST}:${server.port}/`;
-    const caPem = await readFile(demo.caCertificate, "utf8");
-    const account = async (role: "office" | "sender" | "receiver") => {
-      const a = demo.accounts.find((x) => x.role === role);
-      if (!a) throw new Error(`no demo ${role}`);
-      return { ...a, certPem: await readFile(a.certificate, "utf8"), keyPem: await readFile(a.key, "utf8") };
-    };
-    /** A client through its first login: device key registered, password changed. */
-    const loggedIn = async (role: "office" | "sender" | "receiver") => {
-      const a = await account(role);
-      const pair = await device.generateDeviceKey();
-      const publicJwk = await device.exportPublicJwk(pair.publicKey);
-      const client = createApiClient({
-        baseUrl,
-        caPem,
-        certPem: a.certPem,
-        keyPem: a.keyPem,
-        timeoutMs: 600_000,
-        deviceKey: {
-          privateKey: pair.privateKey,
-          publicJwk,
-          deviceId: await device.deviceIdFromJwk(publicJwk),
-        },
-      });
-      clients.push(client);
-      await expect201(client.login(a.loginId, a.password), "login");
-      await expect201(client.registerDevice({ label: "bench" }), "device");
-      await expectStatus(client.changePassword(a.password, PASSWORD), 204, "password");
-      return { client, certPem: a.certPem, keyPem: a.keyPem };
-    };
-    const office = await loggedIn("office");
-    const sender = await loggedIn("sender");
-    const receiver = await loggedIn("receiver");
-    const institution = async (c: ApiClient) =>
-      ((await c.get("/api/v1/session")).json as { institution: { id: string } }).institution.id;
-    const senderId = await institution(sender.client);
-    const receiverId = await institution(receiver.client);
+    /** Each party through its first login: device key registered, password changed. */
+    const { caPem, office, sender, receiver, senderId, receiverId } = await logInParties(demo, {
+      baseUrl,
+      timeoutMs: 600_000,
+      clients,
+    });
 
     // A list worth reading: 50 small transfers (the shipped example) sent before the big one.
     const example = await readFile(fileURLToPath(new URL("../examples/wide-cp932/export.csv", DIST)));
@@ -255,15 +194,6 @@ async function fire(options: autocannon.Options): Promise<Load> {
 
 async function expect201(p: Promise<ApiClientModule.ApiResponse>, what: string): Promise<void> {
   await expectStatus(p, 201, what);
-}
-
-async function expectStatus(
-  p: Promise<ApiClientModule.ApiResponse>,
-  status: number,
-  what: string,
-): Promise<void> {
-  const r = await p;
-  if (r.status !== status) throw new Error(`${what}: ${r.status} ${r.text.slice(0, 300)}`);
 }
 
 main().catch((error: unknown) => {

@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
 import { Ledger } from "./ledger.js";
-import type { RecordInput } from "./entry/operation-record.js";
+import { canonicalBytes } from "./entry/canonical-entry.js";
+import { TEMPLATE_PREV } from "./entry/entry-template.js";
+import type { OperationRecord, RecordInput } from "./entry/operation-record.js";
 
 let dir: string | undefined;
 afterEach(async () => {
@@ -41,5 +43,23 @@ describe("LocalSequencer with two writers on one file", () => {
     expect(prevOf(1)).toBe(check.inclusionProof(0, 3).leafHash);
     expect(prevOf(2)).toBe(check.inclusionProof(1, 3).leafHash);
     check.close();
+  });
+});
+
+describe("a record that holds the entry-template placeholder elsewhere", () => {
+  it("gets no template and is still written as the canonical bytes of the record with its prev", async () => {
+    dir = await mkdtemp(join(tmpdir(), "kenshin-seq-"));
+    const ledger = new Ledger({
+      storage: createSqliteLog({
+        path: join(dir, "ledger.db"),
+        origin: "test/log",
+        verifierKey: "test+00000000+AA==",
+      }),
+    });
+    const odd: RecordInput = { ...note(1), data: { text: TEMPLATE_PREV } } as RecordInput;
+    const [first, second] = await ledger.append([{ record: note(0) }, { record: odd }]);
+    const expected = canonicalBytes({ ...odd, v: 1, prev: first?.leafHash } as OperationRecord);
+    expect(Buffer.from(ledger.entry(second?.index ?? -1)).equals(Buffer.from(expected))).toBe(true);
+    ledger.close();
   });
 });

@@ -9,7 +9,8 @@
  * refused before it joins a batch; encoding happens once the batch fixes `prev`.
  */
 import { LedgerError } from "./errors.js";
-import { assertValidRecord, canonicalBytes } from "./entry/canonical-entry.js";
+import { canonicalBytes } from "./entry/canonical-entry.js";
+import { entryTemplate, fillPrev, TEMPLATE_PREV, type EntryTemplate } from "./entry/entry-template.js";
 import { lookupKeys } from "./entry/lookup-keys.js";
 import { GENESIS_PREV, type OperationRecord } from "./entry/operation-record.js";
 import {
@@ -31,10 +32,16 @@ export interface Sequencer {
   append(requests: readonly AppendRequest[]): Promise<AppendResult[]>;
 }
 
-/** A request that passed {@link checkRequests}: the record and its record hashes, packed 32 bytes each. */
+/**
+ * A request that passed {@link checkRequests}: the record, its record hashes packed 32 bytes each, and —
+ * taken from the same snapshot of the record, so a caller changing its object later changes nothing —
+ * its leaf bytes with `prev` open and its index keys.
+ */
 export interface CheckedRequest {
   readonly record: AppendRequest["record"];
   readonly recordHashes?: Uint8Array;
+  readonly template?: EntryTemplate;
+  readonly keys?: readonly string[];
 }
 
 /** A batch ordered in memory, ready for `LogStorage.appendBatch`. */
@@ -49,10 +56,14 @@ export interface StagedBatch extends AppendBatch {
  */
 export function checkRequests(requests: readonly AppendRequest[]): CheckedRequest[] {
   return requests.map((request) => {
-    const record = { ...request.record, v: 1, prev: GENESIS_PREV } as OperationRecord;
-    assertValidRecord(record);
+    // One snapshot of the caller's record: checked and written (with prev open) now, keys taken from it.
+    const record = { ...request.record, v: 1, prev: TEMPLATE_PREV } as OperationRecord;
+    const template = entryTemplate(record);
     const recordHashes = recordHashesFor(record, request.recordHashes);
-    return recordHashes === undefined ? { record: request.record } : { record: request.record, recordHashes };
+    // Without a template (see entry-template.ts) the record is encoded again when staged.
+    const checked = { record: request.record, keys: lookupKeys(record) };
+    const withTemplate = template === undefined ? checked : { ...checked, template };
+    return recordHashes === undefined ? withTemplate : { ...withTemplate, recordHashes };
   });
 }
 
@@ -96,15 +107,20 @@ export class LocalOrder {
     const nodes: CompletedNode[] = [];
     const results: AppendResult[] = [];
     for (const request of requests) {
-      const record = { ...request.record, v: 1, prev: this.#prev } as OperationRecord;
-      const entry = canonicalBytes(record);
+      const template = request.template;
+      const record =
+        template === undefined
+          ? ({ ...request.record, v: 1, prev: this.#prev } as OperationRecord)
+          : undefined;
+      const entry =
+        record === undefined ? fillPrev(template as EntryTemplate, this.#prev) : canonicalBytes(record);
       const leafHash = this.#hasher.hashLeaf(entry);
       for (const node of this.#range.append(leafHash)) nodes.push(node);
       this.#prev = toHex(leafHash);
       entries.push({
         entry,
         leafHash,
-        keys: lookupKeys(record),
+        keys: request.keys ?? lookupKeys(record ?? request.record),
         ...(request.recordHashes ? { recordHashes: request.recordHashes } : {}),
       });
       results.push({ index: firstIndex + results.length, leafHash: this.#prev });

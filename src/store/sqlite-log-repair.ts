@@ -1,6 +1,6 @@
 /**
- * Repair access to a ledger.db file (`sqlite-log.ts` layout), through a connection of its own: the
- * whole `entry_keys` table in entry order (the rolling check compares it with the keys derived from the
+ * Repair access to a ledger.db file (`sqlite-log.ts` layout), through a connection of its own: every
+ * stored look-up key row (`entry_keys` and `entry_keys_recent`, see `sqlite-log-schema.ts`) in entry order (the rolling check compares it with the keys derived from the
  * entries, so a deleted or an added row is caught), and the writes a repair makes — replacing proven
  * entries, their index rows and record hashes, rebuilding every interior node from the leaves, and
  * replacing checkpoints that no longer match — in one IMMEDIATE transaction, so a crash leaves the file
@@ -32,7 +32,7 @@ export interface LogRepairWriter {
 }
 
 export interface LogRepairAccess {
-  /** Every `entry_keys` row, by entry index then key. */
+  /** Every stored look-up key row (main and recent table), by entry index then key. */
   scanIndexKeys(): Iterable<{ readonly idx: number; readonly key: string }>;
   repair(fn: (w: LogRepairWriter) => void): void;
   close(): void;
@@ -53,12 +53,24 @@ export function openLogRepairAccess(path: string): LogRepairAccess {
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを開けません", {}, { cause });
   }
   const scanKeys = db.prepare<[], { idx: number; key: string }>(
-    "SELECT idx, key FROM entry_keys ORDER BY idx, key",
+    "SELECT idx, key FROM entry_keys UNION SELECT idx, key FROM entry_keys_recent ORDER BY idx, key",
   );
   const putEntry = db.prepare("INSERT OR REPLACE INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)");
-  const dropKeys = db.prepare("DELETE FROM entry_keys WHERE idx = ?");
-  const dropKeysFrom = db.prepare("DELETE FROM entry_keys WHERE idx >= ?");
-  const putKey = db.prepare("INSERT OR IGNORE INTO entry_keys (key, idx) VALUES (?, ?)");
+  const dropKeys = [
+    db.prepare("DELETE FROM entry_keys WHERE idx = ?"),
+    db.prepare("DELETE FROM entry_keys_recent WHERE idx = ?"),
+  ];
+  const dropKeysFrom = [
+    db.prepare("DELETE FROM entry_keys WHERE idx >= ?"),
+    db.prepare("DELETE FROM entry_keys_recent WHERE idx >= ?"),
+  ];
+  // Replaced rows go to the recent table; the next merge moves them like any other.
+  const putKey = db.prepare("INSERT OR IGNORE INTO entry_keys_recent (key, idx) VALUES (?, ?)");
+  const dropLeaf = [
+    db.prepare("DELETE FROM leaf_index WHERE idx = ?"),
+    db.prepare("DELETE FROM leaf_index_recent WHERE idx = ?"),
+  ];
+  const putLeaf = db.prepare("INSERT OR IGNORE INTO leaf_index_recent (leaf_hash, idx) VALUES (?, ?)");
   const dropRecords = db.prepare("DELETE FROM record_hashes WHERE idx = ?");
   const putRecord = db.prepare("INSERT INTO record_hashes (idx, position, hash) VALUES (?, ?, ?)");
   const dropNodes = db.prepare("DELETE FROM nodes");
@@ -68,12 +80,18 @@ export function openLogRepairAccess(path: string): LogRepairAccess {
   const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
   const writer: LogRepairWriter = {
-    putEntry: (index, entry, leafHash) => putEntry.run(index, buf(entry), buf(leafHash)),
+    putEntry(index, entry, leafHash) {
+      putEntry.run(index, buf(entry), buf(leafHash));
+      for (const s of dropLeaf) s.run(index);
+      putLeaf.run(buf(leafHash), index);
+    },
     setIndexKeys(index, keys) {
-      dropKeys.run(index);
+      for (const s of dropKeys) s.run(index);
       for (const key of keys) putKey.run(key, index);
     },
-    dropIndexKeysFrom: (size) => dropKeysFrom.run(size),
+    dropIndexKeysFrom(size) {
+      for (const s of dropKeysFrom) s.run(size);
+    },
     setRecordHashes(index, hashes) {
       dropRecords.run(index);
       hashes.forEach((h, position) => putRecord.run(index, position, buf(h)));

@@ -9,8 +9,6 @@
  */
 import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
-import { lookupKeys } from "../ledger/entry/lookup-keys.js";
-import type { OperationRecord } from "../ledger/entry/operation-record.js";
 import { LedgerError } from "../ledger/errors.js";
 import type {
   AppendBatch,
@@ -19,27 +17,20 @@ import type {
   StoredEntry,
   StoredNode,
 } from "../ledger/log-storage.js";
+import {
+  INDEX_MERGE_ENTRIES,
+  MERGE_RECENT_INDEX,
+  migrate,
+  SCHEMA,
+  SCHEMA_VERSION,
+} from "./sqlite-log-schema.js";
 import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
-/** 2 added the `institution:` lookup keys (a version-1 file is migrated when it is opened). */
-const SCHEMA_VERSION = 2;
 const LEVELS = 64;
 /** Page size of new ledger files. https://www.sqlite.org/pragma.html#pragma_page_size */
 export const PAGE_BYTES = 16 * 1024;
 /** Rows per multi-row INSERT (SQLite allows 32,766 parameters; 100 rows × 3 columns is far below). */
 const ROWS_PER_INSERT = 100;
-
-const SCHEMA = `
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-CREATE TABLE entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, leaf_hash BLOB NOT NULL) STRICT;
-CREATE INDEX entries_by_leaf_hash ON entries (leaf_hash);
-CREATE TABLE nodes (key INTEGER PRIMARY KEY, hash BLOB NOT NULL) STRICT;
-CREATE TABLE entry_keys (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) STRICT, WITHOUT ROWID;
-CREATE TABLE record_hashes (idx INTEGER NOT NULL, position INTEGER NOT NULL, hash BLOB NOT NULL,
-  PRIMARY KEY (idx, position)) STRICT, WITHOUT ROWID;
-CREATE INDEX record_hashes_by_hash ON record_hashes (hash);
-CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL) STRICT;
-`;
 
 /** Options for creating a new log file. */
 export interface CreateLogOptions {
@@ -86,35 +77,18 @@ export function openSqliteLog(path: string): SqliteLog {
     db.close();
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを読めません", {}, { cause });
   }
-  if (version === 1) migrateFromVersion1(db);
-  else if (version !== SCHEMA_VERSION) {
+  let known: boolean;
+  try {
+    known = migrate(db, version);
+  } catch (cause) {
+    db.close();
+    throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを移行できません", { version }, { cause });
+  }
+  if (!known) {
     db.close();
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルの版が違います", { version });
   }
   return new SqliteLog(db);
-}
-
-/**
- * Version 1 → 2: index every entry under its institution too. One transaction; the entries
- * themselves are not touched. An entry that is not JSON is left for fsck to report.
- */
-function migrateFromVersion1(db: Database.Database): void {
-  const insert = db.prepare("INSERT OR IGNORE INTO entry_keys (key, idx) VALUES (?, ?)");
-  const decoder = new TextDecoder();
-  db.transaction(() => {
-    for (const row of db
-      .prepare<[], { idx: number; entry: Buffer }>("SELECT idx, entry FROM entries ORDER BY idx")
-      .iterate()) {
-      let record: OperationRecord;
-      try {
-        record = JSON.parse(decoder.decode(row.entry)) as OperationRecord;
-        for (const key of lookupKeys(record)) insert.run(key, row.idx);
-      } catch {
-        continue;
-      }
-    }
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
 }
 
 function openDatabase(path: string, mustExist: boolean): Database.Database {
@@ -179,13 +153,27 @@ export class SqliteLog implements LogStorage {
       insertNode: db.prepare("INSERT INTO nodes (key, hash) VALUES (?, ?)"),
       insertKey: db.prepare("INSERT OR IGNORE INTO entry_keys (key, idx) VALUES (?, ?)"),
       insertRecord: db.prepare("INSERT INTO record_hashes (idx, position, hash) VALUES (?, ?, ?)"),
-      byLeafHash: db.prepare<[Buffer], { idx: number }>(
-        "SELECT idx FROM entries WHERE leaf_hash = ? ORDER BY idx",
-      ),
-      byKey: db.prepare<[string], { idx: number }>("SELECT idx FROM entry_keys WHERE key = ? ORDER BY idx"),
-      latestByKey: db.prepare<[string, number, number], { idx: number }>(
-        "SELECT idx FROM entry_keys WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
-      ),
+      // Look-ups read the main and the recent table of each index (`sqlite-log-schema.ts`).
+      byLeafHash: db
+        .prepare<[Buffer, Buffer], number>(
+          "SELECT idx FROM leaf_index WHERE leaf_hash = ? UNION SELECT idx FROM leaf_index_recent WHERE leaf_hash = ? ORDER BY idx",
+        )
+        .pluck(),
+      byKey: db
+        .prepare<[string, string], number>(
+          "SELECT idx FROM entry_keys WHERE key = ? UNION SELECT idx FROM entry_keys_recent WHERE key = ? ORDER BY idx",
+        )
+        .pluck(),
+      latestByKey: db
+        .prepare<[string, number, number], number>(
+          "SELECT idx FROM entry_keys WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
+        )
+        .pluck(),
+      latestRecentByKey: db
+        .prepare<[string, number, number], number>(
+          "SELECT idx FROM entry_keys_recent WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
+        )
+        .pluck(),
       byRecord: db.prepare<[Buffer], { idx: number; position: number }>(
         "SELECT idx, position FROM record_hashes WHERE hash = ? ORDER BY idx, position",
       ),
@@ -254,9 +242,11 @@ export class SqliteLog implements LogStorage {
         // many rows is what makes a large group commit cheap.
         const entryRows: unknown[] = [];
         const keyRows: unknown[] = [];
+        const leafRows: unknown[] = [];
         batch.entries.forEach((e, i) => {
           const idx = batch.firstIndex + i;
           entryRows.push(idx, e.entry, e.leafHash);
+          leafRows.push(e.leafHash, idx);
           for (const key of e.keys) keyRows.push(key, idx);
           const hashes = e.recordHashes;
           if (hashes !== undefined) {
@@ -268,8 +258,13 @@ export class SqliteLog implements LogStorage {
         const nodeRows: unknown[] = [];
         for (const n of batch.nodes) nodeRows.push(nodeKey(n.level, n.index), n.hash);
         this.#insertRows("entries (idx, entry, leaf_hash)", 3, entryRows);
-        this.#insertRows("entry_keys (key, idx)", 2, keyRows, "OR IGNORE ");
+        this.#insertRows("leaf_index_recent (leaf_hash, idx)", 2, leafRows, "OR IGNORE ");
+        this.#insertRows("entry_keys_recent (key, idx)", 2, keyRows, "OR IGNORE ");
         this.#insertRows("nodes (key, hash)", 2, nodeRows);
+        const end = batch.firstIndex + batch.entries.length;
+        if (Math.floor(end / INDEX_MERGE_ENTRIES) > Math.floor(batch.firstIndex / INDEX_MERGE_ENTRIES)) {
+          this.#db.exec(MERGE_RECENT_INDEX);
+        }
       })
       .immediate();
   }
@@ -299,11 +294,12 @@ export class SqliteLog implements LogStorage {
   }
 
   findByLeafHash(leafHash: Uint8Array): number[] {
-    return this.#q.byLeafHash.all(Buffer.from(leafHash)).map((r) => r.idx);
+    const hash = Buffer.from(leafHash);
+    return this.#q.byLeafHash.all(hash, hash);
   }
 
   findByKey(key: string): number[] {
-    return this.#q.byKey.all(key).map((r) => r.idx);
+    return this.#q.byKey.all(key, key);
   }
 
   findRecord(recordHash: Uint8Array): { index: number; position: number }[] {
@@ -320,7 +316,22 @@ export class SqliteLog implements LogStorage {
   }
 
   latestByKey(key: string, limit: number, before = Number.MAX_SAFE_INTEGER): number[] {
-    return this.#q.latestByKey.all(key, before, limit).map((r) => r.idx);
+    // Newest first from each table (each is in index order), merged; a row in both counts once.
+    const recent = this.#q.latestRecentByKey.all(key, before, limit);
+    const main = this.#q.latestByKey.all(key, before, limit);
+    if (main.length === 0) return recent;
+    if (recent.length === 0) return main;
+    const merged: number[] = [];
+    let r = 0;
+    let m = 0;
+    while (merged.length < limit && (r < recent.length || m < main.length)) {
+      const a = recent[r] ?? -1;
+      const b = main[m] ?? -1;
+      if (a >= b) r++;
+      if (b >= a) m++;
+      merged.push(Math.max(a, b));
+    }
+    return merged;
   }
 
   *scanCheckpoints(): Iterable<StoredCheckpoint> {

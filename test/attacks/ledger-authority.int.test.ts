@@ -110,7 +110,9 @@ describe("attack: point a transfer at another receiver in service.db", () => {
 describe("attack: delete a transfer's entry_keys rows in ledger.db", () => {
   it("a transfer with no verified entries is an integrity failure, not an empty trail", async () => {
     const transfer = await uploadAndSend();
-    edit(t.node.ctx.paths.ledgerDb, "DELETE FROM entry_keys WHERE key = ?", `transfer:${transfer.id}`);
+    // The rows may still be in the recent table or already merged into the main one: delete both.
+    for (const table of ["entry_keys", "entry_keys_recent"])
+      edit(t.node.ctx.paths.ledgerDb, `DELETE FROM ${table} WHERE key = ?`, `transfer:${transfer.id}`);
     const before = t.node.ctx.ledger.size();
     expectCode(await t.receiver.get(`/api/v1/transfers/${transfer.id}/trail`), 503, "INTEGRITY_FAILURE");
     const down = await downloadStandard(t.receiver, transfer.id);
@@ -126,7 +128,8 @@ describe("attack: delete the newest entries and checkpoints in ledger.db while t
     const size = t.node.ctx.ledger.size();
     const cut = size - 3;
     edit(t.node.ctx.paths.ledgerDb, "DELETE FROM entries WHERE idx >= ?", cut);
-    edit(t.node.ctx.paths.ledgerDb, "DELETE FROM entry_keys WHERE idx >= ?", cut);
+    for (const table of ["entry_keys", "entry_keys_recent", "leaf_index", "leaf_index_recent"])
+      edit(t.node.ctx.paths.ledgerDb, `DELETE FROM ${table} WHERE idx >= ?`, cut);
     edit(t.node.ctx.paths.ledgerDb, "DELETE FROM checkpoints WHERE size > ?", cut);
     const answers = [
       await t.receiver.get(`/api/v1/transfers/${transfer.id}/trail`),

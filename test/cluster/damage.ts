@@ -124,8 +124,10 @@ export function editTransferRow(node: TestNode, id: string, set: string): void {
 }
 
 export function deleteEntryKeys(node: TestNode, transfer: string): number {
-  return withDb(
-    node.ledgerPath,
-    (db) => db.prepare("DELETE FROM entry_keys WHERE key = ?").run(`transfer:${transfer}`).changes,
+  return withDb(node.ledgerPath, (db) =>
+    // Main and recent table (`sqlite-log-schema.ts`): the rows are in one or the other.
+    ["entry_keys", "entry_keys_recent"]
+      .map((table) => db.prepare(`DELETE FROM ${table} WHERE key = ?`).run(`transfer:${transfer}`).changes)
+      .reduce((a, b) => a + b, 0),
   );
 }

@@ -26,8 +26,10 @@ export const MAX_ENTRY_BYTES = 64 * 1024;
  * @throws LedgerError LEDGER_ENTRY_INVALID, LEDGER_ENTRY_TOO_LARGE
  */
 export function encodeEntry(record: OperationRecord): Uint8Array {
+  // One compiled check decides both validity and the writer (zod reports what it refuses).
+  if (fastCheck(record)) return sized(writeRecord(record));
   assertValidRecord(record);
-  return canonicalBytes(record);
+  return sized(canonicalJson(record));
 }
 
 /**
@@ -50,7 +52,11 @@ export function assertValidRecord(record: OperationRecord): void {
  * @throws LedgerError LEDGER_ENTRY_INVALID, LEDGER_ENTRY_TOO_LARGE
  */
 export function canonicalBytes(record: OperationRecord): Uint8Array {
-  const text = fastCheck(record) ? writeRecord(record) : canonicalJson(record);
+  return sized(fastCheck(record) ? writeRecord(record) : canonicalJson(record));
+}
+
+/** @throws LedgerError LEDGER_ENTRY_INVALID (not JSON data), LEDGER_ENTRY_TOO_LARGE */
+function sized(text: string | undefined): Uint8Array {
   if (text === undefined) throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録を JSON にできません");
   const bytes = utf8(text);
   if (bytes.length > MAX_ENTRY_BYTES) {

@@ -1,9 +1,12 @@
 /**
  * Checkpoint publication of the cluster's write port. After applying a batch the sequencer marked as a
  * checkpoint batch, every online node signs the checkpoint of its own copy with the log key (Ed25519 is
- * deterministic: equal copies give byte-equal notes), cosigns it with its own witness key after checking
- * it against the root it recomputed (`checkpoint-cosigner.ts`), and offers it through etcd
- * (`cosign-exchange.ts`). It is *published* once the quorum of online nodes cosigned it.
+ * deterministic: equal copies give byte-equal notes), cosigns it with its own witness key only through
+ * the integrity watch's guard (`integrity/cosign-guard.ts`: every entry not yet checked is re-hashed from
+ * its stored bytes and checked, the root recomputed from those leaves — never read from the stored
+ * interior nodes — and compared, `checkpoint-cosigner.ts`; a finding quarantines the node and it does
+ * not cosign), and offers it through etcd (`cosign-exchange.ts`). It is *published* once the quorum of
+ * online nodes cosigned it, so a tampered copy shows up as a missing cosignature.
  *
  * A node takes a published checkpoint (from its own offer's quorum, or read from etcd now and then) only
  * when it verifies under the pinned log key and cosigner policy and its own copy has that root at that
@@ -23,7 +26,7 @@ import type { VerifierKey } from "../ledger/verify/verifier-key.js";
 import type { CheckpointPublished, PublishedCheckpoint } from "../ledger/write-port.js";
 import type { RefusedCommand } from "./command-log/command-batch.js";
 import type { GroupedSubmitter } from "./command-log/submit-command.js";
-import { cosignCheckpoint } from "./checkpoint-cosigner.js";
+import type { Cosigned, CosignInput } from "./checkpoint-cosigner.js";
 import { offerCosignature, publishIfQuorum } from "./cosign-exchange.js";
 import type { CosignerMemory } from "./cosigner-memory.js";
 import { ClusterError } from "./errors.js";
@@ -39,6 +42,16 @@ interface CheckpointWaiter {
   readonly timer: NodeJS.Timeout;
 }
 
+/**
+ * How a node cosigns: checks what it has not checked yet, then cosigns against the root it recomputed
+ * (`integrity/cosign-guard.ts` `cosignAfterCheck`, or `NodeIntegrity.cosign`, which shares the node's
+ * quarantine). `storedSize` is the size the note was signed at.
+ * @throws ClusterError CLUSTER_QUARANTINED, CLUSTER_INTEGRITY_MISMATCH, CLUSTER_COSIGN_REFUSED
+ */
+export type GuardedCosign = (
+  input: Omit<CosignInput, "ownSize" | "ownRootAt"> & { readonly storedSize: number },
+) => Cosigned;
+
 export interface CheckpointPublicationOptions {
   readonly client: Etcd3;
   /** Key prefix of this cluster's log in etcd. */
@@ -53,6 +66,8 @@ export interface CheckpointPublicationOptions {
   readonly logSigner?: NoteSigner;
   /** This node's witness key; absent on the offline node. */
   readonly cosigner?: NoteSigner;
+  /** The guarded cosign every cosignature goes through. */
+  readonly cosign: GuardedCosign;
   readonly offline: boolean;
   /** Where checkpoint requests are submitted (the command log). */
   readonly submitter: GroupedSubmitter;
@@ -199,12 +214,11 @@ export class CheckpointPublication {
     if (this.#published !== undefined && size <= this.#published.size) return;
     let line: string;
     try {
-      const cosigned = cosignCheckpoint({
+      const cosigned = o.cosign({
         note,
         logKey: o.logKey,
         cosigner,
-        ownSize: size,
-        ownRootAt: (s) => o.ledger.root(s),
+        storedSize: size,
         last: o.memory.last(),
       });
       // Kept before it is offered: a node never cosigns two inconsistent heads, even across a crash.

@@ -48,9 +48,12 @@ import type { ServiceDb } from "../store/service-db.js";
 import { logKeys, type CommandBatch, type LogKeys, type LogPosition } from "./command-log/command-batch.js";
 import type { RunningSequencer } from "./command-log/sequencer.js";
 import { createGroupedSubmitter } from "./command-log/submit-command.js";
-import { CheckpointPublication } from "./checkpoint-publication.js";
+import { CheckpointPublication, type GuardedCosign } from "./checkpoint-publication.js";
 import { CommandOrdering } from "./command-ordering.js";
 import { CosignerMemory } from "./cosigner-memory.js";
+import { cosignAfterCheck } from "./integrity/cosign-guard.js";
+import { EntryWatch } from "./integrity/entry-watch.js";
+import { NodeHealth } from "./integrity/node-health.js";
 import { ClusterError } from "./errors.js";
 import { CheckpointCadence, startLedgerSequencing } from "./ledger-sequencing.js";
 import type { CatchUpResult } from "./log-catch-up.js";
@@ -82,6 +85,13 @@ export interface ClusterLedgerOptions {
   readonly logVerifierKey?: string;
   /** This node's witness key; absent on the offline node, which neither cosigns nor sequences. */
   readonly cosigner?: NoteSigner;
+  /**
+   * How this node cosigns: `NodeIntegrity.cosign` when the node runs its integrity watch (so a finding
+   * quarantines the node for its server too). Without it, the port keeps a watch of its own: every
+   * cosignature still re-hashes and checks each new entry and recomputes the root first, and a finding
+   * stops this node's cosigning (reported through `onError`).
+   */
+  readonly cosign?: GuardedCosign;
   /** Pinned cosigners of the online nodes and how many must cosign a published checkpoint. */
   readonly policy: CosignerPolicy;
   /** The offline backup node: applies the log from its own etcd learner (serializable reads), no writes. */
@@ -96,6 +106,13 @@ export interface ClusterLedgerOptions {
   /** Called once with each published checkpoint this node takes (e.g. to time-stamp it); must not throw. */
   readonly onCheckpoint?: CheckpointPublished;
   readonly onError?: (error: unknown) => void;
+}
+
+/** The guarded cosign over a watch of the port's own (see {@link ClusterLedgerOptions.cosign}). */
+function ownGuardedCosign(storage: LogStorage): GuardedCosign {
+  const watch = new EntryWatch({ storage });
+  const health = new NodeHealth({ now: () => new Date() });
+  return (input) => cosignAfterCheck({ ...input, watch, health });
 }
 
 function closedError(): ClusterError {
@@ -153,6 +170,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       logKey,
       policy: o.policy,
       memory: this.#memory,
+      cosign: o.cosign ?? ownGuardedCosign(o.storage),
       offline,
       submitter,
       pollMs: Math.min(1000, intervalMs),

@@ -3,11 +3,15 @@
  * in-process nodes each on its own ledger.db and service.db: the port contract (the same tests the
  * embedded node runs), then what only a cluster has — every node, the offline one included, reaching the
  * same copy and the same state from the log alone; a node restarted on its files resuming from its
- * position; the sequencer leaving and another taking over with nothing lost or repeated.
+ * position; the sequencer leaving and another taking over with nothing lost or repeated; and a node
+ * whose copy was edited behind its back refusing to cosign (the integrity watch re-hashes every new entry
+ * and recomputes the root before each cosignature) while the other two publish without it.
  */
+import Database from "better-sqlite3";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isCodedError } from "../../src/coded-error.js";
 import { fsck } from "../../src/ledger/fsck.js";
 import { toHex } from "../../src/ledger/verify/encoding.js";
 import { openSqliteLog } from "../../src/store/sqlite-log.js";
@@ -140,5 +144,49 @@ describe("the replicated state machine", () => {
       expect(rows).toHaveLength(20);
       expect(testRows(n.db)).toEqual(testRows(leader.db));
     }
+  }, 60_000);
+});
+
+describe("cosigning through the integrity watch", () => {
+  it("a node whose copy was edited behind its back does not cosign; the other two publish without it", async () => {
+    const n3 = nodes.find((n) => n.name === "node3") as Node;
+    const others = online().filter((n) => n !== n3);
+    await n3.ledger.close();
+    // One entry's bytes changed in node3's own ledger.db; its stored leaf hash and interior nodes (what
+    // a root read from storage would use) left as they were.
+    const raw = new Database(join(n3.dir, "ledger.db"));
+    try {
+      const row = raw.prepare<[], { entry: Buffer }>("SELECT entry FROM entries WHERE idx = 2").get();
+      const text = (row?.entry ?? Buffer.alloc(0)).toString("utf8");
+      expect(text).toContain('"time":"2025');
+      raw
+        .prepare("UPDATE entries SET entry = ? WHERE idx = 2")
+        .run(Buffer.from(text.replace('"time":"2025', '"time":"2024'), "utf8"));
+    } finally {
+      raw.close();
+    }
+    const errors: unknown[] = [];
+    set.reopen(n3, { onError: (e) => errors.push(e) });
+    const results = await Promise.all(
+      others.map((n, i) =>
+        n.ledger.append([{ record: noteRecord(40_000 + i) }], { command: put(`tamper-${i}`, n.name) }),
+      ),
+    );
+    const last = Math.max(...results.flat().map((r) => r.index));
+    await converged();
+    const cp = await (others[0] as Node).ledger.checkpointCovering(last);
+    await until("node3 to refuse its cosignature", () =>
+      errors.some((e) => isCodedError(e) && e.code === "CLUSTER_INTEGRITY_MISMATCH"),
+    );
+    expect(n3.ledger.stats.cosigned).toBe(0);
+    // node3 still applies the log (same size, same state rows); only its vouching stops.
+    expect(n3.ledger.size()).toBe((others[0] as Node).ledger.size());
+    expect(testRows(n3.db)).toEqual(testRows((others[0] as Node).db));
+    const signers = cp.note
+      .slice(cp.note.indexOf("\n\n") + 2)
+      .split("\n")
+      .filter((l) => l.startsWith("\u2014 kenshin.example/node"))
+      .map((l) => l.split(" ")[1]);
+    expect(signers.sort()).toEqual(["kenshin.example/node1", "kenshin.example/node2"]);
   }, 60_000);
 });

@@ -6,7 +6,9 @@
  * So the root a node vouches for is always one it computed itself from bytes it checked.
  *
  * State is a compact range over the verified prefix (O(log n) hashes) and the recomputed roots of the
- * last sizes it reached (the cosigner compares the size it cosigned last). On a finding the watch stops
+ * last sizes it reached, entry by entry, and of the last sizes each `advance` stopped at — the sizes
+ * checkpoints are cosigned at, so the cosigner's check of the size it cosigned last (often thousands of
+ * entries back on a busy node) finds its root without re-hashing the log from the start. On a finding the watch stops
  * before the first bad entry: it never vouches for anything from there on until the copy is repaired
  * and the watch is reset.
  */
@@ -20,6 +22,8 @@ import { checkEntry, readEntry } from "./entry-checks.js";
 import type { Finding } from "./finding.js";
 
 const KEEP_ROOTS = 64;
+/** Roots kept of the sizes `advance` stopped at (one per cosignature). */
+const KEEP_STOPS = 16;
 
 export class EntryWatch {
   readonly #storage: LogStorage;
@@ -29,6 +33,7 @@ export class EntryWatch {
   #stack: Uint8Array[] = [];
   #prevLeaf: Uint8Array | undefined;
   readonly #roots = new Map<number, Uint8Array>();
+  readonly #stops = new Map<number, Uint8Array>();
 
   constructor(o: { storage: LogStorage; hasher?: TreeHasher }) {
     this.#storage = o.storage;
@@ -71,6 +76,7 @@ export class EntryWatch {
       this.#prevLeaf = checked.leaf;
       this.#remember(this.#size, new CompactRange(this.#hasher, this.#size, stack).root());
     }
+    this.#rememberStop();
     return [];
   }
 
@@ -79,7 +85,7 @@ export class EntryWatch {
    * @throws ClusterError CLUSTER_INTEGRITY_MISMATCH for a size this watch cannot vouch for
    */
   rootAt(size: number): Uint8Array {
-    const root = this.#roots.get(size);
+    const root = this.#roots.get(size) ?? this.#stops.get(size);
     if (root !== undefined) return root;
     if (size < this.#size) return this.#recomputeRoot(size);
     throw new ClusterError("CLUSTER_INTEGRITY_MISMATCH", "検証済みでない大きさの根ハッシュです", {
@@ -94,6 +100,7 @@ export class EntryWatch {
     this.#stack = [];
     this.#prevLeaf = undefined;
     this.#roots.clear();
+    this.#stops.clear();
     this.#roots.set(0, this.#hasher.emptyRoot());
   }
 
@@ -114,6 +121,16 @@ export class EntryWatch {
           break;
         }
       }
+    }
+  }
+
+  #rememberStop(): void {
+    const root = this.#roots.get(this.#size);
+    if (root === undefined || this.#stops.has(this.#size)) return;
+    this.#stops.set(this.#size, root);
+    if (this.#stops.size > KEEP_STOPS) {
+      const oldest = this.#stops.keys().next();
+      if (oldest.done !== true) this.#stops.delete(oldest.value);
     }
   }
 

@@ -6,7 +6,8 @@
  * file's structure.
  */
 import { MAPPING_FORMAT, MAPPING_FORMAT_VERSION } from "../mapping.js";
-import type { FieldSuggestion, MappingSuggestion, ValueRuleSuggestion } from "./suggest-mapping.js";
+import type { FieldSuggestion, MappingSuggestion } from "./suggest-mapping.js";
+import type { ValueRuleSuggestion } from "./value-rule.js";
 
 const q = (s: string): string => JSON.stringify(s);
 /** A comment's text on one line (no line break can end the comment early). */

@@ -3,7 +3,8 @@
  * its confidence and reason, the value shape, and the code values it could not place. Holds no value
  * of a personal item or of free text (the suggestion never keeps them).
  */
-import type { MappingSuggestion, ValueRuleSuggestion } from "./suggest-mapping.js";
+import type { MappingSuggestion } from "./suggest-mapping.js";
+import type { ValueRuleSuggestion } from "./value-rule.js";
 
 export interface SuggestionRule {
   readonly columns?: readonly string[];

@@ -16,7 +16,12 @@ import { downloadStandard, uploadExport } from "../src/client/transfer-client.js
 import { verifyDetachedJws } from "../src/crypto/detached-jws.js";
 import type { SearchsetBundle } from "../src/fhir/bundle.js";
 import type { Provenance } from "../src/fhir/provenance.js";
+import { createCertificateAuthority } from "../src/crypto/pki/ca.js";
+import { systemActor, type ServiceContext } from "../src/service/context.js";
+import { verifyProvenanceSeal } from "../src/service/provenance-verify.js";
+import { signingTrust } from "../src/service/signing-identities.js";
 import { checkpointTimeStamp } from "../src/service/time-stamps.js";
+import { readTsaHistory, tsaHistoryPath } from "../src/service/tsa-trust-history.js";
 import type { TransferView } from "../src/service/transfer-view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { expectCode, expectStatus, ledgerRecords, type TestNode } from "./support/test-node.js";
@@ -213,6 +218,36 @@ describe("Provenance/$verify (FHIR input)", () => {
       contentType: "application/fhir+json",
     });
     expectCode(notJson, 400, "FHIR_INPUT_INVALID");
+  });
+});
+
+describe("after a TSA rotation (S2: tokens stay verifiable for the retention period)", () => {
+  it("a Provenance stamped by the built-in TSA still verifies once the node is configured for an external TSA CA", async () => {
+    const [p] = await provenanceFor(receiver, sent.id);
+    const externalCa = await createCertificateAuthority({
+      commonName: "external TSA CA after rotation",
+      now: new Date(),
+      validityDays: 3650,
+    });
+    // The same node, its configuration now naming another TSA CA (what an operator's rotation does).
+    const rotated: ServiceContext = {
+      ...node.ctx,
+      config: {
+        ...node.ctx.config,
+        timestamp: { ...node.ctx.config.timestamp, tsaCaPem: externalCa.certPem },
+      },
+    };
+    const v = await verifyProvenanceSeal(rotated, systemActor("rotation-test"), p ?? {}, downloaded);
+    expect(v.timestamp).toBeDefined();
+    // The built-in TSA's CA was recorded when the seal was stamped, and is still served to browsers.
+    expect(signingTrust(rotated).tsaCas).toContain(`${node.caPem.trim()}\n`);
+    expect(readTsaHistory(tsaHistoryPath(node.ctx)).map((a) => a.sha256)).toHaveLength(1);
+    // A one-byte change still fails, rotation or not.
+    const changed = Uint8Array.from(downloaded);
+    changed[10] = (changed[10] ?? 0) ^ 0x01;
+    await expect(
+      verifyProvenanceSeal(rotated, systemActor("rotation-test"), p ?? {}, changed),
+    ).rejects.toMatchObject({ code: "SIGNATURE_INVALID" });
   });
 });
 

@@ -8,8 +8,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isCodedError } from "../coded-error.js";
 import { verifyDetachedJws } from "../crypto/detached-jws.js";
-import { verifyTimeStamp } from "../crypto/timestamp.js";
 import type { OperationRecord } from "../ledger/entry/operation-record.js";
+import type { ServiceContext } from "../service/context.js";
+import { verifyTimeStampWithHistory } from "../service/tsa-trust-history.js";
 
 export interface SealCheck {
   readonly transfer: string;
@@ -26,12 +27,17 @@ export function caPemFor(o: { ca?: string | undefined; db?: string | undefined }
   return path !== undefined && existsSync(path) ? readFileSync(path, "utf8") : undefined;
 }
 
-/** Checks the seals on a trail that cover exactly `bytes` (by SHA-256). */
+/**
+ * Checks the seals on a trail that cover exactly `bytes` (by SHA-256). With `dataDir` (beside `--db`)
+ * the time stamps are checked against every TSA CA the node has used (tsa-trust-history.ts), so a
+ * token made before a TSA rotation still verifies; otherwise against the CA alone.
+ */
 export async function checkSeals(
   records: readonly OperationRecord[],
   fileSha256: string,
   bytes: Uint8Array,
   caPem: string | undefined,
+  dataDir?: string,
 ): Promise<SealCheck[]> {
   const out: SealCheck[] = [];
   for (const r of records) {
@@ -47,10 +53,16 @@ export async function checkSeals(
     }
     try {
       const jws = verifyDetachedJws(r.jws, bytes, { caPem });
-      const ts = await verifyTimeStamp(Buffer.from(r.timestamp.token, "base64"), {
-        data: new TextEncoder().encode(r.jws),
-        caPem,
-      });
+      const node = {
+        paths: { dir: dataDir ?? "/nonexistent" } as ServiceContext["paths"],
+        ca: { certPem: caPem } as ServiceContext["ca"],
+        config: { timestamp: { timeoutMs: 0 } } as ServiceContext["config"],
+      };
+      const ts = await verifyTimeStampWithHistory(
+        node,
+        Buffer.from(r.timestamp.token, "base64"),
+        new TextEncoder().encode(r.jws),
+      );
       out.push({
         transfer: r.transfer,
         ok: true,

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { recordHashesOf, sha256Hex } from "../format/hash.js";
 import { isVerificationFailure, LedgerError } from "../ledger/errors.js";
 import { verifyTrail, type Trail } from "../ledger/trail.js";
@@ -154,6 +155,7 @@ export function registerVerifyCommand(program: Command): void {
             fileSha256,
             bytes,
             caPemFor({ ca: o.ca, db }),
+            dirname(db),
           );
           process.stdout.write(
             o.json === true

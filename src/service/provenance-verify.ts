@@ -1,16 +1,16 @@
 /**
  * `Provenance/$verify`: someone holding a file and its Provenance asks whether the file is what the node
  * sealed — the detached JWS checked over the presented bytes against the service CA, and the RFC 3161
- * token checked over the JWS. A match is an `audit-query` entry; a mismatch is refused with
+ * token checked over the JWS against the TSA CAs this node has used (tsa-trust-history.ts). A match is an `audit-query` entry; a mismatch is refused with
  * SIGNATURE_INVALID (422) and recorded as an integrity denial with outcome 8 (serious failure), S1.
  */
 import { createHash } from "node:crypto";
 import { isCodedError } from "../coded-error.js";
 import { verifyDetachedJws } from "../crypto/detached-jws.js";
-import { verifyTimeStamp } from "../crypto/timestamp.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
+import { verifyTimeStampWithHistory } from "./tsa-trust-history.js";
 
 interface SignatureLike {
   readonly type?: readonly { readonly code?: unknown }[];
@@ -57,10 +57,8 @@ export async function verifyProvenanceSeal(
     const stamped =
       token === undefined
         ? undefined
-        : await verifyTimeStamp(token, {
-            data: jwsBytes,
-            caPem: ctx.config.timestamp.tsaCaPem ?? ctx.ca.certPem,
-          });
+        : // Against every TSA CA this node has stamped under, not only today's (tsa-trust-history.ts).
+          await verifyTimeStampWithHistory(ctx, token, jwsBytes);
     await audit(ctx, [
       {
         ...recordCommon(ctx, actor, "success"),

@@ -13,6 +13,10 @@ import { issueSigningCertificate, type SigningPurpose } from "../crypto/pki/cert
 import { importSigningKey, parseP256PrivateKey } from "../crypto/pki/keys.js";
 import type { ServiceContext } from "./context.js";
 import { listInstitutions } from "./institutions.js";
+import { tsaAnchors } from "./tsa-trust-history.js";
+
+/** Most TSA CAs served to (and pinned by) the browser; web/src/signing-trust-pin.ts accepts as many. */
+export const MAX_TSA_CAS = 16;
 
 /** Renew this long before notAfter, so a signature is never made in a certificate's last hours. */
 const RENEW_BEFORE_MS = 7 * 86_400_000;
@@ -82,10 +86,13 @@ export interface SigningTrust {
   readonly tsaCas: readonly string[];
 }
 
+/**
+ * The service CA first, then the configured external TSA's CA and every earlier one this node stamped
+ * under (tsa-trust-history.ts), so a pinned browser can still check tokens made before a rotation.
+ */
 export function signingTrust(ctx: ServiceContext): SigningTrust {
-  const external = ctx.config.timestamp.tsaCaPem;
   const norm = (pem: string) => `${pem.trim()}\n`;
   const tsaCas = [norm(ctx.ca.certPem)];
-  if (external !== undefined && norm(external) !== tsaCas[0]) tsaCas.push(norm(external));
-  return { sealCa: norm(ctx.ca.certPem), tsaCas };
+  for (const { pem } of tsaAnchors(ctx)) if (!tsaCas.includes(norm(pem))) tsaCas.push(norm(pem));
+  return { sealCa: norm(ctx.ca.certPem), tsaCas: tsaCas.slice(0, MAX_TSA_CAS) };
 }

@@ -1,7 +1,8 @@
 /**
  * RFC 3161 time stamps from the configured authority — the built-in TSA (default) or the external TSA
  * at `config.timestamp.tsaUrl` — each verified before it is kept; and the tokens over signed
- * checkpoints (the note text), one per checkpoint size, in `checkpoint_timestamps`.
+ * checkpoints (the note text), one per checkpoint size, in `checkpoint_timestamps`. The CA each token
+ * chains to is remembered (tsa-trust-history.ts), so tokens stay verifiable after a TSA rotation.
  */
 import { createHash } from "node:crypto";
 import { issueTimeStamp, verifyTimeStamp } from "../crypto/timestamp.js";
@@ -10,6 +11,7 @@ import type { PublishedCheckpoint } from "../ledger/write-port.js";
 import { toHex } from "../ledger/verify/encoding.js";
 import type { ServiceContext } from "./context.js";
 import { tsaIdentity } from "./signing-identities.js";
+import { currentTsaAnchor, rememberTsaAnchor, tsaHistoryPath } from "./tsa-trust-history.js";
 
 export interface TimeStamped {
   /** DER TimeStampResp. */
@@ -30,12 +32,14 @@ export async function timeStamp(ctx: ServiceContext, data: Uint8Array): Promise<
     const caPem = ctx.config.timestamp.tsaCaPem ?? ctx.ca.certPem;
     // Imprint, signature, chain to the configured CA, EKU and the nonce we sent: all before keeping it.
     const v = await verifyTimeStamp(response, { data, caPem, nonce });
+    await rememberTsaAnchor(tsaHistoryPath(ctx), currentTsaAnchor(ctx), ctx.now());
     return { token: response, time: v.genTime.toISOString(), tsa: external };
   }
   const tsa = await tsaIdentity(ctx);
   // Whole seconds: GeneralizedTime without fractions, the form every RFC 3161 client reads.
   const genTime = new Date(Math.floor(ctx.now().getTime() / 1000) * 1000);
   const token = await issueTimeStamp(tsa, { digest, genTime });
+  await rememberTsaAnchor(tsaHistoryPath(ctx), ctx.ca.certPem, ctx.now());
   return { token, time: genTime.toISOString(), tsa: tsa.subject };
 }
 

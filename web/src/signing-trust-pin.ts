@@ -30,7 +30,7 @@ export function parseSigningTrust(text: string): SigningTrustAnchors {
     if (norm.length > 16_384 || !PEM.test(norm)) throw new Error("signing trust");
     return norm;
   };
-  if (!Array.isArray(o.tsaCas) || o.tsaCas.length < 1 || o.tsaCas.length > 4) {
+  if (!Array.isArray(o.tsaCas) || o.tsaCas.length < 1 || o.tsaCas.length > 16) {
     throw new Error("signing trust");
   }
   return { sealCa: pem(o.sealCa), tsaCas: (o.tsaCas as unknown[]).map(pem) };

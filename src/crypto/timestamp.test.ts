@@ -72,6 +72,22 @@ describe("RFC 3161 time stamps from the built-in TSA", () => {
     expect(opensslVerify(response, changed).status).not.toBe(0);
   });
 
+  it("a random serial that starts with zero bits is still minimal DER (openssl refused such tokens now and then)", async () => {
+    const data = new TextEncoder().encode("serial\n");
+    const key = await importSigningKey(parseP256PrivateKey(tsa.keyPem));
+    for (const first of [0x00, 0x80]) {
+      const serial = new Uint8Array(16).fill(0x11);
+      serial[0] = first;
+      serial[1] = 0x05;
+      const response = await issueTimeStamp(
+        { key, certPem: tsa.certPem },
+        { digest: sha256(data), genTime: now, serial },
+      );
+      const ok = opensslVerify(response, data);
+      expect(ok.stdout + ok.stderr).toContain("Verification: OK");
+    }
+  });
+
   it("our verifier reads the time and the TSA, and refuses another digest, another CA, a non-TSA certificate", async () => {
     const data = new TextEncoder().encode("x");
     const key = await importSigningKey(parseP256PrivateKey(tsa.keyPem));

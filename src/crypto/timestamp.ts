@@ -59,9 +59,14 @@ export async function issueTimeStamp(
   const crypto = engine();
   const certDer = new X509Certificate(tsa.certPem).raw;
   const cert = pkijs.Certificate.fromBER(buf(certDer));
-  // A positive 128-bit serial (high bit cleared so the INTEGER is not negative).
-  const serial = Uint8Array.from(o.serial ?? randomBytes(16));
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  // A positive serial of up to 128 bits (high bit cleared so the INTEGER is not negative), with its
+  // leading zero bytes dropped: DER wants the minimal encoding, and openssl refuses a token whose serial
+  // starts 00 0x (it did, for about one random serial in 256).
+  const raw = Uint8Array.from(o.serial ?? randomBytes(16));
+  raw[0] = (raw[0] ?? 0) & 0x7f;
+  let start = 0;
+  while (start < raw.length - 1 && raw[start] === 0 && (raw[start + 1] ?? 0) < 0x80) start++;
+  const serial = raw.subarray(start);
   const tstInfo = new pkijs.TSTInfo({
     version: 1,
     policy: BUILTIN_TSA_POLICY,

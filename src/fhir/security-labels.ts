@@ -10,6 +10,10 @@
  *   alarms, monitoring alerts), whose disclosure would help an attacker; every AuditEvent also carries
  *   the handling caveat NOREUSE (audit data is used for audit only).
  * - Provenance of a standard file: N (checkup results, the proposed default) plus NOREUSE.
+ * - eCheckup resources (results): N plus NOREUSE; an Observation of a restricted finding — infectious
+ *   or psychiatric, the rule is in sensitive-findings.ts — is R with its sensitivity code (HIV, STD,
+ *   PSY) where one fits; the Composition, whose section narrative lists the values, and the Bundle
+ *   carry the highest of what they hold.
  *
  * Labels in access decisions (Z4): each role is cleared up to one confidentiality level
  * ({@link ROLE_CLEARANCE}), and every FHIR read path (AuditEvent search and read, Provenance search,
@@ -18,7 +22,10 @@
  * clearance answers exactly as a missing one (404 / absent from the Bundle). Parties (sender, receiver
  * staff) are cleared for N: they do not see the R-labelled security events (failed logins, lock-outs,
  * refusals, tamper alarms, alerts); the office, which investigates them, is cleared for R. Nobody is
- * cleared for V. Labels are carried forward: a Bundle carries its entries' highest level and every
+ * cleared for V. Restricted findings (R) reach only a receiver the configuration clears for them
+ * (`restrictedFindings.clearedReceivers`, by institution number — e.g. where the examinees' consent is
+ * on file; {@link resultClearance}); to any other receiver the eCheckup download leaves them out and
+ * lists them as withheld ("restricted"), never silently. Labels are carried forward: a Bundle carries its entries' highest level and every
  * caveat, and the resources a client downloads keep their `meta.security`.
  */
 import type { Coding } from "./resource-types.js";
@@ -38,11 +45,14 @@ const DISPLAY: Readonly<Record<Confidentiality, string>> = {
 };
 
 /** v3-ActCode handling caveats and sensitivity codes we use. */
-export type ActCodeLabel = "NOREUSE" | "HTEST";
+export type ActCodeLabel = "NOREUSE" | "HTEST" | "HIV" | "STD" | "PSY";
 
 const ACT_DISPLAY: Readonly<Record<ActCodeLabel, string>> = {
   NOREUSE: "no reuse beyond purpose of use",
   HTEST: "test health data",
+  HIV: "HIV/AIDS information sensitivity",
+  STD: "sexually transmitted disease information sensitivity",
+  PSY: "psychiatry disorder information sensitivity",
 };
 
 /** `meta.security` with one confidentiality code and the given ActCode labels. */
@@ -100,4 +110,18 @@ export function permits(clearance: Confidentiality, security: readonly Coding[])
   return (
     CONFIDENTIALITY_ORDER.indexOf(confidentialityOf(security)) <= CONFIDENTIALITY_ORDER.indexOf(clearance)
   );
+}
+
+/**
+ * Z4 for result data: the clearance of a receiver for the findings it downloads — R when the
+ * configuration lists its institution number among `clearedReceivers`, N otherwise (an employer, for
+ * instance, may not obtain infection test results without the examinee's consent).
+ */
+export function resultClearance(
+  receiverNumber: string | null | undefined,
+  clearedReceivers: readonly string[],
+): Confidentiality {
+  return receiverNumber !== null && receiverNumber !== undefined && clearedReceivers.includes(receiverNumber)
+    ? "R"
+    : "N";
 }

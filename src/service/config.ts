@@ -118,6 +118,16 @@ export const configSchema = z
       })
       .strict()
       .default({ timeoutMs: 10_000 }),
+    /**
+     * Restricted findings (infectious, psychiatric: fhir/sensitive-findings.ts, labelled R) reach in
+     * the eCheckup download only the receivers listed here by institution number (e.g. where the
+     * examinees' consent is on file); others get the Bundles without them and a list of what was
+     * withheld. The standard CSV itself is the signed file and always whole.
+     */
+    restrictedFindings: z
+      .object({ clearedReceivers: z.array(z.string().min(1).max(20)).max(10_000).default([]) })
+      .strict()
+      .default({ clearedReceivers: [] }),
     /** Monitoring alerts (L6): more than `threshold` entries of a kind within `windowMinutes` raise an alert. */
     alerts: z
       .object({

@@ -23,7 +23,9 @@
 import type { Dictionary, DictionaryItem } from "../../format/dictionary.js";
 import { termCode } from "../../format/dictionary.js";
 import { VALUE_JOINER } from "../../format/standard-csv.js";
-import { labels } from "../security-labels.js";
+import { findingSensitivity } from "../sensitive-findings.js";
+import type { Coding } from "../resource-types.js";
+import { bundleLabels, labels, permits, type Confidentiality } from "../security-labels.js";
 import { coverageResources } from "./echeckup-coverage.js";
 import { METHOD_BY_ITEM_CODE } from "./echeckup-methods.js";
 import { checkupProgram } from "./echeckup-programs.js";
@@ -49,6 +51,11 @@ export interface BundleContext {
   readonly institutionName?: string | undefined;
   /** The institution's reference ranges (基準値) by item key, from the mapping that made the file. */
   readonly referenceRanges?: Readonly<Record<string, ReferenceRangeInput>> | undefined;
+  /**
+   * The reader's clearance (Z4): findings labelled above it are left out and listed as `restricted`.
+   * Default R (the file's holder, e.g. the sender converting its own file).
+   */
+  readonly clearance?: Confidentiality | undefined;
 }
 
 export interface ReferenceRangeInput {
@@ -80,7 +87,7 @@ function referenceRange(item: DictionaryItem, range: ReferenceRangeInput): Recor
 /** A filled item of the record that is not in the Bundle, and why. */
 export interface OmittedItem {
   readonly key: string;
-  readonly reason: "no-item-code" | "code-outside-ig";
+  readonly reason: "no-item-code" | "code-outside-ig" | "restricted";
 }
 
 export type BundleOutcome =
@@ -179,9 +186,15 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
   }
   const now = ctx.now.toISOString();
   // B1: every resource carries one confidentiality label (checkup results: N, no reuse beyond the
-  // commissioned purpose); the Bundle carries the same, as bundleLabels of equal entries gives.
+  // commissioned purpose); a restricted finding's Observation is R (sensitive-findings.ts), and the
+  // Composition (whose narrative lists the values) and the Bundle carry the highest they hold.
   const security = labels("N", ["NOREUSE"]);
-  const meta = (profile: string) => ({ lastUpdated: now, profile: [profile], security });
+  const clearance = ctx.clearance ?? "R";
+  const meta = (profile: string, labelled: Coding[] = security) => ({
+    lastUpdated: now,
+    profile: [profile],
+    security: labelled,
+  });
   const url = () => `urn:uuid:${ctx.uuid()}`;
   const patientUrl = url();
   const practitionerUrl = url();
@@ -249,7 +262,13 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
     insurerUrl,
   });
 
-  const observations: { url: string; resource: FhirResource; item: DictionaryItem; value: string }[] = [];
+  const observations: {
+    url: string;
+    resource: FhirResource;
+    item: DictionaryItem;
+    value: string;
+    security: Coding[];
+  }[] = [];
   const omitted: OmittedItem[] = [];
   for (const item of record.filled) {
     if (item.jlac10 === undefined) {
@@ -258,6 +277,13 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
     }
     if (CODES_OUTSIDE_IG[item.jlac10] !== undefined) {
       omitted.push({ key: item.key, reason: "code-outside-ig" });
+      continue;
+    }
+    const sensitivity = findingSensitivity(item);
+    const itemSecurity = labels(sensitivity.confidentiality, ["NOREUSE", ...sensitivity.acts]);
+    // Z4: a finding above the reader's clearance is not handed out, and the reader is told so.
+    if (!permits(clearance, itemSecurity)) {
+      omitted.push({ key: item.key, reason: "restricted" });
       continue;
     }
     const value = record.value(item.key);
@@ -273,9 +299,10 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
       url: url(),
       item,
       value,
+      security: itemSecurity,
       resource: {
         resourceType: "Observation",
-        meta: meta(PROFILE.observation),
+        meta: meta(PROFILE.observation, itemSecurity),
         status: "final",
         category: [{ coding: [{ system: SYSTEM.observationCategory, code: category(item) }] }],
         code: {
@@ -318,9 +345,10 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
       : []),
   ];
   const cat = program.category;
+  const compositionSecurity = bundleLabels([security, ...observations.map((o) => o.security)]);
   const composition: FhirResource = {
     resourceType: "Composition",
-    meta: meta(PROFILE.composition),
+    meta: meta(PROFILE.composition, compositionSecurity),
     language: "ja",
     extension: [{ url: SYSTEM.versionNumber, valueString: "1" }],
     identifier: {
@@ -352,7 +380,8 @@ export function recordToBundle(record: StandardRecordView, ctx: BundleContext): 
   };
   const bundle: FhirResource = {
     resourceType: "Bundle",
-    meta: { lastUpdated: now, profile: [PROFILE.bundle], security },
+    // A Bundle is as confidential as its most confidential entry, with every caveat (B1).
+    meta: { lastUpdated: now, profile: [PROFILE.bundle], security: compositionSecurity },
     identifier: { system: SYSTEM.bundleIdentifier, value: identifierValue },
     type: "document",
     timestamp: now,

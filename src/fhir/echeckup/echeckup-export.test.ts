@@ -6,6 +6,7 @@ import { parseMapping, type Mapping } from "../../convert/mapping.js";
 import { checkMapping } from "../../convert/mapping-check.js";
 import { standardCsvToEcheckup, summaryHeader } from "./echeckup-export.js";
 import { confidentialityOf } from "../security-labels.js";
+import { CsvTokenizer } from "../../convert/csv-tokenizer.js";
 import { checkEcheckupBundle } from "./ig-rules.js";
 
 let ref: Reference;
@@ -172,6 +173,67 @@ describe("FHIR eCheckup output (JP_Bundle_eCheckupGeneral, NDJSON)", () => {
         expect(security.map((c) => c.code)).toContain("NOREUSE");
       }
     }
+  });
+
+  describe("restricted findings (R, sensitive-findings.ts) and the reader's clearance (Z4)", () => {
+    /** The example's standard file with HBs抗原 filled (陽性) in every record. */
+    function withHbs(): Buffer {
+      const rows: string[][] = [];
+      const tokenizer = new CsvTokenizer(
+        { delimiter: ",", quote: '"', maxFieldLength: 64 * 1024, maxColumns: 100_000 },
+        { row: (r) => rows.push([...r.fields]), problem: () => undefined },
+      );
+      tokenizer.feed(standard.toString("utf8"));
+      tokenizer.end();
+      const column = (rows[0] ?? []).indexOf("HBs抗原");
+      expect(column).toBeGreaterThan(0);
+      const quoted = rows
+        .filter((r) => r.length > 1)
+        .map((r, i) => (i === 0 ? r : r.map((v, c) => (c === column ? "陽性" : v))))
+        .map((r) => r.map((v) => `"${v.replace(/"/g, '""')}"`).join(","));
+      return Buffer.from(`${quoted.join("\r\n")}\r\n`, "utf8");
+    }
+    const codesOf = (r: Json) =>
+      ((r["meta"] as { security?: { code: string }[] }).security ?? []).map((c) => c.code);
+    const hbsOf = (bundle: Json) =>
+      entries(bundle).filter(
+        (r) => r["resourceType"] === "Observation" && (r["code"] as Json)["text"] === "HBs抗原",
+      );
+
+    it("the HBs抗原 Observation is R; the Composition and the Bundle carry R; the other resources stay N", () => {
+      const out = standardCsvToEcheckup(withHbs(), ref.dictionary);
+      expect(out.bundles).toBe(9);
+      for (const line of out.ndjson.trimEnd().split("\n")) {
+        const bundle = JSON.parse(line) as Json;
+        expectValidFhir(bundle);
+        const [hbs] = hbsOf(bundle);
+        expect(hbs).toBeDefined();
+        if (hbs) expect(codesOf(hbs)).toEqual(["R", "NOREUSE"]);
+        expect(codesOf(bundle)).toEqual(["R", "NOREUSE"]);
+        for (const r of entries(bundle)) {
+          if (r === hbs || r["resourceType"] === "Composition") expect(codesOf(r)[0]).toBe("R");
+          else expect(codesOf(r)[0]).toBe("N");
+          expectValidFhir(r);
+        }
+      }
+    });
+
+    it("a reader cleared for N gets no HBs抗原 (neither Observation nor narrative) and is told it was withheld", () => {
+      const out = standardCsvToEcheckup(withHbs(), ref.dictionary, { clearance: "N" });
+      expect(out.ndjson).not.toContain("HBs抗原");
+      for (const line of out.ndjson.trimEnd().split("\n")) {
+        const bundle = JSON.parse(line) as Json;
+        expect(codesOf(bundle)).toEqual(["N", "NOREUSE"]);
+        expect(checkEcheckupBundle(bundle)).toEqual([]);
+      }
+      expect(out.omittedItems).toContainEqual({
+        key: "hbs-antigen",
+        name: "HBs抗原",
+        reason: "restricted",
+        records: 9,
+      });
+      expect(summaryHeader(out)).toContain('"reason":"restricted"');
+    });
   });
 
   it("fresh fullUrls on every export (never reused)", () => {

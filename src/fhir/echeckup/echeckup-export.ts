@@ -2,12 +2,14 @@
  * A standard CSV (one sent transfer) → NDJSON of eCheckup Bundles, one line per examinee record.
  * Records that cannot become a valid Bundle (no 実施日, an institution number outside the IG's
  * identifier pattern) are counted and listed by record number with the reason, and filled items that no
- * Bundle can carry (no item code) are summed up per item, never silently left out: the service hands
+ * Bundle can carry (no item code) or that the reader is not cleared for (restricted findings,
+ * sensitive-findings.ts) are summed up per item, never silently left out: the service hands
  * both lists to the receiver with the download (`summaryHeader`).
  */
 import { randomUUID } from "node:crypto";
 import type { Dictionary } from "../../format/dictionary.js";
 import { recordToBundle, type OmittedItem, type ReferenceRangeInput } from "./echeckup-bundle.js";
+import type { Confidentiality } from "../security-labels.js";
 import { checkEcheckupBundle } from "./ig-rules.js";
 import { readStandardRecords } from "./standard-records.js";
 
@@ -36,6 +38,8 @@ export function standardCsvToEcheckup(
     readonly institutionName?: string;
     /** The institution's 基準値 by item key (the mapping's `referenceRanges`). */
     readonly referenceRanges?: Readonly<Record<string, ReferenceRangeInput>>;
+    /** The reader's clearance (Z4): restricted findings above it are withheld and listed. Default R. */
+    readonly clearance?: Confidentiality;
   } = {},
 ): EcheckupExport {
   const ctx = {
@@ -44,6 +48,7 @@ export function standardCsvToEcheckup(
     uuid: options.uuid ?? randomUUID,
     institutionName: options.institutionName,
     referenceRanges: options.referenceRanges,
+    clearance: options.clearance,
   };
   const lines: string[] = [];
   const skipped: { record: number; reason: string }[] = [];

@@ -6,6 +6,7 @@ import type { EnvelopeKey } from "../../client/envelope.js";
 import { isCodedError } from "../../coded-error.js";
 import { loadKek } from "../../crypto/data-keys.js";
 import { standardCsvToEcheckup, summaryHeader } from "../../fhir/echeckup/echeckup-export.js";
+import { resultClearance } from "../../fhir/security-labels.js";
 import { withCodeHeader } from "../../format/code-header-stream.js";
 import type { Dictionary } from "../../format/dictionary.js";
 import { readPayload } from "../../store/payload-store.js";
@@ -75,6 +76,11 @@ export async function downloadTransfer(
           now: ctx.now(),
           institutionName,
           referenceRanges: transferReferenceRanges(ctx, row),
+          // Z4: restricted findings only for a receiver cleared for them (fhir/security-labels.ts).
+          clearance: resultClearance(
+            getInstitution(ctx, row.receiver_id).number,
+            ctx.config.restrictedFindings.clearedReceivers,
+          ),
         });
         fhir = Buffer.from(out.ndjson, "utf8");
         summary = summaryHeader(out);

@@ -56,7 +56,9 @@ beforeAll(async () => {
   caB = await createCertificateAuthority({ commonName: "external TSA CA B", ...o });
   caC = await createCertificateAuthority({ commonName: "never used CA C", ...o });
 }, 60_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("TSA trust history across a rotation (S2: verifiable for the retention period)", () => {
   it("a token made under TSA CA A still verifies after the node moved to CA B; C, never used, does not", async () => {

@@ -30,8 +30,11 @@ import {
 } from "../client/envelope.js";
 import { ServiceError } from "./errors.js";
 
-/** The files a backup holds; nothing else may be named (they become paths on restore). */
-export const BACKUP_FILE_NAMES = ["service.db", "ledger.db"] as const;
+/**
+ * The files a backup holds, in this order; nothing else may be named (they become paths on restore).
+ * A cluster node's generation holds its chunk store (`chunks.db`, the payload ciphertext) as a third.
+ */
+export const BACKUP_FILE_NAMES = ["service.db", "ledger.db", "chunks.db"] as const;
 export type BackupFileName = (typeof BACKUP_FILE_NAMES)[number];
 
 const manifestSchema = z
@@ -49,8 +52,9 @@ const manifestSchema = z
           })
           .strict(),
       )
-      .length(BACKUP_FILE_NAMES.length)
-      .refine((files) => BACKUP_FILE_NAMES.every((name, i) => files[i]?.name === name), "files order"),
+      .min(2)
+      .max(BACKUP_FILE_NAMES.length)
+      .refine((files) => files.every((f, i) => f.name === BACKUP_FILE_NAMES[i]), "files order"),
     ledger: z
       .object({ size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), checkpoint: z.string().min(1) })
       .strict(),

@@ -26,6 +26,7 @@ import { startClusterAgent } from "../cluster/cluster-agent.js";
 import { addEtcdMember } from "../cluster/etcd-membership.js";
 import { readClusterOverview, type ClusterOverview } from "../cluster/node-overview.js";
 import { freePorts } from "../cluster/processes/free-ports.js";
+import { registerOfflineNodeCommand } from "./cluster-offline.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 
 interface StatusFlags {
@@ -105,6 +106,7 @@ function describeInit(dir: string, t: ClusterTopology): string {
 
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command("cluster").description("クラスタ (etcd で順序付けた複製サービス) の運用");
+  registerOfflineNodeCommand(cluster);
 
   cluster
     .command("init")

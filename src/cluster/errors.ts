@@ -30,7 +30,8 @@ export type ClusterErrorCode =
   | "CLUSTER_QUARANTINED"
   | "CLUSTER_INTEGRITY_MISMATCH"
   | "CLUSTER_REPAIR_UNPROVEN"
-  | "CLUSTER_REPAIR_FAILED";
+  | "CLUSTER_REPAIR_FAILED"
+  | "CLUSTER_INTEGRITY_CHECK_FAILED";
 
 /** The cluster domain's error: stable code, log-safe context, optional cause. */
 export class ClusterError extends CodedError<ClusterErrorCode> {

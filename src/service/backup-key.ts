@@ -35,7 +35,10 @@ export async function fsyncDir(path: string): Promise<void> {
  * file, left by a kill during an older version's first backup, never encrypted anything and is
  * replaced. Refuses a file group or others could read.
  */
-export async function loadBackupKey(paths: DataPaths, random?: (n: number) => Uint8Array): Promise<Uint8Array> {
+export async function loadBackupKey(
+  paths: DataPaths,
+  random?: (n: number) => Uint8Array,
+): Promise<Uint8Array> {
   const path = backupKeyPath(paths);
   if (random !== undefined && existsSync(path) && (await stat(path)).size === 0) await unlink(path);
   if (random !== undefined && !existsSync(path)) {
@@ -74,4 +77,3 @@ export async function loadBackupKey(paths: DataPaths, random?: (n: number) => Ui
   }
   return key;
 }
-

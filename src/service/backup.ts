@@ -244,7 +244,6 @@ async function loadVerifierKey(paths: DataPaths): Promise<VerifierKey> {
   }
 }
 
-
 /** Refuses while server.pid names a live process (signal 0 probes without signalling). */
 function assertNotServing(dataDir: string): void {
   let text: string;
@@ -264,4 +263,3 @@ function assertNotServing(dataDir: string): void {
   }
   throw new ServiceError("SERVICE_BUSY", "サービスが稼働中です。停止してから復元してください", { pid });
 }
-

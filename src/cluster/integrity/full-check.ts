@@ -39,7 +39,13 @@ export interface FullCheckInput {
   readonly access: LogRepairAccess;
   readonly logKey: VerifierKey;
   /** The latest quorum-published checkpoint, already verified (openPublishedCheckpoint). */
-  readonly published?: Checkpoint | undefined;
+  readonly published?: Pick<Checkpoint, "size" | "root"> | undefined;
+  /**
+   * True when the node keeps appending while this check reads (the check in a worker thread): index
+   * rows past the last entry scanned are then entries appended since, read through the index's own
+   * connection, not extra rows. (In the node's own thread nothing appends during the check.)
+   */
+  readonly concurrentAppends?: boolean;
   readonly serviceDb?: Database.Database | undefined;
   readonly chunks?: ChunkStore | undefined;
   readonly hasher?: TreeHasher;
@@ -119,6 +125,7 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
       }
     }
     for (; !keyRow.done; keyRow = keyRows.next()) {
+      if (input.concurrentAppends === true && keyRow.value.idx >= expected) break;
       findings.push({ kind: "index-keys", code: "CLUSTER_INTEGRITY_MISMATCH", index: keyRow.value.idx });
     }
   } finally {

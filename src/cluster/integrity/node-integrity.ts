@@ -7,6 +7,7 @@
  */
 import type { RecordInput } from "../../ledger/entry/operation-record.js";
 import { openPublishedCheckpoint, type CosignerPolicy } from "../../ledger/verify/published-checkpoint.js";
+import type { Checkpoint } from "../../ledger/verify/checkpoint.js";
 import type { VerifierKey } from "../../ledger/verify/verifier-key.js";
 import type { Cosigned, CosignInput } from "../checkpoint-cosigner.js";
 import { createPeerClient, type PeerEndpoint } from "../peer/peer-client.js";
@@ -40,6 +41,11 @@ export interface NodeIntegrityOptions {
   readonly onError?: (error: unknown) => void;
   readonly now: () => Date;
   readonly timeoutMs?: number;
+  /**
+   * Runs the scheduled full check (default: `runFullCheck` over `files()` in this thread). A node passes
+   * `runFullCheckInWorker` over its file paths so a long check does not stall it (full-check-thread.ts).
+   */
+  readonly runCheck?: (published: Checkpoint | undefined) => Promise<FullCheckResult>;
 }
 
 export interface NodeIntegrity {
@@ -70,6 +76,7 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
     const note = await o.publishedNote();
     const published =
       note === undefined ? undefined : openPublishedCheckpoint(note, o.logKey, o.policy).checkpoint;
+    if (o.runCheck !== undefined) return o.runCheck(published);
     const files = o.files();
     return runFullCheck({ ...files, logKey: o.logKey, published });
   };

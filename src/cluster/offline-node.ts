@@ -1,0 +1,327 @@
+/**
+ * The offline backup node as one process (`kenshin cluster offline --data <dir>`): it follows the
+ * cluster from etcd and applies every batch to its own service.db + ledger.db (its ClusterLedger in
+ * offline mode), verifies its copy (the entry watch before each cosignature, the rolling full check in a
+ * worker thread), cosigns each published checkpoint its copy reproduces with its own witness key (an
+ * extra attestation beside the online nodes' quorum, visible in monitoring as its last cosigned size),
+ * holds the payload ciphertext the online nodes push to it (chunks.db), keeps encrypted backup
+ * generations of all three files on a schedule, and is the repair source of last resort.
+ *
+ * What it listens on: exactly one socket, its peer endpoint (`listenPeer` of cluster-node.json) — HTTPS
+ * over mutual TLS that completes only with a node certificate of the service CA and answers only the
+ * peer node names; the online nodes push chunks there and fetch entries, rows and chunks from it when
+ * they repair or catch up. No user-facing listener is ever opened (test/cluster/offline-node.int.test.ts
+ * reads the process's listening sockets from /proc to prove it). Everything else is outgoing: etcd, and
+ * the peers' endpoints when it repairs itself.
+ *
+ * It never holds the KEK: it refuses to start when `keys/kek.key` is in its directory. It cannot append
+ * (the log's writers are the online nodes), so what it would otherwise record as entries it publishes
+ * as monitoring facts in etcd (`integrity/health-facts.ts`): each backup generation, its health and its
+ * repairs.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { Etcd3 } from "etcd3";
+import { readKeyFile } from "../crypto/key-file.js";
+import { createCosigner } from "../crypto/note-signer.js";
+import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
+import { takeGeneration, listGenerations, backupsDir } from "../service/backup-generation.js";
+import { startGenerationSchedule, type BackupSchedule } from "../service/backup-schedule.js";
+import { loadConfig } from "../service/config.js";
+import { dataPaths } from "../service/data-dir.js";
+import { StagedPayloads } from "../service/staged-payloads.js";
+import { commandApplier } from "../service/state-commands/registry.js";
+import { openChunkStore } from "../store/chunk-store.js";
+import { openServiceDb } from "../store/service-db.js";
+import { openLogRepairAccess, type LogRepairAccess } from "../store/sqlite-log-repair.js";
+import { openSqliteLog, type SqliteLog } from "../store/sqlite-log.js";
+import { readNodeClusterConfig } from "./cluster-agent.js";
+import { nodeFiles } from "./cluster-init.js";
+import type { ClusterLedger } from "./cluster-ledger.js";
+import type { NodeClusterConfig } from "./cluster-topology.js";
+import { offerCosignature } from "./cosign-exchange.js";
+import { CosignerMemory } from "./cosigner-memory.js";
+import { ClusterError } from "./errors.js";
+import { runFullCheckInWorker } from "./integrity/full-check-thread.js";
+import { publishBackupFact, publishIntegrityFact } from "./integrity/health-facts.js";
+import type { NodeState as HealthState } from "./integrity/node-health.js";
+import { startNodeIntegrity, type NodeIntegrity } from "./integrity/node-integrity.js";
+import { openNodeLedgerPort, readCosignerPolicy } from "./node-ledger-port.js";
+import { publishPresence, type NodeState, type PresencePublisher } from "./node-presence.js";
+import { startPeerServer, type PeerRoute, type RunningPeerServer } from "./peer/peer-server.js";
+
+export interface OfflineNodeOptions {
+  /** Between full checks (default 5 minutes). */
+  readonly checkIntervalMs?: number;
+  /** Between backup generations (default 1 hour). */
+  readonly backupIntervalMs?: number;
+  /** Between cosigning rounds (default 1 s). */
+  readonly cosignIntervalMs?: number;
+  readonly presenceTtlSeconds?: number;
+  readonly log?: (line: string) => void;
+  readonly now?: () => Date;
+}
+
+export interface OfflineNode {
+  readonly config: NodeClusterConfig;
+  readonly peerServer: RunningPeerServer;
+  readonly ledger: ClusterLedger;
+  readonly integrity: NodeIntegrity;
+  readonly backups: BackupSchedule;
+  /** Size of the last checkpoint this node cosigned (0: none yet). */
+  lastCosignedSize(): number;
+  stop(): Promise<void>;
+}
+
+const presenceOf = (s: HealthState): NodeState =>
+  s === "healthy" ? "serving" : s === "catching-up" ? "catching-up" : "quarantined";
+
+/**
+ * Starts the offline node of `dataDir`.
+ * @throws ClusterError CLUSTER_OPTION_INVALID (not an offline cluster node, or a KEK in its directory)
+ */
+export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = {}): Promise<OfflineNode> {
+  const log = o.log ?? (() => undefined);
+  const now = o.now ?? (() => new Date());
+  const config = readNodeClusterConfig(dataDir);
+  if (config?.role !== "offline") {
+    throw new ClusterError(
+      "CLUSTER_OPTION_INVALID",
+      `オフライン (バックアップ) ノードのデータディレクトリではありません: ${dataDir}`,
+      {},
+    );
+  }
+  const paths = dataPaths(dataDir);
+  const files = nodeFiles(dataDir);
+  if (existsSync(paths.kek)) {
+    throw new ClusterError(
+      "CLUSTER_OPTION_INVALID",
+      "オフラインノードは鍵暗号化鍵 (keys/kek.key) を持ってはいけません。ファイルを取り除いてください",
+      { reason: "kek-present" },
+    );
+  }
+  const serviceConfig = await loadConfig(paths.config, {});
+  const [caCertPem, certPem, keyPem, crlPem] = await Promise.all(
+    [paths.caCert, files.nodeCert, files.nodeKey, paths.crl].map((f) => readFile(f, "utf8")),
+  ).catch((cause: unknown) => {
+    throw new ClusterError("CLUSTER_OPTION_INVALID", "ノード証明書または CA を読めません", {}, { cause });
+  });
+  const tls = { caCertPem: caCertPem ?? "", certPem: certPem ?? "", keyPem: keyPem ?? "" };
+  const logKeyText = readFileSync(paths.ledgerVerifierKey, "utf8").trim();
+  const logKey = parseVerifierKey(logKeyText);
+  const policy = readCosignerPolicy(dataDir);
+  const witness = createCosigner(readKeyFile(files.witnessKey), () => now().getTime());
+
+  const db = openServiceDb(paths.serviceDb, { create: !existsSync(paths.serviceDb) });
+  const chunks = openChunkStore(files.chunks);
+  const etcd = new Etcd3({ hosts: [...config.etcd], dialTimeout: 2000 });
+  const cleanup: (() => Promise<void> | void)[] = [
+    () => {
+      etcd.close();
+    },
+    () => {
+      chunks.close();
+    },
+    () => {
+      db.close();
+    },
+  ];
+  const stopAll = async (): Promise<void> => {
+    for (const c of cleanup.splice(0).reverse()) {
+      try {
+        await c();
+      } catch {
+        // stopping: go on with the rest
+      }
+    }
+  };
+  try {
+    // The routes are filled in once the ledger and the integrity exist (they need the endpoint's peers).
+    const routes: PeerRoute[] = [];
+    const peerServer = await startPeerServer({
+      tls: { ...tls, crlPem: crlPem ?? "" },
+      peers: [...config.online, ...config.offline].map((p) => p.name),
+      chunks,
+      host: config.listenPeer.host,
+      port: config.listenPeer.port,
+      routes,
+    });
+    cleanup.push(() => peerServer.close());
+
+    // The offline node never stages an upload (it has no users); payload ciphertext reaches it as
+    // chunks pushed to its peer endpoint.
+    const apply = commandApplier({
+      commitPayload: (into, transferId) => {
+        new StagedPayloads().commit(into, transferId);
+      },
+    });
+    const ledger = openNodeLedgerPort({
+      dir: dataDir,
+      config,
+      etcd,
+      db,
+      applyCommand: (command, results, into) => {
+        apply(command, results, into);
+      },
+      tls,
+      onError: (error) => {
+        log(`follow failed: ${String(error)}`);
+      },
+    });
+    cleanup.push(() => ledger.close());
+    routes.push(ledger.peerRoute());
+
+    // The integrity side reads the ledger file through connections of its own.
+    let storage: SqliteLog = openSqliteLog(paths.ledgerDb);
+    let access: LogRepairAccess = openLogRepairAccess(paths.ledgerDb);
+    cleanup.push(() => {
+      storage.close();
+      access.close();
+    });
+    const presence: PresencePublisher = publishPresence(etcd, {
+      prefix: config.prefix,
+      node: config.self,
+      role: "offline",
+      initial: "serving",
+      ttlSeconds: o.presenceTtlSeconds ?? 5,
+    });
+    cleanup.push(() => presence.stop());
+
+    const integrity = startNodeIntegrity({
+      node: config.self,
+      logKey,
+      policy,
+      intervalMs: o.checkIntervalMs ?? 5 * 60_000,
+      files: () => ({ storage, access, serviceDb: db, chunks }),
+      reopen: () => {
+        storage.close();
+        access.close();
+        storage = openSqliteLog(paths.ledgerDb);
+        access = openLogRepairAccess(paths.ledgerDb);
+      },
+      peers: config.online,
+      tls,
+      publishedNote: () => Promise.resolve(safePublished(ledger)),
+      // The offline node cannot append: its repairs are published as monitoring facts (health).
+      appendRepair: () => Promise.resolve(undefined),
+      runCheck: (published) =>
+        runFullCheckInWorker({
+          ledgerDb: paths.ledgerDb,
+          serviceDb: paths.serviceDb,
+          chunksDb: files.chunks,
+          logKey: logKeyText,
+          published: published === undefined ? undefined : { size: published.size, root: published.root },
+        }),
+      onRepair: (outcome) => {
+        log(`repair ${outcome.ok ? "done" : "incomplete"}: ${outcome.unrepaired.length} unrepaired`);
+      },
+      onError: (error) => {
+        log(`integrity failed: ${String(error)}`);
+      },
+      now,
+    });
+    cleanup.push(() => integrity.stop());
+    routes.push(integrity.peerRoute);
+    integrity.health.onChange((s) => {
+      void presence.set(presenceOf(s.state)).catch(() => undefined);
+      publishIntegrityFact(etcd, config.prefix, config.self, s).catch(() => undefined);
+    });
+
+    // Cosigning what its own copy reproduces, through the guard (checks new entries first).
+    const memory = new CosignerMemory(db);
+    let cosignedSize = memory.last()?.size ?? 0;
+    let cosigning = false;
+    const cosignRound = async (): Promise<void> => {
+      if (cosigning || !integrity.health.serving()) return;
+      cosigning = true;
+      try {
+        const signed = storage.latestCheckpoint();
+        if (signed === null || signed.size <= cosignedSize) return;
+        const cosigned = integrity.cosign({
+          note: signed.note,
+          logKey,
+          cosigner: witness,
+          last: memory.last(),
+        });
+        memory.remember(cosigned.state);
+        const offered = await offerCosignature(etcd, config.prefix, {
+          node: config.self,
+          note: signed.note,
+          line: cosigned.line,
+        });
+        if (offered === "diverged") {
+          log(`cosign failed: size ${signed.size} differs from the online nodes' note`);
+          return;
+        }
+        cosignedSize = signed.size;
+      } catch (error) {
+        log(`cosign failed: ${String(error)}`);
+      } finally {
+        cosigning = false;
+      }
+    };
+    const cosignTimer = setInterval(() => void cosignRound(), o.cosignIntervalMs ?? 1000);
+    cleanup.push(() => {
+      clearInterval(cosignTimer);
+    });
+
+    const backups = startGenerationSchedule({
+      intervalMs: o.backupIntervalMs ?? 60 * 60_000,
+      take: () =>
+        takeGeneration({
+          paths,
+          db,
+          nodeName: config.self,
+          keep: serviceConfig.backup.keep,
+          chunksDb: files.chunks,
+          now,
+          random: (n) => new Uint8Array(randomBytes(n)),
+        }),
+      onBackup: (info) => {
+        void listGenerations(backupsDir(paths))
+          .then((names) =>
+            publishBackupFact(etcd, config.prefix, {
+              node: config.self,
+              latest: info.file.slice(info.file.lastIndexOf("/") + 1),
+              createdAt: info.createdAt,
+              bytes: info.bytes,
+              sha256: info.sha256,
+              ledgerSize: info.ledgerSize,
+              files: info.files,
+              generations: names.length,
+            }),
+          )
+          .catch((error: unknown) => {
+            log(`backup fact failed: ${String(error)}`);
+          });
+        log(`backup taken: ${info.file} ledger ${info.ledgerSize}`);
+      },
+      onError: (error) => {
+        log(`backup failed: ${String(error)}`);
+      },
+    });
+    cleanup.push(() => backups.stop());
+
+    return {
+      config,
+      peerServer,
+      ledger,
+      integrity,
+      backups,
+      lastCosignedSize: () => cosignedSize,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function safePublished(ledger: ClusterLedger): string | undefined {
+  try {
+    return ledger.latestCheckpoint().note;
+  } catch {
+    return undefined;
+  }
+}

@@ -223,7 +223,12 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
     });
     cleanup.push(() => integrity.stop());
     routes.push(integrity.peerRoute);
+    let lastState: HealthState = integrity.health.state;
     integrity.health.onChange((s) => {
+      if (s.state !== lastState) {
+        lastState = s.state;
+        log(`health: ${s.state}${s.findings.length > 0 ? ` (${s.findings.slice(0, 5).join("; ")})` : ""}`);
+      }
       void presence.set(presenceOf(s.state)).catch(() => undefined);
       publishIntegrityFact(etcd, config.prefix, config.self, s).catch(() => undefined);
     });
@@ -237,7 +242,9 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       cosigning = true;
       try {
         const signed = storage.latestCheckpoint();
-        if (signed === null || signed.size <= cosignedSize) return;
+        if (signed === null || signed.size <= cosignedSize) {
+          return;
+        }
         const cosigned = integrity.cosign({
           note: signed.note,
           logKey,
@@ -268,8 +275,20 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
 
     const backups = startGenerationSchedule({
       intervalMs: o.backupIntervalMs ?? 60 * 60_000,
-      take: () =>
-        takeGeneration({
+      take: () => {
+        // Before its first published checkpoint the copy has nothing a restore could be checked against.
+        if (storage.latestCheckpoint() === null) {
+          return Promise.reject(
+            new ClusterError(
+              "CLUSTER_UNAVAILABLE",
+              "公開チェックポイントがまだないためバックアップを取りません",
+              {
+                reason: "no-checkpoint-yet",
+              },
+            ),
+          );
+        }
+        return takeGeneration({
           paths,
           db,
           nodeName: config.self,
@@ -277,7 +296,8 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
           chunksDb: files.chunks,
           now,
           random: (n) => new Uint8Array(randomBytes(n)),
-        }),
+        });
+      },
       onBackup: (info) => {
         void listGenerations(backupsDir(paths))
           .then((names) =>
@@ -298,7 +318,8 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
         log(`backup taken: ${info.file} ledger ${info.ledgerSize}`);
       },
       onError: (error) => {
-        log(`backup failed: ${String(error)}`);
+        const early = error instanceof ClusterError && error.context.reason === "no-checkpoint-yet";
+        log(`backup ${early ? "skipped" : "failed"}: ${String(error)}`);
       },
     });
     cleanup.push(() => backups.stop());

@@ -120,6 +120,26 @@ afterAll(async () => {
   rmSync(base, { recursive: true, force: true });
 }, 60_000);
 
+/** waitFor, with the offline process's log in the error when it times out. */
+async function waitWithLog<T>(
+  probe: () => Promise<T | undefined>,
+  o: { what: string; timeoutMs: number; intervalMs: number },
+): Promise<T> {
+  try {
+    return await waitFor(probe, o);
+  } catch (error) {
+    const log =
+      offline === undefined
+        ? ""
+        : readFileSync(offline.logFile, "utf8")
+            .split("\n")
+            .filter((l) => !l.startsWith("backup taken:"))
+            .join("\n")
+            .slice(-3000);
+    throw new Error(`${String(error)}\n--- offline node log ---\n${log}`, { cause: error });
+  }
+}
+
 function offlineLedgerSize(): number {
   const db = new Database(dataPaths(offlineDir).ledgerDb, { readonly: true, fileMustExist: true });
   try {
@@ -176,7 +196,7 @@ describe("the offline backup node process", () => {
     const proc = offline as SupervisedProcess;
     const files = clusterFiles(dir);
     const first = online[0] as (typeof online)[number];
-    await waitFor(() => Promise.resolve(online.some((o) => o.port.status().sequencer) || undefined), {
+    await waitWithLog(() => Promise.resolve(online.some((o) => o.port.status().sequencer) || undefined), {
       what: "a sequencer",
       timeoutMs: 30_000,
       intervalMs: 100,
@@ -194,7 +214,7 @@ describe("the offline backup node process", () => {
     const backupConfig = readNodeClusterConfig(offlineDir);
     const backupPeer = { name: "backup", url: `https://127.0.0.1:${backupConfig?.listenPeer.port ?? 0}` };
     const pushed: string[] = [];
-    await waitFor(
+    await waitWithLog(
       async () => {
         if (!proc.running()) throw new Error(`offline exited: ${readFileSync(proc.logFile, "utf8")}`);
         try {
@@ -220,14 +240,14 @@ describe("the offline backup node process", () => {
     await appending;
     const last = await first.port.append([{ record: noteRecord(1000) }]);
     const cp = await first.port.checkpointCovering((last[0] as { index: number }).index);
-    await waitFor(() => Promise.resolve(offlineLedgerSize() >= cp.size || undefined), {
+    await waitWithLog(() => Promise.resolve(offlineLedgerSize() >= cp.size || undefined), {
       what: "the offline copy at the published size",
       timeoutMs: 60_000,
       intervalMs: 200,
     });
 
     // It cosigned with its own witness key (an attestation beside the quorum).
-    await waitFor(
+    await waitWithLog(
       async () => ((await lastCosignedSizes(etcd, topology.prefix)).backup ?? 0) >= cp.size || undefined,
       { what: "the offline node's cosignature", timeoutMs: 60_000, intervalMs: 250 },
     );
@@ -238,7 +258,7 @@ describe("the offline backup node process", () => {
     expect(line).toContain(`— ${parseVerifierKey(witnessVkey).name} `);
 
     // Its health (full check done, healthy) and its generations, as monitoring facts.
-    const facts = await waitFor(
+    const facts = await waitWithLog(
       async () => {
         const f = await readHealthFacts(etcd, topology.prefix);
         const h = f.integrity.backup;
@@ -255,7 +275,7 @@ describe("the offline backup node process", () => {
     // Pruned to keep = 2; the newest verifies (sealed with its backup key; fsck of the ledger snapshot;
     // the chunks are there and hash to their addresses).
     const backups = join(offlineDir, "backups");
-    await waitFor(
+    await waitWithLog(
       async () =>
         ((await readHealthFacts(etcd, topology.prefix)).backups.backup?.generations ?? 0) === 2 || undefined,
       { what: "two generations kept", timeoutMs: 60_000, intervalMs: 250 },

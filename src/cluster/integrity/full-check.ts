@@ -71,7 +71,11 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
   const hasher = input.hasher ?? nodeHasher;
   const findings: Finding[] = [];
   const fsckResult = fsck(input.storage, input.logKey, { hasher });
-  if (!fsckResult.ok) {
+  // A follower's copy before its first published checkpoint has no checkpoint to check the tree against
+  // (the entries themselves are still checked below); that is not damage.
+  const beforeFirstCheckpoint =
+    !fsckResult.ok && fsckResult.code === "LEDGER_CHECKPOINT_MISSING" && input.published === undefined;
+  if (!fsckResult.ok && !beforeFirstCheckpoint) {
     findings.push({
       kind: kindOfFsckCode(fsckResult.code),
       code: fsckResult.code,

@@ -1,7 +1,8 @@
 /**
  * Runs the full check on a schedule (minutes in production, seconds in tests): each run's outcome goes
  * into the node's health (last full check), findings quarantine the node and are handed to `onDamage`
- * (the repair), and the next run starts `intervalMs` after the previous one ended — runs never overlap,
+ * (the repair), a clean run lifts a quarantine whose damage is gone, and the next run starts `intervalMs`
+ * after the previous one ended — runs never overlap,
  * and none starts while a repair is under way. `stop()` waits for a run in progress.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -51,6 +52,9 @@ export function startRollingCheck(o: RollingCheckOptions): RollingCheck {
     if (result.findings.length > 0) {
       o.health.quarantine(result.findings);
       await o.onDamage?.(result.findings);
+    } else if (o.health.state === "quarantined") {
+      // The whole copy checked clean again (everything the entry watch checks is part of this check).
+      o.health.rejoin();
     }
     return result;
   };

@@ -34,6 +34,51 @@ function thresholdOf(ctx: ServiceContext, kind: AlertKind): number {
   }[kind];
 }
 
+/** What an alert check needs of one entry (kept for the newest {@link MAX_SCAN} entries). */
+interface Seen {
+  readonly time: number;
+  readonly kind: AlertKind | undefined;
+  readonly alert: AlertKind | undefined;
+  readonly actor: string;
+}
+
+/**
+ * The facts of the log's newest entries, read once each: a check used to decode the last 5,000 entries
+ * again on every counted operation (every trail read), which made a trail read cost ~100 ms of CPU and,
+ * since checks run one after another, capped trail reads at a few per second. Entries appended since
+ * the last check (by this process or another on the same file) are decoded when the next check runs; a
+ * log that shrank (cut back under the node) is read again from scratch.
+ */
+class RecentEntries {
+  #size = 0;
+  #seen: Seen[] = [];
+
+  /** The facts of entries max(0, size − MAX_SCAN) … size − 1, oldest first. */
+  update(ctx: ServiceContext): readonly Seen[] {
+    const size = ctx.ledger.size();
+    if (size < this.#size) {
+      this.#size = 0;
+      this.#seen = [];
+    }
+    const from = Math.max(this.#size, size - MAX_SCAN);
+    if (from > this.#size) this.#seen = [];
+    for (let i = from; i < size; i++) {
+      const r = decodeEntry(ctx.ledger.entry(i));
+      this.#seen.push({
+        time: Date.parse(r.time),
+        kind: alertKindOf(r),
+        alert: r.type === "alert" ? r.kind : undefined,
+        actor: r.actor.id,
+      });
+    }
+    this.#size = size;
+    if (this.#seen.length > MAX_SCAN) this.#seen = this.#seen.slice(-MAX_SCAN);
+    return this.#seen;
+  }
+}
+
+const recent = new WeakMap<ServiceContext, RecentEntries>();
+
 /** Alert records due after `appended` were stored (empty almost always). */
 export function dueAlerts(ctx: ServiceContext, appended: readonly RecordInput[]): RecordInput[] {
   const kinds = new Set(
@@ -44,16 +89,19 @@ export function dueAlerts(ctx: ServiceContext, appended: readonly RecordInput[])
   const since = ctx.now().getTime() - windowMinutes * 60_000;
   const counts = new Map<AlertKind, { n: number; subjects: Map<string, number> }>();
   const alerted = new Set<AlertKind>();
-  const size = ctx.ledger.size();
-  for (let i = size - 1; i >= 0 && i >= size - MAX_SCAN; i--) {
-    const r = decodeEntry(ctx.ledger.entry(i));
-    if (Date.parse(r.time) < since) break;
-    if (r.type === "alert") alerted.add(r.kind);
-    const kind = alertKindOf(r);
+  let window = recent.get(ctx);
+  if (window === undefined) recent.set(ctx, (window = new RecentEntries()));
+  const seen = window.update(ctx);
+  // Newest first, as far back as the window (or the newest MAX_SCAN entries) reaches.
+  for (let i = seen.length - 1; i >= 0; i--) {
+    const r = seen[i] as Seen;
+    if (r.time < since) break;
+    if (r.alert !== undefined) alerted.add(r.alert);
+    const kind = r.kind;
     if (kind === undefined || !kinds.has(kind)) continue;
     const c = counts.get(kind) ?? { n: 0, subjects: new Map<string, number>() };
     c.n++;
-    c.subjects.set(r.actor.id, (c.subjects.get(r.actor.id) ?? 0) + 1);
+    c.subjects.set(r.actor, (c.subjects.get(r.actor) ?? 0) + 1);
     counts.set(kind, c);
   }
   const out: RecordInput[] = [];

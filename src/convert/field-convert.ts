@@ -15,7 +15,8 @@ import {
   scaleClinicalNumber,
   toNumber,
 } from "./number.js";
-import { lookupFindings } from "./thesaurus.js";
+import { PureMemo } from "./pure-memo.js";
+import { lookupFindings, type FindingLookup, type ThesaurusDomain } from "./thesaurus.js";
 import { parseJapaneseDate } from "./wareki.js";
 import { toHalfWidth } from "./width.js";
 
@@ -203,7 +204,7 @@ function convertOne(
       return formatted.value;
     }
     case "date": {
-      const parsed = parseJapaneseDate(text);
+      const parsed = dates.get(text);
       if (!parsed.ok) {
         fail(parsed.code, parsed.message);
         return;
@@ -227,7 +228,7 @@ function convertOne(
       return undefined;
     case "text": {
       if (!rule.thesaurus) return text;
-      const found = lookupFindings(rule.thesaurus, text);
+      const found = findingsMemo(rule.thesaurus).get(text);
       if (found.unknown.length > 0) {
         addIssue(
           issues,
@@ -264,6 +265,19 @@ function convertOne(
     addIssue(issues, out, "warning", code, raw, rule, message);
     return undefined;
   }
+}
+
+/** 和暦 dates and thesaurus look-ups are pure functions of their text: memoised (pure-memo.ts). */
+const dates = new PureMemo(parseJapaneseDate);
+const findings = new WeakMap<ThesaurusDomain, PureMemo<FindingLookup>>();
+
+function findingsMemo(domain: ThesaurusDomain): PureMemo<FindingLookup> {
+  let memo = findings.get(domain);
+  if (memo === undefined) {
+    memo = new PureMemo((text) => lookupFindings(domain, text));
+    findings.set(domain, memo);
+  }
+  return memo;
 }
 
 /** The code step: exact key, then patterns (both after half-width and optional case folding). */

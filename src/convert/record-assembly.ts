@@ -65,6 +65,8 @@ export class WideAssembler {
   private readonly reuse: StandardRecord | undefined;
   /** The only cells that can be non-empty after `assemble` (fields and record-rule targets). */
   private readonly touched: Int32Array;
+  /** The same cells in ascending order (the order the final cell checks report in). */
+  private readonly finalCells: Int32Array;
   private readonly findings = new Map<number, FindingState>();
   private readonly outcome: FieldOutcome = {
     value: "",
@@ -86,6 +88,7 @@ export class WideAssembler {
     ]);
     this.reuse = reuse ? emptyRecord(plan.dictionary) : undefined;
     this.touched = Int32Array.from(new Set([...fields.map((f) => f.rule.index), ...recordRuleTargets(plan)]));
+    this.finalCells = Int32Array.from(this.touched).sort();
   }
 
   assemble(row: RowView, encoding: OutputEncoding, issues: Issue[]): AssembledRecord {
@@ -136,7 +139,8 @@ export class WideAssembler {
       record.originals[rule.index] = outcome.original;
       if (outcome.finding !== undefined) findings.set(rule.index, outcome.finding);
     }
-    if (applyRecordRules(this.plan, record, findings, line, encoding, issues)) rejected = true;
+    if (applyRecordRules(this.plan, record, findings, line, encoding, issues, this.finalCells))
+      rejected = true;
     return { record, rejected };
   }
 }

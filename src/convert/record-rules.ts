@@ -81,6 +81,11 @@ export function applyRecordRules(
   row: number,
   encoding: OutputEncoding,
   issues: Issue[],
+  /**
+   * The only cells that can be non-empty, ascending (the wide assembler's fields and record-rule
+   * targets): the final cell checks look at these alone. Default: every cell.
+   */
+  cells?: Int32Array,
 ): boolean {
   const { values } = record;
   const items = plan.dictionary.items;
@@ -198,7 +203,7 @@ export function applyRecordRules(
     }
   }
 
-  if (finaliseCells(plan, record, row, encoding, issues)) rejected = true;
+  if (finaliseCells(plan, record, row, encoding, issues, cells)) rejected = true;
   return rejected;
 }
 
@@ -213,6 +218,7 @@ function finaliseCells(
   row: number,
   encoding: OutputEncoding,
   issues: Issue[],
+  cells: Int32Array | undefined,
 ): boolean {
   let failed = false;
   const items = plan.dictionary.items;
@@ -277,7 +283,9 @@ function finaliseCells(
     }
   };
   const { values, originals } = record;
-  for (let i = 0; i < items.length; i++) {
+  const n = cells === undefined ? items.length : cells.length;
+  for (let k = 0; k < n; k++) {
+    const i = cells === undefined ? k : (cells[k] ?? 0);
     // Most cells of a record are empty, and most others short ASCII that nothing changes: skip them
     // without a call.
     const v = values[i] ?? "";

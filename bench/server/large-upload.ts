@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,23 +28,47 @@ import { syntheticInput } from "../support/synthetic-input.js";
  * Samples a process's resident set (VmRSS) every 100 ms and keeps the largest: the peak while it runs
  * (VmHWM would include start-up and the argon2id hashing of the logins before).
  */
-function rssSampler(pid: number): { peakMb: () => number; stop: () => void } {
+function rssSampler(pid: number): { peakMb: () => number; stop: () => void; timeline: () => string } {
   let peakKb = 0;
+  const started = performance.now();
+  // One sample a second kept for the timeline (bench/out/large-upload-rss.txt): where the peak is.
+  const samples: string[] = [];
+  let lastKept = -1;
   const timer = setInterval(() => {
     void readFile(`/proc/${String(pid)}/status`, "utf8").then(
       (status) => {
         const m = /VmRSS:\s+(\d+) kB/.exec(status);
-        if (m?.[1]) peakKb = Math.max(peakKb, Number(m[1]));
+        if (!m?.[1]) return;
+        const kb = Number(m[1]);
+        peakKb = Math.max(peakKb, kb);
+        const second = Math.floor((performance.now() - started) / 1000);
+        if (second !== lastKept) {
+          lastKept = second;
+          samples.push(`${String(second).padStart(5)} s ${(kb / 1024).toFixed(0).padStart(6)} MB`);
+        }
       },
       () => undefined,
     );
   }, 100);
+  // A failed run must still end (the sampler of an upload that threw is never stopped).
+  timer.unref();
   return {
     peakMb: () => peakKb / 1024,
     stop: () => {
       clearInterval(timer);
     },
+    timeline: () => samples.join("\n"),
   };
+}
+
+/** Runs one step of the bench; a failure names the step and when it failed. */
+async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await run();
+  } catch (cause) {
+    throw new Error(`${name} failed after ${((performance.now() - t0) / 1000).toFixed(1)} s`, { cause });
+  }
 }
 
 function startServe(dir: string): Promise<{ child: ChildProcess; url: string }> {
@@ -112,25 +136,30 @@ async function main(): Promise<void> {
 
     const upload = rssSampler(pid);
     const t0 = performance.now();
-    const up = await transfers.uploadExportFile(sender, receiverId, input, { tmpDir: outDir });
+    const up = await step("upload", () =>
+      transfers.uploadExportFile(sender, receiverId, input, { tmpDir: outDir }),
+    );
     const t1 = performance.now();
     if (up.status !== 201) throw new Error(`upload: ${up.status} ${up.text.slice(0, 300)}`);
     const { transfer, report } = up.json as {
       transfer: { id: string; standard: { bytes: number; sha256: string } };
       report: { counts: { recordsOut: number } };
     };
-    const send = await sender.post(`/api/v1/transfers/${transfer.id}/send`);
+    const send = await step("send", () => sender.post(`/api/v1/transfers/${transfer.id}/send`));
     if (send.status !== 200) throw new Error(`send: ${send.status}`);
     const t2 = performance.now();
     const uploadPeak = upload.peakMb();
     upload.stop();
+    await writeFile(join(outDir, "large-upload-rss.txt"), `${upload.timeline()}\n`);
 
     const download = rssSampler(pid);
     const d0 = performance.now();
     const downloadHash = createHash("sha256");
-    const down = await transfers.downloadStandardTo(receiver, transfer.id, (c) => {
-      downloadHash.update(c);
-    });
+    const down = await step("download", () =>
+      transfers.downloadStandardTo(receiver, transfer.id, (c) => {
+        downloadHash.update(c);
+      }),
+    );
     const d1 = performance.now();
     if ("refused" in down) throw new Error(`download: ${down.refused.status}`);
     if (down.bytes !== transfer.standard.bytes) throw new Error("download size differs");

@@ -11,10 +11,11 @@
  *   more): an authenticated upload's body may take `requestSeconds` plus its declared length at
  *   MIN_UPLOAD_BYTES_PER_SECOND (`allowLongBody`), since a 2 GB export streams through the converter as
  *   it arrives and cannot be bounded by ten minutes on a busy machine.
- * - While the server works on a request whose body has all arrived (`serverIsWorking`: an upload's
- *   spool commit and ledger entries, minutes for a 1 GB export), the client has nothing to send: the
- *   socket inactivity bound must not cut that connection (it did: the client's "socket hang up" on
- *   every 1 GB upload).
+ * - While the server works on a request whose body has all arrived (`serverIsWorking`, from the
+ *   preHandler hook for every route and from the upload's body reader: an upload's spool commit and
+ *   ledger entries, or 送信確定 reading a 600 MB standard file back to seal it — minutes on a busy
+ *   machine), the client has nothing to send: the socket inactivity bound must not cut that
+ *   connection (it did: the client's "socket hang up" on every 1 GB upload).
  * - Idle keep-alive: `keepAliveTimeout`; a connection silent for longer than the idle bound is also
  *   closed by the socket time-out.
  * - Connections per address: counted at TCP accept, before any TLS work; one over the limit is closed
@@ -86,6 +87,11 @@ export function boundRequests(app: FastifyInstance, bounds: Bounds): void {
       clearTimeout(deadlines.get(raw)?.timer);
       deadlines.delete(raw);
     });
+    done();
+  });
+  // Every other route has its whole body once it is parsed: from then on the server is working.
+  app.addHook("preHandler", (request, reply, done) => {
+    if (request.raw.complete) serverIsWorking(request.raw, reply.raw);
     done();
   });
 }

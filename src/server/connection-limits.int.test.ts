@@ -7,6 +7,7 @@
  * under the client ("socket hang up"). `serverIsWorking` lifts that bound for the answer's lifetime.
  */
 import http from "node:http";
+import { Readable } from "node:stream";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -22,6 +23,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let app: FastifyInstance;
 let port = 0;
+let bigAnswerClosed: Promise<boolean> | undefined;
 
 beforeAll(async () => {
   // As app.ts builds it, but plain HTTP (Fastify then applies the same time-outs to the server).
@@ -40,6 +42,24 @@ beforeAll(async () => {
   app.post("/parsed-work", async () => {
     await sleep(2_500);
     return { ok: true };
+  });
+  // A large answer to a client that never reads it (a stalled download).
+  app.post("/big-answer", async (request, reply) => {
+    const socket = request.raw.socket;
+    bigAnswerClosed = new Promise((resolve) =>
+      socket.once("close", () => {
+        resolve(true);
+      }),
+    );
+    const chunk = Buffer.alloc(1 << 20, 1);
+    let sent = 0;
+    const body = new Readable({
+      read() {
+        sent++;
+        this.push(sent > 200 ? null : chunk);
+      },
+    });
+    return reply.header("content-type", "application/octet-stream").send(body);
   });
   for (const [path, lifted, long] of [
     ["/work-lifted", true, false],
@@ -119,6 +139,29 @@ describe("request bounds", () => {
 
   it("a route whose body is parsed before its handler gets the same lift (送信確定 of a 600 MB file)", async () => {
     expect(await post("/parsed-work", pieces(1), 0, "application/json")).toBe(200);
+  });
+
+  it("a client that stops reading a long answer is still cut (the lift ends when the answer starts)", async () => {
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      path: "/big-answer",
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": 2 },
+      agent: false,
+    });
+    req.on("response", (res) => {
+      res.pause(); // never read: the server's writes back up and the connection goes silent
+    });
+    req.on("error", () => undefined);
+    req.end("{}");
+    try {
+      for (let i = 0; i < 50 && bigAnswerClosed === undefined; i++) await sleep(100);
+      const closed = await Promise.race([bigAnswerClosed, sleep(10_000).then(() => false)]);
+      expect(closed).toBe(true);
+    } finally {
+      req.destroy();
+    }
   });
 
   it("a body still arriving after requestSeconds is cut; allowLongBody gives a declared body its time", async () => {

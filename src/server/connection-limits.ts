@@ -116,8 +116,13 @@ export function serverIsWorking(raw: IncomingMessage, res: ServerResponse): void
   clearTimeout(deadlines.get(raw)?.timer);
   deadlines.delete(raw);
   // Node destroys a timed-out socket only when nobody listens for 'timeout' on the request, the
-  // response or the server; the response's listener lives exactly as long as this answer.
-  if (res.listenerCount("timeout") === 0) res.on("timeout", () => undefined);
+  // response or the server; the response's listener lives exactly as long as this answer. Once the
+  // answer has started, a silent connection is a client that stopped reading (a stalled download):
+  // that one is closed, as Node would.
+  if (res.listenerCount("timeout") === 0)
+    res.on("timeout", (socket: Socket) => {
+      if (res.headersSent) socket.destroy();
+    });
 }
 
 function setDeadline(raw: IncomingMessage, started: number, ms: number): void {

@@ -5,8 +5,10 @@
  *            online nodes, etcd member configs, pinned cosigners, haproxy config (cluster/cluster-init.ts)
  * - `join`   adds a node (online, or an offline backup) to the directory and, with `--etcd`, adds its
  *            etcd member through etcd's API (a learner for the offline node)
- * - `agent`  runs a node's cluster side alone (peer endpoint, payload copies, presence): what the offline
- *            node runs, since it has no user-facing listener
+ * - `bootstrap` issues the first office ID (and with `--demo` the demo's accounts) as state commands
+ *            through one online node, so every node has the same accounts (service/cluster-bootstrap.ts)
+ * - `agent`  runs a node without any user-facing listener (it applies the command log to its own files,
+ *            serves its peer endpoint, keeps payload copies, shows presence): what the offline node runs
  * - `status` each etcd member, the sequencer, the log head, and per node: role, state, applied, lag and
  *            the last checkpoint it cosigned. Exit 0 when every etcd member is healthy, a sequencer is
  *            elected and no node is down; 1 when the cluster runs degraded; 2 when etcd cannot be
@@ -22,12 +24,17 @@ import {
   type ClusterTopology,
 } from "../cluster/cluster-topology.js";
 import { ClusterError } from "../cluster/errors.js";
-import { startClusterAgent } from "../cluster/cluster-agent.js";
+import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
+import { bootstrapCluster } from "../service/cluster-bootstrap.js";
+import { openNode, stopNode } from "../service/node.js";
 import { addEtcdMember } from "../cluster/etcd-membership.js";
 import { readClusterOverview, type ClusterOverview } from "../cluster/node-overview.js";
 import { freePorts } from "../cluster/processes/free-ports.js";
 import { registerOfflineNodeCommand } from "./cluster-offline.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
+import { fileURLToPath } from "node:url";
+
+const EXAMPLE_MAPPING = new URL("../../examples/wide-cp932/mapping.yaml", import.meta.url);
 
 interface StatusFlags {
   etcd?: string;
@@ -233,27 +240,53 @@ export function registerClusterCommands(program: Command): void {
     });
 
   cluster
+    .command("bootstrap")
+    .description("新しいクラスタの最初の事務局ID を発行する (状態変更として全ノードに複製)")
+    .requiredOption(
+      "--data <dir>",
+      "オンラインノードのデータディレクトリ (そのノードの serve はまだ起動しない)",
+    )
+    .option("--office-name <name>", "事務局の名前")
+    .option("--demo", "デモの健診機関・保険者と利用者ID も作る")
+    .option("--json", "発行した ID を JSON で出力する")
+    .action(async (o: { data: string; officeName?: string; demo?: boolean; json?: boolean }) => {
+      const result = await bootstrapCluster(o.data, {
+        ...(o.officeName !== undefined ? { officeName: o.officeName } : {}),
+        ...(o.demo === true ? { exampleMapping: fileURLToPath(EXAMPLE_MAPPING) } : {}),
+      });
+      if (o.json === true) {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      const lines = [`CA 証明書: ${result.caCertificate}`, `台帳の検証鍵: ${result.verifierKey}`];
+      for (const a of result.accounts) {
+        lines.push(`[${a.role}] ${a.institution}: 利用者ID ${a.loginId}  仮パスワード ${a.password}`);
+        lines.push(`    PKCS#12: ${a.pkcs12} (パスワード ${a.pkcs12Password})`);
+      }
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+
+  cluster
     .command("agent")
     .description(
-      "ノードのクラスタ側 (ノード間エンドポイント・ペイロード複製・在席) だけを動かす (オフラインノード用)",
+      "利用者向けの待ち受けなしでノードを動かす (コマンドログの適用・ノード間エンドポイント・ペイロード複製・在席; オフラインノード用)",
     )
     .requiredOption("--data <dir>", "ノードのデータディレクトリ (cluster-node.json があるもの)")
     .action(async (o: { data: string }) => {
-      const agent = await startClusterAgent(o.data);
-      if (agent === undefined) {
+      const config = readNodeClusterConfig(o.data);
+      if (config === undefined) {
         throw new ClusterError(
           "CLUSTER_OPTION_INVALID",
           `クラスタのノードではありません (cluster-node.json がありません): ${o.data}`,
         );
       }
-      process.stderr.write(
-        `kenshin cluster agent: ${agent.config.self} (${agent.config.role}) ノード間 ${agent.peerServer.url}\n`,
-      );
+      const ctx = await openNode(o.data);
+      process.stderr.write(`kenshin cluster agent: ${config.self} (${config.role})\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
-          agent.stop().then(resolve, resolve);
+          stopNode(ctx).then(resolve, resolve);
         };
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);

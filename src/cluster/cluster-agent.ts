@@ -21,7 +21,7 @@ import { publishPresence, type NodeState, type PresencePublisher } from "./node-
 import { createPayloadReplication, type PayloadReplication } from "./payload-replication.js";
 import { openPendingQueue, type PendingQueue } from "./pending-queue.js";
 import { createPeerClient, type PeerClient } from "./peer/peer-client.js";
-import { startPeerServer, type RunningPeerServer } from "./peer/peer-server.js";
+import { startPeerServer, type PeerRoute, type PeerTls, type RunningPeerServer } from "./peer/peer-server.js";
 import { createEtcdQuorumProbe, type QuorumProbe } from "./quorum-probe.js";
 
 export interface ClusterAgent {
@@ -34,6 +34,10 @@ export interface ClusterAgent {
   readonly quorum: QuorumProbe;
   readonly pending: PendingQueue;
   readonly presence: PresencePublisher;
+  /** The node's mutual-TLS identity (for catch-up from peers). */
+  readonly tls: PeerTls;
+  /** Adds a resource to the peer endpoint (the ledger port's `peerRoute()`, integrity routes). */
+  mount(route: PeerRoute): void;
   /** What monitoring shows of every node (bounded etcd reads). */
   overview(): Promise<ClusterOverview>;
   /**
@@ -100,11 +104,14 @@ export async function startClusterAgent(
   const pending = openPendingQueue(files.pending);
   const etcd = new Etcd3({ hosts: [...config.etcd], dialTimeout: 2000 });
   let peerServer: RunningPeerServer | undefined;
+  // Read on every request: routes mounted after the start are served from then on.
+  const routes: PeerRoute[] = [];
   try {
     peerServer = await startPeerServer({
       tls: { ...tls, crlPem: crlPem ?? "" },
       peers: [...config.online, ...config.offline].map((p) => p.name),
       chunks,
+      routes,
       host: config.listenPeer.host,
       port: config.listenPeer.port,
     });
@@ -151,6 +158,10 @@ export async function startClusterAgent(
     quorum,
     pending,
     presence,
+    tls,
+    mount: (route) => {
+      routes.push(route);
+    },
     overview: () => readClusterOverview(etcd, config.prefix, { timeoutMs: 1500 }),
     async monitoring() {
       try {

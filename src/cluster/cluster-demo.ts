@@ -10,13 +10,13 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { clusterFiles, initCluster } from "./cluster-init.js";
+import { clusterFiles, initCluster, type ClusterFiles } from "./cluster-init.js";
 import { etcdClientUrl, etcdRole, onlineNodes, type ClusterTopology } from "./cluster-topology.js";
 import { ClusterError } from "./errors.js";
 import { addEtcdMember, startEtcdMember, waitMemberHealthy } from "./etcd-membership.js";
 import { readPresence } from "./node-presence.js";
 import { freePorts } from "./processes/free-ports.js";
-import { HAPROXY_BINARY } from "./processes/haproxy.js";
+import { HAPROXY_BINARY, haproxyBackendStatus } from "./processes/haproxy.js";
 import {
   logTail,
   requireBinary,
@@ -36,6 +36,11 @@ export interface ClusterDemoOptions {
   /** The demo's cluster directory (made when missing; reused when it holds a cluster.json). */
   readonly dir: string;
   readonly nodeCommand: NodeCommand;
+  /**
+   * Runs once etcd is up, before any node process starts (the CLI issues the first office ID and the
+   * demo's accounts here, through node1's port: `kenshin cluster bootstrap`).
+   */
+  readonly beforeNodes?: (files: ClusterFiles, topology: ClusterTopology) => Promise<void>;
   readonly log?: (line: string) => void;
   readonly startTimeoutMs?: number;
 }
@@ -94,10 +99,9 @@ export async function startClusterDemo(o: ClusterDemoOptions): Promise<RunningCl
       await waitMemberHealthy(etcdClientUrl(n), { timeoutMs, process: p });
       log(`etcd: オフラインノード ${n.name} を学習者として追加しました / learner added`);
     }
+    await o.beforeNodes?.(files, topology);
     for (const n of topology.nodes) {
-      const dir = files.nodeDir(n.name);
-      const c = o.nodeCommand({ name: n.name, role: n.role, dir });
-      track(`node ${n.name}`, startSupervised(c.command, c.args, { logFile: join(dir, "node.log") }));
+      track(`node ${n.name}`, startNodeProcess(files, n, o.nodeCommand));
     }
     await waitNodesPresent(topology, hosts, started, timeoutMs);
     log("ノード: 4 台すべてが etcd に在席を示しています / all 4 nodes present");
@@ -107,14 +111,34 @@ export async function startClusterDemo(o: ClusterDemoOptions): Promise<RunningCl
         logFile: join(o.dir, "haproxy", "haproxy.log"),
       }),
     );
+    await waitFor(
+      async () => {
+        const status = await haproxyBackendStatus(files.haproxySocket).catch(() => ({}));
+        return onlineNodes(topology).every((n) => (status as Record<string, string>)[n.name] === "UP")
+          ? true
+          : undefined;
+      },
+      { what: "haproxy: every online node UP", timeoutMs, intervalMs: 250 },
+    );
     log(
-      `haproxy: https://${topology.frontend.host}:${topology.frontend.port}/ (TLS パススルー / pass-through)`,
+      `haproxy: https://${topology.frontend.host}:${topology.frontend.port}/ (TLS パススルー / pass-through, オンラインノード 3 台とも UP)`,
     );
   } catch (error) {
     await stop();
     throw error;
   }
   return { topology, dir: o.dir, processes: started, stop };
+}
+
+/** Starts one node's process (its log in the node's directory): at start, and again after a kill. */
+export function startNodeProcess(
+  files: ClusterFiles,
+  n: { readonly name: string; readonly role: "online" | "offline" },
+  nodeCommand: NodeCommand,
+): SupervisedProcess {
+  const dir = files.nodeDir(n.name);
+  const c = nodeCommand({ name: n.name, role: n.role, dir });
+  return startSupervised(c.command, c.args, { logFile: join(dir, "node.log") });
 }
 
 async function waitNodesPresent(

@@ -14,6 +14,8 @@ export type ClusterErrorCode =
   | "CLUSTER_CHUNK_TOO_LARGE"
   | "CLUSTER_PEER_UNREACHABLE"
   | "CLUSTER_PEER_REQUEST_INVALID"
+  // A replicated upload's command that names no payload.
+  | "CLUSTER_PAYLOAD_MISSING"
   // The ordered command log on etcd.
   | "CLUSTER_LOG_CONFLICT"
   | "CLUSTER_LOG_GAP"

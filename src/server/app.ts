@@ -132,6 +132,16 @@ export function buildApp(options: AppOptions): App {
         .send(outcome("CLUSTER_QUARANTINED", "exception", "このノードは点検のため利用を停止しています"));
     });
   }
+  const cluster = ctx.cluster;
+  if (cluster?.caughtUp !== undefined) {
+    // A cluster node answers only once it applied what the cluster had ordered when the request came:
+    // a session opened or a transfer made through another node is there on this one too.
+    app.addHook("onRequest", async (request) => {
+      const url = request.url;
+      if (url === "/api/v1/health" || !(url.startsWith("/api/") || url.startsWith("/fhir"))) return;
+      await cluster.caughtUp?.();
+    });
+  }
   const connections = guardOpenConnections(app, ctx);
   app.setErrorHandler((error, request, reply) => {
     // An unexpected failure on a ledger that went back in time (entries and checkpoints deleted under

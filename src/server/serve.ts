@@ -11,7 +11,9 @@ import { EnvelopeChannels } from "../service/envelope-channels.js";
 import { runRetention } from "../service/retention.js";
 import { loadConversionReference } from "../service/mappings.js";
 import type { ClusterHooks } from "../service/cluster-hooks.js";
-import { closeNode, openNode, type Clock } from "../service/node.js";
+import { openNode, stopNode, type Clock } from "../service/node.js";
+import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
+import { ClusterError } from "../cluster/errors.js";
 import { spoolDir } from "../service/upload-stream.js";
 import { clearSpool } from "../store/payload-spool.js";
 import type { ServiceContext } from "../service/context.js";
@@ -44,6 +46,14 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   let app: App | undefined;
+  // The offline backup node has no user-facing listener at all: it runs as `kenshin cluster agent`.
+  if (readNodeClusterConfig(dir)?.role === "offline") {
+    throw new ClusterError(
+      "CLUSTER_OPTION_INVALID",
+      "オフラインノードは利用者向けに待ち受けません (kenshin cluster agent で起動してください)",
+      {},
+    );
+  }
   const opened = await openNode(dir, {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.env ? { env: options.env } : {}),
@@ -74,7 +84,7 @@ export async function startServer(
     await writeFile(serverPidPath(dir), `${process.pid}\n`, { mode: 0o644 });
   } catch (error) {
     await app?.app.close();
-    closeNode(ctx);
+    await stopNode(ctx);
     throw error;
   }
   // The CRL is valid for a week and OpenSSL refuses every client once it lapses: re-sign it at start
@@ -107,7 +117,7 @@ export async function startServer(
       clearInterval(crlTimer);
       clearInterval(retentionTimer);
       await running.app.close();
-      closeNode(ctx);
+      await stopNode(ctx);
       await rm(serverPidPath(dir), { force: true });
     },
   };

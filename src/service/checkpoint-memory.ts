@@ -115,7 +115,11 @@ export function rememberCheckpoint(paths: Pick<DataPaths, "dir">, note: string):
 export async function checkLedgerAtStart(ctx: ServiceContext): Promise<void> {
   let note: string;
   try {
-    note = checkLedgerNotRolledBack(ctx) ?? ctx.ledger.latestCheckpoint().note;
+    const checked = checkLedgerNotRolledBack(ctx);
+    // A new cluster member builds its ledger from the command log: before a first checkpoint is
+    // published there is nothing to remember (the memory is written with the first one it serves).
+    if (checked === undefined && ctx.cluster !== undefined && !hasCheckpoint(ctx)) return;
+    note = checked ?? ctx.ledger.latestCheckpoint().note;
   } catch (error) {
     const failure = error instanceof ServiceError ? error : rolledBack("no checkpoint", {}, error);
     await audit(ctx, [
@@ -129,6 +133,15 @@ export async function checkLedgerAtStart(ctx: ServiceContext): Promise<void> {
     throw failure;
   }
   rememberCheckpoint(ctx.paths, note);
+}
+
+function hasCheckpoint(ctx: ServiceContext): boolean {
+  try {
+    ctx.ledger.latestCheckpoint();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The rollback error when the ledger has gone back from the memory now, else undefined (never throws). */

@@ -1,9 +1,14 @@
 /**
- * What the service needs of the cluster, when it runs as one (service/node.ts or the server's start
- * sets it; a single node has none): the upload path waits until a majority of online nodes holds the
- * sealed payload before anything is acknowledged (cluster/payload-replication.ts), and the office's
- * monitoring shows each node's role, state, lag and last cosigned size (cluster/node-overview.ts).
+ * What the service needs of the cluster, when it runs as one (service/node.ts sets it for a data
+ * directory holding a `cluster-node.json`, service/cluster-node.ts; a single node has none): the upload
+ * path waits until a majority of online nodes holds the sealed payload before anything is acknowledged
+ * (cluster/payload-replication.ts) and names it in its command; each request first waits until this
+ * node applied what the cluster had ordered when it arrived (so a session or transfer made through
+ * another node is there); the office's monitoring shows each node's role, state, lag and last cosigned
+ * size (cluster/node-overview.ts).
  */
+import type { PayloadReference } from "../cluster/payload-manifest.js";
+import type { ReplicatedPayload } from "./state-commands/command.js";
 
 /** One node as the office's monitoring shows it (names and numbers only). */
 export interface ClusterNodeView {
@@ -32,7 +37,29 @@ export interface ClusterHooks {
   replicatePayload(
     payload: { readonly transfer: string; readonly kind: "original" | "standard" },
     blobs: Iterable<Uint8Array>,
-  ): Promise<unknown>;
+  ): Promise<{ readonly reference: PayloadReference }>;
   /** The cluster section of the monitoring view (bounded; never throws). */
   monitoring(): Promise<ClusterMonitoring>;
+  /**
+   * Resolves once this node applied every batch ordered before the call (bounded; without a majority
+   * it resolves at once: the survivor serves what it has).
+   */
+  caughtUp?(): Promise<void>;
+  /** True while this node can order state changes (a majority of etcd's voting members answers). */
+  hasQuorum?(): boolean;
+  /** Stops the cluster side (the ledger port, then the agent); the caller closes service.db after. */
+  stop?(): Promise<void>;
+}
+
+/** What a replicated upload's command carries to name its payload (state-commands ReplicatedPayload). */
+export function replicatedPayload(
+  reference: PayloadReference,
+  wrapped: { readonly kekId: string; readonly bytes: Uint8Array },
+): ReplicatedPayload {
+  return {
+    manifest: reference.manifest,
+    chunks: reference.chunks,
+    kekId: wrapped.kekId,
+    wrappedKey: Buffer.from(wrapped.bytes).toString("base64"),
+  };
 }

@@ -7,7 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { issueAccount } from "./accounts.js";
 import { issueCertificate } from "./certificates.js";
-import { systemActor } from "./context.js";
+import { systemActor, type ServiceContext } from "./context.js";
 import { createInstitution, linkInstitutions } from "./institutions.js";
 import { loadConversionReference, registerMapping } from "./mappings.js";
 import { closeNode, initDataDir, openNode, type Clock } from "./node.js";
@@ -42,43 +42,14 @@ export async function createDemo(
   });
   const ctx = await openNode(dir, options.clock ? { clock: options.clock } : {});
   try {
-    const actor = systemActor("kenshin-demo");
-    const reference = await loadConversionReference();
-    const sender = await createInstitution(ctx, actor, {
-      kind: "sender",
-      name: "さくら健診センター (デモ)",
-      number: "1312345678",
-    });
-    await registerMapping(ctx, actor, reference, sender.id, await readFile(options.exampleMapping, "utf8"));
-    const receiver = await createInstitution(ctx, actor, {
-      kind: "receiver",
-      name: "みなと健康保険組合 (デモ)",
-      number: "06131111",
-    });
-    await linkInstitutions(ctx, actor, sender.id, receiver.id);
-    const accounts: DemoAccount[] = [
-      {
-        role: "office",
-        institution: "デモ事務局",
-        loginId: init.office.loginId,
-        password: init.office.temporaryPassword,
-        ...certFiles(init.office.certificate),
-      },
-    ];
-    for (const [institution, role] of [
-      [sender, "sender"],
-      [receiver, "receiver"],
-    ] as const) {
-      const account = await issueAccount(ctx, actor, institution.id);
-      const cert = await issueCertificate(ctx, actor, institution.id, { writeFiles: true });
-      accounts.push({
-        role,
-        institution: institution.name,
-        loginId: account.loginId,
-        password: account.temporaryPassword,
-        ...certFiles(cert),
-      });
-    }
+    const office: DemoAccount = {
+      role: "office",
+      institution: "デモ事務局",
+      loginId: init.office.loginId,
+      password: init.office.temporaryPassword,
+      ...certFiles(init.office.certificate),
+    };
+    const accounts = [office, ...(await seedDemoInstitutions(ctx, options.exampleMapping))];
     const url = `https://${options.host === "127.0.0.1" || options.host === "0.0.0.0" ? "localhost" : options.host}:${options.port}/`;
     const description: DemoDescription = {
       url,
@@ -93,7 +64,50 @@ export async function createDemo(
   }
 }
 
-function certFiles(c: { files?: { pem: string; key: string; pkcs12: string }; pkcs12Password: string }) {
+/**
+ * The demo's sender (with the example mapping) and receiver, linked, each with an account and a client
+ * certificate: every step a state command through the node's port, so on a cluster every node has them.
+ */
+export async function seedDemoInstitutions(
+  ctx: ServiceContext,
+  exampleMapping: string,
+): Promise<DemoAccount[]> {
+  const actor = systemActor("kenshin-demo");
+  const reference = await loadConversionReference();
+  const sender = await createInstitution(ctx, actor, {
+    kind: "sender",
+    name: "さくら健診センター (デモ)",
+    number: "1312345678",
+  });
+  await registerMapping(ctx, actor, reference, sender.id, await readFile(exampleMapping, "utf8"));
+  const receiver = await createInstitution(ctx, actor, {
+    kind: "receiver",
+    name: "みなと健康保険組合 (デモ)",
+    number: "06131111",
+  });
+  await linkInstitutions(ctx, actor, sender.id, receiver.id);
+  const accounts: DemoAccount[] = [];
+  for (const [institution, role] of [
+    [sender, "sender"],
+    [receiver, "receiver"],
+  ] as const) {
+    const account = await issueAccount(ctx, actor, institution.id);
+    const cert = await issueCertificate(ctx, actor, institution.id, { writeFiles: true });
+    accounts.push({
+      role,
+      institution: institution.name,
+      loginId: account.loginId,
+      password: account.temporaryPassword,
+      ...certFiles(cert),
+    });
+  }
+  return accounts;
+}
+
+export function certFiles(c: {
+  files?: { pem: string; key: string; pkcs12: string };
+  pkcs12Password: string;
+}) {
   return {
     certificate: c.files?.pem ?? "",
     key: c.files?.key ?? "",

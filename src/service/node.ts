@@ -5,8 +5,9 @@
  *
  * This is where the ledger's write port is chosen ({@link openLedgerPort}): the embedded node's
  * publisher (group commit into ledger.db, state changes made atomic through the outbox in service.db,
- * checkpoints signed on a cadence with keys/ledger.key). A cluster member will choose its etcd-backed
- * implementation here; nothing else in `service/` changes.
+ * checkpoints signed on a cadence with keys/ledger.key) or, for a cluster member (the directory holds a
+ * `cluster-node.json`), the replicated port on etcd with its cluster side (cluster-node.ts); nothing
+ * else in `service/` chooses.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -37,6 +38,11 @@ import { RefusalLimiter } from "./refusal-log.js";
 import { StagedPayloads } from "./staged-payloads.js";
 import { commandApplier } from "./state-commands/registry.js";
 import { stampCheckpoint } from "./time-stamps.js";
+import type { ClusterHooks } from "./cluster-hooks.js";
+import { openClusterNode } from "./cluster-node.js";
+import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
+import type { NodeClusterConfig } from "../cluster/cluster-topology.js";
+import { isCodedError } from "../coded-error.js";
 
 export interface Clock {
   readonly now: () => Date;
@@ -131,33 +137,49 @@ export async function initDataDir(
   stamping.attach(ctx);
   try {
     await writeCrl(ctx);
-    const actor = systemActor("kenshin-init");
-    await audit(ctx, [
-      adminRecord(
-        ctx,
-        actor,
-        "institution.create",
-        { kind: "institution", id: "-" },
-        "success",
-        "node initialised",
-      ),
-    ]);
-    const office = await createInstitution(ctx, actor, {
-      kind: "office",
-      name: options.officeName ?? "事務局",
-    });
-    const account = await issueAccount(ctx, actor, office.id);
-    const certificate = await issueCertificate(ctx, actor, office.id, { writeFiles: true });
-    return { paths, verifierKey: signer.verifierKey, office: { ...account, certificate } };
+    const office = await issueFirstOffice(ctx, "kenshin-init", options.officeName ?? "事務局");
+    return { paths, verifierKey: signer.verifierKey, office };
   } finally {
     closeNode(ctx);
   }
 }
 
+/**
+ * The first office ID: the office institution, its account and client certificate — each a state
+ * command through the node's port (on a cluster, every node gets the same accounts).
+ */
+export async function issueFirstOffice(
+  ctx: ServiceContext,
+  by: string,
+  officeName: string,
+): Promise<InitResult["office"]> {
+  const actor = systemActor(by);
+  await audit(ctx, [
+    adminRecord(
+      ctx,
+      actor,
+      "institution.create",
+      { kind: "institution", id: "-" },
+      "success",
+      "node initialised",
+    ),
+  ]);
+  const office = await createInstitution(ctx, actor, { kind: "office", name: officeName });
+  const account = await issueAccount(ctx, actor, office.id);
+  const certificate = await issueCertificate(ctx, actor, office.id, { writeFiles: true });
+  return { ...account, certificate };
+}
+
 /** Opens an existing data directory. */
 export async function openNode(
   dir: string,
-  options: { clock?: Clock; env?: NodeJS.ProcessEnv; onCrlChanged?: () => void } = {},
+  options: {
+    clock?: Clock;
+    env?: NodeJS.ProcessEnv;
+    onCrlChanged?: () => void;
+    /** Told about a cluster node's background errors (etcd, peers); default: one line on stderr. */
+    onClusterError?: (error: unknown) => void;
+  } = {},
 ): Promise<ServiceContext> {
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(dir);
@@ -169,27 +191,32 @@ export async function openNode(
     );
   }
   const config = await loadConfig(paths.config, options.env ?? process.env);
+  // A cluster member (kenshin cluster init|join wrote cluster-node.json): its databases are built from
+  // the command log, so service.db is made on first start; the offline node has no CA key.
+  const member = readNodeClusterConfig(dir);
   const [caCert, caKey] = await Promise.all([
     readFile(paths.caCert, "utf8"),
-    readFile(paths.caKey, "utf8"),
+    member?.role === "offline" ? Promise.resolve("") : readFile(paths.caKey, "utf8"),
   ]).catch((cause: unknown) => {
     throw new ServiceError("SERVICE_DATA_DIR_UNUSABLE", "CA の証明書または鍵を読めません", {}, { cause });
   });
-  const signer = createNoteSigner(readKeyFile(paths.ledgerKey));
-  const db = openServiceDb(paths.serviceDb, { create: false });
-  let ledger: LedgerPort;
+  const verifierKey = (await readFile(paths.ledgerVerifierKey, "utf8")).trim();
+  const db = openServiceDb(paths.serviceDb, {
+    create: member !== undefined && !existsSync(paths.serviceDb),
+  });
   const stamping = stampingHook();
   const payloads = new StagedPayloads();
+  let chosen: { ledger: LedgerPort; cluster?: ClusterHooks };
   try {
-    ledger = openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db, payloads, stamping.hook);
+    chosen = await chooseLedgerPort(dir, member, db, payloads, stamping.hook, options.onClusterError);
   } catch (error) {
     db.close();
     throw error;
   }
   const ctx: ServiceContext = {
     db,
-    ledger,
-    verifierKey: signer.verifierKey,
+    ledger: chosen.ledger,
+    verifierKey,
     config,
     paths,
     ca: { certPem: caCert, keyPem: caKey },
@@ -198,9 +225,43 @@ export async function openNode(
     onCrlChanged: options.onCrlChanged,
     refusals: new RefusalLimiter({ now: () => clock.now().getTime() }),
     payloads,
+    ...(chosen.cluster !== undefined ? { cluster: chosen.cluster } : {}),
   };
   stamping.attach(ctx);
   return ctx;
+}
+
+/**
+ * The one place the node's write port is chosen: the replicated port on etcd for a cluster member
+ * (cluster-node.ts; with the cluster hooks the service uses), else the embedded publisher.
+ */
+async function chooseLedgerPort(
+  dir: string,
+  member: NodeClusterConfig | undefined,
+  db: ServiceDb,
+  payloads: StagedPayloads,
+  onCheckpoint: CheckpointPublished,
+  onClusterError: ((error: unknown) => void) | undefined,
+): Promise<{ ledger: LedgerPort; cluster?: ClusterHooks }> {
+  if (member !== undefined) {
+    const opened = await openClusterNode({
+      dir,
+      config: member,
+      db,
+      onCheckpoint,
+      onError: onClusterError ?? logClusterError,
+    });
+    return { ledger: opened.ledger, cluster: opened.hooks };
+  }
+  const paths = dataPaths(dir);
+  const signer = createNoteSigner(readKeyFile(paths.ledgerKey));
+  return { ledger: openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db, payloads, onCheckpoint) };
+}
+
+/** A cluster node's background error, as one line without any data (codes only). */
+function logClusterError(error: unknown): void {
+  const code = isCodedError(error) ? error.code : error instanceof Error ? error.name : "unknown";
+  process.stderr.write(`kenshin cluster: ${code}\n`);
 }
 
 /**
@@ -282,11 +343,30 @@ function stampingHook(): { hook: CheckpointPublished; attach: (ctx: ServiceConte
 
 /**
  * Closes what openNode opened: the ledger first (it writes what is queued and signs a checkpoint
- * covering everything; the embedded one does so before returning), then the service database.
+ * covering everything; the embedded one does so before returning), then the service database. A
+ * cluster node's side stops asynchronously: await {@link stopNode} for it.
  */
 export function closeNode(ctx: ServiceContext): void {
+  if (ctx.cluster?.stop !== undefined) {
+    void stopNode(ctx);
+    return;
+  }
   try {
     void ctx.ledger.close();
+  } finally {
+    ctx.db.close();
+  }
+}
+
+/** Closes what openNode opened and resolves once everything (a cluster node's side too) has stopped. */
+export async function stopNode(ctx: ServiceContext): Promise<void> {
+  const stop = ctx.cluster?.stop;
+  if (stop === undefined) {
+    closeNode(ctx);
+    return;
+  }
+  try {
+    await stop();
   } finally {
     ctx.db.close();
   }

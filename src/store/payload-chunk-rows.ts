@@ -50,7 +50,8 @@ export function insertPayloadBlobs(
   o: {
     readonly transferId: string;
     readonly kind: PayloadKind;
-    readonly blobs: readonly Uint8Array[];
+    /** In chunk order; read one at a time (a generator keeps memory at one chunk). */
+    readonly blobs: Iterable<Uint8Array>;
     /** The data key as wrapped by the KEK (absent on a node that keeps ciphertext only). */
     readonly wrappedKey?: { readonly kekId: string; readonly bytes: Uint8Array } | undefined;
   },
@@ -74,7 +75,8 @@ export function insertPayloadBlobs(
   const insert = db.prepare(
     "INSERT INTO payload_chunks (transfer_id, kind, seq, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)",
   );
-  o.blobs.forEach((blob, seq) => {
+  let seq = 0;
+  for (const blob of o.blobs) {
     // The shortest chunk is an empty plaintext: nonce + 16-byte GCM tag.
     if (blob.length < NONCE_BYTES + 16) {
       throw new PayloadError("PAYLOAD_CORRUPT", "チャンクが短すぎます", { transferId: o.transferId, seq });
@@ -86,5 +88,6 @@ export function insertPayloadBlobs(
       Buffer.from(blob.subarray(0, NONCE_BYTES)),
       Buffer.from(blob.subarray(NONCE_BYTES)),
     );
-  });
+    seq++;
+  }
 }

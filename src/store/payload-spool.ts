@@ -166,6 +166,15 @@ export class PayloadSpool {
     }
   }
 
+  /**
+   * The data key wrapped by the KEK, as a replicated upload's command carries it (cluster nodes store
+   * the payload from its replicated blobs and this wrapped key; the plain key never leaves this process).
+   * @throws DataKeyError DATA_KEY_KEK_ROTATING, DATA_KEY_KEK_STALE
+   */
+  wrappedKey(kek: Kek): { readonly kekId: string; readonly bytes: Uint8Array } {
+    return { kekId: kek.id, bytes: kek.wrap(this.dek, this.transferId) };
+  }
+
   /** Deletes the spool file and forgets the data key (after commit or on failure). */
   close(): void {
     this.dek.fill(0);

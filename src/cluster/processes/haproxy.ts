@@ -188,6 +188,11 @@ function parseStat(csv: string): Record<string, BackendStatus> {
   return out;
 }
 
+/** Each backend server's status as the haproxy listening on this admin socket sees it now. */
+export async function haproxyBackendStatus(socket: string): Promise<Record<string, BackendStatus>> {
+  return parseStat(await adminCommand(socket, "show stat"));
+}
+
 /**
  * Writes the configuration and starts haproxy in the foreground (`-db`), then waits until the frontend
  * accepts connections.
@@ -214,8 +219,7 @@ export async function startHaproxy(o: HaproxyOptions): Promise<RunningHaproxy> {
     { mode: 0o600 },
   );
   const proc = startSupervised(binary, ["-db", "-f", configFile], { logFile: join(o.dir, "haproxy.log") });
-  const backendStatus = async (): Promise<Record<string, BackendStatus>> =>
-    parseStat(await adminCommand(socket, "show stat"));
+  const backendStatus = (): Promise<Record<string, BackendStatus>> => haproxyBackendStatus(socket);
   try {
     await waitFor(
       async () => {

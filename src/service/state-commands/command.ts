@@ -10,14 +10,27 @@
 import type { AppendResult, StateCommand } from "../../ledger/write-port.js";
 import type { ServiceDb } from "../../store/service-db.js";
 
+/**
+ * How a replicated upload's command names its payload (a cluster node's upload; absent on a single
+ * node): the content address of the payload's manifest (cluster/payload-manifest.ts), how many chunks
+ * it names, and the transfer's data key wrapped by the KEK (base64). Every node stores the same rows
+ * from the same blobs; a node without the KEK (the offline node) keeps ciphertext it cannot open.
+ */
+export interface ReplicatedPayload {
+  readonly manifest: string;
+  readonly chunks: number;
+  readonly kekId: string;
+  readonly wrappedKey: string;
+}
+
 /** What an applier may use besides the database: payloads that arrive beside the log (uploads). */
 export interface ApplyDeps {
   /**
-   * Stores the payload of `transferId` that this node holds ready (the embedded node: the upload's
-   * spool, still in this process; a cluster member: the chunks replicated to it). Throws a coded
-   * error when it does not hold it.
+   * Stores the payload of `transferId` (the embedded node: the upload's spool, still in this process;
+   * a cluster node: the replicated blobs `payload` names, from its chunk store — or, when it does not
+   * hold them yet, a note to fetch them). Throws a coded error when it cannot.
    */
-  readonly commitPayload: (db: ServiceDb, transferId: string) => void;
+  readonly commitPayload: (db: ServiceDb, transferId: string, payload?: ReplicatedPayload) => void;
 }
 
 /** One kind of command: its name, how to apply it, and a typed constructor for callers. */

@@ -6,7 +6,7 @@
 import { deletePayload } from "../../store/payload-store.js";
 import type { ServiceDb } from "../../store/service-db.js";
 import { ServiceError } from "../errors.js";
-import { commandType, jstMonth } from "./command.js";
+import { commandType, jstMonth, type ReplicatedPayload } from "./command.js";
 
 type Status = "converted" | "sent" | "downloaded" | "received" | "discarded" | "deleted";
 
@@ -20,7 +20,7 @@ function move(db: ServiceDb, id: string, from: Status, sql: string, ...values: (
 
 /**
  * An accepted upload: the transfer row (the payload's foreign key), then its encrypted standard CSV,
- * which this node holds ready (`deps.commitPayload`).
+ * which this node holds ready (`deps.commitPayload`; on a cluster, named by `payload`).
  */
 export const transferCreate = commandType<{
   id: string;
@@ -34,6 +34,7 @@ export const transferCreate = commandType<{
   reportJson: string;
   at: string;
   deleteAfter: string;
+  payload?: ReplicatedPayload;
 }>("transfer.create", (a, _results, db, deps) => {
   db.prepare(
     `INSERT INTO transfers (id, sender_id, receiver_id, status, mapping_id, original_sha256, original_bytes,
@@ -54,7 +55,7 @@ export const transferCreate = commandType<{
     a.at,
     a.deleteAfter,
   );
-  deps.commitPayload(db, a.id);
+  deps.commitPayload(db, a.id, a.payload);
 });
 
 /** 送信確定: visible to the receiver; its records counted for the receiver's month (JST), for billing. */

@@ -6,6 +6,7 @@
  * one too (refusal.ts). The standard CSV is kept encrypted in the database (payload-store) and only for
  * as long as needed; the original upload is hashed, converted and not kept.
  */
+import { replicatedPayload } from "../cluster-hooks.js";
 import type { EnvelopeKey } from "../../client/envelope.js";
 import { isCodedError } from "../../coded-error.js";
 import { parseMapping } from "../../convert/mapping.js";
@@ -155,7 +156,10 @@ export async function uploadTransfer(
     // IMMEDIATE, so the write lock is taken before the KEK wraps the data key (see payload-store.ts).
     // In a cluster: the sealed payload on a majority of online nodes before anything is acknowledged
     // (CLUSTER_NO_QUORUM, a 503, otherwise; the spool is then dropped and nothing is stored).
-    await ctx.cluster?.replicatePayload({ transfer: id, kind: "standard" }, spool.sealedBlobs());
+    const replicated = await ctx.cluster?.replicatePayload(
+      { transfer: id, kind: "standard" },
+      spool.sealedBlobs(),
+    );
     ctx.payloads.stage(id, (db) => spool.commit(db, kek));
     const create = transferCreate.of({
       id,
@@ -169,6 +173,10 @@ export async function uploadTransfer(
       reportJson: JSON.stringify(report),
       at: now.toISOString(),
       deleteAfter: addDays(now, ctx.config.retention.unconfirmedDays),
+      // In a cluster every node stores the payload from the replicated blobs this names.
+      ...(replicated !== undefined
+        ? { payload: replicatedPayload(replicated.reference, spool.wrappedKey(kek)) }
+        : {}),
     });
     const common = recordCommon(ctx, actor, "success");
     await ctx.ledger.append(

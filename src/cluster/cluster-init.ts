@@ -341,6 +341,7 @@ function writeTopologyFiles(files: ClusterFiles, topology: ClusterTopology): voi
       checkIntervalMs: 1000,
       fall: 2,
       rise: 2,
+      balance: "source",
     }),
   );
 }

@@ -87,6 +87,13 @@ export function haproxyConfig(o: {
   checkIntervalMs: number;
   fall: number;
   rise: number;
+  /**
+   * How connections are spread: `leastconn` (default), or `source` — one user address stays on one
+   * node while it is up (the kenshin cluster: an envelope key agreed for an upload or download lives in
+   * the memory of the node that agreed it), and moves to another when that node goes down (sessions
+   * are replicated, so the user stays logged in).
+   */
+  balance?: "leastconn" | "source";
 }): string {
   if (o.backends.length === 0) {
     throw new ClusterError("CLUSTER_OPTION_INVALID", "haproxy の転送先がありません", {});
@@ -118,7 +125,8 @@ export function haproxyConfig(o: {
     `  default_backend ${BACKEND}`,
     "",
     `backend ${BACKEND}`,
-    "  balance leastconn",
+    `  balance ${o.balance ?? "leastconn"}`,
+    ...(o.balance === "source" ? ["  hash-type consistent"] : []),
   ];
   if (o.check.kind === "https") {
     lines.push(

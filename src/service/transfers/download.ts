@@ -112,7 +112,11 @@ export async function downloadTransfer(
       },
     ],
     // The first download moves "sent" on; a later one (or a concurrent one) leaves the status alone.
-    { command: transferDownload.of({ id, at: downloadedAt }) },
+    // A cluster node without a majority serves the download and keeps its entry to append later, but
+    // cannot move the status (a state change): the next download once the majority is back does.
+    row.status === "sent" && ctx.cluster?.hasQuorum?.() !== false
+      ? { command: transferDownload.of({ id, at: downloadedAt }) }
+      : {},
   );
   if (fhir !== undefined)
     return { key, chunks: oneChunk(fhir), ...(summary !== undefined ? { summary } : {}) };

@@ -50,6 +50,29 @@ function changesState(options: AppendOptions | undefined): boolean {
 }
 
 /**
+ * The command log and the pending queue are JSON: record hashes packed 32 bytes each in one array (what
+ * a large conversion passes) travel as the hex strings they stand for.
+ */
+function jsonSafe(request: AppendRequest): AppendRequest {
+  const hashes = request.recordHashes;
+  if (hashes === undefined) return request;
+  if (Array.isArray(hashes)) {
+    const list = hashes as readonly (string | Uint8Array)[];
+    if (list.every((h) => typeof h === "string")) return request;
+    return {
+      ...request,
+      recordHashes: list.map((h) => (typeof h === "string" ? h : Buffer.from(h).toString("hex"))),
+    };
+  }
+  const packed = hashes as Uint8Array;
+  const hex: string[] = [];
+  for (let at = 0; at < packed.length; at += 32) {
+    hex.push(Buffer.from(packed.buffer, packed.byteOffset + at, 32).toString("hex"));
+  }
+  return { ...request, recordHashes: hex };
+}
+
+/**
  * Wraps a write port (the cluster's, or any other): `append` and `close` are the guard's, everything
  * else the port offers (its read side, status) is the inner port's own, unchanged.
  */
@@ -96,9 +119,10 @@ export function guardWritePort<P extends LedgerWritePort>(
   };
 
   const append = async (
-    requests: readonly AppendRequest[],
+    given: readonly AppendRequest[],
     options?: AppendOptions,
   ): Promise<AppendResult[]> => {
+    const requests = given.map(jsonSafe);
     if (!o.probe.hasQuorum()) {
       if (changesState(options)) throw noQuorumError({ pending: o.queue.count() });
       return queued(requests);

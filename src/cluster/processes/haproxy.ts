@@ -196,6 +196,21 @@ function parseStat(csv: string): Record<string, BackendStatus> {
   return out;
 }
 
+/** How many connections haproxy sent to each backend server so far (its `stot` counter). */
+export async function haproxyServed(socket: string): Promise<Record<string, number>> {
+  const lines = (await adminCommand(socket, "show stat")).split("\n").filter((l) => l.length > 0);
+  const header = (lines[0] ?? "").replace(/^# /, "").split(",");
+  const [px, sv, stot] = ["pxname", "svname", "stot"].map((k) => header.indexOf(k));
+  const out: Record<string, number> = {};
+  for (const line of lines.slice(1)) {
+    const cols = line.split(",");
+    const name = cols[sv ?? -1] ?? "";
+    if (cols[px ?? -1] !== BACKEND || name === "BACKEND" || name === "FRONTEND") continue;
+    out[name] = Number(cols[stot ?? -1] ?? 0);
+  }
+  return out;
+}
+
 /** Each backend server's status as the haproxy listening on this admin socket sees it now. */
 export async function haproxyBackendStatus(socket: string): Promise<Record<string, BackendStatus>> {
   return parseStat(await adminCommand(socket, "show stat"));

@@ -118,7 +118,9 @@ export function startPayloadFetcher(o: {
 }): PayloadFetcher {
   const { db } = o;
   const intervalMs = o.intervalMs ?? 500;
-  let stopped = false;
+  const state = { stopped: false };
+  // Read through a call: the flag changes while a round awaits the network.
+  const isStopped = (): boolean => state.stopped;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
@@ -143,11 +145,11 @@ export function startPayloadFetcher(o: {
       )
       .all();
     for (const r of rows) {
-      if (stopped) return;
+      if (isStopped()) return;
       try {
         if (!gone(r.transfer_id)) {
           const { manifest } = await o.replication.ensurePayload({ manifest: r.manifest, chunks: r.chunks });
-          if (stopped) return;
+          if (isStopped()) return;
           db.transaction(() => {
             if (!gone(r.transfer_id)) {
               insertPayloadBlobs(db, {
@@ -162,7 +164,7 @@ export function startPayloadFetcher(o: {
           drop.run(r.transfer_id);
         }
       } catch (error) {
-        if (!stopped) o.onError?.(error);
+        if (!isStopped()) o.onError?.(error);
       }
     }
   };
@@ -173,7 +175,7 @@ export function startPayloadFetcher(o: {
     return running;
   };
   const schedule = (): void => {
-    if (stopped) return;
+    if (isStopped()) return;
     timer = setTimeout(() => {
       void round().finally(schedule);
     }, intervalMs);
@@ -183,7 +185,7 @@ export function startPayloadFetcher(o: {
   return {
     round,
     async stop() {
-      stopped = true;
+      state.stopped = true;
       if (timer !== undefined) clearTimeout(timer);
       await running?.catch(() => undefined);
     },

@@ -360,13 +360,13 @@ export function closeNode(ctx: ServiceContext): void {
 
 /** Closes what openNode opened and resolves once everything (a cluster node's side too) has stopped. */
 export async function stopNode(ctx: ServiceContext): Promise<void> {
-  const stop = ctx.cluster?.stop;
-  if (stop === undefined) {
+  const cluster = ctx.cluster;
+  if (cluster?.stop === undefined) {
     closeNode(ctx);
     return;
   }
   try {
-    await stop();
+    await cluster.stop();
   } finally {
     ctx.db.close();
   }

@@ -170,9 +170,9 @@ export async function startServiceCluster(): Promise<ServiceCluster> {
     async waitBackend(name, status, timeoutMs = 60_000) {
       await waitFor(
         async () =>
-          (
-            await haproxyBackendStatus(files.haproxySocket).catch(() => ({}) as Record<string, BackendStatus>)
-          )[name] === status
+          (await haproxyBackendStatus(files.haproxySocket).catch((): Record<string, BackendStatus> => ({})))[
+            name
+          ] === status
             ? true
             : undefined,
         { what: `haproxy: ${name} ${status}`, timeoutMs, intervalMs: 250 },

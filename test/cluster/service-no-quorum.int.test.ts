@@ -1,0 +1,109 @@
+/**
+ * Two of the three online nodes down (their kenshin process and their etcd member, SIGKILLed), the
+ * whole service through haproxy (test/support/service-cluster.ts): the survivor goes on serving reads —
+ * download with the recorded hash, trail, look-up by hash — and refuses state changes with the coded
+ * 503 CLUSTER_NO_QUORUM in Japanese. The entries that record those reads are kept on the survivor and,
+ * once the majority is back, appended in the order they were made; every node then has them.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { ApiClient } from "../../src/client/api-client.js";
+import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
+import { NO_QUORUM_MESSAGE } from "../../src/cluster/quorum-errors.js";
+import { sha256Hex, useServiceCluster } from "../support/service-cluster.js";
+import { EXAMPLE_DIR, expectCode, expectStatus, firstLogin } from "../support/test-node.js";
+
+const cluster = useServiceCluster();
+
+interface TrailEntry {
+  index: number;
+  entry: { type: string; time: string };
+}
+
+async function trail(client: ApiClient, id: string): Promise<TrailEntry[]> {
+  const r = await client.get(`/api/v1/transfers/${id}/trail`);
+  expectStatus(r, 200);
+  return (r.json as { entries: TrailEntry[] }).entries;
+}
+
+describe("the replicated service with two online nodes down", () => {
+  it("serves reads from the survivor, refuses writes with the coded 503, appends the reads' entries in order later", async () => {
+    const c = cluster();
+    const body = readFileSync(join(EXAMPLE_DIR, "export.csv"));
+    const sender = c.client("sender");
+    const receiver = c.client("receiver");
+    await firstLogin(sender, c.account("sender").loginId, c.account("sender").password);
+    const r = await firstLogin(receiver, c.account("receiver").loginId, c.account("receiver").password);
+    const receiverId =
+      ((await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] }).receivers[0]?.id ??
+      "";
+    const up = await uploadExport(sender, receiverId, body);
+    expectStatus(up, 201);
+    const transfer = (up.json as { transfer: { id: string; standardSha256?: string } }).transfer;
+    const id = transfer.id;
+    expectStatus(await sender.post(`/api/v1/transfers/${id}/send`), 200);
+    const first = await downloadStandard(receiver, id);
+    if ("refused" in first) throw new Error(first.refused.text);
+    const recorded = sha256Hex(first.bytes);
+    const before = (await trail(receiver, id)).filter((e) => e.entry.type === "download").length;
+    await c.waitSamePosition(["node1", "node2", "node3", "backup"]);
+
+    // The survivor is the node not serving this address now; the two others go down.
+    const busiest = await c.busiest();
+    const survivor = ["node1", "node2", "node3"].find((n) => n !== busiest) ?? "node1";
+    const down = ["node1", "node2", "node3"].filter((n) => n !== survivor);
+    for (const name of down) {
+      await c.kill9Node(name);
+      await c.kill9Etcd(name);
+    }
+    for (const name of down) await c.waitBackend(name, "DOWN");
+
+    // Writes: the coded 503, in Japanese (the probe notices within its deadline; bounded retries).
+    let refused = await uploadExport(sender, receiverId, body);
+    for (let i = 0; i < 20 && refused.status !== 503; i++) {
+      await new Promise((done) => setTimeout(done, 500));
+      refused = await uploadExport(sender, receiverId, body);
+    }
+    expectCode(refused, 503, "CLUSTER_NO_QUORUM");
+    expect(refused.text).toContain(NO_QUORUM_MESSAGE);
+    expectCode(await receiver.post(`/api/v1/transfers/${id}/receipt`), 503, "CLUSTER_NO_QUORUM");
+
+    // Reads go on from the survivor: downloads with the recorded hash, the trail, a look-up.
+    for (let i = 0; i < 2; i++) {
+      const got = await downloadStandard(receiver, id);
+      if ("refused" in got) throw new Error(got.refused.text);
+      expect(sha256Hex(got.bytes)).toBe(recorded);
+    }
+    expect((await trail(receiver, id)).length).toBeGreaterThan(0);
+    const look = await receiver.post("/api/v1/lookup", { sha256: recorded });
+    expectStatus(look, 200);
+    // Their entries are kept on the survivor, not yet in its ledger.
+    expect((await trail(receiver, id)).filter((e) => e.entry.type === "download").length).toBe(before);
+
+    // The majority comes back: the kept entries are appended, in order, and reach every node.
+    for (const name of down) await c.startEtcd(name);
+    for (const name of down) c.startNode(name);
+    for (const name of down) await c.waitBackend(name, "UP", 120_000);
+    let downloads: TrailEntry[] = [];
+    for (let i = 0; i < 60; i++) {
+      downloads = (await trail(receiver, id)).filter((e) => e.entry.type === "download");
+      if (downloads.length >= before + 2) break;
+      await new Promise((done) => setTimeout(done, 500));
+    }
+    expect(downloads.length).toBe(before + 2);
+    const late = downloads.slice(before);
+    expect(late.map((e) => e.index)).toEqual([...late.map((e) => e.index)].sort((a, b) => a - b));
+    expect(late.map((e) => e.entry.time)).toEqual([...late.map((e) => e.entry.time)].sort());
+    await c.waitSamePosition(["node1", "node2", "node3", "backup"]);
+    for (const name of ["node1", "node2", "node3"]) {
+      const direct = c.client("receiver", { node: name });
+      direct.setDeviceKey(r.deviceKey);
+      expect((await direct.login(c.account("receiver").loginId, r.password)).status).toBe(201);
+      const there = (await trail(direct, id)).filter((e) => e.entry.type === "download");
+      expect([name, there.map((e) => e.index)]).toEqual([name, downloads.map((e) => e.index)]);
+    }
+    // And writes work again.
+    expectStatus(await receiver.post(`/api/v1/transfers/${id}/receipt`), 200);
+  }, 480_000);
+});

@@ -7,16 +7,17 @@
  * etcd, durable in a Raft majority's fsynced WAL, applied to its own files) p50/p99/max, and the time
  * until a published checkpoint (log-signed by every node, cosigned by 2 of 3 after each checked its own
  * root) covers the entry on its node, p50/p99 and entries/s. Beside it, in the same run, the embedded
- * node's durable ledger appends of the same number of entries.
+ * node's write port offered the same appends with the same state command at the same rates.
  *
- *   npm run bench:cluster        (CLUSTER_BENCH_RATES=500,2000,5000 CLUSTER_BENCH_SECONDS=5)
+ *   npm run bench:cluster        (CLUSTER_BENCH_RATES=500,2000,5000 CLUSTER_BENCH_SECONDS=5;
+ *                                 CLUSTER_BENCH_PROCESSES=0 skips the one-process-per-node runs)
  *
  * Benchmarks are not tests: nothing here asserts on time. On a shared 2-core machine etcd, the three
  * nodes and the benchmark compete for CPU, so figures are pessimistic.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
@@ -27,10 +28,11 @@ import { startEtcdCluster } from "../../src/cluster/processes/etcd-cluster.js";
 import { generateNoteKey, type NoteKey } from "../../src/crypto/note-key.js";
 import { createCosigner, createNoteSigner } from "../../src/crypto/note-signer.js";
 import type { RecordInput } from "../../src/ledger/entry/operation-record.js";
-import { Ledger } from "../../src/ledger/ledger.js";
+import { EmbeddedLedger } from "../../src/ledger/embedded-ledger.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
 import { openServiceDb } from "../../src/store/service-db.js";
 import { createSqliteLog } from "../../src/store/sqlite-log.js";
+import { sqliteOutbox } from "../../src/store/sqlite-outbox.js";
 
 const RATES = (process.env["CLUSTER_BENCH_RATES"] ?? "500,2000,5000").split(",").map(Number);
 const SECONDS = Number(process.env["CLUSTER_BENCH_SECONDS"] ?? 5);
@@ -199,35 +201,84 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
   };
 }
 
-/** The embedded node's durable appends of `count` entries in batches of 100 (same run, same disk). */
-async function embedded(count: number): Promise<{ perSecond: number; p50: number; p99: number }> {
+/**
+ * The embedded node's write port (EmbeddedLedger: group commit, outbox in service.db, checkpoints on a
+ * cadence), offered the same appends with the same state command open-loop at the same rate, in the same
+ * run: acknowledgement latency p50/p99 and entries/s, and the time to a checkpoint covering the entry.
+ */
+async function embeddedPort(rate: number): Promise<{
+  offered: number;
+  acked: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  pub50: number;
+  pub99: number;
+}> {
   const signer = createNoteSigner(generateNoteKey("bench.kenshin.example/log"));
-  const ledger = new Ledger({
+  const db = openServiceDb(join(dir, `embedded-${rate}-service.db`), { create: true });
+  db.exec("CREATE TABLE IF NOT EXISTS bench_transfers (id TEXT PRIMARY KEY, entry INTEGER NOT NULL) STRICT");
+  const port = new EmbeddedLedger({
     storage: createSqliteLog({
-      path: join(dir, `embedded-${count}.db`),
+      path: join(dir, `embedded-${rate}-ledger.db`),
       origin: signer.name,
       verifierKey: signer.verifierKey,
     }),
+    signer,
+    outbox: sqliteOutbox(db),
+    applyCommand: (command, results) => {
+      benchApplier(command, results, db);
+    },
   });
-  const times: number[] = [];
-  const start = now();
-  for (let n = 0; n < count; n += 100) {
-    const t = now();
-    await ledger.append(
-      Array.from({ length: Math.min(100, count - n) }, (_, i) => ({ record: body(n + i) as RecordInput })),
-    );
-    times.push(now() - t);
+  const latencies: number[] = [];
+  const toCheckpoint: number[] = [];
+  let lastAck = 0;
+  const t0 = now();
+  let offered = 0;
+  const inFlight: Promise<void>[] = [];
+  while (now() - t0 < SECONDS * 1000) {
+    const due = ((now() - t0) / 1000) * rate;
+    while (offered < Math.floor(due)) {
+      const n = offered;
+      const start = now();
+      inFlight.push(
+        port
+          .append([{ record: body(1_000_000 + n) as RecordInput }], {
+            command: { kind: "bench.upload", args: { transfer: `E-${n}` } },
+          })
+          .then(async (r) => {
+            lastAck = now();
+            latencies.push(lastAck - start);
+            await port.checkpointCovering((r[0] as { index: number }).index);
+            toCheckpoint.push(now() - start);
+          }),
+      );
+      offered++;
+    }
+    await sleep(TICK_MS);
   }
-  const perSecond = count / ((now() - start) / 1000);
-  ledger.close();
-  times.sort((a, b) => a - b);
-  return { perSecond, p50: percentile(times, 50), p99: percentile(times, 99) };
+  await Promise.all(inFlight);
+  await port.close();
+  db.close();
+  latencies.sort((a, b) => a - b);
+  toCheckpoint.sort((a, b) => a - b);
+  return {
+    offered,
+    acked: latencies.length,
+    perSecond: latencies.length / ((lastAck - t0) / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    pub50: percentile(toCheckpoint, 50),
+    pub99: percentile(toCheckpoint, 99),
+  };
 }
 
 const cluster = await startEtcdCluster({ dir: join(dir, "etcd"), maxTxnOps: MAX_TXN_OPS });
 try {
   console.log(
-    `etcd 3.4, 3 voting members on 127.0.0.1, --max-txn-ops ${MAX_TXN_OPS}; ${SECONDS} s per rate; nodes in this process, then one process per node\n`,
+    `etcd 3.4, 3 voting members on 127.0.0.1, --max-txn-ops ${MAX_TXN_OPS}; ${SECONDS} s per rate; nodes in this process, then one process per node; load average at the start: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}\n`,
   );
   console.log("three nodes in this process:");
   console.log(
@@ -254,34 +305,52 @@ try {
       ].join(" "),
     );
   }
-  console.log("\none OS process per node (test/cluster/cluster-member.js, the built library):");
-  console.log(
-    "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99",
-  );
+  if (process.env["CLUSTER_BENCH_PROCESSES"] !== "0") {
+    console.log("\none OS process per node (test/cluster/cluster-member.js, the built library):");
+    console.log(
+      "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99",
+    );
+    for (const rate of RATES) {
+      const r = await runProcesses({ dir, hosts: cluster.clientUrls(), rate, seconds: SECONDS, now });
+      r.latencies.sort((a, b) => a - b);
+      r.toPublished.sort((a, b) => a - b);
+      console.log(
+        [
+          String(rate).padStart(9),
+          String(r.offered).padStart(8),
+          String(r.acked).padStart(6),
+          (r.acked / ((r.lastAck - r.firstAt) / 1000)).toFixed(0).padStart(11),
+          percentile(r.latencies, 50).toFixed(1).padStart(8),
+          percentile(r.latencies, 99).toFixed(1).padStart(8),
+          (r.latencies.at(-1) ?? NaN).toFixed(1).padStart(8),
+          (r.toPublished.length / ((r.lastPublished - r.firstAt) / 1000)).toFixed(0).padStart(11),
+          percentile(r.toPublished, 50).toFixed(1).padStart(8),
+          percentile(r.toPublished, 99).toFixed(1).padStart(8),
+        ].join(" "),
+      );
+    }
+  }
+  console.log("\nembedded node's write port (same run, same appends and state command, same disk):");
+  console.log("offered/s  offered  acked  achieved/s  ack p50  ack p99  checkpoint p50  checkpoint p99");
   for (const rate of RATES) {
-    const r = await runProcesses({ dir, hosts: cluster.clientUrls(), rate, seconds: SECONDS, now });
-    r.latencies.sort((a, b) => a - b);
-    r.toPublished.sort((a, b) => a - b);
+    const e = await embeddedPort(rate);
     console.log(
       [
         String(rate).padStart(9),
-        String(r.offered).padStart(8),
-        String(r.acked).padStart(6),
-        (r.acked / ((r.lastAck - r.firstAt) / 1000)).toFixed(0).padStart(11),
-        percentile(r.latencies, 50).toFixed(1).padStart(8),
-        percentile(r.latencies, 99).toFixed(1).padStart(8),
-        (r.latencies.at(-1) ?? NaN).toFixed(1).padStart(8),
-        (r.toPublished.length / ((r.lastPublished - r.firstAt) / 1000)).toFixed(0).padStart(11),
-        percentile(r.toPublished, 50).toFixed(1).padStart(8),
-        percentile(r.toPublished, 99).toFixed(1).padStart(8),
+        String(e.offered).padStart(8),
+        String(e.acked).padStart(6),
+        e.perSecond.toFixed(0).padStart(11),
+        e.p50.toFixed(1).padStart(8),
+        e.p99.toFixed(1).padStart(8),
+        e.pub50.toFixed(1).padStart(15),
+        e.pub99.toFixed(1).padStart(15),
       ].join(" "),
     );
   }
-  const count = Math.max(...results.map((r) => r.offered));
-  const e = await embedded(count);
   console.log(
-    `\nembedded node (same run): ${count} durable ledger appends in batches of 100: ${e.perSecond.toFixed(0)} entries/s, ` +
-      `batch latency p50 ${e.p50.toFixed(1)} ms, p99 ${e.p99.toFixed(1)} ms`,
+    `\nload average at the end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
   );
 } finally {
   await cluster.stop();

@@ -175,6 +175,8 @@ describe("ordered command log on etcd", () => {
     for (let i = 0; i < 30; i++)
       await submitCommand(c, keys, { id: `l${i}-${id()}`, origin: "node1", body: i });
     await expect.poll(() => ids.length, { timeout: 20_000 }).toBe(30);
+    // The online follower may be a wake-up behind the offline one: wait for it too, then compare.
+    await expect.poll(() => online.ids.length, { timeout: 20_000 }).toBe(30);
     expect(ids).toEqual(online.ids);
     expect(offline.failure()).toBeUndefined();
     // A linearizable read on the learner is refused: it really is a non-voting member.

@@ -10,9 +10,16 @@
  * sequencer killed at any point leaves either the whole batch or none of it, and its successor (elected
  * once the dead one's lease runs out, seconds) continues from the head it reads: no command lost,
  * duplicated or reordered. No home-made consensus: ordering and election are etcd's.
+ *
+ * The leader does not read the pending records back for every batch: it reads them once when it starts
+ * leading (oldest first) and keeps that view current from its watch on the pending prefix, started at
+ * the read's revision (a range sorted by create revision makes etcd read and sort *every* pending record,
+ * which under a backlog cost more than the batch itself). The view only proposes: each batch's
+ * transaction still compares every record's mod revision, and on any doubt — a watch error or
+ * reconnection, a failed transaction — the leader reads the records again.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Campaign, Etcd3, Watcher } from "etcd3";
+import type { Campaign, Etcd3, IKeyValue, Watcher } from "etcd3";
 import { ClusterError } from "../errors.js";
 import {
   GENESIS,
@@ -90,6 +97,38 @@ async function readHead(client: Etcd3, keys: LogKeys): Promise<Head> {
   return { position: head, modRevision: kv.mod_revision };
 }
 
+interface PendingRecord {
+  readonly value: Buffer;
+  readonly mod: string;
+}
+
+/** The leader's view of the pending records, oldest first (insertion order = create revision order). */
+class PendingView {
+  readonly records = new Map<string, PendingRecord>();
+  /** Must be read again before it is used. */
+  stale = true;
+
+  reset(kvs: readonly IKeyValue[]): void {
+    this.records.clear();
+    for (const kv of kvs) this.put(kv);
+    this.stale = false;
+  }
+
+  /** A put keeps the record's place (a key is created once; a later put only changes its value). */
+  put(kv: IKeyValue): void {
+    this.records.set(kv.key.toString("utf8"), { value: kv.value, mod: kv.mod_revision });
+  }
+
+  first(limit: number): { key: string; value: Buffer; mod: string }[] {
+    const out: { key: string; value: Buffer; mod: string }[] = [];
+    for (const [key, r] of this.records) {
+      if (out.length >= limit) break;
+      out.push({ key, value: r.value, mod: r.mod });
+    }
+    return out;
+  }
+}
+
 export function startSequencer(o: SequencerOptions): RunningSequencer {
   const maxBatch = Math.max(1, Math.min(o.maxBatch ?? 1000, (o.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS) - 8));
   const idleWaitMs = o.idleWaitMs ?? 500;
@@ -107,17 +146,16 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
    */
   let written: Head | undefined;
 
-  const appendOnce = async (campaignKey: string, wake: { promise: Promise<void> }): Promise<void> => {
+  const appendOnce = async (
+    campaignKey: string,
+    wake: { promise: Promise<void> },
+    view: PendingView,
+  ): Promise<void> => {
     const head = written ?? (await readHead(o.client, o.keys));
-    const pending = await o.client
-      .getAll()
-      .prefix(o.keys.pending)
-      .sort("Create", "Ascend")
-      .limit(maxBatch)
-      .exec();
-    if (pending.kvs.length === 0) {
+    const pending = view.first(maxBatch);
+    if (pending.length === 0) {
       if (o.idleCheckpoint?.(head.position) === true) {
-        await write(campaignKey, head, { accepted: [], refused: [], checkpoint: true }, []);
+        await write(campaignKey, head, { accepted: [], refused: [], checkpoint: true }, [], view);
         return;
       }
       await Promise.race([wake.promise, sleep(idleWaitMs)]);
@@ -127,21 +165,21 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
     const taken: { key: string; mod: string }[] = [];
     const dropped: string[] = [];
     let size = 0;
-    for (const kv of pending.kvs) {
-      const key = kv.key.toString("utf8");
+    for (const kv of pending) {
+      const key = kv.key;
       let command: Command;
       try {
         command = checkCommand(JSON.parse(kv.value.toString("utf8")));
       } catch {
         // Not a command (a damaged record): removed with the batch, never ordered.
         dropped.push(key);
-        taken.push({ key, mod: kv.mod_revision });
+        taken.push({ key, mod: kv.mod });
         continue;
       }
       size += kv.value.length + 1;
       if (commands.length > 0 && size > MAX_BATCH_BYTES - 1024) break;
       commands.push(command);
-      taken.push({ key, mod: kv.mod_revision });
+      taken.push({ key, mod: kv.mod });
     }
     if (dropped.length > 0)
       onError(
@@ -164,6 +202,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       head,
       prepared,
       taken.filter((t) => decided.has(t.key) || dropped.includes(t.key)),
+      view,
     );
   };
 
@@ -173,6 +212,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
     head: Head,
     prepared: PreparedBatch,
     taken: readonly { key: string; mod: string }[],
+    view: PendingView,
   ): Promise<void> => {
     const seq = head.position.seq + 1;
     const batch = {
@@ -203,6 +243,9 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
     if (ops.length === 0) return;
     written = undefined;
     const result = await txn.then(...ops).commit();
+    if (result.succeeded) for (const t of taken) view.records.delete(t.key);
+    // Another writer moved the head or a record (withdrawn, re-put): read the pending records again.
+    else view.stale = true;
     if (result.succeeded && worthABatch) written = { position, modRevision: result.header.revision };
     if (result.succeeded && worthABatch) {
       appended++;
@@ -222,20 +265,42 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         wake.signal = resolve;
       });
     };
+    const view = new PendingView();
+    /** Reads every pending record (oldest first) and watches the prefix from just after that read. */
+    const resync = async (): Promise<void> => {
+      await watcher?.cancel().catch(() => undefined);
+      watcher = undefined;
+      const read = await o.client.getAll().prefix(o.keys.pending).sort("Create", "Ascend").exec();
+      const w = await o.client
+        .watch()
+        .prefix(o.keys.pending)
+        .startRevision((BigInt(read.header.revision) + 1n).toString())
+        .create();
+      w.on("put", (kv) => {
+        view.put(kv);
+        wake.signal();
+      });
+      w.on("delete", (kv) => {
+        view.records.delete(kv.key.toString("utf8"));
+      });
+      const lost = (): void => {
+        view.stale = true;
+        wake.signal();
+      };
+      w.on("error", lost);
+      w.on("disconnected", lost);
+      watcher = w;
+      view.reset(read.kvs);
+    };
     try {
-      watcher = await o.client.watch().prefix(o.keys.pending).create();
-      watcher.on("put", () => {
-        wake.signal();
-      });
-      watcher.on("error", () => {
-        wake.signal();
-      });
       while (!stopped && leader && current === campaign) {
         try {
-          // Re-armed before the pending records are read: a submission after the read wakes the next round.
+          // Re-armed before the pending records are looked at: a submission after that wakes the next round.
           rearm();
-          await appendOnce(campaignKey, wake);
+          if (view.stale) await resync();
+          await appendOnce(campaignKey, wake, view);
         } catch (error) {
+          view.stale = true;
           onError(error);
           await sleep(200);
         }

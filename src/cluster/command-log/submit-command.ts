@@ -69,6 +69,8 @@ export function createGroupedSubmitter(
   const timeoutMs = o.timeoutMs ?? 5000;
   type Waiting = {
     command: Command;
+    /** The command's canonical text (what the pending record holds), made once. */
+    text: string;
     resolve: (r: "submitted" | "duplicate") => void;
     reject: (e: unknown) => void;
     promise: Promise<"submitted" | "duplicate">;
@@ -94,7 +96,7 @@ export function createGroupedSubmitter(
       for (const w of batch.slice(1)) txn = txn.and(keys.ids + w.command.id, "Version", "==", 0);
       const ops = batch.flatMap((w) => [
         client.put(keys.ids + w.command.id).value(""),
-        client.put(keys.pending + w.command.id).value(canonicalize(w.command) ?? ""),
+        client.put(keys.pending + w.command.id).value(w.text),
       ]);
       try {
         const result = await txn
@@ -134,10 +136,11 @@ export function createGroupedSubmitter(
       const first = group.find((w) => w.command.id === checked.id);
       if (first !== undefined) return first.promise.then(() => "duplicate" as const);
       // One etcd request stays under its 1.5 MiB limit: a large command goes in a group of its own.
-      const bytes = Buffer.byteLength(canonicalize(checked) ?? "");
+      const text = canonicalize(checked) ?? "";
+      const bytes = Buffer.byteLength(text);
       if (group.length > 0 && groupBytes + bytes > MAX_GROUP_BYTES) flush();
       groupBytes += bytes;
-      const waiting = { command: checked } as Waiting;
+      const waiting = { command: checked, text } as Waiting;
       waiting.promise = new Promise<"submitted" | "duplicate">((resolve, reject) => {
         waiting.resolve = resolve;
         waiting.reject = reject;

@@ -26,12 +26,14 @@
  */
 import type { Etcd3 } from "etcd3";
 import type { NoteSigner } from "../crypto/note-signer.js";
+import { packRecordHashes } from "../ledger/entry/records-commitment.js";
 import { LedgerError } from "../ledger/errors.js";
 import { fsck, type FsckResult } from "../ledger/fsck.js";
 import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../ledger/ledger.js";
 import type { LogStorage } from "../ledger/log-storage.js";
 import type { LedgerReader } from "../ledger/read-port.js";
 import { checkRequests } from "../ledger/sequencer.js";
+import { toHex } from "../ledger/verify/encoding.js";
 import type { CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
 import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-key.js";
 import {
@@ -113,6 +115,20 @@ function ownGuardedCosign(storage: LogStorage): GuardedCosign {
   const watch = new EntryWatch({ storage });
   const health = new NodeHealth({ now: () => new Date() });
   return (input) => cosignAfterCheck({ ...input, watch, health });
+}
+
+/**
+ * A request as the command log carries it (JSON): record hashes given packed or as bytes travel as hex
+ * strings, one per record (JSON would turn a Uint8Array into an object of numbered keys).
+ */
+function asJsonRequest(request: AppendRequest): AppendRequest {
+  const hashes = request.recordHashes;
+  if (hashes === undefined || (!(hashes instanceof Uint8Array) && hashes.every((h) => typeof h === "string")))
+    return request;
+  const packed = packRecordHashes(hashes);
+  const hex: string[] = [];
+  for (let at = 0; at < packed.length; at += 32) hex.push(toHex(packed.subarray(at, at + 32)));
+  return { ...request, recordHashes: hex };
 }
 
 function closedError(): ClusterError {
@@ -294,7 +310,11 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const command: StateCommand | undefined = options.command;
-    const body = { type: LEDGER_APPEND, requests, ...(command !== undefined ? { command } : {}) };
+    const body = {
+      type: LEDGER_APPEND,
+      requests: requests.map(asJsonRequest),
+      ...(command !== undefined ? { command } : {}),
+    };
     return this.#ordering.order(body).then((results) => [...results]);
   }
 

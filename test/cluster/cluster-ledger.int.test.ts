@@ -15,7 +15,7 @@ import { isCodedError } from "../../src/coded-error.js";
 import { fsck } from "../../src/ledger/fsck.js";
 import { toHex } from "../../src/ledger/verify/encoding.js";
 import { openSqliteLog } from "../../src/store/sqlite-log.js";
-import { noteRecord } from "../ledger/records.js";
+import { conversionRequest, noteRecord, sha } from "../ledger/records.js";
 import { put, testRows, writePortContract } from "../support/write-port-contract.js";
 import { nodeSet, until, type TestNode as Node } from "./cluster-nodes.js";
 import { cosigningFixture } from "./cosigning-fixture.js";
@@ -96,6 +96,19 @@ describe("the replicated state machine", () => {
       } finally {
         storage.close();
       }
+    }
+  }, 60_000);
+
+  it("carries a conversion's record hashes given packed (as uploads pass them) to every node's copy", async () => {
+    const hashes = ["a", "b", "c"].map((x) => sha(`record-${x}`));
+    const request = conversionRequest("T-packed", sha("in"), sha("out"), hashes);
+    const packed = Uint8Array.from(Buffer.from(hashes.join(""), "hex"));
+    const n1 = online()[0] as Node;
+    const [r] = await n1.ledger.append([{ ...request, recordHashes: packed }]);
+    const index = r?.index ?? -1;
+    await converged();
+    for (const n of nodes) {
+      expect(n.ledger.recordHashes(index).map((h) => toHex(h))).toEqual(hashes);
     }
   }, 60_000);
 

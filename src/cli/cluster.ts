@@ -52,6 +52,13 @@ const STATE_LABEL: Record<string, string> = {
   down: "停止",
 };
 
+const INTEGRITY_LABEL: Record<string, string> = {
+  healthy: "正常",
+  quarantined: "隔離中",
+  repairing: "修復中",
+  "catching-up": "追いつき中",
+};
+
 function describeStatus(s: ClusterOverview): string {
   const lines = ["etcd メンバー:"];
   for (const m of s.etcd) {
@@ -61,11 +68,15 @@ function describeStatus(s: ClusterOverview): string {
   lines.push(`シーケンサー: ${s.sequencer ?? "(選出されていません)"}`);
   lines.push(`コマンドログの先頭: ${s.head}`);
   lines.push(`公開チェックポイント (過半数が連署): ${s.publishedSize}`);
-  lines.push("ノード (役割 / 状態 / 適用済み / 遅れ / 最後に連署したサイズ):");
+  lines.push("ノード (役割 / 状態 / 適用済み / 遅れ / 最後に連署したサイズ / 点検 / 修復数):");
   for (const n of s.overview) {
     const role = n.role === "online" ? "オンライン" : n.role === "offline" ? "オフライン" : "不明";
+    const check =
+      n.integrity === undefined
+        ? "未報告"
+        : `${INTEGRITY_LABEL[n.integrity.state] ?? n.integrity.state}${n.integrity.lastFullCheck?.ok === false ? " (最後の全体点検で異常)" : ""}`;
     lines.push(
-      `  ${n.name} ${role} ${STATE_LABEL[n.state] ?? n.state} ${n.applied} / ${n.lag} / ${n.lastCosignedSize}`,
+      `  ${n.name} ${role} ${STATE_LABEL[n.state] ?? n.state} ${n.applied} / ${n.lag} / ${n.lastCosignedSize} / ${check} / ${n.integrity?.repairs.length ?? 0}`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -24,7 +24,7 @@ import { etcdClientUrl, onlineNodes, type ClusterTopology } from "../../src/clus
 import { addEtcdMember, startEtcdMember, waitMemberHealthy } from "../../src/cluster/etcd-membership.js";
 import { readHealthFacts } from "../../src/cluster/integrity/health-facts.js";
 import { openNodeLedgerPort } from "../../src/cluster/node-ledger-port.js";
-import { lastCosignedSizes } from "../../src/cluster/node-overview.js";
+import { lastCosignedSizes, readClusterOverview } from "../../src/cluster/node-overview.js";
 import { createPeerClient } from "../../src/cluster/peer/peer-client.js";
 import { freePorts } from "../../src/cluster/processes/free-ports.js";
 import { startSupervised, type SupervisedProcess } from "../../src/cluster/processes/supervised-process.js";
@@ -268,6 +268,14 @@ describe("the offline backup node process", () => {
       { what: "health and backup facts", timeoutMs: 60_000, intervalMs: 250 },
     );
     expect(facts.integrity.backup?.state).toBe("healthy");
+    // What monitoring (office page, `cluster status`) shows of it: integrity state, last check, generation.
+    const overview = await readClusterOverview(etcd, topology.prefix, { topology });
+    const row = overview.overview.find((r) => r.name === "backup");
+    expect(row?.role).toBe("offline");
+    expect(row?.integrity?.state).toBe("healthy");
+    expect(row?.integrity?.lastFullCheck?.ok).toBe(true);
+    expect(row?.backup?.files).toEqual(["service.db", "ledger.db", "chunks.db"]);
+    expect(row?.lastCosignedSize).toBeGreaterThanOrEqual(cp.size);
     expect(facts.backups.backup?.files).toEqual(["service.db", "ledger.db", "chunks.db"]);
     // No backup.create entry: the offline node's copy holds exactly what the online nodes appended.
     expect(offlineLedgerSize()).toBeLessThanOrEqual(first.port.size());

@@ -37,4 +37,31 @@ export const SEAL_DICT = {
     "署名の信頼点を取得できないため、電子署名とタイムスタンプを検証できません",
     "The signing trust anchors are unavailable, so the signature and time stamp cannot be checked",
   ],
+  timelineRecordedLabel: ["時刻の証明", "Time proof"],
+  timelineDeviceLabel: ["端末署名", "Device signature"],
+  timelineChecking: ["署名と時刻を検証しています…", "Checking signers and times…"],
+  timelineRecordedOk: [
+    "記録時刻: 検証済み — {time} 日本時間 までに記録されたことをタイムスタンプ ({tsa}) で確認しました",
+    "Recorded: verified — recorded by {time} Japan time, as the time stamp ({tsa}) shows",
+  ],
+  timelineRecordedFailed: [
+    "記録時刻: 検証失敗 — 台帳のタイムスタンプと一致しません",
+    "Recorded: failed — does not agree with the ledger's time stamp",
+  ],
+  timelineRecordedPending: [
+    "記録時刻: 台帳のタイムスタンプがまだありません (しばらくして再読み込みすると確認できます)",
+    "Recorded: the ledger's time stamp is not there yet (reload in a moment to check)",
+  ],
+  timelineSignerOk: [
+    "署名者: 検証済み — {signer} (記録済みの発行CAの証明書、署名時点で有効)",
+    "Signer: verified — {signer} (certificate from the recorded CA, valid when signed)",
+  ],
+  timelineSignerFailed: [
+    "署名者: 検証失敗 — 署名者の証明書を確認できません",
+    "Signer: failed — the signer's certificate cannot be confirmed",
+  ],
+  timelineDeviceSigned: [
+    "端末署名: あり — 受付時にサーバーが照合しました。署名の対象は台帳に記録されていないため、このブラウザでは照合できません",
+    "Device signature: present — checked by the server when the request came; what it covered is not on the ledger, so this browser cannot re-check it",
+  ],
 } as const satisfies Record<string, readonly [string, string]>;

@@ -20,6 +20,8 @@ export type CheckStatus = "verified" | "failed" | "not-checked";
 export interface SealCheck {
   /** The JWS over the file: `not-checked` without the file's bytes. */
   readonly signature: CheckStatus;
+  /** The signer's certificate: from the pinned seal CA and valid at the stamped time (no file needed). */
+  readonly signerCertificate?: CheckStatus;
   /** The signer certificate's subject (CN / O), once its chain to the pinned CA verified. */
   readonly signer?: string;
   /** The RFC 3161 token over the JWS. */
@@ -92,11 +94,11 @@ function engine(p: Pkijs): InstanceType<Pkijs["CryptoEngine"]> {
   return new p.CryptoEngine({ name: "browser", crypto: globalThis.crypto });
 }
 
-/** The token over the JWS text; returns genTime and the TSA's subject. */
+/** The token over `data` (the JWS text, or a checkpoint's note); returns genTime and the TSA's subject. */
 async function checkStamp(
   p: Pkijs,
   token: Uint8Array,
-  jws: string,
+  data: Uint8Array,
   anchors: readonly Uint8Array[],
 ): Promise<{ time: Date; tsa: string }> {
   const resp = p.TimeStampResp.fromBER(buf(token));
@@ -107,8 +109,7 @@ async function checkStamp(
   const eContent = signed.encapContentInfo.eContent;
   if (signed.encapContentInfo.eContentType !== OID.tstInfo || !eContent) throw new Error("content");
   const tst = p.TSTInfo.fromBER(eContent.getValue());
-  const data = new TextEncoder().encode(jws);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buf(data)));
   const imprint = new Uint8Array(tst.messageImprint.hashedMessage.valueBlock.valueHexView);
   if (tst.messageImprint.hashAlgorithm.algorithmId !== OID.sha256 || hex(imprint) !== hex(digest))
     throw new Error("imprint");
@@ -141,17 +142,19 @@ interface Header {
   iat?: unknown;
 }
 
-/** The JWS over the file's bytes; returns the signer's subject. */
-async function checkJws(
+/**
+ * The JWS header and the signer's certificate: strict header, `kid` = SHA-256 of the x5c leaf, the
+ * leaf issued by the pinned seal CA and valid at `at`. Returns the leaf.
+ */
+async function checkSigner(
   p: Pkijs,
   jws: string,
-  bytes: Uint8Array,
   sealCa: Uint8Array,
   at: Date,
-): Promise<string> {
+): Promise<InstanceType<Pkijs["Certificate"]>> {
   const parts = jws.split(".");
   if (parts.length !== 3 || parts[1] !== "") throw new Error("not a detached JWS");
-  const [head = "", , sig = ""] = parts;
+  const [head = ""] = parts;
   const header = JSON.parse(new TextDecoder().decode(fromB64url(head))) as Header;
   const allowed = new Set(["alg", "b64", "crit", "kid", "x5c", "iat"]);
   if (Object.keys(header).some((k) => !allowed.has(k))) throw new Error("header members");
@@ -168,6 +171,19 @@ async function checkJws(
   if (!leaf.issuer.isEqual(ca.subject)) throw new Error("issuer");
   if (!(await leaf.verify(ca, engine(p)))) throw new Error("certificate signature");
   if (at < leaf.notBefore.value || at > leaf.notAfter.value) throw new Error("certificate validity");
+  return leaf;
+}
+
+/** The JWS over the file's bytes; returns the signer's subject. */
+async function checkJws(
+  p: Pkijs,
+  jws: string,
+  bytes: Uint8Array,
+  sealCa: Uint8Array,
+  at: Date,
+): Promise<string> {
+  const leaf = await checkSigner(p, jws, sealCa, at);
+  const [head = "", , sig = ""] = jws.split(".");
   const key = await crypto.subtle.importKey(
     "spki",
     leaf.subjectPublicKeyInfo.toSchema().toBER(false),
@@ -204,7 +220,12 @@ export async function checkSeal(
   }
   let stamp: { time: Date; tsa: string };
   try {
-    stamp = await checkStamp(p, fromB64(seal.timestamp.token), seal.jws, anchors.tsaCas.map(pemToDer));
+    stamp = await checkStamp(
+      p,
+      fromB64(seal.timestamp.token),
+      new TextEncoder().encode(seal.jws),
+      anchors.tsaCas.map(pemToDer),
+    );
   } catch (error) {
     return {
       signature: bytes === undefined ? "not-checked" : "failed",
@@ -213,12 +234,45 @@ export async function checkSeal(
     };
   }
   const stamped = { stamp: "verified" as const, stampTime: stamp.time.toISOString(), tsa: stamp.tsa };
-  if (bytes === undefined) return { signature: "not-checked", ...stamped };
+  if (bytes === undefined) {
+    // Without the file, the signer is still checked: its certificate, from the pinned CA, valid then.
+    try {
+      const leaf = await checkSigner(p, seal.jws, pemToDer(anchors.sealCa), stamp.time);
+      return { signature: "not-checked", signerCertificate: "verified", signer: subjectOf(leaf), ...stamped };
+    } catch (error) {
+      return {
+        signature: "not-checked",
+        signerCertificate: "failed",
+        ...stamped,
+        why: `signer: ${(error as Error).message}`,
+      };
+    }
+  }
   if (bytes.length > MAX_SIGNED_BYTES) return { signature: "not-checked", ...stamped, why: "file too large" };
   try {
     const signer = await checkJws(p, seal.jws, bytes, pemToDer(anchors.sealCa), stamp.time);
-    return { signature: "verified", signer, ...stamped };
+    return { signature: "verified", signerCertificate: "verified", signer, ...stamped };
   } catch (error) {
     return { signature: "failed", ...stamped, why: `signature: ${(error as Error).message}` };
   }
 }
+
+/**
+ * An RFC 3161 token over arbitrary bytes (a checkpoint's note text) against the pinned TSA CAs; never
+ * throws.
+ */
+export async function checkTimeStampOver(
+  token: Uint8Array,
+  data: Uint8Array,
+  anchors: SigningTrustAnchors,
+): Promise<{ readonly status: CheckStatus; readonly time?: string; readonly tsa?: string }> {
+  try {
+    const p = await pkijsLibrary();
+    const v = await checkStamp(p, token, data, anchors.tsaCas.map(pemToDer));
+    return { status: "verified", time: v.time.toISOString(), tsa: v.tsa };
+  } catch {
+    return { status: "failed" };
+  }
+}
+
+export { fromB64 as base64ToBytes };

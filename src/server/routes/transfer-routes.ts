@@ -12,6 +12,7 @@ import { deviceLabels } from "../../service/device-management.js";
 import { ServiceError } from "../../service/errors.js";
 import { issueItemLabels } from "../../service/issue-labels.js";
 import { monitoring } from "../../service/monitoring.js";
+import { checkpointTimeStamp } from "../../service/time-stamps.js";
 import { readTimeStatus } from "../../service/time-status.js";
 import {
   getTransfer,
@@ -55,7 +56,14 @@ function withDeviceLabels(ctx: ServiceContext, trail: TrailAnswer) {
     const id = (e.entry as { actor?: { device?: { keyId?: unknown } } }).actor?.device?.keyId;
     return typeof id === "string" ? [id] : [];
   });
-  return { ...trail, deviceLabels: deviceLabels(ctx, keyIds) };
+  // The RFC 3161 token over this checkpoint's note, once the node has it, so the browser can prove each
+  // entry was recorded by then (web/src/timeline-check.ts).
+  const stamp = checkpointTimeStamp(ctx, trail.treeSize);
+  return {
+    ...trail,
+    deviceLabels: deviceLabels(ctx, keyIds),
+    ...(stamp !== undefined ? { checkpointTimestamp: Buffer.from(stamp.token).toString("base64") } : {}),
+  };
 }
 
 function envelopeChannel(headers: Record<string, string | string[] | undefined>): string | undefined {

@@ -1,9 +1,12 @@
 /**
  * A transfer's audit trail as a timeline — who, what, when, from which device — each entry marked
- * 検証済み or 検証失敗 by the in-browser check (trail-check.ts), with the overall verdict first.
+ * 検証済み or 検証失敗 by the in-browser check (trail-check.ts), with the overall verdict first; and,
+ * once timeline-check.ts has run, each entry's recorded time against the checkpoint's RFC 3161 token
+ * and a seal's signer and time stamp against the pinned anchors, each 検証済み / 検証失敗.
  */
 import type { OperationRecord } from "../../../src/ledger/entry/operation-record.js";
 import { useI18n, type MessageKey } from "../i18n.js";
+import type { TimelineSigning } from "../timeline-check.js";
 import type { TrailCheck } from "../trail-check.js";
 import type { TransferView } from "../types.js";
 import { useDates } from "../use-dates.js";
@@ -41,6 +44,8 @@ export function TrailTimeline(props: {
   transfer: TransferView;
   /** The names people gave the signing devices (from the trail answer), by key ID. */
   deviceLabels: Readonly<Record<string, string>>;
+  /** Signers and times verified in this browser (timeline-check.ts); undefined while checking. */
+  signing?: TimelineSigning | undefined;
 }) {
   const { t } = useI18n();
   const dates = useDates();
@@ -55,9 +60,15 @@ export function TrailTimeline(props: {
         <span class="mark">{check.verified ? t("verified") : t("verifyFailed")}</span>{" "}
         {check.verified ? t("trailAllVerified", { size: check.checkpoint?.size ?? 0 }) : t("trailFailed")}
       </p>
+      {check.verified && props.signing === undefined ? (
+        <p id="timeline-signing-status" role="status">
+          {t("timelineChecking")}
+        </p>
+      ) : null}
       <ol class="timeline">
         {check.entries.map((e) => {
           const r = e.record;
+          const s = props.signing?.entries.get(e.index);
           const key = r ? OPERATIONS[r.type] : undefined;
           return (
             <li key={e.index} class={e.verified ? "entry ok" : "entry fail"}>
@@ -91,7 +102,49 @@ export function TrailTimeline(props: {
                       t("trailNoDevice")
                     )}
                   </dd>
-                  {r.type === "seal" ? (
+                  {s !== undefined ? (
+                    <>
+                      <dt>{t("timelineRecordedLabel")}</dt>
+                      <dd class="entry-recorded" data-status={s.recorded}>
+                        {s.recorded === "verified"
+                          ? t("timelineRecordedOk", {
+                              time: dates.dateTime(s.recordedBy ?? ""),
+                              tsa: s.recordedTsa ?? "",
+                            })
+                          : s.recorded === "failed"
+                            ? t("timelineRecordedFailed")
+                            : t("timelineRecordedPending")}
+                      </dd>
+                      {s.device === "signed" ? (
+                        <>
+                          <dt>{t("timelineDeviceLabel")}</dt>
+                          <dd class="entry-device" data-status="not-checked">
+                            {t("timelineDeviceSigned")}
+                          </dd>
+                        </>
+                      ) : null}
+                    </>
+                  ) : null}
+                  {r.type === "seal" && s?.seal !== undefined ? (
+                    <>
+                      <dt>{t("trailSigner")}</dt>
+                      <dd class="seal-signer" data-status={s.seal.signerCertificate ?? "failed"}>
+                        {s.seal.signerCertificate === "verified"
+                          ? t("timelineSignerOk", { signer: s.seal.signer ?? "" })
+                          : t("timelineSignerFailed")}{" "}
+                        <code>{sealKid(r.jws)}</code>
+                      </dd>
+                      <dt>{t("trailStamp")}</dt>
+                      <dd class="seal-time" data-status={s.seal.stamp}>
+                        {s.seal.stamp === "verified"
+                          ? t("sealStampOk", {
+                              time: dates.dateTime(s.seal.stampTime ?? ""),
+                              tsa: s.seal.tsa ?? "",
+                            })
+                          : t("sealStampFailed")}
+                      </dd>
+                    </>
+                  ) : r.type === "seal" ? (
                     <>
                       <dt>{t("trailSigner")}</dt>
                       <dd class="seal-signer">

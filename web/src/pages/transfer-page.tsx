@@ -20,6 +20,8 @@ import { copyFor, DOWNLOAD_FORMATS, downloadFileName, type DownloadFormat } from
 import { fileDate, saveBytes } from "../format.js";
 import { announceTransferChange } from "../new-arrivals.js";
 import { useI18n, type MessageKey } from "../i18n.js";
+import { checkSigningTrust } from "../signing-trust-pin.js";
+import { checkTimeline, type TimelineSigning } from "../timeline-check.js";
 import { checkTrail, type TrailCheck } from "../trail-check.js";
 import type { ConvertReport, TransferDetail, TransferView } from "../types.js";
 import { useDates } from "../use-dates.js";
@@ -38,6 +40,7 @@ export function TransferPage(props: { id: string }) {
   const dates = useDates();
   const [detail, setDetail] = useState<TransferDetail>();
   const [trail, setTrail] = useState<TrailCheck>();
+  const [signing, setSigning] = useState<TimelineSigning>();
   const [deviceLabels, setDeviceLabels] = useState<Readonly<Record<string, string>>>({});
   const [error, setError] = useState<ApiError | string>();
   const [done, setDone] = useState<string>();
@@ -57,10 +60,16 @@ export function TransferPage(props: { id: string }) {
       setDeviceLabels(
         labels !== null && typeof labels === "object" ? (labels as Record<string, string>) : {},
       );
-      setTrail(
+      const checked: TrailCheck =
         pin.status === "unavailable"
           ? { checkpoint: undefined, entries: [], verified: false, result: undefined }
-          : checkTrail(answer, pin.key),
+          : checkTrail(answer, pin.key);
+      setTrail(checked);
+      setSigning(undefined);
+      // Signers and times, against the pinned seal / TSA anchors (as the 検証 page checks them).
+      const trust = await checkSigningTrust(api, new Date());
+      setSigning(
+        await checkTimeline(checked, answer, trust.status === "unavailable" ? undefined : trust.anchors),
       );
     } catch (e) {
       setError(apiErrorOf(e));
@@ -290,7 +299,7 @@ export function TransferPage(props: { id: string }) {
             <h2 id="trail-heading">{t("trailHeading")}</h2>
             <p class="hint">{t("trailIntro")}</p>
             {trail ? (
-              <TrailTimeline check={trail} transfer={tr} deviceLabels={deviceLabels} />
+              <TrailTimeline check={trail} transfer={tr} deviceLabels={deviceLabels} signing={signing} />
             ) : (
               <p role="status">{t("trailVerifying")}</p>
             )}

@@ -11,6 +11,7 @@ import { capabilityStatement } from "../../fhir/capability-statement.js";
 import { FhirError } from "../../fhir/errors.js";
 import { checkFhirInput } from "../../fhir/input-guard.js";
 import { informationOutcome } from "../../fhir/operation-outcome.js";
+import { readProvenanceVerifyInput } from "../../fhir/provenance-verify-input.js";
 import { verifyProvenanceSeal } from "../../service/provenance-verify.js";
 import { indexInBackground } from "../../service/audit-event-index.js";
 import { readAuditEvent, searchAuditEvents } from "../../service/audit-events.js";
@@ -50,26 +51,6 @@ function queryPart(request: FastifyRequest): string {
 
 const send = (reply: FastifyReply, body: unknown): FastifyReply =>
   reply.header("content-type", FHIR_JSON).send(body);
-
-/** The Parameters of `$verify`. */
-function verifyInput(body: unknown): { provenance: { signature?: unknown }; file: Uint8Array } {
-  const params = (body as { resourceType?: unknown; parameter?: unknown } | undefined) ?? {};
-  const list = Array.isArray(params.parameter)
-    ? (params.parameter as { name?: unknown; resource?: unknown; valueBase64Binary?: unknown }[])
-    : [];
-  const provenance = list.find((p) => p.name === "provenance")?.resource as
-    { resourceType?: unknown; signature?: unknown } | undefined;
-  const file = list.find((p) => p.name === "file")?.valueBase64Binary;
-  if (
-    params.resourceType !== "Parameters" ||
-    provenance?.resourceType !== "Provenance" ||
-    typeof file !== "string" ||
-    !/^[A-Za-z0-9+/]*={0,2}$/.test(file)
-  ) {
-    throw new FhirError("FHIR_INPUT_INVALID", "Parameters (provenance, file) を送ってください", {});
-  }
-  return { provenance, file: Buffer.from(file, "base64") };
-}
 
 export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const startedAt = ctx.now().toISOString();
@@ -114,7 +95,7 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): v
     // its seal? 200 with an informational OperationOutcome, or 422 SIGNATURE_INVALID (recorded, outcome 8).
     scope.post("/fhir/Provenance/$verify", async (request, reply) => {
       const { actor } = await guard(ctx, request, { change: true, device: false });
-      const input = verifyInput(request.body);
+      const input = readProvenanceVerifyInput(request.body);
       const result = await verifyProvenanceSeal(ctx, actor, input.provenance, input.file);
       return send(
         reply,

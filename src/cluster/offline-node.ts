@@ -20,19 +20,15 @@
  * repairs.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { Etcd3 } from "etcd3";
 import { readKeyFile } from "../crypto/key-file.js";
 import { createCosigner } from "../crypto/note-signer.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import { takeGeneration, listGenerations, backupsDir } from "../service/backup-generation.js";
 import { startGenerationSchedule, type BackupSchedule } from "../service/backup-schedule.js";
 import { loadConfig } from "../service/config.js";
+import { openClusterNode } from "../service/cluster-node.js";
 import { dataPaths } from "../service/data-dir.js";
-import { StagedPayloads } from "../service/staged-payloads.js";
-import { commandApplier } from "../service/state-commands/registry.js";
-import { openChunkStore } from "../store/chunk-store.js";
 import { openServiceDb } from "../store/service-db.js";
 import { openLogRepairAccess, type LogRepairAccess } from "../store/sqlite-log-repair.js";
 import { openSqliteLog, type SqliteLog } from "../store/sqlite-log.js";
@@ -47,9 +43,9 @@ import { runFullCheckInWorker } from "./integrity/full-check-thread.js";
 import { publishBackupFact, publishIntegrityFact } from "./integrity/health-facts.js";
 import type { NodeState as HealthState } from "./integrity/node-health.js";
 import { startNodeIntegrity, type NodeIntegrity } from "./integrity/node-integrity.js";
-import { openNodeLedgerPort, readCosignerPolicy } from "./node-ledger-port.js";
-import { publishPresence, type NodeState, type PresencePublisher } from "./node-presence.js";
-import { startPeerServer, type PeerRoute, type RunningPeerServer } from "./peer/peer-server.js";
+import { readCosignerPolicy } from "./node-ledger-port.js";
+import type { NodeState } from "./node-presence.js";
+import type { RunningPeerServer } from "./peer/peer-server.js";
 
 export interface OfflineNodeOptions {
   /** Between full checks (default 5 minutes). */
@@ -102,27 +98,13 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
     );
   }
   const serviceConfig = await loadConfig(paths.config, {});
-  const [caCertPem, certPem, keyPem, crlPem] = await Promise.all(
-    [paths.caCert, files.nodeCert, files.nodeKey, paths.crl].map((f) => readFile(f, "utf8")),
-  ).catch((cause: unknown) => {
-    throw new ClusterError("CLUSTER_OPTION_INVALID", "ノード証明書または CA を読めません", {}, { cause });
-  });
-  const tls = { caCertPem: caCertPem ?? "", certPem: certPem ?? "", keyPem: keyPem ?? "" };
   const logKeyText = readFileSync(paths.ledgerVerifierKey, "utf8").trim();
   const logKey = parseVerifierKey(logKeyText);
   const policy = readCosignerPolicy(dataDir);
   const witness = createCosigner(readKeyFile(files.witnessKey), () => now().getTime());
 
   const db = openServiceDb(paths.serviceDb, { create: !existsSync(paths.serviceDb) });
-  const chunks = openChunkStore(files.chunks);
-  const etcd = new Etcd3({ hosts: [...config.etcd], dialTimeout: 2000 });
   const cleanup: (() => Promise<void> | void)[] = [
-    () => {
-      etcd.close();
-    },
-    () => {
-      chunks.close();
-    },
     () => {
       db.close();
     },
@@ -137,40 +119,20 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
     }
   };
   try {
-    // The routes are filled in once the ledger and the integrity exist (they need the endpoint's peers).
-    const routes: PeerRoute[] = [];
-    const peerServer = await startPeerServer({
-      tls: { ...tls, crlPem: crlPem ?? "" },
-      peers: [...config.online, ...config.offline].map((p) => p.name),
-      chunks,
-      host: config.listenPeer.host,
-      port: config.listenPeer.port,
-      routes,
-    });
-    cleanup.push(() => peerServer.close());
-
-    // The offline node never stages an upload (it has no users); payload ciphertext reaches it as
-    // chunks pushed to its peer endpoint.
-    const apply = commandApplier({
-      commitPayload: (into, transferId) => {
-        new StagedPayloads().commit(into, transferId);
-      },
-    });
-    const ledger = openNodeLedgerPort({
+    // The same opening as every cluster node (service/cluster-node.ts): its agent (etcd client, chunk
+    // store, the one peer endpoint, presence), the offline ClusterLedger with the service's applier
+    // registry (replicated payloads stored from its chunk store, or fetched later), no quorum guard.
+    const opened = await openClusterNode({
       dir: dataDir,
       config,
-      etcd,
       db,
-      applyCommand: (command, results, into) => {
-        apply(command, results, into);
-      },
-      tls,
       onError: (error) => {
         log(`follow failed: ${String(error)}`);
       },
     });
-    cleanup.push(() => ledger.close());
-    routes.push(ledger.peerRoute());
+    cleanup.push(() => opened.hooks.stop?.());
+    const { agent, port: ledger } = opened;
+    const { etcd, chunks, presence, peerServer } = agent;
 
     // The integrity side reads the ledger file through connections of its own.
     let storage: SqliteLog = openSqliteLog(paths.ledgerDb);
@@ -179,14 +141,6 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       storage.close();
       access.close();
     });
-    const presence: PresencePublisher = publishPresence(etcd, {
-      prefix: config.prefix,
-      node: config.self,
-      role: "offline",
-      initial: "serving",
-      ttlSeconds: o.presenceTtlSeconds ?? 5,
-    });
-    cleanup.push(() => presence.stop());
 
     const integrity = startNodeIntegrity({
       node: config.self,
@@ -201,7 +155,7 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
         access = openLogRepairAccess(paths.ledgerDb);
       },
       peers: config.online,
-      tls,
+      tls: agent.tls,
       publishedNote: () => Promise.resolve(safePublished(ledger)),
       // The offline node cannot append: its repairs are published as monitoring facts (health).
       appendRepair: () => Promise.resolve(undefined),
@@ -222,7 +176,7 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       now,
     });
     cleanup.push(() => integrity.stop());
-    routes.push(integrity.peerRoute);
+    agent.mount(integrity.peerRoute);
     let lastState: HealthState = integrity.health.state;
     integrity.health.onChange((s) => {
       if (s.state !== lastState) {

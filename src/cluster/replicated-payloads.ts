@@ -20,6 +20,7 @@ import type { ChunkStore } from "../store/chunk-store.js";
 import { insertPayloadBlobs } from "../store/payload-chunk-rows.js";
 import type { ReplicatedPayload } from "../service/state-commands/command.js";
 import { ClusterError } from "./errors.js";
+import { notePayloadRefs, notePayloadReleased } from "./payload-chunk-release.js";
 import { decodeManifest } from "./payload-manifest.js";
 import type { PayloadReplication } from "./payload-replication.js";
 
@@ -88,6 +89,8 @@ export function replicatedPayloadCommitter(
       "INSERT INTO transfer_keys (transfer_id, kek_id, wrapped_key) VALUES (?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING",
     ).run(transferId, payload.kekId, Buffer.from(payload.wrappedKey, "base64"));
     const held = heldChunks(chunks, transferId, payload);
+    // What this node's chunk store holds for the payload, for its deletion later.
+    notePayloadRefs(db, transferId, { manifest: payload.manifest, ...(held ? { chunks: held } : {}) });
     if (held !== undefined) {
       insertPayloadBlobs(db, { transferId, kind: "standard", blobs: blobsOf(chunks, held) });
       return;
@@ -132,10 +135,11 @@ export function startPayloadFetcher(o: {
         "SELECT count(*) AS n FROM payload_chunks WHERE transfer_id = ? AND kind = 'standard'",
       )
       .get(id)?.n ?? 0) > 0;
-  const gone = (id: string): boolean => {
+  const released = (id: string): boolean => {
     const s = status(id);
-    return s === undefined || s === "deleted" || s === "discarded" || stored(id);
+    return s === undefined || s === "deleted" || s === "discarded";
   };
+  const gone = (id: string): boolean => released(id) || stored(id);
   const drop = db.prepare<[string]>("DELETE FROM cluster_payload_wanted WHERE transfer_id = ?");
 
   const once = async (): Promise<void> => {
@@ -151,6 +155,9 @@ export function startPayloadFetcher(o: {
           const { manifest } = await o.replication.ensurePayload({ manifest: r.manifest, chunks: r.chunks });
           if (isStopped()) return;
           db.transaction(() => {
+            notePayloadRefs(db, r.transfer_id, { manifest: r.manifest, chunks: manifest.chunks });
+            // Deleted while it was being fetched: what was fetched is released again.
+            if (released(r.transfer_id)) notePayloadReleased(db, r.transfer_id);
             if (!gone(r.transfer_id)) {
               insertPayloadBlobs(db, {
                 transferId: r.transfer_id,

@@ -10,7 +10,8 @@
  *   (catch-up past compaction) mounted on the agent's peer endpoint;
  * - on an online node the port wrapped by the quorum guard (`cluster/quorum-guard.ts`): without a
  *   majority, state changes get the coded 503 and the entries of reads are kept and appended later;
- * - the fetcher of payloads this node missed, and the {@link ClusterHooks} the service and server use.
+ * - the fetcher of payloads this node missed, the release of deleted payloads' chunks from chunks.db
+ *   (`cluster/payload-chunk-release.ts`), and the {@link ClusterHooks} the service and server use.
  *
  * The offline node opens the same way without the guard (it never appends) and serves no users.
  */
@@ -22,6 +23,11 @@ import type { NodeClusterConfig } from "../cluster/cluster-topology.js";
 import { logKeys } from "../cluster/command-log/command-batch.js";
 import { ClusterError } from "../cluster/errors.js";
 import { openNodeLedgerPort } from "../cluster/node-ledger-port.js";
+import {
+  notePayloadReleased,
+  preparePayloadRefs,
+  startPayloadRelease,
+} from "../cluster/payload-chunk-release.js";
 import { guardWritePort } from "../cluster/quorum-guard.js";
 import {
   prepareWantedPayloads,
@@ -58,6 +64,7 @@ export async function openClusterNode(o: {
   readonly onError?: (error: unknown) => void;
 }): Promise<OpenedClusterNode> {
   prepareWantedPayloads(o.db);
+  preparePayloadRefs(o.db);
   const agent = await startClusterAgent(o.dir);
   if (agent === undefined) {
     throw new ClusterError("CLUSTER_OPTION_INVALID", "クラスタのノードではありません", {});
@@ -69,7 +76,10 @@ export async function openClusterNode(o: {
       config: o.config,
       etcd: agent.etcd,
       db: o.db,
-      applyCommand: commandApplier({ commitPayload: replicatedPayloadCommitter(agent.chunks) }),
+      applyCommand: commandApplier({
+        commitPayload: replicatedPayloadCommitter(agent.chunks),
+        releasePayload: notePayloadReleased,
+      }),
       tls: agent.tls,
       ...(o.onCheckpoint !== undefined ? { onCheckpoint: o.onCheckpoint } : {}),
       ...(o.onError !== undefined ? { onError: o.onError } : {}),
@@ -92,6 +102,12 @@ export async function openClusterNode(o: {
     db: o.db,
     chunks: agent.chunks,
     replication: agent.payloads,
+    ...(o.onError !== undefined ? { onError: o.onError } : {}),
+  });
+  // After the apply: a deleted or discarded payload's manifest and chunks leave chunks.db too.
+  const release = startPayloadRelease({
+    db: o.db,
+    chunks: agent.chunks,
     ...(o.onError !== undefined ? { onError: o.onError } : {}),
   });
   const head = logKeys(o.config.prefix).head;
@@ -122,6 +138,7 @@ export async function openClusterNode(o: {
     caughtUp,
     hasQuorum: () => agent.quorum.hasQuorum(),
     async stop() {
+      release.stop();
       await fetcher.stop();
       try {
         await ledger.close();

@@ -31,6 +31,12 @@ export interface ApplyDeps {
    * hold them yet, a note to fetch them). Throws a coded error when it cannot.
    */
   readonly commitPayload: (db: ServiceDb, transferId: string, payload?: ReplicatedPayload) => void;
+  /**
+   * Called in the same transaction when a deletion (retention, 破棄) removed `transferId`'s payload
+   * from service.db. A cluster node notes it so that its chunk store drops the replicated copy too
+   * (`cluster/payload-chunk-release.ts`); the embedded node has nothing else to delete.
+   */
+  readonly releasePayload?: (db: ServiceDb, transferId: string) => void;
 }
 
 /** One kind of command: its name, how to apply it, and a typed constructor for callers. */

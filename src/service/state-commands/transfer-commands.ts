@@ -76,16 +76,20 @@ export const transferSend = commandType<{ id: string; receiverId: string; record
 );
 
 /** Discarded before sending: the payload and its data key are deleted in the same step. */
-export const transferDiscard = commandType<{ id: string; at: string }>("transfer.discard", (a, _r, db) => {
-  move(
-    db,
-    a.id,
-    "converted",
-    "UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ? AND status = ?",
-    a.at,
-  );
-  deletePayload(db, a.id);
-});
+export const transferDiscard = commandType<{ id: string; at: string }>(
+  "transfer.discard",
+  (a, _r, db, deps) => {
+    move(
+      db,
+      a.id,
+      "converted",
+      "UPDATE transfers SET status = 'discarded', deleted_at = ? WHERE id = ? AND status = ?",
+      a.at,
+    );
+    deletePayload(db, a.id);
+    deps.releasePayload?.(db, a.id);
+  },
+);
 
 /** A download: the first one moves "sent" on; a later (or concurrent) one leaves the status alone. */
 export const transferDownload = commandType<{ id: string; at: string }>("transfer.download", (a, _r, db) => {
@@ -112,7 +116,7 @@ export const transferReceipt = commandType<{ id: string; at: string; deleteAfter
 /** Retention: the payload physically deleted, the row kept as 'deleted' (from the status it was in). */
 export const transferExpire = commandType<{ id: string; from: Status; at: string }>(
   "transfer.expire",
-  (a, _r, db) => {
+  (a, _r, db, deps) => {
     move(
       db,
       a.id,
@@ -121,5 +125,6 @@ export const transferExpire = commandType<{ id: string; from: Status; at: string
       a.at,
     );
     deletePayload(db, a.id);
+    deps.releasePayload?.(db, a.id);
   },
 );

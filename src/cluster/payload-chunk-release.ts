@@ -1,0 +1,139 @@
+/**
+ * Physical deletion of a deleted or discarded transfer's replicated payload from this node's chunk
+ * store (chunks.db), after retention or 破棄 removed its `payload_chunks` rows and data key from
+ * service.db. Two node-local tables in service.db (like `cluster_payload_wanted`) make it possible:
+ *
+ * - `cluster_payload_refs`: which chunk addresses (the manifest's and every chunk's) each payload of
+ *   this node uses, written in the apply transaction of the upload (`replicated-payloads.ts`) and by
+ *   the payload fetcher once it has fetched a missed payload;
+ * - `cluster_payload_released`: transfers whose payload a deletion command released, written by the
+ *   deletion's applier through `ApplyDeps.releasePayload` in the same transaction (deterministic, only
+ *   service.db).
+ *
+ * The {@link startPayloadRelease} step, after the apply, deletes from chunks.db the manifest and each
+ * chunk no other payload of this node references (addresses are content addresses, so two payloads
+ * could in principle share one), then drops the transfer's rows in both tables. Deleting first and
+ * dropping the notes after makes a crash in between harmless: the next round deletes nothing twice.
+ */
+import type { ChunkStore } from "../store/chunk-store.js";
+import type { ServiceDb } from "../store/service-db.js";
+import { decodeManifest } from "./payload-manifest.js";
+
+const TABLES = `CREATE TABLE IF NOT EXISTS cluster_payload_refs (
+  transfer_id TEXT NOT NULL,
+  address TEXT NOT NULL,
+  manifest INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (transfer_id, address)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cluster_payload_refs_address ON cluster_payload_refs (address);
+CREATE TABLE IF NOT EXISTS cluster_payload_released (transfer_id TEXT PRIMARY KEY) STRICT`;
+
+/** Makes the node-local tables (idempotent). */
+export function preparePayloadRefs(db: ServiceDb): void {
+  db.exec(TABLES);
+}
+
+/** Notes that `transferId`'s payload uses these addresses (inside the caller's transaction). */
+export function notePayloadRefs(
+  db: ServiceDb,
+  transferId: string,
+  refs: { readonly manifest?: string; readonly chunks?: readonly string[] },
+): void {
+  const insert = db.prepare<[string, string, number]>(
+    "INSERT INTO cluster_payload_refs (transfer_id, address, manifest) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+  );
+  if (refs.manifest !== undefined) insert.run(transferId, refs.manifest, 1);
+  for (const a of refs.chunks ?? []) insert.run(transferId, a, 0);
+}
+
+/** The cluster node's `releasePayload`: notes the transfer for the release step (same transaction). */
+export function notePayloadReleased(db: ServiceDb, transferId: string): void {
+  db.prepare("INSERT INTO cluster_payload_released (transfer_id) VALUES (?) ON CONFLICT DO NOTHING").run(
+    transferId,
+  );
+}
+
+/** Released payloads whose chunks this node has not deleted yet (monitoring, tests). */
+export function releasedPayloadCount(db: ServiceDb): number {
+  return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM cluster_payload_released").get()?.n ?? 0;
+}
+
+/** The addresses of one released payload held or noted here: its refs, and what its manifest names. */
+function addressesOf(db: ServiceDb, chunks: ChunkStore, transferId: string): Set<string> {
+  const rows = db
+    .prepare<[string], { address: string; manifest: number }>(
+      "SELECT address, manifest FROM cluster_payload_refs WHERE transfer_id = ?",
+    )
+    .all(transferId);
+  const out = new Set(rows.map((r) => r.address));
+  for (const r of rows) {
+    if (r.manifest !== 1) continue;
+    const blob = chunks.get(r.address);
+    if (blob === undefined) continue;
+    try {
+      const m = decodeManifest(blob);
+      // Chunks fetched for a payload that was deleted before its rows were written are named here only.
+      if (m.transfer === transferId) for (const a of m.chunks) out.add(a);
+    } catch {
+      // Not a manifest after all: its own address is still deleted below.
+    }
+  }
+  return out;
+}
+
+/**
+ * One round: for up to `limit` released transfers, physically deletes their unshared chunks and
+ * manifest from `chunks`. Returns how many chunks were deleted.
+ */
+export function releasePayloadChunks(db: ServiceDb, chunks: ChunkStore, limit = 16): number {
+  const released = db
+    .prepare<[number], { transfer_id: string }>(
+      "SELECT transfer_id FROM cluster_payload_released ORDER BY transfer_id LIMIT ?",
+    )
+    .all(limit);
+  const sharedWith = db.prepare<[string, string], { one: number }>(
+    "SELECT 1 AS one FROM cluster_payload_refs WHERE address = ? AND transfer_id <> ? LIMIT 1",
+  );
+  let deleted = 0;
+  for (const { transfer_id: id } of released) {
+    for (const address of addressesOf(db, chunks, id)) {
+      if (sharedWith.get(address, id) !== undefined) continue;
+      if (chunks.delete(address)) deleted += 1;
+    }
+    db.transaction(() => {
+      db.prepare("DELETE FROM cluster_payload_refs WHERE transfer_id = ?").run(id);
+      db.prepare("DELETE FROM cluster_payload_released WHERE transfer_id = ?").run(id);
+    }).immediate();
+  }
+  return deleted;
+}
+
+export interface PayloadRelease {
+  /** Runs one round now. */
+  round(): void;
+  stop(): void;
+}
+
+/** Runs {@link releasePayloadChunks} every `intervalMs` on this node. */
+export function startPayloadRelease(o: {
+  readonly db: ServiceDb;
+  readonly chunks: ChunkStore;
+  readonly intervalMs?: number;
+  readonly onError?: (error: unknown) => void;
+}): PayloadRelease {
+  const round = (): void => {
+    try {
+      releasePayloadChunks(o.db, o.chunks);
+    } catch (error) {
+      o.onError?.(error);
+    }
+  };
+  const timer = setInterval(round, o.intervalMs ?? 1000);
+  timer.unref();
+  return {
+    round,
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
+}

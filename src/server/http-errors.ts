@@ -59,6 +59,8 @@ const STATUS: Readonly<Record<ServiceErrorCode | FhirErrorCode, readonly [number
   // The ledger segment an operation relies on failed verification: refuse, never serve unverified.
   INTEGRITY_FAILURE: [503, "exception"],
   STATE_COMMAND_UNKNOWN: [500, "exception"],
+  // Bad on every copy: gone for good (the sender must send it again), not a retryable failure.
+  TRANSFER_DAMAGED: [410, "exception"],
   BACKUP_INVALID: [400, "invalid"],
   REQUEST_INVALID: [400, "invalid"],
   SIGNATURE_INVALID: [422, "invalid"],

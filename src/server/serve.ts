@@ -11,6 +11,7 @@ import { EnvelopeChannels } from "../service/envelope-channels.js";
 import { runRetention } from "../service/retention.js";
 import { loadConversionReference } from "../service/mappings.js";
 import type { ClusterHooks } from "../service/cluster-hooks.js";
+import type { TransferDamageView } from "../service/transfer-damage.js";
 import { openNode, stopNode, type Clock } from "../service/node.js";
 import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
 import { ClusterError } from "../cluster/errors.js";
@@ -43,6 +44,8 @@ export async function startServer(
     nodeHealth?: NodeHealthView;
     /** The cluster side of a replicated node (payload quorum, monitoring); absent on a single node. */
     cluster?: ClusterHooks;
+    /** A cluster node's transfers marked damaged by its repair (its NodeHealth; transfer-damage.ts). */
+    damage?: TransferDamageView;
   } = {},
 ): Promise<RunningServer> {
   let app: App | undefined;
@@ -59,8 +62,11 @@ export async function startServer(
     ...(options.env ? { env: options.env } : {}),
     onCrlChanged: () => app?.reloadCrl(),
   });
-  const ctx: ServiceContext =
-    options.cluster === undefined ? opened : { ...opened, cluster: options.cluster };
+  const ctx: ServiceContext = {
+    ...opened,
+    ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+    ...(options.damage !== undefined ? { damage: options.damage } : {}),
+  };
   try {
     // A ledger.db swapped for an older copy, or cut back, is refused before anything is served from it.
     await checkLedgerAtStart(ctx);

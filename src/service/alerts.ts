@@ -17,14 +17,17 @@ const MAX_SCAN = 5000;
 /** Which kind an entry counts towards, if any. */
 export function alertKindOf(
   r: Pick<OperationRecord, "type" | "outcome"> & { query?: string },
-): AlertKind | undefined {
+): CountedKind | undefined {
   if (r.type === "login" && r.outcome !== "success") return "auth-failures";
   if (r.type === "download") return "downloads";
   if (r.type === "audit-query") return r.query?.startsWith("export ") === true ? "exports" : "audit-reads";
   return undefined;
 }
 
-function thresholdOf(ctx: ServiceContext, kind: AlertKind): number {
+/** Raised by counting entries (`transfer-damaged` is raised by the repair: transfer-damage.ts). */
+type CountedKind = Exclude<AlertKind, "transfer-damaged">;
+
+function thresholdOf(ctx: ServiceContext, kind: CountedKind): number {
   const a = ctx.config.alerts;
   return {
     "auth-failures": a.authFailures,
@@ -37,7 +40,7 @@ function thresholdOf(ctx: ServiceContext, kind: AlertKind): number {
 /** What an alert check needs of one entry (kept for the newest {@link MAX_SCAN} entries). */
 interface Seen {
   readonly time: number;
-  readonly kind: AlertKind | undefined;
+  readonly kind: CountedKind | undefined;
   readonly alert: AlertKind | undefined;
   readonly actor: string;
 }
@@ -82,12 +85,12 @@ const recent = new WeakMap<ServiceContext, RecentEntries>();
 /** Alert records due after `appended` were stored (empty almost always). */
 export function dueAlerts(ctx: ServiceContext, appended: readonly RecordInput[]): RecordInput[] {
   const kinds = new Set(
-    appended.map((r) => alertKindOf(r as OperationRecord)).filter((k): k is AlertKind => k !== undefined),
+    appended.map((r) => alertKindOf(r as OperationRecord)).filter((k): k is CountedKind => k !== undefined),
   );
   if (kinds.size === 0) return [];
   const windowMinutes = ctx.config.alerts.windowMinutes;
   const since = ctx.now().getTime() - windowMinutes * 60_000;
-  const counts = new Map<AlertKind, { n: number; subjects: Map<string, number> }>();
+  const counts = new Map<CountedKind, { n: number; subjects: Map<string, number> }>();
   const alerted = new Set<AlertKind>();
   let window = recent.get(ctx);
   if (window === undefined) recent.set(ctx, (window = new RecentEntries()));

@@ -11,6 +11,7 @@ import type { ClusterHooks } from "./cluster-hooks.js";
 import type { DataPaths } from "./data-dir.js";
 import type { RefusalLimiter } from "./refusal-log.js";
 import type { StagedPayloads } from "./staged-payloads.js";
+import type { TransferDamageView } from "./transfer-damage.js";
 
 export interface ServiceContext {
   readonly db: ServiceDb;
@@ -31,6 +32,8 @@ export interface ServiceContext {
   readonly cluster?: ClusterHooks | undefined;
   /** Uploads' payloads held ready for their `transfer.create` commands (node.ts makes one per node). */
   readonly payloads: StagedPayloads;
+  /** A cluster node's health: transfers no copy could repair (transfer-damage.ts); absent: none. */
+  readonly damage?: TransferDamageView | undefined;
 }
 
 /** Who performs an operation, as the ledger records it. */

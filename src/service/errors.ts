@@ -45,6 +45,8 @@ export type ServiceErrorCode =
   | "RECEIVER_NOT_LINKED"
   | "TRANSFER_STATE"
   | "INTEGRITY_FAILURE"
+  /** The transfer's payload is bad on every copy (issue 11): never served (transfer-damage.ts). */
+  | "TRANSFER_DAMAGED"
   | "BACKUP_INVALID"
   | "REQUEST_INVALID"
   /** A presented file does not match its signature (detached JWS) or time stamp. */

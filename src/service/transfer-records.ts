@@ -93,6 +93,7 @@ export function toView(ctx: ServiceContext, row: TransferRow): TransferView {
     deleteAfter,
     deletionSoon:
       deleteAfter !== null && Date.parse(deleteAfter) - now <= ctx.config.retention.warnDays * 86_400_000,
+    damaged: ctx.damage?.isDamaged(row.id) === true,
   };
 }
 

@@ -22,4 +22,6 @@ export interface TransferView {
   readonly deleteAfter: string | null;
   /** True within the warning period before deletion (both parties see it in their lists). */
   readonly deletionSoon: boolean;
+  /** True when its payload is bad on every copy (issue 11): it is never served; both parties see it. */
+  readonly damaged: boolean;
 }

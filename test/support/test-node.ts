@@ -21,6 +21,7 @@ import {
 import { deviceIdFromJwk, exportPublicJwk, generateDeviceKey } from "../../src/client/device-key.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
 import type { ClusterHooks } from "../../src/service/cluster-hooks.js";
+import type { TransferDamageView } from "../../src/service/transfer-damage.js";
 import type { OperationRecord } from "../../src/ledger/entry/operation-record.js";
 import { fsck, type FsckResult } from "../../src/ledger/fsck.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
@@ -76,6 +77,8 @@ export async function startTestNode(
     config?: Readonly<Record<string, unknown>>;
     /** The cluster side of a replicated node (payload quorum, monitoring). */
     cluster?: ClusterHooks;
+    /** Transfers marked damaged (a NodeHealth, as a cluster node's repair marks them). */
+    damage?: TransferDamageView;
   } = {},
 ): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), "kenshin-server-test-"));
@@ -103,6 +106,7 @@ export async function startTestNode(
       env: {},
       crlPollMs: options.crlPollMs ?? 50,
       ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
+      ...(options.damage === undefined ? {} : { damage: options.damage }),
     });
     const running = server;
     const baseUrl = `https://${HOST}:${running.port}/`;

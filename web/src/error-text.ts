@@ -43,6 +43,8 @@ const EN: Readonly<Record<string, string>> = {
   LINK_INVALID: "Only a sender can be linked to a receiver.",
   REQUEST_INVALID: "Please check what you entered.",
   INTEGRITY_FAILURE: "An integrity check failed on the server. Please contact the office.",
+  TRANSFER_DAMAGED:
+    "This file is damaged on every copy and cannot be recovered. Ask the sending institution to send it again.",
 };
 
 /** One sentence for the person. */

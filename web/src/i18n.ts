@@ -142,6 +142,11 @@ const BASE_DICT = {
   statusReceived: ["受領確定済み", "Receipt confirmed"],
   statusDiscarded: ["破棄済み", "Discarded"],
   statusDeleted: ["削除済み", "Deleted"],
+  transferDamaged: ["破損 (復旧不可)", "Damaged (cannot be recovered)"],
+  transferDamagedNote: [
+    "このファイルは全ての複製で破損しており、復旧できません。ダウンロードはできません。送信元の健診機関に再送を依頼してください (事務局には通知済みです)。",
+    "This file is damaged on every copy and cannot be recovered, so it cannot be downloaded. Ask the sending institution to send it again (the office has been alerted).",
+  ],
 
   // transfer detail
   transferTitle: ["転送の詳細", "Transfer details"],
@@ -389,6 +394,10 @@ const BASE_DICT = {
   revokeDone: ["失効させました。", "Revoked."],
   notRevoked: ["有効", "Valid"],
   monitoringTitle: ["監視", "Monitoring"],
+  monAlertDamaged: [
+    "警告 {time}: 転送 {transfer} のファイルが全ての複製で破損しています (復旧不可)",
+    "Alert {time}: transfer {transfer} is damaged on every copy (cannot be repaired)",
+  ],
   monAlert: [
     "警告 {time}: {kind} が {minutes} 分間に {count} 件 (しきい値 {threshold})",
     "Alert {time}: {count} {kind} in {minutes} min (threshold {threshold})",

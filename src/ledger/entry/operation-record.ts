@@ -218,16 +218,20 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
         .strict(),
     })
     .strict(),
-  /** A monitoring alert (L6): more events of one kind in the window than the configured threshold. */
+  /**
+   * A monitoring alert (L6): more events of one kind in the window than the configured threshold; or
+   * (`transfer-damaged`, issue 11) a transfer whose payload no copy could repair (count 1, threshold
+   * and window 0, subject the transfer ID).
+   */
   z
     .object({
       ...common,
       type: z.literal("alert"),
-      kind: z.enum(["auth-failures", "downloads", "exports", "audit-reads"]),
+      kind: z.enum(["auth-failures", "downloads", "exports", "audit-reads", "transfer-damaged"]),
       count,
       threshold: count,
       windowMinutes: count,
-      /** The login ID or institution the burst came from, when there is one. */
+      /** The login ID or institution the burst came from, when there is one; the damaged transfer's ID. */
       subject: id.optional(),
     })
     .strict(),

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { loadKek } from "../../crypto/data-keys.js";
 import { PayloadError, readPayload } from "../../store/payload-store.js";
 import type { ServiceContext } from "../context.js";
+import { damagedError } from "../transfer-damage.js";
 import { raiseIntegrityAlarm } from "../transfer-integrity.js";
 import type { TransferRow } from "../transfer-records.js";
 
@@ -20,6 +21,9 @@ export async function checkedStandard(
   row: TransferRow,
   onPiece?: (piece: Uint8Array) => void,
 ): Promise<void> {
+  // Bad on every copy (issue 11): refused before a byte is read.
+  const damaged = damagedError(ctx, row.id);
+  if (damaged !== undefined) throw damaged;
   const kek = await loadKek(ctx.paths.kek);
   const hash = createHash("sha256");
   try {

@@ -17,6 +17,7 @@ import { ServiceError } from "../errors.js";
 import { getInstitution } from "../institutions.js";
 import type { Session } from "../sessions.js";
 import { transferDownload } from "../state-commands/transfer-commands.js";
+import { damagedError } from "../transfer-damage.js";
 import { transferReferenceRanges } from "../transfer-reference-ranges.js";
 import { checkedStandard, standardRef } from "./checked-standard.js";
 import { partyRow } from "./party-transfer.js";
@@ -55,6 +56,8 @@ export async function downloadTransfer(
   if (!(row.status === "sent" || row.status === "downloaded" || row.status === "received")) {
     return deny(ctx, actor, "download", stateError("このファイルは削除されています"), id);
   }
+  const damaged = damagedError(ctx, id);
+  if (damaged !== undefined) return deny(ctx, actor, "download", damaged, id);
   // Only the FHIR rendering needs the whole CSV; the CSV itself streams.
   const fhirWanted = as?.format === "fhir-bundle";
   let held: Buffer | undefined;

@@ -24,12 +24,21 @@ export function statusKey(status: TransferStatus, viewer: Role): MessageKey {
   return (viewer === "receiver" ? RECEIVER_KEYS[status] : undefined) ?? KEYS[status];
 }
 
-export function StatusLabel(props: { status: TransferStatus; viewer: Role }) {
+/** `damaged`: its payload is bad on every copy (issue 11), said beside the status. */
+export function StatusLabel(props: { status: TransferStatus; viewer: Role; damaged?: boolean }) {
   const { t } = useI18n();
   const fresh = props.viewer === "receiver" && props.status === "sent";
   return (
-    <span class={`status status-${props.status}${fresh ? " status-new" : ""}`}>
-      {t(statusKey(props.status, props.viewer))}
-    </span>
+    <>
+      <span class={`status status-${props.status}${fresh ? " status-new" : ""}`}>
+        {t(statusKey(props.status, props.viewer))}
+      </span>
+      {props.damaged === true ? (
+        <>
+          {" "}
+          <strong class="status damaged">{t("transferDamaged")}</strong>
+        </>
+      ) : null}
+    </>
   );
 }

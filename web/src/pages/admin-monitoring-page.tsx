@@ -16,6 +16,7 @@ import { issueName } from "../issue-codes.js";
 import { useDates } from "../use-dates.js";
 import type { TransferStatus } from "../types.js";
 import { DataTable } from "../components/data-table.js";
+import { alertLine, type AlertView } from "../alert-line.js";
 
 interface Monitoring {
   readonly transfersByStatus: Readonly<Record<string, number>>;
@@ -42,13 +43,7 @@ interface Monitoring {
     readonly records: number;
   }[];
   /** L6 alerts, newest first. */
-  readonly alerts?: readonly {
-    readonly time: string;
-    readonly kind: string;
-    readonly count: number;
-    readonly threshold: number;
-    readonly windowMinutes: number;
-  }[];
+  readonly alerts?: readonly AlertView[];
   /** Issue 10: the cluster's nodes (absent on a single node). */
   readonly cluster?: ClusterMonitoring;
   /** T1 clock status. */
@@ -96,13 +91,7 @@ export function AdminMonitoringPage() {
           <ul id="mon-alerts" class="alerts">
             {(data.alerts ?? []).map((a) => (
               <li key={`${a.time}-${a.kind}`} class="alert-line">
-                {t("monAlert", {
-                  time: dates.dateTime(a.time),
-                  kind: a.kind,
-                  count: a.count,
-                  threshold: a.threshold,
-                  minutes: a.windowMinutes,
-                })}
+                {alertLine(t, a, (iso) => dates.dateTime(iso))}
               </li>
             ))}
           </ul>

@@ -140,6 +140,7 @@ export function TransferPage(props: { id: string }) {
   const canDownload =
     !isSender &&
     tr !== undefined &&
+    !tr.damaged &&
     (tr.status === "sent" || tr.status === "downloaded" || tr.status === "received");
   const fact = (label: MessageKey, value: string) => (
     <>
@@ -162,7 +163,7 @@ export function TransferPage(props: { id: string }) {
               {fact("fieldReceiver", tr.receiver.name)}
               <dt>{t("fieldStatus")}</dt>
               <dd>
-                <StatusLabel status={tr.status} viewer={session.role} />
+                <StatusLabel status={tr.status} viewer={session.role} damaged={tr.damaged} />
               </dd>
               {fact("fieldCreated", `${dates.dateTime(tr.createdAt)} (${t("jst")})`)}
               {tr.sentAt ? fact("fieldSent", `${dates.dateTime(tr.sentAt)} (${t("jst")})`) : null}
@@ -197,6 +198,11 @@ export function TransferPage(props: { id: string }) {
 
           <section aria-labelledby="actions-heading">
             <h2 id="actions-heading">{t("actionsHeading")}</h2>
+            {tr.damaged ? (
+              <p class="damaged-note" role="alert" id="transfer-damaged">
+                {t("transferDamagedNote")}
+              </p>
+            ) : null}
             {isSender && tr.status === "converted" ? (
               <div class="buttons">
                 <button

@@ -155,7 +155,7 @@ export function TransfersPage() {
                         {tr.records ?? "—"}
                       </td>
                       <td data-label={t("colStatus")} class="nowrap">
-                        <StatusLabel status={tr.status} viewer={session.role} />
+                        <StatusLabel status={tr.status} viewer={session.role} damaged={tr.damaged} />
                       </td>
                       <td data-label={t("colDeleteAfter")} class="nowrap">
                         {dates.date(tr.deleteAfter)}

@@ -1,0 +1,129 @@
+/**
+ * Issue 11: a transfer whose payload no copy could repair. The node's repair marks it damaged through
+ * its health (`NodeHealth.markDamaged`, what `cluster/integrity/repair.ts` calls) and raises the alarm
+ * through its `onUnrepairable` callback (the service's `unrepairableAlarm`). Then both parties see it in
+ * the API (detail and list carry `damaged: true`), every download and the seal of a send are refused
+ * with the coded TRANSFER_DAMAGED (recorded as a denial) and no byte is served, and the office's
+ * monitoring shows one `transfer-damaged` alert naming the transfer and nothing of its results.
+ * Another transfer of the same parties is untouched.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiClient } from "../src/client/api-client.js";
+import { downloadEcheckup, downloadStandard, uploadExport } from "../src/client/transfer-client.js";
+import { NodeHealth } from "../src/cluster/integrity/node-health.js";
+import { unrepairableAlarm } from "../src/service/transfer-damage.js";
+import type { TransferView } from "../src/service/transfer-view.js";
+import {
+  convertLocally,
+  exampleExport,
+  exportValues,
+  startTransferNode,
+  type TransferNode,
+} from "./support/transfer-fixtures.js";
+import { expectCode, expectStatus, ledgerRecords } from "./support/test-node.js";
+
+let t: TransferNode;
+const health = new NodeHealth({ now: () => new Date() });
+let damaged: TransferView;
+let intact: TransferView;
+let unsent: TransferView;
+let standard: Buffer;
+
+async function upload(): Promise<TransferView> {
+  const up = await uploadExport(t.sender, t.receiverId, exampleExport());
+  expectStatus(up, 201);
+  return (up.json as { transfer: TransferView }).transfer;
+}
+
+async function detail(client: ApiClient, id: string): Promise<TransferView> {
+  const r = await client.get(`/api/v1/transfers/${id}`);
+  expectStatus(r, 200);
+  return (r.json as { transfer: TransferView }).transfer;
+}
+
+async function listed(client: ApiClient): Promise<Map<string, boolean>> {
+  const r = await client.get("/api/v1/transfers");
+  expectStatus(r, 200);
+  return new Map((r.json as { transfers: TransferView[] }).transfers.map((x) => [x.id, x.damaged]));
+}
+
+beforeAll(async () => {
+  t = await startTransferNode({ damage: health });
+  standard = (await convertLocally(exampleExport())).bytes;
+  damaged = await upload();
+  intact = await upload();
+  unsent = await upload();
+  for (const tr of [damaged, intact]) {
+    expectStatus(await t.sender.post(`/api/v1/transfers/${tr.id}/send`), 200);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await t.node.close();
+});
+
+describe("a transfer damaged on every copy", () => {
+  it("before the mark it is served like any other", async () => {
+    expect((await detail(t.sender, damaged.id)).damaged).toBe(false);
+    const got = await downloadStandard(t.receiver, damaged.id);
+    if ("refused" in got) throw new Error(`refused: ${got.refused.status}`);
+    expect(Buffer.from(got.bytes).equals(standard)).toBe(true);
+  });
+
+  it("marked by the repair's function: both parties see it in the detail and in their lists", async () => {
+    health.markDamaged(damaged.id);
+    health.markDamaged(unsent.id);
+    for (const client of [t.sender, t.receiver]) {
+      expect(await detail(client, damaged.id)).toMatchObject({ id: damaged.id, damaged: true });
+      expect(await detail(client, intact.id)).toMatchObject({ id: intact.id, damaged: false });
+      const list = await listed(client);
+      expect(list.get(damaged.id)).toBe(true);
+      expect(list.get(intact.id)).toBe(false);
+    }
+    expect((await listed(t.sender)).get(unsent.id)).toBe(true);
+  });
+
+  it("every download is refused with TRANSFER_DAMAGED (a denial entry), the intact transfer still downloads", async () => {
+    const before = ledgerRecords(t.node.ctx).length;
+    const csv = await downloadStandard(t.receiver, damaged.id);
+    if (!("refused" in csv)) throw new Error("served a damaged transfer");
+    expectCode(csv.refused, 410, "TRANSFER_DAMAGED");
+    const fhir = await downloadEcheckup(t.receiver, damaged.id);
+    if (!("refused" in fhir)) throw new Error("served a damaged transfer as FHIR");
+    expectCode(fhir.refused, 410, "TRANSFER_DAMAGED");
+    const after = ledgerRecords(t.node.ctx).slice(before);
+    expect(after.filter((r) => r.type === "download")).toEqual([]);
+    expect(after.filter((r) => r.type === "denial").map((r) => r.type === "denial" && r.code)).toEqual([
+      "TRANSFER_DAMAGED",
+      "TRANSFER_DAMAGED",
+    ]);
+    const ok = await downloadStandard(t.receiver, intact.id);
+    if ("refused" in ok) throw new Error(`refused: ${ok.refused.status}`);
+    expect(Buffer.from(ok.bytes).equals(standard)).toBe(true);
+  });
+
+  it("a damaged transfer not sent yet cannot be sent (its stored file is never sealed)", async () => {
+    expectCode(await t.sender.post(`/api/v1/transfers/${unsent.id}/send`), 410, "TRANSFER_DAMAGED");
+    expect((await detail(t.sender, unsent.id)).status).toBe("converted");
+  });
+
+  it("the alarm: one transfer-damaged alert on the office's monitoring, without result data", async () => {
+    const alarm = unrepairableAlarm(t.node.ctx);
+    // Two bad chunks of one transfer (or two nodes finding the same damage): one alert.
+    await alarm({ transfer: damaged.id, address: "a".repeat(64) });
+    await alarm({ transfer: damaged.id, address: "b".repeat(64) });
+    const mon = await t.office.get("/api/v1/admin/monitoring");
+    expectStatus(mon, 200);
+    const alerts = (mon.json as { alerts: { kind: string; subject?: string }[] }).alerts;
+    expect(alerts.filter((a) => a.kind === "transfer-damaged")).toEqual([
+      expect.objectContaining({ kind: "transfer-damaged", subject: damaged.id, count: 1 }),
+    ]);
+    const text = JSON.stringify(mon.json);
+    expect(exportValues().filter((v) => text.includes(v))).toEqual([]);
+    const entries = ledgerRecords(t.node.ctx).filter(
+      (r) => r.type === "alert" && r.kind === "transfer-damaged",
+    );
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ outcome: "serious-failure", institution: "-" });
+  });
+});

@@ -31,6 +31,7 @@ import { addEtcdMember } from "../cluster/etcd-membership.js";
 import { readClusterOverview, type ClusterOverview } from "../cluster/node-overview.js";
 import { freePorts } from "../cluster/processes/free-ports.js";
 import { registerOfflineNodeCommand } from "./cluster-offline.js";
+import { registerRebuildCommand } from "./cluster-rebuild.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 import { fileURLToPath } from "node:url";
 
@@ -125,6 +126,7 @@ function describeInit(dir: string, t: ClusterTopology): string {
 export function registerClusterCommands(program: Command): void {
   const cluster = program.command("cluster").description("クラスタ (etcd で順序付けた複製サービス) の運用");
   registerOfflineNodeCommand(cluster);
+  registerRebuildCommand(cluster);
 
   cluster
     .command("init")

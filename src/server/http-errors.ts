@@ -62,6 +62,7 @@ const STATUS: Readonly<Record<ServiceErrorCode | FhirErrorCode, readonly [number
   // Bad on every copy: gone for good (the sender must send it again), not a retryable failure.
   TRANSFER_DAMAGED: [410, "exception"],
   BACKUP_INVALID: [400, "invalid"],
+  REBUILD_INVALID: [400, "invalid"],
   REQUEST_INVALID: [400, "invalid"],
   SIGNATURE_INVALID: [422, "invalid"],
   FHIR_SEARCH_INVALID: [400, "invalid"],

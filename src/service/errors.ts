@@ -48,6 +48,8 @@ export type ServiceErrorCode =
   /** The transfer's payload is bad on every copy (issue 11): never served (transfer-damage.ts). */
   | "TRANSFER_DAMAGED"
   | "BACKUP_INVALID"
+  /** A disaster-drill rebuild refused its input (node-rebuild.ts; `reason` says why). */
+  | "REBUILD_INVALID"
   | "REQUEST_INVALID"
   /** A presented file does not match its signature (detached JWS) or time stamp. */
   | "SIGNATURE_INVALID"

@@ -45,6 +45,7 @@ let t: TransferNode | undefined;
 let keys: string;
 let kekFile: string;
 let generation: string;
+let olderGeneration: string;
 let published: string;
 let kept: TransferView;
 let deleted: TransferView;
@@ -65,25 +66,39 @@ beforeAll(async () => {
   const down = await downloadStandard(t.receiver, deleted.id);
   if ("refused" in down) throw new Error(down.refused.text);
   expectStatus(await t.receiver.post(`/api/v1/transfers/${deleted.id}/receipt`), 200);
+  // A generation from before the deletion: it still holds the deleted transfer's wrapped key.
+  const before = await takeGeneration({
+    paths: dataPaths(node.node.dir),
+    db: node.node.ctx.db,
+    nodeName: "backup",
+    keep: 5,
+    now: () => node.node.ctx.now(),
+    random: (n) => randomBytes(n),
+  });
+  olderGeneration = join(root, "older.kxb");
+  await copyFile(before.file, olderGeneration);
   // Past the received transfer's retention, well before the unconfirmed one's expiry.
   const { afterReceiptDays, unconfirmedDays } = t.node.ctx.config.retention;
   expect(afterReceiptDays + 1).toBeLessThan(unconfirmedDays);
   t.node.clock.advance((afterReceiptDays + 1) * DAY_MS);
   expect((await runRetention(t.node.ctx)).deleted).toBe(1);
 
-  const paths = dataPaths(t.node.dir);
+  // The last published checkpoint covers the deletion (checkpoints follow appends on a cadence).
+  const ledger = node.node.ctx.ledger;
+  const last = await ledger.checkpointCovering(ledger.size() - 1);
+  const paths = dataPaths(node.node.dir);
   const info = await takeGeneration({
     paths,
     db: t.node.ctx.db,
     nodeName: "backup",
-    keep: 2,
+    keep: 5,
     now: () => node.node.ctx.now(),
     random: (n) => randomBytes(n),
   });
   generation = join(root, "generation.kxb");
   await copyFile(info.file, generation);
   published = join(root, "published.note");
-  await writeFile(published, t.node.ctx.ledger.latestCheckpoint().note);
+  await writeFile(published, last.note);
   keys = join(root, "operator-keys");
   await mkdir(keys, { mode: 0o700 });
   await copyFile(join(paths.dir, "keys", "backup.key"), join(keys, "backup.key"));
@@ -201,6 +216,9 @@ describe("disaster drill: rebuild from a generation", () => {
       [{ kek: wrongKek }, "REBUILD_INVALID", "payload"],
       [{ checkpoint: forged }, "REBUILD_INVALID", "checkpoint-invalid"],
       [{ kek: join(root, "missing.key") }, "REBUILD_INVALID", "key-unreadable"],
+      // Older than the published checkpoint (taken before the deletion): entries would be lost and a
+      // deleted transfer's key would come back.
+      [{ from: olderGeneration }, "REBUILD_INVALID", "checkpoint-ahead"],
     ];
     for (const [i, [over, code, reason]] of cases.entries()) {
       const data = join(root, `refused-${i}`);

@@ -30,7 +30,7 @@ import { packRecordHashes } from "../ledger/entry/records-commitment.js";
 import { LedgerError } from "../ledger/errors.js";
 import { fsck, type FsckResult } from "../ledger/fsck.js";
 import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../ledger/ledger.js";
-import type { LogStorage } from "../ledger/log-storage.js";
+import { storedLeafHash, type LogStorage } from "../ledger/log-storage.js";
 import type { LedgerReader } from "../ledger/read-port.js";
 import { checkRequests } from "../ledger/sequencer.js";
 import { toHex } from "../ledger/verify/encoding.js";
@@ -356,7 +356,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     return this.#o.storage.entry(index).entry;
   }
   leafHash(index: number): Uint8Array {
-    return this.#o.storage.entry(index).leafHash;
+    return storedLeafHash(this.#o.storage, index);
   }
   findByLeafHash(leafHash: Uint8Array): number[] {
     return this.#o.storage.findByLeafHash(leafHash);

@@ -103,6 +103,15 @@ describe("EmbeddedLedger: group commit", () => {
     results.flat().forEach((r) => {
       expect(toHex(ledger.leafHash(r.index))).toBe(r.leafHash);
     });
+    // Past the end the leaf hash is missing as the entry is (LEDGER_NOT_FOUND), not a tree failure.
+    for (const read of [() => ledger.entry(400), () => ledger.leafHash(400)]) {
+      try {
+        read();
+        expect.unreachable("read past the end");
+      } catch (error) {
+        expect(error instanceof CodedError && error.code).toBe("LEDGER_NOT_FOUND");
+      }
+    }
   });
 
   it("a batch closes at the size limit: 3 × 4 entries with a limit of 5 → three batches", async () => {

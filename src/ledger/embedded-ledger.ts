@@ -23,7 +23,7 @@ import type { FsckResult } from "./fsck.js";
 import { fsck } from "./fsck.js";
 import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
 import { Ledger } from "./ledger.js";
-import type { LogStorage } from "./log-storage.js";
+import { storedLeafHash, type LogStorage } from "./log-storage.js";
 import { nodeHasher } from "./node-hasher.js";
 import type { Outbox } from "./outbox.js";
 import { OutboxCommit } from "./outbox-commit.js";
@@ -203,7 +203,7 @@ export class EmbeddedLedger implements LedgerPort {
     return this.#storage.entry(index).entry;
   }
   leafHash(index: number): Uint8Array {
-    return this.#storage.entry(index).leafHash;
+    return storedLeafHash(this.#storage, index);
   }
   findByKey(key: string): number[] {
     return this.#storage.findByKey(key);

@@ -4,6 +4,7 @@
  * purpose: every node (single or replicated) holds a local copy; what a replicated version changes is who
  * decides the order (`sequencer.ts`, `write-port.ts`), not this. The SQLite implementation is `store/sqlite-log.ts`.
  */
+import { LedgerError } from "./errors.js";
 import type { NodeReader } from "./proof-builder.js";
 import type { CompletedNode } from "./verify/compact-range.js";
 
@@ -94,4 +95,19 @@ export interface LogStorage extends NodeReader {
   /** All stored interior nodes in completion order (for fsck). */
   scanNodes(): Iterable<StoredNode>;
   close(): void;
+}
+
+/**
+ * The stored leaf hash of entry `index`, read as tree node (0, index): the 32 bytes only, not the entry
+ * row (the list of transfers reads one per entry).
+ * @throws LedgerError LEDGER_NOT_FOUND past the end, as {@link LogStorage.entry} does
+ */
+export function storedLeafHash(storage: LogStorage, index: number): Uint8Array {
+  try {
+    return storage.node(0, index);
+  } catch (error) {
+    if (error instanceof LedgerError && error.code === "LEDGER_NODE_MISMATCH")
+      throw new LedgerError("LEDGER_NOT_FOUND", "その番号のエントリはありません", { index });
+    throw error;
+  }
 }

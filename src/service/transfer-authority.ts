@@ -11,9 +11,16 @@
  * remembered checkpoint: transfer-integrity.ts). Lists use the same comparison on the entries' stored
  * bytes, re-hashed against their stored leaf hashes (no proof per row: a list of 500 would cost 500
  * segment verifications); a row that disagrees is left out of the list and raises the alarm.
+ *
+ * An entry's compared fields are a function of its bytes, and its bytes are fixed by its leaf hash
+ * (SHA-256), so the fields of an entry whose bytes were once re-hashed to its stored leaf hash are kept
+ * with its index and that leaf hash: a list then reads, per entry, only the stored leaf hash (32 bytes)
+ * and uses the kept fields while index and leaf hash are the ones they were read under. Only the verdict's inputs from the ledger are kept, never a verdict: every row is compared
+ * again on every list, so an edited row is refused on the next list as on the first.
  */
 import { nodeHasher } from "../ledger/node-hasher.js";
-import { bytesEqual } from "../ledger/verify/encoding.js";
+import type { LedgerReader } from "../ledger/read-port.js";
+import { bytesEqual, toHex } from "../ledger/verify/encoding.js";
 import type { ServiceContext } from "./context.js";
 import { raiseIntegrityAlarm, verifySegment, type VerifiedSegment } from "./transfer-integrity.js";
 import type { TransferRow } from "./transfer-records.js";
@@ -102,6 +109,41 @@ function factsOf(bytes: Uint8Array): EntryFacts {
   };
 }
 
+/** Entries kept per ledger reader (FIFO-bounded: about 200 bytes each). */
+const KEPT_ENTRIES = 50_000;
+const keptFacts = new WeakMap<
+  LedgerReader,
+  Map<number, { readonly leaf: string; readonly facts: EntryFacts }>
+>();
+
+/**
+ * The compared fields of entry `index`: kept under its index and stored leaf hash, or read from its bytes
+ * after re-hashing them to that leaf hash.
+ * @throws Error when the bytes do not hash to the stored leaf hash or are not an entry
+ */
+function entryFacts(ledger: LedgerReader, index: number): EntryFacts {
+  let kept = keptFacts.get(ledger);
+  if (kept === undefined) {
+    kept = new Map();
+    keptFacts.set(ledger, kept);
+  }
+  const leafHash = ledger.leafHash(index);
+  const leaf = toHex(leafHash);
+  const known = kept.get(index);
+  if (known?.leaf === leaf) return known.facts;
+  const bytes = ledger.entry(index);
+  if (!bytesEqual(nodeHasher.hashLeaf(bytes), leafHash)) throw new Error("leaf hash");
+  // Only the compared fields: the full schema check (decodeEntry) per entry made a list of 50
+  // transfers three times slower; the single-transfer path verifies everything.
+  const facts = factsOf(bytes);
+  if (known === undefined && kept.size >= KEPT_ENTRIES) {
+    const oldest = kept.keys().next();
+    if (oldest.done !== true) kept.delete(oldest.value);
+  }
+  kept.set(index, { leaf, facts });
+  return facts;
+}
+
 /** The rows of a list that agree with their entries; the others raise one alarm. */
 export async function rowsAgreeingWithLedger(
   ctx: ServiceContext,
@@ -113,14 +155,7 @@ export async function rowsAgreeingWithLedger(
   for (const row of rows) {
     let why: string | undefined;
     try {
-      const records: EntryFacts[] = [];
-      for (const index of ledger.findByKey(`transfer:${row.id}`)) {
-        const bytes = ledger.entry(index);
-        if (!bytesEqual(nodeHasher.hashLeaf(bytes), ledger.leafHash(index))) throw new Error("leaf hash");
-        // Only the compared fields: the full schema check (decodeEntry) per entry made a list of 50
-        // transfers three times slower; the single-transfer path verifies everything.
-        records.push(factsOf(bytes));
-      }
+      const records = ledger.findByKey(`transfer:${row.id}`).map((index) => entryFacts(ledger, index));
       why = disagreement(row, records);
     } catch {
       why = "entries unreadable";

@@ -97,12 +97,21 @@ describe("attack: point a transfer at another receiver in service.db", () => {
 
   it("a changed hash in service.db is noticed before use (503 INTEGRITY_FAILURE)", async () => {
     const transfer = await uploadAndSend();
+    const listed = async () =>
+      ((await t.receiver.get("/api/v1/transfers")).json as { transfers: { id: string }[] }).transfers.map(
+        (x) => x.id,
+      );
+    // Listed once before the edit: the list keeps the entries' fields it has checked, never its verdict.
+    expect(await listed()).toContain(transfer.id);
     edit(
       t.node.ctx.paths.serviceDb,
       "UPDATE transfers SET standard_sha256 = ? WHERE id = ?",
       "ab".repeat(32),
       transfer.id,
     );
+    const before = t.node.ctx.ledger.size();
+    expect(await listed()).not.toContain(transfer.id);
+    expect(integrityAlarmsSince(before).length).toBeGreaterThan(0);
     expectCode(await t.receiver.get(`/api/v1/transfers/${transfer.id}`), 503, "INTEGRITY_FAILURE");
   });
 });

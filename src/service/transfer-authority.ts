@@ -20,7 +20,7 @@
  */
 import { nodeHasher } from "../ledger/node-hasher.js";
 import type { LedgerReader } from "../ledger/read-port.js";
-import { bytesEqual, toHex } from "../ledger/verify/encoding.js";
+import { bytesEqual } from "../ledger/verify/encoding.js";
 import type { ServiceContext } from "./context.js";
 import { raiseIntegrityAlarm, verifySegment, type VerifiedSegment } from "./transfer-integrity.js";
 import type { TransferRow } from "./transfer-records.js";
@@ -113,7 +113,7 @@ function factsOf(bytes: Uint8Array): EntryFacts {
 const KEPT_ENTRIES = 50_000;
 const keptFacts = new WeakMap<
   LedgerReader,
-  Map<number, { readonly leaf: string; readonly facts: EntryFacts }>
+  Map<number, { readonly leafHash: Uint8Array; readonly facts: EntryFacts }>
 >();
 
 /**
@@ -128,9 +128,8 @@ function entryFacts(ledger: LedgerReader, index: number): EntryFacts {
     keptFacts.set(ledger, kept);
   }
   const leafHash = ledger.leafHash(index);
-  const leaf = toHex(leafHash);
   const known = kept.get(index);
-  if (known?.leaf === leaf) return known.facts;
+  if (known !== undefined && bytesEqual(known.leafHash, leafHash)) return known.facts;
   const bytes = ledger.entry(index);
   if (!bytesEqual(nodeHasher.hashLeaf(bytes), leafHash)) throw new Error("leaf hash");
   // Only the compared fields: the full schema check (decodeEntry) per entry made a list of 50
@@ -140,7 +139,7 @@ function entryFacts(ledger: LedgerReader, index: number): EntryFacts {
     const oldest = kept.keys().next();
     if (oldest.done !== true) kept.delete(oldest.value);
   }
-  kept.set(index, { leaf, facts });
+  kept.set(index, { leafHash, facts });
   return facts;
 }
 

@@ -23,6 +23,7 @@ import type { NodeClusterConfig } from "./cluster-topology.js";
 import { ClusterLedger } from "./cluster-ledger.js";
 import { ClusterError } from "./errors.js";
 import type { PeerTls } from "./peer/peer-server.js";
+import type { GuardedCosign } from "./checkpoint-publication.js";
 import type { ApplyCommand } from "./state-command.js";
 
 /**
@@ -60,6 +61,8 @@ export interface NodeLedgerPortOptions {
   readonly applyCommand: ApplyCommand;
   /** The node's peer identity (the agent's), for catch-up from peers. */
   readonly tls?: PeerTls;
+  /** How this node cosigns (its `NodeIntegrity.cosign`, so a finding quarantines the whole node). */
+  readonly cosign?: GuardedCosign;
   readonly onCheckpoint?: CheckpointPublished;
   readonly onError?: (error: unknown) => void;
 }
@@ -91,6 +94,7 @@ export function openNodeLedgerPort(o: NodeLedgerPortOptions): ClusterLedger {
     logVerifierKey,
     ...(cosigner !== undefined ? { cosigner } : {}),
     policy: readCosignerPolicy(o.dir),
+    ...(o.cosign !== undefined ? { cosign: o.cosign } : {}),
     offline,
     ...(o.tls !== undefined ? { catchUp: { peers, tls: o.tls } } : {}),
     ...(o.onCheckpoint !== undefined ? { onCheckpoint: o.onCheckpoint } : {}),

@@ -30,8 +30,7 @@ import { loadConfig } from "../service/config.js";
 import { openClusterNode } from "../service/cluster-node.js";
 import { dataPaths } from "../service/data-dir.js";
 import { openServiceDb } from "../store/service-db.js";
-import { openLogRepairAccess, type LogRepairAccess } from "../store/sqlite-log-repair.js";
-import { openSqliteLog, type SqliteLog } from "../store/sqlite-log.js";
+import type { SqliteLog } from "../store/sqlite-log.js";
 import { readNodeClusterConfig } from "./cluster-agent.js";
 import { nodeFiles } from "./cluster-init.js";
 import type { ClusterLedger } from "./cluster-ledger.js";
@@ -39,12 +38,9 @@ import type { NodeClusterConfig } from "./cluster-topology.js";
 import { offerCosignature } from "./cosign-exchange.js";
 import { CosignerMemory } from "./cosigner-memory.js";
 import { ClusterError } from "./errors.js";
-import { runFullCheckInWorker } from "./integrity/full-check-thread.js";
-import { publishBackupFact, publishIntegrityFact } from "./integrity/health-facts.js";
+import { publishBackupFact } from "./integrity/health-facts.js";
 import type { NodeState as HealthState } from "./integrity/node-health.js";
-import { startNodeIntegrity, type NodeIntegrity } from "./integrity/node-integrity.js";
-import { readCosignerPolicy } from "./node-ledger-port.js";
-import type { NodeState } from "./node-presence.js";
+import type { NodeIntegrity } from "./integrity/node-integrity.js";
 import type { RunningPeerServer } from "./peer/peer-server.js";
 
 export interface OfflineNodeOptions {
@@ -69,9 +65,6 @@ export interface OfflineNode {
   lastCosignedSize(): number;
   stop(): Promise<void>;
 }
-
-const presenceOf = (s: HealthState): NodeState =>
-  s === "healthy" ? "serving" : s === "catching-up" ? "catching-up" : "quarantined";
 
 /**
  * Starts the offline node of `dataDir`.
@@ -100,7 +93,6 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
   const serviceConfig = await loadConfig(paths.config, {});
   const logKeyText = readFileSync(paths.ledgerVerifierKey, "utf8").trim();
   const logKey = parseVerifierKey(logKeyText);
-  const policy = readCosignerPolicy(dataDir);
   const witness = createCosigner(readKeyFile(files.witnessKey), () => now().getTime());
 
   const db = openServiceDb(paths.serviceDb, { create: !existsSync(paths.serviceDb) });
@@ -126,65 +118,30 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       dir: dataDir,
       config,
       db,
+      checkIntervalMs: o.checkIntervalMs ?? 5 * 60_000,
+      now,
       onError: (error) => {
         log(`follow failed: ${String(error)}`);
       },
-    });
-    cleanup.push(() => opened.hooks.stop?.());
-    const { agent, port: ledger } = opened;
-    const { etcd, chunks, presence, peerServer } = agent;
-
-    // The integrity side reads the ledger file through connections of its own.
-    let storage: SqliteLog = openSqliteLog(paths.ledgerDb);
-    let access: LogRepairAccess = openLogRepairAccess(paths.ledgerDb);
-    cleanup.push(() => {
-      storage.close();
-      access.close();
-    });
-
-    const integrity = startNodeIntegrity({
-      node: config.self,
-      logKey,
-      policy,
-      intervalMs: o.checkIntervalMs ?? 5 * 60_000,
-      files: () => ({ storage, access, serviceDb: db, chunks }),
-      reopen: () => {
-        storage.close();
-        access.close();
-        storage = openSqliteLog(paths.ledgerDb);
-        access = openLogRepairAccess(paths.ledgerDb);
-      },
-      peers: config.online,
-      tls: agent.tls,
-      publishedNote: () => Promise.resolve(safePublished(ledger)),
-      // The offline node cannot append: its repairs are published as monitoring facts (health).
-      appendRepair: () => Promise.resolve(undefined),
-      runCheck: (published) =>
-        runFullCheckInWorker({
-          ledgerDb: paths.ledgerDb,
-          serviceDb: paths.serviceDb,
-          chunksDb: files.chunks,
-          logKey: logKeyText,
-          published: published === undefined ? undefined : { size: published.size, root: published.root },
-        }),
+      // Its integrity (service/cluster-node.ts, as on every node): route on the peer endpoint, health in
+      // etcd and in its presence; it cannot append, so its repairs are published as monitoring facts.
       onRepair: (outcome) => {
         log(`repair ${outcome.ok ? "done" : "incomplete"}: ${outcome.unrepaired.length} unrepaired`);
       },
-      onError: (error) => {
+      onIntegrityError: (error) => {
         log(`integrity failed: ${String(error)}`);
       },
-      now,
     });
-    cleanup.push(() => integrity.stop());
-    agent.mount(integrity.peerRoute);
+    cleanup.push(() => opened.hooks.stop?.());
+    const { agent, port: ledger, integrity } = opened;
+    const { etcd, peerServer } = agent;
+    const storage = (): SqliteLog => opened.ledgerFile();
     let lastState: HealthState = integrity.health.state;
     integrity.health.onChange((s) => {
       if (s.state !== lastState) {
         lastState = s.state;
         log(`health: ${s.state}${s.findings.length > 0 ? ` (${s.findings.slice(0, 5).join("; ")})` : ""}`);
       }
-      void presence.set(presenceOf(s.state)).catch(() => undefined);
-      publishIntegrityFact(etcd, config.prefix, config.self, s).catch(() => undefined);
     });
 
     // Cosigning what its own copy reproduces, through the guard (checks new entries first).
@@ -195,7 +152,7 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       if (cosigning || !integrity.health.serving()) return;
       cosigning = true;
       try {
-        const signed = storage.latestCheckpoint();
+        const signed = storage().latestCheckpoint();
         if (signed === null || signed.size <= cosignedSize) {
           return;
         }
@@ -231,7 +188,7 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       intervalMs: o.backupIntervalMs ?? 60 * 60_000,
       take: () => {
         // Before its first published checkpoint the copy has nothing a restore could be checked against.
-        if (storage.latestCheckpoint() === null) {
+        if (storage().latestCheckpoint() === null) {
           return Promise.reject(
             new ClusterError(
               "CLUSTER_UNAVAILABLE",
@@ -290,13 +247,5 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
   } catch (error) {
     await stopAll();
     throw error;
-  }
-}
-
-function safePublished(ledger: ClusterLedger): string | undefined {
-  try {
-    return ledger.latestCheckpoint().note;
-  } catch {
-    return undefined;
   }
 }

@@ -74,13 +74,15 @@ export async function startServer(
     await removeLeftovers(ctx.paths, ctx.now());
     // Spool files of uploads that a previous process did not finish: ciphertext under lost keys.
     clearSpool(spoolDir(ctx));
+    // A cluster node's own integrity state (service/cluster-node.ts), unless the caller gives one.
+    const nodeHealth = options.nodeHealth ?? ctx.cluster?.nodeHealth;
     app = buildApp({
       ctx,
       reference: await loadConversionReference(),
       channels: new EnvelopeChannels(() => ctx.now().getTime(), ctx.random),
       logger: options.logger ?? false,
       ...(options.crlPollMs !== undefined ? { crlPollMs: options.crlPollMs } : {}),
-      ...(options.nodeHealth !== undefined ? { nodeHealth: options.nodeHealth } : {}),
+      ...(nodeHealth !== undefined ? { nodeHealth } : {}),
     });
     await app.app.listen({
       host: options.host ?? ctx.config.listen.host,

@@ -47,6 +47,14 @@ export interface ClusterHooks {
   caughtUp?(): Promise<void>;
   /** True while this node can order state changes (a majority of etcd's voting members answers). */
   hasQuorum?(): boolean;
+  /**
+   * The node's integrity state (cluster/integrity/node-health.ts): while it is not serving (quarantined,
+   * repairing), the server answers 503 and `/api/v1/health` says so, and haproxy takes the node out.
+   */
+  readonly nodeHealth?: {
+    serving(): boolean;
+    snapshot(): { readonly state: string; readonly since: string };
+  };
   /** Stops the cluster side (the ledger port, then the agent); the caller closes service.db after. */
   stop?(): Promise<void>;
 }

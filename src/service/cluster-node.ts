@@ -10,24 +10,38 @@
  *   (catch-up past compaction) mounted on the agent's peer endpoint;
  * - on an online node the port wrapped by the quorum guard (`cluster/quorum-guard.ts`): without a
  *   majority, state changes get the coded 503 and the entries of reads are kept and appended later;
+ * - the node's integrity (`cluster/integrity/node-integrity.ts`), on every node: the guarded cosign the
+ *   port cosigns through, the entry watch and the rolling full check in a worker thread over its own
+ *   connections to ledger.db, the repair from its peers (the repair entry appended through the port on an
+ *   online node), the integrity peer route mounted on the agent's endpoint, its health published in etcd
+ *   (`health-facts.ts`) and in its presence, and given to the server as `nodeHealth` (`/health` answers
+ *   503 while quarantined, so haproxy takes the node out until it repaired itself);
  * - the fetcher of payloads this node missed, the release of deleted payloads' chunks from chunks.db
  *   (`cluster/payload-chunk-release.ts`), and the {@link ClusterHooks} the service and server use.
  *
  * The offline node opens the same way without the guard (it never appends) and serves no users.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startClusterAgent, type ClusterAgent } from "../cluster/cluster-agent.js";
 import type { ClusterLedger } from "../cluster/cluster-ledger.js";
 import type { NodeClusterConfig } from "../cluster/cluster-topology.js";
 import { logKeys } from "../cluster/command-log/command-batch.js";
+import { nodeFiles } from "../cluster/cluster-init.js";
 import { ClusterError } from "../cluster/errors.js";
-import { openNodeLedgerPort } from "../cluster/node-ledger-port.js";
+import { runFullCheckInWorker } from "../cluster/integrity/full-check-thread.js";
+import { publishIntegrityFact } from "../cluster/integrity/health-facts.js";
+import type { NodeState as HealthState } from "../cluster/integrity/node-health.js";
+import { startNodeIntegrity, type NodeIntegrity } from "../cluster/integrity/node-integrity.js";
+import type { RepairOutcome } from "../cluster/integrity/repair.js";
+import { openNodeLedgerPort, readCosignerPolicy } from "../cluster/node-ledger-port.js";
 import {
   notePayloadReleased,
   preparePayloadRefs,
   startPayloadRelease,
 } from "../cluster/payload-chunk-release.js";
+import type { NodeState } from "../cluster/node-presence.js";
 import { guardWritePort } from "../cluster/quorum-guard.js";
 import {
   prepareWantedPayloads,
@@ -35,8 +49,12 @@ import {
   startPayloadFetcher,
 } from "../cluster/replicated-payloads.js";
 import type { LedgerPort } from "../ledger/embedded-ledger.js";
+import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import type { CheckpointPublished } from "../ledger/write-port.js";
 import type { ServiceDb } from "../store/service-db.js";
+import { openLogRepairAccess, type LogRepairAccess } from "../store/sqlite-log-repair.js";
+import { openSqliteLog, type SqliteLog } from "../store/sqlite-log.js";
+import { dataPaths } from "./data-dir.js";
 import type { ClusterHooks } from "./cluster-hooks.js";
 import { commandApplier } from "./state-commands/registry.js";
 
@@ -46,11 +64,25 @@ export interface OpenedClusterNode {
   readonly agent: ClusterAgent;
   /** The replicated port itself (status, failure), unwrapped. */
   readonly port: ClusterLedger;
+  /** The node's health, checks and repair (node-integrity.ts). */
+  readonly integrity: NodeIntegrity;
+  /** The integrity side's own connection to ledger.db (the current one after a repair reopened it). */
+  ledgerFile(): SqliteLog;
 }
 
 /** How long a request waits for this node to apply what was ordered before it arrived. */
 const CATCH_UP_WAIT_MS = 3000;
 const HEAD_READ_MS = 1000;
+const CHECK_INTERVAL_MS = 5 * 60_000;
+
+const presenceOf = (s: HealthState, quorum: boolean, online: boolean): NodeState =>
+  s === "catching-up"
+    ? "catching-up"
+    : s !== "healthy"
+      ? "quarantined"
+      : online && !quorum
+        ? "read-only"
+        : "serving";
 
 /**
  * Starts the cluster side of the node in `dir` on its own `db`.
@@ -62,6 +94,12 @@ export async function openClusterNode(o: {
   readonly db: ServiceDb;
   readonly onCheckpoint?: CheckpointPublished;
   readonly onError?: (error: unknown) => void;
+  /** Between full checks of the node's own copy (default 5 minutes). */
+  readonly checkIntervalMs?: number;
+  readonly onRepair?: (outcome: RepairOutcome) => void;
+  /** Told about failed checks and repairs (default: `onError`). */
+  readonly onIntegrityError?: (error: unknown) => void;
+  readonly now?: () => Date;
 }): Promise<OpenedClusterNode> {
   prepareWantedPayloads(o.db);
   preparePayloadRefs(o.db);
@@ -69,9 +107,18 @@ export async function openClusterNode(o: {
   if (agent === undefined) {
     throw new ClusterError("CLUSTER_OPTION_INVALID", "クラスタのノードではありません", {});
   }
+  const online = o.config.role === "online";
+  // The port cosigns through the node's integrity, started once the port made ledger.db (below).
+  const late: { integrity?: NodeIntegrity } = {};
   let port: ClusterLedger;
   try {
     port = openNodeLedgerPort({
+      cosign: (input) => {
+        if (late.integrity === undefined) {
+          throw new ClusterError("CLUSTER_QUARANTINED", "整合性の点検をまだ始めていません", {});
+        }
+        return late.integrity.cosign(input);
+      },
       dir: o.dir,
       config: o.config,
       etcd: agent.etcd,
@@ -89,7 +136,6 @@ export async function openClusterNode(o: {
     throw error;
   }
   agent.mount(port.peerRoute());
-  const online = o.config.role === "online";
   const ledger: LedgerPort = online
     ? guardWritePort(port, {
         probe: agent.quorum,
@@ -98,6 +144,16 @@ export async function openClusterNode(o: {
         ...(o.onError !== undefined ? { onDrainError: o.onError } : {}),
       })
     : port;
+  let opened: ReturnType<typeof startIntegrity>;
+  try {
+    opened = startIntegrity(o, agent, port, online ? ledger : undefined);
+  } catch (error) {
+    await ledger.close().catch(() => undefined);
+    await agent.stop();
+    throw error;
+  }
+  const integrity = opened.integrity;
+  late.integrity = integrity;
   const fetcher = startPayloadFetcher({
     db: o.db,
     chunks: agent.chunks,
@@ -137,9 +193,11 @@ export async function openClusterNode(o: {
     monitoring: () => agent.monitoring(),
     caughtUp,
     hasQuorum: () => agent.quorum.hasQuorum(),
+    nodeHealth: integrity.health,
     async stop() {
       release.stop();
       await fetcher.stop();
+      await opened.stop();
       try {
         await ledger.close();
       } finally {
@@ -147,5 +205,81 @@ export async function openClusterNode(o: {
       }
     },
   };
-  return { ledger, hooks, agent, port };
+  return { ledger, hooks, agent, port, integrity: opened.integrity, ledgerFile: opened.storage };
+}
+
+/**
+ * The node's integrity over connections of its own to ledger.db (reopened after a repair rewrote it),
+ * its route on the agent's peer endpoint, and its health in etcd (the fact and the presence). An online
+ * node appends the repair entry through `appendTo` (every node records it); the offline node cannot.
+ */
+function startIntegrity(
+  o: Parameters<typeof openClusterNode>[0],
+  agent: ClusterAgent,
+  port: ClusterLedger,
+  appendTo: LedgerPort | undefined,
+): { integrity: NodeIntegrity; storage: () => SqliteLog; stop(): Promise<void> } {
+  const paths = dataPaths(o.dir);
+  const logKeyText = readFileSync(paths.ledgerVerifierKey, "utf8").trim();
+  let storage: SqliteLog = openSqliteLog(paths.ledgerDb);
+  let access: LogRepairAccess = openLogRepairAccess(paths.ledgerDb);
+  const onError = o.onIntegrityError ?? o.onError;
+  const integrity = startNodeIntegrity({
+    node: o.config.self,
+    logKey: parseVerifierKey(logKeyText),
+    policy: readCosignerPolicy(o.dir),
+    intervalMs: o.checkIntervalMs ?? CHECK_INTERVAL_MS,
+    files: () => ({ storage, access, serviceDb: o.db, chunks: agent.chunks }),
+    reopen: () => {
+      storage.close();
+      access.close();
+      storage = openSqliteLog(paths.ledgerDb);
+      access = openLogRepairAccess(paths.ledgerDb);
+    },
+    peers: [...o.config.online, ...o.config.offline],
+    tls: agent.tls,
+    publishedNote: () => Promise.resolve(publishedNote(port)),
+    appendRepair: async (record) => {
+      if (appendTo === undefined) return undefined;
+      const [landed] = await appendTo.append([{ record }]);
+      return landed?.index;
+    },
+    runCheck: (published) =>
+      runFullCheckInWorker({
+        ledgerDb: paths.ledgerDb,
+        serviceDb: paths.serviceDb,
+        chunksDb: nodeFiles(o.dir).chunks,
+        logKey: logKeyText,
+        published: published === undefined ? undefined : { size: published.size, root: published.root },
+      }),
+    ...(o.onRepair !== undefined ? { onRepair: o.onRepair } : {}),
+    ...(onError !== undefined ? { onError } : {}),
+    now: o.now ?? (() => new Date()),
+  });
+  agent.mount(integrity.peerRoute);
+  const online = o.config.role === "online";
+  integrity.health.onChange((s) => {
+    void agent.presence.set(presenceOf(s.state, agent.quorum.hasQuorum(), online)).catch(() => undefined);
+    publishIntegrityFact(agent.etcd, o.config.prefix, o.config.self, s).catch(() => undefined);
+  });
+  return {
+    integrity,
+    storage: () => storage,
+    async stop() {
+      try {
+        await integrity.stop();
+      } finally {
+        storage.close();
+        access.close();
+      }
+    },
+  };
+}
+
+function publishedNote(port: ClusterLedger): string | undefined {
+  try {
+    return port.latestCheckpoint().note;
+  } catch {
+    return undefined;
+  }
 }

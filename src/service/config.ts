@@ -35,6 +35,11 @@ export const configSchema = z
       })
       .strict()
       .default({ idleMinutes: 15, absoluteHours: 8 }),
+    /** A cluster node's rolling full check of its own copy (cluster/integrity/rolling-check.ts). */
+    integrity: z
+      .object({ checkIntervalMs: z.number().int().min(1000).max(86_400_000).default(300_000) })
+      .strict()
+      .default({ checkIntervalMs: 300_000 }),
     lockout: z
       .object({
         maxFailures: z.number().int().min(1).max(100).default(5),
@@ -174,6 +179,10 @@ const ENV: readonly (readonly [string, (c: Record<string, unknown>, v: string) =
   [
     "KENSHIN_LOCKOUT_MAX_FAILURES",
     (c, v) => (c["lockout"] = { ...(c["lockout"] as object), maxFailures: Number(v) }),
+  ],
+  [
+    "KENSHIN_INTEGRITY_CHECK_MS",
+    (c, v) => (c["integrity"] = { ...(c["integrity"] as object), checkIntervalMs: Number(v) }),
   ],
   ["KENSHIN_LOCKOUT_MINUTES", (c, v) => (c["lockout"] = { ...(c["lockout"] as object), minutes: Number(v) })],
 ];

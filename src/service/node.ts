@@ -208,7 +208,15 @@ export async function openNode(
   const payloads = new StagedPayloads();
   let chosen: { ledger: LedgerPort; cluster?: ClusterHooks };
   try {
-    chosen = await chooseLedgerPort(dir, member, db, payloads, stamping.hook, options.onClusterError);
+    chosen = await chooseLedgerPort(
+      dir,
+      member,
+      db,
+      payloads,
+      stamping.hook,
+      options.onClusterError,
+      config.integrity.checkIntervalMs,
+    );
   } catch (error) {
     db.close();
     throw error;
@@ -242,6 +250,7 @@ async function chooseLedgerPort(
   payloads: StagedPayloads,
   onCheckpoint: CheckpointPublished,
   onClusterError: ((error: unknown) => void) | undefined,
+  checkIntervalMs: number,
 ): Promise<{ ledger: LedgerPort; cluster?: ClusterHooks }> {
   if (member !== undefined) {
     const opened = await openClusterNode({
@@ -250,6 +259,7 @@ async function chooseLedgerPort(
       db,
       onCheckpoint,
       onError: onClusterError ?? logClusterError,
+      checkIntervalMs,
     });
     return { ledger: opened.ledger, cluster: opened.hooks };
   }

@@ -139,6 +139,12 @@ export function guardWritePort<P extends LedgerWritePort>(
     try {
       return await inner.append(requests, options);
     } catch (error) {
+      // A read's entries are never lost and the read never refused: when the cluster could not order them
+      // (the majority went or is still forming: CLUSTER_UNAVAILABLE), they are kept like any read made
+      // without a majority and appended at the next drain (at-least-once, as the queue always is).
+      if (!changesState(options) && error instanceof ClusterError && error.code === "CLUSTER_UNAVAILABLE") {
+        return queued(requests);
+      }
       // The majority went while this call waited: a state change gets the cluster's one Japanese 503.
       if (!o.probe.hasQuorum() && changesState(options) && !(error instanceof ClusterError)) {
         throw noQuorumError();

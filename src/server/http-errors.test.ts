@@ -15,6 +15,18 @@ describe("cluster codes as HTTP answers", () => {
     expect(JSON.stringify(answer.body)).not.toContain("pending");
   });
 
+  it("a state change the cluster could not confirm (etcd unreachable mid-call) is a coded 503, not a server fault", () => {
+    const answer = toHttpError(
+      new ClusterError("CLUSTER_UNAVAILABLE", "クラスタが応答しないため記録できたか分かりません", {
+        outcome: "unknown",
+      }),
+    );
+    expect(answer.status).toBe(503);
+    expect(answer.internal).toBe(false);
+    expect(answer.body.issue[0]?.details.coding[0]?.code).toBe("CLUSTER_UNAVAILABLE");
+    expect(JSON.stringify(answer.body)).not.toContain("outcome");
+  });
+
   it("other cluster codes stay internal 500s with the generic text", () => {
     const answer = toHttpError(new ClusterError("CLUSTER_LOG_GAP", "gap", { node: "node2" }));
     expect(answer.status).toBe(500);

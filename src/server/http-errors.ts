@@ -118,6 +118,8 @@ const RETRY_LATER: ReadonlySet<string> = new Set([
  */
 const CLUSTER_STATUS: Readonly<Record<string, readonly [number, IssueType]>> = {
   CLUSTER_NO_QUORUM: [503, "throttled"],
+  // The cluster could not say whether a state change was ordered (etcd unreachable mid-call): retry later.
+  CLUSTER_UNAVAILABLE: [503, "exception"],
 };
 
 /** Status and body for anything a handler threw. Unknown errors become a generic 500. */

@@ -99,5 +99,5 @@ describe("kenshin demo --cluster", () => {
     expect(demo.exitCode).toBe(0);
     for (const p of pids) expect(pidAlive(p.pid)).toBe(false);
     expect(out).toContain("停止しました");
-  });
+  }, 240_000);
 });

@@ -41,7 +41,7 @@ beforeAll(async () => {
   tsa = await startOpensslTsa(cert);
   writeFileSync(join(work, "tsa-ca.pem"), ca.certPem);
   t = await startTransferNode({
-    config: { timestamp: { tsaUrl: tsa.url, tsaCaPem: ca.certPem, timeoutMs: 3000 } },
+    config: { timestamp: { tsaUrl: tsa.url, tsaCaPem: ca.certPem, timeoutMs: 6000 } },
   });
   node = t.node;
 }, 180_000);

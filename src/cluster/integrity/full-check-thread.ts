@@ -10,28 +10,13 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import Database from "better-sqlite3";
-import { parseVerifierKey } from "../../ledger/verify/verifier-key.js";
-import { openChunkStore } from "../../store/chunk-store.js";
-import { openLogRepairAccess } from "../../store/sqlite-log-repair.js";
-import { openSqliteLog } from "../../store/sqlite-log.js";
 import { ClusterError } from "../errors.js";
-import { runFullCheck, type FullCheckResult } from "./full-check.js";
+import type { FullCheckResult } from "./full-check.js";
+import { checkJob, type FullCheckJob, type FullCheckReply } from "./full-check-job.js";
+
+export type { FullCheckJob, FullCheckReply } from "./full-check-job.js";
 
 const WORKER_URL = new URL("./full-check-worker.js", import.meta.url);
-
-/** What the worker checks (paths and plain values only: it crosses a thread boundary). */
-export interface FullCheckJob {
-  readonly ledgerDb: string;
-  readonly serviceDb?: string | undefined;
-  readonly chunksDb?: string | undefined;
-  /** The log's verifier key (note vkey text). */
-  readonly logKey: string;
-  /** Size and root of the latest published checkpoint (already verified by the caller). */
-  readonly published?: { readonly size: number; readonly root: Uint8Array } | undefined;
-}
-
-export type FullCheckReply = { readonly result: FullCheckResult } | { readonly error: string };
 
 /** True when checks can leave this thread (the build is there). */
 export function fullCheckWorkerAvailable(): boolean {
@@ -45,7 +30,7 @@ export function fullCheckWorkerAvailable(): boolean {
 export async function runFullCheckInWorker(
   job: FullCheckJob,
 ): Promise<FullCheckResult & { readonly inWorker: boolean }> {
-  if (!fullCheckWorkerAvailable()) return { ...checkHere(job), inWorker: false };
+  if (!fullCheckWorkerAvailable()) return { ...checkJob(job), inWorker: false };
   const reply = await new Promise<FullCheckReply>((resolve, reject) => {
     const worker = new Worker(WORKER_URL, { workerData: job });
     let answered = false;
@@ -64,32 +49,4 @@ export async function runFullCheckInWorker(
     });
   }
   return { ...reply.result, inWorker: true };
-}
-
-function checkHere(job: FullCheckJob): FullCheckResult {
-  const storage = openSqliteLog(job.ledgerDb);
-  const access = openLogRepairAccess(job.ledgerDb);
-  const serviceDb =
-    job.serviceDb === undefined
-      ? undefined
-      : new Database(job.serviceDb, { readonly: true, fileMustExist: true });
-  const chunks = job.chunksDb === undefined ? undefined : openChunkStore(job.chunksDb);
-  try {
-    return storage.readSnapshot(() =>
-      runFullCheck({
-        storage,
-        access,
-        logKey: parseVerifierKey(job.logKey),
-        published: job.published,
-        serviceDb,
-        chunks,
-        concurrentAppends: true,
-      }),
-    );
-  } finally {
-    chunks?.close();
-    serviceDb?.close();
-    access.close();
-    storage.close();
-  }
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient } from "../src/client/api-client.js";
 import { downloadEcheckup, downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import { NodeHealth } from "../src/cluster/integrity/node-health.js";
-import { unrepairableAlarm } from "../src/service/transfer-damage.js";
+import { damageView, unrepairableAlarm } from "../src/service/transfer-damage.js";
 import type { TransferView } from "../src/service/transfer-view.js";
 import {
   convertLocally,
@@ -123,5 +123,13 @@ describe("a transfer damaged on every copy", () => {
     );
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ outcome: "serious-failure", institution: "-" });
+  });
+
+  it("the alarm's command made the mark durable: service.db alone says damaged (no health needed)", () => {
+    const durable = damageView(t.node.ctx.db);
+    expect(durable.isDamaged(damaged.id)).toBe(true);
+    expect(durable.isDamaged(intact.id)).toBe(false);
+    // unsent was marked in memory only (no alarm for it): the durable view does not know it.
+    expect(durable.isDamaged(unsent.id)).toBe(false);
   });
 });

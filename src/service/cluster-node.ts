@@ -56,6 +56,7 @@ import { openLogRepairAccess, type LogRepairAccess } from "../store/sqlite-log-r
 import { openSqliteLog, type SqliteLog } from "../store/sqlite-log.js";
 import { dataPaths } from "./data-dir.js";
 import type { ClusterHooks } from "./cluster-hooks.js";
+import { isMarkedDamaged } from "./state-commands/damage-commands.js";
 import { commandApplier } from "./state-commands/registry.js";
 
 export interface OpenedClusterNode {
@@ -99,6 +100,12 @@ export async function openClusterNode(o: {
   readonly onRepair?: (outcome: RepairOutcome) => void;
   /** Told about failed checks and repairs (default: `onError`). */
   readonly onIntegrityError?: (error: unknown) => void;
+  /**
+   * Raises the alarm for a chunk no copy could repair and marks its transfer damaged on every node
+   * (service/transfer-damage.ts `unrepairableAlarm`, bound once the service context exists). Its
+   * failure is reported to `onIntegrityError`; the node's in-memory mark holds meanwhile.
+   */
+  readonly onUnrepairable?: (damage: { transfer: string | undefined; address: string }) => Promise<void>;
   readonly now?: () => Date;
 }): Promise<OpenedClusterNode> {
   prepareWantedPayloads(o.db);
@@ -224,7 +231,9 @@ function startIntegrity(
   let storage: SqliteLog = openSqliteLog(paths.ledgerDb);
   let access: LogRepairAccess = openLogRepairAccess(paths.ledgerDb);
   const onError = o.onIntegrityError ?? o.onError;
-  const integrity = startNodeIntegrity({
+  // Chunks without a transfer that no copy could repair: alarmed once, not repaired again each run.
+  const unowned = new Set<string>();
+  const integrity: NodeIntegrity = startNodeIntegrity({
     node: o.config.self,
     logKey: parseVerifierKey(logKeyText),
     policy: readCosignerPolicy(o.dir),
@@ -252,6 +261,23 @@ function startIntegrity(
         logKey: logKeyText,
         published: published === undefined ? undefined : { size: published.size, root: published.root },
       }),
+    chunkOwner: (address) => chunkOwner(o.db, address),
+    onUnrepairable: async (damage) => {
+      if (damage.transfer === undefined) unowned.add(damage.address);
+      // The offline node never appends: an online node's alarm carries the mark to it.
+      if (appendTo === undefined) return;
+      try {
+        await o.onUnrepairable?.(damage);
+      } catch (error) {
+        onError?.(error);
+      }
+    },
+    knownDamage: (f) => {
+      if (f.kind !== "chunk" || f.address === undefined) return false;
+      if (unowned.has(f.address)) return true;
+      const owner = chunkOwner(o.db, f.address);
+      return owner !== undefined && (isMarkedDamaged(o.db, owner) || integrity.health.isDamaged(owner));
+    },
     ...(o.onRepair !== undefined ? { onRepair: o.onRepair } : {}),
     ...(onError !== undefined ? { onError } : {}),
     now: o.now ?? (() => new Date()),
@@ -274,6 +300,15 @@ function startIntegrity(
       }
     },
   };
+}
+
+/** The transfer whose payload uses chunk `address` on this node (cluster_payload_refs; none: undefined). */
+function chunkOwner(db: ServiceDb, address: string): string | undefined {
+  return db
+    .prepare<[string], { transfer_id: string }>(
+      "SELECT transfer_id FROM cluster_payload_refs WHERE address = ? LIMIT 1",
+    )
+    .get(address)?.transfer_id;
 }
 
 function publishedNote(port: ClusterLedger): string | undefined {

@@ -37,6 +37,7 @@ import { createInstitution } from "./institutions.js";
 import { RefusalLimiter } from "./refusal-log.js";
 import { StagedPayloads } from "./staged-payloads.js";
 import { commandApplier } from "./state-commands/registry.js";
+import { damageView, unrepairableAlarm, type TransferDamageView } from "./transfer-damage.js";
 import { stampCheckpoint } from "./time-stamps.js";
 import type { ClusterHooks } from "./cluster-hooks.js";
 import { openClusterNode } from "./cluster-node.js";
@@ -206,7 +207,9 @@ export async function openNode(
   });
   const stamping = stampingHook();
   const payloads = new StagedPayloads();
-  let chosen: { ledger: LedgerPort; cluster?: ClusterHooks };
+  let chosen: ChosenPort;
+  // The alarm of damage no copy can repair appends through the service, which exists only below.
+  const late: { ctx?: ServiceContext } = {};
   try {
     chosen = await chooseLedgerPort(
       dir,
@@ -216,6 +219,7 @@ export async function openNode(
       stamping.hook,
       options.onClusterError,
       config.integrity.checkIntervalMs,
+      (damage) => (late.ctx === undefined ? Promise.resolve() : unrepairableAlarm(late.ctx)(damage)),
     );
   } catch (error) {
     db.close();
@@ -234,9 +238,18 @@ export async function openNode(
     refusals: new RefusalLimiter({ now: () => clock.now().getTime() }),
     payloads,
     ...(chosen.cluster !== undefined ? { cluster: chosen.cluster } : {}),
+    ...(chosen.damage !== undefined ? { damage: chosen.damage } : {}),
   };
+  late.ctx = ctx;
   stamping.attach(ctx);
   return ctx;
+}
+
+interface ChosenPort {
+  readonly ledger: LedgerPort;
+  readonly cluster?: ClusterHooks;
+  /** A cluster node's damaged transfers (transfer-damage.ts). */
+  readonly damage?: TransferDamageView;
 }
 
 /**
@@ -251,7 +264,8 @@ async function chooseLedgerPort(
   onCheckpoint: CheckpointPublished,
   onClusterError: ((error: unknown) => void) | undefined,
   checkIntervalMs: number,
-): Promise<{ ledger: LedgerPort; cluster?: ClusterHooks }> {
+  onUnrepairable: (damage: { transfer: string | undefined; address: string }) => Promise<void>,
+): Promise<ChosenPort> {
   if (member !== undefined) {
     const opened = await openClusterNode({
       dir,
@@ -260,8 +274,13 @@ async function chooseLedgerPort(
       onCheckpoint,
       onError: onClusterError ?? logClusterError,
       checkIntervalMs,
+      onUnrepairable,
     });
-    return { ledger: opened.ledger, cluster: opened.hooks };
+    return {
+      ledger: opened.ledger,
+      cluster: opened.hooks,
+      damage: damageView(db, opened.integrity.health),
+    };
   }
   const paths = dataPaths(dir);
   const signer = createNoteSigner(readKeyFile(paths.ledgerKey));

@@ -11,14 +11,21 @@
  * - the office is alarmed: an `alert` entry of kind `transfer-damaged` (transfer ID and the count of
  *   bad chunks only, never result data), shown on the monitoring view like the other alerts.
  *
- * The mark lives in the node's health (memory): after a restart the first full check finds the bad
- * chunk again and marks it again; until then the hash check above still refuses the download.
+ * The mark is durable and the same on every node: the alert entry carries the replicated command
+ * `transfer.damage` (`state-commands/damage-commands.ts`), which every node applies to its own
+ * service.db — so another node, or this one after a restart, knows it without finding the chunk again.
+ * The node's health keeps the mark in memory too, from the moment its repair gave up (before the
+ * command is applied), and the node's full check no longer quarantines it for a chunk of a transfer
+ * marked damaged (`service/cluster-node.ts`).
  */
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
+import { isCodedError } from "../coded-error.js";
+import type { ServiceDb } from "../store/service-db.js";
 import type { ServiceContext } from "./context.js";
 import { audit } from "./audit.js";
 import { ServiceError } from "./errors.js";
 import { ledgerTime } from "./ledger-time.js";
+import { isMarkedDamaged, transferDamage } from "./state-commands/damage-commands.js";
 
 /** What the service needs of the node's health to know a damaged transfer (NodeHealth has it). */
 export interface TransferDamageView {
@@ -34,27 +41,45 @@ export function damagedError(ctx: ServiceContext, transfer: string): ServiceErro
   return new ServiceError("TRANSFER_DAMAGED", DAMAGED_MESSAGE, { transfer });
 }
 
+/**
+ * A node's view of damaged transfers: the durable mark in service.db, or the node's own in-memory mark
+ * (its repair gave up; the command may not be applied yet).
+ */
+export function damageView(db: ServiceDb, local?: TransferDamageView): TransferDamageView {
+  return { isDamaged: (transfer) => local?.isDamaged(transfer) === true || isMarkedDamaged(db, transfer) };
+}
+
 /** Entries looked at for an earlier alarm about the same transfer (every node raises it once). */
 const RECENT = 5000;
 
 /**
- * The node's `onUnrepairable` callback: appends one `transfer-damaged` alert per transfer (a second bad
- * chunk, or another node finding the same damage, does not raise a second one while the first is among
- * the newest entries). A chunk whose transfer is unknown is alarmed under "-".
+ * The node's `onUnrepairable` callback: appends one `transfer-damaged` alert per transfer with the
+ * `transfer.damage` command (a second bad chunk, or another node finding the same damage, is refused by
+ * the command as known and raises nothing). A chunk whose transfer is unknown is alarmed under "-"
+ * (once while the first alarm is among the newest entries).
  */
 export function unrepairableAlarm(
   ctx: ServiceContext,
 ): (damage: { readonly transfer: string | undefined; readonly address: string }) => Promise<void> {
   return async (damage) => {
     const subject = damage.transfer ?? "-";
-    const size = ctx.ledger.size();
-    for (let i = size - 1; i >= 0 && i >= size - RECENT; i--) {
-      const r = decodeEntry(ctx.ledger.entry(i));
-      if (r.type === "alert" && r.kind === "transfer-damaged" && r.subject === subject) return;
+    if (damage.transfer !== undefined) {
+      if (isMarkedDamaged(ctx.db, damage.transfer)) return;
+    } else {
+      const size = ctx.ledger.size();
+      for (let i = size - 1; i >= 0 && i >= size - RECENT; i--) {
+        const r = decodeEntry(ctx.ledger.entry(i));
+        if (r.type === "alert" && r.kind === "transfer-damaged" && r.subject === subject) return;
+      }
     }
-    await audit(ctx, [
+    const time = ledgerTime(ctx);
+    const command =
+      damage.transfer === undefined
+        ? undefined
+        : transferDamage.of({ id: damage.transfer, address: damage.address, at: time });
+    const records = [
       {
-        time: ledgerTime(ctx),
+        time,
         actor: { id: "monitor", role: "system" },
         institution: "-",
         outcome: "serious-failure",
@@ -67,6 +92,13 @@ export function unrepairableAlarm(
         windowMinutes: 0,
         subject,
       },
-    ]);
+    ] as const;
+    try {
+      await audit(ctx, records, command !== undefined ? { command } : undefined);
+    } catch (error) {
+      // Another node's mark was applied first: its alarm is the one.
+      if (isCodedError(error) && error.code === "TRANSFER_DAMAGE_KNOWN") return;
+      throw error;
+    }
   };
 }

@@ -11,6 +11,9 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { Etcd3 } from "etcd3";
+import type { ApiClient } from "../../src/client/api-client.js";
+import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
+import { nodeFiles } from "../../src/cluster/cluster-init.js";
 import { describe, expect, it } from "vitest";
 import { etcdClientUrl } from "../../src/cluster/cluster-topology.js";
 import { integrityFactKey } from "../../src/cluster/integrity/health-facts.js";
@@ -20,7 +23,7 @@ import { fsck } from "../../src/ledger/fsck.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
 import { openSqliteLog } from "../../src/store/sqlite-log.js";
 import { useServiceCluster } from "../support/service-cluster.js";
-import { firstLogin } from "../support/test-node.js";
+import { EXAMPLE_DIR, expectCode, expectStatus, firstLogin } from "../support/test-node.js";
 
 // The serving nodes inherit the environment: a full check of each copy every 1.5 s.
 process.env["KENSHIN_INTEGRITY_CHECK_MS"] = "1500";
@@ -42,11 +45,22 @@ function repairEntries(ledgerDb: string): number[] {
   }
 }
 
+/** One client per role through haproxy, logged in once for the whole file. */
+const users = new Map<"sender" | "receiver", ApiClient>();
+async function loggedIn(role: "sender" | "receiver"): Promise<ApiClient> {
+  const known = users.get(role);
+  if (known !== undefined) return known;
+  const c = cluster();
+  const client = c.client(role);
+  await firstLogin(client, c.account(role).loginId, c.account(role).password);
+  users.set(role, client);
+  return client;
+}
+
 describe("an online node's ledger tampered with while it serves", () => {
   it("quarantines it (503), repairs it from a peer with a repair entry, and haproxy keeps serving", async () => {
     const c = cluster();
-    const sender = c.client("sender");
-    await firstLogin(sender, c.account("sender").loginId, c.account("sender").password);
+    const sender = await loggedIn("sender");
     expect((await sender.get("/api/v1/receivers")).status).toBe(200);
     await c.waitSamePosition(ALL);
     const ledgerDb = join(c.files.nodeDir(VICTIM), "ledger.db");
@@ -156,4 +170,111 @@ describe("an online node's ledger tampered with while it serves", () => {
       }
     }
   }, 420_000);
+});
+
+/** Entries of a node's ledger that are `transfer-damaged` alerts naming `transfer`. */
+function damageAlarms(ledgerDb: string, transfer: string): number[] {
+  const db = new Database(ledgerDb, { readonly: true });
+  try {
+    return (
+      db.prepare("SELECT idx, entry FROM entries ORDER BY idx").all() as { idx: number; entry: Buffer }[]
+    )
+      .filter((r) => {
+        const text = r.entry.toString("utf8");
+        return text.includes('"kind":"transfer-damaged"') && text.includes(`"subject":"${transfer}"`);
+      })
+      .map((r) => r.idx);
+  } finally {
+    db.close();
+  }
+}
+
+describe("the same payload chunk bad on every node (no copy can repair it)", () => {
+  it("marks the transfer damaged on every node with one alarm; both parties see it, 410, and a restart keeps it", async () => {
+    const c = cluster();
+    const sender = await loggedIn("sender");
+    const receiver = await loggedIn("receiver");
+    const receivers = (await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] };
+    const up = await uploadExport(
+      sender,
+      receivers.receivers[0]?.id ?? "",
+      readFileSync(join(EXAMPLE_DIR, "export.csv")),
+    );
+    expectStatus(up, 201);
+    const id = (up.json as { transfer: { id: string } }).transfer.id;
+    expectStatus(await sender.post(`/api/v1/transfers/${id}/send`), 200);
+    await c.waitSamePosition(ALL);
+
+    // One chunk of its payload, overwritten in every node's chunks.db (the offline node's too).
+    const address = c.serviceDb(
+      "node1",
+      (db) =>
+        (
+          db
+            .prepare(
+              "SELECT address FROM cluster_payload_refs WHERE transfer_id = ? AND manifest = 0 LIMIT 1",
+            )
+            .get(id) as { address: string } | undefined
+        )?.address,
+    );
+    expect(address).toMatch(/^[0-9a-f]{64}$/);
+    for (const name of ALL) {
+      const db = new Database(nodeFiles(c.files.nodeDir(name)).chunks);
+      try {
+        const changed = db
+          .prepare("UPDATE chunks SET bytes = zeroblob(length(bytes)) WHERE address = ?")
+          .run(address).changes;
+        expect([name, changed]).toEqual([name, 1]);
+      } finally {
+        db.close();
+      }
+    }
+
+    // Every node's service.db gets the mark (the replicated command), from one alarm entry.
+    const marked = (name: string): boolean =>
+      c.serviceDb(name, (db) => db.prepare("SELECT 1 FROM transfer_damage WHERE transfer_id = ?").get(id)) !==
+      undefined;
+    await waitFor(() => Promise.resolve(ALL.every(marked) ? true : undefined), {
+      what: "transfer marked damaged on every node",
+      timeoutMs: 90_000,
+      intervalMs: 250,
+    });
+    await c.waitSamePosition(ALL);
+    const alarms = damageAlarms(join(c.files.nodeDir("node1"), "ledger.db"), id);
+    expect(alarms).toHaveLength(1);
+    for (const name of ALL) {
+      expect([name, damageAlarms(join(c.files.nodeDir(name), "ledger.db"), id)]).toEqual([name, alarms]);
+    }
+
+    // Both parties are told, and nothing is served (through haproxy, whichever node answers).
+    for (const client of [sender, receiver]) {
+      const r = await client.get(`/api/v1/transfers/${id}`);
+      expectStatus(r, 200);
+      expect((r.json as { transfer: { damaged: boolean } }).transfer.damaged).toBe(true);
+    }
+    const got = await downloadStandard(receiver, id);
+    if (!("refused" in got)) throw new Error("served a damaged transfer");
+    expectCode(got.refused, 410, "TRANSFER_DAMAGED");
+
+    // A restarted node knows it from its service.db alone: its full check is set far off, so it
+    // cannot have found the chunk again.
+    const restarted = "node3";
+    await c.kill9Node(restarted);
+    await c.waitBackend(restarted, "DOWN");
+    process.env["KENSHIN_INTEGRITY_CHECK_MS"] = "600000";
+    try {
+      c.startNode(restarted);
+    } finally {
+      process.env["KENSHIN_INTEGRITY_CHECK_MS"] = "1500";
+    }
+    await c.waitBackend(restarted, "UP", 120_000);
+    const direct = c.client("receiver", { node: restarted });
+    const token = receiver.session.token ?? "";
+    const cookie = { cookie: `__Host-kenshin_session=${token}` };
+    const detail = await direct.request("GET", `/api/v1/transfers/${id}`, { headers: cookie });
+    expectStatus(detail, 200);
+    expect((detail.json as { transfer: { damaged: boolean } }).transfer.damaged).toBe(true);
+    const health = (await direct.get("/api/v1/health")).json as { state?: string };
+    expect(JSON.stringify(health)).not.toContain("quarantined");
+  }, 300_000);
 });

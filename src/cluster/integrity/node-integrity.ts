@@ -14,6 +14,7 @@ import { createPeerClient, type PeerEndpoint } from "../peer/peer-client.js";
 import type { PeerRoute, PeerTls } from "../peer/peer-server.js";
 import { cosignAfterCheck } from "./cosign-guard.js";
 import { EntryWatch } from "./entry-watch.js";
+import type { Finding } from "./finding.js";
 import { runFullCheck, type FullCheckResult } from "./full-check.js";
 import { createLedgerPeerClient } from "./ledger-peer-client.js";
 import { ledgerPeerRoutes } from "./ledger-peer-routes.js";
@@ -37,6 +38,11 @@ export interface NodeIntegrityOptions {
   readonly appendRepair: (record: RecordInput) => Promise<number | undefined>;
   readonly chunkOwner?: (address: string) => string | undefined;
   readonly onUnrepairable?: (damage: { transfer: string | undefined; address: string }) => Promise<void>;
+  /**
+   * Damage already known and dealt with (a chunk of a transfer marked damaged: no copy can repair it,
+   * it is never served): such findings neither quarantine the node nor start a repair again.
+   */
+  readonly knownDamage?: (finding: Finding) => boolean;
   readonly onRepair?: (outcome: RepairOutcome) => void;
   readonly onError?: (error: unknown) => void;
   readonly now: () => Date;
@@ -76,9 +82,12 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
     const note = await o.publishedNote();
     const published =
       note === undefined ? undefined : openPublishedCheckpoint(note, o.logKey, o.policy).checkpoint;
-    if (o.runCheck !== undefined) return o.runCheck(published);
-    const files = o.files();
-    return runFullCheck({ ...files, logKey: o.logKey, published });
+    const result =
+      o.runCheck !== undefined
+        ? await o.runCheck(published)
+        : runFullCheck({ ...o.files(), logKey: o.logKey, published });
+    const known = o.knownDamage;
+    return known === undefined ? result : { ...result, findings: result.findings.filter((f) => !known(f)) };
   };
 
   const rolling = startRollingCheck({

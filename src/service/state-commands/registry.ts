@@ -24,6 +24,7 @@ import {
   mappingActivate,
   mappingAdd,
 } from "./device-commands.js";
+import { transferDamage } from "./damage-commands.js";
 import { accountLock, accountUnlock, sessionClose, sessionOpen } from "./session-commands.js";
 import {
   transferCreate,
@@ -58,6 +59,7 @@ const TYPES: readonly CommandType<never>[] = [
   transferDownload,
   transferReceipt,
   transferExpire,
+  transferDamage,
 ] as readonly CommandType<never>[];
 
 const BY_KIND = new Map(TYPES.map((t) => [t.kind, t]));

@@ -32,6 +32,7 @@ import { readClusterOverview, type ClusterOverview } from "../cluster/node-overv
 import { freePorts } from "../cluster/processes/free-ports.js";
 import { registerOfflineNodeCommand } from "./cluster-offline.js";
 import { registerRebuildCommand } from "./cluster-rebuild.js";
+import { registerReformCommand } from "./cluster-reform.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 import { fileURLToPath } from "node:url";
 
@@ -127,6 +128,7 @@ export function registerClusterCommands(program: Command): void {
   const cluster = program.command("cluster").description("クラスタ (etcd で順序付けた複製サービス) の運用");
   registerOfflineNodeCommand(cluster);
   registerRebuildCommand(cluster);
+  registerReformCommand(cluster);
 
   cluster
     .command("init")

@@ -59,6 +59,7 @@ import { NodeHealth } from "./integrity/node-health.js";
 import { ClusterError } from "./errors.js";
 import { CheckpointCadence, startLedgerSequencing } from "./ledger-sequencing.js";
 import type { CatchUpResult } from "./log-catch-up.js";
+import { logStartProblem } from "./log-genesis.js";
 import { logPeerRoute } from "./log-peer-route.js";
 import type { PeerEndpoint } from "./peer/peer-client.js";
 import type { PeerRoute, PeerTls } from "./peer/peer-server.js";
@@ -226,6 +227,14 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   start(): this {
     const o = this.#o;
     this.#replica.start();
+    // A copy that applied batches on an etcd without them (a fresh etcd not re-formed): say so.
+    void logStartProblem(o.client, o.prefix, this.#state.position(), {
+      serializable: o.offline === true,
+    }).then((problem) => {
+      if (problem === undefined) return;
+      o.onError?.(problem);
+      this.#failAll(problem);
+    });
     if (o.offline !== true && o.cosigner !== undefined) {
       this.#sequencer = startLedgerSequencing({
         client: o.client,

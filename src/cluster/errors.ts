@@ -21,6 +21,8 @@ export type ClusterErrorCode =
   | "CLUSTER_LOG_GAP"
   | "CLUSTER_LOG_TRIMMED"
   | "CLUSTER_LOG_ENTRY_INVALID"
+  | "CLUSTER_LOG_NOT_EMPTY"
+  | "CLUSTER_LOG_NOT_SEEDED"
   | "CLUSTER_APPLY_FAILED"
   | "CLUSTER_UNAVAILABLE"
   // Fewer than a majority of online nodes (payload copies or etcd): state changes are refused (503).

@@ -44,9 +44,14 @@ export type RebuildInvalidReason =
   | "checkpoint-mismatch"
   | "integrity"
   | "payload"
-  | "shredded-key-present";
+  | "shredded-key-present"
+  // `kenshin cluster reform` (cluster-reform.ts): the copy the new log starts from.
+  | "not-cluster-copy"
+  | "ledger-ahead"
+  | "published-invalid";
 
-function refused(
+/** A refused rebuild or re-form (REBUILD_INVALID with its reason). */
+export function rebuildRefused(
   reason: RebuildInvalidReason,
   message: string,
   context: Record<string, unknown> = {},
@@ -104,7 +109,7 @@ export async function rebuildNode(input: RebuildInput): Promise<RebuildSummary> 
   for (const path of [targets["service.db"], targets["ledger.db"], chunksTarget]) {
     for (const suffix of ["", "-wal", "-shm"]) {
       if (existsSync(path + suffix)) {
-        throw refused("target-not-empty", "データディレクトリに既にデータベースがあります", {
+        throw rebuildRefused("target-not-empty", "データディレクトリに既にデータベースがあります", {
           file: path + suffix,
         });
       }
@@ -116,7 +121,7 @@ export async function rebuildNode(input: RebuildInput): Promise<RebuildSummary> 
   try {
     kek = await loadKek(input.kek);
   } catch (cause) {
-    throw refused("key-unreadable", "鍵暗号化鍵 (KEK) を読めません", { file: "kek" }, cause);
+    throw rebuildRefused("key-unreadable", "鍵暗号化鍵 (KEK) を読めません", { file: "kek" }, cause);
   }
   const published =
     input.checkpoint === undefined ? undefined : await openPublished(input.checkpoint, logKey);
@@ -157,7 +162,7 @@ function checkRestored(
   try {
     const size = storage.size();
     if (published !== undefined && published.size > size) {
-      throw refused("checkpoint-ahead", "世代が公開済みチェックポイントより古く、記録が失われます", {
+      throw rebuildRefused("checkpoint-ahead", "世代が公開済みチェックポイントより古く、記録が失われます", {
         published: published.size,
         size,
       });
@@ -166,11 +171,11 @@ function checkRestored(
     if (result.findings.length > 0) {
       const first = result.findings[0];
       if (first?.kind === "published-root") {
-        throw refused("checkpoint-mismatch", "公開済みチェックポイントと台帳が一致しません", {
+        throw rebuildRefused("checkpoint-mismatch", "公開済みチェックポイントと台帳が一致しません", {
           findings: result.findings.slice(0, 20),
         });
       }
-      throw refused("integrity", "復元したデータの検査で不整合が見つかりました", {
+      throw rebuildRefused("integrity", "復元したデータの検査で不整合が見つかりました", {
         findings: result.findings.slice(0, 20),
       });
     }
@@ -184,7 +189,7 @@ function checkRestored(
         )
         .get(id, id);
       if ((held?.n ?? 0) > 0)
-        throw refused("shredded-key-present", "削除済みの転送の鍵またはデータが残っています", {
+        throw rebuildRefused("shredded-key-present", "削除済みの転送の鍵またはデータが残っています", {
           transferId: id,
         });
     }
@@ -233,7 +238,7 @@ async function checkPayloads(serviceDbPath: string, kek: Kek): Promise<number> {
           }
         } catch (error) {
           if (!(error instanceof PayloadError)) throw error;
-          throw refused(
+          throw rebuildRefused(
             "payload",
             "ペイロードを KEK で復号できません",
             { transferId: row.id, kind, code: error.code },
@@ -242,7 +247,10 @@ async function checkPayloads(serviceDbPath: string, kek: Kek): Promise<number> {
         }
         const actual = hash.digest("hex");
         if (expected === null || actual !== expected) {
-          throw refused("payload", "ペイロードの SHA-256 が記録と一致しません", { transferId: row.id, kind });
+          throw rebuildRefused("payload", "ペイロードの SHA-256 が記録と一致しません", {
+            transferId: row.id,
+            kind,
+          });
         }
         checked++;
       }
@@ -259,7 +267,7 @@ async function openPublished(path: string, logKey: VerifierKey): Promise<{ size:
     const { checkpoint } = openCheckpoint(note, logKey);
     return { size: checkpoint.size, root: checkpoint.root };
   } catch (cause) {
-    throw refused("checkpoint-invalid", "公開済みチェックポイントの署名を検証できません", {}, cause);
+    throw rebuildRefused("checkpoint-invalid", "公開済みチェックポイントの署名を検証できません", {}, cause);
   }
 }
 
@@ -267,7 +275,7 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (cause) {
-    throw refused("key-unreadable", `${what}を読めません`, {}, cause);
+    throw rebuildRefused("key-unreadable", `${what}を読めません`, {}, cause);
   }
 }
 
@@ -275,12 +283,12 @@ function parseKeyText(text: string): VerifierKey {
   try {
     return parseVerifierKey(text.trim());
   } catch (cause) {
-    throw refused("key-unreadable", "台帳の検証鍵の形式が正しくありません", {}, cause);
+    throw rebuildRefused("key-unreadable", "台帳の検証鍵の形式が正しくありません", {}, cause);
   }
 }
 
 async function readKey(path: string, what: string): Promise<Uint8Array> {
   const bytes = Buffer.from((await readText(path, what)).trim(), "base64");
-  if (bytes.length !== 32) throw refused("key-unreadable", `${what}の形式が正しくありません`);
+  if (bytes.length !== 32) throw rebuildRefused("key-unreadable", `${what}の形式が正しくありません`);
   return bytes;
 }

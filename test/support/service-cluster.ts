@@ -32,11 +32,27 @@ import { EXAMPLE_DIR } from "./test-node.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
-/** An online node serves (`kenshin serve`); the offline node runs without a user listener. */
-const nodeCommand: NodeCommand = (node) => ({
-  command: process.execPath,
-  args: [CLI, ...(node.role === "online" ? ["serve"] : ["cluster", "agent"]), "--data", node.dir],
-});
+/**
+ * An online node serves (`kenshin serve`); the offline node runs without a user listener: as
+ * `kenshin cluster agent` (follows only), or as the whole offline node (`kenshin cluster offline`:
+ * cosigns, keeps backup generations every `backupIntervalMs`).
+ */
+function nodeCommandFor(o: ServiceClusterOptions): NodeCommand {
+  const offline =
+    o.offlineNode === undefined
+      ? ["cluster", "agent"]
+      : ["cluster", "offline", "--backup-interval-ms", String(o.offlineNode.backupIntervalMs)];
+  return (node) => ({
+    command: process.execPath,
+    args: [CLI, ...(node.role === "online" ? ["serve"] : offline), "--data", node.dir],
+  });
+}
+
+/** Options (additive; the default is what every test used before). */
+export interface ServiceClusterOptions {
+  /** Run the offline node as `kenshin cluster offline` (default: `kenshin cluster agent`). */
+  readonly offlineNode?: { readonly backupIntervalMs: number };
+}
 
 export interface ServiceCluster {
   readonly dir: string;
@@ -67,7 +83,8 @@ export interface ServiceCluster {
   stop(): Promise<void>;
 }
 
-export async function startServiceCluster(): Promise<ServiceCluster> {
+export async function startServiceCluster(o: ServiceClusterOptions = {}): Promise<ServiceCluster> {
+  const nodeCommand = nodeCommandFor(o);
   const base = mkdtempSync(join(tmpdir(), "kenshin-service-cluster-"));
   const dir = join(base, "cluster");
   let accounts: DemoAccount[] = [];
@@ -204,10 +221,10 @@ export async function startServiceCluster(): Promise<ServiceCluster> {
 }
 
 /** One service cluster per test file. */
-export function useServiceCluster(): () => ServiceCluster {
+export function useServiceCluster(o: ServiceClusterOptions = {}): () => ServiceCluster {
   let cluster: ServiceCluster | undefined;
   beforeAll(async () => {
-    cluster = await startServiceCluster();
+    cluster = await startServiceCluster(o);
   }, 240_000);
   afterAll(async () => {
     await cluster?.stop();

@@ -80,8 +80,7 @@ export async function takeGeneration(src: GenerationSource): Promise<GenerationI
     // ledger snapshot lacks is appended when the restored node opens.) chunks.db last: a payload's chunks
     // are held before the command naming them is applied, so every payload the service snapshot names
     // is in it — and a chunk physically deleted meanwhile is gone from it too.
-    await snapshot(src.db, join(work, "service.db"));
-    await snapshotFile(paths.ledgerDb, join(work, "ledger.db"));
+    await snapshotServiceAndLedger(src.db, paths.ledgerDb, work);
     const names: BackupFileName[] = ["service.db", "ledger.db"];
     if (src.chunksDb !== undefined) {
       await snapshotFile(src.chunksDb, join(work, "chunks.db"));
@@ -136,6 +135,64 @@ async function snapshot(source: Database.Database, to: string): Promise<void> {
   // Created owner-only first: SQLite keeps an existing file's mode (and gives its journals the same).
   await (await open(to, "wx", 0o600)).close();
   await source.backup(to, { progress: () => ALL_PAGES });
+}
+
+/** How often a cluster node's service and ledger snapshots are taken again before the take gives up. */
+const FIT_ATTEMPTS = 8;
+
+/**
+ * service.db, then ledger.db. On a cluster node (service.db records a command-log position) both must
+ * also be at the same batch: the node applies each batch to ledger.db and then to service.db, so a batch
+ * applied between the two snapshots leaves the ledger copy holding entries of a batch whose command the
+ * service copy lacks — a copy no re-formed cluster could continue from (`kenshin cluster reform` refuses
+ * it, `ledger-ahead`). Such a pair is taken again (bounded); a node that never stands still long enough
+ * gets SERVICE_DB_UNUSABLE with reason `busy` and the schedule tries at its next turn.
+ */
+async function snapshotServiceAndLedger(
+  service: Database.Database,
+  ledgerDb: string,
+  work: string,
+): Promise<void> {
+  const serviceCopy = join(work, "service.db");
+  const ledgerCopy = join(work, "ledger.db");
+  for (let attempt = 1; ; attempt++) {
+    await snapshot(service, serviceCopy);
+    await snapshotFile(ledgerDb, ledgerCopy);
+    const gap = positionGap(serviceCopy, ledgerCopy);
+    if (gap === 0) return;
+    await rm(serviceCopy, { force: true });
+    await rm(ledgerCopy, { force: true });
+    if (attempt >= FIT_ATTEMPTS) {
+      throw new ServiceError("SERVICE_DB_UNUSABLE", "台帳とサービスの複製が同じ位置で取れませんでした", {
+        reason: "busy",
+        attempts: attempt,
+      });
+    }
+  }
+}
+
+/** Entries the ledger copy holds past the service copy's command-log position (0 off a cluster). */
+function positionGap(serviceCopy: string, ledgerCopy: string): number {
+  const db = new Database(serviceCopy, { readonly: true, fileMustExist: true });
+  let position: number | undefined;
+  try {
+    const table = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_position'")
+      .get();
+    if (table !== undefined)
+      position = db
+        .prepare<[], { ledger_size: number }>("SELECT ledger_size FROM cluster_position WHERE id = 1")
+        .get()?.ledger_size;
+  } finally {
+    db.close();
+  }
+  if (position === undefined) return 0;
+  const log = openSqliteLog(ledgerCopy);
+  try {
+    return log.size() - position;
+  } finally {
+    log.close();
+  }
 }
 
 async function snapshotFile(from: string, to: string): Promise<void> {

@@ -8,6 +8,13 @@
  * not cosign), and offers it through etcd (`cosign-exchange.ts`). It is *published* once the quorum of
  * online nodes cosigned it, so a tampered copy shows up as a missing cosignature.
  *
+ * Signing and cosigning never run on a batch's apply path (which acknowledges appends and, on the
+ * sequencer, forms the next batch): a checkpoint batch only records its ledger size as due, and the
+ * signature, the guarded check of the new entries and the cosignature run right after, in a task of
+ * their own, at exactly that size (every node signs the same sizes, so their notes are byte-equal). When
+ * several checkpoint batches were applied before that task ran, only the largest size is signed: the
+ * smaller ones need no separate checkpoint (a witness cosigns the largest consistent head it observed).
+ *
  * A node takes a published checkpoint (from its own offer's quorum, or read from etcd now and then) only
  * when it verifies under the pinned log key and cosigner policy and its own copy has that root at that
  * size; so `covering` and `latest` only ever answer with published checkpoints this node's copy
@@ -85,6 +92,11 @@ export class CheckpointPublication {
   #ahead: PublishedCheckpoint | undefined;
   #checkpointRequest: string | undefined;
   #cosigning: Promise<void> = Promise.resolve();
+  /** The largest checkpoint batch's ledger size not signed yet (0: none). */
+  #dueSize = 0;
+  #signTask: NodeJS.Immediate | undefined;
+  #signed: Promise<void> = Promise.resolve();
+  #signedDone: (() => void) | undefined;
   #poller: NodeJS.Timeout | undefined;
   #closed = false;
   readonly stats = { cosigned: 0, published: 0 };
@@ -151,15 +163,21 @@ export class CheckpointPublication {
   }
 
   /**
-   * After this node applied a batch (`ids`: its commands, `refused`: those refused): a checkpoint batch
-   * is signed and cosigned; a published checkpoint this copy now reaches is taken; waiters ask again.
+   * After this node applied a batch (`ids`: its commands, `refused`: those refused, `ledgerSize`: the
+   * ledger's size after it): a checkpoint batch's size is signed and cosigned in a task of its own, right
+   * after; a published checkpoint this copy now reaches is taken; waiters ask again.
    */
-  afterApply(ids: readonly string[], refused: readonly RefusedCommand[], checkpoint: boolean): void {
+  afterApply(
+    ids: readonly string[],
+    refused: readonly RefusedCommand[],
+    checkpoint: boolean,
+    ledgerSize: number,
+  ): void {
     const request = this.#checkpointRequest;
     if (request !== undefined && (ids.includes(request) || refused.some((r) => r.id === request))) {
       this.#checkpointRequest = undefined;
     }
-    if (checkpoint) this.#signAndCosign();
+    if (checkpoint) this.#signLater(ledgerSize);
     if (this.#ahead !== undefined) this.#learn(this.#ahead.note, true);
     if (this.#waiters.length > 0 && this.#checkpointRequest === undefined) this.#requestCheckpoint();
   }
@@ -178,10 +196,30 @@ export class CheckpointPublication {
     clearTimeout(this.#poller);
   }
 
-  /** Stops polling and waits for the cosignature being offered. */
+  /** Stops polling and waits for the signature being made and the cosignature being offered. */
   async stop(): Promise<void> {
     this.stopPolling();
+    await this.#signed;
     await this.#cosigning;
+  }
+
+  /** Signs (and cosigns) `size` in a task of its own; sizes due meanwhile coalesce into the largest. */
+  #signLater(size: number): void {
+    this.#dueSize = Math.max(this.#dueSize, size);
+    if (this.#signTask !== undefined) return;
+    this.#signed = new Promise<void>((resolve) => {
+      this.#signedDone = resolve;
+    });
+    this.#signTask = setImmediate(() => {
+      const due = this.#dueSize;
+      this.#dueSize = 0;
+      this.#signTask = undefined;
+      try {
+        this.#signAndCosign(due);
+      } finally {
+        this.#signedDone?.();
+      }
+    });
   }
 
   #requestCheckpoint(): void {
@@ -196,20 +234,24 @@ export class CheckpointPublication {
     });
   }
 
-  /** Signs this copy's checkpoint and, on an online node, cosigns and offers it (in order, in the background). */
-  #signAndCosign(): void {
+  /**
+   * Signs this copy's checkpoint at `size` (a checkpoint batch's ledger size) and, on an online node,
+   * cosigns and offers it (in order, in the background).
+   */
+  #signAndCosign(size: number): void {
     const o = this.#o;
-    if (o.storage.size() === 0 || o.logSigner === undefined) return;
+    if (size === 0 || o.logSigner === undefined) return;
+    // Already signed past that size (a restart re-applying old batches): that size is behind us.
+    if ((o.storage.latestCheckpoint()?.size ?? 0) > size) return;
     let note: string;
     try {
-      note = o.ledger.signCheckpoint(o.logSigner).note;
+      note = o.ledger.signCheckpoint(o.logSigner, size).note;
     } catch (error) {
       o.onError?.(error);
       return;
     }
     const cosigner = o.cosigner;
     if (cosigner === undefined || o.offline) return;
-    const size = o.storage.size();
     // Catching up past what is already published: those sizes need no more cosignatures.
     if (this.#published !== undefined && size <= this.#published.size) return;
     let line: string;

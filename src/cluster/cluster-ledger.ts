@@ -413,6 +413,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       batch.commands.map((c) => c.id),
       applied.refused,
       applied.checkpoint,
+      applied.position.ledgerSize,
     );
   }
 

@@ -62,19 +62,19 @@ export class Ledger {
   }
 
   /**
-   * Signs a checkpoint for the current tree, unless it would be inconsistent with the last one this log
+   * Signs a checkpoint for the current tree (or its first `atSize` leaves), unless it would be inconsistent with the last one this log
    * signed (tlog-checkpoint §Signatures: a log MUST NOT sign inconsistent checkpoints). The check and the
    * write happen in one exclusive transaction. Signing the same size again returns the stored checkpoint.
    * @throws LedgerError LEDGER_CHECKPOINT_INCONSISTENT, LEDGER_VERIFIER_KEY_INVALID (wrong key for this log)
    */
-  signCheckpoint(signer: NoteSigner): StoredCheckpoint {
+  signCheckpoint(signer: NoteSigner, atSize?: number): StoredCheckpoint {
     if (signer.verifierKey !== this.storage.verifierKey) {
       throw new LedgerError("LEDGER_VERIFIER_KEY_INVALID", "この台帳の署名鍵ではありません", {
         name: signer.name,
       });
     }
     const saved = this.storage.saveCheckpoint((latest) => {
-      const size = this.storage.size();
+      const size = atSize ?? this.storage.size();
       const root = this.root(size);
       if (latest !== null) this.#assertConsistent(latest, size, root);
       if (latest !== null && latest.size === size) return latest;

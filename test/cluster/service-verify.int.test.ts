@@ -18,6 +18,7 @@ import { downloadStandard, uploadExport } from "../../src/client/transfer-client
 import { generateNoteKey } from "../../src/crypto/note-key.js";
 import { createCosigner } from "../../src/crypto/note-signer.js";
 import { sha256Hex } from "../../src/format/hash.js";
+import { parseCosignerList } from "../../src/ledger/verify/cosigner-list.js";
 import { verifyRemoteTrail } from "../../src/ledger/verify/remote-trail.js";
 import { parseSignedNote } from "../../src/ledger/verify/signed-note.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
@@ -165,11 +166,15 @@ describe("kenshin verify through haproxy against the published, quorum-cosigned 
     expect(["LEDGER_COSIGNER_UNKNOWN", "LEDGER_COSIGNATURE_QUORUM"]).toContain(mixed.json.code);
   }, 300_000);
 
-  it("the published note with too few or a forged cosignature is refused by the shared verifier", () => {
+  it("the published note with too few or a forged cosignature is refused by the shared verifier", async () => {
     const c = cluster();
     const logKey = parseVerifierKey(readFileSync(c.files.logVerifierKey, "utf8").trim());
     const pinned = pinnedCosigners(c.files.cosigners);
     const policy = { cosigners: pinned.keys.map((k) => parseVerifierKey(k)), quorum: pinned.quorum };
+    // What the browser pins beside the log key (web/src/verifier-pin.ts) is the cluster's cosigners.txt.
+    const served = await c.client("receiver").get("/api/v1/ledger/cosigners");
+    expectStatus(served, 200);
+    expect(parseCosignerList(served.text, logKey)).toEqual(policy);
     const o = { logKey, cosigners: policy, fileSha256: sha256Hex(standard) };
     // As served: verifies, in the CLI's verifier and in the browser's.
     expect(verifyRemoteTrail(answer, o).cosignatures.length).toBeGreaterThanOrEqual(2);

@@ -2,7 +2,7 @@
  * Record-by-record verification of a file that is not itself on record (an edited copy, or an Excel
  * copy in another encoding), as `kenshin verify --url` does: every record line is hashed here and looked
  * up (hash only, POST body), and each answer's two-level proof — record in file, entry in log — is
- * verified against the pinned key. The result says which records are still proven and which are not;
+ * verified against the pinned key (and, in a cluster, the pinned cosigners' quorum). The result says which records are still proven and which are not;
  * an edited copy never passes on the strength of its other records.
  *
  * Excel copies: a UTF-8 byte-order mark is ignored, and a file that is not UTF-8 is also tried as
@@ -11,6 +11,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { splitCsvLines } from "../../src/format/record-split.js";
 import { toHex } from "../../src/ledger/verify/encoding.js";
+import type { CosignerPolicy } from "../../src/ledger/verify/published-checkpoint.js";
 import type { VerifierKey } from "../../src/ledger/verify/verifier-key.js";
 import { apiErrorOf, type Api } from "./api.js";
 import { hasUtf8Bom } from "./cp932-encode.js";
@@ -67,7 +68,13 @@ export function candidateForms(bytes: Uint8Array): Uint8Array[] {
   }
 }
 
-async function lookUp(api: Api, key: VerifierKey, line: number, hash: string): Promise<RecordResult> {
+/** The pinned key and, in a cluster, the pinned cosigners (verifier-pin.ts). */
+export interface PinnedTrust {
+  readonly key: VerifierKey;
+  readonly cosigners?: CosignerPolicy | undefined;
+}
+
+async function lookUp(api: Api, trust: PinnedTrust, line: number, hash: string): Promise<RecordResult> {
   let answer: unknown;
   try {
     answer = await api.send<unknown>("POST", "/api/v1/lookup", { sha256: hash }, { sign: false });
@@ -75,7 +82,10 @@ async function lookUp(api: Api, key: VerifierKey, line: number, hash: string): P
     if (apiErrorOf(e).code === "NOT_FOUND") return { line, hash, proven: false };
     throw e;
   }
-  const check = checkTrail(answer, key, { recordHash: hash });
+  const check = checkTrail(answer, trust.key, {
+    recordHash: hash,
+    ...(trust.cosigners === undefined ? {} : { cosigners: trust.cosigners }),
+  });
   const transfer = (answer as { transfer?: TransferView }).transfer;
   return check.verified && transfer ? { line, hash, proven: true, transfer } : { line, hash, proven: false };
 }
@@ -83,7 +93,7 @@ async function lookUp(api: Api, key: VerifierKey, line: number, hash: string): P
 /** Checks every record of `bytes`; `onProgress(done, count)` after each answer. */
 export async function checkRecords(
   api: Api,
-  key: VerifierKey,
+  trust: PinnedTrust,
   bytes: Uint8Array,
   onProgress: (done: number, count: number) => void,
 ): Promise<RecordCheck> {
@@ -100,7 +110,7 @@ export async function checkRecords(
         const i = next++;
         const r = records[i];
         if (!r) continue;
-        results[i] = await lookUp(api, key, r.line, r.hash);
+        results[i] = await lookUp(api, trust, r.line, r.hash);
         onProgress(++done, records.length);
       }
     };

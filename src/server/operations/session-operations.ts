@@ -118,6 +118,16 @@ export const SESSION_OPERATIONS: readonly Operation[] = [
   },
   {
     method: "get",
+    path: "/api/v1/ledger/cosigners",
+    summary:
+      "クラスタの連署者 (各オンラインノードの連署鍵と定足数; 単一ノードでは空; 利用者が検証鍵と共に初回に記録する)",
+    auth: "certificate",
+    ok: 200,
+    okContent: "text",
+    errors: [],
+  },
+  {
+    method: "get",
     path: "/api/v1/ledger/signing-trust",
     summary:
       "署名と時刻認証の信頼点 (組織印の発行CA、時刻認証局のCA; PEM; 利用者が初回に記録して以後の照合に使う)",

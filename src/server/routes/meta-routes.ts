@@ -7,6 +7,7 @@ import { z } from "zod";
 import { listAuditEntries, MAX_AUDIT_LIMIT } from "../../service/audit-log.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
+import { servedCosignerList } from "../../service/cosigner-pins.js";
 import { signingTrust } from "../../service/signing-identities.js";
 import { timeStatusCache } from "../../service/time-status.js";
 import { openApiDocument } from "../openapi.js";
@@ -32,6 +33,12 @@ export function registerMetaRoutes(app: FastifyInstance, ctx: ServiceContext): v
   // when it changes), so a later answer signed by another key is not believed.
   app.get("/api/v1/ledger/verifier-key", (_request, reply) =>
     reply.header("content-type", "text/plain; charset=utf-8").send(`${ctx.verifierKey}\n`),
+  );
+
+  // A cluster's pinned node witness keys and quorum (empty on a single node): pinned beside the log key
+  // by the browser, so only a published (quorum-cosigned) checkpoint verifies there, as in the CLI.
+  app.get("/api/v1/ledger/cosigners", (_request, reply) =>
+    reply.header("content-type", "text/plain; charset=utf-8").send(servedCosignerList(ctx)),
   );
 
   // The certificates that anchor the seals (JWS x5c) and the RFC 3161 tokens: the service CA and, with

@@ -63,7 +63,7 @@ export function TransferPage(props: { id: string }) {
       const checked: TrailCheck =
         pin.status === "unavailable"
           ? { checkpoint: undefined, entries: [], verified: false, result: undefined }
-          : checkTrail(answer, pin.key);
+          : checkTrail(answer, pin.key, pin.cosigners === undefined ? {} : { cosigners: pin.cosigners });
       setTrail(checked);
       setSigning(undefined);
       // Signers and times, against the pinned seal / TSA anchors (as the 検証 page checks them).

@@ -79,7 +79,7 @@ export function VerifyPage() {
       else if (what === "file" && file && pin.status !== "unavailable") {
         // Not this exact file: check it record by record.
         const bytes = new Uint8Array(await file.arrayBuffer());
-        const check = await checkRecords(api, pin.key, bytes, (done, count) => {
+        const check = await checkRecords(api, pin, bytes, (done, count) => {
           setWorking(t("verifyRecordsChecking", { done, count }));
         });
         setOutcome({ kind: "records", what, hash, check });
@@ -90,7 +90,11 @@ export function VerifyPage() {
       setOutcome({ kind: "broken", what, hash });
       return;
     }
-    const check = checkTrail(answer, pin.key, what === "file" ? { fileSha256: hash } : { recordHash: hash });
+    // With a cluster's node keys pinned, only a published (quorum-cosigned) checkpoint verifies.
+    const check = checkTrail(answer, pin.key, {
+      ...(what === "file" ? { fileSha256: hash } : { recordHash: hash }),
+      ...(pin.cosigners === undefined ? {} : { cosigners: pin.cosigners }),
+    });
     const transfer = (answer as { transfer?: TransferView }).transfer;
     setOutcome(
       check.verified && transfer

@@ -145,7 +145,7 @@ describe("kenshin verify through haproxy against the published, quorum-cosigned 
 
   it("cosignatures by keys that are not pinned: the CLI refuses (exit 1, LEDGER_COSIGNER_UNKNOWN)", async () => {
     const strangers = [1, 2, 3].map(
-      (i) => createCosigner(generateNoteKey(`kenshin.example/stranger${i}`)).verifierKey,
+      (i) => createCosigner(generateNoteKey(`kenshin.example/stranger${i}`), Date.now).verifierKey,
     );
     const r = await cli([...strangers.flatMap((k) => ["--cosigner", k]), "--quorum", "2"]);
     expect({ code: r.code, ok: r.json.ok, code2: r.json.code }).toEqual({

@@ -6,7 +6,9 @@ import { formatCosignerList, parseCosignerList } from "./cosigner-list.js";
 import { parseVerifierKey } from "./verifier-key.js";
 
 const logKey = parseVerifierKey(createNoteSigner(generateNoteKey("kenshin.example/log")).verifierKey);
-const nodes = [1, 2, 3].map((i) => createCosigner(generateNoteKey(`kenshin.example/node${i}`)).verifierKey);
+const nodes = [1, 2, 3].map(
+  (i) => createCosigner(generateNoteKey(`kenshin.example/node${i}`), Date.now).verifierKey,
+);
 
 describe("the cosigner list (cosigners.txt, GET /api/v1/ledger/cosigners)", () => {
   it("reads the quorum and the keys, ignoring comments and blank lines, and formats back", () => {

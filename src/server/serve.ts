@@ -21,7 +21,6 @@ import type { ServiceContext } from "../service/context.js";
 import { buildApp, type App, type NodeHealthView } from "./app.js";
 
 const CRL_REFRESH_MS = 12 * 3_600_000;
-const RETENTION_EVERY_MS = 10 * 60_000;
 
 export interface RunningServer {
   readonly url: string;
@@ -104,15 +103,23 @@ export async function startServer(
     });
   }, CRL_REFRESH_MS);
   crlTimer.unref();
-  // Physical deletion of payloads past their retention: at start, then every ten minutes.
+  // Physical deletion of payloads past their retention: at start, then every ten minutes (setting
+  // retention.checkIntervalMs); one run at a time.
   const running = app;
+  let retaining = false;
   const retain = (): void => {
-    runRetention(ctx).catch((error: unknown) => {
-      running.app.log.error({ err: error }, "retention run failed");
-    });
+    if (retaining) return;
+    retaining = true;
+    runRetention(ctx)
+      .catch((error: unknown) => {
+        running.app.log.error({ err: error }, "retention run failed");
+      })
+      .finally(() => {
+        retaining = false;
+      });
   };
   retain();
-  const retentionTimer = setInterval(retain, RETENTION_EVERY_MS);
+  const retentionTimer = setInterval(retain, ctx.config.retention.checkIntervalMs);
   retentionTimer.unref();
   const port = (app.app.server.address() as AddressInfo).port;
   const host = ctx.config.hostNames[0] ?? "localhost";

@@ -76,9 +76,27 @@ export const configSchema = z
         unconfirmedDays: z.number().int().min(1).max(365).default(30),
         /** Lists warn this many days before a payload is deleted. */
         warnDays: z.number().int().min(0).max(60).default(3),
+        /** How often the server looks for payloads due for deletion (after a run at start). */
+        checkIntervalMs: z.number().int().min(500).max(86_400_000).default(600_000),
+        /**
+         * Cluster nodes: a chunk in chunks.db that no committed payload references (an upload never
+         * acknowledged) is released after this long (cluster/payload-chunk-sweep.ts).
+         */
+        unacknowledgedChunkGraceMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(30 * 86_400_000)
+          .default(21_600_000),
       })
       .strict()
-      .default({ afterReceiptDays: 7, unconfirmedDays: 30, warnDays: 3 }),
+      .default({
+        afterReceiptDays: 7,
+        unconfirmedDays: 30,
+        warnDays: 3,
+        checkIntervalMs: 600_000,
+        unacknowledgedChunkGraceMs: 21_600_000,
+      }),
     backup: z
       .object({ keep: z.number().int().min(1).max(365).default(7) })
       .strict()
@@ -183,6 +201,18 @@ const ENV: readonly (readonly [string, (c: Record<string, unknown>, v: string) =
   [
     "KENSHIN_INTEGRITY_CHECK_MS",
     (c, v) => (c["integrity"] = { ...(c["integrity"] as object), checkIntervalMs: Number(v) }),
+  ],
+  [
+    "KENSHIN_RETENTION_AFTER_RECEIPT_DAYS",
+    (c, v) => (c["retention"] = { ...(c["retention"] as object), afterReceiptDays: Number(v) }),
+  ],
+  [
+    "KENSHIN_RETENTION_CHECK_MS",
+    (c, v) => (c["retention"] = { ...(c["retention"] as object), checkIntervalMs: Number(v) }),
+  ],
+  [
+    "KENSHIN_CHUNK_GRACE_MS",
+    (c, v) => (c["retention"] = { ...(c["retention"] as object), unacknowledgedChunkGraceMs: Number(v) }),
   ],
   ["KENSHIN_LOCKOUT_MINUTES", (c, v) => (c["lockout"] = { ...(c["lockout"] as object), minutes: Number(v) })],
 ];

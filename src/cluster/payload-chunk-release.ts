@@ -16,8 +16,19 @@
  * dropping the notes after makes a crash in between harmless: the next round deletes nothing twice.
  */
 import type { ChunkStore } from "../store/chunk-store.js";
+import { truncateWal } from "../store/payload-store.js";
 import type { ServiceDb } from "../store/service-db.js";
 import { decodeManifest } from "./payload-manifest.js";
+import { chunkAddress } from "../store/chunk-store.js";
+import { storedPayloadBlobs } from "../store/payload-chunk-rows.js";
+import { encodeManifest } from "./payload-manifest.js";
+import {
+  DEFAULT_UNREFERENCED_GRACE_MS,
+  markRefsBackfilled,
+  prepareChunkSweep,
+  refsBackfilled,
+  sweepUnreferencedChunks,
+} from "./payload-chunk-sweep.js";
 
 const TABLES = `CREATE TABLE IF NOT EXISTS cluster_payload_refs (
   transfer_id TEXT NOT NULL,
@@ -31,6 +42,7 @@ CREATE TABLE IF NOT EXISTS cluster_payload_released (transfer_id TEXT PRIMARY KE
 /** Makes the node-local tables (idempotent). */
 export function preparePayloadRefs(db: ServiceDb): void {
   db.exec(TABLES);
+  prepareChunkSweep(db);
 }
 
 /** Notes that `transferId`'s payload uses these addresses (inside the caller's transaction). */
@@ -51,6 +63,39 @@ export function notePayloadReleased(db: ServiceDb, transferId: string): void {
   db.prepare("INSERT INTO cluster_payload_released (transfer_id) VALUES (?) ON CONFLICT DO NOTHING").run(
     transferId,
   );
+}
+
+/**
+ * The backfill (payload-chunk-sweep.ts explains it): notes the refs of every stored standard payload
+ * that has none (the payloads of before 513fa7a), once per node, before the first sweep; later
+ * payloads are noted by their applier. Returns how many payloads it noted.
+ */
+export function backfillPayloadRefs(db: ServiceDb): number {
+  if (refsBackfilled(db)) return 0;
+  const missing = db
+    .prepare<[], { transfer_id: string }>(
+      `SELECT DISTINCT p.transfer_id FROM payload_chunks p
+       WHERE p.kind = 'standard'
+         AND NOT EXISTS (SELECT 1 FROM cluster_payload_refs r WHERE r.transfer_id = p.transfer_id)
+       ORDER BY p.transfer_id`,
+    )
+    .all();
+  let noted = 0;
+  for (const { transfer_id: id } of missing) {
+    const chunks: string[] = [];
+    let bytes = 0;
+    for (const blob of storedPayloadBlobs(db, id, "standard")) {
+      chunks.push(chunkAddress(blob));
+      bytes += blob.length;
+    }
+    const manifest = encodeManifest({ v: 1, transfer: id, kind: "standard", chunks, bytes }).address;
+    db.transaction(() => {
+      notePayloadRefs(db, id, { manifest, chunks });
+    }).immediate();
+    noted += 1;
+  }
+  markRefsBackfilled(db);
+  return noted;
 }
 
 /** Released payloads whose chunks this node has not deleted yet (monitoring, tests). */
@@ -105,20 +150,34 @@ export function releasePayloadChunks(db: ServiceDb, chunks: ChunkStore, limit = 
       db.prepare("DELETE FROM cluster_payload_released WHERE transfer_id = ?").run(id);
     }).immediate();
   }
+  // The applier deleted the payload rows and data key with secure_delete; cut service.db's WAL here
+  // too, on every node (the node that proposed the deletion did so already).
+  if (released.length > 0) truncateWal(db);
   return deleted;
 }
 
 export interface PayloadRelease {
-  /** Runs one round now. */
+  /** Runs one release round now. */
   round(): void;
+  /** Runs one sweep round of unreferenced chunks now (payload-chunk-sweep.ts). */
+  sweep(): void;
   stop(): void;
 }
 
-/** Runs {@link releasePayloadChunks} every `intervalMs` on this node. */
+/**
+ * Runs {@link releasePayloadChunks} every `intervalMs` on this node and, after the refs of payloads
+ * from before 513fa7a are backfilled (once, at start), the sweep of chunks no committed payload
+ * references (older than `graceMs`) at start and every `sweepIntervalMs`.
+ */
 export function startPayloadRelease(o: {
   readonly db: ServiceDb;
   readonly chunks: ChunkStore;
   readonly intervalMs?: number;
+  /** Between sweep rounds (default a quarter of the grace, at most one minute). */
+  readonly sweepIntervalMs?: number;
+  /** How long an unreferenced chunk is kept (default 6 hours). */
+  readonly graceMs?: number;
+  readonly now?: () => number;
   readonly onError?: (error: unknown) => void;
 }): PayloadRelease {
   const round = (): void => {
@@ -128,12 +187,36 @@ export function startPayloadRelease(o: {
       o.onError?.(error);
     }
   };
+  const grace = o.graceMs ?? DEFAULT_UNREFERENCED_GRACE_MS;
+  let backfilled = false;
+  const sweep = (): void => {
+    try {
+      if (!backfilled) {
+        backfillPayloadRefs(o.db);
+        backfilled = true;
+      }
+      sweepUnreferencedChunks(o.db, o.chunks, {
+        nowMs: (o.now ?? Date.now)(),
+        graceMs: grace,
+      });
+    } catch (error) {
+      o.onError?.(error);
+    }
+  };
+  sweep();
   const timer = setInterval(round, o.intervalMs ?? 1000);
   timer.unref();
+  const sweepTimer = setInterval(
+    sweep,
+    o.sweepIntervalMs ?? Math.max(500, Math.min(60_000, Math.floor(grace / 4))),
+  );
+  sweepTimer.unref();
   return {
     round,
+    sweep,
     stop: () => {
       clearInterval(timer);
+      clearInterval(sweepTimer);
     },
   };
 }

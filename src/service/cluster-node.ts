@@ -97,6 +97,8 @@ export async function openClusterNode(o: {
   readonly onError?: (error: unknown) => void;
   /** Between full checks of the node's own copy (default 5 minutes). */
   readonly checkIntervalMs?: number;
+  /** How long a chunk no committed payload references stays in chunks.db (default 6 hours). */
+  readonly chunkGraceMs?: number;
   readonly onRepair?: (outcome: RepairOutcome) => void;
   /** Told about failed checks and repairs (default: `onError`). */
   readonly onIntegrityError?: (error: unknown) => void;
@@ -171,6 +173,7 @@ export async function openClusterNode(o: {
   const release = startPayloadRelease({
     db: o.db,
     chunks: agent.chunks,
+    ...(o.chunkGraceMs !== undefined ? { graceMs: o.chunkGraceMs } : {}),
     ...(o.onError !== undefined ? { onError: o.onError } : {}),
   });
   const head = logKeys(o.config.prefix).head;

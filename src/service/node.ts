@@ -220,6 +220,7 @@ export async function openNode(
       options.onClusterError,
       config.integrity.checkIntervalMs,
       (damage) => (late.ctx === undefined ? Promise.resolve() : unrepairableAlarm(late.ctx)(damage)),
+      config.retention.unacknowledgedChunkGraceMs,
     );
   } catch (error) {
     db.close();
@@ -265,6 +266,7 @@ async function chooseLedgerPort(
   onClusterError: ((error: unknown) => void) | undefined,
   checkIntervalMs: number,
   onUnrepairable: (damage: { transfer: string | undefined; address: string }) => Promise<void>,
+  chunkGraceMs: number,
 ): Promise<ChosenPort> {
   if (member !== undefined) {
     const opened = await openClusterNode({
@@ -275,6 +277,7 @@ async function chooseLedgerPort(
       onError: onClusterError ?? logClusterError,
       checkIntervalMs,
       onUnrepairable,
+      chunkGraceMs,
     });
     return {
       ledger: opened.ledger,

@@ -30,6 +30,8 @@ export interface ChunkStore {
   count(): number;
   /** Every address held, ascending (for the rolling integrity check). */
   addresses(): Iterable<string>;
+  /** Up to `limit` addresses held after `after` (exclusive; "" from the start), ascending. */
+  addressesAfter(after: string, limit: number): string[];
   close(): void;
 }
 
@@ -77,6 +79,9 @@ export function openChunkStore(path: string): ChunkStore {
   const remove = db.prepare<[string]>("DELETE FROM chunks WHERE address = ?");
   const total = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM chunks");
   const list = db.prepare<[], { address: string }>("SELECT address FROM chunks ORDER BY address");
+  const page = db.prepare<[string, number], { address: string }>(
+    "SELECT address FROM chunks WHERE address > ? ORDER BY address LIMIT ?",
+  );
 
   return {
     has: (address) => exists.get(checkChunkAddress(address)) !== undefined,
@@ -118,6 +123,7 @@ export function openChunkStore(path: string): ChunkStore {
       const all = list.all().map((r) => r.address);
       yield* all;
     },
+    addressesAfter: (after, limit) => page.all(after, limit).map((r) => r.address),
     close: () => {
       db.close();
     },

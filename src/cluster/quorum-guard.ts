@@ -9,8 +9,12 @@
  *   verifications, look-ups, denials — is kept durably in the node's pending queue
  *   (pending-queue.ts, fsynced before `append` resolves) and the read is answered;
  * - once the quorum probe sees a majority again, the queue is appended **in order** through the inner
- *   port before any new append passes (new appends wait for the drain), and each item is removed once
- *   its append resolved.
+ *   port, and each item is removed once its append resolved. A drain that fails (the majority is back
+ *   but the cluster does not order yet: a sequencer still being elected) is tried again on its own
+ *   after a pause, not only when this node takes its next append — a survivor no user reaches any more
+ *   (the load balancer sends them to the nodes that came back) must still hand its entries over.
+ * - while items wait, a new read's entries join the queue behind them (order kept, the read answered at
+ *   once); a new state change waits for the drain and is refused with the 503 when it cannot finish.
  *
  * A queued append resolves with `index: -1` and an empty leaf hash for each entry (it has no index yet);
  * no caller may ask for a proof of it. A crash between an item's append and its removal appends it again
@@ -31,8 +35,10 @@ export interface QuorumGuardOptions {
   readonly now?: () => Date;
   /** Items appended per drain round (default 64). */
   readonly drainBatch?: number;
-  /** Told about a drain that failed (the next quorum change or append retries it). */
+  /** Told about a drain that failed (retried after `drainRetryMs`, and at the next quorum change). */
   readonly onDrainError?: (error: unknown) => void;
+  /** Pause before a failed drain is tried again while items wait and the quorum is there (default 1 s). */
+  readonly drainRetryMs?: number;
 }
 
 /** What the guard adds to the port it wraps. */
@@ -82,7 +88,10 @@ export function guardWritePort<P extends LedgerWritePort>(
 ): GuardedWritePort<P> {
   const now = o.now ?? (() => new Date());
   const batch = Math.max(1, o.drainBatch ?? 64);
+  const retryMs = Math.max(10, o.drainRetryMs ?? 1000);
   let draining: Promise<void> | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
 
   const appendItem = async (item: PendingItem): Promise<void> => {
     // A port that knows operation ids (the cluster's command ids) makes a repeated drain a no-op.
@@ -101,6 +110,14 @@ export function guardWritePort<P extends LedgerWritePort>(
         }
       } catch (error) {
         o.onDrainError?.(error);
+        // Tried again on its own (bounded cadence) while items wait.
+        if (!closed && retry === undefined && o.queue.count() > 0) {
+          retry = setTimeout(() => {
+            retry = undefined;
+            if (!closed) void drain();
+          }, retryMs);
+          retry.unref();
+        }
       } finally {
         draining = undefined;
       }
@@ -127,8 +144,14 @@ export function guardWritePort<P extends LedgerWritePort>(
       if (changesState(options)) throw noQuorumError({ pending: o.queue.count() });
       return queued(requests);
     }
-    // Order: what was queued while read-only goes first.
+    // Order: what was queued while read-only goes first. A read joins the queue behind it (answered at
+    // once, appended in its turn); a state change waits for the drain.
     if (o.queue.count() > 0) {
+      if (!changesState(options)) {
+        const result = queued(requests);
+        void drain();
+        return result;
+      }
       await drain();
       if (o.queue.count() > 0) {
         // The drain could not finish (the majority went again): refused or queued like the rest.
@@ -158,6 +181,8 @@ export function guardWritePort<P extends LedgerWritePort>(
     pendingCount: () => o.queue.count(),
     drain,
     async close() {
+      closed = true;
+      if (retry !== undefined) clearTimeout(retry);
       unsubscribe();
       await inner.close();
     },

@@ -19,7 +19,7 @@
  * reconnection, a failed transaction — the leader reads the records again.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Campaign, Etcd3, IKeyValue, Watcher } from "etcd3";
+import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import { ClusterError } from "../errors.js";
 import {
   GENESIS,
@@ -33,6 +33,7 @@ import {
   type LogPosition,
   type RefusedCommand,
 } from "./command-batch.js";
+import { standForElection, type Candidacy } from "./sequencer-election.js";
 
 /**
  * What the state machine makes of the commands about to be ordered after `head`: the ones it accepts
@@ -133,9 +134,11 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
   const maxBatch = Math.max(1, Math.min(o.maxBatch ?? 1000, (o.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS) - 8));
   const idleWaitMs = o.idleWaitMs ?? 500;
   const onError = o.onError ?? (() => undefined);
-  const election = o.client.election(o.keys.election, o.leaseTtlSeconds ?? 3);
+  // The prefix `Etcd3.election(name)` reads (cluster-status names the sequencer from it).
+  const electionPrefix = `election/${o.keys.election}/`;
+  const ttlSeconds = o.leaseTtlSeconds ?? 3;
   let stopped = false;
-  let current: Campaign | undefined;
+  let current: Candidacy | undefined;
   let leader = false;
   let appended = 0;
   let loop: Promise<void> = Promise.resolve();
@@ -253,8 +256,8 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
     }
   };
 
-  const lead = async (campaign: Campaign): Promise<void> => {
-    const campaignKey = await campaign.getCampaignKey();
+  const lead = async (campaign: Candidacy): Promise<void> => {
+    const campaignKey = await campaign.key();
     let watcher: Watcher | undefined;
     const wake: { promise: Promise<void>; signal: () => void } = {
       promise: Promise.resolve(),
@@ -312,10 +315,18 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
 
   const campaignNow = (): void => {
     if (stopped) return;
-    const campaign = election.campaign(o.nodeName);
+    const campaign = standForElection(o.client, {
+      prefix: electionPrefix,
+      value: o.nodeName,
+      ttlSeconds,
+    });
     current = campaign;
     campaign.on("elected", () => {
-      if (current !== campaign || stopped) return;
+      if (current !== campaign || stopped) {
+        // Not this sequencer's candidacy any more: it must not hold the election for nobody.
+        void campaign.resign();
+        return;
+      }
       leader = true;
       loop = lead(campaign);
     });
@@ -323,7 +334,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       if (current !== campaign) return;
       leader = false;
       onError(error);
-      // A lost lease ends this campaign; stand again after a pause (bounded retry cadence).
+      // The candidacy ended (its lease is no longer renewed); stand again after a pause.
       setTimeout(campaignNow, 500);
     });
   };

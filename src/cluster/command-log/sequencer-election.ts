@@ -1,0 +1,233 @@
+/**
+ * One candidacy in the sequencer election: etcd's election recipe (the one of etcd's own `concurrency`
+ * package, and of the etcd3 client's `Campaign`) — a lease per candidate, a key `<prefix><lease id>`
+ * created under that lease, and the candidate whose key has the lowest create revision leads — with
+ * this node owning its lease's keep-alive.
+ *
+ * Why not the etcd3 client's `Campaign`: a candidacy it gave up on ("lost" after a keep-alive gap, as
+ * happens without a majority or on a loaded machine) could keep its lease renewed — keep-alive streams
+ * of the client's Lease outlive its `close()` when two errors race — and its key then stayed in the
+ * election forever. With two nodes down the survivor stood again every half second; once the majority
+ * was back, dozens of its given-up keys were alive and the lowest held the election for a campaign the
+ * sequencer no longer listened to: nobody sequenced, every append waited its ordering timeout
+ * (service-no-quorum, CI of 2026-12-01).
+ *
+ * Here the rule is simple and checked in one place: the lease is renewed only by this candidacy's own
+ * loop, one renewal at a time, each bounded by a deadline; once the candidacy ends (resigned, or its
+ * lease possibly expired: no renewal acknowledged for a whole TTL), nothing renews it again. So a key
+ * of an ended candidacy leaves the election at the latest one TTL after etcd has a leader again (and at
+ * once when the revoke, tried once on the way out, gets through). Every etcd call has a deadline.
+ */
+import { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Etcd3 } from "etcd3";
+import { ClusterError } from "../errors.js";
+
+export interface CandidacyOptions {
+  /** The election's key prefix, e.g. `election/kenshin/election/` (what `Etcd3.election(name)` reads). */
+  readonly prefix: string;
+  /** The value of this candidate's key (the node name: what `Election.leader()` returns). */
+  readonly value: string;
+  readonly ttlSeconds: number;
+  /** Deadline of each etcd call (default 2 s). */
+  readonly callMs?: number;
+  /** Pause between looks at the candidates ahead of this one (default 200 ms). */
+  readonly pollMs?: number;
+}
+
+export interface Candidacy {
+  /** This candidate's key (once its lease is granted). */
+  key(): Promise<string>;
+  /** Emitted once, when this candidate leads. */
+  on(event: "elected", listener: () => void): this;
+  /** Emitted once, when the candidacy ended without a resign (its lease may have expired, etcd refused). */
+  on(event: "error", listener: (error: Error) => void): this;
+  /** Whether the candidacy ended (resigned or failed). */
+  ended(): boolean;
+  /** Ends the candidacy and revokes its lease (bounded; the lease expires anyway, nothing renews it). */
+  resign(): Promise<void>;
+}
+
+function lostError(cause?: unknown): ClusterError {
+  return new ClusterError(
+    "CLUSTER_UNAVAILABLE",
+    "順序付け役の選出のリースを保てませんでした",
+    { election: "lost" },
+    cause === undefined ? {} : { cause },
+  );
+}
+
+class ElectionCandidacy extends EventEmitter implements Candidacy {
+  readonly #client: Etcd3;
+  readonly #o: Required<CandidacyOptions>;
+  readonly #keyPromise: Promise<string>;
+  #lease: string | undefined;
+  #ended = false;
+  /** Resolves when the candidacy ends (wakes the loops). */
+  #endSignal!: () => void;
+  readonly #endedPromise: Promise<void>;
+
+  constructor(client: Etcd3, o: CandidacyOptions) {
+    super();
+    this.#client = client;
+    this.#o = { callMs: 2000, pollMs: 200, ...o };
+    this.#endedPromise = new Promise((resolve) => {
+      this.#endSignal = resolve;
+    });
+    const granted = this.#grant();
+    this.#keyPromise = granted.then((id) => this.#o.prefix + id);
+    this.#keyPromise.catch(() => undefined);
+    void this.#run(granted);
+  }
+
+  key(): Promise<string> {
+    return this.#keyPromise;
+  }
+
+  ended(): boolean {
+    return this.#ended;
+  }
+
+  async resign(): Promise<void> {
+    if (this.#ended) {
+      await this.#revoke();
+      return;
+    }
+    this.#end();
+    await this.#revoke();
+  }
+
+  #deadline(): { deadline: Date } {
+    return { deadline: new Date(Date.now() + this.#o.callMs) };
+  }
+
+  #end(): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    this.#endSignal();
+    return true;
+  }
+
+  #fail(error: unknown): void {
+    if (!this.#end()) return;
+    // Tried once: if etcd has no majority now the lease expires by itself once it has (nobody renews it).
+    void this.#revoke();
+    this.emit("error", error instanceof Error ? error : lostError(error));
+  }
+
+  async #grant(): Promise<string> {
+    const r = await this.#client.leaseClient.leaseGrant({ TTL: this.#o.ttlSeconds }, this.#deadline());
+    this.#lease = r.ID;
+    return r.ID;
+  }
+
+  async #revoke(): Promise<void> {
+    const id = this.#lease ?? (await this.#keyPromise.then(() => this.#lease).catch(() => undefined));
+    if (id === undefined) return;
+    await this.#client.leaseClient.leaseRevoke({ ID: id }, this.#deadline()).catch(() => undefined);
+  }
+
+  /** One keep-alive round trip; the TTL etcd answered (0: the lease is gone). */
+  async #renewOnce(id: string): Promise<number> {
+    const stream = await this.#client.leaseClient.leaseKeepAlive(this.#deadline());
+    try {
+      const answered = new Promise<number>((resolve, reject) => {
+        stream.on("data", (res: { TTL: string }) => {
+          resolve(Number(res.TTL));
+        });
+        stream.on("error", reject);
+        stream.on("end", () => {
+          reject(lostError());
+        });
+      });
+      answered.catch(() => undefined);
+      stream.write({ ID: id });
+      const timeout = sleep(this.#o.callMs).then(() => {
+        throw lostError();
+      });
+      timeout.catch(() => undefined);
+      return await Promise.race([answered, timeout]);
+    } finally {
+      try {
+        stream.end();
+      } catch {
+        // already ended
+      }
+    }
+  }
+
+  /** Renews the lease until the candidacy ends; ends it when a whole TTL passed without a renewal. */
+  async #keepAlive(id: string, grantedAt: number): Promise<void> {
+    const ttlMs = this.#o.ttlSeconds * 1000;
+    let renewedAt = grantedAt;
+    while (!this.#ended) {
+      await Promise.race([sleep(ttlMs / 3), this.#endedPromise]);
+      if (this.ended()) return;
+      const sentAt = Date.now();
+      try {
+        const ttl = await this.#renewOnce(id);
+        if (!(ttl > 0)) {
+          this.#fail(lostError());
+          return;
+        }
+        renewedAt = sentAt;
+      } catch {
+        // Counted below: only a whole TTL without a renewal ends the candidacy.
+      }
+      if (Date.now() - renewedAt >= ttlMs) {
+        this.#fail(lostError());
+        return;
+      }
+    }
+  }
+
+  async #run(granted: Promise<string>): Promise<void> {
+    const askedAt = Date.now();
+    let id: string;
+    try {
+      id = await granted;
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    void this.#keepAlive(id, askedAt);
+    const c = this.#client;
+    const key = this.#o.prefix + id;
+    try {
+      const put = await c
+        .if(key, "Create", "==", 0)
+        .then(c.put(key).value(this.#o.value).lease(id))
+        .else(c.get(key))
+        .options(this.#deadline())
+        .commit();
+      const created = put.succeeded
+        ? BigInt(put.header.revision)
+        : BigInt(put.responses[0]?.response_range.kvs[0]?.create_revision ?? put.header.revision);
+      // Leads once no candidate's key is older than this one's.
+      while (!this.#ended) {
+        const ahead = await c
+          .getAll()
+          .prefix(this.#o.prefix)
+          .maxCreateRevision((created - 1n).toString())
+          .sort("Create", "Descend")
+          .limit(1)
+          .options(this.#deadline())
+          .keys()
+          .catch(() => undefined);
+        if (this.ended()) return;
+        if (ahead !== undefined && ahead.length === 0) {
+          this.emit("elected");
+          return;
+        }
+        await Promise.race([sleep(this.#o.pollMs), this.#endedPromise]);
+      }
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+}
+
+/** Stands for election under `prefix` (see the file comment); listen for "elected" and "error". */
+export function standForElection(client: Etcd3, o: CandidacyOptions): Candidacy {
+  return new ElectionCandidacy(client, o);
+}

@@ -2,7 +2,8 @@
  * Signed, time-stamped files over real mutual TLS: a sent standard file's Provenance (GET
  * /fhir/Provenance?target=…) carries the node's detached JWS over the file's exact bytes — verified here
  * by jose, an independent implementation, against the bytes the receiver downloaded, and failing for a
- * one-byte change — the sender's device signature, and an RFC 3161 token over the JWS that `openssl ts
+ * one-byte change — the sender's device signature (re-checked from what the send entry recorded: the
+ * covered request fields and the public key; a one-byte change to any of them fails), and an RFC 3161 token over the JWS that `openssl ts
  * -verify` accepts with the service CA. Every signed checkpoint has a token openssl accepts too.
  */
 import { spawnSync } from "node:child_process";
@@ -15,7 +16,15 @@ import type { ApiClient } from "../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import { verifyDetachedJws } from "../src/crypto/detached-jws.js";
 import type { SearchsetBundle } from "../src/fhir/bundle.js";
-import type { Provenance } from "../src/fhir/provenance.js";
+import {
+  DEVICE_SIGNATURE_FORMAT,
+  deviceSignatureData,
+  readDeviceSignatureData,
+  type Provenance,
+} from "../src/fhir/provenance.js";
+import { checkDeviceSignature } from "../src/client/device-signature-check.js";
+import { checkSeals } from "../src/cli/seal-report.js";
+import type { DeviceSignatureRecord } from "../src/ledger/entry/operation-record.js";
 import { createCertificateAuthority } from "../src/crypto/pki/ca.js";
 import { systemActor, type ServiceContext } from "../src/service/context.js";
 import { verifyProvenanceSeal } from "../src/service/provenance-verify.js";
@@ -124,12 +133,29 @@ describe("Provenance of a sent file", () => {
     expect(ours.subject).toContain("kenshin-exchange seal");
   });
 
-  it("carries the sender's device signature from the send entry", async () => {
+  it("carries the sender's device signature from the send entry, with what it covered and the key: re-checkable", async () => {
     const [p] = await provenanceFor(sender, sent.id);
     const device = sigOf(p as Provenance, "1.2.840.10065.1.12.1.1");
     const send = ledgerRecords(node.ctx).find((r) => r.type === "send" && r.transfer === sent.id);
-    expect(send?.actor.device).toBeDefined();
-    expect(Buffer.from(device?.data ?? "", "base64").toString()).toBe(send?.actor.device?.signature);
+    // The send entry records what the browser's device key signed over real TLS: 送信確定 of this transfer.
+    expect(send?.actor.device?.request).toMatchObject({
+      method: "POST",
+      path: `/api/v1/transfers/${sent.id}/send`,
+    });
+    expect(device?.sigFormat).toBe(DEVICE_SIGNATURE_FORMAT);
+    const carried = readDeviceSignatureData(device?.data);
+    expect(carried).toEqual(send?.actor.device);
+    expect(device?.when).toBe(new Date(carried?.request?.ts ?? 0).toISOString());
+    const expected = { method: "POST", path: `/api/v1/transfers/${sent.id}/send` };
+    const check = await checkDeviceSignature(carried ?? { keyId: "-", signature: "-" }, expected);
+    expect(check).toMatchObject({ status: "verified", deviceId: send?.actor.device?.keyId });
+    // The same signature offered as another transfer's 送信確定 is refused.
+    expect(
+      await checkDeviceSignature(carried ?? { keyId: "-", signature: "-" }, {
+        method: "POST",
+        path: "/api/v1/transfers/tr_aaaaaaaaaaaaaaaa/send",
+      }),
+    ).toMatchObject({ status: "failed", code: "DEVICE_REQUEST_MISMATCH" });
   });
 
   it("its RFC 3161 token over the JWS verifies with openssl ts -verify; a changed JWS does not", async () => {
@@ -218,6 +244,99 @@ describe("Provenance/$verify (FHIR input)", () => {
       contentType: "application/fhir+json",
     });
     expectCode(notJson, 400, "FHIR_INPUT_INVALID");
+  });
+});
+
+describe("the sender's device signature, re-checked by Provenance/$verify and kenshin verify", () => {
+  /** The Provenance with its device signature's covered field `field` changed by one byte. */
+  const withDevice = (
+    p: Provenance,
+    change: (d: DeviceSignatureRecord) => DeviceSignatureRecord,
+  ): Provenance => ({
+    ...p,
+    signature: p.signature.map((s) => {
+      const d = s.type[0]?.code === "1.2.840.10065.1.12.1.1" ? readDeviceSignatureData(s.data) : undefined;
+      return d === undefined ? s : { ...s, data: deviceSignatureData(change(d)) };
+    }),
+  });
+  const hexFlip = (hex: string): string => (hex.startsWith("0") ? "1" : "0") + hex.slice(1);
+  const flip = (text: string): string => text.slice(0, -1) + (text.endsWith("A") ? "B" : "A");
+  const changes: [string, (d: DeviceSignatureRecord) => DeviceSignatureRecord][] = [
+    ["method", (d) => ({ ...d, request: { ...must(d.request), method: "PUT" } })],
+    ["path", (d) => ({ ...d, request: { ...must(d.request), path: `${must(d.request).path}x` } })],
+    [
+      "bodySha256",
+      (d) => ({ ...d, request: { ...must(d.request), bodySha256: hexFlip(must(d.request).bodySha256) } }),
+    ],
+    ["ts", (d) => ({ ...d, request: { ...must(d.request), ts: must(d.request).ts + 1 } })],
+    ["nonce", (d) => ({ ...d, request: { ...must(d.request), nonce: flip(must(d.request).nonce) } })],
+    ["key", (d) => ({ ...d, key: { ...must(d.key), x: flip(must(d.key).x) } })],
+    ["signature", (d) => ({ ...d, signature: flip(d.signature) })],
+  ];
+  function must<T>(v: T | undefined): T {
+    if (v === undefined) throw new Error("the send entry lacks the covered fields");
+    return v;
+  }
+  const verify = (provenance: unknown) =>
+    receiver.request("POST", "/fhir/Provenance/$verify", {
+      body: JSON.stringify({
+        resourceType: "Parameters",
+        parameter: [
+          { name: "provenance", resource: provenance },
+          { name: "file", valueBase64Binary: Buffer.from(downloaded).toString("base64") },
+        ],
+      }),
+      contentType: "application/fhir+json",
+    });
+
+  it("$verify names the device and its signing time; a one-byte change to any covered field is 422", async () => {
+    const [p] = await provenanceFor(receiver, sent.id);
+    if (p === undefined) throw new Error("no Provenance");
+    const ok = await verify(p);
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.text).toMatch(/端末署名: 検証済み — 端末 [A-Za-z0-9_-]{43} \/ 署名時刻 \d{4}-/);
+    for (const [field, change] of changes) {
+      const r = await verify(withDevice(p, change));
+      expect(r.status, field).toBe(422);
+      expectCode(r, 422, "SIGNATURE_INVALID");
+    }
+  });
+
+  it("kenshin verify re-checks it from the proven send entry and prints the device and time; a changed field fails", async () => {
+    const file = join(work, "downloaded-device.csv");
+    writeFileSync(file, downloaded);
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(process.cwd(), "dist/cli/main.js"),
+        "verify",
+        file,
+        "--db",
+        node.ctx.paths.ledgerDb,
+        "--verifier",
+        node.ctx.paths.ledgerVerifierKey,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /送信者の端末署名: 検証済み — 端末 [A-Za-z0-9_-]{43} \/ 署名時刻 \d{4}-\d{2}-\d{2}T[0-9:.]+Z \(POST \/api\/v1\/transfers\/tr_[a-z2-7]+\/send\)/,
+    );
+    // The CLI's check over the ledger's own records, each covered field changed by one byte.
+    const records = ledgerRecords(node.ctx).filter((x) => "transfer" in x && x.transfer === sent.id);
+    const fileSha256 = sent.standard?.sha256 ?? "";
+    const [good] = await checkSeals(records, fileSha256, downloaded, node.caPem);
+    expect(good).toMatchObject({ ok: true, device: { status: "verified" } });
+    for (const [field, change] of changes) {
+      const changed = records.map((x) =>
+        x.type === "send" && x.actor.device !== undefined
+          ? { ...x, actor: { ...x.actor, device: change(x.actor.device) } }
+          : x,
+      );
+      const [bad] = await checkSeals(changed, fileSha256, downloaded, node.caPem);
+      expect(bad?.ok, field).toBe(false);
+      expect(bad?.device?.status, field).toBe("failed");
+    }
   });
 });
 

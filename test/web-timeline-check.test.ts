@@ -3,10 +3,13 @@
  * here) against tokens made by the service's own TSA: an entry recorded before the checkpoint's
  * genTime is "verified", one recorded after it "failed"; a token under another CA, or over another
  * note, fails every entry; without a token the times are "not checked"; a seal entry gets its time
- * stamp and its signer certificate checked without the file.
+ * stamp and its signer certificate checked without the file; a device signature recorded with what it
+ * covered is re-checked (verified; one changed byte fails).
  */
 import { createHash, createPrivateKey } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { deviceIdFromJwk, exportPublicJwk, generateDeviceKey } from "../src/client/device-key.js";
+import { signRequest } from "../src/client/request-signing.js";
 import { signDetachedJws } from "../src/crypto/detached-jws.js";
 import { createCertificateAuthority } from "../src/crypto/pki/ca.js";
 import { issueSigningCertificate, type IssuedCertificate } from "../src/crypto/pki/certificates.js";
@@ -94,10 +97,54 @@ describe("timeline signers and times, checked in the browser", () => {
     expect(out.checkpointStamp).toBe("verified");
     expect([0, 1, 2].map((i) => out.entries.get(i)?.recorded)).toEqual(["verified", "verified", "failed"]);
     expect(out.entries.get(0)?.recordedBy).toBe(genTime.toISOString());
-    expect(out.entries.get(0)?.device).toBe("signed");
+    // An entry holding the signature only (written before the covered fields were recorded).
+    expect(out.entries.get(0)?.device).toEqual({ status: "not-recheckable", deviceId: "k".repeat(43) });
     const s = out.entries.get(1)?.seal;
     expect(s).toMatchObject({ stamp: "verified", signerCertificate: "verified", signature: "not-checked" });
     expect(s?.signer).toContain("kenshin seal");
+  });
+
+  it("a device signature recorded with what it covered verifies in the browser; one changed byte fails", async () => {
+    const pair = await generateDeviceKey();
+    const jwk = await exportPublicJwk(pair.publicKey);
+    const deviceId = await deviceIdFromJwk(jwk);
+    const path = "/api/v1/transfers/tr_aaaaaaaaaaaaaaaa/send";
+    const ts = Date.parse("2026-12-01T05:00:00.000Z");
+    const header = await signRequest({
+      method: "POST",
+      path,
+      privateKey: pair.privateKey,
+      deviceId,
+      now: ts,
+    });
+    const sig = /sig=([A-Za-z0-9_-]+)/.exec(header)?.[1] ?? "";
+    const nonce = /nonce=([A-Za-z0-9_-]+)/.exec(header)?.[1] ?? "";
+    const bodySha256 = createHash("sha256").update("").digest("hex");
+    const device = {
+      keyId: deviceId,
+      signature: sig,
+      request: { method: "POST", path, bodySha256, ts, nonce },
+    };
+    const send = (d: object) => ({
+      ...common("2026-12-01T05:00:00.100Z"),
+      actor: { id: "u1", role: "sender", device: { ...d, key: { x: jwk.x, y: jwk.y } } },
+      type: "send",
+      transfer: "tr_aaaaaaaaaaaaaaaa",
+      receiver: "in_2",
+      file: { sha256: "a".repeat(64) },
+    });
+    const records = [
+      send(device),
+      send({ ...device, request: { ...device.request, bodySha256: `0${bodySha256.slice(1)}` } }),
+    ] as unknown as OperationRecord[];
+    const out = await checkTimeline(trail(records), {}, undefined);
+    expect(out.entries.get(0)?.device).toEqual({
+      status: "verified",
+      deviceId,
+      signedAt: "2026-12-01T05:00:00.000Z",
+      request: `POST ${path}`,
+    });
+    expect(out.entries.get(1)?.device).toMatchObject({ status: "failed", code: "DEVICE_SIGNATURE_INVALID" });
   });
 
   it("another CA pinned, or a token over another note: every time fails; no token yet: not checked", async () => {

@@ -82,6 +82,107 @@ describe("auditEventOf", () => {
     expect(e.agent.at(-1)?.requestor).toBe(true);
   });
 
+  it("every kind of entry has the codes of the README's codes table (type / subtype / action / outcome / label)", () => {
+    // The table written out here by hand, independently of audit-codes.ts: [type, subtypes, action].
+    const transferOps: Record<string, [string, string, string]> = {
+      upload: ["rest", "create", "C"],
+      conversion: ["rest", "operation+convert", "E"],
+      send: ["110106", "disclose", "U"],
+      seal: ["rest", "create+seal", "C"],
+      download: ["110106", "disclose", "R"],
+      receipt: ["110107", "disclose", "C"],
+      deletion: ["rest", "delete", "D"],
+      "audit-query": ["110101", "search-type", "E"],
+      repair: ["110113", "ledger-repair", "U"],
+      alert: ["110113", "monitoring-alert", "E"],
+      note: ["110100", "note", "E"],
+    };
+    const office: Record<string, [string, string, string]> = {
+      "institution.create": ["110113", "110129", "C"],
+      "institution.update": ["110113", "110129", "U"],
+      "account.create": ["110113", "110137", "C"],
+      "account.disable": ["110113", "110137", "U"],
+      "account.enable": ["110113", "110137", "U"],
+      "account.unlock": ["110113", "110137", "U"],
+      "password.reset": ["110113", "110137", "U"],
+      "password.change": ["110113", "110137", "U"],
+      "role.change": ["110113", "110136", "U"],
+      "certificate.issue": ["110113", "110137", "C"],
+      "certificate.revoke": ["110113", "110137", "D"],
+      "mapping.update": ["110113", "110131", "U"],
+      "device.register": ["110113", "110137", "C"],
+      "device.update": ["110113", "110137", "U"],
+      "device.remove": ["110113", "110137", "D"],
+      "key.rotate": ["110113", "110129", "U"],
+      "backup.create": ["110100", "backup-create", "C"],
+      "backup.restore": ["110100", "backup-restore", "U"],
+    };
+    const denials: Record<string, [string, string, string]> = {
+      upload: transferOps.upload as [string, string, string],
+      send: transferOps.send as [string, string, string],
+      discard: transferOps.deletion as [string, string, string],
+      download: transferOps.download as [string, string, string],
+      receipt: transferOps.receipt as [string, string, string],
+      trail: transferOps["audit-query"] as [string, string, string],
+      lookup: transferOps["audit-query"] as [string, string, string],
+      read: ["rest", "read", "R"],
+      request: ["110113", "request-refused", "E"],
+      integrity: ["110113", "integrity-alarm", "E"],
+    };
+    const outcomes = { success: "0", "minor-failure": "4", "serious-failure": "8", "major-failure": "12" };
+    const seen = new Set<string>();
+    for (const record of sampleRecords()) {
+      const e = auditEventOf(ref(record));
+      const got = [e.type.code, (e.subtype ?? []).map((c) => c.code).join("+"), e.action];
+      const kind =
+        record.type === "admin"
+          ? office[record.action]
+          : record.type === "denial"
+            ? denials[record.action]
+            : record.type === "login" || record.type === "logout"
+              ? ["110114", record.type === "login" ? "110122" : "110123", "E"]
+              : transferOps[record.type];
+      const name = `${record.type}${"action" in record ? ` ${record.action}` : ""}`;
+      expect(got, name).toEqual(kind);
+      expect(e.outcome, name).toBe(outcomes[record.outcome]);
+      // Exactly one confidentiality code: R for security events (failures, denials, repairs, alerts).
+      const security =
+        record.outcome !== "success" ||
+        record.type === "denial" ||
+        record.type === "repair" ||
+        record.type === "alert";
+      expect(confidentialityOf(e.meta.security), name).toBe(security ? "R" : "N");
+      seen.add(name);
+    }
+    // Every operation the issue lists is among them: login, logout, failure, lock-out, the transfer's
+    // operations, device registration, office actions, audit reads, denials, alarms, repairs.
+    for (const must of [
+      "login",
+      "logout",
+      "upload",
+      "conversion",
+      "send",
+      "download",
+      "receipt",
+      "deletion",
+    ]) {
+      expect(seen.has(must), must).toBe(true);
+    }
+    for (const must of [
+      "admin device.register",
+      "denial integrity",
+      "denial read",
+      "repair",
+      "alert",
+      "audit-query",
+    ]) {
+      expect(seen.has(must), must).toBe(true);
+    }
+    expect(seen.size).toBe(
+      Object.keys(transferOps).length + Object.keys(office).length + Object.keys(denials).length + 2,
+    );
+  });
+
   it("narrative values are escaped", () => {
     const r = {
       ...common,

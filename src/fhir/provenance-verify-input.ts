@@ -6,7 +6,7 @@
 import { FhirError } from "./errors.js";
 
 export interface ProvenanceVerifyInput {
-  readonly provenance: { readonly signature?: unknown };
+  readonly provenance: { readonly signature?: unknown; readonly target?: unknown };
   readonly file: Uint8Array;
 }
 
@@ -17,7 +17,7 @@ export function readProvenanceVerifyInput(body: unknown): ProvenanceVerifyInput 
     ? (params.parameter as { name?: unknown; resource?: unknown; valueBase64Binary?: unknown }[])
     : [];
   const provenance = list.find((p) => p.name === "provenance")?.resource as
-    { resourceType?: unknown; signature?: unknown } | undefined;
+    { resourceType?: unknown; signature?: unknown; target?: unknown } | undefined;
   const file = list.find((p) => p.name === "file")?.valueBase64Binary;
   if (
     params.resourceType !== "Parameters" ||

@@ -4,7 +4,12 @@
  * detached JWS over the file and the RFC 3161 token over that JWS).
  * http://hl7.org/fhir/R4/provenance.html, signatures: http://hl7.org/fhir/R4/datatypes.html#Signature
  */
-import type { OperationRecord } from "../ledger/entry/operation-record.js";
+import { canonicalJson } from "../ledger/entry/canonical-json.js";
+import {
+  actorSchema,
+  type DeviceSignatureRecord,
+  type OperationRecord,
+} from "../ledger/entry/operation-record.js";
 import type { LedgerEntryRef } from "./audit-event.js";
 import { tableNarrative } from "./narrative.js";
 import type { CodeableConcept, Coding, EmittedResource, Reference } from "./resource-types.js";
@@ -56,8 +61,35 @@ const ident = (system: string, value: string, type?: string): Reference => ({
   ...(type !== undefined ? { type } : {}),
 });
 
-/** Media type of our device signatures (kenshin-device-signature/v1 over the send request). */
-export const DEVICE_SIGNATURE_FORMAT = "application/vnd.kenshin.device-signature";
+/**
+ * Media type of our device signatures: `data` is the send entry's `actor.device` as RFC 8785 JSON — the
+ * device ID, its public key (x, y of the P-256 JWK; proven by the ID, its RFC 7638 thumbprint), the
+ * kenshin-device-signature/v1 signature and the fields it covered (method, path, body SHA-256, ts,
+ * nonce), so the signature can be re-checked from the Provenance alone (client/device-signature-check.ts).
+ * A send entry written before issue 12 holds no covered fields: its `data` is that JSON too, without
+ * them, and the signature is not re-checkable.
+ */
+export const DEVICE_SIGNATURE_FORMAT = "application/vnd.kenshin.device-signature+json";
+
+/** The device signature's `data` as the Provenance carries it (see DEVICE_SIGNATURE_FORMAT). */
+export function deviceSignatureData(device: DeviceSignatureRecord): string {
+  return Buffer.from(canonicalJson(device) ?? "{}", "utf8").toString("base64");
+}
+
+/** Reads a device signature's `data` back; undefined when it is not one. */
+export function readDeviceSignatureData(data: unknown): DeviceSignatureRecord | undefined {
+  if (typeof data !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length > 16 * 1024) {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data, "base64").toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const device = actorSchema.shape.device.safeParse(parsed);
+  return device.success ? device.data : undefined;
+}
 
 /** The Provenance of one sealed file. Its id is the seal entry's leaf hash. */
 export function provenanceOf(input: ProvenanceInput): Provenance {
@@ -82,11 +114,15 @@ export function provenanceOf(input: ProvenanceInput): Provenance {
           {
             // The sender's device signature over the 送信確定 request, as the send entry holds it.
             type: [sigType("1.2.840.10065.1.12.1.1", "Author's Signature")],
-            when: sender.time,
+            when:
+              sender.actor.device.request !== undefined
+                ? new Date(sender.actor.device.request.ts).toISOString()
+                : sender.time,
             who: ident(SYSTEM.deviceKey, sender.actor.device.keyId, "Device"),
             onBehalfOf: institution,
+            targetFormat: "text/plain",
             sigFormat: DEVICE_SIGNATURE_FORMAT,
-            data: Buffer.from(sender.actor.device.signature, "utf8").toString("base64"),
+            data: deviceSignatureData(sender.actor.device),
           },
         ]
       : []),

@@ -5,6 +5,7 @@
  */
 import type { CaMaterial } from "../crypto/pki/ca.js";
 import type { LedgerPort } from "../ledger/embedded-ledger.js";
+import type { DeviceSignatureRecord } from "../ledger/entry/operation-record.js";
 import type { ServiceDb } from "../store/service-db.js";
 import type { ServiceConfig } from "./config.js";
 import type { ClusterHooks } from "./cluster-hooks.js";
@@ -45,7 +46,7 @@ export interface Actor {
   /** SHA-256 fingerprint of the client certificate that carried the request. */
   readonly certificate?: string | undefined;
   /** Device key and signature of the request, when it was signed. */
-  readonly device?: { readonly keyId: string; readonly signature: string } | undefined;
+  readonly device?: DeviceSignatureRecord | undefined;
   readonly requestId?: string | undefined;
 }
 

@@ -8,6 +8,8 @@
  */
 import { z } from "zod";
 import { parseDevicePublicJwk } from "../client/device-key.js";
+import { canonicalMethod } from "../client/request-signing.js";
+import type { DeviceSignatureRecord } from "../ledger/entry/operation-record.js";
 import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { parseDeviceSignatureHeader, verifyDeviceSignature } from "./device-signature.js";
@@ -98,7 +100,7 @@ export async function registerDevice(
     [
       adminRecord(
         ctx,
-        { ...actor, device: { keyId: verified.deviceId, signature: verified.signature } },
+        { ...actor, device: deviceRecord(verified, request, jwk) },
         "device.register",
         { kind: "device", id: verified.deviceId },
         "success",
@@ -129,7 +131,7 @@ export async function verifyDeviceRequest(
   ctx: ServiceContext,
   loginId: string,
   request: SignedRequest,
-): Promise<{ keyId: string; signature: string }> {
+): Promise<DeviceSignatureRecord> {
   if (request.header === undefined) {
     throw new ServiceError(
       "DEVICE_NOT_REGISTERED",
@@ -151,9 +153,39 @@ export async function verifyDeviceRequest(
       {},
     );
   }
-  const verified = await verifySignature(ctx, request, JSON.parse(row.public_jwk) as JsonWebKey);
+  const jwk = JSON.parse(row.public_jwk) as JsonWebKey;
+  const verified = await verifySignature(ctx, request, jwk);
   rememberNonce(ctx, verified.deviceId, verified.nonce, verified.ts);
-  return { keyId: verified.deviceId, signature: verified.signature };
+  return deviceRecord(verified, request, jwk);
+}
+
+/**
+ * What the entry records of a verified device signature: the key, the signature, what it covered and
+ * the public key, so that anyone holding the entry can re-check it (client/device-signature-check.ts).
+ */
+function deviceRecord(
+  verified: { deviceId: string; nonce: string; ts: number; signature: string },
+  request: SignedRequest,
+  jwk: JsonWebKey,
+): DeviceSignatureRecord {
+  const method = canonicalMethod(request.method);
+  const key = { x: jwk.x, y: jwk.y };
+  // verifyDeviceSignature refused any request whose method or key could not be canonicalised.
+  if (method === undefined || key.x === undefined || key.y === undefined) {
+    throw new ServiceError("DEVICE_SIGNATURE_MALFORMED", "端末署名を記録できません", {});
+  }
+  return {
+    keyId: verified.deviceId,
+    signature: verified.signature,
+    request: {
+      method,
+      path: request.path,
+      bodySha256: request.bodySha256Hex,
+      ts: verified.ts,
+      nonce: verified.nonce,
+    },
+    key: { x: key.x, y: key.y },
+  };
 }
 
 async function verifySignature(ctx: ServiceContext, request: SignedRequest, jwk: JsonWebKey) {

@@ -2,7 +2,8 @@
  * The 検証 page checks the seal of a sent file in chromium (S1–S2): the receiver chooses the file, the
  * page proves it on the ledger and then verifies, in the browser, the detached JWS over the file's bytes
  * against the pinned seal CA and the RFC 3161 token over the JWS against the pinned TSA CA, showing the
- * signer and the stamped time as 検証済み. When the pinned anchors are another CA's (as if the service had
+ * signer and the stamped time as 検証済み, and the sender's device signature on 送信確定 re-checked
+ * (device and signing time). When the pinned anchors are another CA's (as if the service had
  * swapped its CA), the same file's signature and time stamp show 検証失敗 and the page warns.
  */
 import { createHash } from "node:crypto";
@@ -65,6 +66,11 @@ describe("the verify page checks the signature and the time stamp in the browser
     expect(stampText).toContain("タイムスタンプ: 検証済み");
     expect(stampText).toContain("日本時間");
     expect(stampText).toContain("TSA");
+    // The sender's device signature on 送信確定, re-checked in the browser from the proven send entry.
+    const device = page.locator('#seal-device[data-status="verified"]');
+    await device.waitFor();
+    expect(await device.textContent()).toContain("端末署名: 検証済み");
+    expect(await device.textContent()).toContain("日本時間 にこの操作を署名しました");
     await saveScreenshot(page, "verify-seal");
     expect(suite.problems.messages).toEqual([]);
   });

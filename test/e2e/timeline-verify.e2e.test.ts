@@ -68,10 +68,16 @@ describe("the transfer page verifies each entry's signer and time in the browser
     expect(await signer.textContent()).toContain("kenshin-exchange seal");
     expect(await stamp.textContent()).toContain("タイムスタンプ: 検証済み");
     expect(await stamp.textContent()).toContain("TSA");
-    // The send was signed by the sender's device: shown, and said not to be re-checkable here.
-    const device = (await page.locator(".entry-device").first().textContent()) ?? "";
-    expect(device).toContain("端末署名: あり");
-    expect(device).toContain("照合できません");
+    // The entries were signed by the sender's device: each re-checked here over what its entry recorded
+    // (the covered request fields and the device's public key), with the device and the signing time.
+    const devices = page.locator(".entry-device");
+    await page.locator('.entry-device[data-status="verified"]').first().waitFor();
+    const deviceStatuses = await devices.evaluateAll((els) => els.map((e) => e.getAttribute("data-status")));
+    expect(deviceStatuses.length).toBeGreaterThanOrEqual(2); // upload and send (+ the receiver's)
+    expect(deviceStatuses.every((s) => s === "verified")).toBe(true);
+    const device = (await devices.first().textContent()) ?? "";
+    expect(device).toContain("端末署名: 検証済み");
+    expect(device).toContain("日本時間");
     await saveScreenshot(page, "timeline-signers-verified");
     expect(suite.problems.messages).toEqual([]);
   });

@@ -61,7 +61,16 @@ export const SEAL_DICT = {
     "Signer: failed — the signer's certificate cannot be confirmed",
   ],
   timelineDeviceSigned: [
-    "端末署名: あり — 受付時にサーバーが照合しました。署名の対象は台帳に記録されていないため、このブラウザでは照合できません",
-    "Device signature: present — checked by the server when the request came; what it covered is not on the ledger, so this browser cannot re-check it",
+    "端末署名: あり — 受付時にサーバーが照合しました。この記録には署名の対象が含まれていない (以前の形式) ため、このブラウザでは照合できません",
+    "Device signature: present — checked by the server when the request came; this older entry does not hold what it covered, so this browser cannot re-check it",
   ],
+  deviceSignatureOk: [
+    "端末署名: 検証済み — 端末 {device} が {time} 日本時間 にこの操作を署名しました (台帳の公開鍵と署名対象で照合)",
+    "Device signature: verified — device {device} signed this operation at {time} Japan time (checked against the key and request on the ledger)",
+  ],
+  deviceSignatureFailed: [
+    "端末署名: 検証失敗 — 端末 {device} の署名が記録された操作と一致しません",
+    "Device signature: failed — the signature of device {device} does not match the recorded operation",
+  ],
+  sealDeviceLabel: ["送信者の端末署名", "Sender's device signature"],
 } as const satisfies Record<string, readonly [string, string]>;

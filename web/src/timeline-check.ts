@@ -10,11 +10,16 @@
  * - signer of a seal entry: the RFC 3161 token over its JWS and the JWS signer's certificate (issued by
  *   the pinned seal CA, valid at the stamped time) — seal-check.ts, what the 検証 page uses; the JWS
  *   over the file's bytes is checked on the 検証 page, where the file is at hand.
- * - device: the entry names the signing device and holds its signature, but not what the signature
- *   covered (method, path, body digest, time, nonce: checked by the server when the request came), so a
- *   browser cannot re-check it; shown as such, never as verified.
+ * - device: the entry holds the device signature, what it covered (method, path, body digest, time,
+ *   nonce) and the device's public key, proven by its thumbprint = the device ID; the signature is
+ *   re-checked here (src/client/device-signature-check.ts, the one re-check for CLI, browser and
+ *   service). Entries written before those fields were recorded are shown as not re-checkable.
  * Never throws.
  */
+import {
+  checkRecordedDeviceSignature,
+  type DeviceSignatureCheck,
+} from "../../src/client/device-signature-check.js";
 import type { OperationRecord } from "../../src/ledger/entry/operation-record.js";
 import {
   base64ToBytes,
@@ -35,8 +40,8 @@ export interface EntrySigning {
   /** genTime of the checkpoint's token (ISO 8601), when verified. */
   readonly recordedBy?: string;
   readonly recordedTsa?: string;
-  /** Whether the entry names a device signature (it cannot be re-checked in a browser). */
-  readonly device: "signed" | "none";
+  /** The entry's device signature, re-checked in this browser. */
+  readonly device: DeviceSignatureCheck;
   /** For a seal entry: its time stamp and signer certificate. */
   readonly seal?: SealCheck;
 }
@@ -86,7 +91,7 @@ export async function checkTimeline(
       recorded,
       ...(recorded === "verified" && stamp.time !== undefined ? { recordedBy: stamp.time } : {}),
       ...(stamp.tsa !== undefined ? { recordedTsa: stamp.tsa } : {}),
-      device: r.actor.device !== undefined ? "signed" : "none",
+      device: await checkRecordedDeviceSignature(r),
       ...(seal !== undefined ? { seal } : {}),
     });
   }

@@ -27,9 +27,37 @@ export const actorSchema = z
       .optional(),
     /** SHA-256 of the client certificate (DER) that carried the request. */
     certificate: sha256Hex.optional(),
-    /** The browser device key that signed the operation, and its signature (base64url). */
+    /**
+     * The browser device key that signed the operation, and its signature (base64url). Since issue 12
+     * also what the signature covered (`request`: the canonical string's fields, client/request-signing.ts)
+     * and the public key (`key`: x and y of the P-256 JWK, whose RFC 7638 thumbprint is `keyId`), so
+     * anyone holding the entry can re-check it (client/device-signature-check.ts). Both optional: entries
+     * written before carry neither and stay valid (shown as not re-checkable).
+     */
     device: z
-      .object({ keyId: id, signature: z.string().min(1).max(400) })
+      .object({
+        keyId: id,
+        signature: z.string().min(1).max(400),
+        request: z
+          .object({
+            method: z.string().regex(/^[A-Z][A-Z0-9_-]{0,31}$/, "HTTP メソッド"),
+            /** The request target exactly as received (origin-form, visible ASCII). */
+            path: z.string().min(1).max(8192).regex(/^\/[\x21-\x7e]*$/, "要求パス"),
+            bodySha256: sha256Hex,
+            /** The signing time, milliseconds since the epoch. */
+            ts: count,
+            nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/, "nonce (base64url 16 バイト)"),
+          })
+          .strict()
+          .optional(),
+        key: z
+          .object({
+            x: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "P-256 x (base64url)"),
+            y: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "P-256 y (base64url)"),
+          })
+          .strict()
+          .optional(),
+      })
       .strict()
       .optional(),
   })
@@ -236,6 +264,9 @@ export const operationRecordSchema = z.discriminatedUnion("type", [
     })
     .strict(),
 ]);
+
+/** A device signature as an entry records it (`actor.device`). */
+export type DeviceSignatureRecord = NonNullable<z.infer<typeof actorSchema>["device"]>;
 
 /** A version-1 operation record, as stored in a leaf. */
 export type OperationRecord = z.infer<typeof operationRecordSchema>;

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { parseAuditEventSearch, type AuditEventCriteria } from "../../fhir/audit-event-search.js";
 import { searchsetBundle } from "../../fhir/bundle.js";
 import { capabilityStatement } from "../../fhir/capability-statement.js";
+import { deviceSignatureText, type DeviceSignatureCheck } from "../../client/device-signature-check.js";
 import { FhirError } from "../../fhir/errors.js";
 import { checkFhirInput } from "../../fhir/input-guard.js";
 import { informationOutcome } from "../../fhir/operation-outcome.js";
@@ -22,6 +23,9 @@ import { guard } from "../request-auth.js";
 
 export const FHIR_JSON = "application/fhir+json; charset=utf-8";
 const SOFTWARE_VERSION = "0.1.0";
+
+const deviceText = (check: DeviceSignatureCheck | undefined): string =>
+  check === undefined ? "" : `、${deviceSignatureText(check)}`;
 
 /** The FHIR base of this request: a configured host name (never a reflected Host header) and the port. */
 export function fhirBase(ctx: ServiceContext, request: FastifyRequest): string {
@@ -101,7 +105,7 @@ export function registerFhirRoutes(app: FastifyInstance, ctx: ServiceContext): v
         reply,
         informationOutcome(
           "SIGNATURE_VALID",
-          `署名を検証しました: 署名者 ${result.signer}${result.timestamp !== undefined ? `、タイムスタンプ ${result.timestamp}` : ""}`,
+          `署名を検証しました: 署名者 ${result.signer}${result.timestamp !== undefined ? `、タイムスタンプ ${result.timestamp}` : ""}${deviceText(result.device)}`,
         ),
       );
     });

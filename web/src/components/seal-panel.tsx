@@ -1,8 +1,11 @@
 /**
  * The result of the in-browser seal check (seal-check.ts): the signature over the file and the RFC 3161
- * time stamp, each marked 検証済み / 検証失敗, with the signer and the stamped time.
+ * time stamp, each marked 検証済み / 検証失敗, with the signer and the stamped time; and the sender's
+ * device signature on the 送信確定, re-checked, with the device and its signing time.
  */
+import type { DeviceSignatureCheck } from "../../../src/client/device-signature-check.js";
 import { useI18n } from "../i18n.js";
+import { DeviceVerdict } from "./device-verdict.js";
 import type { SealCheck } from "../seal-check.js";
 import type { TrustPinState } from "../signing-trust-pin.js";
 import { useDates } from "../use-dates.js";
@@ -10,7 +13,13 @@ import { useDates } from "../use-dates.js";
 export type SealState =
   | { readonly kind: "checking" }
   | { readonly kind: "none" }
-  | { readonly kind: "checked"; readonly check: SealCheck; readonly trust: TrustPinState["status"] };
+  | {
+      readonly kind: "checked";
+      readonly check: SealCheck;
+      readonly trust: TrustPinState["status"];
+      /** The sender's device signature on the transfer's send entry, re-checked in this browser. */
+      readonly device?: DeviceSignatureCheck;
+    };
 
 export function SealPanel(props: { state: SealState }) {
   const { t } = useI18n();
@@ -54,6 +63,12 @@ export function SealPanel(props: { state: SealState }) {
                 })
               : t("sealStampFailed")}
           </p>
+          {s.device !== undefined && s.device.status !== "none" ? (
+            <dl class="seal-device">
+              <dt>{t("sealDeviceLabel")}</dt>
+              <DeviceVerdict check={s.device} class="verdict" id="seal-device" />
+            </dl>
+          ) : null}
           {s.check.why !== undefined ? (
             <p class="hint">
               <code>{s.check.why}</code>

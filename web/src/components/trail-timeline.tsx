@@ -6,6 +6,7 @@
  */
 import type { OperationRecord } from "../../../src/ledger/entry/operation-record.js";
 import { useI18n, type MessageKey } from "../i18n.js";
+import { DeviceVerdict } from "./device-verdict.js";
 import type { TimelineSigning } from "../timeline-check.js";
 import type { TrailCheck } from "../trail-check.js";
 import type { TransferView } from "../types.js";
@@ -115,12 +116,10 @@ export function TrailTimeline(props: {
                             ? t("timelineRecordedFailed")
                             : t("timelineRecordedPending")}
                       </dd>
-                      {s.device === "signed" ? (
+                      {s.device.status !== "none" ? (
                         <>
                           <dt>{t("timelineDeviceLabel")}</dt>
-                          <dd class="entry-device" data-status="not-checked">
-                            {t("timelineDeviceSigned")}
-                          </dd>
+                          <DeviceVerdict check={s.device} class="entry-device" />
                         </>
                       ) : null}
                     </>

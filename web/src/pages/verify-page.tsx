@@ -15,6 +15,7 @@ import { PageHeading } from "../components/page-heading.js";
 import { recordHashOfText, sha256OfFile } from "../hash.js";
 import { useI18n } from "../i18n.js";
 import { checkRecords, MAX_RECORD_LOOKUPS, type RecordCheck } from "../record-check.js";
+import { checkRecordedDeviceSignature } from "../../../src/client/device-signature-check.js";
 import { SealPanel, type SealState } from "../components/seal-panel.js";
 import { checkSeal, MAX_SIGNED_BYTES } from "../seal-check.js";
 import { checkSigningTrust } from "../signing-trust-pin.js";
@@ -65,7 +66,17 @@ export function VerifyPage() {
       what === "file" && file && file.size <= MAX_SIGNED_BYTES
         ? new Uint8Array(await file.arrayBuffer())
         : undefined;
-    setSeal({ kind: "checked", trust: trust.status, check: await checkSeal(record, trust.anchors, bytes) });
+    // The sender's device signature on the send entry of the same transfer, proven with the trail.
+    const send = check.entries
+      .filter((e) => e.verified && e.record?.type === "send" && e.record.transfer === record.transfer)
+      .at(-1)?.record;
+    const device = send !== undefined ? await checkRecordedDeviceSignature(send) : undefined;
+    setSeal({
+      kind: "checked",
+      trust: trust.status,
+      check: await checkSeal(record, trust.anchors, bytes),
+      ...(device !== undefined ? { device } : {}),
+    });
   };
 
   const lookup = async (what: "file" | "record", hash: string): Promise<void> => {

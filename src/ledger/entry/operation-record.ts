@@ -42,7 +42,11 @@ export const actorSchema = z
           .object({
             method: z.string().regex(/^[A-Z][A-Z0-9_-]{0,31}$/, "HTTP メソッド"),
             /** The request target exactly as received (origin-form, visible ASCII). */
-            path: z.string().min(1).max(8192).regex(/^\/[\x21-\x7e]*$/, "要求パス"),
+            path: z
+              .string()
+              .min(1)
+              .max(8192)
+              .regex(/^\/[\x21-\x7e]*$/, "要求パス"),
             bodySha256: sha256Hex,
             /** The signing time, milliseconds since the epoch. */
             ts: count,

@@ -62,12 +62,19 @@ export interface E2eBrowser {
   close(): Promise<void>;
 }
 
+/** What chromium needs of a running service: its CA, its port on 127.0.0.1, the demo accounts' keys. */
+export interface BrowserTarget {
+  readonly demo: Pick<TestNode["demo"], "caCertificate">;
+  readonly server: { readonly port: number };
+  account(role: "office" | "sender" | "receiver"): { readonly certificate: string; readonly key: string };
+}
+
 /**
- * Starts chromium for a running test node. Fails at once with a clear message when Debian's chromium
- * is not installed (`apt-get install chromium`).
+ * Starts chromium for a running test node (or a cluster's haproxy). Fails at once with a clear message
+ * when Debian's chromium is not installed (`apt-get install chromium`).
  */
 export async function launchBrowser(
-  node: TestNode,
+  node: BrowserTarget,
   options: {
     /** false only to prove the point: without the demo CA the proxy must refuse the server. */
     trustDemoCa?: boolean;

@@ -190,6 +190,16 @@ export class SqliteLog implements LogStorage {
       scanEntries: db
         .prepare<[], [number, Buffer, Buffer]>("SELECT idx, entry, leaf_hash FROM entries ORDER BY idx")
         .raw(),
+      firstEntries: db
+        .prepare<[number], [number, Buffer, Buffer]>(
+          "SELECT idx, entry, leaf_hash FROM entries ORDER BY idx LIMIT ?",
+        )
+        .raw(),
+      entriesAfter: db
+        .prepare<[number, number], [number, Buffer, Buffer]>(
+          "SELECT idx, entry, leaf_hash FROM entries WHERE idx > ? ORDER BY idx LIMIT ?",
+        )
+        .raw(),
       entriesPage: db
         .prepare<[number, number, number], [number, Buffer, Buffer]>(
           "SELECT idx, entry, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?",
@@ -280,15 +290,20 @@ export class SqliteLog implements LogStorage {
     if (rest > 0) this.#multiInsert(into, width, rest, or).run(values.slice(at));
   }
 
+  /** Multi-row INSERTs by table and row count (≤ ROWS_PER_INSERT sizes per table, so the map stays small). */
   readonly #statements = new Map<string, Database.Statement>();
 
   #multiInsert(into: string, width: number, rows: number, or: string): Database.Statement {
-    const sql = `INSERT ${or}INTO ${into} VALUES ${Array.from({ length: rows }, () => `(${Array.from({ length: width }, () => "?").join(", ")})`).join(", ")}`;
-    let statement = this.#statements.get(sql);
+    // Looked up by a short key: building the statement's text (hundreds of placeholders) on every call
+    // was ≈ 6 % of a durable append's CPU.
+    const key = `${or}${into}#${rows}`;
+    let statement = this.#statements.get(key);
     if (statement === undefined) {
-      statement = this.#db.prepare(sql);
-      // Only the full-size statements are kept; a remainder's is prepared each time (≤ one per table).
-      if (rows === ROWS_PER_INSERT) this.#statements.set(sql, statement);
+      const row = `(${Array.from({ length: width }, () => "?").join(", ")})`;
+      statement = this.#db.prepare(
+        `INSERT ${or}INTO ${into} VALUES ${Array.from({ length: rows }, () => row).join(", ")}`,
+      );
+      this.#statements.set(key, statement);
     }
     return statement;
   }
@@ -384,8 +399,19 @@ export class SqliteLog implements LogStorage {
   }
 
   *scanEntries(): Iterable<StoredEntry> {
-    for (const [idx, entry, leafHash] of this.#q.scanEntries.iterate()) {
-      yield { index: idx, entry, leafHash };
+    if (!this.#db.inTransaction) {
+      // Outside a transaction only one statement keeps one snapshot for the whole scan.
+      for (const [idx, entry, leafHash] of this.#q.scanEntries.iterate())
+        yield { index: idx, entry, leafHash };
+      return;
+    }
+    // Inside one (fsck's read snapshot), in pages: one statement call per SCAN_PAGE rows costs less than
+    // stepping row by row. From the lowest stored index on, so a row below 0 is met first.
+    let page = this.#q.firstEntries.all(SCAN_PAGE);
+    for (;;) {
+      for (const [idx, entry, leafHash] of page) yield { index: idx, entry, leafHash };
+      if (page.length < SCAN_PAGE) return;
+      page = this.#q.entriesAfter.all((page[page.length - 1] as [number, Buffer, Buffer])[0], SCAN_PAGE);
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import { LedgerError } from "../errors.js";
 import { fromUtf8, utf8 } from "../verify/encoding.js";
-import { canonicalJson, isCanonicalText } from "./canonical-json.js";
+import { canonicalJson, isCanonicalSortedText, isCanonicalText } from "./canonical-json.js";
 import { compileCheck } from "./compiled-check.js";
 import { compileJsonWriter } from "./compiled-json.js";
 import { operationRecordSchema, type OperationRecord } from "./operation-record.js";
@@ -15,6 +15,8 @@ import { operationRecordSchema, type OperationRecord } from "./operation-record.
  * unchanged; for anything else zod itself decides and reports the issues.
  */
 const isPlainValidRecord = compileCheck(operationRecordSchema);
+/** The same check that also wants every object's keys in JCS order (for decoding stored entries). */
+const isSortedValidRecord = compileCheck(operationRecordSchema, { sortedKeys: true });
 /** The JCS writer for records that check accepted (`compiled-json.ts`): the same text, cheaper. */
 const writeRecord = compileJsonWriter(operationRecordSchema);
 
@@ -82,6 +84,13 @@ export function decodeEntry(bytes: Uint8Array): OperationRecord {
   } catch (cause) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録が JSON ではありません", {}, { cause });
   }
+  // The usual stored entry: valid, keys in order — only the text's exact form is left to compare.
+  if (checkSafely(isSortedValidRecord, raw)) {
+    if (!isCanonicalSortedText(raw, text)) {
+      throw new LedgerError("LEDGER_ENTRY_NOT_CANONICAL", "操作記録が正規形 (RFC 8785) ではありません");
+    }
+    return raw as OperationRecord;
+  }
   const record = fastCheck(raw) ? (raw as OperationRecord) : parseWithZod(raw);
   // Re-serialise what was parsed and compare: the only text that passes is the JCS form itself.
   if (!isCanonicalText(raw, text)) {
@@ -109,8 +118,12 @@ function parseWithZod(raw: unknown): OperationRecord {
 
 /** The compiled check; a value it cannot decide (or too deeply nested for it) goes to zod. */
 function fastCheck(value: unknown): boolean {
+  return checkSafely(isPlainValidRecord, value);
+}
+
+function checkSafely(check: (value: unknown) => boolean, value: unknown): boolean {
   try {
-    return isPlainValidRecord(value);
+    return check(value);
   } catch {
     return false;
   }

@@ -93,6 +93,15 @@ export function isCanonicalText(parsed: unknown, text: string): boolean {
   return canonicalJson(parsed) === text;
 }
 
+/**
+ * {@link isCanonicalText} for a parsed value already known to have every object's keys in ascending
+ * order (`compileCheck(…, { sortedKeys: true })` accepted it): the same answer without the walk.
+ */
+export function isCanonicalSortedText(parsed: unknown, text: string): boolean {
+  if (JSON.stringify(parsed) === text && !ESCAPED_SURROGATE.test(text)) return true;
+  return canonicalJson(parsed) === text;
+}
+
 function keysSortedDeep(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return true;
   if (Array.isArray(value)) {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as z from "zod";
+import { canonicalJson } from "./canonical-json.js";
 import { compileCheck } from "./compiled-check.js";
 import { GENESIS_PREV, operationRecordSchema, type OperationRecord } from "./operation-record.js";
 
@@ -188,6 +189,49 @@ describe("compileCheck (operation records)", () => {
       agrees(value);
     }
     expect(isValid({ ...note, data: Object.assign(Object.create(null) as object, { a: 1 }) })).toBe(true);
+  });
+
+  it("with sortedKeys: accepts exactly what the plain check accepts whose keys are all in JCS order", () => {
+    const sortedDeep = (value: unknown): boolean => {
+      if (typeof value !== "object" || value === null) return true;
+      if (Array.isArray(value)) return value.every(sortedDeep);
+      const keys = Object.keys(value);
+      for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) >= (keys[i] as string)) return false;
+      return keys.every((k) => sortedDeep((value as Record<string, unknown>)[k]));
+    };
+    const isSortedValid = compileCheck(operationRecordSchema, { sortedKeys: true });
+    // Members in a random order, at every level, and the odd values above put in anywhere.
+    const shuffled = (value: unknown, seed: number): unknown => {
+      if (typeof value !== "object" || value === null) return value;
+      if (Array.isArray(value)) return value.map((v, i) => shuffled(v, seed + i));
+      const entries = Object.entries(value);
+      const order = entries.map((e, i) => ({ e, k: ((i + 1) * 2654435761 * (seed + 1)) % 97 }));
+      if (seed % 3 !== 0) order.sort((a, b) => a.k - b.k);
+      return Object.fromEntries(order.map(({ e: [k, v] }) => [k, shuffled(v, seed + k.length)]));
+    };
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...samples),
+        fc.nat(),
+        fc.nat(),
+        strange,
+        fc.boolean(),
+        (sample, seed, pick, by, change) => {
+          const all = paths(sample);
+          const base = change
+            ? replaced(sample, all[pick % all.length] as (string | number)[], by, false)
+            : sample;
+          const inOrder = JSON.parse(canonicalJson(base) ?? "null") as unknown;
+          for (const value of [base, shuffled(base, seed), inOrder, shuffled(inOrder, seed)]) {
+            expect(isSortedValid(value)).toBe(isValid(value) && sortedDeep(value));
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    // Both answers occur: the samples as written (not in order) and in JCS order.
+    expect(samples.some((x) => isValid(x) && !isSortedValid(x))).toBe(true);
+    expect(samples.every((x) => isSortedValid(JSON.parse(canonicalJson(x) ?? "null") as unknown))).toBe(true);
   });
 
   it("refuses to compile zod features it does not implement", () => {

@@ -23,7 +23,7 @@ import type { FsckResult } from "./fsck.js";
 import { fsck } from "./fsck.js";
 import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
 import { Ledger } from "./ledger.js";
-import { storedLeafHash, type LogStorage } from "./log-storage.js";
+import { keyedLeafHashes, storedLeafHash, type LogStorage } from "./log-storage.js";
 import { nodeHasher } from "./node-hasher.js";
 import type { Outbox } from "./outbox.js";
 import { OutboxCommit } from "./outbox-commit.js";
@@ -207,6 +207,9 @@ export class EmbeddedLedger implements LedgerPort {
   }
   findByKey(key: string): number[] {
     return this.#storage.findByKey(key);
+  }
+  keyedLeafHashes(key: string): { readonly index: number; readonly leafHash: Uint8Array }[] {
+    return keyedLeafHashes(this.#storage, key);
   }
   findByLeafHash(leafHash: Uint8Array): number[] {
     return this.#storage.findByLeafHash(leafHash);

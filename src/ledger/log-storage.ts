@@ -1,3 +1,9 @@
+/** An index found under a look-up key and the stored leaf hash of its entry (null: no such entry row). */
+export interface KeyedLeafHash {
+  readonly index: number;
+  readonly leafHash: Uint8Array | null;
+}
+
 /**
  * The storage a log node keeps: its own copy of the entries, the interior node hashes that make proofs
  * O(log n) reads, the indexes that find entries by hash, and the signed checkpoints. Synchronous on
@@ -68,6 +74,11 @@ export interface LogStorage extends NodeReader {
   findByLeafHash(leafHash: Uint8Array): number[];
   /** Indices of entries indexed under `key`, ascending. */
   findByKey(key: string): number[];
+  /**
+   * {@link findByKey} with each entry's stored leaf hash, in one read (null where the index names no
+   * stored entry). Optional: a storage without it is read index by index.
+   */
+  keyedLeafHashes?(key: string): KeyedLeafHash[];
   /** The newest `limit` indices under `key` below `before`, newest first. */
   latestByKey(key: string, limit: number, before?: number): number[];
   /** Where a record hash occurs: conversion entry index and record position. */
@@ -110,4 +121,23 @@ export function storedLeafHash(storage: LogStorage, index: number): Uint8Array {
       throw new LedgerError("LEDGER_NOT_FOUND", "その番号のエントリはありません", { index });
     throw error;
   }
+}
+
+/**
+ * The entries indexed under `key` with their stored leaf hashes: one storage read where the storage
+ * offers it, else one per entry.
+ * @throws LedgerError LEDGER_NOT_FOUND when an indexed entry is not stored
+ */
+export function keyedLeafHashes(
+  storage: LogStorage,
+  key: string,
+): { readonly index: number; readonly leafHash: Uint8Array }[] {
+  if (storage.keyedLeafHashes === undefined) {
+    return storage.findByKey(key).map((index) => ({ index, leafHash: storedLeafHash(storage, index) }));
+  }
+  return storage.keyedLeafHashes(key).map(({ index, leafHash }) => {
+    if (leafHash === null)
+      throw new LedgerError("LEDGER_NOT_FOUND", "その番号のエントリはありません", { index });
+    return { index, leafHash };
+  });
 }

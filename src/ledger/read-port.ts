@@ -22,6 +22,12 @@ export interface LedgerReader {
    * Indices indexed under `key`, ascending: `transfer:<id>`, `sha256:<hex>`, `institution:<id>`.
    */
   findByKey(key: string): number[];
+  /**
+   * {@link findByKey} with each entry's stored leaf hash, in one storage read (a list checks many
+   * transfers, each by its leaf hashes). Optional: without it the caller reads them one by one.
+   * @throws LedgerError LEDGER_NOT_FOUND when an indexed entry is not stored
+   */
+  keyedLeafHashes?(key: string): { readonly index: number; readonly leafHash: Uint8Array }[];
   /** Indices of the entries with this leaf hash (normally one). */
   findByLeafHash(leafHash: Uint8Array): number[];
   /** The newest `limit` indices under `key` below `before` (default: all), newest first. */

@@ -117,17 +117,16 @@ const keptFacts = new WeakMap<
 >();
 
 /**
- * The compared fields of entry `index`: kept under its index and stored leaf hash, or read from its bytes
- * after re-hashing them to that leaf hash.
+ * The compared fields of entry `index` whose stored leaf hash is `leafHash`: kept under both, or read
+ * from its bytes after re-hashing them to that leaf hash.
  * @throws Error when the bytes do not hash to the stored leaf hash or are not an entry
  */
-function entryFacts(ledger: LedgerReader, index: number): EntryFacts {
+function entryFacts(ledger: LedgerReader, index: number, leafHash: Uint8Array): EntryFacts {
   let kept = keptFacts.get(ledger);
   if (kept === undefined) {
     kept = new Map();
     keptFacts.set(ledger, kept);
   }
-  const leafHash = ledger.leafHash(index);
   const known = kept.get(index);
   if (known !== undefined && bytesEqual(known.leafHash, leafHash)) return known.facts;
   const bytes = ledger.entry(index);
@@ -154,7 +153,12 @@ export async function rowsAgreeingWithLedger(
   for (const row of rows) {
     let why: string | undefined;
     try {
-      const records = ledger.findByKey(`transfer:${row.id}`).map((index) => entryFacts(ledger, index));
+      // One storage read per row for the indices and their leaf hashes together.
+      const key = `transfer:${row.id}`;
+      const keyed =
+        ledger.keyedLeafHashes?.(key) ??
+        ledger.findByKey(key).map((index) => ({ index, leafHash: ledger.leafHash(index) }));
+      const records = keyed.map(({ index, leafHash }) => entryFacts(ledger, index, leafHash));
       why = disagreement(row, records);
     } catch {
       why = "entries unreadable";

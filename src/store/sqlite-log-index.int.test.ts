@@ -3,12 +3,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import { expectCode } from "../../test/ledger/expect-code.js";
 import { noteRecord, sha, uploadRecord } from "../../test/ledger/records.js";
 import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner, type NoteSigner } from "../crypto/note-signer.js";
 import { fsck } from "../ledger/fsck.js";
 import { Ledger } from "../ledger/ledger.js";
-import { fromHex } from "../ledger/verify/encoding.js";
+import { keyedLeafHashes } from "../ledger/log-storage.js";
+import { fromHex, toHex } from "../ledger/verify/encoding.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import { createSqliteLog, openSqliteLog } from "./sqlite-log.js";
 import { INDEX_MERGE_ENTRIES } from "./sqlite-log-schema.js";
@@ -55,6 +57,10 @@ describe("two-level look-up indexes (main + recent tables)", () => {
       const transfer = `transfer:T-${i % 5000}`;
       const all = Array.from({ length: total }, (_, k) => k).filter((k) => k % 5000 === i % 5000);
       expect(s.findByKey(transfer)).toEqual(all);
+      // The same indices with their leaf hashes, from both tables in one read.
+      expect(s.keyedLeafHashes?.(transfer).map((k) => [k.index, toHex(k.leafHash as Uint8Array)])).toEqual(
+        all.map((k) => [k, leaves[k]]),
+      );
       // Newest first across both tables, limited, and below a bound.
       expect(s.latestByKey(transfer, 2)).toEqual(all.slice(-2).reverse());
       expect(s.latestByKey(transfer, 10, all[2])).toEqual(all.slice(0, 2).reverse());
@@ -67,6 +73,15 @@ describe("two-level look-up indexes (main + recent tables)", () => {
     ]);
     ledger.signCheckpoint(signer);
     expect(fsck(s, parseVerifierKey(signer.verifierKey))).toMatchObject({ ok: true, size: total });
+    // An entry row deleted behind the log's back (its key rows kept) comes back without a leaf hash, and
+    // the reader's version refuses, as reading it by index does.
+    const edit = new Database(path);
+    edit.prepare("DELETE FROM entries WHERE idx = ?").run(recentFrom);
+    edit.close();
+    const key = `transfer:T-${recentFrom % 5000}`;
+    expect(s.keyedLeafHashes?.(key).find((k) => k.index === recentFrom)?.leafHash).toBeNull();
+    expectCode(() => keyedLeafHashes(s, key), "LEDGER_NOT_FOUND");
+    expect(keyedLeafHashes(s, "transfer:T-1").map((k) => k.index)).toEqual(s.findByKey("transfer:T-1"));
     ledger.close();
   });
 

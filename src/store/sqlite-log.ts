@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { LedgerError } from "../ledger/errors.js";
 import type {
   AppendBatch,
+  KeyedLeafHash,
   LogStorage,
   StoredCheckpoint,
   StoredEntry,
@@ -164,6 +165,13 @@ export class SqliteLog implements LogStorage {
           "SELECT idx FROM entry_keys WHERE key = ? UNION SELECT idx FROM entry_keys_recent WHERE key = ? ORDER BY idx",
         )
         .pluck(),
+      // An index row whose entry row is gone still comes back (null leaf hash): the caller must see it.
+      keyedLeafHashes: db
+        .prepare<[string, string], [number, Buffer | null]>(
+          `SELECT k.idx, e.leaf_hash FROM (SELECT idx FROM entry_keys WHERE key = ? UNION SELECT idx FROM entry_keys_recent WHERE key = ?) AS k
+           LEFT JOIN entries AS e ON e.idx = k.idx ORDER BY k.idx`,
+        )
+        .raw(),
       latestByKey: db
         .prepare<[string, number, number], number>(
           "SELECT idx FROM entry_keys WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
@@ -315,6 +323,12 @@ export class SqliteLog implements LogStorage {
 
   findByKey(key: string): number[] {
     return this.#q.byKey.all(key, key);
+  }
+
+  keyedLeafHashes(key: string): KeyedLeafHash[] {
+    return this.#q.keyedLeafHashes
+      .all(key, key)
+      .map(([index, leafHash]) => ({ index, leafHash: leafHash === null ? null : bytes(leafHash) }));
   }
 
   findRecord(recordHash: Uint8Array): { index: number; position: number }[] {

@@ -39,8 +39,8 @@ export interface Sequencer {
  */
 export interface CheckedRequest {
   readonly record: AppendRequest["record"];
-  readonly recordHashes?: Uint8Array;
-  readonly template?: EntryTemplate;
+  readonly recordHashes?: Uint8Array | undefined;
+  readonly template?: EntryTemplate | undefined;
   readonly keys?: readonly string[];
 }
 
@@ -60,10 +60,9 @@ export function checkRequests(requests: readonly AppendRequest[]): CheckedReques
     const record = { ...request.record, v: 1, prev: TEMPLATE_PREV } as OperationRecord;
     const template = entryTemplate(record);
     const recordHashes = recordHashesFor(record, request.recordHashes);
-    // Without a template (see entry-template.ts) the record is encoded again when staged.
-    const checked = { record: request.record, keys: lookupKeys(record) };
-    const withTemplate = template === undefined ? checked : { ...checked, template };
-    return recordHashes === undefined ? withTemplate : { ...withTemplate, recordHashes };
+    // Without a template (see entry-template.ts) the record is encoded again when staged. One object
+    // with every member set (undefined where absent) rather than spread copies per optional member.
+    return { record: request.record, keys: lookupKeys(record), template, recordHashes };
   });
 }
 

@@ -170,8 +170,33 @@ export class ByteRowReader {
 
   feed(chunk: Uint8Array): void {
     const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const buf = this.carry ? Buffer.concat([this.carry, view]) : view;
+    let buf = view;
+    const carry = this.carry;
     this.carry = undefined;
+    if (carry) {
+      // Only the line the last chunk cut is joined: the carry and this chunk up to its first LF (not a
+      // copy of the whole chunk each time). What that line leaves unread, if anything, goes with the rest.
+      const lf = view.indexOf(LF);
+      if (lf < 0) buf = Buffer.concat([carry, view]);
+      else {
+        const head = Buffer.concat([carry, view.subarray(0, lf + 1)]);
+        const read = this.consume(head);
+        const rest = view.subarray(lf + 1);
+        buf = read === head.length ? rest : Buffer.concat([head.subarray(read), rest]);
+      }
+    }
+    const pos = this.consume(buf);
+    if (pos < buf.length) {
+      const rest = buf.subarray(pos);
+      if (rest.length > MAX_CARRY) {
+        this.sink.slow(rest); // the text path streams a long line itself
+        this.midLine = true;
+      } else this.carry = Buffer.from(rest); // a copy: the caller may reuse its buffer
+    }
+  }
+
+  /** Reads the whole lines of `buf` (rows here, the rest to the text path); returns where it stopped. */
+  private consume(buf: Buffer): number {
     this.nextCr = this.nextLf = -1;
     const n = buf.length;
     let pos = 0;
@@ -207,13 +232,7 @@ export class ByteRowReader {
         pos = next;
       }
     }
-    if (pos < n) {
-      const rest = buf.subarray(pos);
-      if (rest.length > MAX_CARRY) {
-        this.sink.slow(rest); // the text path streams a long line itself
-        this.midLine = true;
-      } else this.carry = Buffer.from(rest); // a copy: the caller may reuse its buffer
-    }
+    return pos;
   }
 
   /** True when no partial line is held (the input so far ended at a line break). */

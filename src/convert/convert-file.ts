@@ -94,6 +94,8 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
       : join(dirname(options.outPath), `.${basename(options.outPath)}.${process.pid}.partial`);
   const handle = tmp === undefined ? undefined : await openOutput(tmp);
   const sink: OutputSink = {
+    // The file handle's write has finished with the bytes when it resolves.
+    releasesChunks: true,
     write: async (chunk) => {
       if (handle) await handle.write(chunk);
     },

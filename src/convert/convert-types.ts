@@ -11,6 +11,13 @@ import type { SourceEncoding } from "./source-decoder.js";
 
 export interface OutputSink {
   write(chunk: Uint8Array): void | Promise<void>;
+  /**
+   * True when the sink is done with a chunk once `write` returns (or its promise settles): it copies it
+   * or writes it out and keeps no reference. The engine then writes the next output into the same
+   * memory instead of a fresh buffer (a 1 GB export's 600 MB of output would otherwise be 2 MB buffers
+   * left for the collector).
+   */
+  readonly releasesChunks?: boolean;
 }
 
 export interface ConvertProgress {

@@ -55,6 +55,7 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
     const summary = await convert(
       input,
       {
+        releasesChunks: true,
         write: async (chunk) => {
           await out.write(chunk);
         },

@@ -62,7 +62,8 @@ async function run(
   try {
     const summary = await convert(
       splitAt(bytes, cuts),
-      { write: (c) => void parts.push(Buffer.from(c)) },
+      // A copy of each chunk: the engine may then write the next output into the same memory.
+      { releasesChunks: true, write: (c) => void parts.push(Buffer.from(c)) },
       { checked, encoding, referencePath },
     );
     return { output: Buffer.concat(parts), summary: { ...summary, issueCounts: [...summary.issueCounts] } };

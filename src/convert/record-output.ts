@@ -57,7 +57,8 @@ export class RecordOutput {
   async flush(sink: OutputSink, final: boolean): Promise<void> {
     const pending = this.writer.length;
     if (pending === 0 || (!final && pending < FLUSH_BYTES)) return;
-    const chunk = this.writer.take();
+    // A sink that releases its chunks gets the same memory again next time (awaited before more is written).
+    const chunk = this.writer.take(sink.releasesChunks === true);
     this.outputHash?.update(chunk);
     this.outputBytes += chunk.length;
     await sink.write(chunk);

@@ -73,10 +73,13 @@ export class RecordWriter {
     return this.buf.subarray(start, end);
   }
 
-  /** Hands over what was written and starts a fresh buffer. */
-  take(): Buffer {
+  /**
+   * Hands over what was written and starts a fresh buffer — or, with `reuse`, starts again at the
+   * beginning of the same one (the caller must be done with what it was given before the next write).
+   */
+  take(reuse = false): Buffer {
     const out = this.buf.subarray(0, this.at);
-    this.buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, this.buf.length));
+    if (!reuse) this.buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, this.buf.length));
     this.at = 0;
     return out;
   }

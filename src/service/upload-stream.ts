@@ -101,6 +101,8 @@ export async function convertUploadStream(
     const summary = await convert(
       plaintext(),
       {
+        // The spool copies each chunk into its own (sealed) chunk before it returns.
+        releasesChunks: true,
         write: (chunk) => {
           spool.write(chunk);
         },

@@ -76,9 +76,12 @@ export class PayloadSpool {
       this.filled += n;
       offset += n;
       if (this.filled === this.chunkBytes) {
-        if (this.held) this.seal(this.held, false);
+        // Two chunk buffers in turn: the one just sealed (and zeroed) takes the next plaintext, so a
+        // 600 MB payload does not leave 2,400 chunk buffers behind for the collector.
+        const sealed = this.held;
+        if (sealed) this.seal(sealed, false);
         this.held = this.current;
-        this.current = Buffer.alloc(this.chunkBytes);
+        this.current = sealed ?? Buffer.alloc(this.chunkBytes);
         this.filled = 0;
       }
     }

@@ -23,6 +23,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startClusterAgent, type ClusterAgent } from "../cluster/cluster-agent.js";
 import type { ClusterLedger } from "../cluster/cluster-ledger.js";
@@ -35,6 +36,7 @@ import { publishIntegrityFact } from "../cluster/integrity/health-facts.js";
 import type { NodeState as HealthState } from "../cluster/integrity/node-health.js";
 import { startNodeIntegrity, type NodeIntegrity } from "../cluster/integrity/node-integrity.js";
 import type { RepairOutcome } from "../cluster/integrity/repair.js";
+import { fileWatchMark } from "../cluster/integrity/watch-mark.js";
 import { openNodeLedgerPort, readCosignerPolicy } from "../cluster/node-ledger-port.js";
 import {
   notePayloadReleased,
@@ -75,6 +77,8 @@ export interface OpenedClusterNode {
 const CATCH_UP_WAIT_MS = 3000;
 const HEAD_READ_MS = 1000;
 const CHECK_INTERVAL_MS = 5 * 60_000;
+/** The entry watch's "checked up to" mark (cluster/integrity/watch-mark.ts), beside ledger.db. */
+export const WATCH_MARK_FILE = "integrity-mark.json";
 
 const presenceOf = (s: HealthState, quorum: boolean, online: boolean): NodeState =>
   s === "catching-up"
@@ -264,6 +268,7 @@ function startIntegrity(
         logKey: logKeyText,
         published: published === undefined ? undefined : { size: published.size, root: published.root },
       }),
+    watchMark: fileWatchMark(join(o.dir, WATCH_MARK_FILE)),
     chunkOwner: (address) => chunkOwner(o.db, address),
     onUnrepairable: async (damage) => {
       if (damage.transfer === undefined) unowned.add(damage.address);

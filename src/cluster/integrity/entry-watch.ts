@@ -11,19 +11,27 @@
  * entries back on a busy node) finds its root without re-hashing the log from the start. On a finding the watch stops
  * before the first bad entry: it never vouches for anything from there on until the copy is repaired
  * and the watch is reset.
+ *
+ * With a mark store (`watch-mark.ts`) the watch keeps its "checked up to (size, root)" across restarts:
+ * it saves the mark as it advances (at most once a second, and on `flush`) and, when built with
+ * `resume`, starts from a saved mark that agrees with the stored copy (the last leaf hash and the
+ * stored roots of its perfect subtrees); a mark that does not agree is ignored (it starts from entry 0).
  */
 import type { LogStorage } from "../../ledger/log-storage.js";
 import { nodeHasher } from "../../ledger/node-hasher.js";
 import { CompactRange } from "../../ledger/verify/compact-range.js";
-import { bytesEqual } from "../../ledger/verify/encoding.js";
+import { bytesEqual, fromHex, toHex } from "../../ledger/verify/encoding.js";
 import type { TreeHasher } from "../../ledger/verify/hash.js";
 import { ClusterError } from "../errors.js";
 import { checkEntry, readEntry } from "./entry-checks.js";
 import type { Finding } from "./finding.js";
+import type { WatchMark, WatchMarkStore } from "./watch-mark.js";
 
 const KEEP_ROOTS = 64;
 /** Roots kept of the sizes `advance` stopped at (one per cosignature). */
 const KEEP_STOPS = 16;
+/** Least time between two saves of the mark. */
+const SAVE_EVERY_MS = 1000;
 
 export class EntryWatch {
   readonly #storage: LogStorage;
@@ -34,11 +42,43 @@ export class EntryWatch {
   #prevLeaf: Uint8Array | undefined;
   readonly #roots = new Map<number, Uint8Array>();
   readonly #stops = new Map<number, Uint8Array>();
+  readonly #mark: WatchMarkStore | undefined;
+  readonly #clock: () => number;
+  #savedSize = 0;
+  #savedAt = -Infinity;
 
-  constructor(o: { storage: LogStorage; hasher?: TreeHasher }) {
+  constructor(o: {
+    storage: LogStorage;
+    hasher?: TreeHasher;
+    /** Where the mark is saved (and, with `resume`, read from). */
+    mark?: WatchMarkStore;
+    /** Start from the saved mark when it agrees with the stored copy (default false: from entry 0). */
+    resume?: boolean;
+    /** Monotonic milliseconds (how often the mark is saved). */
+    clock?: () => number;
+  }) {
     this.#storage = o.storage;
     this.#hasher = o.hasher ?? nodeHasher;
+    this.#mark = o.mark;
+    this.#clock = o.clock ?? (() => performance.now());
     this.reset();
+    if (o.resume === true) this.#resume();
+  }
+
+  /** Saves the mark now (when it moved since the last save). */
+  flush(): void {
+    if (this.#mark === undefined || this.#size === this.#savedSize || this.#prevLeaf === undefined) return;
+    const root = this.#roots.get(this.#size);
+    if (root === undefined) return;
+    this.#mark.save({
+      size: this.#size,
+      root: toHex(root),
+      prevLeaf: toHex(this.#prevLeaf),
+      stack: this.#stack.map(toHex),
+      stops: [...this.#stops].map(([size, r]) => ({ size, root: toHex(r) })),
+    });
+    this.#savedSize = this.#size;
+    this.#savedAt = this.#clock();
   }
 
   /** Number of leading entries checked so far. */
@@ -77,6 +117,7 @@ export class EntryWatch {
       this.#remember(this.#size, new CompactRange(this.#hasher, this.#size, stack).root());
     }
     this.#rememberStop();
+    if (this.#mark !== undefined && this.#clock() - this.#savedAt >= SAVE_EVERY_MS) this.flush();
     return [];
   }
 
@@ -102,6 +143,57 @@ export class EntryWatch {
     this.#roots.clear();
     this.#stops.clear();
     this.#roots.set(0, this.#hasher.emptyRoot());
+  }
+
+  /** Starts from the saved mark if it agrees with the stored copy; otherwise stays at entry 0. */
+  #resume(): void {
+    const mark = this.#mark?.load();
+    if (mark === undefined || !this.#agrees(mark)) return;
+    const stack = mark.stack.map((h) => fromHex(h));
+    const root = fromHex(mark.root);
+    this.#size = mark.size;
+    this.#stack = stack;
+    this.#prevLeaf = fromHex(mark.prevLeaf);
+    for (const stop of mark.stops ?? []) {
+      if (stop.size > 0 && stop.size < mark.size) this.#stops.set(stop.size, fromHex(stop.root));
+    }
+    this.#remember(mark.size, root);
+    this.#rememberStop();
+    this.#savedSize = mark.size;
+  }
+
+  /**
+   * The mark's root is the root of its subtrees, and they and its last leaf are what the copy stores
+   * now (a repair or an edit underneath since it was saved makes it disagree).
+   */
+  #agrees(mark: WatchMark): boolean {
+    try {
+      if (mark.size > this.#storage.size()) return false;
+      const bits = mark.size.toString(2).replaceAll("0", "").length;
+      if (mark.stack.length !== bits) return false;
+      const stack = mark.stack.map((h) => fromHex(h));
+      const range = new CompactRange(this.#hasher, mark.size, stack);
+      if (!bytesEqual(range.root(), fromHex(mark.root))) return false;
+      const last = readEntry(this.#storage, mark.size - 1);
+      if (last === undefined || !bytesEqual(last.leafHash, fromHex(mark.prevLeaf))) return false;
+      // The perfect subtrees of the first `size` leaves, leftmost (largest) first.
+      let offset = 0;
+      let i = 0;
+      for (let level = 52; level >= 0; level--) {
+        const width = 2 ** level;
+        if (Math.floor(mark.size / width) % 2 !== 1) continue;
+        const hash = stack[i++] as Uint8Array;
+        const ok =
+          level === 0
+            ? bytesEqual(readEntry(this.#storage, offset)?.leafHash ?? new Uint8Array(), hash)
+            : this.#storedNodeIs(level, offset / width, hash);
+        if (!ok) return false;
+        offset += width;
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #storedNodeIs(level: number, index: number, hash: Uint8Array): boolean {

@@ -15,6 +15,7 @@ import type { PeerRoute, PeerTls } from "../peer/peer-server.js";
 import { cosignAfterCheck } from "./cosign-guard.js";
 import { EntryWatch } from "./entry-watch.js";
 import type { Finding } from "./finding.js";
+import type { WatchMarkStore } from "./watch-mark.js";
 import { runFullCheck, type FullCheckResult } from "./full-check.js";
 import { createLedgerPeerClient } from "./ledger-peer-client.js";
 import { ledgerPeerRoutes } from "./ledger-peer-routes.js";
@@ -43,6 +44,12 @@ export interface NodeIntegrityOptions {
    * it is never served): such findings neither quarantine the node nor start a repair again.
    */
   readonly knownDamage?: (finding: Finding) => boolean;
+  /**
+   * Where the entry watch keeps its "checked up to" mark across restarts (`watch-mark.ts`): the first
+   * cosignature after a restart then checks only the entries appended since (the rolling full check
+   * still walks everything).
+   */
+  readonly watchMark?: WatchMarkStore;
   readonly onRepair?: (outcome: RepairOutcome) => void;
   readonly onError?: (error: unknown) => void;
   readonly now: () => Date;
@@ -67,7 +74,8 @@ export interface NodeIntegrity {
 
 export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
   const health = new NodeHealth({ now: o.now });
-  let watch = new EntryWatch({ storage: o.files().storage });
+  const mark = o.watchMark !== undefined ? { mark: o.watchMark } : {};
+  let watch = new EntryWatch({ storage: o.files().storage, ...mark, resume: true });
   const ledgerClient = createLedgerPeerClient({
     tls: o.tls,
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
@@ -108,7 +116,7 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
             reopen: () => {
               o.reopen();
               // The repaired copy is checked again from its first entry before the next cosignature.
-              watch = new EntryWatch({ storage: o.files().storage });
+              watch = new EntryWatch({ storage: o.files().storage, ...mark });
             },
             peers: o.peers,
             ledgerClient,
@@ -141,6 +149,11 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
     runNow: () => rolling.runNow(),
     async stop() {
       await rolling.stop();
+      try {
+        watch.flush();
+      } catch (error) {
+        o.onError?.(error);
+      }
       ledgerClient.close();
       chunkClient.close();
     },

@@ -8,13 +8,18 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ApiClient, ApiResponse } from "../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import type { AuditEvent } from "../src/fhir/audit-event.js";
 import type { SearchsetBundle } from "../src/fhir/bundle.js";
 import { confidentialityOf } from "../src/fhir/security-labels.js";
 import { SYSTEM } from "../src/fhir/systems.js";
+import { openCheckpoint } from "../src/ledger/verify/checkpoint.js";
+import { fromHex, toHex } from "../src/ledger/verify/encoding.js";
+import { rfc6962Hasher } from "../src/ledger/verify/hash.js";
+import { verifyInclusion } from "../src/ledger/verify/inclusion.js";
+import { parseVerifierKey } from "../src/ledger/verify/verifier-key.js";
 import type { TransferView } from "../src/service/transfer-view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { expectCode, expectStatus, ledgerRecords, type TestNode } from "./support/test-node.js";
@@ -131,6 +136,54 @@ describe("FHIR endpoint: AuditEvents of a transfer", () => {
 
     const deletion = await searchAll(sender, `entity=${discarded.id}&type=rest&subtype=delete`);
     expect(deletion.map(codesOf)).toEqual([["rest", "delete", "D", "0"]]);
+  });
+
+  it("each AuditEvent is provable against the signed checkpoint: its ledger index and leaf hash, the entry's bytes, an inclusion proof", async () => {
+    const events = await searchAll(receiver, `entity=${sent.id}`);
+    expect(events.length).toBeGreaterThanOrEqual(5);
+    const entryOf = (e: AuditEvent) => {
+      const ledger = e.entity?.find((x) => x.what?.identifier?.system === SYSTEM.ledgerEntry);
+      return {
+        index: Number(ledger?.what?.identifier?.value),
+        leafHash: ledger?.detail?.find((d) => d.type === "leafHash")?.valueString ?? "",
+      };
+    };
+    const last = Math.max(...events.map((e) => entryOf(e).index));
+    // Checkpoints come on a cadence: wait (bounded) for one that covers these entries.
+    const note = await vi.waitFor(
+      () => {
+        const cp = node.ctx.ledger.latestCheckpoint();
+        if (cp.size <= last) throw new Error(`checkpoint ${cp.size} does not cover ${last} yet`);
+        return cp.note;
+      },
+      { timeout: 15_000, interval: 50 },
+    );
+    const key = parseVerifierKey(readFileSync(node.ctx.paths.ledgerVerifierKey, "utf8").trim());
+    const { checkpoint } = openCheckpoint(note, key);
+    for (const e of events) {
+      const { index, leafHash } = entryOf(e);
+      expect(leafHash).toBe(e.id);
+      // The entry's own bytes hash to that leaf (RFC 9162: SHA-256(0x00 ‖ entry))…
+      expect(toHex(rfc6962Hasher.hashLeaf(node.ctx.ledger.entry(index)))).toBe(leafHash);
+      // …and the leaf is in the tree the signed checkpoint commits to.
+      const proof = node.ctx.ledger.inclusionProof(index, checkpoint.size);
+      const claim = {
+        index,
+        size: checkpoint.size,
+        leafHash: fromHex(leafHash),
+        proof: proof.proof.map((p) => fromHex(p)),
+        root: checkpoint.root,
+      };
+      expect(() => {
+        verifyInclusion(claim);
+      }).not.toThrow();
+      // A different leaf hash under the same proof does not verify.
+      const other = fromHex(leafHash);
+      other[0] = (other[0] ?? 0) ^ 1;
+      expect(() => {
+        verifyInclusion({ ...claim, leafHash: other });
+      }).toThrow();
+    }
   });
 
   it("GET /fhir/AuditEvent/{id} reads one event; an invisible one is the same 404 as a missing one", async () => {

@@ -183,6 +183,46 @@ describe("auditEventOf", () => {
     );
   });
 
+  it("a repair with every member and each alert kind (incl. transfer-damaged) validate with their codes", () => {
+    const repair: OperationRecord = {
+      ...common,
+      actor: { id: "system", role: "system" },
+      institution: "-",
+      type: "repair",
+      node: "node-2",
+      range: { from: 3, to: 9 },
+      sourceNode: "node-1",
+      what: ["entries", "tree", "checkpoints", "index-keys", "record-hashes", "transfer-rows", "chunks"],
+      checkpoint: { size: 12, root: h("1") },
+      entries: 6,
+      transfers: ["tr_1"],
+      chunks: [h("2")],
+      unrepaired: [h("3")],
+    };
+    const alerts = (
+      ["auth-failures", "downloads", "exports", "audit-reads", "transfer-damaged"] as const
+    ).map((kind): OperationRecord => ({
+      ...common,
+      actor: { id: "system", role: "system" },
+      institution: "-",
+      type: "alert",
+      kind,
+      count: 11,
+      threshold: 10,
+      windowMinutes: 10,
+      subject: "tr_1",
+    }));
+    for (const record of [repair, ...alerts]) {
+      const e = auditEventOf(ref(record));
+      expectValidFhir(e);
+      expect([e.type.code, e.subtype?.[0]?.code]).toEqual([
+        "110113",
+        record.type === "repair" ? "ledger-repair" : "monitoring-alert",
+      ]);
+      expect(confidentialityOf(e.meta.security)).toBe("R");
+    }
+  });
+
   it("narrative values are escaped", () => {
     const r = {
       ...common,

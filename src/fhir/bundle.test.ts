@@ -57,5 +57,8 @@ describe("searchset Bundle, CapabilityStatement, OperationOutcome", () => {
     expect(JSON.stringify(cs)).toContain("Certificates");
     expectValidFhir(operationOutcome("NOT_FOUND", "not-found", "見つかりません"));
     expectValidFhir(operationOutcome("FHIR_INPUT_UNSAFE", "security", "x", ["Bundle.text.div"]));
+    // B1: each carries exactly one confidentiality code (U: they hold no patient data).
+    expect(confidentialityOf(cs.meta.security)).toBe("U");
+    expect(confidentialityOf(operationOutcome("NOT_FOUND", "not-found", "x").meta.security)).toBe("U");
   });
 });

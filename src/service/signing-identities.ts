@@ -34,7 +34,25 @@ export interface TsaSigningIdentity {
   readonly subject: string;
 }
 
-async function loadOrIssue(
+/**
+ * Issuances in flight, per key file: concurrent first uses (a burst of sends on a fresh node) share one
+ * issuance instead of racing on the same `.new` file (the loser's rename failed with ENOENT: a 500).
+ */
+const issuing = new Map<string, Promise<{ keyPem: string; certPem: string }>>();
+
+function loadOrIssue(
+  ctx: ServiceContext,
+  purpose: SigningPurpose,
+): Promise<{ keyPem: string; certPem: string }> {
+  const keyPath = purpose === "seal" ? ctx.paths.sealKey : ctx.paths.tsaKey;
+  const running = issuing.get(keyPath);
+  if (running !== undefined) return running;
+  const started = loadOrIssueOnce(ctx, purpose).finally(() => issuing.delete(keyPath));
+  issuing.set(keyPath, started);
+  return started;
+}
+
+async function loadOrIssueOnce(
   ctx: ServiceContext,
   purpose: SigningPurpose,
 ): Promise<{ keyPem: string; certPem: string }> {

@@ -4,6 +4,11 @@
  * of voting members answers the leader, so "the read came back within the deadline" is exactly "an
  * ordered write could be committed now". Nothing is guessed from counting peers.
  *
+ * One slow answer is not "no majority": on a loaded machine a linearizable read can miss its deadline
+ * now and then while the cluster is whole, and each miss would refuse the state changes of that moment
+ * with a 503. The answer turns to "no quorum" after `failuresForNoQuorum` consecutive misses (default
+ * 2; the second check follows the first at once), and back to "quorum" at the first success.
+ *
  * The probe checks on an interval (bounded by a per-check deadline, never overlapping) and on demand,
  * keeps the last answer for synchronous callers (the quorum guard decides per request without waiting),
  * and tells listeners when the answer changes (the guard drains its pending queue when quorum is back).
@@ -28,6 +33,8 @@ export interface EtcdQuorumProbeOptions {
   readonly intervalMs?: number;
   /** Deadline of one check; a majority answers far faster (one Raft heartbeat round). */
   readonly timeoutMs?: number;
+  /** Consecutive failed checks before the answer is "no quorum" (default 2). */
+  readonly failuresForNoQuorum?: number;
   readonly now?: () => number;
 }
 
@@ -39,6 +46,8 @@ export function createEtcdQuorumProbe(client: Etcd3, o: EtcdQuorumProbeOptions):
   let changedAt = now();
   let running: Promise<boolean> | undefined;
   let closed = false;
+  const needed = Math.max(1, o.failuresForNoQuorum ?? 2);
+  let failures = 0;
   const listeners = new Set<(quorum: boolean) => void>();
 
   const set = (value: boolean): void => {
@@ -54,16 +63,37 @@ export function createEtcdQuorumProbe(client: Etcd3, o: EtcdQuorumProbeOptions):
     }
   };
 
+  const readOnce = async (): Promise<boolean> => {
+    try {
+      await client
+        .get(o.key)
+        .options({ deadline: Date.now() + timeoutMs })
+        .exec();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
   const check = (): Promise<boolean> => {
     running ??= (async () => {
       try {
-        await client
-          .get(o.key)
-          .options({ deadline: Date.now() + timeoutMs })
-          .exec();
-        if (!closed) set(true);
-      } catch {
-        if (!closed) set(false);
+        for (;;) {
+          const ok = await readOnce();
+          if (closed) break;
+          if (ok) {
+            failures = 0;
+            set(true);
+            break;
+          }
+          failures++;
+          if (failures >= needed) {
+            set(false);
+            break;
+          }
+          // While it still says "quorum", a miss is checked again at once.
+          if (!quorum) break;
+        }
       } finally {
         running = undefined;
       }

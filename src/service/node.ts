@@ -290,10 +290,18 @@ async function chooseLedgerPort(
   return { ledger: openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db, payloads, onCheckpoint) };
 }
 
-/** A cluster node's background error, as one line without any data (codes only). */
+/**
+ * A cluster node's background error, as one line without any data: our coded errors by code; anything
+ * else (etcd, gRPC, network: messages of libraries, no records in them) by name and message, so an
+ * operator reading the log can tell a timeout from a refusal.
+ */
 function logClusterError(error: unknown): void {
-  const code = isCodedError(error) ? error.code : error instanceof Error ? error.name : "unknown";
-  process.stderr.write(`kenshin cluster: ${code}\n`);
+  const what = isCodedError(error)
+    ? error.code
+    : error instanceof Error
+      ? `${error.name}: ${error.message.replace(/\s+/g, " ").slice(0, 200)}`
+      : "unknown";
+  process.stderr.write(`kenshin cluster: ${what}\n`);
 }
 
 /**

@@ -13,6 +13,9 @@
  *   empty checkpoint batch when entries are unsigned and someone waits or the interval passed.
  * - **Apply at once.** The batch just committed in etcd is applied here immediately (the follower then
  *   finds it applied), so the next batch can be prepared without waiting for the watch and the read back.
+ * - **Batches in flight.** The next batch is prepared while earlier ones are still being committed: those
+ *   this node has not applied yet are run first in the same rolled-back trial (`ReplicatedState.prepare`'s
+ *   `ahead`), so each batch is judged against exactly the state it will follow.
  */
 import type { Etcd3 } from "etcd3";
 import type { LogStorage } from "../ledger/log-storage.js";
@@ -95,12 +98,15 @@ export function startLedgerSequencing(o: LedgerSequencingOptions): RunningSequen
         o.onError?.(error);
       }
     },
-    prepare: async (head, commands) => {
+    prepare: async (head, commands, ahead) => {
+      // The state must reach the batch before the first one in flight it has not applied (or the head).
+      const unapplied = (): typeof ahead => ahead.filter((a) => a.batch.seq > o.state.position().seq);
+      const need = (unapplied()[0]?.batch.seq ?? head.seq + 1) - 1;
       const follower = o.follower();
-      if (follower !== undefined && o.state.position().seq < head.seq) {
-        await follower.waitFor(head.seq, 5000).catch(() => undefined);
+      if (follower !== undefined && o.state.position().seq < need) {
+        await follower.waitFor(need, 5000).catch(() => undefined);
       }
-      const prepared = o.state.prepare(head, commands);
+      const prepared = o.state.prepare(head, commands, unapplied());
       if (prepared === undefined) return undefined;
       const entries = prepared.accepted.some((c) => (c.body as { type?: string }).type === LEDGER_APPEND);
       return { ...prepared, checkpoint: o.cadence.flagBatch(prepared.checkpoint, entries) };

@@ -148,4 +148,37 @@ describe("ReplicatedState (a node's own ledger.db + service.db advanced by the l
     // Not at the head it was asked about: no answer (the sequencer looks again).
     expect(s.prepare(GENESIS, commands)).toBeUndefined();
   });
+
+  it("judges the next batch after the batches still in flight, and the applied result is the trial's", () => {
+    const { storage, db, state } = setup();
+    const s = state();
+    const one = batch(GENESIS, [append([1], put("a", "x"))]);
+    s.apply(one.batch, one.position);
+    // Batch 2 is written to etcd but not applied here yet; batch 3 is prepared behind it.
+    const two = batch(one.position, [append([2], put("b", "x"))]);
+    const next = batch(two.position, [append([3], put("b", "again")), append([4], put("c", "x"))]).batch
+      .commands;
+    const prepared = s.prepare(two.position, next, [two]);
+    expect(prepared?.accepted.map((c) => c.id)).toEqual(["cmd-3-1-xxxx"]);
+    expect(prepared?.refused.map((r) => [r.id, r.error.code])).toEqual([["cmd-3-0-xxxx", "TEST_KEY_EXISTS"]]);
+    // The trial wrote nothing; without batch 2 in flight it would have been judged at the wrong state.
+    expect(storage.size()).toBe(1);
+    expect(testRows(db).map((r) => r.key)).toEqual(["a"]);
+    expect(s.prepare(one.position, next)?.accepted).toHaveLength(2);
+    // In flight batches must lead from this state's position to the head asked about.
+    expect(s.prepare(two.position, next)).toBeUndefined();
+    expect(s.prepare(one.position, next, [two])).toBeUndefined();
+    // Applied in order, the entries get the indices the trial gave them.
+    s.apply(two.batch, two.position);
+    const three = batch(two.position, []);
+    const b3 = { ...three.batch, commands: prepared?.accepted ?? [] };
+    const p3 = { seq: 3, hash: batchHash(encodeBatch(b3)) };
+    const applied = s.apply(b3, p3);
+    expect(applied?.results.get("cmd-3-1-xxxx")?.map((r) => r.index)).toEqual([2]);
+    expect(testRows(db)).toEqual([
+      { key: "a", value: "x", entry: 0 },
+      { key: "b", value: "x", entry: 1 },
+      { key: "c", value: "x", entry: 2 },
+    ]);
+  });
 });

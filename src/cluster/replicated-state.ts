@@ -17,7 +17,9 @@
  * against this node's state at the log head — each in a savepoint inside one transaction that is then
  * rolled back — so a command whose preconditions fail (or whose records are invalid) is refused before
  * anything is written anywhere, and every other node, applying the accepted ones from the same state,
- * reaches the same outcome.
+ * reaches the same outcome. The sequencer keeps several batches in flight: a batch written to etcd but
+ * not applied here yet is run first in the same rolled-back transaction (`ahead`), so the next batch is
+ * judged against the state it will really follow.
  *
  * A state change that throws on a node where the sequencer accepted it means this node's state differs
  * from the sequencer's (tampering, a bug): apply stops with CLUSTER_APPLY_FAILED rather than skip it.
@@ -71,6 +73,8 @@ export class ReplicatedState {
   readonly #db: ServiceDb;
   readonly #applyCommand: ApplyCommand;
   readonly #order: LocalOrder;
+  /** The checked requests of commands this node prepared (its own batches are not checked twice). */
+  readonly #checked = new WeakMap<Command, CheckedRequest[]>();
   #position: ReplicaPosition;
 
   constructor(o: { storage: LogStorage; db: ServiceDb; applyCommand: ApplyCommand }) {
@@ -184,12 +188,23 @@ export class ReplicatedState {
   }
 
   /**
-   * The sequencer's check of commands about to follow the current position: each runs in a savepoint
-   * of a transaction that is rolled back; the ones that fail are refused. `undefined` when this state is
-   * not at `head` (the sequencer waits for its own replica and looks again).
+   * The sequencer's check of commands about to follow `head`: each runs in a savepoint of a transaction
+   * that is rolled back; the ones that fail are refused. `ahead`: the batches between this state's
+   * position and `head` (written, not applied here yet), run first in the same transaction. `undefined`
+   * when this state and `ahead` do not lead to `head` (the sequencer waits for its own replica and looks
+   * again).
    */
-  prepare(head: LogPosition, commands: readonly Command[]): PreparedBatch | undefined {
-    if (head.seq !== this.#position.seq || head.hash !== this.#position.hash) return undefined;
+  prepare(
+    head: LogPosition,
+    commands: readonly Command[],
+    ahead: readonly { readonly batch: CommandBatch; readonly position: LogPosition }[] = [],
+  ): PreparedBatch | undefined {
+    let at: LogPosition = this.#position;
+    for (const a of ahead) {
+      if (a.batch.seq !== at.seq + 1 || a.batch.prev !== at.hash) return undefined;
+      at = a.position;
+    }
+    if (head.seq !== at.seq || head.hash !== at.hash) return undefined;
     if (this.#storage.size() !== this.#position.ledgerSize) return undefined;
     const accepted: Command[] = [];
     const acceptedRequests: CheckedRequest[] = [];
@@ -198,6 +213,17 @@ export class ReplicatedState {
     this.#order.reload();
     try {
       this.#db.transaction(() => {
+        // The batches in flight, as every node will apply them (they were accepted in this order).
+        for (const a of ahead) {
+          for (const c of a.batch.commands) {
+            if (!isAppendBody(c.body)) continue;
+            const requests = this.#checkedRequests(c);
+            const staged = this.#order.stage(requests);
+            acceptedRequests.push(...requests);
+            const command = c.body.command;
+            if (command !== undefined) this.#applyCommand(command, staged.results, this.#db);
+          }
+        }
         for (const c of commands) {
           if (isCheckpointRequest(c.body)) {
             checkpoint = true;
@@ -215,6 +241,7 @@ export class ReplicatedState {
             refused.push(refusal(c, error));
             continue;
           }
+          this.#checked.set(c, requests);
           const staged = this.#order.stage(requests);
           const command = c.body.command;
           try {
@@ -241,10 +268,16 @@ export class ReplicatedState {
     return { accepted, refused, checkpoint };
   }
 
+  /** A prepared command's checked requests (checked again if this node did not prepare it). */
+  #checkedRequests(c: Command): CheckedRequest[] {
+    if (!isAppendBody(c.body)) return [];
+    return this.#checked.get(c) ?? checkRequests(c.body.requests);
+  }
+
   #check(c: Command, seq: number): CheckedRequest[] {
     if (!isAppendBody(c.body)) return [];
     try {
-      return checkRequests(c.body.requests);
+      return this.#checkedRequests(c);
     } catch (cause) {
       throw new ClusterError(
         "CLUSTER_APPLY_FAILED",

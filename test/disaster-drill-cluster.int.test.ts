@@ -99,6 +99,29 @@ function heldFor(serviceDb: string, id: string): number {
   }
 }
 
+/**
+ * Logs in, retrying (bounded) while the node answers 503: a node just back may still be settling
+ * (its first full check, its quorum probe) although haproxy already marks it UP. Any other answer fails.
+ */
+async function loginWithin(client: ApiClient, loginId: string, password: string): Promise<void> {
+  const seen: string[] = [];
+  await waitFor(
+    async () => {
+      const r = await client.login(loginId, password);
+      if (r.status === 201) return true;
+      const code = (r.json as { code?: string } | undefined)?.code ?? "";
+      seen.push(`${r.status} ${code}`);
+      if (r.status !== 503) throw new Error(`login refused: ${seen.join(", ")}`);
+      return undefined;
+    },
+    { what: "login after the drill", timeoutMs: 60_000, intervalMs: 500 },
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)} (answers: ${seen.join(", ")})`);
+  });
+  // Shown so that a node that keeps refusing for a while after the drill is visible in the test log.
+  if (seen.length > 0) process.stderr.write(`drill: login answered ${seen.join(", ")} before 201\n`);
+}
+
 describe("disaster drill: the cluster re-formed from the offline node", () => {
   it("rebuilds, re-forms and serves again with every acknowledged transfer, the discarded one stays gone", async () => {
     const c = cluster();
@@ -319,7 +342,7 @@ describe("disaster drill: the cluster re-formed from the offline node", () => {
       for (const node of [undefined, ...ONLINE]) {
         const r = again2("receiver", receiverLogin.deviceKey, node);
         clients.push(r);
-        expect((await r.login(c.account("receiver").loginId, receiverLogin.password)).status).toBe(201);
+        await loginWithin(r, c.account("receiver").loginId, receiverLogin.password);
         for (const t of [downloaded, sent]) {
           // A node that caught up fetches the payload from its peers after applying: bounded retry.
           const bytes = await waitFor(
@@ -336,9 +359,17 @@ describe("disaster drill: the cluster re-formed from the offline node", () => {
       }
       const s = again2("sender", senderLogin.deviceKey);
       clients.push(s);
-      expect((await s.login(c.account("sender").loginId, senderLogin.password)).status).toBe(201);
-      const fresh = await uploadExport(s, receiverId, body);
-      expectStatus(fresh, 201);
+      await loginWithin(s, c.account("sender").loginId, senderLogin.password);
+      // Bounded retry on 503 only (refused: nothing written), like the login above.
+      const fresh = await waitFor(
+        async () => {
+          const r = await uploadExport(s, receiverId, body);
+          if (r.status === 503) return undefined;
+          expectStatus(r, 201);
+          return r;
+        },
+        { what: "a new upload after the drill", timeoutMs: 60_000, intervalMs: 500 },
+      );
       const freshId = (fresh.json as { transfer: TransferView }).transfer.id;
       await c.waitSamePosition(ALL, 90_000);
       for (const name of ALL) {

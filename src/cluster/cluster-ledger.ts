@@ -30,7 +30,7 @@ import { packRecordHashes } from "../ledger/entry/records-commitment.js";
 import { LedgerError } from "../ledger/errors.js";
 import { fsck, type FsckResult } from "../ledger/fsck.js";
 import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../ledger/ledger.js";
-import { storedLeafHash, type LogStorage } from "../ledger/log-storage.js";
+import { keyedLeafHashes, storedLeafHash, type LogStorage } from "../ledger/log-storage.js";
 import type { LedgerReader } from "../ledger/read-port.js";
 import { checkRequests } from "../ledger/sequencer.js";
 import { toHex } from "../ledger/verify/encoding.js";
@@ -372,6 +372,9 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   }
   findByKey(key: string): number[] {
     return this.#o.storage.findByKey(key);
+  }
+  keyedLeafHashes(key: string): { readonly index: number; readonly leafHash: Uint8Array }[] {
+    return keyedLeafHashes(this.#o.storage, key);
   }
   latestByKey(key: string, limit: number, before?: number): number[] {
     return this.#o.storage.latestByKey(key, limit, before);

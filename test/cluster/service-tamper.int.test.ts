@@ -250,6 +250,22 @@ describe("the same payload chunk bad on every node (no copy can repair it)", () 
     // it (there was no healthy node to serve meanwhile); each rejoined once no copy could, and the mark
     // keeps a later run from quarantining it again.
     for (const name of ["node1", "node2", "node3"]) await c.waitBackend(name, "UP", 60_000);
+    // haproxy's UP lags a node's own state by a check interval: each online node answers its own
+    // /health 200 three times in a row (it has settled, not only come back for a moment) before the users
+    // ask. A node quarantined again after this would be a failure of the mark, and fails the test below.
+    for (const name of ["node1", "node2", "node3"]) {
+      const direct = c.client("receiver", { node: name });
+      let settled = 0;
+      await waitFor(
+        async () => {
+          const r = await direct.get("/api/v1/health").catch(() => undefined);
+          settled = r?.status === 200 ? settled + 1 : 0;
+          if (settled < 3) await new Promise((resolve) => setTimeout(resolve, 300));
+          return settled >= 3 ? true : undefined;
+        },
+        { what: `${name} settled healthy`, timeoutMs: 60_000, intervalMs: 10 },
+      );
+    }
     // Both parties are told, and nothing is served (through haproxy, whichever node answers).
     for (const client of [sender, receiver]) {
       const r = await client.get(`/api/v1/transfers/${id}`);

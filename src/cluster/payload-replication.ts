@@ -72,7 +72,12 @@ export interface PayloadReplication {
    *   acknowledged), CLUSTER_PEER_REQUEST_INVALID for an empty payload
    */
   replicate(
-    payload: { readonly transfer: string; readonly kind: PayloadKindName },
+    payload: {
+      readonly transfer: string;
+      readonly kind: PayloadKindName;
+      /** The transfer's KEK-wrapped data key, carried in the manifest (payload-manifest.ts says why). */
+      readonly key?: { readonly kekId: string; readonly bytes: Uint8Array };
+    },
     blobs: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   ): Promise<ReplicationReceipt>;
   /**
@@ -228,6 +233,9 @@ export function createPayloadReplication(o: PayloadReplicationOptions): PayloadR
           kind: payload.kind,
           chunks: addresses,
           bytes,
+          ...(payload.key !== undefined
+            ? { key: { kek: payload.key.kekId, wrapped: Buffer.from(payload.key.bytes).toString("base64") } }
+            : {}),
         };
         const encoded = encodeManifest(manifest);
         // The manifest last: a peer holding it holds every chunk it names (pushed before, in order).

@@ -1,10 +1,12 @@
 /**
  * How a cluster node stores an upload's payload when it applies the upload's `transfer.create` command
- * (the command names it: manifest address, chunk count, KEK-wrapped data key;
- * `service/state-commands/command.ts` ReplicatedPayload). Deterministic and the same on every node:
+ * (the command names it: manifest address and chunk count; `service/state-commands/command.ts`
+ * ReplicatedPayload). Deterministic and the same on every node:
  *
- * - the wrapped data key goes into `transfer_keys` at once (the offline node, which has no KEK, keeps
- *   it as the ciphertext it is);
+ * - the KEK-wrapped data key goes into `transfer_keys` from the payload's manifest, which carries it
+ *   (payload-manifest.ts: a key in the command would stay in every node's archived batches for good),
+ *   as soon as this node holds the manifest; a command of before that change carries the key itself
+ *   and it is stored from there. The offline node, which has no KEK, keeps it as the ciphertext it is;
  * - when this node's chunk store holds the manifest and every chunk it names (pushed to it before the
  *   upload was acknowledged, or fetched), their rows go into `payload_chunks` in the same transaction —
  *   byte for byte what the uploading node stored;
@@ -21,7 +23,7 @@ import { insertPayloadBlobs } from "../store/payload-chunk-rows.js";
 import type { ReplicatedPayload } from "../service/state-commands/command.js";
 import { ClusterError } from "./errors.js";
 import { notePayloadRefs, notePayloadReleased } from "./payload-chunk-release.js";
-import { decodeManifest } from "./payload-manifest.js";
+import { decodeManifest, type PayloadManifest } from "./payload-manifest.js";
 import type { PayloadReplication } from "./payload-replication.js";
 
 const WANTED_TABLE = `CREATE TABLE IF NOT EXISTS cluster_payload_wanted (
@@ -40,12 +42,12 @@ export function wantedPayloadCount(db: ServiceDb): number {
   return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM cluster_payload_wanted").get()?.n ?? 0;
 }
 
-/** The chunk addresses of a payload when the manifest and every chunk are held here, else undefined. */
-function heldChunks(
+/** The payload's manifest when it is held here (checked against the command), else undefined. */
+function heldManifest(
   chunks: ChunkStore,
   transferId: string,
   payload: ReplicatedPayload,
-): string[] | undefined {
+): PayloadManifest | undefined {
   const blob = chunks.get(payload.manifest);
   if (blob === undefined) return undefined;
   const manifest = decodeManifest(blob);
@@ -58,7 +60,15 @@ function heldChunks(
       address: payload.manifest,
     });
   }
-  return manifest.chunks.every((a) => chunks.has(a)) ? [...manifest.chunks] : undefined;
+  return manifest;
+}
+
+/** Stores the wrapped data key a manifest carries (a manifest of before the key moved there has none). */
+export function storeManifestKey(db: ServiceDb, transferId: string, manifest: PayloadManifest): void {
+  if (manifest.key === undefined || manifest.transfer !== transferId) return;
+  db.prepare(
+    "INSERT INTO transfer_keys (transfer_id, kek_id, wrapped_key) VALUES (?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING",
+  ).run(transferId, manifest.key.kek, Buffer.from(manifest.key.wrapped, "base64"));
 }
 
 function* blobsOf(chunks: ChunkStore, addresses: readonly string[]): Generator<Uint8Array> {
@@ -85,10 +95,18 @@ export function replicatedPayloadCommitter(
         transferId,
       });
     }
-    db.prepare(
-      "INSERT INTO transfer_keys (transfer_id, kek_id, wrapped_key) VALUES (?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING",
-    ).run(transferId, payload.kekId, Buffer.from(payload.wrappedKey, "base64"));
-    const held = heldChunks(chunks, transferId, payload);
+    if (payload.kekId !== undefined && payload.wrappedKey !== undefined) {
+      // A command of before the key moved into the manifest.
+      db.prepare(
+        "INSERT INTO transfer_keys (transfer_id, kek_id, wrapped_key) VALUES (?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING",
+      ).run(transferId, payload.kekId, Buffer.from(payload.wrappedKey, "base64"));
+    }
+    const manifest = heldManifest(chunks, transferId, payload);
+    if (manifest !== undefined) storeManifestKey(db, transferId, manifest);
+    const held =
+      manifest !== undefined && manifest.chunks.every((a) => chunks.has(a))
+        ? [...manifest.chunks]
+        : undefined;
     // What this node's chunk store holds for the payload, for its deletion later.
     notePayloadRefs(db, transferId, { manifest: payload.manifest, ...(held ? { chunks: held } : {}) });
     if (held !== undefined) {
@@ -158,6 +176,7 @@ export function startPayloadFetcher(o: {
             notePayloadRefs(db, r.transfer_id, { manifest: r.manifest, chunks: manifest.chunks });
             // Deleted while it was being fetched: what was fetched is released again.
             if (released(r.transfer_id)) notePayloadReleased(db, r.transfer_id);
+            if (!released(r.transfer_id)) storeManifestKey(db, r.transfer_id, manifest);
             if (!gone(r.transfer_id)) {
               insertPayloadBlobs(db, {
                 transferId: r.transfer_id,

@@ -35,7 +35,12 @@ export interface ClusterHooks {
    * @throws ClusterError CLUSTER_NO_QUORUM (HTTP 503): nothing may be acknowledged
    */
   replicatePayload(
-    payload: { readonly transfer: string; readonly kind: "original" | "standard" },
+    payload: {
+      readonly transfer: string;
+      readonly kind: "original" | "standard";
+      /** The KEK-wrapped data key, carried in the payload's manifest (not in the command). */
+      readonly key: { readonly kekId: string; readonly bytes: Uint8Array };
+    },
     blobs: Iterable<Uint8Array>,
   ): Promise<{ readonly reference: PayloadReference }>;
   /** The cluster section of the monitoring view (bounded; never throws). */
@@ -59,15 +64,10 @@ export interface ClusterHooks {
   stop?(): Promise<void>;
 }
 
-/** What a replicated upload's command carries to name its payload (state-commands ReplicatedPayload). */
-export function replicatedPayload(
-  reference: PayloadReference,
-  wrapped: { readonly kekId: string; readonly bytes: Uint8Array },
-): ReplicatedPayload {
-  return {
-    manifest: reference.manifest,
-    chunks: reference.chunks,
-    kekId: wrapped.kekId,
-    wrappedKey: Buffer.from(wrapped.bytes).toString("base64"),
-  };
+/**
+ * What a replicated upload's command carries to name its payload (state-commands ReplicatedPayload):
+ * the manifest's address and chunk count only; the wrapped data key is in the manifest.
+ */
+export function replicatedPayload(reference: PayloadReference): ReplicatedPayload {
+  return { manifest: reference.manifest, chunks: reference.chunks };
 }

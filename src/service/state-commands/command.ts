@@ -12,15 +12,19 @@ import type { ServiceDb } from "../../store/service-db.js";
 
 /**
  * How a replicated upload's command names its payload (a cluster node's upload; absent on a single
- * node): the content address of the payload's manifest (cluster/payload-manifest.ts), how many chunks
- * it names, and the transfer's data key wrapped by the KEK (base64). Every node stores the same rows
- * from the same blobs; a node without the KEK (the offline node) keeps ciphertext it cannot open.
+ * node): the content address of the payload's manifest (cluster/payload-manifest.ts) and how many
+ * chunks it names. Every node stores the same rows from the same blobs; a node without the KEK (the
+ * offline node) keeps ciphertext it cannot open.
+ *
+ * The KEK-wrapped data key travels in the manifest, not here: every node archives every command for
+ * good (`cluster_batches`), so a key in a command could never be shredded. `kekId`/`wrappedKey` (base64)
+ * are what commands of before that change carried; they are still applied as they were.
  */
 export interface ReplicatedPayload {
   readonly manifest: string;
   readonly chunks: number;
-  readonly kekId: string;
-  readonly wrappedKey: string;
+  readonly kekId?: string;
+  readonly wrappedKey?: string;
 }
 
 /** What an applier may use besides the database: payloads that arrive beside the log (uploads). */

@@ -156,10 +156,15 @@ export async function uploadTransfer(
     // IMMEDIATE, so the write lock is taken before the KEK wraps the data key (see payload-store.ts).
     // In a cluster: the sealed payload on a majority of online nodes before anything is acknowledged
     // (CLUSTER_NO_QUORUM, a 503, otherwise; the spool is then dropped and nothing is stored).
-    const replicated = await ctx.cluster?.replicatePayload(
-      { transfer: id, kind: "standard" },
-      spool.sealedBlobs(),
-    );
+    // The wrapped data key goes in the payload's manifest, which is deleted with the payload on every
+    // node; never in the command, which every node archives for good (cluster_batches).
+    const replicated =
+      ctx.cluster === undefined
+        ? undefined
+        : await ctx.cluster.replicatePayload(
+            { transfer: id, kind: "standard", key: spool.wrappedKey(kek) },
+            spool.sealedBlobs(),
+          );
     ctx.payloads.stage(id, (db) => spool.commit(db, kek));
     const create = transferCreate.of({
       id,
@@ -174,9 +179,7 @@ export async function uploadTransfer(
       at: now.toISOString(),
       deleteAfter: addDays(now, ctx.config.retention.unconfirmedDays),
       // In a cluster every node stores the payload from the replicated blobs this names.
-      ...(replicated !== undefined
-        ? { payload: replicatedPayload(replicated.reference, spool.wrappedKey(kek)) }
-        : {}),
+      ...(replicated !== undefined ? { payload: replicatedPayload(replicated.reference) } : {}),
     });
     const common = recordCommon(ctx, actor, "success");
     await ctx.ledger.append(

@@ -122,6 +122,19 @@ async function loginWithin(client: ApiClient, loginId: string, password: string)
   if (seen.length > 0) process.stderr.write(`drill: login answered ${seen.join(", ")} before 201\n`);
 }
 
+/** Files in `dir` (service.db, ledger.db, chunks.db and their WAL) holding `key` as bytes or base64. */
+function filesHolding(dir: string, key: Buffer): string[] {
+  const b64 = Buffer.from(key.toString("base64"));
+  return ["service.db", "ledger.db", "chunks.db"]
+    .flatMap((f) => [f, `${f}-wal`])
+    .filter((f) => {
+      const path = join(dir, f);
+      if (!existsSync(path)) return false;
+      const bytes = readFileSync(path);
+      return bytes.includes(key) || bytes.includes(b64);
+    });
+}
+
 describe("disaster drill: the cluster re-formed from the offline node", () => {
   it("rebuilds, re-forms and serves again with every acknowledged transfer, the discarded one stays gone", async () => {
     const c = cluster();
@@ -152,6 +165,22 @@ describe("disaster drill: the cluster re-formed from the offline node", () => {
     const first = await downloadStandard(receiver, downloaded.id);
     if ("refused" in first) throw new Error(first.refused.text);
     expect(sha256Hex(first.bytes)).toBe(downloaded.standard?.sha256);
+    // The discarded transfer's wrapped data key, to look for in every file afterwards (cluster
+    // crypto-shredding: it travels in the payload's manifest, never in the archived command).
+    const goneKey = await waitFor(
+      () =>
+        Promise.resolve(
+          (
+            c.serviceDb("node1", (db) =>
+              db.prepare("SELECT wrapped_key FROM transfer_keys WHERE transfer_id = ?").get(gone.id),
+            ) as { wrapped_key: Buffer } | undefined
+          )?.wrapped_key,
+        ),
+      { what: "the upload's key on node1", timeoutMs: 60_000, intervalMs: 250 },
+    );
+    expect(filesHolding(c.files.nodeDir("node1"), goneKey).some((f) => f.startsWith("service.db"))).toBe(
+      true,
+    );
     expectStatus(await sender.post(`/api/v1/transfers/${gone.id}/discard`), 200);
     const acknowledged = [downloaded, sent, gone];
 
@@ -205,7 +234,9 @@ describe("disaster drill: the cluster re-formed from the offline node", () => {
       const db = new Database(join(opened, "service.db"), { readonly: true });
       const seq = (db.prepare("SELECT seq FROM cluster_position").get() as { seq: number }).seq;
       db.close();
-      return { held: heldFor(join(opened, "service.db"), gone.id), seq };
+      // Rows, or the key's bytes anywhere in the generation's files (its manifest in chunks.db included).
+      const held = heldFor(join(opened, "service.db"), gone.id) + filesHolding(opened, goneKey).length;
+      return { held, seq };
     };
     const newest = await waitFor(
       async () => {
@@ -313,6 +344,13 @@ describe("disaster drill: the cluster re-formed from the offline node", () => {
         storage.close();
       }
       expect([name, heldFor(join(c.files.nodeDir(name), "service.db"), gone.id)]).toEqual([name, 0]);
+      // Not a byte of its wrapped key in any file (the release step runs every second: bounded wait).
+      const dir = c.files.nodeDir(name);
+      const left = await waitFor(
+        () => Promise.resolve(filesHolding(dir, goneKey).length === 0 ? [] : undefined),
+        { what: `${gone.id}'s key gone from ${name}`, timeoutMs: 30_000, intervalMs: 500 },
+      ).catch(() => filesHolding(dir, goneKey));
+      expect([name, left]).toEqual([name, []]);
       for (const t of acknowledged) {
         const row = c.serviceDb(name, (db) =>
           db.prepare("SELECT original_sha256, standard_sha256 FROM transfers WHERE id = ?").get(t.id),

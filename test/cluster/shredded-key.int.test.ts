@@ -96,7 +96,9 @@ describe("crypto-shredding on a cluster", () => {
       }
     }
 
-    // The receipt makes `gone` due; the online nodes' retention deletes it.
+    // Downloaded, then the receipt makes `gone` due; the online nodes' retention deletes it.
+    const first = await downloadStandard(receiver, gone.id);
+    if ("refused" in first) throw new Error(`download refused: ${first.refused.status}`);
     expectStatus(await receiver.post(`/api/v1/transfers/${gone.id}/receipt`), 200);
     for (const name of ALL) {
       await waitFor(

@@ -70,7 +70,7 @@ export function notePayloadReleased(db: ServiceDb, transferId: string): void {
  * that has none (the payloads of before 513fa7a), once per node, before the first sweep; later
  * payloads are noted by their applier. Returns how many payloads it noted.
  */
-export function backfillPayloadRefs(db: ServiceDb): number {
+export function backfillPayloadRefs(db: ServiceDb, store?: Pick<ChunkStore, "has">): number {
   if (refsBackfilled(db)) return 0;
   const missing = db
     .prepare<[], { transfer_id: string }>(
@@ -88,9 +88,28 @@ export function backfillPayloadRefs(db: ServiceDb): number {
       chunks.push(chunkAddress(blob));
       bytes += blob.length;
     }
-    const manifest = encodeManifest({ v: 1, transfer: id, kind: "standard", chunks, bytes }).address;
+    // The manifest is recomputed: without a key (uploads before the key moved into the manifest) or
+    // with the transfer's stored wrapped key (later ones, until a KEK rotation re-wraps it). The one
+    // this node holds is noted; when it holds neither, both (a ref to an absent address is harmless).
+    const key = db
+      .prepare<[string], { kek_id: string; wrapped_key: Buffer }>(
+        "SELECT kek_id, wrapped_key FROM transfer_keys WHERE transfer_id = ?",
+      )
+      .get(id);
+    const base = { v: 1 as const, transfer: id, kind: "standard" as const, chunks, bytes };
+    const candidates = [
+      encodeManifest(base).address,
+      ...(key === undefined
+        ? []
+        : [
+            encodeManifest({ ...base, key: { kek: key.kek_id, wrapped: key.wrapped_key.toString("base64") } })
+              .address,
+          ]),
+    ];
+    const heldHere = store === undefined ? [] : candidates.filter((a) => store.has(a));
+    const manifests = heldHere.length > 0 ? heldHere : candidates;
     db.transaction(() => {
-      notePayloadRefs(db, id, { manifest, chunks });
+      for (const manifest of manifests) notePayloadRefs(db, id, { manifest, chunks });
     }).immediate();
     noted += 1;
   }
@@ -192,7 +211,7 @@ export function startPayloadRelease(o: {
   const sweep = (): void => {
     try {
       if (!backfilled) {
-        backfillPayloadRefs(o.db);
+        backfillPayloadRefs(o.db, o.chunks);
         backfilled = true;
       }
       sweepUnreferencedChunks(o.db, o.chunks, {

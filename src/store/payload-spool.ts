@@ -42,6 +42,8 @@ export class PayloadSpool {
   private filled = 0;
   /** A full chunk held back until it is known not to be the last. */
   private held: Buffer | undefined;
+  /** The wrapped key handed out by {@link wrappedKey} (the one a replicated manifest carries). */
+  private wrapped: { readonly kekId: string; readonly bytes: Uint8Array } | undefined;
   private seq = 0;
   private finished = false;
   /** Plaintext bytes written. */
@@ -120,10 +122,15 @@ export class PayloadSpool {
         kind: this.kind,
       });
     }
+    // Wrapped here, inside the caller's lock (the KEK's rotation checks run now); when the cluster
+    // replicated the payload, the row holds the very bytes its manifest carries (wrappedKey), so every
+    // node stores the same key row.
+    const fresh = kek.wrap(this.dek, this.transferId);
+    const wrapped = this.wrapped?.kekId === kek.id ? this.wrapped.bytes : fresh;
     db.prepare("INSERT INTO transfer_keys (transfer_id, kek_id, wrapped_key) VALUES (?, ?, ?)").run(
       this.transferId,
       kek.id,
-      kek.wrap(this.dek, this.transferId),
+      wrapped,
     );
     const insert = db.prepare(
       "INSERT INTO payload_chunks (transfer_id, kind, seq, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)",
@@ -175,7 +182,10 @@ export class PayloadSpool {
    * @throws DataKeyError DATA_KEY_KEK_ROTATING, DATA_KEY_KEK_STALE
    */
   wrappedKey(kek: Kek): { readonly kekId: string; readonly bytes: Uint8Array } {
-    return { kekId: kek.id, bytes: kek.wrap(this.dek, this.transferId) };
+    if (this.wrapped?.kekId !== kek.id) {
+      this.wrapped = { kekId: kek.id, bytes: kek.wrap(this.dek, this.transferId) };
+    }
+    return this.wrapped;
   }
 
   /** Deletes the spool file and forgets the data key (after commit or on failure). */

@@ -138,8 +138,8 @@ describe("unreferenced chunks are released after a grace; old payloads' refs are
     expect(refs()).toEqual([]);
 
     // The backfill notes A (the only stored payload) and only once.
-    expect(backfillPayloadRefs(node.ctx.db)).toBe(1);
-    expect(backfillPayloadRefs(node.ctx.db)).toBe(0);
+    expect(backfillPayloadRefs(node.ctx.db, own)).toBe(1);
+    expect(backfillPayloadRefs(node.ctx.db, own)).toBe(0);
     const noted = refs();
     expect(new Set(noted.map((r) => r.transfer_id))).toEqual(new Set([kept]));
     const manifest = noted.find((r) => r.manifest === 1)?.address ?? "";

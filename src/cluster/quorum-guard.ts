@@ -168,8 +168,10 @@ export function guardWritePort<P extends LedgerWritePort>(
       if (!changesState(options) && error instanceof ClusterError && error.code === "CLUSTER_UNAVAILABLE") {
         return queued(requests);
       }
-      // The majority went while this call waited: a state change gets the cluster's one Japanese 503.
-      if (!o.probe.hasQuorum() && changesState(options) && !(error instanceof ClusterError)) {
+      // The majority went while this call waited (the ordering gave up, or failed otherwise): a state
+      // change gets the cluster's one Japanese 503.
+      const gaveUp = !(error instanceof ClusterError) || error.code === "CLUSTER_UNAVAILABLE";
+      if (!o.probe.hasQuorum() && changesState(options) && gaveUp) {
         throw noQuorumError();
       }
       throw error;

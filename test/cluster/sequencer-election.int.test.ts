@@ -88,7 +88,9 @@ describe("sequencer election (real etcd)", () => {
     const left = await waitFor(
       async () => {
         const now = await candidates(prefix).catch(() => undefined);
-        return now !== undefined && now.length === 2 ? now : undefined;
+        // Two node1 keys (an ended candidacy before its lease expired, and the new one) are not yet the
+        // answer: wait, bounded, until exactly one per live sequencer is left.
+        return now !== undefined && now.length === 2 && new Set(now).size === 2 ? now : undefined;
       },
       { what: "one candidacy per live sequencer", timeoutMs: 30_000, intervalMs: 250 },
     );

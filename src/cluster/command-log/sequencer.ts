@@ -2,7 +2,7 @@
  * The sequencer: the one node, elected through etcd (its election recipe: a lease per candidate, the
  * lowest-revision key leads), that moves pending commands into the log in batches. Each append is one
  * etcd transaction that
- *   - compares the head key's mod revision with the one it read (nobody appended since),
+ *   - compares the head key's value with the one it follows (nobody appended since),
  *   - compares that its own election key still exists (its lease has not expired: a sequencer that lost
  *     leadership cannot append, even if it does not know yet),
  *   - compares each pending command's mod revision (it is still pending),
@@ -18,7 +18,8 @@
  * since a head value names one batch of one hash chain, never seen twice). The state machine judges
  * batch n+1 against its state with the batches still in flight run first (`PrepareBatch`'s `ahead`).
  * Transactions are settled strictly in log order; on any failure the leader waits for the rest, forgets
- * its speculative head and reads the head and the pending records from etcd again.
+ * its speculative head and reads the head and the pending records from etcd again (that bookkeeping,
+ * and the view of the pending records below, is `batches-in-flight.ts`).
  *
  * The leader does not read the pending records back for every batch: it reads them once when it starts
  * leading (oldest first) and keeps that view current from its watch on the pending prefix, started at
@@ -28,21 +29,27 @@
  * reconnection, a failed transaction — the leader reads the records again.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Etcd3, IKeyValue, Watcher } from "etcd3";
+import type { Etcd3, Watcher } from "etcd3";
 import { ClusterError } from "../errors.js";
 import {
-  GENESIS,
+  BatchesInFlight,
+  PendingView,
+  readHead,
+  type BatchInFlight,
+  type PreparedBatch,
+  type TakenRecord,
+} from "./batches-in-flight.js";
+import {
   MAX_BATCH_BYTES,
-  batchHash,
   checkCommand,
-  encodeBatch,
   type Command,
   type CommandBatch,
   type LogKeys,
   type LogPosition,
-  type RefusedCommand,
 } from "./command-batch.js";
 import { standForElection, type Candidacy } from "./sequencer-election.js";
+
+export type { BatchInFlight, PreparedBatch } from "./batches-in-flight.js";
 
 /**
  * What the state machine makes of the commands about to be ordered after `head`: the ones it accepts
@@ -56,18 +63,6 @@ export type PrepareBatch = (
   /** The batches written but not settled yet, in log order; the last one ends at `head`. */
   ahead: readonly BatchInFlight[],
 ) => Promise<PreparedBatch | undefined>;
-
-/** A batch this sequencer sent whose transaction it has not settled yet. */
-export interface BatchInFlight {
-  readonly batch: CommandBatch;
-  readonly position: LogPosition;
-}
-
-export interface PreparedBatch {
-  readonly accepted: readonly Command[];
-  readonly refused: readonly RefusedCommand[];
-  readonly checkpoint: boolean;
-}
 
 /** etcd's default --max-txn-ops. A batch of n commands needs 2 + n compares and 2 + n operations. */
 export const ETCD_DEFAULT_MAX_TXN_OPS = 128;
@@ -101,73 +96,6 @@ export interface RunningSequencer {
   stop(): Promise<void>;
 }
 
-interface Head {
-  position: LogPosition;
-  /** The head key's stored value, compared by the next batch's transaction (undefined: no head yet). */
-  value: string | undefined;
-}
-
-async function readHead(client: Etcd3, keys: LogKeys): Promise<Head> {
-  const r = await client.get(keys.head).exec();
-  const kv = r.kvs[0];
-  if (kv === undefined) return { position: GENESIS, value: undefined };
-  const value = kv.value.toString("utf8");
-  const head = JSON.parse(value) as LogPosition;
-  if (!Number.isSafeInteger(head.seq) || typeof head.hash !== "string") {
-    throw new ClusterError("CLUSTER_LOG_ENTRY_INVALID", "コマンドログの head が正しくありません", {});
-  }
-  return { position: head, value };
-}
-
-interface PendingRecord {
-  readonly value: Buffer;
-  readonly mod: string;
-}
-
-/** The leader's view of the pending records, oldest first (insertion order = create revision order). */
-class PendingView {
-  readonly records = new Map<string, PendingRecord>();
-  /** Records a batch in flight takes (not proposed again unless that batch fails). */
-  readonly taken = new Set<string>();
-  /** Must be read again before it is used. */
-  stale = true;
-
-  reset(kvs: readonly IKeyValue[]): void {
-    this.records.clear();
-    this.taken.clear();
-    for (const kv of kvs) this.put(kv);
-    this.stale = false;
-  }
-
-  /** A put keeps the record's place (a key is created once; a later put only changes its value). */
-  put(kv: IKeyValue): void {
-    this.records.set(kv.key.toString("utf8"), { value: kv.value, mod: kv.mod_revision });
-  }
-
-  delete(key: string): void {
-    this.records.delete(key);
-    this.taken.delete(key);
-  }
-
-  first(limit: number): { key: string; value: Buffer; mod: string }[] {
-    const out: { key: string; value: Buffer; mod: string }[] = [];
-    for (const [key, r] of this.records) {
-      if (out.length >= limit) break;
-      if (this.taken.has(key)) continue;
-      out.push({ key, value: r.value, mod: r.mod });
-    }
-    return out;
-  }
-}
-
-/** A sent batch: its transaction's outcome, settled in log order. */
-interface Sent extends BatchInFlight {
-  readonly taken: readonly { key: string; mod: string }[];
-  readonly worthABatch: boolean;
-  readonly outcome: Promise<{ succeeded: boolean } | { error: unknown }>;
-  done: boolean;
-}
-
 export function startSequencer(o: SequencerOptions): RunningSequencer {
   const maxBatch = Math.max(1, Math.min(o.maxBatch ?? 1000, (o.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS) - 8));
   const maxInFlight = Math.max(1, o.maxInFlight ?? 3);
@@ -195,13 +123,16 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       });
     };
     const view = new PendingView();
-    /** Batches sent and not settled yet, in log order. */
-    const inFlight: Sent[] = [];
-    /**
-     * The head after the last batch sent: what the next batch follows (speculative until that batch's
-     * transaction settles). Undefined: read it from etcd.
-     */
-    let tip: Head | undefined;
+    const inFlight = new BatchesInFlight({
+      client: o.client,
+      keys: o.keys,
+      campaignKey,
+      view,
+      onAppend: (f) => {
+        appended++;
+        o.onAppend?.(f.position, f.batch.commands.length, f.batch);
+      },
+    });
 
     /** Reads every pending record (oldest first) and watches the prefix from just after that read. */
     const resync = async (): Promise<void> => {
@@ -230,103 +161,20 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       view.reset(read.kvs);
     };
 
-    /**
-     * Settles, in log order, the batches whose transaction finished. A batch that failed (or whose
-     * outcome is unknown) ends the pipeline: the later ones follow it, so all are waited for, the
-     * speculative head is forgotten and the pending records are read again.
-     */
-    const settle = async (): Promise<void> => {
-      for (let f = inFlight[0]; f?.done === true; f = inFlight[0]) {
-        inFlight.shift();
-        const r = await f.outcome;
-        if ("error" in r || !r.succeeded) {
-          view.stale = true;
-          tip = undefined;
-          await Promise.all(inFlight.splice(0).map((later) => later.outcome));
-          if ("error" in r) throw r.error;
-          return;
-        }
-        for (const t of f.taken) view.delete(t.key);
-        if (f.worthABatch) {
-          appended++;
-          o.onAppend?.(f.position, f.batch.commands.length, f.batch);
-        }
-      }
-    };
-
-    /** Waits for every batch in flight and settles them. */
-    const drain = async (): Promise<void> => {
-      await Promise.all(inFlight.map((f) => f.outcome));
-      await settle();
-    };
-
-    /** Sends one all-or-nothing etcd transaction: the batch, the new head, the pending records removed. */
-    const send = (
-      head: Head,
-      prepared: PreparedBatch,
-      taken: readonly { key: string; mod: string }[],
-    ): void => {
-      const seq = head.position.seq + 1;
-      const batch = {
-        seq,
-        prev: head.position.hash,
-        commands: prepared.accepted,
-        ...(prepared.refused.length > 0 ? { refused: prepared.refused } : {}),
-        ...(prepared.checkpoint ? { checkpoint: true as const } : {}),
-      };
-      const encoded = encodeBatch(batch);
-      const position = { seq, hash: batchHash(encoded) };
-      const value = JSON.stringify(position);
-      let txn =
-        head.value === undefined
-          ? o.client.if(o.keys.head, "Version", "==", 0)
-          : o.client.if(o.keys.head, "Value", "==", head.value);
-      txn = txn.and(campaignKey, "Create", ">", 0);
-      for (const t of taken) txn = txn.and(t.key, "Mod", "==", t.mod);
-      const worthABatch = batch.commands.length > 0 || prepared.refused.length > 0 || prepared.checkpoint;
-      const ops = [
-        ...(worthABatch
-          ? [o.client.put(o.keys.logKey(seq)).value(encoded), o.client.put(o.keys.head).value(value)]
-          : []),
-        ...taken.map((t) => o.client.delete().key(t.key)),
-      ];
-      if (ops.length === 0) return;
-      for (const t of taken) view.taken.add(t.key);
-      const sent: Sent = {
-        batch,
-        position,
-        taken,
-        worthABatch,
-        outcome: txn
-          .then(...ops)
-          .commit()
-          .then(
-            (result) => ({ succeeded: result.succeeded }),
-            (error: unknown) => ({ error }),
-          ),
-        done: false,
-      };
-      void sent.outcome.then(() => {
-        sent.done = true;
-      });
-      inFlight.push(sent);
-      if (worthABatch) tip = { position, value };
-    };
-
     /** Forms and sends the next batch after the tip: "sent", "idle" (nothing to send) or "not-now". */
     const sendNext = async (): Promise<"sent" | "idle" | "not-now"> => {
-      const head = tip ?? (await readHead(o.client, o.keys));
-      tip = head;
+      const head = inFlight.tip ?? (await readHead(o.client, o.keys));
+      inFlight.tip = head;
       const pending = view.first(maxBatch);
       if (pending.length === 0) {
-        if (inFlight.length === 0 && o.idleCheckpoint?.(head.position) === true) {
-          send(head, { accepted: [], refused: [], checkpoint: true }, []);
+        if (inFlight.count === 0 && o.idleCheckpoint?.(head.position) === true) {
+          inFlight.send(head, { accepted: [], refused: [], checkpoint: true }, []);
           return "sent";
         }
         return "idle";
       }
       const commands: Command[] = [];
-      const taken: { key: string; mod: string }[] = [];
+      const taken: TakenRecord[] = [];
       const dropped: string[] = [];
       let size = 0;
       for (const kv of pending) {
@@ -351,7 +199,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
             count: dropped.length,
           }),
         );
-      const ahead = inFlight.map((f) => ({ batch: f.batch, position: f.position }));
+      const ahead = inFlight.ahead();
       const prepared =
         o.prepare === undefined
           ? { accepted: commands, refused: [], checkpoint: false }
@@ -359,7 +207,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       if (prepared === undefined) return "not-now";
       // A command the state machine neither accepted nor refused stays pending for the next batch.
       const decided = new Set([...prepared.accepted, ...prepared.refused].map((c) => o.keys.pending + c.id));
-      send(
+      inFlight.send(
         head,
         prepared,
         taken.filter((t) => decided.has(t.key) || dropped.includes(t.key)),
@@ -374,36 +222,36 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
           rearm();
           if (view.stale) {
             // The records taken by batches in flight stay in etcd until those commit: settle them first.
-            await drain();
+            await inFlight.drain();
             await resync();
           }
-          await settle();
+          await inFlight.settle();
           if (view.stale) continue;
-          if (inFlight.length < maxInFlight) {
+          if (inFlight.count < maxInFlight) {
             const next = await sendNext();
             if (next === "sent") continue;
-            if (next === "not-now" && inFlight.length === 0) {
+            if (next === "not-now" && inFlight.count === 0) {
               await sleep(5);
               continue;
             }
           }
           // Wait for the oldest batch's transaction, a new submission (when another batch fits), or a while.
           const waits: Promise<unknown>[] = [];
-          const oldest = inFlight[0];
-          if (oldest !== undefined) waits.push(oldest.outcome);
-          if (inFlight.length < maxInFlight) waits.push(wake.promise);
+          const oldest = inFlight.oldest;
+          if (oldest !== undefined) waits.push(oldest);
+          if (inFlight.count < maxInFlight) waits.push(wake.promise);
           if (oldest === undefined) waits.push(sleep(idleWaitMs));
           await Promise.race(waits);
         } catch (error) {
-          await drain().catch(() => undefined);
+          await inFlight.drain().catch(() => undefined);
           view.stale = true;
-          tip = undefined;
+          inFlight.tip = undefined;
           onError(error);
           await sleep(200);
         }
       }
     } finally {
-      await drain().catch(() => undefined);
+      await inFlight.drain().catch(() => undefined);
       await watcher?.cancel().catch(() => undefined);
     }
   };

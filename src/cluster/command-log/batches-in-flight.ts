@@ -1,0 +1,234 @@
+/**
+ * The sequencer's bookkeeping while it leads (`sequencer.ts`): its view of the pending records, and the
+ * batches it sent whose etcd transactions have not settled yet.
+ *
+ * - **Pending view.** The leader reads the pending records once when it starts leading (oldest first) and
+ *   keeps the view current from its watch on the pending prefix. The view only proposes: each batch's
+ *   transaction still compares every record's mod revision; on any doubt the view is marked stale and
+ *   read again.
+ * - **Batches in flight.** Each batch's transaction compares the head's *value* (the {seq, hash} of the
+ *   batch it follows, known before that one commits), so batch n+1 is sent while batch n is agreed and
+ *   fsynced. They are settled strictly in log order; a failed (or unknown) one ends the pipeline: the
+ *   later ones are waited for (they fail their compare), the speculative head is forgotten and the view
+ *   is marked stale.
+ */
+import type { Etcd3, IKeyValue } from "etcd3";
+import { ClusterError } from "../errors.js";
+import {
+  GENESIS,
+  batchHash,
+  encodeBatch,
+  type Command,
+  type CommandBatch,
+  type LogKeys,
+  type LogPosition,
+  type RefusedCommand,
+} from "./command-batch.js";
+
+/** A batch this sequencer sent whose transaction it has not settled yet. */
+export interface BatchInFlight {
+  readonly batch: CommandBatch;
+  readonly position: LogPosition;
+}
+
+export interface PreparedBatch {
+  readonly accepted: readonly Command[];
+  readonly refused: readonly RefusedCommand[];
+  readonly checkpoint: boolean;
+}
+
+export interface Head {
+  position: LogPosition;
+  /** The head key's stored value, compared by the next batch's transaction (undefined: no head yet). */
+  value: string | undefined;
+}
+
+export async function readHead(client: Etcd3, keys: LogKeys): Promise<Head> {
+  const r = await client.get(keys.head).exec();
+  const kv = r.kvs[0];
+  if (kv === undefined) return { position: GENESIS, value: undefined };
+  const value = kv.value.toString("utf8");
+  const head = JSON.parse(value) as LogPosition;
+  if (!Number.isSafeInteger(head.seq) || typeof head.hash !== "string") {
+    throw new ClusterError("CLUSTER_LOG_ENTRY_INVALID", "コマンドログの head が正しくありません", {});
+  }
+  return { position: head, value };
+}
+
+interface PendingRecord {
+  readonly value: Buffer;
+  readonly mod: string;
+}
+
+/** A pending record the next batch takes: its key and the mod revision its transaction compares. */
+export interface TakenRecord {
+  readonly key: string;
+  readonly mod: string;
+}
+
+/** The leader's view of the pending records, oldest first (insertion order = create revision order). */
+export class PendingView {
+  readonly records = new Map<string, PendingRecord>();
+  /** Records a batch in flight takes (not proposed again unless that batch fails). */
+  readonly taken = new Set<string>();
+  /** Must be read again before it is used. */
+  stale = true;
+
+  reset(kvs: readonly IKeyValue[]): void {
+    this.records.clear();
+    this.taken.clear();
+    for (const kv of kvs) this.put(kv);
+    this.stale = false;
+  }
+
+  /** A put keeps the record's place (a key is created once; a later put only changes its value). */
+  put(kv: IKeyValue): void {
+    this.records.set(kv.key.toString("utf8"), { value: kv.value, mod: kv.mod_revision });
+  }
+
+  delete(key: string): void {
+    this.records.delete(key);
+    this.taken.delete(key);
+  }
+
+  first(limit: number): { key: string; value: Buffer; mod: string }[] {
+    const out: { key: string; value: Buffer; mod: string }[] = [];
+    for (const [key, r] of this.records) {
+      if (out.length >= limit) break;
+      if (this.taken.has(key)) continue;
+      out.push({ key, value: r.value, mod: r.mod });
+    }
+    return out;
+  }
+}
+
+/** A sent batch: its transaction's outcome, settled in log order. */
+interface Sent extends BatchInFlight {
+  readonly taken: readonly TakenRecord[];
+  readonly worthABatch: boolean;
+  readonly outcome: Promise<{ succeeded: boolean } | { error: unknown }>;
+  done: boolean;
+}
+
+/** The batches one leader sent and has not settled, in log order, and the head the next one follows. */
+export class BatchesInFlight {
+  readonly #client: Etcd3;
+  readonly #keys: LogKeys;
+  readonly #campaignKey: string;
+  readonly #view: PendingView;
+  readonly #onAppend: (f: BatchInFlight) => void;
+  readonly #sent: Sent[] = [];
+  /**
+   * The head after the last batch sent: what the next batch follows (speculative until that batch's
+   * transaction settles). Undefined: read it from etcd.
+   */
+  tip: Head | undefined;
+
+  constructor(o: {
+    client: Etcd3;
+    keys: LogKeys;
+    /** The leader's election key: every batch compares that it still exists. */
+    campaignKey: string;
+    view: PendingView;
+    /** Called for each batch worth a log record once its transaction committed, in log order. */
+    onAppend: (f: BatchInFlight) => void;
+  }) {
+    this.#client = o.client;
+    this.#keys = o.keys;
+    this.#campaignKey = o.campaignKey;
+    this.#view = o.view;
+    this.#onAppend = o.onAppend;
+  }
+
+  get count(): number {
+    return this.#sent.length;
+  }
+
+  /** The oldest batch's outcome (undefined: none in flight). */
+  get oldest(): Promise<unknown> | undefined {
+    return this.#sent[0]?.outcome;
+  }
+
+  /** The batches in flight, in log order (what the state machine runs first when judging the next). */
+  ahead(): BatchInFlight[] {
+    return this.#sent.map((f) => ({ batch: f.batch, position: f.position }));
+  }
+
+  /**
+   * Settles, in log order, the batches whose transaction finished. A batch that failed (or whose
+   * outcome is unknown) ends the pipeline: the later ones follow it, so all are waited for, the
+   * speculative head is forgotten and the pending records are read again.
+   */
+  async settle(): Promise<void> {
+    for (let f = this.#sent[0]; f?.done === true; f = this.#sent[0]) {
+      this.#sent.shift();
+      const r = await f.outcome;
+      if ("error" in r || !r.succeeded) {
+        this.#view.stale = true;
+        this.tip = undefined;
+        await Promise.all(this.#sent.splice(0).map((later) => later.outcome));
+        if ("error" in r) throw r.error;
+        return;
+      }
+      for (const t of f.taken) this.#view.delete(t.key);
+      if (f.worthABatch) this.#onAppend(f);
+    }
+  }
+
+  /** Waits for every batch in flight and settles them. */
+  async drain(): Promise<void> {
+    await Promise.all(this.#sent.map((f) => f.outcome));
+    await this.settle();
+  }
+
+  /** Sends one all-or-nothing etcd transaction: the batch, the new head, the pending records removed. */
+  send(head: Head, prepared: PreparedBatch, taken: readonly TakenRecord[]): void {
+    const client = this.#client;
+    const keys = this.#keys;
+    const seq = head.position.seq + 1;
+    const batch = {
+      seq,
+      prev: head.position.hash,
+      commands: prepared.accepted,
+      ...(prepared.refused.length > 0 ? { refused: prepared.refused } : {}),
+      ...(prepared.checkpoint ? { checkpoint: true as const } : {}),
+    };
+    const encoded = encodeBatch(batch);
+    const position = { seq, hash: batchHash(encoded) };
+    const value = JSON.stringify(position);
+    let txn =
+      head.value === undefined
+        ? client.if(keys.head, "Version", "==", 0)
+        : client.if(keys.head, "Value", "==", head.value);
+    txn = txn.and(this.#campaignKey, "Create", ">", 0);
+    for (const t of taken) txn = txn.and(t.key, "Mod", "==", t.mod);
+    const worthABatch = batch.commands.length > 0 || prepared.refused.length > 0 || prepared.checkpoint;
+    const ops = [
+      ...(worthABatch
+        ? [client.put(keys.logKey(seq)).value(encoded), client.put(keys.head).value(value)]
+        : []),
+      ...taken.map((t) => client.delete().key(t.key)),
+    ];
+    if (ops.length === 0) return;
+    for (const t of taken) this.#view.taken.add(t.key);
+    const sent: Sent = {
+      batch,
+      position,
+      taken,
+      worthABatch,
+      outcome: txn
+        .then(...ops)
+        .commit()
+        .then(
+          (result) => ({ succeeded: result.succeeded }),
+          (error: unknown) => ({ error }),
+        ),
+      done: false,
+    };
+    void sent.outcome.then(() => {
+      sent.done = true;
+    });
+    this.#sent.push(sent);
+    if (worthABatch) this.tip = { position, value };
+  }
+}

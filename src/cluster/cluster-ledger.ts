@@ -411,7 +411,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     this.#applied++;
     this.#refused += applied.refused.length;
     this.#ordering.settle(applied, batch.commands);
-    if (applied.checkpoint) this.#cadence.flagged();
+    if (applied.checkpoint) this.#cadence.flagged(Date.now(), applied.position.ledgerSize);
     this.#publication.afterApply(
       batch.commands.map((c) => c.id),
       applied.refused,

@@ -11,6 +11,9 @@
  *   `checkpointIntervalMs` while entries are unsigned, and promptly (spaced by
  *   {@link CHECKPOINT_REQUEST_SPACING_MS}) when a node asked for one; with nothing pending it writes an
  *   empty checkpoint batch when entries are unsigned and someone waits or the interval passed.
+ *   "Unsigned" counts from the last checkpoint *batch*, not from the last signed checkpoint: signing runs
+ *   in a task of its own after the batch is applied, so the signed size lags, and judging by it wrote a
+ *   second checkpoint batch at the same size while a waiter waited for the first to be published.
  * - **Apply at once.** The batch just committed in etcd is applied here immediately (the follower then
  *   finds it applied), so the next batch can be prepared without waiting for the watch and the read back.
  * - **Batches in flight.** The next batch is prepared while earlier ones are still being committed: those
@@ -35,6 +38,8 @@ export const CHECKPOINT_REQUEST_SPACING_MS = 100;
 export class CheckpointCadence {
   readonly intervalMs: number;
   #lastFlagAt = 0;
+  /** The ledger size of the last checkpoint batch this node applied (0: none seen since it started). */
+  #coveredSize = 0;
 
   constructor(intervalMs: number) {
     this.intervalMs = intervalMs;
@@ -54,11 +59,20 @@ export class CheckpointCadence {
     return now - this.#lastFlagAt >= this.intervalMs;
   }
 
-  /** A checkpoint batch was flagged or applied now. */
-  flagged(now = Date.now()): void {
+  /** A checkpoint batch was flagged or applied now (`ledgerSize`: the size it checkpoints, if applied). */
+  flagged(now = Date.now(), ledgerSize?: number): void {
     this.#lastFlagAt = Math.max(this.#lastFlagAt, now);
+    if (ledgerSize !== undefined) this.#coveredSize = Math.max(this.#coveredSize, ledgerSize);
+  }
+
+  /** The ledger size the last applied checkpoint batch checkpoints. */
+  get coveredSize(): number {
+    return this.#coveredSize;
   }
 }
+
+const hasEntries = (batch: CommandBatch): boolean =>
+  batch.commands.some((c) => (c.body as { type?: string }).type === LEDGER_APPEND);
 
 export interface LedgerSequencingOptions {
   readonly client: Etcd3;
@@ -80,6 +94,7 @@ export interface LedgerSequencingOptions {
 
 /** Stands for sequencer; the batches it writes are judged by, and applied at once to, this node's state. */
 export function startLedgerSequencing(o: LedgerSequencingOptions): RunningSequencer {
+  const signedSize = (): number => o.storage.latestCheckpoint()?.size ?? 0;
   return startSequencer({
     client: o.client,
     keys: o.keys,
@@ -106,15 +121,24 @@ export function startLedgerSequencing(o: LedgerSequencingOptions): RunningSequen
       if (follower !== undefined && o.state.position().seq < need) {
         await follower.waitFor(need, 5000).catch(() => undefined);
       }
-      const prepared = o.state.prepare(head, commands, unapplied());
+      const before = unapplied();
+      const prepared = o.state.prepare(head, commands, before);
       if (prepared === undefined) return undefined;
       const entries = prepared.accepted.some((c) => (c.body as { type?: string }).type === LEDGER_APPEND);
-      return { ...prepared, checkpoint: o.cadence.flagBatch(prepared.checkpoint, entries) };
+      // Entries no checkpoint batch covers yet, up to the end of this batch: the state's own (applied
+      // after the last checkpoint batch it applied), then the batches in flight in order.
+      let uncovered = o.state.position().ledgerSize > Math.max(signedSize(), o.cadence.coveredSize);
+      for (const a of before) {
+        if (hasEntries(a.batch)) uncovered = true;
+        if (a.batch.checkpoint === true) uncovered = false;
+      }
+      uncovered ||= entries;
+      return { ...prepared, checkpoint: uncovered && o.cadence.flagBatch(prepared.checkpoint, entries) };
     },
     idleCheckpoint: (head) => {
       const p = o.state.position();
       if (p.seq !== head.seq) return false;
-      const signed = o.storage.latestCheckpoint()?.size ?? 0;
+      const signed = Math.max(signedSize(), o.cadence.coveredSize);
       const wanted = o.checkpointWanted() || o.cadence.intervalPassed();
       if (p.ledgerSize <= signed || !wanted) return false;
       o.cadence.flagged();

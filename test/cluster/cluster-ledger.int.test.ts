@@ -11,6 +11,8 @@ import Database from "better-sqlite3";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CommandBatch } from "../../src/cluster/command-log/command-batch.js";
+import { LEDGER_APPEND } from "../../src/cluster/state-command.js";
 import { isCodedError } from "../../src/coded-error.js";
 import { fsck } from "../../src/ledger/fsck.js";
 import { toHex } from "../../src/ledger/verify/encoding.js";
@@ -157,6 +159,39 @@ describe("the replicated state machine", () => {
       expect(rows).toHaveLength(20);
       expect(testRows(n.db)).toEqual(testRows(leader.db));
     }
+  }, 60_000);
+});
+
+describe("checkpoint batches", () => {
+  it("writes no empty checkpoint batch for entries a checkpoint batch already covers", async () => {
+    const n1 = online()[0] as Node;
+    const from = n1.ledger.status().seq;
+    // Each round: one entry, then a wait for the published checkpoint covering it (a waiter asks the
+    // sequencer for a checkpoint batch, and keeps wanting one until it is published).
+    for (let round = 0; round < 6; round++) {
+      const [r] = await n1.ledger.append([{ record: noteRecord(50_000 + round) }], {
+        command: put(`checkpoint-${round}`, n1.name),
+      });
+      await n1.ledger.checkpointCovering(r?.index ?? -1);
+    }
+    await sleep(1000);
+    await converged();
+    const stored = await n1.client.getAll().prefix("cluster-ledger/log/").strings();
+    const batches = Object.entries(stored)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([, v]) => JSON.parse(v) as CommandBatch)
+      .filter((b) => b.seq > from);
+    expect(batches.filter((b) => b.checkpoint === true).length).toBeGreaterThanOrEqual(6);
+    // Every checkpoint batch covers at least one entry no earlier checkpoint batch covered.
+    let uncovered = false;
+    const extra: number[] = [];
+    for (const b of batches) {
+      if (b.commands.some((c) => (c.body as { type?: string }).type === LEDGER_APPEND)) uncovered = true;
+      if (b.checkpoint !== true) continue;
+      if (!uncovered) extra.push(b.seq);
+      uncovered = false;
+    }
+    expect(extra).toEqual([]);
   }, 60_000);
 });
 

@@ -25,13 +25,13 @@ import {
   SCHEMA,
   SCHEMA_VERSION,
 } from "./sqlite-log-schema.js";
+import { prepareLogStatements, type LogStatements } from "./sqlite-log-statements.js";
+import { MultiRowInserts } from "./sqlite-multi-insert.js";
 import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
 const LEVELS = 64;
 /** Page size of new ledger files. https://www.sqlite.org/pragma.html#pragma_page_size */
 export const PAGE_BYTES = 16 * 1024;
-/** Rows per multi-row INSERT (SQLite allows 32,766 parameters; 100 rows × 3 columns is far below). */
-const ROWS_PER_INSERT = 100;
 
 /** Options for creating a new log file. */
 export interface CreateLogOptions {
@@ -136,89 +136,16 @@ export class SqliteLog implements LogStorage {
   readonly origin: string;
   readonly verifierKey: string;
   readonly #db: Database.Database;
-  readonly #q;
+  readonly #q: LogStatements;
+  readonly #inserts: MultiRowInserts;
 
   constructor(db: Database.Database) {
     this.#db = db;
     const meta = db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?");
     this.origin = meta.get("origin")?.value ?? "";
     this.verifierKey = meta.get("verifierKey")?.value ?? "";
-    this.#q = {
-      size: db.prepare<[], { n: number | null }>("SELECT MAX(idx) + 1 AS n FROM entries"),
-      entry: db.prepare<[number], { entry: Buffer; leaf_hash: Buffer }>(
-        "SELECT entry, leaf_hash FROM entries WHERE idx = ?",
-      ),
-      leafHash: db.prepare<[number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM entries WHERE idx = ?"),
-      node: db.prepare<[number], { hash: Buffer }>("SELECT hash FROM nodes WHERE key = ?"),
-      insertEntry: db.prepare("INSERT INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)"),
-      insertNode: db.prepare("INSERT INTO nodes (key, hash) VALUES (?, ?)"),
-      insertKey: db.prepare("INSERT OR IGNORE INTO entry_keys (key, idx) VALUES (?, ?)"),
-      insertRecord: db.prepare("INSERT INTO record_hashes (idx, position, hash) VALUES (?, ?, ?)"),
-      // Look-ups read the main and the recent table of each index (`sqlite-log-schema.ts`).
-      byLeafHash: db
-        .prepare<[Buffer, Buffer], number>(
-          "SELECT idx FROM leaf_index WHERE leaf_hash = ? UNION SELECT idx FROM leaf_index_recent WHERE leaf_hash = ? ORDER BY idx",
-        )
-        .pluck(),
-      byKey: db
-        .prepare<[string, string], number>(
-          "SELECT idx FROM entry_keys WHERE key = ? UNION SELECT idx FROM entry_keys_recent WHERE key = ? ORDER BY idx",
-        )
-        .pluck(),
-      // An index row whose entry row is gone still comes back (null leaf hash): the caller must see it.
-      keyedLeafHashes: db
-        .prepare<[string, string], [number, Buffer | null]>(
-          `SELECT k.idx, e.leaf_hash FROM (SELECT idx FROM entry_keys WHERE key = ? UNION SELECT idx FROM entry_keys_recent WHERE key = ?) AS k
-           LEFT JOIN entries AS e ON e.idx = k.idx ORDER BY k.idx`,
-        )
-        .raw(),
-      latestByKey: db
-        .prepare<[string, number, number], number>(
-          "SELECT idx FROM entry_keys WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
-        )
-        .pluck(),
-      latestRecentByKey: db
-        .prepare<[string, number, number], number>(
-          "SELECT idx FROM entry_keys_recent WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
-        )
-        .pluck(),
-      byRecord: db.prepare<[Buffer], { idx: number; position: number }>(
-        "SELECT idx, position FROM record_hashes WHERE hash = ? ORDER BY idx, position",
-      ),
-      records: db.prepare<[number], { hash: Buffer }>(
-        "SELECT hash FROM record_hashes WHERE idx = ? ORDER BY position",
-      ),
-      latest: db.prepare<[], { size: number; root: Buffer; note: string }>(
-        "SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1",
-      ),
-      scanCheckpoints: db.prepare<[], { size: number; root: Buffer; note: string }>(
-        "SELECT size, root, note FROM checkpoints ORDER BY size",
-      ),
-      insertCheckpoint: db.prepare("INSERT INTO checkpoints (size, root, note) VALUES (?, ?, ?)"),
-      scanEntries: db
-        .prepare<[], [number, Buffer, Buffer]>("SELECT idx, entry, leaf_hash FROM entries ORDER BY idx")
-        .raw(),
-      firstEntries: db
-        .prepare<[number], [number, Buffer, Buffer]>(
-          "SELECT idx, entry, leaf_hash FROM entries ORDER BY idx LIMIT ?",
-        )
-        .raw(),
-      entriesAfter: db
-        .prepare<[number, number], [number, Buffer, Buffer]>(
-          "SELECT idx, entry, leaf_hash FROM entries WHERE idx > ? ORDER BY idx LIMIT ?",
-        )
-        .raw(),
-      entriesPage: db
-        .prepare<[number, number, number], [number, Buffer, Buffer]>(
-          "SELECT idx, entry, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?",
-        )
-        .raw(),
-      scanNodes: db
-        .prepare<[number, number], [number, Buffer]>(
-          "SELECT key, hash FROM nodes WHERE key > ? ORDER BY key LIMIT ?",
-        )
-        .raw(),
-    };
+    this.#q = prepareLogStatements(db);
+    this.#inserts = new MultiRowInserts(db);
   }
 
   size(): number {
@@ -256,8 +183,7 @@ export class SqliteLog implements LogStorage {
             expected: batch.firstIndex,
           });
         }
-        // Rows go in through multi-row INSERTs (ROWS_PER_INSERT at a time): one statement call per
-        // many rows is what makes a large group commit cheap.
+        // Rows go in through multi-row INSERTs (`sqlite-multi-insert.ts`).
         const entryRows: unknown[] = [];
         const keyRows: unknown[] = [];
         const leafRows: unknown[] = [];
@@ -275,45 +201,16 @@ export class SqliteLog implements LogStorage {
         });
         const nodeRows: unknown[] = [];
         for (const n of batch.nodes) nodeRows.push(nodeKey(n.level, n.index), n.hash);
-        this.#insertRows("entries (idx, entry, leaf_hash)", 3, entryRows);
-        this.#insertRows("leaf_index_recent (leaf_hash, idx)", 2, leafRows, "OR IGNORE ");
-        this.#insertRows("entry_keys_recent (key, idx)", 2, keyRows, "OR IGNORE ");
-        this.#insertRows("nodes (key, hash)", 2, nodeRows);
+        this.#inserts.insert("entries (idx, entry, leaf_hash)", 3, entryRows);
+        this.#inserts.insert("leaf_index_recent (leaf_hash, idx)", 2, leafRows, "OR IGNORE ");
+        this.#inserts.insert("entry_keys_recent (key, idx)", 2, keyRows, "OR IGNORE ");
+        this.#inserts.insert("nodes (key, hash)", 2, nodeRows);
         const end = batch.firstIndex + batch.entries.length;
         if (Math.floor(end / INDEX_MERGE_ENTRIES) > Math.floor(batch.firstIndex / INDEX_MERGE_ENTRIES)) {
           this.#db.exec(MERGE_RECENT_INDEX);
         }
       })
       .immediate();
-  }
-
-  /** Inserts `values` (`width` per row) with statements of up to ROWS_PER_INSERT rows each. */
-  #insertRows(into: string, width: number, values: readonly unknown[], or = ""): void {
-    const rows = values.length / width;
-    let at = 0;
-    for (; rows - at / width >= ROWS_PER_INSERT; at += ROWS_PER_INSERT * width) {
-      this.#multiInsert(into, width, ROWS_PER_INSERT, or).run(values.slice(at, at + ROWS_PER_INSERT * width));
-    }
-    const rest = rows - at / width;
-    if (rest > 0) this.#multiInsert(into, width, rest, or).run(values.slice(at));
-  }
-
-  /** Multi-row INSERTs by table and row count (≤ ROWS_PER_INSERT sizes per table, so the map stays small). */
-  readonly #statements = new Map<string, Database.Statement>();
-
-  #multiInsert(into: string, width: number, rows: number, or: string): Database.Statement {
-    // Looked up by a short key: building the statement's text (hundreds of placeholders) on every call
-    // was ≈ 6 % of a durable append's CPU.
-    const key = `${or}${into}#${rows}`;
-    let statement = this.#statements.get(key);
-    if (statement === undefined) {
-      const row = `(${Array.from({ length: width }, () => "?").join(", ")})`;
-      statement = this.#db.prepare(
-        `INSERT ${or}INTO ${into} VALUES ${Array.from({ length: rows }, () => row).join(", ")}`,
-      );
-      this.#statements.set(key, statement);
-    }
-    return statement;
   }
 
   findByLeafHash(leafHash: Uint8Array): number[] {

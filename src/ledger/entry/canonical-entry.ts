@@ -6,6 +6,7 @@
 import { LedgerError } from "../errors.js";
 import { fromUtf8, utf8 } from "../verify/encoding.js";
 import { canonicalJson, isCanonicalSortedText, isCanonicalText } from "./canonical-json.js";
+import { isPlainCanonical } from "./canonical-scan.js";
 import { compileCheck } from "./compiled-check.js";
 import { compileJsonWriter } from "./compiled-json.js";
 import { operationRecordSchema, type OperationRecord } from "./operation-record.js";
@@ -84,7 +85,9 @@ export function decodeEntry(bytes: Uint8Array): OperationRecord {
   } catch (cause) {
     throw new LedgerError("LEDGER_ENTRY_INVALID", "操作記録が JSON ではありません", {}, { cause });
   }
-  // The usual stored entry: valid, keys in order — only the text's exact form is left to compare.
+  // The usual stored entry: plain text already in JCS form (one scan over the bytes) and valid.
+  if (isPlainCanonical(bytes) && fastCheck(raw)) return raw as OperationRecord;
+  // Valid, keys in order — only the text's exact form is left to compare.
   if (checkSafely(isSortedValidRecord, raw)) {
     if (!isCanonicalSortedText(raw, text)) {
       throw new LedgerError("LEDGER_ENTRY_NOT_CANONICAL", "操作記録が正規形 (RFC 8785) ではありません");

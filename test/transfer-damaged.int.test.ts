@@ -70,6 +70,24 @@ describe("a transfer damaged on every copy", () => {
     expect(Buffer.from(got.bytes).equals(standard)).toBe(true);
   });
 
+  it("while a chunk of it is repaired from a peer: refused with the retryable 503 TRANSFER_REPAIRING, then served", async () => {
+    health.holdTransfer(intact.id);
+    try {
+      const held = await downloadStandard(t.receiver, intact.id);
+      if (!("refused" in held)) throw new Error("served while its chunk was being repaired");
+      expectCode(held.refused, 503, "TRANSFER_REPAIRING");
+      // Only that transfer: the other one of the same parties is served meanwhile.
+      const other = await downloadStandard(t.receiver, damaged.id);
+      if ("refused" in other) throw new Error(`refused: ${other.refused.status}`);
+      expect((await detail(t.receiver, intact.id)).damaged).toBe(false);
+    } finally {
+      health.releaseTransfer(intact.id);
+    }
+    const got = await downloadStandard(t.receiver, intact.id);
+    if ("refused" in got) throw new Error(`refused: ${got.refused.status}`);
+    expect(Buffer.from(got.bytes).equals(standard)).toBe(true);
+  });
+
   it("marked by the repair's function: both parties see it in the detail and in their lists", async () => {
     health.markDamaged(damaged.id);
     health.markDamaged(unsent.id);

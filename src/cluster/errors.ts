@@ -1,3 +1,4 @@
+import { EtcdError, GRPCGenericError } from "etcd3";
 import { CodedError } from "../coded-error.js";
 
 /** Codes of the cluster domain (etcd, peers, processes). */
@@ -40,4 +41,23 @@ export type ClusterErrorCode =
 /** The cluster domain's error: stable code, log-safe context, optional cause. */
 export class ClusterError extends CodedError<ClusterErrorCode> {
   override readonly name = "ClusterError";
+}
+
+/**
+ * An error of the etcd client library rather than ours — its gRPC errors (`GRPC…Error`, `EtcdError`) or
+ * the circuit breaker it opens in front of an etcd member that kept failing (cockatiel's
+ * BrokenCircuitError: "Execution prevented because the circuit breaker is open", named plain `Error`) —
+ * as the coded CLUSTER_UNAVAILABLE (etcd cannot be reached for now; the caller retries). Anything else:
+ * undefined.
+ */
+export function etcdClientError(error: unknown): ClusterError | undefined {
+  if (!(error instanceof Error) || error instanceof CodedError) return undefined;
+  const breaker = "isBrokenCircuitError" in error;
+  if (!breaker && !(error instanceof GRPCGenericError) && !(error instanceof EtcdError)) return undefined;
+  return new ClusterError(
+    "CLUSTER_UNAVAILABLE",
+    "etcd に接続できません (しばらくして再試行します)",
+    { etcd: breaker ? "circuit-breaker-open" : error.constructor.name },
+    { cause: error },
+  );
 }

@@ -19,6 +19,7 @@
 import https from "node:https";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { Range, type Etcd3 } from "etcd3";
+import { isCodedError } from "../coded-error.js";
 import { nodeIdentity } from "../crypto/pki/index.js";
 import { verifyConsistency } from "../ledger/verify/consistency.js";
 import { fromHex } from "../ledger/verify/encoding.js";
@@ -238,13 +239,39 @@ async function fetchGap(
 }
 
 /**
+ * Applies one fetched batch; a failure that is not one of our coded errors (a bug, a library's own
+ * error) is given the code CLUSTER_APPLY_FAILED and the batch's position, so the node's log names it.
+ */
+function applyFetched(
+  o: CatchUpOptions,
+  g: { batch: CommandBatch; position: LogPosition },
+  peer: string,
+): void {
+  try {
+    o.apply(g.batch, g.position);
+  } catch (cause) {
+    if (isCodedError(cause)) throw cause;
+    throw new ClusterError(
+      "CLUSTER_APPLY_FAILED",
+      "ピアから取得したバッチを適用できませんでした",
+      { seq: g.position.seq, peer, error: cause instanceof Error ? cause.name : typeof cause },
+      { cause },
+    );
+  }
+}
+
+/**
  * Fetches, checks and applies the batches etcd no longer holds, from the first peer that passes every
  * check.
  * @throws ClusterError CLUSTER_LOG_TRIMMED when no peer could serve a gap that checks out
  */
 export async function catchUpFromPeers(o: CatchUpOptions): Promise<CatchUpResult> {
   const start = o.position();
-  const first = await firstInEtcd(o);
+  const first = await firstInEtcd(o).catch((cause: unknown) => {
+    throw isCodedError(cause)
+      ? cause
+      : new ClusterError("CLUSTER_UNAVAILABLE", "etcd からコマンドログを読めません", {}, { cause });
+  });
   if (first === undefined || first.seq <= start.seq + 1) return { applied: 0, from: undefined, refused: [] };
   const agent = new https.Agent({
     keepAlive: false,
@@ -264,7 +291,7 @@ export async function catchUpFromPeers(o: CatchUpOptions): Promise<CatchUpResult
         refused.push({ peer: peer.name, code: typeof code === "string" ? code : "CLUSTER_PEER_UNREACHABLE" });
         continue;
       }
-      for (const g of gap) o.apply(g.batch, g.position);
+      for (const g of gap) applyFetched(o, g, peer.name);
       return { applied: gap.length, from: peer.name, refused };
     }
   } finally {

@@ -61,6 +61,8 @@ const STATUS: Readonly<Record<ServiceErrorCode | FhirErrorCode, readonly [number
   STATE_COMMAND_UNKNOWN: [500, "exception"],
   // Bad on every copy: gone for good (the sender must send it again), not a retryable failure.
   TRANSFER_DAMAGED: [410, "exception"],
+  // One chunk is being fetched again from a peer (the node serves everything else): retryable.
+  TRANSFER_REPAIRING: [503, "exception"],
   TRANSFER_DAMAGE_KNOWN: [409, "conflict"],
   BACKUP_INVALID: [400, "invalid"],
   REBUILD_INVALID: [400, "invalid"],

@@ -47,6 +47,8 @@ export type ServiceErrorCode =
   | "INTEGRITY_FAILURE"
   /** The transfer's payload is bad on every copy (issue 11): never served (transfer-damage.ts). */
   | "TRANSFER_DAMAGED"
+  /** A chunk of the transfer's payload is being repaired from a peer (issue 11): ask again shortly. */
+  | "TRANSFER_REPAIRING"
   /** A `transfer.damage` mark for a transfer marked already (state-commands/damage-commands.ts). */
   | "TRANSFER_DAMAGE_KNOWN"
   | "BACKUP_INVALID"

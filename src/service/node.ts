@@ -31,6 +31,7 @@ import { adminRecord, audit } from "./audit.js";
 import { issueCertificate, writeCrl, type IssuedClientCertificate } from "./certificates.js";
 import { loadConfig, parseConfig, type ServiceConfigInput } from "./config.js";
 import { systemActor, type ServiceContext } from "./context.js";
+import { etcdClientError } from "../cluster/errors.js";
 import { dataPaths, type DataPaths } from "./data-dir.js";
 import { ServiceError } from "./errors.js";
 import { createInstitution } from "./institutions.js";
@@ -296,12 +297,28 @@ async function chooseLedgerPort(
  * operator reading the log can tell a timeout from a refusal.
  */
 function logClusterError(error: unknown): void {
+  const etcd = etcdClientError(error);
   const what = isCodedError(error)
     ? error.code
-    : error instanceof Error
-      ? `${error.name}: ${error.message.replace(/\s+/g, " ").slice(0, 200)}`
-      : "unknown";
+    : etcd !== undefined
+      ? `${etcd.code} (etcd ${String(etcd.context["etcd"])})`
+      : error instanceof Error
+        ? `${error.name}: ${error.message.replace(/\s+/g, " ").slice(0, 200)}${sourceOf(error)}`
+        : "unknown";
   process.stderr.write(`kenshin cluster: ${what}\n`);
+}
+
+/**
+ * Where an uncoded error was thrown, as ` (at file:line:column)` of its first stack frame in our own
+ * code (names of our files only: nothing of any record), so a bug seen once in a node's log can be found.
+ */
+export function sourceOf(error: Error): string {
+  for (const line of (error.stack ?? "").split("\n").slice(1)) {
+    if (line.includes("node_modules") || line.includes("node:")) continue;
+    const m = /(?:src|dist)\/([\w./-]+\.[jt]s):(\d+):(\d+)/.exec(line);
+    if (m !== null) return ` (at ${m[1] ?? ""}:${m[2] ?? ""}:${m[3] ?? ""})`;
+  }
+  return "";
 }
 
 /**

@@ -30,15 +30,28 @@ import { isMarkedDamaged, transferDamage } from "./state-commands/damage-command
 /** What the service needs of the node's health to know a damaged transfer (NodeHealth has it). */
 export interface TransferDamageView {
   isDamaged(transfer: string): boolean;
+  /** A chunk of the transfer is being repaired from a peer right now (the node serves everything else). */
+  isRepairing?(transfer: string): boolean;
 }
 
 export const DAMAGED_MESSAGE =
   "このファイルは全ての複製で破損しており、復旧できません。送信元の健診機関に再送を依頼してください (事務局には通知済みです)";
 
-/** The refusal of anything that would read a damaged transfer's payload (undefined when not damaged). */
+export const REPAIRING_MESSAGE =
+  "このファイルは破損が見つかったため他のノードの複製から修復中です。しばらくしてからもう一度お試しください";
+
+/**
+ * The refusal of anything that would read a damaged transfer's payload, or one whose chunk is being
+ * repaired right now (503 TRANSFER_REPAIRING: ask again); undefined when neither.
+ */
 export function damagedError(ctx: ServiceContext, transfer: string): ServiceError | undefined {
-  if (ctx.damage?.isDamaged(transfer) !== true) return undefined;
-  return new ServiceError("TRANSFER_DAMAGED", DAMAGED_MESSAGE, { transfer });
+  if (ctx.damage?.isDamaged(transfer) === true) {
+    return new ServiceError("TRANSFER_DAMAGED", DAMAGED_MESSAGE, { transfer });
+  }
+  if (ctx.damage?.isRepairing?.(transfer) === true) {
+    return new ServiceError("TRANSFER_REPAIRING", REPAIRING_MESSAGE, { transfer });
+  }
+  return undefined;
 }
 
 /**
@@ -46,7 +59,10 @@ export function damagedError(ctx: ServiceContext, transfer: string): ServiceErro
  * (its repair gave up; the command may not be applied yet).
  */
 export function damageView(db: ServiceDb, local?: TransferDamageView): TransferDamageView {
-  return { isDamaged: (transfer) => local?.isDamaged(transfer) === true || isMarkedDamaged(db, transfer) };
+  return {
+    isDamaged: (transfer) => local?.isDamaged(transfer) === true || isMarkedDamaged(db, transfer),
+    isRepairing: (transfer) => local?.isRepairing?.(transfer) === true,
+  };
 }
 
 /** Entries looked at for an earlier alarm about the same transfer (every node raises it once). */

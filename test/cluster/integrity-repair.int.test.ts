@@ -5,6 +5,7 @@
  * schedule. After each repair: the repair entry is on every node, fsck and the full check pass on every
  * node, the repaired node's copy equals the others', and it cosigns again.
  */
+import type { RecordInput } from "../../src/ledger/entry/operation-record.js";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import "reflect-metadata";
 import {
@@ -258,11 +259,38 @@ describe("repair from a peer over mutual TLS (each kind of damage, on node2)", (
     expectHealedEverywhere(n, outcome);
   });
 
-  it("a payload chunk corrupted: fetched by its address from a peer, re-hashed on receipt, replaced", async () => {
+  it("a payload chunk corrupted: fetched by its address from a peer, re-hashed on receipt, replaced — the node serving all along, only that transfer held", async () => {
     const n = node(1);
     const address = chunkAddress(chunkOf(3));
+    const owner = c.chunkOwners.get(address) as string;
+    expect(owner).toBe(ids[2]);
     corruptChunk(n, address);
-    const outcome = await detectAndRepair(n);
+    const states: string[] = [];
+    n.health.onChange((h) => states.push(h.state));
+    // The real peer client, looked at the moment the chunk is fetched: the owner is held, the node serves.
+    const deps = depsFor(n);
+    const real = deps.chunkClient as PeerClient;
+    const seen: { held: boolean; other: boolean; serving: boolean }[] = [];
+    const watched: PeerClient = {
+      fetchChunk: (a, peers) => {
+        seen.push({
+          held: n.health.isRepairing(owner),
+          other: n.health.isRepairing(ids[0] as string),
+          serving: n.health.serving(),
+        });
+        return real.fetchChunk(a, peers);
+      },
+      pushChunk: (peer, a, bytes) => real.pushChunk(peer, a, bytes),
+      pushToQuorum: (peers, a, bytes, required) => real.pushToQuorum(peers, a, bytes, required),
+      close: () => {
+        real.close();
+      },
+    };
+    const outcome = await detectAndRepair(n, { ...deps, chunkClient: watched });
+    expect(seen).toEqual([{ held: true, other: false, serving: true }]);
+    expect(states.filter((s) => s !== "healthy")).toEqual([]);
+    expect(n.health.isRepairing(owner)).toBe(false);
+    expect(n.health.snapshot().repairs.at(-1)).toMatchObject({ what: ["chunks"], fromNode: "node1" });
     expect(outcome.record).toMatchObject({ what: ["chunks"], chunks: [address], sourceNode: "node1" });
     expect(Buffer.from(n.chunks.get(address) ?? []).equals(Buffer.from(chunkOf(3)))).toBe(true);
     expectHealedEverywhere(n, outcome);
@@ -318,7 +346,12 @@ describe("repair from a peer over mutual TLS (each kind of damage, on node2)", (
     const address = chunkAddress(chunkOf(4));
     for (const m of c.nodes) corruptChunk(m, address);
     const alarms: string[] = [];
+    const states: string[] = [];
+    n.health.onChange((h) => states.push(h.state));
     const outcome = await detectAndRepair(n, depsFor(n, { alarms }));
+    // No copy is good: the transfer is marked, never the whole node taken out.
+    expect(states.filter((s) => s !== "healthy")).toEqual([]);
+    expect(n.health.isRepairing(ids[3] as string)).toBe(false);
     expect(outcome.ok).toBe(true);
     expect(outcome.unrepaired).toEqual([address]);
     expect(alarms).toEqual([address]);
@@ -328,5 +361,77 @@ describe("repair from a peer over mutual TLS (each kind of damage, on node2)", (
     expect(() => n.chunks.get(address)).toThrow(
       expect.objectContaining({ code: "STORE_CHUNK_HASH_MISMATCH" }) as Error,
     );
+  });
+});
+
+/** The alarm entry of damage no copy could repair, as `service/transfer-damage.ts` appends it. */
+function damageAlarm(transfer: string, address: string, time: string): RecordInput {
+  return {
+    time,
+    actor: { id: "monitor", role: "system" },
+    institution: "-",
+    outcome: "serious-failure",
+    outcomeDesc: `transfer-damaged: ${transfer} chunk ${address} bad on every copy`,
+    source: { observer: "node1" },
+    type: "alert",
+    kind: "transfer-damaged",
+    count: 1,
+    threshold: 0,
+    windowMinutes: 0,
+    subject: transfer,
+  };
+}
+
+function damageRows(n: TestNode): unknown[] {
+  return n.db.prepare("SELECT * FROM transfer_damage ORDER BY transfer_id").all();
+}
+
+describe("transfer_damage rows are checked against the alarm entries that commit them", () => {
+  it("a row deleted, one edited, one inserted without an alarm: found, put back from a peer, recorded", async () => {
+    // Two transfers marked damaged the way the replicated command does it: the alert entry and the row
+    // (its entry's index and time, the chunk address) in one batch on every node.
+    const at = "2026-12-01T09:30:00.000Z";
+    for (const i of [4, 5]) {
+      const id = ids[i] as string;
+      const address = chunkAddress(chunkOf(i + 1));
+      const index = node(0).ledger.storage.size();
+      await c.append([{ record: damageAlarm(id, address, at) }], (db) => {
+        db.prepare(
+          "INSERT INTO transfer_damage (transfer_id, address, marked_at, entry_index) VALUES (?, ?, ?, ?)",
+        ).run(id, address, at, index);
+      });
+    }
+    c.publish();
+    for (const m of c.nodes) expect([m.name, fullCheck(m).findings]).toEqual([m.name, []]);
+    const reference = damageRows(node(0));
+    expect(reference).toHaveLength(2);
+
+    const n = node(1);
+    n.db.prepare("DELETE FROM transfer_damage WHERE transfer_id = ?").run(ids[4]);
+    n.db
+      .prepare("UPDATE transfer_damage SET entry_index = entry_index - 1 WHERE transfer_id = ?")
+      .run(ids[5]);
+    // A mark no alarm committed: it would refuse a good transfer to both parties.
+    n.db
+      .prepare(
+        "INSERT INTO transfer_damage (transfer_id, address, marked_at, entry_index) VALUES (?, ?, ?, 3)",
+      )
+      .run(ids[0], "ab".repeat(32), at);
+    const found = fullCheck(n).findings.filter((f) => f.kind === "damage-row");
+    expect(found.map((f) => [f.transfer, f.field]).sort()).toEqual(
+      [
+        [ids[0], "entries"],
+        [ids[4], "row"],
+        [ids[5], "entry_index"],
+      ].sort(),
+    );
+
+    const outcome = await detectAndRepair(n);
+    expect(outcome.record).toMatchObject({ what: ["transfer-rows"], sourceNode: "node1" });
+    expect([...((outcome.record as { transfers?: string[] }).transfers ?? [])].sort()).toEqual(
+      [ids[0], ids[4], ids[5]].sort(),
+    );
+    expect(damageRows(n)).toEqual(reference);
+    expectHealedEverywhere(n, outcome);
   });
 });

@@ -218,6 +218,20 @@ describe("the same payload chunk bad on every node (no copy can repair it)", () 
         )?.address,
     );
     expect(address).toMatch(/^[0-9a-f]{64}$/);
+    // Each online node's health as it publishes it: a chunk bad on every copy is local to its transfer,
+    // so no node may leave "healthy" for it (a whole-node quarantine would leave nobody to serve).
+    const hosts = c.topology.nodes.filter((n) => n.role === "online").map((n) => etcdClientUrl(n));
+    const etcd = new Etcd3({ hosts, dialTimeout: 2000 });
+    const states: string[] = [];
+    const watchers = await Promise.all(
+      ["node1", "node2", "node3"].map(async (name) => {
+        const w = await etcd.watch().key(integrityFactKey(c.topology.prefix, name)).create();
+        w.on("put", (kv) => {
+          states.push(`${name} ${(JSON.parse(kv.value.toString("utf8")) as NodeHealthSnapshot).state}`);
+        });
+        return w;
+      }),
+    );
     for (const name of ALL) {
       const db = new Database(nodeFiles(c.files.nodeDir(name)).chunks);
       try {
@@ -246,9 +260,12 @@ describe("the same payload chunk bad on every node (no copy can repair it)", () 
       expect([name, damageAlarms(join(c.files.nodeDir(name), "ledger.db"), id)]).toEqual([name, alarms]);
     }
 
-    // Every online node found the chunk in its own copy and was quarantined while it tried to repair
-    // it (there was no healthy node to serve meanwhile); each rejoined once no copy could, and the mark
-    // keeps a later run from quarantining it again.
+    // Every online node found the chunk in its own copy and tried its peers while it kept serving: not
+    // one health fact left "healthy" (each node's full check ran meanwhile: its fact was published).
+    for (const w of watchers) await w.cancel();
+    etcd.close();
+    expect(states.length).toBeGreaterThan(0);
+    expect(states.filter((s) => !s.endsWith(" healthy"))).toEqual([]);
     for (const name of ["node1", "node2", "node3"]) await c.waitBackend(name, "UP", 60_000);
     // haproxy's UP lags a node's own state by a check interval: each online node answers its own
     // /health 200 three times in a row (it has settled, not only come back for a moment) before the users

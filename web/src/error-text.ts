@@ -45,6 +45,7 @@ const EN: Readonly<Record<string, string>> = {
   INTEGRITY_FAILURE: "An integrity check failed on the server. Please contact the office.",
   TRANSFER_DAMAGED:
     "This file is damaged on every copy and cannot be recovered. Ask the sending institution to send it again.",
+  TRANSFER_REPAIRING: "This file is being repaired from another copy. Please try again shortly.",
 };
 
 /** One sentence for the person. */

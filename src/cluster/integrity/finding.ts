@@ -20,6 +20,8 @@ export type FindingKind =
   | "record-hashes"
   /** A service.db transfer row that differs from what its entries commit to. */
   | "transfer-row"
+  /** A service.db `transfer_damage` row that differs from the alarm entry committing to it (damage-rows.ts). */
+  | "damage-row"
   /** A payload chunk whose bytes no longer hash to its address. */
   | "chunk";
 
@@ -45,4 +47,16 @@ export function describeFinding(f: Finding): string {
     f.field !== undefined ? `field ${f.field}` : undefined,
   ].filter((x) => x !== undefined);
   return `${f.kind} ${f.code}${where.length > 0 ? ` (${where.join(", ")})` : ""}`;
+}
+
+/**
+ * Whether a finding takes the whole node out (quarantine: no serving, no cosigning). A payload chunk does
+ * not: it is content-addressed and re-hashed on every read, so its bad bytes are never served (a read
+ * fails before a byte leaves, and the standard file's SHA-256 is checked again), nothing else of the copy
+ * depends on it, and cosigning is about the ledger alone. Only its transfer is held while the chunk is
+ * fetched from a peer (`repair.ts` `repairWhileServing`), and marked damaged when no copy has it.
+ * Everything else (entries, tree, checkpoints, index and state rows) quarantines the node.
+ */
+export function quarantinesNode(f: Finding): boolean {
+  return f.kind !== "chunk";
 }

@@ -9,7 +9,8 @@
  * 3. the root recomputed from the entry bytes at the size of the quorum-published checkpoint compared
  *    with its root — the only check that catches a consistent rewrite of leaf, stored hash, interior
  *    nodes and locally re-signed checkpoints, since the other nodes' cosignatures cannot be redone;
- * 4. every service.db transfer row against what its entries commit to (`transfer-projection.ts`);
+ * 4. every service.db transfer row against what its entries commit to (`transfer-projection.ts`), and
+ *    every `transfer_damage` row against the alarm entry that committed it (`damage-rows.ts`);
  * 5. every payload chunk re-hashed against its content address.
  *
  * Synchronous (better-sqlite3); the result lists findings only (positions, codes, addresses).
@@ -29,6 +30,7 @@ import type { ChunkStore } from "../../store/chunk-store.js";
 import type { LogRepairAccess } from "../../store/sqlite-log-repair.js";
 import { readTransferRow, scanTransferRows } from "../../store/transfer-rows.js";
 import { decodeEntry } from "../../ledger/entry/canonical-entry.js";
+import { checkDamageRows, DamageProjection } from "./damage-rows.js";
 import { checkEntry, readEntry } from "./entry-checks.js";
 import type { Finding, FindingKind } from "./finding.js";
 import { differingColumns, TransferProjection } from "./transfer-projection.js";
@@ -83,6 +85,7 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
     });
   }
   const projection = new TransferProjection();
+  const damage = new DamageProjection();
   const range = new CompactRange(hasher);
   const keyRows = input.access.scanIndexKeys()[Symbol.iterator]();
   let keyRow = keyRows.next();
@@ -121,7 +124,10 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
             : {}),
         });
       }
-      if (checked.record !== undefined) projection.apply(checked.record);
+      if (checked.record !== undefined) {
+        projection.apply(checked.record);
+        damage.apply(checked.record, stored.index);
+      }
       if (input.published !== undefined && range.size === input.published.size) {
         if (!bytesEqual(range.root(), input.published.root)) {
           findings.push({ kind: "published-root", code: "LEDGER_ROOT_MISMATCH" });
@@ -138,6 +144,7 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
   if (input.serviceDb !== undefined) {
     const suspects = checkTransferRows(input.serviceDb, projection);
     findings.push(...secondLook(input.storage, input.serviceDb, suspects));
+    findings.push(...checkDamageRows(input.serviceDb, damage, expected));
   }
   let chunks = 0;
   if (input.chunks !== undefined) {

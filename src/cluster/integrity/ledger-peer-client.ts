@@ -50,6 +50,8 @@ export interface LedgerPeerClient {
   provenEntries(peer: PeerEndpoint, size: number, indices: readonly number[]): Promise<ProvenEntriesAnswer>;
   checkpoint(peer: PeerEndpoint, size: number): Promise<string | undefined>;
   transferRow(peer: PeerEndpoint, id: string): Promise<Record<string, string | number | null> | undefined>;
+  /** The peer's `transfer_damage` row of `id` (undefined when it has none). */
+  damageRow(peer: PeerEndpoint, id: string): Promise<Record<string, string | number | null> | undefined>;
   /** Requests made so far (what localisation cost). */
   requests(): number;
   close(): void;
@@ -195,6 +197,9 @@ export function createLedgerPeerClient(o: { tls: PeerTls; timeoutMs?: number }):
     async transferRow(peer, id) {
       return (await ask(peer, rowAnswer, "GET", `${STATE_PEER_PREFIX}transfers/${encodeURIComponent(id)}`))
         ?.row;
+    },
+    async damageRow(peer, id) {
+      return (await ask(peer, rowAnswer, "GET", `${STATE_PEER_PREFIX}damage/${encodeURIComponent(id)}`))?.row;
     },
     requests: () => requests,
     close() {

@@ -9,7 +9,8 @@
  *        each entry as stored (parsed JSON, as trails carry it) with its inclusion proof under `size`,
  *        and a conversion entry's record hashes;
  *   GET  /cluster/v1/ledger/checkpoints/<size>  → {note} the log-signed checkpoint stored for that size;
- *   GET  /cluster/v1/state/transfers/<id>      → {row} the service.db transfer row.
+ *   GET  /cluster/v1/state/transfers/<id>      → {row} the service.db transfer row;
+ *   GET  /cluster/v1/state/damage/<id>         → {row} its `transfer_damage` row (damage-rows.ts).
  *
  * Nothing here is trusted by the caller because a peer said it: entries are proven against the
  * quorum-published checkpoint with the verifier the CLI and browser use, rows against what the proven
@@ -24,6 +25,7 @@ import { buildInclusionProof, rangeHash } from "../../ledger/proof-builder.js";
 import { toHex } from "../../ledger/verify/encoding.js";
 import { readTransferRow } from "../../store/transfer-rows.js";
 import type { PeerRoute } from "../peer/peer-server.js";
+import { readDamageRow } from "./damage-rows.js";
 
 export const LEDGER_PEER_PREFIX = "/cluster/v1/ledger/";
 export const STATE_PEER_PREFIX = "/cluster/v1/state/";
@@ -120,6 +122,15 @@ export function ledgerPeerRoutes(source: () => LedgerPeerSource): PeerRoute {
       : undefined;
     if (req.method === "GET" && transfer !== undefined && TRANSFER_ID.test(transfer)) {
       const row = serviceDb === undefined ? undefined : readTransferRow(serviceDb, transfer);
+      return row === undefined
+        ? json(res, 404, { code: "CLUSTER_PEER_REQUEST_INVALID" })
+        : json(res, 200, { row });
+    }
+    const damaged = url.startsWith(`${STATE_PEER_PREFIX}damage/`)
+      ? url.slice(`${STATE_PEER_PREFIX}damage/`.length)
+      : undefined;
+    if (req.method === "GET" && damaged !== undefined && TRANSFER_ID.test(damaged)) {
+      const row = serviceDb === undefined ? undefined : readDamageRow(serviceDb, damaged);
       return row === undefined
         ? json(res, 404, { code: "CLUSTER_PEER_REQUEST_INVALID" })
         : json(res, 200, { row });

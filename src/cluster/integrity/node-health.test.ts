@@ -47,4 +47,22 @@ describe("node health (quarantine)", () => {
     h.quarantine([{ kind: "entry", code: "LEDGER_ENTRY_MISSING", index: 4 }]);
     expect(h.state).toBe("quarantined");
   });
+
+  it("holds a transfer while its chunk is repaired (counted), and records a repair without a state change", () => {
+    const h = new NodeHealth({ now: at });
+    h.holdTransfer("tr_1");
+    h.holdTransfer("tr_1");
+    expect(h.isRepairing("tr_1")).toBe(true);
+    expect(h.serving()).toBe(true);
+    h.releaseTransfer("tr_1");
+    expect(h.isRepairing("tr_1")).toBe(true);
+    h.releaseTransfer("tr_1");
+    expect(h.isRepairing("tr_1")).toBe(false);
+    h.quarantine([{ kind: "entry", code: "LEDGER_LEAF_MISMATCH", index: 3 }]);
+    h.recordRepair({ at: at().toISOString(), what: ["chunks"], fromNode: "node1", checkpointSize: 0 });
+    expect(h.state).toBe("quarantined");
+    expect(h.snapshot().repairs).toEqual([
+      { at: at().toISOString(), what: ["chunks"], fromNode: "node1", checkpointSize: 0 },
+    ]);
+  });
 });

@@ -54,6 +54,8 @@ export class NodeHealth {
   #lastFullCheck: FullCheckReport | undefined;
   readonly #repairs: RepairReport[] = [];
   readonly #damaged = new Set<string>();
+  /** Transfers held while a chunk of theirs is repaired (counted: two chunks of one transfer at once). */
+  readonly #held = new Map<string, number>();
   readonly #listeners: ((s: NodeHealthSnapshot) => void)[] = [];
 
   constructor(o: { now: () => Date }) {
@@ -112,6 +114,31 @@ export class NodeHealth {
 
   caughtUp(): void {
     if (this.#state === "catching-up") this.#enter("healthy");
+  }
+
+  /**
+   * One chunk of `transfer` is being repaired while the node keeps serving everything else: the
+   * transfer's payload is refused (TRANSFER_REPAIRING) until {@link releaseTransfer}.
+   */
+  holdTransfer(transfer: string): void {
+    this.#held.set(transfer, (this.#held.get(transfer) ?? 0) + 1);
+  }
+
+  releaseTransfer(transfer: string): void {
+    const n = (this.#held.get(transfer) ?? 0) - 1;
+    if (n > 0) this.#held.set(transfer, n);
+    else this.#held.delete(transfer);
+  }
+
+  isRepairing(transfer: string): boolean {
+    return this.#held.has(transfer);
+  }
+
+  /** A repair done while the node kept serving (a chunk): listed with the others, the state unchanged. */
+  recordRepair(repair: RepairReport): void {
+    this.#repairs.push(repair);
+    if (this.#repairs.length > KEEP_REPAIRS) this.#repairs.shift();
+    this.#emit();
   }
 
   markDamaged(transfer: string): void {

@@ -28,10 +28,11 @@ import type { LogRepairAccess } from "../../store/sqlite-log-repair.js";
 import { readTransferRow, replaceTransferRow } from "../../store/transfer-rows.js";
 import { ClusterError } from "../errors.js";
 import type { PeerClient, PeerEndpoint } from "../peer/peer-client.js";
-import type { Finding } from "./finding.js";
+import { quarantinesNode, type Finding } from "./finding.js";
 import type { FullCheckResult } from "./full-check.js";
 import type { LedgerPeerClient } from "./ledger-peer-client.js";
-import type { NodeHealth } from "./node-health.js";
+import type { NodeHealth, RepairReport } from "./node-health.js";
+import { DamageProjection, replaceDamageRow } from "./damage-rows.js";
 import { repairLedger, type LedgerRepairResult } from "./repair-ledger.js";
 import { differingColumns, TransferProjection } from "./transfer-projection.js";
 
@@ -90,8 +91,12 @@ const LEDGER_KINDS = new Set([
   "record-hashes",
 ]);
 
-/** Repairs what `findings` name; the node is "repairing" meanwhile. */
+/**
+ * Repairs what `findings` name; the node is "repairing" meanwhile — unless every finding is local to a
+ * transfer (chunks: `quarantinesNode`), which is repaired while the node serves everything else.
+ */
 export async function repairDamage(deps: RepairDeps, findings: readonly Finding[]): Promise<RepairOutcome> {
+  if (!findings.some(quarantinesNode)) return repairWhileServing(deps, findings);
   const clock = deps.clock ?? (() => performance.now());
   const started = clock();
   const hasher = deps.hasher ?? nodeHasher;
@@ -132,21 +137,27 @@ export async function repairDamage(deps: RepairDeps, findings: readonly Finding[
       sourceNode = ledger.from;
       deps.reopen();
     }
-    const rowFindings = [
-      ...new Set(findings.filter((f) => f.kind === "transfer-row").map((f) => f.transfer)),
+    const idsOf = (kind: Finding["kind"]): string[] => [
+      ...new Set(findings.flatMap((f) => (f.kind === kind && f.transfer !== undefined ? [f.transfer] : []))),
     ];
-    if (rowFindings.length > 0) {
+    const rowFindings = idsOf("transfer-row");
+    const damageFindings = idsOf("damage-row");
+    if (rowFindings.length > 0 || damageFindings.length > 0) {
       const files = deps.files();
       if (files.serviceDb === undefined)
         throw new ClusterError("CLUSTER_REPAIR_FAILED", "service.db がありません", {});
       const projection = projectionOf(files.storage);
       for (const id of rowFindings) {
-        if (id === undefined) continue;
-        const from = await repairTransferRow(deps, files.serviceDb, projection, id);
+        const from = await repairTransferRow(deps, files.serviceDb, projection.transfers, id);
         if (from !== undefined) {
           repairedTransfers.push(id);
           sourceNode ??= from;
         }
+      }
+      for (const id of damageFindings) {
+        const from = await repairDamageRow(deps, files.serviceDb, projection.damage, id);
+        if (from !== deps.node) sourceNode ??= from;
+        if (!repairedTransfers.includes(id)) repairedTransfers.push(id);
       }
     }
     for (const f of findings) {
@@ -172,11 +183,98 @@ export async function repairDamage(deps: RepairDeps, findings: readonly Finding[
     deps.health.quarantine(remaining);
     return { ok: false, record: undefined, entryIndex: undefined, remaining, ledger, unrepaired, timings };
   }
+  const record = repairRecord(deps, {
+    ledger,
+    sourceNode,
+    checkpointRef,
+    transfers: repairedTransfers,
+    chunks: repairedChunks,
+    unrepaired,
+  });
+  const entryIndex = await deps.appendRepair?.(record.record);
+  deps.health.rejoin({ ...record.report, ...(entryIndex !== undefined ? { entryIndex } : {}) });
+  return { ok: true, record: record.record, entryIndex, remaining: [], ledger, unrepaired, timings };
+}
+
+/**
+ * Chunks repaired while the node keeps serving (no quarantine): each chunk's transfer is held — its
+ * payload refused with TRANSFER_REPAIRING, everything else served — while the chunk is fetched by its
+ * address from a peer (re-hashed on receipt) and replaced, then read back through its hash check. A
+ * chunk no copy has marks its transfer damaged before the hold ends (`repairChunk`). The repair entry is
+ * appended as for any repair.
+ */
+async function repairWhileServing(deps: RepairDeps, findings: readonly Finding[]): Promise<RepairOutcome> {
+  const clock = deps.clock ?? (() => performance.now());
+  const started = clock();
+  const repaired: string[] = [];
+  const unrepaired: string[] = [];
+  const remaining: Finding[] = [];
+  let sourceNode: string | undefined;
+  for (const f of findings) {
+    if (f.address === undefined) continue;
+    const owner = deps.chunkOwner?.(f.address);
+    if (owner !== undefined) deps.health.holdTransfer(owner);
+    try {
+      const from = await repairChunk(deps, f.address);
+      if (from === undefined) unrepaired.push(f.address);
+      else {
+        try {
+          deps.files().chunks?.get(f.address);
+          repaired.push(f.address);
+          sourceNode ??= from;
+        } catch (error) {
+          if (!isCodedError(error)) throw error;
+          remaining.push(f);
+        }
+      }
+    } finally {
+      if (owner !== undefined) deps.health.releaseTransfer(owner);
+    }
+  }
+  const timings = { localiseMs: 0, totalMs: Math.round(clock() - started) };
+  if (remaining.length > 0) {
+    return {
+      ok: false,
+      record: undefined,
+      entryIndex: undefined,
+      remaining,
+      ledger: undefined,
+      unrepaired,
+      timings,
+    };
+  }
+  const record = repairRecord(deps, { sourceNode, transfers: [], chunks: repaired, unrepaired });
+  const entryIndex = await deps.appendRepair?.(record.record);
+  deps.health.recordRepair({ ...record.report, ...(entryIndex !== undefined ? { entryIndex } : {}) });
+  return {
+    ok: true,
+    record: record.record,
+    entryIndex,
+    remaining: [],
+    ledger: undefined,
+    unrepaired,
+    timings,
+  };
+}
+
+/** The `repair` entry's record and the report monitoring lists for it. */
+function repairRecord(
+  deps: RepairDeps,
+  r: {
+    readonly ledger?: LedgerRepairResult | undefined;
+    readonly sourceNode: string | undefined;
+    readonly checkpointRef?: { size: number; root: string } | undefined;
+    readonly transfers: readonly string[];
+    readonly chunks: readonly string[];
+    readonly unrepaired: readonly string[];
+  },
+): { record: RecordInput; report: RepairReport } {
+  const { ledger, sourceNode, checkpointRef, unrepaired } = r;
   const replaced = ledger?.replaced ?? [];
   const what = [
     ...(ledger?.what ?? []),
-    ...(repairedTransfers.length > 0 ? (["transfer-rows"] as const) : []),
-    ...(repairedChunks.length > 0 ? (["chunks"] as const) : []),
+    ...(r.transfers.length > 0 ? (["transfer-rows"] as const) : []),
+    ...(r.chunks.length > 0 ? (["chunks"] as const) : []),
   ];
   const now = deps.now().toISOString();
   const record: RecordInput = {
@@ -196,31 +294,59 @@ export async function repairDamage(deps: RepairDeps, findings: readonly Finding[
     ...(what.length > 0 ? { what } : {}),
     ...(checkpointRef !== undefined ? { checkpoint: checkpointRef } : {}),
     ...(replaced.length > 0 ? { entries: replaced.length } : {}),
-    ...(repairedTransfers.length > 0 ? { transfers: repairedTransfers.slice(0, 100) } : {}),
-    ...(repairedChunks.length > 0 ? { chunks: repairedChunks.slice(0, 100) } : {}),
+    ...(r.transfers.length > 0 ? { transfers: r.transfers.slice(0, 100) } : {}),
+    ...(r.chunks.length > 0 ? { chunks: r.chunks.slice(0, 100) } : {}),
     ...(unrepaired.length > 0 ? { unrepaired: unrepaired.slice(0, 100) } : {}),
   };
-  const entryIndex = await deps.appendRepair?.(record);
-  deps.health.rejoin({
+  const report: RepairReport = {
     at: now,
     what: what.length > 0 ? what : ["none"],
     fromNode: sourceNode ?? deps.node,
     checkpointSize: checkpointRef?.size ?? 0,
-    ...(entryIndex !== undefined ? { entryIndex } : {}),
-  });
-  return { ok: true, record, entryIndex, remaining: [], ledger, unrepaired, timings };
+  };
+  return { record, report };
 }
 
-function projectionOf(storage: LogStorage): TransferProjection {
-  const projection = new TransferProjection();
+/** What the (repaired, proven) entries commit the state rows to. */
+function projectionOf(storage: LogStorage): { transfers: TransferProjection; damage: DamageProjection } {
+  const transfers = new TransferProjection();
+  const damage = new DamageProjection();
   for (const stored of storage.scanEntries()) {
     try {
-      projection.apply(decodeEntry(stored.entry));
+      const record = decodeEntry(stored.entry);
+      transfers.apply(record);
+      damage.apply(record, stored.index);
     } catch {
       continue;
     }
   }
-  return projection;
+  return { transfers, damage };
+}
+
+/**
+ * A `transfer_damage` row put back as its alarm entry commits it (damage-rows.ts): a peer's row when one
+ * says exactly that, else written from the entry; a row no entry commits to is removed.
+ * @returns the node the row came from (this node when written from the entries or removed)
+ */
+async function repairDamageRow(
+  deps: RepairDeps,
+  db: Database.Database,
+  projection: DamageProjection,
+  id: string,
+): Promise<string> {
+  const expected = projection.get(id);
+  if (expected !== undefined) {
+    for (const peer of deps.peers) {
+      try {
+        const row = await deps.ledgerClient.damageRow(peer, id);
+        if (replaceDamageRow(db, id, expected, row) === "peer") return peer.name;
+      } catch {
+        continue;
+      }
+    }
+  }
+  replaceDamageRow(db, id, expected, undefined);
+  return deps.node;
 }
 
 /** @returns the node the row came from (this node when only the committed columns were rewritten) */

@@ -1,13 +1,13 @@
 /**
  * Runs the full check on a schedule (minutes in production, seconds in tests): each run's outcome goes
- * into the node's health (last full check), findings quarantine the node and are handed to `onDamage`
- * (the repair), a clean run lifts a quarantine whose damage is gone, and the next run starts `intervalMs`
- * after the previous one ended — runs never overlap,
+ * into the node's health (last full check), findings quarantine the node (all but a payload chunk's:
+ * `quarantinesNode`) and are handed to `onDamage` (the repair), a clean run lifts a quarantine whose
+ * damage is gone, and the next run starts `intervalMs` after the previous one ended — runs never overlap,
  * and none starts while a repair is under way. `stop()` waits for a run in progress.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { ClusterError } from "../errors.js";
-import type { Finding } from "./finding.js";
+import { quarantinesNode, type Finding } from "./finding.js";
 import type { FullCheckResult } from "./full-check.js";
 import type { NodeHealth } from "./node-health.js";
 
@@ -16,7 +16,7 @@ export interface RollingCheckOptions {
   readonly health: NodeHealth;
   /** One full check (`runFullCheck` with the node's files and the latest published checkpoint). */
   readonly check: () => Promise<FullCheckResult> | FullCheckResult;
-  /** Called with the findings of a failed run (after the node was quarantined). */
+  /** Called with the findings of a failed run (after the node was quarantined, unless all are chunks). */
   readonly onDamage?: (findings: readonly Finding[]) => Promise<void>;
   /** Called when a run itself throws (the schedule goes on). */
   readonly onError?: (error: unknown) => void;
@@ -49,13 +49,15 @@ export function startRollingCheck(o: RollingCheckOptions): RollingCheck {
       durationMs: Math.round(clock() - started),
       findings: result.findings.length,
     });
-    if (result.findings.length > 0) {
-      o.health.quarantine(result.findings);
-      await o.onDamage?.(result.findings);
-    } else if (o.health.state === "quarantined") {
-      // The whole copy checked clean again (everything the entry watch checks is part of this check).
+    // Damage local to one transfer (a chunk) holds that transfer only, never the node (finding.ts).
+    const nodeWide = result.findings.filter(quarantinesNode);
+    if (nodeWide.length > 0) o.health.quarantine(nodeWide);
+    else if (o.health.state === "quarantined") {
+      // The whole copy checked clean again, chunks aside (everything the entry watch checks is part of
+      // this check).
       o.health.rejoin();
     }
+    if (result.findings.length > 0) await o.onDamage?.(result.findings);
     return result;
   };
 

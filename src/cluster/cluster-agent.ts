@@ -2,7 +2,8 @@
  * The cluster side of one node, started once from its data directory when it holds a
  * `cluster-node.json` (written by `kenshin cluster init|join`): the etcd client, the node's chunk store
  * and its peer endpoint (mTLS, node certificates), payload replication towards the other nodes, the
- * quorum probe and the durable pending queue of read-only mode, and the presence lease monitoring reads.
+ * quorum probe and the durable pending queue of read-only mode, and the presence lease monitoring reads
+ * (its one writer, node-presence.ts, fed the quorum here and the node's health and lag by the wiring).
  *
  * The replicated ledger port and the state machine (command log, replica apply, sequencer) are the node
  * wiring's (service/node.ts); it takes from here what it needs. The offline node runs this alone (plus
@@ -17,7 +18,7 @@ import { nodeFiles } from "./cluster-init.js";
 import type { NodeClusterConfig } from "./cluster-topology.js";
 import { ClusterError } from "./errors.js";
 import { readClusterOverview, type ClusterOverview } from "./node-overview.js";
-import { publishPresence, type NodeState, type PresencePublisher } from "./node-presence.js";
+import { startNodePresence, type PresencePublisher, type PresenceSources } from "./node-presence.js";
 import { createPayloadReplication, type PayloadReplication } from "./payload-replication.js";
 import { openPendingQueue, type PendingQueue } from "./pending-queue.js";
 import { createPeerClient, type PeerClient } from "./peer/peer-client.js";
@@ -33,7 +34,13 @@ export interface ClusterAgent {
   readonly payloads: PayloadReplication;
   readonly quorum: QuorumProbe;
   readonly pending: PendingQueue;
+  /** The only writer of this node's presence: facts go in through `presenceSources` and `refresh()`. */
   readonly presence: PresencePublisher;
+  /**
+   * Gives the presence the node's other facts (the node wiring does, once its integrity and port
+   * exist): until a lag is known the node shows "catching-up".
+   */
+  presenceSources(sources: PresenceSources): void;
   /** The node's mutual-TLS identity (for catch-up from peers). */
   readonly tls: PeerTls;
   /** Adds a resource to the peer endpoint (the ledger port's `peerRoute()`, integrity routes). */
@@ -135,18 +142,15 @@ export async function startClusterAgent(
     intervalMs: o.quorumIntervalMs ?? 500,
     timeoutMs: o.quorumTimeoutMs ?? 1500,
   });
-  const presence = publishPresence(etcd, {
+  // The one rule (node-presence.ts presenceState) over the facts, whoever learnt them.
+  const nodePresence = startNodePresence(etcd, {
     prefix: config.prefix,
     node: config.self,
     role: config.role,
-    initial: "serving",
+    quorum,
     ttlSeconds: o.presenceTtlSeconds ?? 5,
   });
-  // An online node without a majority serves reads only; the offline node has no users to refuse.
-  const stateFor = (q: boolean): NodeState => (q || config.role === "offline" ? "serving" : "read-only");
-  const unsubscribe = quorum.onChange((q) => {
-    void presence.set(stateFor(q));
-  });
+  const presence = nodePresence.publisher;
   const server = peerServer;
   return {
     config,
@@ -158,6 +162,9 @@ export async function startClusterAgent(
     quorum,
     pending,
     presence,
+    presenceSources(given) {
+      nodePresence.sources(given);
+    },
     tls,
     mount: (route) => {
       routes.push(route);
@@ -178,9 +185,8 @@ export async function startClusterAgent(
       }
     },
     async stop() {
-      unsubscribe();
+      await nodePresence.stop();
       quorum.close();
-      await presence.stop();
       await server.close();
       peerClient.close();
       etcd.close();

@@ -1,18 +1,28 @@
 /**
  * Each node says in etcd what it is doing, under a lease: `presence/<node>` holds
- * `{"role","state","since"}` and disappears by itself a few seconds after the node dies (its lease is
- * no longer kept alive), so monitoring shows a dead node as "down" without anyone having to notice.
+ * `{"role","state","since"}` and disappears by itself a few seconds after the node dies (its lease
+ * is no longer renewed), so monitoring shows a dead node as "down" without anyone having to notice.
  *
- * States: "serving" (in the cluster, applying and answering), "read-only" (the survivor while no
- * majority is reachable: reads only, quorum-guard.ts), "catching-up" (started and applying the log up
- * to the head before it serves), "quarantined" (its copy failed a check; it neither serves nor
- * cosigns — issue 11). The offline node reports "serving" when it follows and cosigns.
+ * States: "serving" (in the cluster, applying and answering), "read-only" (an online node while no
+ * majority is reachable: reads only, quorum-guard.ts), "catching-up" (started, or fallen behind, and
+ * applying the log up to the head), "quarantined" (its copy failed a check, or it is repairing it; it
+ * neither serves nor cosigns — issue 11). The offline node reports "serving" when it follows and cosigns.
  *
- * While etcd has no majority the key cannot be refreshed; readers see the last value until the lease
- * expires, and a survivor's own view (its /health and monitoring) comes from its local state instead.
+ * One function decides the state ({@link presenceState}) from the node's facts — its integrity health,
+ * the quorum probe's answer, its lag behind the log head — and the publisher is the only writer of the
+ * key: whoever learns a fact calls `refresh()`, nobody sets a state. So a quorum flip cannot overwrite
+ * "quarantined", and a node that restarts behind the head shows "catching-up" until it is near it.
+ *
+ * The lease is this node's own (own-lease.ts: renewed only by its own loop, never after it was given
+ * up), not the etcd3 client's keep-alive, which kept renewing leases it had given up. While etcd has no
+ * majority the key cannot be refreshed; readers see the last value until the lease expires, and a
+ * survivor's own view (its /health and monitoring) comes from its local state instead.
  */
-import type { Etcd3, Lease } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import type { NodeRole } from "./cluster-topology.js";
+import type { NodeState as HealthState } from "./integrity/node-health.js";
+import { grantOwnLease, type OwnLease } from "./own-lease.js";
+import type { QuorumProbe } from "./quorum-probe.js";
 
 export type NodeState = "serving" | "read-only" | "catching-up" | "quarantined";
 
@@ -25,9 +35,52 @@ export interface Presence {
   readonly since: string;
 }
 
+/** What the node knows about itself; each fact from its own source. */
+export interface PresenceFacts {
+  /** Its integrity (integrity/node-health.ts); absent until the integrity side started. */
+  readonly health?: HealthState;
+  /** The quorum probe's answer. */
+  readonly quorum: boolean;
+  /** Batches between the log head and what this node applied; absent when not known now. */
+  readonly lag?: number;
+}
+
+/** When a node counts as behind (in command-log batches). */
+export interface LagBounds {
+  /** Caught up again (and at start: serving) once the lag is at most this (default 2). */
+  readonly caughtUpLag: number;
+  /** Catching up again once the lag is above this (default 64; a busy follower is a few batches behind). */
+  readonly behindLag: number;
+}
+
+export const DEFAULT_LAG_BOUNDS: LagBounds = { caughtUpLag: 2, behindLag: 64 };
+
+/**
+ * The one rule for a node's state. In order: a copy that failed a check (quarantined, repairing) is
+ * "quarantined" whatever else is true; an online node without a majority is "read-only" (it cannot know
+ * the head either); a node behind the head is "catching-up" — from its start until its lag was at most
+ * `caughtUpLag` once, and again whenever it is above `behindLag` (the gap between the two keeps a busy
+ * follower from flapping); otherwise "serving". `behind` is the lag rule's memory: the previous call's.
+ */
+export function presenceState(
+  f: PresenceFacts,
+  o: { readonly role: NodeRole; readonly behind: boolean; readonly bounds?: LagBounds },
+): { state: NodeState; behind: boolean } {
+  const bounds = o.bounds ?? DEFAULT_LAG_BOUNDS;
+  let behind = o.behind;
+  if (f.lag !== undefined) {
+    if (f.lag <= bounds.caughtUpLag) behind = false;
+    else if (f.lag > bounds.behindLag) behind = true;
+  }
+  if (f.health === "quarantined" || f.health === "repairing") return { state: "quarantined", behind };
+  if (o.role === "online" && !f.quorum) return { state: "read-only", behind };
+  if (behind || f.health === "catching-up") return { state: "catching-up", behind };
+  return { state: "serving", behind };
+}
+
 export interface PresencePublisher {
-  /** Records a new state (no-op when unchanged). */
-  set(state: NodeState): Promise<void>;
+  /** Recomputes the state from the facts and writes it when it changed (or the key was lost). */
+  refresh(): Promise<void>;
   current(): NodeState;
   /** Revokes the lease: the node disappears from presence at once. */
   stop(): Promise<void>;
@@ -38,8 +91,8 @@ export function presenceKey(prefix: string, node: string): string {
 }
 
 /**
- * Publishes this node's presence under a lease of `ttlSeconds` (kept alive by the etcd client). A lost
- * lease (etcd unreachable for longer than the TTL) is re-granted on the next `set` or refresh.
+ * Publishes this node's presence under an own lease of `ttlSeconds`. A lost lease (etcd unreachable
+ * for a whole TTL) is granted again by the refresh timer, which also recomputes the state.
  */
 export function publishPresence(
   client: Etcd3,
@@ -47,55 +100,90 @@ export function publishPresence(
     prefix: string;
     node: string;
     role: NodeRole;
-    initial: NodeState;
+    /** The node's facts now (called on every refresh). */
+    facts: () => PresenceFacts;
+    /** A node starts behind the head until its first lag measure says otherwise (default true). */
+    startsBehind?: boolean;
+    bounds?: LagBounds;
     ttlSeconds?: number;
     now?: () => Date;
-    /** How often a lost lease is re-granted and the value re-put (ms). */
+    /** How often the state is recomputed and a lost lease granted again (ms). */
     refreshMs?: number;
+    /** Deadline of each etcd call (ms, default 2000). */
+    callMs?: number;
   },
 ): PresencePublisher {
   const now = o.now ?? (() => new Date());
   const ttl = o.ttlSeconds ?? 5;
-  let state = o.initial;
+  const callMs = o.callMs ?? 2000;
+  let behind = o.startsBehind ?? true;
+  const compute = (): NodeState => {
+    const next = presenceState(o.facts(), {
+      role: o.role,
+      behind,
+      ...(o.bounds ? { bounds: o.bounds } : {}),
+    });
+    behind = next.behind;
+    return next.state;
+  };
+  let state = compute();
   let since = now().toISOString();
-  let lease: Lease | undefined;
+  let lease: OwnLease | undefined;
+  /** What etcd holds under the current lease (undefined: nothing written under it yet). */
+  let written: string | undefined;
   let stopped = false;
+  const isStopped = (): boolean => stopped;
   let writing: Promise<void> = Promise.resolve();
 
   const write = (): Promise<void> => {
-    writing = writing
-      .then(async () => {
-        if (stopped) return;
-        if (lease === undefined || lease.revoked()) {
-          const fresh = client.lease(ttl, { autoKeepAlive: true });
-          fresh.on("lost", () => {
-            if (lease === fresh) lease = undefined;
-          });
-          lease = fresh;
+    writing = writing.then(async () => {
+      if (stopped) return;
+      try {
+        if (lease === undefined || lease.ended()) {
+          written = undefined;
+          lease = await grantOwnLease(client, { ttlSeconds: ttl, callMs });
+          if (isStopped()) {
+            await lease.release();
+            return;
+          }
         }
         const value: Presence = { role: o.role, state, since };
-        await lease.put(presenceKey(o.prefix, o.node)).value(JSON.stringify(value));
-      })
-      .catch(() => {
-        // etcd unreachable: the lease lapses and readers see the node as down; the refresh retries.
-        lease = undefined;
-      });
+        const text = JSON.stringify(value);
+        if (text === written) return;
+        await client
+          .put(presenceKey(o.prefix, o.node))
+          .value(text)
+          .lease(lease.id)
+          .options({ deadline: Date.now() + callMs })
+          .exec();
+        written = text;
+      } catch {
+        // etcd unreachable: the write is tried again at the next refresh; a lease that got no renewal
+        // for a whole TTL ended by itself and is granted anew then.
+        written = undefined;
+      }
+    });
     return writing;
   };
 
+  const refresh = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    const next = compute();
+    if (next !== state) {
+      state = next;
+      since = now().toISOString();
+    }
+    return write();
+  };
+
   const timer = setInterval(() => {
-    if (lease === undefined) void write();
+    void refresh();
   }, o.refreshMs ?? 1000);
   timer.unref();
   void write();
 
   return {
-    async set(next) {
-      if (next === state) return;
-      state = next;
-      since = now().toISOString();
-      await write();
-    },
+    refresh,
     current: () => state,
     async stop() {
       stopped = true;
@@ -103,7 +191,71 @@ export function publishPresence(
       await writing;
       const l = lease;
       lease = undefined;
-      await l?.revoke().catch(() => undefined);
+      await l?.release();
+    },
+  };
+}
+
+/** Where a node's presence reads the facts its agent does not hold itself. */
+export interface PresenceSources {
+  readonly health?: () => HealthState;
+  /** Batches behind the log head now; undefined when not known. */
+  readonly lag?: () => number | undefined;
+}
+
+export interface NodePresence {
+  readonly publisher: PresencePublisher;
+  /** Adds sources (the node wiring, once its integrity and port exist) and refreshes. */
+  sources(given: PresenceSources): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A cluster node's presence: the quorum from its probe (refreshed on each change), its health and lag
+ * from the sources the node wiring gives; until a lag is known the node shows "catching-up".
+ */
+export function startNodePresence(
+  client: Etcd3,
+  o: {
+    prefix: string;
+    node: string;
+    role: NodeRole;
+    quorum: QuorumProbe;
+    ttlSeconds?: number;
+    refreshMs?: number;
+    bounds?: LagBounds;
+  },
+): NodePresence {
+  let sources: PresenceSources = {};
+  const publisher = publishPresence(client, {
+    prefix: o.prefix,
+    node: o.node,
+    role: o.role,
+    facts: () => {
+      const health = sources.health?.();
+      const lag = sources.lag?.();
+      return {
+        quorum: o.quorum.hasQuorum(),
+        ...(health === undefined ? {} : { health }),
+        ...(lag === undefined ? {} : { lag }),
+      };
+    },
+    ...(o.ttlSeconds === undefined ? {} : { ttlSeconds: o.ttlSeconds }),
+    ...(o.refreshMs === undefined ? {} : { refreshMs: o.refreshMs }),
+    ...(o.bounds === undefined ? {} : { bounds: o.bounds }),
+  });
+  const unsubscribe = o.quorum.onChange(() => {
+    void publisher.refresh();
+  });
+  return {
+    publisher,
+    sources(given) {
+      sources = { ...sources, ...given };
+      void publisher.refresh();
+    },
+    async stop() {
+      unsubscribe();
+      await publisher.stop();
     },
   };
 }

@@ -33,7 +33,6 @@ import { nodeFiles } from "../cluster/cluster-init.js";
 import { ClusterError } from "../cluster/errors.js";
 import { runFullCheckInWorker } from "../cluster/integrity/full-check-thread.js";
 import { publishIntegrityFact } from "../cluster/integrity/health-facts.js";
-import type { NodeState as HealthState } from "../cluster/integrity/node-health.js";
 import { startNodeIntegrity, type NodeIntegrity } from "../cluster/integrity/node-integrity.js";
 import type { RepairOutcome } from "../cluster/integrity/repair.js";
 import { fileWatchMark } from "../cluster/integrity/watch-mark.js";
@@ -43,7 +42,6 @@ import {
   preparePayloadRefs,
   startPayloadRelease,
 } from "../cluster/payload-chunk-release.js";
-import type { NodeState } from "../cluster/node-presence.js";
 import { guardWritePort } from "../cluster/quorum-guard.js";
 import {
   prepareWantedPayloads,
@@ -80,14 +78,8 @@ const CHECK_INTERVAL_MS = 5 * 60_000;
 /** The entry watch's "checked up to" mark (cluster/integrity/watch-mark.ts), beside ledger.db. */
 export const WATCH_MARK_FILE = "integrity-mark.json";
 
-const presenceOf = (s: HealthState, quorum: boolean, online: boolean): NodeState =>
-  s === "catching-up"
-    ? "catching-up"
-    : s !== "healthy"
-      ? "quarantined"
-      : online && !quorum
-        ? "read-only"
-        : "serving";
+/** How often the node measures its lag behind the log head for its presence. */
+const LAG_SAMPLE_MS = 500;
 
 /**
  * Starts the cluster side of the node in `dir` on its own `db`.
@@ -181,21 +173,25 @@ export async function openClusterNode(o: {
     ...(o.onError !== undefined ? { onError: o.onError } : {}),
   });
   const head = logKeys(o.config.prefix).head;
-
-  const caughtUp = async (): Promise<void> => {
-    if (!agent.quorum.hasQuorum()) return;
-    let seq: number;
+  /** The log head's batch number (0: no log yet); undefined when etcd did not answer in time. */
+  const headSeq = async (): Promise<number | undefined> => {
     try {
       const value = await agent.etcd
         .get(head)
         .options({ deadline: Date.now() + HEAD_READ_MS })
         .string();
-      if (value === null) return;
-      seq = (JSON.parse(value) as { seq: number }).seq;
+      return value === null ? 0 : (JSON.parse(value) as { seq: number }).seq;
     } catch {
-      // etcd did not answer: serve what this node has.
-      return;
+      return undefined;
     }
+  };
+  const lag = startLagSampler(agent, port, headSeq);
+
+  const caughtUp = async (): Promise<void> => {
+    if (!agent.quorum.hasQuorum()) return;
+    // etcd did not answer: serve what this node has.
+    const seq = await headSeq();
+    if (seq === undefined || seq === 0) return;
     const deadline = Date.now() + CATCH_UP_WAIT_MS;
     while (port.status().seq < seq && Date.now() < deadline && port.failure() === undefined) {
       await sleep(5);
@@ -209,6 +205,7 @@ export async function openClusterNode(o: {
     hasQuorum: () => agent.quorum.hasQuorum(),
     nodeHealth: integrity.health,
     async stop() {
+      lag.stop();
       release.stop();
       await fetcher.stop();
       await opened.stop();
@@ -220,6 +217,43 @@ export async function openClusterNode(o: {
     },
   };
   return { ledger, hooks, agent, port, integrity: opened.integrity, ledgerFile: opened.storage };
+}
+
+/**
+ * Measures how far this node is behind the log head (head batch − applied batch, bounded reads, one at a
+ * time) and gives it to the node's presence, which shows "catching-up" while it is far behind. Not
+ * known while etcd does not answer (the presence then keeps its last lag rule).
+ */
+function startLagSampler(
+  agent: ClusterAgent,
+  port: ClusterLedger,
+  headSeq: () => Promise<number | undefined>,
+): { stop(): void } {
+  let lag: number | undefined;
+  let busy = false;
+  let stopped = false;
+  const isStopped = (): boolean => stopped;
+  const sample = async (): Promise<void> => {
+    if (busy || stopped) return;
+    busy = true;
+    try {
+      const seq = await headSeq();
+      lag = seq === undefined ? undefined : Math.max(0, seq - port.status().seq);
+      if (!isStopped()) await agent.presence.refresh();
+    } finally {
+      busy = false;
+    }
+  };
+  agent.presenceSources({ lag: () => lag });
+  const timer = setInterval(() => void sample(), LAG_SAMPLE_MS);
+  timer.unref();
+  void sample();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 /**
@@ -291,9 +325,9 @@ function startIntegrity(
     now: o.now ?? (() => new Date()),
   });
   agent.mount(integrity.peerRoute);
-  const online = o.config.role === "online";
+  agent.presenceSources({ health: () => integrity.health.state });
   integrity.health.onChange((s) => {
-    void agent.presence.set(presenceOf(s.state, agent.quorum.hasQuorum(), online)).catch(() => undefined);
+    void agent.presence.refresh();
     publishIntegrityFact(agent.etcd, o.config.prefix, o.config.self, s).catch(() => undefined);
   });
   return {

@@ -130,18 +130,23 @@ describe("kenshin cluster status", () => {
   it("shows each node's state from its presence lease, and the last checkpoint it cosigned; a node whose lease ends is down", async () => {
     const c = client ?? new Etcd3({ hosts: suite.cluster().clientUrls() });
     client = c;
-    const node1 = publishPresence(c, { prefix: PREFIX, node: "node1", role: "online", initial: "serving" });
-    const node2 = publishPresence(c, {
+    const node1 = publishPresence(c, {
       prefix: PREFIX,
-      node: "node2",
+      node: "node1",
       role: "online",
-      initial: "catching-up",
+      facts: () => ({ quorum: true, health: "healthy", lag: 0 }),
     });
+    // node2 starts far behind (catching-up), then loses its majority: read-only.
+    const facts2 = { quorum: true, health: "healthy" as const, lag: 100 };
+    const node2 = publishPresence(c, { prefix: PREFIX, node: "node2", role: "online", facts: () => facts2 });
     stops.push(
       () => node1.stop(),
       () => node2.stop(),
     );
-    await node2.set("read-only");
+    expect(node2.current()).toBe("catching-up");
+    facts2.quorum = false;
+    await node2.refresh();
+    expect(node2.current()).toBe("read-only");
     // What cosign-exchange writes: one key per node and checkpoint size.
     await c.put(`${PREFIX}checkpoints/${"3".padStart(16, "0")}/cosig/node1`).value("line");
     await c.put(`${PREFIX}checkpoints/${"7".padStart(16, "0")}/cosig/node1`).value("line");

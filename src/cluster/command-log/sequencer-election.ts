@@ -12,16 +12,17 @@
  * sequencer no longer listened to: nobody sequenced, every append waited its ordering timeout
  * (service-no-quorum, CI of 2026-12-01).
  *
- * Here the rule is simple and checked in one place: the lease is renewed only by this candidacy's own
- * loop, one renewal at a time, each bounded by a deadline; once the candidacy ends (resigned, or its
- * lease possibly expired: no renewal acknowledged for a whole TTL), nothing renews it again. So a key
- * of an ended candidacy leaves the election at the latest one TTL after etcd has a leader again (and at
- * once when the revoke, tried once on the way out, gets through). Every etcd call has a deadline.
+ * Here the candidacy's lease is an own lease (`../own-lease.ts`, shared with the node's presence): renewed
+ * only by its own loop, one bounded renewal at a time; once the candidacy ends (resigned, or its lease
+ * possibly expired: no renewal acknowledged for a whole TTL), nothing renews it again. So a key of an
+ * ended candidacy leaves the election at the latest one TTL after etcd has a leader again (and at once
+ * when the revoke, tried once on the way out, gets through). Every etcd call has a deadline.
  */
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Etcd3 } from "etcd3";
 import { ClusterError } from "../errors.js";
+import { grantOwnLease, type OwnLease } from "../own-lease.js";
 
 export interface CandidacyOptions {
   /** The election's key prefix, e.g. `election/kenshin/election/` (what `Etcd3.election(name)` reads). */
@@ -60,8 +61,9 @@ function lostError(cause?: unknown): ClusterError {
 class ElectionCandidacy extends EventEmitter implements Candidacy {
   readonly #client: Etcd3;
   readonly #o: Required<CandidacyOptions>;
+  /** The candidacy's lease (own-lease.ts: renewed only by its own loop, never after it ended). */
+  readonly #lease: Promise<OwnLease>;
   readonly #keyPromise: Promise<string>;
-  #lease: string | undefined;
   #ended = false;
   /** Resolves when the candidacy ends (wakes the loops). */
   #endSignal!: () => void;
@@ -74,10 +76,16 @@ class ElectionCandidacy extends EventEmitter implements Candidacy {
     this.#endedPromise = new Promise((resolve) => {
       this.#endSignal = resolve;
     });
-    const granted = this.#grant();
-    this.#keyPromise = granted.then((id) => this.#o.prefix + id);
+    this.#lease = grantOwnLease(client, {
+      ttlSeconds: this.#o.ttlSeconds,
+      callMs: this.#o.callMs,
+      onLost: (error) => {
+        this.#fail(lostError(error));
+      },
+    });
+    this.#keyPromise = this.#lease.then((l) => this.#o.prefix + l.id);
     this.#keyPromise.catch(() => undefined);
-    void this.#run(granted);
+    void this.#run();
   }
 
   key(): Promise<string> {
@@ -89,12 +97,8 @@ class ElectionCandidacy extends EventEmitter implements Candidacy {
   }
 
   async resign(): Promise<void> {
-    if (this.#ended) {
-      await this.#revoke();
-      return;
-    }
     this.#end();
-    await this.#revoke();
+    await this.#release();
   }
 
   #deadline(): { deadline: Date } {
@@ -111,86 +115,28 @@ class ElectionCandidacy extends EventEmitter implements Candidacy {
   #fail(error: unknown): void {
     if (!this.#end()) return;
     // Tried once: if etcd has no majority now the lease expires by itself once it has (nobody renews it).
-    void this.#revoke();
+    void this.#release();
     this.emit("error", error instanceof Error ? error : lostError(error));
   }
 
-  async #grant(): Promise<string> {
-    const r = await this.#client.leaseClient.leaseGrant({ TTL: this.#o.ttlSeconds }, this.#deadline());
-    this.#lease = r.ID;
-    return r.ID;
+  /** Ends the lease's renewals and revokes it (a lease granted after the candidacy ended, too). */
+  async #release(): Promise<void> {
+    const lease = await this.#lease.catch(() => undefined);
+    await lease?.release();
   }
 
-  async #revoke(): Promise<void> {
-    const id = this.#lease ?? (await this.#keyPromise.then(() => this.#lease).catch(() => undefined));
-    if (id === undefined) return;
-    await this.#client.leaseClient.leaseRevoke({ ID: id }, this.#deadline()).catch(() => undefined);
-  }
-
-  /** One keep-alive round trip; the TTL etcd answered (0: the lease is gone). */
-  async #renewOnce(id: string): Promise<number> {
-    const stream = await this.#client.leaseClient.leaseKeepAlive(this.#deadline());
-    try {
-      const answered = new Promise<number>((resolve, reject) => {
-        stream.on("data", (res: { TTL: string }) => {
-          resolve(Number(res.TTL));
-        });
-        stream.on("error", reject);
-        stream.on("end", () => {
-          reject(lostError());
-        });
-      });
-      answered.catch(() => undefined);
-      stream.write({ ID: id });
-      const timeout = sleep(this.#o.callMs).then(() => {
-        throw lostError();
-      });
-      timeout.catch(() => undefined);
-      return await Promise.race([answered, timeout]);
-    } finally {
-      try {
-        stream.end();
-      } catch {
-        // already ended
-      }
-    }
-  }
-
-  /** Renews the lease until the candidacy ends; ends it when a whole TTL passed without a renewal. */
-  async #keepAlive(id: string, grantedAt: number): Promise<void> {
-    const ttlMs = this.#o.ttlSeconds * 1000;
-    let renewedAt = grantedAt;
-    while (!this.#ended) {
-      await Promise.race([sleep(ttlMs / 3), this.#endedPromise]);
-      if (this.ended()) return;
-      const sentAt = Date.now();
-      try {
-        const ttl = await this.#renewOnce(id);
-        if (!(ttl > 0)) {
-          this.#fail(lostError());
-          return;
-        }
-        renewedAt = sentAt;
-      } catch {
-        // Counted below: only a whole TTL without a renewal ends the candidacy.
-      }
-      if (Date.now() - renewedAt >= ttlMs) {
-        this.#fail(lostError());
-        return;
-      }
-    }
-  }
-
-  async #run(granted: Promise<string>): Promise<void> {
-    const askedAt = Date.now();
+  async #run(): Promise<void> {
     let id: string;
     try {
-      id = await granted;
+      id = (await this.#lease).id;
     } catch (error) {
       this.#fail(error);
       return;
     }
-    void this.#keepAlive(id, askedAt);
+    if (this.#ended) {
+      await this.#release();
+      return;
+    }
     const c = this.#client;
     const key = this.#o.prefix + id;
     try {
@@ -204,7 +150,7 @@ class ElectionCandidacy extends EventEmitter implements Candidacy {
         ? BigInt(put.header.revision)
         : BigInt(put.responses[0]?.response_range.kvs[0]?.create_revision ?? put.header.revision);
       // Leads once no candidate's key is older than this one's.
-      while (!this.#ended) {
+      while (!this.ended()) {
         const ahead = await c
           .getAll()
           .prefix(this.#o.prefix)

@@ -115,13 +115,12 @@ export class LocalOrder {
         record === undefined ? fillPrev(template as EntryTemplate, this.#prev) : canonicalBytes(record);
       const leafHash = this.#hasher.hashLeaf(entry);
       for (const node of this.#range.append(leafHash)) nodes.push(node);
-      this.#prev = toHex(leafHash);
-      entries.push({
-        entry,
-        leafHash,
-        keys: request.keys ?? lookupKeys(record ?? request.record),
-        ...(request.recordHashes ? { recordHashes: request.recordHashes } : {}),
-      });
+      this.#prev = hex(leafHash);
+      const keys = request.keys ?? lookupKeys(record ?? request.record);
+      const recordHashes = request.recordHashes;
+      entries.push(
+        recordHashes === undefined ? { entry, leafHash, keys } : { entry, leafHash, keys, recordHashes },
+      );
       results.push({ index: firstIndex + results.length, leafHash: this.#prev });
     }
     return { firstIndex, entries, nodes, results };
@@ -132,7 +131,7 @@ export class LocalOrder {
     const nodes: CompletedNode[] = [];
     for (const e of entries) {
       for (const node of this.#range.append(e.leafHash)) nodes.push(node);
-      this.#prev = toHex(e.leafHash);
+      this.#prev = hex(e.leafHash);
     }
     return nodes;
   }
@@ -192,6 +191,14 @@ export class LocalSequencer implements Sequencer {
       throw error;
     }
   }
+}
+
+/**
+ * Lower-case hex of a leaf hash by node's own encoder: one flat string, where the pure `toHex` builds it
+ * from 32 pieces that `fillPrev` then has to flatten (the sequencer runs only in Node).
+ */
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 function recordHashesFor(

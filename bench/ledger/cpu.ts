@@ -23,7 +23,9 @@ import { createSqliteLog, openSqliteLog } from "../../src/store/sqlite-log.js";
 import { fsckLogFile } from "../../src/store/sqlite-log-fsck.js";
 
 /** Fixed seed key, so a log written by one build is fsck'd by another with the same verifier key. */
-const signer = createNoteSigner(generateNoteKey("bench.kenshin.example/log", (n) => new Uint8Array(n).fill(9)));
+const signer = createNoteSigner(
+  generateNoteKey("bench.kenshin.example/log", (n) => new Uint8Array(n).fill(9)),
+);
 
 function record(n: number): RecordInput {
   return {
@@ -73,7 +75,11 @@ async function main(): Promise<void> {
     const count = Number(b ?? 1024);
     const dir = mkdtempSync(join(tmpdir(), "kenshin-cpu-"));
     const port = new EmbeddedLedger({
-      storage: createSqliteLog({ path: join(dir, "l.db"), origin: signer.name, verifierKey: signer.verifierKey }),
+      storage: createSqliteLog({
+        path: join(dir, "l.db"),
+        origin: signer.name,
+        verifierKey: signer.verifierKey,
+      }),
       signer,
     });
     const m = await measure(() => writers(port, count, total, 0));
@@ -111,7 +117,9 @@ async function main(): Promise<void> {
       `fsck (${workers} workers) ${r.ok ? `${r.size} entries intact, ${r.signaturesVerified} signatures` : r.code}: ${m.wall.toFixed(2)} s wall, ${(m.user + m.sys).toFixed(2)} s CPU = ${us(m.user + m.sys, n)} µs CPU/entry`,
     );
   } else {
-    console.error("usage: cpu.js append [entries] [writers] | write <file> [entries] | fsck <file> [workers]");
+    console.error(
+      "usage: cpu.js append [entries] [writers] | write <file> [entries] | fsck <file> [workers]",
+    );
     process.exitCode = 2;
   }
 }

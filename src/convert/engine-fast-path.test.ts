@@ -163,6 +163,37 @@ describe("the byte-level fast path agrees with the text reference path", () => {
     );
   });
 
+  it("5,000 rows (past the field memos' first window): same result as the reference path", async () => {
+    // Columns whose values recur (memoised, issues and all) beside columns of unique values (whose memo
+    // turns itself off after its first window of look-ups), so both paths of the assembler run.
+    const pick = <T>(xs: readonly T[], n: number): T => xs[n % xs.length] as T;
+    const lines = [COLUMNS.join(",")];
+    for (let i = 0; i < 5000; i++) {
+      lines.push(
+        [
+          `A${i}`,
+          pick(["R7.4.1", "2025/04/02", "H30.2.30", "R7.4.", "令和7年4月3日"], i * 7),
+          pick(["1", "2", "3", "", "１"], i * 3),
+          pick(["170.0", "１６０", "abc", "999", "160.25", "<50", ""], i * 5),
+          i % 11 === 0 ? `${40 + (i % 47)}.${i % 10}` : pick(["65.0", "0", "50"], i),
+          pick(["洞性頻脈", "異常なし", "ＰＶＣ", "未知の所見", ""], i * 13),
+          i % 3 === 0 ? `所見${i}` : "=1+1",
+        ].join(","),
+      );
+    }
+    const bytes = iconv.encode(`${lines.join("\r\n")}\r\n`, "cp932");
+    const checked = mapping("encoding: cp932");
+    const cuts = [1000, 65_536, 65_537, 100_000];
+    const reference = await run(bytes, cuts, checked, "cp932", true);
+    const fast = await run(bytes, cuts, checked, "cp932", false);
+    if ("fatal" in fast || "fatal" in reference) throw new Error("no fatal error expected");
+    // Compared as bytes and JSON (a deep equality of thousands of issues is slow).
+    expect(fast.output.equals(reference.output)).toBe(true);
+    expect(fast.summary.counts.recordsOut).toBeGreaterThan(1000);
+    expect(fast.summary.issuesTotal).toBeGreaterThan(5000);
+    expect(JSON.stringify(fast.summary)).toBe(JSON.stringify(reference.summary));
+  });
+
   it("fed one byte at a time: same result as the reference path", async () => {
     const text =
       `${COLUMNS.join(",")}\r\n` +

@@ -10,6 +10,8 @@ import { convertField, type FieldOutcome, type FindingState, type RawValue } fro
 import type { Issue } from "./issues.js";
 import type { CompiledRule } from "./mapping-check.js";
 import { applyRecordRules, recordRuleTargets, type RecordRulePlan } from "./record-rules.js";
+import { ByteRow } from "./byte-rows.js";
+import { FieldMemo, issuesForRow, MAX_KEY, type FieldMemoLimits } from "./field-memo.js";
 
 /** The raw values of one record, per rule. */
 export interface RawRecord {
@@ -68,6 +70,10 @@ export class WideAssembler {
   /** The same cells in ascending order (the order the final cell checks report in). */
   private readonly finalCells: Int32Array;
   private readonly findings = new Map<number, FindingState>();
+  /** Per single-column field: its outcomes by source bytes (field-memo.ts), for fast-path rows. */
+  private readonly memos: (FieldMemo | undefined)[];
+  /** The encoding the memos' keys were read in (true = UTF-8), fixed by the first fast-path row. */
+  private memoUtf8: boolean | undefined;
   private readonly outcome: FieldOutcome = {
     value: "",
     original: "",
@@ -76,8 +82,19 @@ export class WideAssembler {
     rejected: false,
   };
 
-  constructor(plan: RecordRulePlan, fields: readonly BoundField[], reuse: boolean) {
+  constructor(
+    plan: RecordRulePlan,
+    fields: readonly BoundField[],
+    reuse: boolean,
+    /** Sizes of the per-field memos (tests make them small); `false` for none. */
+    memoLimits?: FieldMemoLimits | false,
+  ) {
     this.plan = plan;
+    this.memos = fields.map((f) =>
+      memoLimits === false || f.constant !== undefined || f.columns?.length !== 1
+        ? undefined
+        : new FieldMemo(memoLimits),
+    );
     this.fields = fields;
     this.slots = fields.map((f) => [
       {
@@ -117,7 +134,49 @@ export class WideAssembler {
       } else if (columns === undefined) {
         continue;
       } else if (columns.length === 1) {
-        const text = row.field((columns[0] as { index: number }).index);
+        const index = (columns[0] as { index: number }).index;
+        const memo = this.memos[k];
+        if (memo?.enabled === true && row instanceof ByteRow && this.memoFits(row)) {
+          // The field's bytes in the row buffer: a value seen before costs a look-up, no string.
+          if (index >= row.width) continue;
+          const s = row.starts[index] ?? 0;
+          const e = row.ends[index] ?? 0;
+          if (s === e) continue;
+          if (e - s <= MAX_KEY) {
+            const rule = f.rule;
+            const entry = memo.find(row.buf, s, e);
+            if (entry >= 0 && memo.lastPlain) {
+              record.values[rule.index] = memo.values[entry] as string;
+              record.originals[rule.index] = memo.originals[entry] as string;
+            } else if (entry >= 0) {
+              const hit = memo.outcome(entry);
+              if (hit.issues.length > 0) issuesForRow(hit, line, issues);
+              if (hit.rejected) rejected = true;
+              record.values[rule.index] = hit.value;
+              record.originals[rule.index] = hit.original;
+              if (hit.finding !== undefined) findings.set(rule.index, hit.finding);
+            } else {
+              const first = issues.length;
+              const slot = this.slots[k] as readonly [SlotValue];
+              slot[0].text = row.field(index) as string;
+              slot[0].row = line;
+              const outcome = convertField(rule, slot, missing, issues, this.outcome);
+              memo.remember({
+                value: outcome.value,
+                original: outcome.original,
+                finding: outcome.finding,
+                rejected: outcome.rejected,
+                issues: issues.slice(first),
+              });
+              if (outcome.rejected) rejected = true;
+              record.values[rule.index] = outcome.value;
+              record.originals[rule.index] = outcome.original;
+              if (outcome.finding !== undefined) findings.set(rule.index, outcome.finding);
+            }
+            continue;
+          }
+        }
+        const text = row.field(index);
         if (text === undefined || text === "") continue;
         const slot = this.slots[k] as readonly [SlotValue];
         slot[0].text = text;
@@ -142,5 +201,11 @@ export class WideAssembler {
     if (applyRecordRules(this.plan, record, findings, line, encoding, issues, this.finalCells))
       rejected = true;
     return { record, rejected };
+  }
+
+  /** True when the memos' keys (bytes) mean the same text in this row as in the rows they came from. */
+  private memoFits(row: ByteRow): boolean {
+    if (this.memoUtf8 === undefined) this.memoUtf8 = row.utf8;
+    return this.memoUtf8 === row.utf8;
   }
 }

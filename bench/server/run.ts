@@ -21,7 +21,10 @@
  * removed at the end. Benchmarks are not tests: nothing here asserts on time. Figures are from one
  * machine and one run.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { Session } from "node:inspector";
+import { performance as perfHooks } from "node:perf_hooks";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,6 +51,8 @@ interface Load {
   readonly non2xx: number;
   readonly errors: number;
   readonly timeouts: number;
+  /** The server thread's CPU time per answered request, µs (see {@link serverThreadCpuMs}). */
+  readonly cpuUs: number;
 }
 
 async function main(): Promise<void> {
@@ -130,10 +135,10 @@ async function main(): Promise<void> {
       headers: { accept: "application/json", cookie: `${SESSION_COOKIE}=${token}` },
       tlsOptions: { ca: caPem, cert: receiver.certPem, key: receiver.keyPem, minVersion: "TLSv1.3" },
     };
-    const health = await fire({ ...common, url: new URL("/api/v1/health", baseUrl).href });
-    const sessionLoad = await fire({ ...common, url: new URL("/api/v1/session", baseUrl).href });
-    const list = await fire({ ...common, url: new URL("/api/v1/transfers", baseUrl).href });
-    const trail = await fire({
+    const health = await fire("health", { ...common, url: new URL("/api/v1/health", baseUrl).href });
+    const sessionLoad = await fire("session", { ...common, url: new URL("/api/v1/session", baseUrl).href });
+    const list = await fire("list", { ...common, url: new URL("/api/v1/transfers", baseUrl).href });
+    const trail = await fire("trail", {
       ...common,
       url: new URL(`/api/v1/transfers/${transfer.id}/trail`, baseUrl).href,
     });
@@ -175,12 +180,70 @@ function loadRow(name: string, l: Load): string {
     l.non2xx + l.errors + l.timeouts > 0
       ? ` — ${l.non2xx} non-2xx, ${l.errors} errors, ${l.timeouts} time-outs`
       : "";
-  return `| ${name} | ${Math.round(l.rps).toLocaleString("en")} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms (${l.requests.toLocaleString("en")} requests in ${l.seconds.toFixed(1)} s)${failures} |`;
+  return `| ${name} | ${Math.round(l.rps).toLocaleString("en")} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, server thread CPU ${Math.round(l.cpuUs)} µs/request (${l.requests.toLocaleString("en")} requests in ${l.seconds.toFixed(1)} s)${failures} |`;
 }
 
-async function fire(options: autocannon.Options): Promise<Load> {
-  const r = await autocannon(options);
+/**
+ * With `SERVER_BENCH_PROFILE=<dir>`, each load phase is CPU-profiled on the server's thread (V8's
+ * sampling profiler through `node:inspector`) and written as `<dir>/<name>.cpuprofile`.
+ */
+async function fire(name: string, options: autocannon.Options): Promise<Load> {
+  const profileDir = process.env["SERVER_BENCH_PROFILE"];
+  const profiler = profileDir === undefined ? undefined : await startProfile();
+  try {
+    return await measure(options);
+  } finally {
+    if (profiler && profileDir !== undefined) {
+      await mkdir(profileDir, { recursive: true });
+      await writeFile(join(profileDir, `${name}.cpuprofile`), JSON.stringify(await profiler.stop()));
+    }
+  }
+}
+
+async function startProfile(): Promise<{ stop(): Promise<unknown> }> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result)));
+    });
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 200 });
+  await post("Profiler.start");
   return {
+    async stop() {
+      const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
+/**
+ * CPU time (user + system, ms) of this process's main thread — the server's: autocannon runs in a
+ * worker. Per request it is the figure a shared machine distorts least (other work stretches wall time
+ * and latency, not the work done per request). Linux: /proc clock ticks (10 ms); elsewhere the event
+ * loop's busy time, which also counts time the thread waited for a core.
+ */
+function serverThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return perfHooks.eventLoopUtilization().active;
+  }
+}
+
+/** USER_HZ, the unit of /proc's CPU times (100 on Linux). */
+const CLOCK_TICKS = 100;
+
+async function measure(options: autocannon.Options): Promise<Load> {
+  const before = serverThreadCpuMs();
+  const r = await autocannon(options);
+  const cpuMs = serverThreadCpuMs() - before;
+  return {
+    cpuUs: (cpuMs * 1000) / Math.max(1, r.requests.total),
     requests: r.requests.total,
     seconds: r.duration,
     rps: r.requests.total / r.duration,

@@ -14,7 +14,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { join } from "node:path";
 import { isCodedError } from "../coded-error.js";
 import type { ConsistencyProofJson } from "../ledger/ledger.js";
-import { openCheckpoint } from "../ledger/verify/checkpoint.js";
+import { openCheckpoint, type Checkpoint } from "../ledger/verify/checkpoint.js";
 import { verifyConsistency } from "../ledger/verify/consistency.js";
 import { bytesEqual, fromHex } from "../ledger/verify/encoding.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
@@ -74,10 +74,9 @@ export function compareWithRemembered(
   remembered: string,
 ): string {
   try {
-    const key = parseVerifierKey(verifierKey);
-    const old = openCheckpoint(remembered, key).checkpoint;
+    const old = openedCheckpoint(remembered, verifierKey);
     const note = ledger.latestCheckpoint().note;
-    const current = openCheckpoint(note, key).checkpoint;
+    const current = openedCheckpoint(note, verifierKey);
     if (current.size < old.size) throw rolledBack("smaller", { remembered: old.size, current: current.size });
     if (current.size === old.size) {
       if (!bytesEqual(current.root, old.root)) throw rolledBack("other root", { size: old.size });
@@ -90,6 +89,29 @@ export function compareWithRemembered(
     if (error instanceof ServiceError) throw error;
     throw rolledBack(isCodedError(error) ? error.code : "unverifiable", {}, error);
   }
+}
+
+/** Signed notes whose signature verified, per verifier key (FIFO-bounded: checkpoints move on). */
+const OPENED_KEPT = 16;
+const opened = new Map<string, Checkpoint>();
+
+/**
+ * The checkpoint of a signed note, its signature checked with `verifierKey` — once per (key, note): the
+ * check is a pure function of the two, and before every operation's ledger check it was two pure-JS
+ * Ed25519 verifications (the remembered note and the current one, usually the same), the largest cost
+ * of a trail read in bench/server. A note that fails is not kept and fails again on the next call.
+ */
+function openedCheckpoint(note: string, verifierKey: string): Checkpoint {
+  const id = `${verifierKey}\n${note}`;
+  const known = opened.get(id);
+  if (known !== undefined) return known;
+  const { checkpoint } = openCheckpoint(note, parseVerifierKey(verifierKey));
+  if (opened.size >= OPENED_KEPT) {
+    const oldest = opened.keys().next();
+    if (oldest.done !== true) opened.delete(oldest.value);
+  }
+  opened.set(id, checkpoint);
+  return checkpoint;
 }
 
 /** Remembers a signed checkpoint note (the caller verified it as consistent with the memory). */

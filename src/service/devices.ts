@@ -6,6 +6,7 @@
  * request carries a device signature that is verified here, checked against replays (nonce table) and
  * put in the ledger entry of the operation.
  */
+import { cachedStatement } from "../store/statement-cache.js";
 import { z } from "zod";
 import { parseDevicePublicJwk } from "../client/device-key.js";
 import { canonicalMethod } from "../client/request-signing.js";
@@ -53,6 +54,15 @@ export const registerDeviceSchema = z
     confirmAdditional: z.boolean().default(false),
   })
   .strict();
+
+/** How many devices the ID has registered (the session view's count; a kept statement per request). */
+export function countDevices(ctx: ServiceContext, loginId: string): number {
+  return (
+    cachedStatement<[string], { n: number }>(ctx.db, "SELECT count(*) AS n FROM devices WHERE login_id = ?").get(
+      loginId,
+    )?.n ?? 0
+  );
+}
 
 export function listDevices(ctx: ServiceContext, loginId: string): Device[] {
   return ctx.db

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { hashPassword, verifyPassword } from "../crypto/password.js";
+import { cachedStatement } from "../store/statement-cache.js";
 import { audit, recordCommon } from "./audit.js";
 import { findAccount } from "./accounts.js";
 import { certificateByFingerprint } from "./certificates.js";
@@ -240,18 +241,36 @@ function lockedMessage(until: number): string {
   return `ログインに続けて失敗したため、${t} (日本時間) まで利用者IDをロックしています。急ぎの場合は事務局に連絡して、ロックの解除を依頼してください`;
 }
 
+/** A session with its account and institution, read together (one query per request). */
 interface SessionRow {
-  token_hash: string;
   login_id: string;
   csrf_token: string;
   certificate: string;
   last_seen_at: number;
   expires_at: number;
+  /** null when the account (or below, its institution) is gone. */
+  must_change: number | null;
+  institution_id: string | null;
+  kind: Institution["kind"] | null;
+  name: string;
+  number: string | null;
+  status: Institution["status"] | null;
+  created_at: string;
 }
+
+const SESSION_QUERY = `SELECT s.login_id, s.csrf_token, s.certificate, s.last_seen_at, s.expires_at, a.must_change,
+    i.id AS institution_id, i.kind, i.name, i.number, i.status, i.created_at
+  FROM sessions AS s
+  LEFT JOIN accounts AS a ON a.login_id = s.login_id
+  LEFT JOIN institutions AS i ON i.id = a.institution_id
+  WHERE s.token_hash = ?`;
 
 /**
  * The session behind a token, on the same client certificate, within its idle and absolute limits.
- * Touches it (idle time-out restarts). An expired session is deleted and its end recorded.
+ * Touches it (idle time-out restarts). An expired session is deleted and its end recorded. The session,
+ * its account and its institution are read on every request (nothing is kept between requests: a
+ * logout, a revocation or a disabled institution — on this node or applied from the cluster's log —
+ * counts from the next request), in one kept statement.
  */
 export async function authenticate(
   ctx: ServiceContext,
@@ -262,16 +281,20 @@ export async function authenticate(
     throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
   }
   const tokenHash = hashToken(token);
-  const row = ctx.db
-    .prepare<[string], SessionRow>("SELECT * FROM sessions WHERE token_hash = ?")
-    .get(tokenHash);
+  const row = cachedStatement<[string], SessionRow>(ctx.db, SESSION_QUERY).get(tokenHash);
   if (!row) throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
-  const account = findAccount(ctx, row.login_id);
-  const institution = account ? getInstitution(ctx, account.institutionId) : undefined;
-  if (!account || !institution || institution.status !== "active") {
-    ctx.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
+  if (row.must_change === null || row.institution_id === null || row.kind === null || row.status !== "active") {
+    cachedStatement(ctx.db, "DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
     throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
   }
+  const institution: Institution = {
+    id: row.institution_id,
+    kind: row.kind,
+    name: row.name,
+    number: row.number,
+    status: row.status,
+    createdAt: row.created_at,
+  };
   if (row.certificate !== peer.fingerprint) {
     throw new ServiceError("AUTH_CERTIFICATE_MISMATCH", "ログインしたときと別のクライアント証明書です", {});
   }
@@ -304,7 +327,7 @@ export async function authenticate(
   // Touch at most every 30 s: the idle limit is minutes, and a durable write per request (fsync with
   // synchronous=FULL) was the largest cost of every authenticated request in bench/server.
   if (now - row.last_seen_at >= TOUCH_EVERY_MS) {
-    ctx.db.prepare("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").run(now, tokenHash);
+    cachedStatement(ctx.db, "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").run(now, tokenHash);
   }
   return {
     tokenHash,
@@ -313,7 +336,7 @@ export async function authenticate(
     role: roleOf(institution),
     csrfToken: row.csrf_token,
     certificate: row.certificate,
-    mustChangePassword: account.mustChange,
+    mustChangePassword: row.must_change === 1,
     expiresAt: row.expires_at,
   };
 }

@@ -34,41 +34,40 @@ export interface VerifiedSegment {
   readonly entries: readonly VerifiedEntry[];
 }
 
-/** Verifies the entries stored under a lookup key (e.g. `transfer:<id>`). */
+/**
+ * Verifies the entries stored under a lookup key (e.g. `transfer:<id>`). Every call re-reads each
+ * entry's stored bytes and re-hashes them to its stored leaf hash (an edited entry is refused on the
+ * next operation); what is a function of those bytes alone — the decoded record, and the inclusion
+ * proof of that leaf hash under a given signed root — is kept ({@link ProvenEntries}), so a trail read
+ * does not decode, rebuild and re-verify the same proofs while the checkpoint stays the same.
+ */
 export async function verifySegment(
   ctx: ServiceContext,
   lookupKey: string,
   transferId?: string,
 ): Promise<VerifiedSegment> {
   try {
-    const indices = ctx.ledger.findByKey(lookupKey);
-    const newest = indices.at(-1);
+    const ledger = ctx.ledger;
+    // Indices and stored leaf hashes in one storage read where the port offers it.
+    const keyed = ledger.keyedLeafHashes?.(lookupKey) ?? ledger.findByKey(lookupKey).map((index) => ({ index }));
+    const newest = keyed.at(-1)?.index;
     // Wait for a signed checkpoint covering the newest entry, so no entry goes unproven…
-    if (newest !== undefined) await ctx.ledger.checkpointCovering(newest);
+    if (newest !== undefined) await ledger.checkpointCovering(newest);
     // …and the signed checkpoint itself must not have gone back from the one this node remembers.
-    const note = checkLedgerNotRolledBack(ctx) ?? ctx.ledger.latestCheckpoint().note;
+    const note = checkLedgerNotRolledBack(ctx) ?? ledger.latestCheckpoint().note;
     const checkpoint = verifiedCheckpoint(ctx, note);
+    const proven = provenEntries(ledger);
     const entries: VerifiedEntry[] = [];
-    for (const index of indices) {
-      const bytes = ctx.ledger.entry(index);
+    for (const k of keyed) {
+      const index = k.index;
+      const bytes = ledger.entry(index);
       const leafHash = nodeHasher.hashLeaf(bytes);
-      if (!bytesEqual(leafHash, ctx.ledger.leafHash(index))) {
+      // (A leaf hash the keyed read could not find is read again, to fail as the single read fails.)
+      const stored = "leafHash" in k && k.leafHash !== null ? k.leafHash : ledger.leafHash(index);
+      if (!bytesEqual(leafHash, stored)) {
         throw new ServiceError("INTEGRITY_FAILURE", "台帳の記録が改ざんされています", { index });
       }
-      const proof = ctx.ledger.inclusionProof(index, checkpoint.size);
-      verifyInclusion({
-        index,
-        size: checkpoint.size,
-        leafHash,
-        proof: proof.proof.map((h) => fromHex(h)),
-        root: checkpoint.root,
-      });
-      entries.push({
-        index,
-        leafHash: toHex(leafHash),
-        record: decodeEntry(bytes),
-        proof: proof.proof,
-      });
+      entries.push(proven.entry(ledger, index, leafHash, bytes, checkpoint));
     }
     if (transferId !== undefined && entries.length === 0) {
       // A transfer exists only through its entries: none at all is a deleted index or a cut ledger.
@@ -86,6 +85,73 @@ export async function verifySegment(
       cause: error,
     });
   }
+}
+
+/** Entries kept per ledger reader (FIFO-bounded; a few hundred bytes each with their proofs). */
+const PROVEN_KEPT = 20_000;
+
+/**
+ * What was verified of entries, by index: the record decoded from the bytes that hash to `leafHash`,
+ * and the last inclusion proof of `leafHash` verified under a signed checkpoint (size and root). Both
+ * are pure functions of those inputs, so an entry is served from here only when the bytes read now hash
+ * to the same leaf hash and — for the proof — the checkpoint has the same size and root; anything else
+ * is decoded, proven and verified again. Nothing here is a verdict on what the storage holds now.
+ */
+class ProvenEntries {
+  readonly #kept = new Map<
+    number,
+    { leafHash: Uint8Array; entry: VerifiedEntry; size: number; root: Uint8Array }
+  >();
+
+  entry(
+    ledger: ServiceContext["ledger"],
+    index: number,
+    leafHash: Uint8Array,
+    bytes: Uint8Array,
+    checkpoint: Checkpoint,
+  ): VerifiedEntry {
+    const known = this.#kept.get(index);
+    if (known !== undefined && bytesEqual(known.leafHash, leafHash)) {
+      if (known.size === checkpoint.size && bytesEqual(known.root, checkpoint.root)) return known.entry;
+      return this.#keep(index, leafHash, known.entry.record, ledger, checkpoint);
+    }
+    return this.#keep(index, leafHash, decodeEntry(bytes), ledger, checkpoint);
+  }
+
+  #keep(
+    index: number,
+    leafHash: Uint8Array,
+    record: OperationRecord,
+    ledger: ServiceContext["ledger"],
+    checkpoint: Checkpoint,
+  ): VerifiedEntry {
+    const proof = ledger.inclusionProof(index, checkpoint.size);
+    verifyInclusion({
+      index,
+      size: checkpoint.size,
+      leafHash,
+      proof: proof.proof.map((h) => fromHex(h)),
+      root: checkpoint.root,
+    });
+    const entry: VerifiedEntry = { index, leafHash: toHex(leafHash), record, proof: proof.proof };
+    if (!this.#kept.has(index) && this.#kept.size >= PROVEN_KEPT) {
+      const oldest = this.#kept.keys().next();
+      if (oldest.done !== true) this.#kept.delete(oldest.value);
+    }
+    this.#kept.set(index, { leafHash, entry, size: checkpoint.size, root: checkpoint.root });
+    return entry;
+  }
+}
+
+const proven = new WeakMap<ServiceContext["ledger"], ProvenEntries>();
+
+function provenEntries(ledger: ServiceContext["ledger"]): ProvenEntries {
+  let kept = proven.get(ledger);
+  if (kept === undefined) {
+    kept = new ProvenEntries();
+    proven.set(ledger, kept);
+  }
+  return kept;
 }
 
 /**

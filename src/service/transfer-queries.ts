@@ -10,6 +10,7 @@ import { nodeHasher } from "../ledger/node-hasher.js";
 import { buildInclusionProof } from "../ledger/proof-builder.js";
 import { fromHex, toHex } from "../ledger/verify/encoding.js";
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
+import { cachedStatement } from "../store/statement-cache.js";
 import { audit, recordCommon } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
@@ -19,6 +20,7 @@ import { rowsAgreeingWithLedger, verifiedTransfer } from "./transfer-authority.j
 import type { VerifiedEntry } from "./transfer-integrity.js";
 import {
   canSee,
+  institutionNames,
   notFound,
   toView,
   TRANSFER_COLUMNS,
@@ -29,23 +31,19 @@ import {
 } from "./transfer-records.js";
 import type { TransferView } from "./transfer-view.js";
 
+const SENDER_LIST = `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE sender_id = ? ORDER BY created_at DESC LIMIT 2000`;
+const RECEIVER_LIST = `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE receiver_id = ? AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 2000`;
+
 export async function listTransfers(ctx: ServiceContext, session: Session): Promise<TransferView[]> {
   const inst = session.institution.id;
   const rows =
     session.role === "sender"
-      ? ctx.db
-          .prepare<[string], TransferRow>(
-            `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE sender_id = ? ORDER BY created_at DESC LIMIT 2000`,
-          )
-          .all(inst)
+      ? cachedStatement<[string], TransferRow>(ctx.db, SENDER_LIST).all(inst)
       : session.role === "receiver"
-        ? ctx.db
-            .prepare<[string], TransferRow>(
-              `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE receiver_id = ? AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 2000`,
-            )
-            .all(inst)
+        ? cachedStatement<[string], TransferRow>(ctx.db, RECEIVER_LIST).all(inst)
         : [];
-  return (await rowsAgreeingWithLedger(ctx, rows)).map((r) => toView(ctx, r));
+  const names = institutionNames(ctx);
+  return (await rowsAgreeingWithLedger(ctx, rows)).map((r) => toView(ctx, r, names));
 }
 
 /** The row if the session may see it; otherwise the missing-transfer answer, recorded (rate-limited). */

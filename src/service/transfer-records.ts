@@ -3,6 +3,7 @@
  * (the receiver once it was sent); anyone else — another institution or the office — gets exactly the
  * answer a missing transfer gets.
  */
+import { cachedStatement } from "../store/statement-cache.js";
 import type { ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 import type { Session } from "./sessions.js";
@@ -43,9 +44,7 @@ export const TRANSFER_COLUMNS =
   "standard_bytes, records, rows_rejected, created_at, sent_at, downloaded_at, received_at, deleted_at, delete_after";
 
 export function transferRow(ctx: ServiceContext, id: string): TransferRow | undefined {
-  return ctx.db
-    .prepare<[string], TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?`)
-    .get(id);
+  return cachedStatement<[string], TransferRow>(ctx.db, `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?`).get(id);
 }
 
 /** The stored conversion report (JSON text) of a transfer, or null. */
@@ -71,14 +70,30 @@ export function visibleTransfer(ctx: ServiceContext, session: Session, id: strin
   return row;
 }
 
-export function toView(ctx: ServiceContext, row: TransferRow): TransferView {
-  const name = ctx.db.prepare<[string], { name: string }>("SELECT name FROM institutions WHERE id = ?");
+/** An institution's name by id; a list passes one that remembers names for the length of the list. */
+export type InstitutionNames = (id: string) => string;
+
+/** Names read from service.db (a kept statement), each id once per returned function. */
+export function institutionNames(ctx: ServiceContext): InstitutionNames {
+  const statement = cachedStatement<[string], { name: string }>(ctx.db, "SELECT name FROM institutions WHERE id = ?");
+  const seen = new Map<string, string>();
+  return (id) => {
+    let name = seen.get(id);
+    if (name === undefined) {
+      name = statement.get(id)?.name ?? "";
+      seen.set(id, name);
+    }
+    return name;
+  };
+}
+
+export function toView(ctx: ServiceContext, row: TransferRow, names = institutionNames(ctx)): TransferView {
   const now = ctx.now().getTime();
   const deleteAfter = row.status === "deleted" || row.status === "discarded" ? null : row.delete_after;
   return {
     id: row.id,
-    sender: { id: row.sender_id, name: name.get(row.sender_id)?.name ?? "" },
-    receiver: { id: row.receiver_id, name: name.get(row.receiver_id)?.name ?? "" },
+    sender: { id: row.sender_id, name: names(row.sender_id) },
+    receiver: { id: row.receiver_id, name: names(row.receiver_id) },
     status: row.status,
     original: { sha256: row.original_sha256, bytes: row.original_bytes },
     standard:

@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { changePassword } from "../../service/accounts.js";
 import type { ServiceContext } from "../../service/context.js";
-import { listDevices, registerDevice } from "../../service/devices.js";
+import { countDevices, listDevices, registerDevice } from "../../service/devices.js";
 import { ServiceError } from "../../service/errors.js";
 import { receiversOf } from "../../service/institutions.js";
 import { login, logout, type Session } from "../../service/sessions.js";
@@ -33,7 +33,7 @@ function sessionView(ctx: ServiceContext, session: Session) {
     csrfToken: session.csrfToken,
     mustChangePassword: session.mustChangePassword,
     expiresAt: new Date(session.expiresAt).toISOString(),
-    devices: listDevices(ctx, session.loginId).length,
+    devices: countDevices(ctx, session.loginId),
   };
 }
 

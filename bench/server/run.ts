@@ -205,7 +205,10 @@ async function startProfile(): Promise<{ stop(): Promise<unknown> }> {
   session.connect();
   const post = (method: string, params?: object): Promise<unknown> =>
     new Promise((resolve, reject) => {
-      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result)));
+      session.post(method, params, (error, result) => {
+        if (error) reject(error);
+        else resolve(result);
+      });
     });
   await post("Profiler.enable");
   await post("Profiler.setSamplingInterval", { interval: 200 });

@@ -41,13 +41,39 @@ export function peerOf(request: FastifyRequest): PeerCertificate {
   // parsed once per connection, not on every request of a keep-alive connection.
   let peer = peers.get(socket);
   if (peer === undefined) {
-    const identity = peerIdentity(socket.getPeerCertificate());
-    if (!identity) throw noPeer();
-    peer = { fingerprint: identity.fingerprintSha256, serial: identity.serialHex };
+    peer = parsedPeer(socket.getPeerCertificate());
+    if (!peer) throw noPeer();
     peers.set(socket, peer);
   }
   return peer;
 }
+
+/**
+ * What a client certificate names, parsed once per certificate rather than once per connection: the
+ * result is a function of the certificate's DER alone (peerIdentity verifies nothing), and parsing it
+ * in JavaScript cost more than the rest of a short keep-alive connection's requests together. Keyed by
+ * the SHA-256 of the DER, which is the fingerprint the session check compares anyway.
+ */
+function parsedPeer(cert: ReturnType<TLSSocket["getPeerCertificate"]>): PeerCertificate | undefined {
+  const raw: unknown = (cert as { raw?: unknown } | null | undefined)?.raw;
+  if (!Buffer.isBuffer(raw)) return undefined;
+  const fingerprint = createHash("sha256").update(raw).digest("hex");
+  const known = parsed.get(fingerprint);
+  if (known !== undefined) return known;
+  const identity = peerIdentity(cert);
+  if (!identity) return undefined;
+  const peer = { fingerprint: identity.fingerprintSha256, serial: identity.serialHex };
+  if (parsed.size >= PARSED_KEPT) {
+    const oldest = parsed.keys().next();
+    if (oldest.done !== true) parsed.delete(oldest.value);
+  }
+  parsed.set(fingerprint, peer);
+  return peer;
+}
+
+/** Certificates kept parsed (FIFO-bounded: about one per institution's terminals). */
+const PARSED_KEPT = 4096;
+const parsed = new Map<string, PeerCertificate>();
 
 const peers = new WeakMap<TLSSocket, PeerCertificate>();
 

@@ -9,6 +9,7 @@ import { createCrl } from "../crypto/pki/crl.js";
 import { issueClientCertificate } from "../crypto/pki/certificates.js";
 import { exportPkcs12 } from "../crypto/pki/pkcs12.js";
 import { generateTemporaryPassword } from "../crypto/password.js";
+import { cachedStatement } from "../store/statement-cache.js";
 import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
@@ -156,12 +157,12 @@ export function certificateByFingerprint(
  * A certificate the service did not issue to an institution (none today) is left to TLS.
  */
 export function isCertificateUsable(ctx: ServiceContext, fingerprint: string): boolean {
-  const row = ctx.db
-    .prepare<[string], { revoked_at: string | null; status: string | null }>(
-      `SELECT c.revoked_at, i.status FROM certificates c LEFT JOIN institutions i ON i.id = c.institution_id
+  // A kept statement: this runs before every request of every connection.
+  const row = cachedStatement<[string], { revoked_at: string | null; status: string | null }>(
+    ctx.db,
+    `SELECT c.revoked_at, i.status FROM certificates c LEFT JOIN institutions i ON i.id = c.institution_id
        WHERE c.fingerprint = ?`,
-    )
-    .get(fingerprint);
+  ).get(fingerprint);
   return row === undefined || (row.revoked_at === null && row.status === "active");
 }
 

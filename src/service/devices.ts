@@ -6,11 +6,11 @@
  * request carries a device signature that is verified here, checked against replays (nonce table) and
  * put in the ledger entry of the operation.
  */
-import { cachedStatement } from "../store/statement-cache.js";
 import { z } from "zod";
 import { parseDevicePublicJwk } from "../client/device-key.js";
 import { canonicalMethod } from "../client/request-signing.js";
 import type { DeviceSignatureRecord } from "../ledger/entry/operation-record.js";
+import { cachedStatement } from "../store/statement-cache.js";
 import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { parseDeviceSignatureHeader, verifyDeviceSignature } from "./device-signature.js";
@@ -58,9 +58,10 @@ export const registerDeviceSchema = z
 /** How many devices the ID has registered (the session view's count; a kept statement per request). */
 export function countDevices(ctx: ServiceContext, loginId: string): number {
   return (
-    cachedStatement<[string], { n: number }>(ctx.db, "SELECT count(*) AS n FROM devices WHERE login_id = ?").get(
-      loginId,
-    )?.n ?? 0
+    cachedStatement<[string], { n: number }>(
+      ctx.db,
+      "SELECT count(*) AS n FROM devices WHERE login_id = ?",
+    ).get(loginId)?.n ?? 0
   );
 }
 

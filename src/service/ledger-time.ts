@@ -7,12 +7,22 @@
 import { decodeEntry } from "../ledger/entry/canonical-entry.js";
 import type { ServiceContext } from "./context.js";
 
-/** The last stored entry's time, or undefined for an empty log. */
+/**
+ * The last stored entry's time, or undefined for an empty log. Every recorded operation asks (a trail
+ * read is one), and the log often has not grown since the last ask, so the time is kept with the size
+ * it was read at and the entry is read and decoded again only when the size differs.
+ */
 function lastEntryTime(ctx: ServiceContext): number | undefined {
   const size = ctx.ledger.size();
   if (size === 0) return undefined;
-  return Date.parse(decodeEntry(ctx.ledger.entry(size - 1)).time);
+  const known = lastRead.get(ctx.ledger);
+  if (known?.size === size) return known.time;
+  const time = Date.parse(decodeEntry(ctx.ledger.entry(size - 1)).time);
+  lastRead.set(ctx.ledger, { size, time });
+  return time;
 }
+
+const lastRead = new WeakMap<ServiceContext["ledger"], { size: number; time: number }>();
 
 /** max(now, last entry's time), as the ISO 8601 UTC string entries carry. */
 export function ledgerTime(ctx: ServiceContext): string {

@@ -283,7 +283,12 @@ export async function authenticate(
   const tokenHash = hashToken(token);
   const row = cachedStatement<[string], SessionRow>(ctx.db, SESSION_QUERY).get(tokenHash);
   if (!row) throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
-  if (row.must_change === null || row.institution_id === null || row.kind === null || row.status !== "active") {
+  if (
+    row.must_change === null ||
+    row.institution_id === null ||
+    row.kind === null ||
+    row.status !== "active"
+  ) {
     cachedStatement(ctx.db, "DELETE FROM sessions WHERE token_hash = ?").run(tokenHash);
     throw new ServiceError("AUTH_REQUIRED", "ログインしてください", {});
   }

@@ -49,7 +49,9 @@ export async function verifySegment(
   try {
     const ledger = ctx.ledger;
     // Indices and stored leaf hashes in one storage read where the port offers it.
-    const keyed = ledger.keyedLeafHashes?.(lookupKey) ?? ledger.findByKey(lookupKey).map((index) => ({ index }));
+    const keyed =
+      ledger.keyedLeafHashes?.(lookupKey) ??
+      ledger.findByKey(lookupKey).map((index) => ({ index, leafHash: ledger.leafHash(index) }));
     const newest = keyed.at(-1)?.index;
     // Wait for a signed checkpoint covering the newest entry, so no entry goes unproven…
     if (newest !== undefined) await ledger.checkpointCovering(newest);
@@ -62,9 +64,7 @@ export async function verifySegment(
       const index = k.index;
       const bytes = ledger.entry(index);
       const leafHash = nodeHasher.hashLeaf(bytes);
-      // (A leaf hash the keyed read could not find is read again, to fail as the single read fails.)
-      const stored = "leafHash" in k && k.leafHash !== null ? k.leafHash : ledger.leafHash(index);
-      if (!bytesEqual(leafHash, stored)) {
+      if (!bytesEqual(leafHash, k.leafHash)) {
         throw new ServiceError("INTEGRITY_FAILURE", "台帳の記録が改ざんされています", { index });
       }
       entries.push(proven.entry(ledger, index, leafHash, bytes, checkpoint));

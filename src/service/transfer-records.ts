@@ -44,7 +44,10 @@ export const TRANSFER_COLUMNS =
   "standard_bytes, records, rows_rejected, created_at, sent_at, downloaded_at, received_at, deleted_at, delete_after";
 
 export function transferRow(ctx: ServiceContext, id: string): TransferRow | undefined {
-  return cachedStatement<[string], TransferRow>(ctx.db, `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?`).get(id);
+  return cachedStatement<[string], TransferRow>(
+    ctx.db,
+    `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = ?`,
+  ).get(id);
 }
 
 /** The stored conversion report (JSON text) of a transfer, or null. */
@@ -75,7 +78,10 @@ export type InstitutionNames = (id: string) => string;
 
 /** Names read from service.db (a kept statement), each id once per returned function. */
 export function institutionNames(ctx: ServiceContext): InstitutionNames {
-  const statement = cachedStatement<[string], { name: string }>(ctx.db, "SELECT name FROM institutions WHERE id = ?");
+  const statement = cachedStatement<[string], { name: string }>(
+    ctx.db,
+    "SELECT name FROM institutions WHERE id = ?",
+  );
   const seen = new Map<string, string>();
   return (id) => {
     let name = seen.get(id);

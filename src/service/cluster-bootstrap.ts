@@ -4,7 +4,14 @@
  * state command ordered through etcd, so every node, the offline one included, builds the same
  * accounts in its own service.db. Run it after etcd is up and before (or while) the nodes serve; it
  * opens the node's data directory itself, so that node's `kenshin serve` must not be running yet.
+ *
+ * Once per cluster, decided by the command log itself: the office's command carries `firstOffice`
+ * (state-commands/account-commands.ts), which the sequencer refuses when an office exists in the state
+ * the command follows. Two bootstraps at the same moment on two nodes therefore make exactly one office;
+ * the other is refused on every node alike and gets CLUSTER_OPTION_INVALID (reason `office-exists`).
+ * The look at the node's own copy before it only saves the work when the office is long there.
  */
+import { isCodedError } from "../coded-error.js";
 import { ClusterError } from "../cluster/errors.js";
 import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
 import type { ServiceContext } from "./context.js";
@@ -25,6 +32,15 @@ function officeCount(ctx: ServiceContext): number {
   );
 }
 
+function officeExists(cause?: unknown): ClusterError {
+  return new ClusterError(
+    "CLUSTER_OPTION_INVALID",
+    "このクラスタの事務局IDは既に作成されています",
+    { reason: "office-exists" },
+    cause === undefined ? {} : { cause },
+  );
+}
+
 /**
  * Issues the first office ID through the online node in `nodeDir`.
  * @throws ClusterError CLUSTER_OPTION_INVALID (not an online cluster node, or the office exists already)
@@ -40,11 +56,19 @@ export async function bootstrapCluster(
   try {
     // What the cluster ordered so far (another bootstrap's office) is applied here first.
     await ctx.cluster?.caughtUp?.();
-    if (officeCount(ctx) > 0) {
-      throw new ClusterError("CLUSTER_OPTION_INVALID", "このクラスタの事務局IDは既に作成されています", {});
-    }
+    if (officeCount(ctx) > 0) throw officeExists();
     const name = o.officeName ?? (o.exampleMapping !== undefined ? "デモ事務局" : "事務局");
-    const office = await issueFirstOffice(ctx, "kenshin-cluster-bootstrap", name);
+    const office = await issueFirstOffice(ctx, "kenshin-cluster-bootstrap", name).catch((error: unknown) => {
+      // Another bootstrap's office was ordered first: this one's was refused, nothing of it written.
+      if (
+        isCodedError(error) &&
+        error.code === "INSTITUTION_EXISTS" &&
+        error.context["firstOffice"] === true
+      ) {
+        throw officeExists(error);
+      }
+      throw error;
+    });
     const accounts: DemoAccount[] = [
       {
         role: "office",

@@ -3,6 +3,7 @@
  * per institution (staff share it, as the service being replaced does).
  */
 import { z } from "zod";
+import type { RecordInput } from "../ledger/entry/operation-record.js";
 import { adminRecord, audit } from "./audit.js";
 import type { Actor, ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
@@ -61,6 +62,11 @@ export async function createInstitution(
   ctx: ServiceContext,
   actor: Actor,
   input: unknown,
+  /**
+   * `firstOffice`: the service's first office ID, refused in the command's order when an office exists
+   * (INSTITUTION_EXISTS, context `firstOffice`); `leading`: entries appended with it, before its own.
+   */
+  first: { readonly firstOffice?: boolean; readonly leading?: readonly RecordInput[] } = {},
 ): Promise<Institution> {
   const parsed = newInstitutionSchema.safeParse(input);
   if (!parsed.success) {
@@ -75,15 +81,20 @@ export async function createInstitution(
   const v = parsed.data;
   const id = opaqueId("inst", ctx.random);
   const createdAt = ctx.now().toISOString();
-  await audit(ctx, [adminRecord(ctx, actor, "institution.create", { kind: "institution", id })], {
-    command: institutionCreate.of({
-      id,
-      kind: v.kind,
-      name: v.name,
-      number: v.number ?? null,
-      at: createdAt,
-    }),
-  });
+  await audit(
+    ctx,
+    [...(first.leading ?? []), adminRecord(ctx, actor, "institution.create", { kind: "institution", id })],
+    {
+      command: institutionCreate.of({
+        id,
+        kind: v.kind,
+        name: v.name,
+        number: v.number ?? null,
+        at: createdAt,
+        ...(first.firstOffice === true ? { firstOffice: true as const } : {}),
+      }),
+    },
+  );
   return { id, kind: v.kind, name: v.name, number: v.number ?? null, status: "active", createdAt };
 }
 

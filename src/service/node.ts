@@ -27,7 +27,7 @@ import { openServiceDb, type ServiceDb } from "../store/service-db.js";
 import { sqliteOutbox } from "../store/sqlite-outbox.js";
 import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
 import { issueAccount } from "./accounts.js";
-import { adminRecord, audit } from "./audit.js";
+import { adminRecord } from "./audit.js";
 import { issueCertificate, writeCrl, type IssuedClientCertificate } from "./certificates.js";
 import { loadConfig, parseConfig, type ServiceConfigInput } from "./config.js";
 import { systemActor, type ServiceContext } from "./context.js";
@@ -148,7 +148,10 @@ export async function initDataDir(
 
 /**
  * The first office ID: the office institution, its account and client certificate — each a state
- * command through the node's port (on a cluster, every node gets the same accounts).
+ * command through the node's port (on a cluster, every node gets the same accounts). The office's
+ * command is the first one and carries `firstOffice`: refused (INSTITUTION_EXISTS) in the command order
+ * when an office exists, so a second bootstrap — even one at the same moment on another node — leaves
+ * nothing behind.
  */
 export async function issueFirstOffice(
   ctx: ServiceContext,
@@ -156,17 +159,20 @@ export async function issueFirstOffice(
   officeName: string,
 ): Promise<InitResult["office"]> {
   const actor = systemActor(by);
-  await audit(ctx, [
-    adminRecord(
-      ctx,
-      actor,
-      "institution.create",
-      { kind: "institution", id: "-" },
-      "success",
-      "node initialised",
-    ),
-  ]);
-  const office = await createInstitution(ctx, actor, { kind: "office", name: officeName });
+  const initialised = adminRecord(
+    ctx,
+    actor,
+    "institution.create",
+    { kind: "institution", id: "-" },
+    "success",
+    "node initialised",
+  );
+  const office = await createInstitution(
+    ctx,
+    actor,
+    { kind: "office", name: officeName },
+    { firstOffice: true, leading: [initialised] },
+  );
   const account = await issueAccount(ctx, actor, office.id);
   const certificate = await issueCertificate(ctx, actor, office.id, { writeFiles: true });
   return { ...account, certificate };

@@ -56,14 +56,29 @@ export const institutionDisable = commandType<{ institutionId: string }>(
   },
 );
 
-/** A new institution. */
+/**
+ * A new institution. `firstOffice`: the service's first office ID (`kenshin init`, `kenshin cluster
+ * bootstrap`), refused when an office exists already — decided in the command's order, so of two
+ * bootstraps at the same moment on two cluster nodes the sequencer accepts exactly one and refuses the
+ * other on every node alike (older logs have no flag: applied as before).
+ */
 export const institutionCreate = commandType<{
   id: string;
   kind: string;
   name: string;
   number: string | null;
   at: string;
+  firstOffice?: true;
 }>("institution.create", (a, _results, db) => {
+  if (a.firstOffice === true && a.kind === "office") {
+    const office = db.prepare("SELECT 1 FROM institutions WHERE kind = 'office' LIMIT 1").get();
+    if (office !== undefined) {
+      throw new ServiceError("INSTITUTION_EXISTS", "このサービスの事務局IDは既に作成されています", {
+        kind: "office",
+        firstOffice: true,
+      });
+    }
+  }
   try {
     db.prepare(
       "INSERT INTO institutions (id, kind, name, number, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)",

@@ -1,12 +1,16 @@
 /**
  * The quorum probe against a real 3-member etcd 3.4 cluster: it answers true while a majority is up,
  * false within a bounded wait once two members are SIGKILLed, and true again (telling its listener)
- * when one of them is back. The pending queue beside it keeps items across a reopen, in order.
+ * when one of them is back; a state change asked right after the loss is decided "no majority" by
+ * `confirm()` while the kept answer still says "majority" (what let a receipt into the ordering in
+ * service-no-quorum). The pending queue beside it keeps items across a reopen, in order.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { Etcd3 } from "etcd3";
 import { openPendingQueue } from "../../src/cluster/pending-queue.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
 import { createEtcdQuorumProbe } from "../../src/cluster/quorum-probe.js";
@@ -46,6 +50,43 @@ describe("quorum probe (real etcd)", () => {
       probe.close();
     }
   });
+});
+
+describe("quorum probe: the answer a state change gets right after the majority went", () => {
+  it("is no majority once the last good read is older than freshMs, though the kept answer is still majority", async () => {
+    const cluster = etcd.cluster();
+    // Its own client: no circuit breaker state from the case above.
+    const client = new Etcd3({ hosts: cluster.clientUrls(), dialTimeout: 1000 });
+    // A long deadline: the check in flight when the members die misses only after 3 s.
+    const probe = createEtcdQuorumProbe(client, {
+      key: "probe/confirm",
+      intervalMs: 200,
+      timeoutMs: 3000,
+      freshMs: 400,
+    });
+    try {
+      expect(await probe.check()).toBe(true);
+      expect(await probe.confirm()).toBe(true);
+      await cluster.kill9("etcd2");
+      await cluster.kill9("etcd3");
+      await sleep(700);
+      // The kept answer: the read in flight has not missed yet (the old code decided state changes on it).
+      const kept = probe.hasQuorum();
+      const confirmed = await probe.confirm();
+      expect([kept, confirmed]).toEqual([true, false]);
+      expect(probe.hasQuorum()).toBe(false);
+      await cluster.restart("etcd2");
+      await waitFor(async () => ((await probe.confirm()) ? true : undefined), {
+        what: "confirmed majority again",
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      await cluster.restart("etcd3");
+    } finally {
+      probe.close();
+      client.close();
+    }
+  }, 120_000);
 });
 
 describe("pending queue", () => {

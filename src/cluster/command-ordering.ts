@@ -6,17 +6,18 @@
  *
  * **A rejection means nothing was written.** A command the sequencer refused rejects with the refusing
  * error's code and message ({@link RefusedCommandError}). A command that was not ordered in time is
- * withdrawn first — its id marker taken, or its pending record removed, in an etcd transaction, so it can
- * never be ordered later — and only then rejected (`outcome: "not-written"`); if even that cannot be
+ * withdrawn first — its id marker taken, or it is taken out of its group's pending record, in an etcd
+ * transaction, so it can never be ordered later — and only then rejected (`outcome: "not-written"`); if even that cannot be
  * decided (etcd unreachable), it rejects with CLUSTER_UNAVAILABLE and `outcome: "unknown"`.
  */
 import { randomBytes } from "node:crypto";
+import canonicalize from "canonicalize";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Etcd3 } from "etcd3";
 import { CodedError } from "../coded-error.js";
 import type { AppendResult } from "../ledger/write-port.js";
 import type { Command, LogKeys, RefusedCommand } from "./command-log/command-batch.js";
-import type { GroupedSubmitter } from "./command-log/submit-command.js";
+import { groupRecord, parseGroupRecord, type GroupedSubmitter } from "./command-log/submit-command.js";
 import { ClusterError } from "./errors.js";
 import type { AppliedBatch } from "./replicated-state.js";
 
@@ -120,38 +121,17 @@ export class CommandOrdering {
   }
 
   /**
-   * A command not ordered in time: make sure it never will be (id marker taken, or pending record
-   * removed), then reject; if it was ordered meanwhile, wait for its outcome after all.
+   * A command not ordered in time: make sure it never will be (id marker taken, or taken out of its
+   * group's pending record), then reject; if it was ordered meanwhile, wait for its outcome after all.
    */
   async #withdraw(
     id: string,
     outcome: Promise<readonly AppendResult[]>,
     cause: unknown,
   ): Promise<readonly AppendResult[]> {
-    const c = this.#client;
-    const notWritten = (): never => {
-      this.#waiting.delete(id);
-      throw new ClusterError(
-        "CLUSTER_UNAVAILABLE",
-        "クラスタが応答しないため記録できませんでした",
-        { outcome: "not-written" },
-        { cause },
-      );
-    };
+    let taken: "withdrawn" | "ordered";
     try {
-      const deadline = { deadline: Date.now() + 5000 };
-      const marker = await c
-        .if(this.#keys.ids + id, "Version", "==", 0)
-        .then(c.put(this.#keys.ids + id).value("withdrawn"))
-        .options(deadline)
-        .commit();
-      if (marker.succeeded) return notWritten();
-      const pending = await c
-        .if(this.#keys.pending + id, "Version", ">", 0)
-        .then(c.delete().key(this.#keys.pending + id))
-        .options(deadline)
-        .commit();
-      if (pending.succeeded) return notWritten();
+      taken = await this.#takeBack(id);
     } catch (error) {
       this.#waiting.delete(id);
       throw new ClusterError(
@@ -159,6 +139,15 @@ export class CommandOrdering {
         "クラスタが応答しないため記録できたか分かりません",
         { outcome: "unknown" },
         { cause: error },
+      );
+    }
+    if (taken === "withdrawn") {
+      this.#waiting.delete(id);
+      throw new ClusterError(
+        "CLUSTER_UNAVAILABLE",
+        "クラスタが応答しないため記録できませんでした",
+        { outcome: "not-written" },
+        { cause },
       );
     }
     // Ordered: the batch is in etcd; this node applies it as soon as it follows the log again.
@@ -172,5 +161,51 @@ export class CommandOrdering {
     if (late === "done") return outcome;
     this.#waiting.delete(id);
     throw new ClusterError("CLUSTER_UNAVAILABLE", "記録の適用を確認できません", { outcome: "ordered" });
+  }
+
+  /**
+   * Makes sure command `id` is never ordered: "withdrawn" when its id marker was taken before it
+   * existed (never submitted) or it was taken out of its group's pending record (compared by mod
+   * revision: a batch that took the record meanwhile fails its own compare); "ordered" when a batch had
+   * already taken its record.
+   * @throws when etcd does not answer
+   */
+  async #takeBack(id: string): Promise<"withdrawn" | "ordered"> {
+    const c = this.#client;
+    const deadline = { deadline: Date.now() + 5000 };
+    const marker = await c
+      .if(this.#keys.ids + id, "Version", "==", 0)
+      .then(c.put(this.#keys.ids + id).value("withdrawn"))
+      .options(deadline)
+      .commit();
+    if (marker.succeeded) return "withdrawn";
+    // Submitted: its marker names its group's pending record.
+    const marked = await c
+      .get(this.#keys.ids + id)
+      .options(deadline)
+      .string();
+    const groupKey = marked === null || marked === "" || marked === "withdrawn" ? id : marked;
+    const key = this.#keys.pending + groupKey;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const read = await c.get(key).options(deadline).exec();
+      const kv = read.kvs[0];
+      if (kv === undefined) return "ordered";
+      let rest: string[];
+      try {
+        const group = parseGroupRecord(kv.value.toString("utf8"));
+        if (!group.some((x) => x.id === id)) return "ordered";
+        rest = group.filter((x) => x.id !== id).map((x) => canonicalize(x) ?? "");
+      } catch {
+        // A damaged record is never ordered (the sequencer removes it).
+        return "withdrawn";
+      }
+      const result = await c
+        .if(key, "Mod", "==", kv.mod_revision)
+        .then(rest.length === 0 ? c.delete().key(key) : c.put(key).value(groupRecord(rest)))
+        .options(deadline)
+        .commit();
+      if (result.succeeded) return "withdrawn";
+    }
+    throw new Error("the group's pending record kept changing");
   }
 }

@@ -103,11 +103,17 @@ export class PendingView {
 }
 
 /** A sent batch: its transaction's outcome, settled in log order. */
+type Outcome = { succeeded: boolean } | { error: unknown };
+
 interface Sent extends BatchInFlight {
   readonly taken: readonly TakenRecord[];
   readonly worthABatch: boolean;
-  readonly outcome: Promise<{ succeeded: boolean } | { error: unknown }>;
+  /** Sends the batch's transaction (again). */
+  readonly commit: () => Promise<Outcome>;
+  outcome: Promise<Outcome>;
   done: boolean;
+  /** Sent a second time after its compare failed (see `settle`). */
+  resent: boolean;
 }
 
 /** The batches one leader sent and has not settled, in log order, and the head the next one follows. */
@@ -158,11 +164,27 @@ export class BatchesInFlight {
    * Settles, in log order, the batches whose transaction finished. A batch that failed (or whose
    * outcome is unknown) ends the pipeline: the later ones follow it, so all are waited for, the
    * speculative head is forgotten and the pending records are read again.
+   *
+   * Except once: etcd does not keep the order in which one client sends transactions (they may go
+   * through different members, and one member serves concurrent requests concurrently), so batch n+1
+   * can reach the Raft leader before batch n and fail its head compare although nothing is wrong. A
+   * batch that failed its compare while every batch before it committed is therefore sent once more,
+   * unchanged: the same compares decide again (a head value names one batch of the chain and is never
+   * seen twice, so it commits at most once), and only a second failure ends the pipeline.
    */
   async settle(): Promise<void> {
     for (let f = this.#sent[0]; f?.done === true; f = this.#sent[0]) {
-      this.#sent.shift();
       const r = await f.outcome;
+      if (!("error" in r) && !r.succeeded && !f.resent) {
+        f.resent = true;
+        f.done = false;
+        f.outcome = f.commit();
+        void f.outcome.then(() => {
+          f.done = true;
+        });
+        return;
+      }
+      this.#sent.shift();
       if ("error" in r || !r.succeeded) {
         this.#view.stale = true;
         this.tip = undefined;
@@ -177,8 +199,11 @@ export class BatchesInFlight {
 
   /** Waits for every batch in flight and settles them. */
   async drain(): Promise<void> {
-    await Promise.all(this.#sent.map((f) => f.outcome));
-    await this.settle();
+    // A batch sent again (settle) is in flight once more: wait for it too.
+    while (this.#sent.length > 0) {
+      await Promise.all(this.#sent.map((f) => f.outcome));
+      await this.settle();
+    }
   }
 
   /** Sends one all-or-nothing etcd transaction: the batch, the new head, the pending records removed. */
@@ -196,34 +221,39 @@ export class BatchesInFlight {
     const encoded = encodeBatch(batch);
     const position = { seq, hash: batchHash(encoded) };
     const value = JSON.stringify(position);
-    let txn =
-      head.value === undefined
-        ? client.if(keys.head, "Version", "==", 0)
-        : client.if(keys.head, "Value", "==", head.value);
-    txn = txn.and(this.#campaignKey, "Create", ">", 0);
-    for (const t of taken) txn = txn.and(t.key, "Mod", "==", t.mod);
     const worthABatch = batch.commands.length > 0 || prepared.refused.length > 0 || prepared.checkpoint;
-    const ops = [
-      ...(worthABatch
-        ? [client.put(keys.logKey(seq)).value(encoded), client.put(keys.head).value(value)]
-        : []),
-      ...taken.map((t) => client.delete().key(t.key)),
-    ];
-    if (ops.length === 0) return;
+    if (!worthABatch && taken.length === 0) return;
+    const commit = (): Promise<Outcome> => {
+      let txn =
+        head.value === undefined
+          ? client.if(keys.head, "Version", "==", 0)
+          : client.if(keys.head, "Value", "==", head.value);
+      txn = txn.and(this.#campaignKey, "Create", ">", 0);
+      for (const t of taken) txn = txn.and(t.key, "Mod", "==", t.mod);
+      const ops = [
+        ...(worthABatch
+          ? [client.put(keys.logKey(seq)).value(encoded), client.put(keys.head).value(value)]
+          : []),
+        ...taken.map((t) => client.delete().key(t.key)),
+      ];
+      return txn
+        .then(...ops)
+        .commit()
+        .then(
+          (result) => ({ succeeded: result.succeeded }),
+          (error: unknown) => ({ error }),
+        );
+    };
     for (const t of taken) this.#view.taken.add(t.key);
     const sent: Sent = {
       batch,
       position,
       taken,
       worthABatch,
-      outcome: txn
-        .then(...ops)
-        .commit()
-        .then(
-          (result) => ({ succeeded: result.succeeded }),
-          (error: unknown) => ({ error }),
-        ),
+      commit,
+      outcome: commit(),
       done: false,
+      resent: false,
     };
     void sent.outcome.then(() => {
       sent.done = true;

@@ -1,8 +1,9 @@
 /**
  * The ordered command log's records, kept in etcd under one prefix:
  *
- *   ids/<command id>        create-only marker: a command id is accepted once, ever (idempotent retries)
- *   pending/<command id>    a submitted command waiting for the sequencer (deleted when sequenced)
+ *   ids/<command id>        create-only marker: a command id is accepted once, ever (idempotent retries);
+ *                           its value names the group's pending record (`submit-command.ts`)
+ *   pending/<group key>     a submitted group of commands waiting for the sequencer (deleted when sequenced)
  *   log/<seq, 16 digits>    batch number seq (1, 2, …): RFC 8785 canonical JSON of {seq, prev, commands}
  *   head                    {"seq","hash"} of the last batch; every append compares-and-swaps it
  *   applied/<node>          the last seq each node applied (progress, lag, and the trim horizon)

@@ -1,11 +1,12 @@
 /**
  * The sequencer: the one node, elected through etcd (its election recipe: a lease per candidate, the
- * lowest-revision key leads), that moves pending commands into the log in batches. Each append is one
- * etcd transaction that
+ * lowest-revision key leads), that moves pending commands into the log in batches. Nodes submit their
+ * commands in groups, one pending record per group (`submit-command.ts`); a batch takes whole records,
+ * as many as fit. Each append is one etcd transaction that
  *   - compares the head key's value with the one it follows (nobody appended since),
  *   - compares that its own election key still exists (its lease has not expired: a sequencer that lost
  *     leadership cannot append, even if it does not know yet),
- *   - compares each pending command's mod revision (it is still pending),
+ *   - compares each pending record's mod revision (it is still pending, none of its commands withdrawn),
  * and then writes log/<seq>, the new head, and deletes the pending records — all or nothing. So a
  * sequencer killed at any point leaves either the whole batch or none of it, and its successor (elected
  * once the dead one's lease runs out, seconds) continues from the head it reads: no command lost,
@@ -41,13 +42,13 @@ import {
 } from "./batches-in-flight.js";
 import {
   MAX_BATCH_BYTES,
-  checkCommand,
   type Command,
   type CommandBatch,
   type LogKeys,
   type LogPosition,
 } from "./command-batch.js";
 import { standForElection, type Candidacy } from "./sequencer-election.js";
+import { parseGroupRecord } from "./submit-command.js";
 
 export type { BatchInFlight, PreparedBatch } from "./batches-in-flight.js";
 
@@ -64,7 +65,7 @@ export type PrepareBatch = (
   ahead: readonly BatchInFlight[],
 ) => Promise<PreparedBatch | undefined>;
 
-/** etcd's default --max-txn-ops. A batch of n commands needs 2 + n compares and 2 + n operations. */
+/** etcd's default --max-txn-ops. A batch of n pending records needs 2 + n compares and 2 + n operations. */
 export const ETCD_DEFAULT_MAX_TXN_OPS = 128;
 
 export interface SequencerOptions {
@@ -73,8 +74,9 @@ export interface SequencerOptions {
   readonly nodeName: string;
   /** Election lease TTL: how long a dead sequencer keeps the role. */
   readonly leaseTtlSeconds?: number;
+  /** Commands one batch carries at most (default 4,000; its bytes are bounded too). */
   readonly maxBatch?: number;
-  /** The cluster's etcd --max-txn-ops (default 128); bounds the batch size. */
+  /** The cluster's etcd --max-txn-ops (default 128); bounds the pending records one batch takes. */
   readonly maxTxnOps?: number;
   /** How many batches may be in flight (sent, not settled) at once; 1 waits for each (default 3). */
   readonly maxInFlight?: number;
@@ -97,7 +99,9 @@ export interface RunningSequencer {
 }
 
 export function startSequencer(o: SequencerOptions): RunningSequencer {
-  const maxBatch = Math.max(1, Math.min(o.maxBatch ?? 1000, (o.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS) - 8));
+  const maxBatch = Math.max(1, o.maxBatch ?? 4000);
+  // A batch of n pending records needs 2 + n compares and 2 + n operations.
+  const maxRecords = Math.max(1, (o.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS) - 8);
   const maxInFlight = Math.max(1, o.maxInFlight ?? 3);
   const idleWaitMs = o.idleWaitMs ?? 500;
   const onError = o.onError ?? (() => undefined);
@@ -165,7 +169,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
     const sendNext = async (): Promise<"sent" | "idle" | "not-now"> => {
       const head = inFlight.tip ?? (await readHead(o.client, o.keys));
       inFlight.tip = head;
-      const pending = view.first(maxBatch);
+      const pending = view.first(maxRecords);
       if (pending.length === 0) {
         if (inFlight.count === 0 && o.idleCheckpoint?.(head.position) === true) {
           inFlight.send(head, { accepted: [], refused: [], checkpoint: true }, []);
@@ -174,29 +178,34 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         return "idle";
       }
       const commands: Command[] = [];
-      const taken: TakenRecord[] = [];
-      const dropped: string[] = [];
+      /** The records this batch takes, each with the commands it holds (none: a damaged record). */
+      const records: { taken: TakenRecord; ids: readonly string[] }[] = [];
+      let dropped = 0;
       let size = 0;
       for (const kv of pending) {
-        const key = kv.key;
-        let command: Command;
+        const taken = { key: kv.key, mod: kv.mod };
+        let group: Command[];
         try {
-          command = checkCommand(JSON.parse(kv.value.toString("utf8")));
+          group = parseGroupRecord(kv.value.toString("utf8"));
         } catch {
-          // Not a command (a damaged record): removed with the batch, never ordered.
-          dropped.push(key);
-          taken.push({ key, mod: kv.mod });
+          // Not a record of commands (a damaged record): removed with the batch, never ordered.
+          dropped++;
+          records.push({ taken, ids: [] });
           continue;
         }
-        size += kv.value.length + 1;
-        if (commands.length > 0 && size > MAX_BATCH_BYTES - 1024) break;
-        commands.push(command);
-        taken.push({ key, mod: kv.mod });
+        size += kv.value.length;
+        if (
+          commands.length > 0 &&
+          (size > MAX_BATCH_BYTES - 1024 || commands.length + group.length > maxBatch)
+        )
+          break;
+        commands.push(...group);
+        records.push({ taken, ids: group.map((c) => c.id) });
       }
-      if (dropped.length > 0)
+      if (dropped > 0)
         onError(
           new ClusterError("CLUSTER_LOG_ENTRY_INVALID", "不正な保留コマンドを除きました", {
-            count: dropped.length,
+            count: dropped,
           }),
         );
       const ahead = inFlight.ahead();
@@ -205,13 +214,21 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
           ? { accepted: commands, refused: [], checkpoint: false }
           : await o.prepare(head.position, commands, ahead);
       if (prepared === undefined) return "not-now";
-      // A command the state machine neither accepted nor refused stays pending for the next batch.
-      const decided = new Set([...prepared.accepted, ...prepared.refused].map((c) => o.keys.pending + c.id));
-      inFlight.send(
-        head,
-        prepared,
-        taken.filter((t) => decided.has(t.key) || dropped.includes(t.key)),
-      );
+      // A record whose commands the state machine neither accepted nor refused stays pending for the next
+      // batch; one it decided only in part cannot be taken (its record holds them together).
+      const decided = new Set([...prepared.accepted, ...prepared.refused].map((c) => c.id));
+      const taken: TakenRecord[] = [];
+      for (const r of records) {
+        const n = r.ids.filter((id) => decided.has(id)).length;
+        if (n === r.ids.length) taken.push(r.taken);
+        else if (n > 0) {
+          throw new ClusterError("CLUSTER_LOG_ENTRY_INVALID", "保留コマンドの一部だけを判定しました", {
+            decided: n,
+            commands: r.ids.length,
+          });
+        }
+      }
+      inFlight.send(head, prepared, taken);
       return "sent";
     };
 

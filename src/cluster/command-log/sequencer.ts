@@ -74,7 +74,7 @@ export interface SequencerOptions {
   readonly nodeName: string;
   /** Election lease TTL: how long a dead sequencer keeps the role. */
   readonly leaseTtlSeconds?: number;
-  /** Commands one batch carries at most (default 4,000; its bytes are bounded too). */
+  /** Commands one batch carries at most (default 1,000; its bytes are bounded too). */
   readonly maxBatch?: number;
   /** The cluster's etcd --max-txn-ops (default 128); bounds the pending records one batch takes. */
   readonly maxTxnOps?: number;
@@ -99,7 +99,7 @@ export interface RunningSequencer {
 }
 
 export function startSequencer(o: SequencerOptions): RunningSequencer {
-  const maxBatch = Math.max(1, o.maxBatch ?? 4000);
+  const maxBatch = Math.max(1, o.maxBatch ?? 1000);
   // A batch of n pending records needs 2 + n compares and 2 + n operations.
   const maxRecords = Math.max(1, (o.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS) - 8);
   const maxInFlight = Math.max(1, o.maxInFlight ?? 3);

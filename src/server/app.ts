@@ -21,6 +21,7 @@ import {
 } from "./connection-limits.js";
 import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
 import { operationOutcome as outcome } from "../fhir/operation-outcome.js";
+import { gateOnNodeHealth, type NodeHealthView, type QuarantineGate } from "./quarantine-gate.js";
 import { toHttpError } from "./http-errors.js";
 import { registerAccountRoutes } from "./routes/account-routes.js";
 import { guardOpenConnections } from "./open-connections.js";
@@ -43,22 +44,19 @@ export interface AppOptions {
   readonly crlPollMs?: number;
   /**
    * A cluster node's integrity state (`cluster/integrity/node-health.ts`). While it is not serving
-   * (quarantined or repairing), `/api/v1/health` answers 503 with the state — so the load balancer's
-   * HTTPS check takes the node out — and every other route answers 503 CLUSTER_QUARANTINED.
+   * (quarantined or repairing) a request on a connection still open is refused before any route runs:
+   * `/api/v1/health` answers 503 with the state, every other route 503 CLUSTER_QUARANTINED, both with
+   * `Connection: close` (quarantine-gate.ts; serve.ts also stops accepting connections meanwhile).
    */
   readonly nodeHealth?: NodeHealthView;
-}
-
-/** What the server needs of the node's integrity state (positions and codes only, no data). */
-export interface NodeHealthView {
-  serving(): boolean;
-  snapshot(): { readonly state: string; readonly since: string };
 }
 
 export interface App {
   readonly app: FastifyInstance;
   /** Re-reads the CRL file into the TLS context (also called by the service after a revocation). */
   reloadCrl(): void;
+  /** With `nodeHealth`: what the node does to its connections while it does not serve. */
+  readonly gate?: QuarantineGate;
 }
 
 function tlsOptionsFrom(ctx: ServiceContext) {
@@ -117,21 +115,7 @@ export function buildApp(options: AppOptions): App {
   boundRequests(app, ctx.config.connections);
   registerSecurityHeaders(app);
   const health = options.nodeHealth;
-  if (health !== undefined) {
-    app.addHook("onRequest", async (request, reply) => {
-      if (health.serving()) return;
-      const { state, since } = health.snapshot();
-      if (request.url === "/api/v1/health") {
-        await reply.code(503).send({ status: state, since });
-        return;
-      }
-      // Coded like every refusal; the load balancer sends the next request to a healthy node.
-      await reply
-        .code(503)
-        .header("content-type", "application/fhir+json; charset=utf-8")
-        .send(outcome("CLUSTER_QUARANTINED", "exception", "このノードは点検のため利用を停止しています"));
-    });
-  }
+  const gate = health === undefined ? undefined : gateOnNodeHealth(app, health);
   const cluster = ctx.cluster;
   if (cluster?.caughtUp !== undefined) {
     // A cluster node answers only once it applied what the cluster had ordered when the request came:
@@ -188,5 +172,5 @@ export function buildApp(options: AppOptions): App {
     unwatchFile(ctx.paths.crl, onChange);
     done();
   });
-  return { app, reloadCrl };
+  return { app, reloadCrl, ...(gate !== undefined ? { gate } : {}) };
 }

@@ -3,7 +3,6 @@
  * everything in order on shutdown (stop accepting, finish requests, close databases).
  */
 import { rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import { removeLeftovers, serverPidPath } from "../service/backup.js";
 import { checkLedgerAtStart } from "../service/checkpoint-memory.js";
 import { writeCrl } from "../service/certificates.js";
@@ -18,7 +17,9 @@ import { ClusterError } from "../cluster/errors.js";
 import { spoolDir } from "../service/upload-stream.js";
 import { clearSpool } from "../store/payload-spool.js";
 import type { ServiceContext } from "../service/context.js";
-import { buildApp, type App, type NodeHealthView } from "./app.js";
+import { buildApp, type App } from "./app.js";
+import { followNodeHealth, type NodeHealthView } from "./quarantine-gate.js";
+import { listenForUsers, type UserListener } from "./user-listener.js";
 
 const CRL_REFRESH_MS = 12 * 3_600_000;
 
@@ -48,6 +49,7 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   let app: App | undefined;
+  let listener: UserListener | undefined;
   // The offline backup node has no user-facing listener at all: it runs as `kenshin cluster agent`.
   if (readNodeClusterConfig(dir)?.role === "offline") {
     throw new ClusterError(
@@ -66,6 +68,8 @@ export async function startServer(
     ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
     ...(options.damage !== undefined ? { damage: options.damage } : {}),
   };
+  // A cluster node's own integrity state (service/cluster-node.ts), unless the caller gives one.
+  const nodeHealth = options.nodeHealth ?? ctx.cluster?.nodeHealth;
   try {
     // A ledger.db swapped for an older copy, or cut back, is refused before anything is served from it.
     await checkLedgerAtStart(ctx);
@@ -73,8 +77,6 @@ export async function startServer(
     await removeLeftovers(ctx.paths, ctx.now());
     // Spool files of uploads that a previous process did not finish: ciphertext under lost keys.
     clearSpool(spoolDir(ctx));
-    // A cluster node's own integrity state (service/cluster-node.ts), unless the caller gives one.
-    const nodeHealth = options.nodeHealth ?? ctx.cluster?.nodeHealth;
     app = buildApp({
       ctx,
       reference: await loadConversionReference(),
@@ -83,13 +85,17 @@ export async function startServer(
       ...(options.crlPollMs !== undefined ? { crlPollMs: options.crlPollMs } : {}),
       ...(nodeHealth !== undefined ? { nodeHealth } : {}),
     });
-    await app.app.listen({
+    // The listening socket is ours, not Fastify's: a cluster node stops accepting while it does not
+    // serve, so haproxy's connect is refused and retried on another node (user-listener.ts).
+    await app.app.ready();
+    listener = await listenForUsers(app.app.server, {
       host: options.host ?? ctx.config.listen.host,
       port: options.port ?? ctx.config.listen.port,
     });
     // `kenshin backup restore` refuses while this file names a live process.
     await writeFile(serverPidPath(dir), `${process.pid}\n`, { mode: 0o644 });
   } catch (error) {
+    listener?.close();
     await app?.app.close();
     await stopNode(ctx);
     throw error;
@@ -121,7 +127,20 @@ export async function startServer(
   retain();
   const retentionTimer = setInterval(retain, ctx.config.retention.checkIntervalMs);
   retentionTimer.unref();
-  const port = (app.app.server.address() as AddressInfo).port;
+  const users = listener;
+  const gate = app.gate;
+  const unfollow =
+    nodeHealth === undefined || gate === undefined
+      ? () => undefined
+      : followNodeHealth({
+          health: nodeHealth,
+          listener: users,
+          gate,
+          onError: (error) => {
+            running.app.log.error({ err: error }, "could not listen for users again");
+          },
+        });
+  const port = users.port;
   const host = ctx.config.hostNames[0] ?? "localhost";
   return {
     url: `https://${host}:${port}/`,
@@ -131,6 +150,10 @@ export async function startServer(
     close: async () => {
       clearInterval(crlTimer);
       clearInterval(retentionTimer);
+      unfollow();
+      // Stop accepting, then end every open connection (as Fastify's forceCloseConnections did).
+      users.close();
+      running.app.server.closeAllConnections();
       await running.app.close();
       await stopNode(ctx);
       await rm(serverPidPath(dir), { force: true });

@@ -54,11 +54,14 @@ export interface ClusterHooks {
   hasQuorum?(): boolean;
   /**
    * The node's integrity state (cluster/integrity/node-health.ts): while it is not serving (quarantined,
-   * repairing), the server answers 503 and `/api/v1/health` says so, and haproxy takes the node out.
+   * repairing), the server stops accepting connections and refuses requests on open ones with a coded
+   * 503 (server/quarantine-gate.ts), and haproxy takes the node out.
    */
   readonly nodeHealth?: {
     serving(): boolean;
     snapshot(): { readonly state: string; readonly since: string };
+    /** Told of every change (the server's listener follows it); returns the way to stop. */
+    onChange(listener: () => void): () => void;
   };
   /** Stops the cluster side (the ledger port, then the agent); the caller closes service.db after. */
   stop?(): Promise<void>;

@@ -155,9 +155,13 @@ export class NodeHealth {
     this.#emit();
   }
 
-  /** Called on every change (monitoring, logs). */
-  onChange(listener: (s: NodeHealthSnapshot) => void): void {
+  /** Called on every change (monitoring, logs, the user listener); returns the way to stop it. */
+  onChange(listener: (s: NodeHealthSnapshot) => void): () => void {
     this.#listeners.push(listener);
+    return () => {
+      const at = this.#listeners.indexOf(listener);
+      if (at >= 0) this.#listeners.splice(at, 1);
+    };
   }
 
   snapshot(): NodeHealthSnapshot {
@@ -181,6 +185,6 @@ export class NodeHealth {
 
   #emit(): void {
     const s = this.snapshot();
-    for (const l of this.#listeners) l(s);
+    for (const l of [...this.#listeners]) l(s);
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * What a cluster node that stops serving (quarantined or repairing, cluster/integrity/node-health.ts)
+ * does to its users' connections, so that a user reaching the cluster through haproxy is served by a
+ * healthy node and never sees the refusal (issue 11):
+ *
+ * 1. it stops accepting connections (user-listener.ts): haproxy's connect is refused before any byte of
+ *    the user's request left haproxy, and haproxy retries it on another node (`option redispatch 1`);
+ * 2. connections left idle after an answer (keep-alive) are closed at once: the client's next request
+ *    opens a new connection, which haproxy sends to a serving node (a browser sends a request again by
+ *    itself when the kept connection it chose was closed);
+ * 3. a request that still arrives on an open connection gets the coded 503 `CLUSTER_QUARANTINED` before
+ *    any route runs — nothing was done, so any method may be sent again — with `Connection: close` and
+ *    `Retry-After: 1`; our clients (client/api-client.ts, web/src/api.ts) send it again on a new
+ *    connection;
+ * 4. a request already being served when the node stopped is finished, and its connection is closed
+ *    after the answer.
+ *
+ * `/api/v1/health` asked on a connection still open answers 503 with the state. When the node serves
+ * again it listens again and haproxy's check brings it back (`rise`). Operators read the state where it
+ * is kept for them: the node's integrity fact in etcd (`kenshin cluster status`, the office's monitoring
+ * page), not the user port.
+ */
+import type { Socket } from "node:net";
+import type { FastifyInstance } from "fastify";
+import { operationOutcome as outcome } from "../fhir/operation-outcome.js";
+import type { UserListener } from "./user-listener.js";
+
+/** What the server needs of the node's integrity state (positions and codes only, no data). */
+export interface NodeHealthView {
+  serving(): boolean;
+  snapshot(): { readonly state: string; readonly since: string };
+  /** Told of every change; returns the way to stop being told (absent: the listener never pauses). */
+  onChange?(listener: () => void): () => void;
+}
+
+export interface QuarantineGate {
+  /** Closes every connection that answered at least once and has no request in progress. */
+  closeIdleConnections(): void;
+}
+
+/** Seconds a refused client is told to wait (it is sent again at once to another node by our clients). */
+const RETRY_AFTER_SECONDS = "1";
+
+/** Refuses requests while the node is not serving and tracks which connections are idle (steps 2–4). */
+export function gateOnNodeHealth(app: FastifyInstance, health: NodeHealthView): QuarantineGate {
+  // Per connection: requests in progress. A connection is in the map once it sent its first request.
+  const busy = new Map<Socket, number>();
+  const closeWhenIdle = (socket: Socket): void => {
+    if ((busy.get(socket) ?? 0) === 0 && !socket.destroyed) socket.destroySoon();
+  };
+  app.addHook("onRequest", async (request, reply) => {
+    const socket = request.raw.socket;
+    if (!busy.has(socket)) socket.once("close", () => busy.delete(socket));
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    reply.raw.once("close", () => {
+      if (busy.has(socket)) busy.set(socket, Math.max(0, (busy.get(socket) ?? 1) - 1));
+      // An answer begun before the node stopped serving: its connection is not kept either.
+      if (!health.serving()) closeWhenIdle(socket);
+    });
+    if (health.serving()) return;
+    reply.header("connection", "close").header("retry-after", RETRY_AFTER_SECONDS);
+    const { state, since } = health.snapshot();
+    if (request.url === "/api/v1/health") {
+      await reply.code(503).send({ status: state, since });
+      return;
+    }
+    // Coded like every refusal, and refused before any route ran: the request may be sent again.
+    await reply
+      .code(503)
+      .header("content-type", "application/fhir+json; charset=utf-8")
+      .send(outcome("CLUSTER_QUARANTINED", "exception", "このノードは点検のため利用を停止しています"));
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (!health.serving()) reply.header("connection", "close");
+  });
+  return {
+    closeIdleConnections() {
+      for (const socket of busy.keys()) closeWhenIdle(socket);
+    },
+  };
+}
+
+/**
+ * Follows the node's health: stops accepting (and closes idle connections) when it stops serving,
+ * listens again when it serves. Returns the way to stop following.
+ */
+export function followNodeHealth(o: {
+  readonly health: NodeHealthView;
+  readonly listener: UserListener;
+  readonly gate: QuarantineGate;
+  readonly onError: (error: unknown) => void;
+}): () => void {
+  const follow = (): void => {
+    if (o.health.serving()) {
+      if (!o.listener.accepting()) o.listener.startAccepting().catch(o.onError);
+      return;
+    }
+    // Also while a resume is in flight: it must give up.
+    o.listener.stopAccepting();
+    o.gate.closeIdleConnections();
+  };
+  const stop = o.health.onChange?.(follow);
+  follow();
+  return stop ?? (() => undefined);
+}

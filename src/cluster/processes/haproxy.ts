@@ -45,6 +45,8 @@ export interface HaproxyOptions {
   readonly checkIntervalMs?: number;
   readonly fall?: number;
   readonly rise?: number;
+  /** As in haproxyConfig (default leastconn); the kenshin cluster uses `source`. */
+  readonly balance?: "leastconn" | "source";
   readonly binary?: string;
   readonly startTimeoutMs?: number;
 }
@@ -59,6 +61,8 @@ export interface RunningHaproxy {
   readonly configFile: string;
   /** Each backend server's status as haproxy sees it now. */
   backendStatus(): Promise<Record<string, BackendStatus>>;
+  /** Each backend server's connection and retry counters. */
+  counters(): Promise<Record<string, ServerCounters>>;
   /** Waits (bounded) until `name` has `status`. */
   waitForBackend(name: string, status: BackendStatus, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -116,9 +120,12 @@ export function haproxyConfig(o: {
     "  timeout client 120s",
     "  timeout server 120s",
     "  timeout check 2s",
-    // A connection that fails to reach a backend is retried on another one.
+    // A connection a backend refuses (a quarantined kenshin node stops listening: server/user-listener.ts)
+    // is retried at once on another backend — `redispatch 1` redispatches on every retry, without the
+    // turn-around second of a retry on the same server — before a byte of the user's stream was passed.
+    // The health check takes the node out a check interval or two later; meanwhile no user notices.
     "  retries 2",
-    "  option redispatch",
+    "  option redispatch 1",
     "",
     "frontend kenshin",
     `  bind ${LOOPBACK}:${o.port}`,
@@ -196,19 +203,36 @@ function parseStat(csv: string): Record<string, BackendStatus> {
   return out;
 }
 
-/** How many connections haproxy sent to each backend server so far (its `stot` counter). */
-export async function haproxyServed(socket: string): Promise<Record<string, number>> {
+/** A backend server's counters from haproxy's `show stat`. */
+export interface ServerCounters {
+  /** Connections sent to it so far. */
+  readonly stot: number;
+  /** Connection attempts to it that were retried. */
+  readonly wretr: number;
+  /** Of those, retries sent on to another server (redispatched). */
+  readonly wredis: number;
+}
+
+/** Each backend server's counters (`stot`, `wretr`, `wredis`) as haproxy keeps them. */
+export async function haproxyServerCounters(socket: string): Promise<Record<string, ServerCounters>> {
   const lines = (await adminCommand(socket, "show stat")).split("\n").filter((l) => l.length > 0);
   const header = (lines[0] ?? "").replace(/^# /, "").split(",");
-  const [px, sv, stot] = ["pxname", "svname", "stot"].map((k) => header.indexOf(k));
-  const out: Record<string, number> = {};
+  const at = (name: string) => header.indexOf(name);
+  const out: Record<string, ServerCounters> = {};
   for (const line of lines.slice(1)) {
     const cols = line.split(",");
-    const name = cols[sv ?? -1] ?? "";
-    if (cols[px ?? -1] !== BACKEND || name === "BACKEND" || name === "FRONTEND") continue;
-    out[name] = Number(cols[stot ?? -1] ?? 0);
+    const name = cols[at("svname")] ?? "";
+    if (cols[at("pxname")] !== BACKEND || name === "BACKEND" || name === "FRONTEND") continue;
+    const n = (k: string) => Number(cols[at(k)] ?? 0) || 0;
+    out[name] = { stot: n("stot"), wretr: n("wretr"), wredis: n("wredis") };
   }
   return out;
+}
+
+/** How many connections haproxy sent to each backend server so far (its `stot` counter). */
+export async function haproxyServed(socket: string): Promise<Record<string, number>> {
+  const counters = await haproxyServerCounters(socket);
+  return Object.fromEntries(Object.entries(counters).map(([name, c]) => [name, c.stot]));
 }
 
 /** Each backend server's status as the haproxy listening on this admin socket sees it now. */
@@ -238,6 +262,7 @@ export async function startHaproxy(o: HaproxyOptions): Promise<RunningHaproxy> {
       checkIntervalMs: o.checkIntervalMs ?? 500,
       fall: o.fall ?? 2,
       rise: o.rise ?? 2,
+      ...(o.balance !== undefined ? { balance: o.balance } : {}),
     }),
     { mode: 0o600 },
   );
@@ -266,6 +291,7 @@ export async function startHaproxy(o: HaproxyOptions): Promise<RunningHaproxy> {
     process: proc,
     configFile,
     backendStatus,
+    counters: () => haproxyServerCounters(socket),
     async waitForBackend(name, status, timeoutMs = 15_000) {
       await waitFor(async () => ((await backendStatus())[name] === status ? true : undefined), {
         what: `haproxy backend ${name} ${status}`,

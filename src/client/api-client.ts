@@ -4,9 +4,16 @@
  * every state-changing request signed with the device key (request-signing.ts, the same code the
  * browser uses). HTTP error answers are returned, never thrown: callers look at `status` and the
  * OperationOutcome code. Only transport failures (refused handshake, reset, time-out) reject.
+ *
+ * A request is sent again (at most {@link MAX_ATTEMPTS} times in all, each on a new connection, signed
+ * anew) only when it is known that nothing was done: a cluster node that stopped serving refused it
+ * before any route ran (503 `CLUSTER_QUARANTINED`, server/quarantine-gate.ts), or its connection failed
+ * before the TLS handshake completed (so not a byte of the request left) — or, for GET/HEAD, which change
+ * nothing, the connection was reset. Through haproxy the next connection reaches a serving node.
  */
 import { once } from "node:events";
 import https from "node:https";
+import { Readable } from "node:stream";
 import type { IncomingHttpHeaders } from "node:http";
 import type { ConnectionOptions } from "node:tls";
 import type { DevicePublicJwk } from "./device-key.js";
@@ -36,6 +43,8 @@ export interface ApiClientOptions {
   readonly tls?: ConnectionOptions;
   /** Per-request time-out (ms); default 15 s. */
   readonly timeoutMs?: number;
+  /** Keep connections open between requests, as a browser does (default: a new one per request). */
+  readonly keepAlive?: boolean;
 }
 
 export interface ApiResponse {
@@ -102,6 +111,23 @@ export interface ApiClient {
 
 const SESSION_COOKIE = "__Host-kenshin_session";
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
+/** Attempts per request when a node refused it unprocessed (see the file comment). */
+export const MAX_ATTEMPTS = 3;
+const RETRY_PAUSE_MS = 100;
+/** Transport errors of a connection that was cut (not a TLS refusal of our certificate). */
+const CUT = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ECONNABORTED"]);
+
+/** What a failed attempt left: whether the request may have reached a route. */
+interface AttemptState {
+  /** The TLS handshake completed, so the request may have been sent. */
+  handshaken: boolean;
+}
+
+function mayRetryError(error: unknown, method: string, state: AttemptState): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string" || !CUT.has(code)) return false;
+  return !state.handshaken || SAFE_METHODS.has(method);
+}
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const base = new URL(options.baseUrl);
@@ -113,7 +139,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     csrfToken: undefined,
   };
   const agent = new https.Agent({
-    keepAlive: false,
+    keepAlive: options.keepAlive ?? false,
     minVersion: "TLSv1.3",
     ca: options.caPem,
     ...(options.certPem !== undefined ? { cert: options.certPem } : {}),
@@ -148,15 +174,42 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   };
 
   const request = async (method: string, path: string, o: RequestOptions = {}): Promise<ApiResponse> =>
-    (await prepare(method, path, o, false)) as ApiResponse;
+    (await attempts(method, path, o, false)) as ApiResponse;
   const requestStream = async (method: string, path: string, o: RequestOptions = {}) =>
-    (await prepare(method, path, o, true)) as {
+    (await attempts(method, path, o, true)) as {
       status: number;
       headers: IncomingHttpHeaders;
       body: AsyncIterable<Uint8Array>;
     };
 
-  const prepare = async (method: string, path: string, o: RequestOptions, streamAnswer: boolean) => {
+  const attempts = async (method: string, path: string, o: RequestOptions, streamAnswer: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      const state: AttemptState = { handshaken: false };
+      const last = attempt >= MAX_ATTEMPTS;
+      let response: Awaited<ReturnType<typeof prepare>>;
+      try {
+        response = await prepare(method, path, o, streamAnswer, state);
+      } catch (error) {
+        if (last || !mayRetryError(error, method.toUpperCase(), state)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS * attempt));
+        continue;
+      }
+      if (response.status !== 503) return response;
+      const answer = "body" in response ? await readAnswer(response) : response;
+      if (last || errorCode(answer) !== "CLUSTER_QUARANTINED") {
+        return "body" in response ? { ...response, body: Readable.from([answer.bytes]) } : answer;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS * attempt));
+    }
+  };
+
+  const prepare = async (
+    method: string,
+    path: string,
+    o: RequestOptions,
+    streamAnswer: boolean,
+    state: AttemptState,
+  ) => {
     const upper = method.toUpperCase();
     let bytes: Buffer | undefined;
     let contentType = o.contentType;
@@ -196,6 +249,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       o.stream === undefined ? bytes : o.stream.chunks(),
       options.timeoutMs ?? 15_000,
       streamAnswer,
+      state,
     );
     remember(response.headers);
     return response;
@@ -254,7 +308,8 @@ function send(
   headers: Record<string, string>,
   body: Buffer | AsyncIterable<Uint8Array> | undefined,
   timeoutMs: number,
-  streamAnswer = false,
+  streamAnswer: boolean,
+  state: AttemptState,
 ): Promise<ApiResponse | { status: number; headers: IncomingHttpHeaders; body: AsyncIterable<Uint8Array> }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -290,6 +345,11 @@ function send(
         });
       },
     );
+    req.on("socket", (socket) => {
+      // A kept connection was established long ago: the request may have left on it.
+      if (req.reusedSocket) state.handshaken = true;
+      else socket.once("secureConnect", () => (state.handshaken = true));
+    });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
     req.on("error", reject);
     if (body === undefined || Buffer.isBuffer(body)) {
@@ -308,6 +368,27 @@ function send(
       }
     })();
   });
+}
+
+/** A streamed answer read whole (an error answer: small), to look at its code. */
+async function readAnswer(r: {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: AsyncIterable<Uint8Array>;
+}): Promise<ApiResponse> {
+  const chunks: Buffer[] = [];
+  for await (const c of r.body) chunks.push(Buffer.from(c));
+  const bytes = Buffer.concat(chunks);
+  const text = bytes.toString("utf8");
+  let json: unknown;
+  if (/json/i.test(r.headers["content-type"] ?? "") && text.length > 0) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+  }
+  return { status: r.status, headers: r.headers, json, text, bytes };
 }
 
 /** Our error code from an OperationOutcome body (issue[0].details.coding[0].code), if any. */

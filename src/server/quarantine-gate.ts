@@ -15,7 +15,8 @@
  * 4. a request already being served when the node stopped is finished, and its connection is closed
  *    after the answer.
  *
- * `/api/v1/health` asked on a connection still open answers 503 with the state. When the node serves
+ * `/api/v1/health` asked on a connection still open answers the same 503 (with when the node stopped
+ * serving, `urn:kenshin-exchange:outcome:since`). When the node serves
  * again it listens again and haproxy's check brings it back (`rise`). Operators read the state where it
  * is kept for them: the node's integrity fact in etcd (`kenshin cluster status`, the office's monitoring
  * page), not the user port.
@@ -58,17 +59,16 @@ export function gateOnNodeHealth(app: FastifyInstance, health: NodeHealthView): 
       if (!health.serving()) closeWhenIdle(socket);
     });
     if (health.serving()) return;
-    reply.header("connection", "close").header("retry-after", RETRY_AFTER_SECONDS);
-    const { state, since } = health.snapshot();
-    if (request.url === "/api/v1/health") {
-      await reply.code(503).send({ status: state, since });
-      return;
-    }
-    // Coded like every refusal, and refused before any route ran: the request may be sent again.
+    // Coded like every refusal (`/api/v1/health` too, so a client has one rule), with when the node
+    // stopped serving; refused before any route ran, so the request may be sent again.
+    const refusal = outcome("CLUSTER_QUARANTINED", "exception", "このノードは点検のため利用を停止しています");
+    const since = { url: "urn:kenshin-exchange:outcome:since", valueInstant: health.snapshot().since };
     await reply
       .code(503)
+      .header("connection", "close")
+      .header("retry-after", RETRY_AFTER_SECONDS)
       .header("content-type", "application/fhir+json; charset=utf-8")
-      .send(outcome("CLUSTER_QUARANTINED", "exception", "このノードは点検のため利用を停止しています"));
+      .send({ ...refusal, issue: refusal.issue.map((i) => ({ ...i, extension: [since] })) });
   });
   app.addHook("onSend", async (_request, reply) => {
     if (!health.serving()) reply.header("connection", "close");

@@ -97,6 +97,22 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * Attempts for a request a cluster node refused before doing anything (503 CLUSTER_QUARANTINED from a
+ * node that stopped serving, server/quarantine-gate.ts): it is sent again, and through the load balancer
+ * the new connection reaches a serving node. Any method: nothing was done.
+ */
+const ATTEMPTS = 3;
+
+async function refusedUnprocessed(response: Response): Promise<boolean> {
+  if (response.status !== 503) return false;
+  return outcomeError(503, parseJson(await response.clone().text())).code === "CLUSTER_QUARANTINED";
+}
+
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+}
+
 export class Api {
   csrfToken: string | undefined;
   device: DeviceCredential | undefined;
@@ -133,10 +149,14 @@ export class Api {
   /** GET returning parsed JSON (or text for text answers). */
   async get<T>(path: string, o: { reportAuth?: boolean } = {}): Promise<T> {
     let response: Response;
-    try {
-      response = await fetch(path, { headers: { accept: "application/json" }, credentials: "same-origin" });
-    } catch {
-      return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await fetch(path, { headers: { accept: "application/json" }, credentials: "same-origin" });
+      } catch {
+        return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+      }
+      if (attempt >= ATTEMPTS || !(await refusedUnprocessed(response))) break;
+      await pause(attempt);
     }
     const text = await response.text();
     const type = response.headers.get("content-type") ?? "";
@@ -166,19 +186,24 @@ export class Api {
     o: { sign?: boolean; reportAuth?: boolean } = {},
   ): Promise<T> {
     const body = json === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(json));
-    const headers = await this.changeHeaders(method, path, body, o.sign ?? true);
-    headers["accept"] = "application/json";
-    if (json !== undefined) headers["content-type"] = "application/json";
     let response: Response;
-    try {
-      response = await fetch(path, {
-        method,
-        headers,
-        credentials: "same-origin",
-        ...(json !== undefined ? { body } : {}),
-      });
-    } catch {
-      return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+    for (let attempt = 1; ; attempt++) {
+      // Signed anew for each attempt (a fresh nonce).
+      const headers = await this.changeHeaders(method, path, body, o.sign ?? true);
+      headers["accept"] = "application/json";
+      if (json !== undefined) headers["content-type"] = "application/json";
+      try {
+        response = await fetch(path, {
+          method,
+          headers,
+          credentials: "same-origin",
+          ...(json !== undefined ? { body } : {}),
+        });
+      } catch {
+        return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+      }
+      if (attempt >= ATTEMPTS || !(await refusedUnprocessed(response))) break;
+      await pause(attempt);
     }
     const text = await response.text();
     const parsed = text.length === 0 ? undefined : parseJson(text);

@@ -2,11 +2,14 @@
  * `kenshin keys rotate`: replaces the node's key-encryption key, re-wrapping every live data key and
  * destroying the old KEK (see `store/payload-store.ts` rotateKek). Also the way to finish or roll back
  * a rotation a crash interrupted. The rotation, or its failure, is a ledger entry with the console user
- * as actor; the entry names key ids only, never key material.
+ * as actor; the entry names key ids only, never key material. Refused on a cluster node
+ * (DATA_KEY_KEK_SHARED, below).
  */
 import type { Command } from "commander";
 
+import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
 import { isCodedError } from "../coded-error.js";
+import { DataKeyError } from "../crypto/data-keys.js";
 import { adminRecord, audit } from "../service/audit.js";
 
 import { consoleActor } from "./console-node.js";
@@ -21,6 +24,7 @@ export function registerKeyCommands(program: Command): void {
     .description("鍵暗号化鍵 (KEK) を更新する: 保存中のデータ鍵をすべて包み直し、古い KEK を破棄する")
     .requiredOption("--data <dir>", "データディレクトリ")
     .action(async (o: { data: string }) => {
+      refuseClusterNode(o.data);
       const ctx = await openNode(o.data);
       try {
         const actor = consoleActor(ctx);
@@ -56,4 +60,23 @@ export function registerKeyCommands(program: Command): void {
         closeNode(ctx);
       }
     });
+}
+
+/**
+ * A cluster node is refused before anything is opened: the online nodes share one KEK (the uploading
+ * node wraps the data key once and every node stores those bytes from the payload's manifest), so a KEK
+ * replaced on one node alone would leave the others unable to read what it uploads next, and the
+ * offline node (which never holds the KEK) with keys under the old one. Opening the node would also
+ * start a second cluster member on a directory whose `kenshin serve` may be running. What a rotation
+ * of the whole cluster needs is in the README ("Crypto-shredding on a cluster").
+ * @throws DataKeyError DATA_KEY_KEK_SHARED
+ */
+function refuseClusterNode(dir: string): void {
+  const member = readNodeClusterConfig(dir);
+  if (member === undefined) return;
+  throw new DataKeyError(
+    "DATA_KEY_KEK_SHARED",
+    "クラスタのノードでは鍵暗号化鍵 (KEK) をノード単独で更新できません (全オンラインノードで同じ KEK を使っています)",
+    { node: member.self, role: member.role },
+  );
 }

@@ -41,6 +41,8 @@ export type DataKeyErrorCode =
   | "DATA_KEY_KEK_INVALID"
   | "DATA_KEY_KEK_ROTATING"
   | "DATA_KEY_KEK_STALE"
+  /** `kenshin keys rotate` on one node of a cluster, whose online nodes share one KEK (cli/keys.ts). */
+  | "DATA_KEY_KEK_SHARED"
   | "DATA_KEY_UNWRAP_FAILED"
   | "DATA_KEY_INVALID";
 

@@ -297,6 +297,42 @@ describe("the same payload chunk bad on every node (no copy can repair it)", () 
     if (!("refused" in got)) throw new Error("served a damaged transfer");
     expectCode(got.refused, 410, "TRANSFER_DAMAGED");
 
+    // The mark is a state row the ledger commits to (its alarm entry): deleted from node2's service.db
+    // under the running node, it is found by the full check, put back from a peer exactly as node1 holds
+    // it, and the repair is recorded on every node.
+    const markOf = (name: string): unknown =>
+      c.serviceDb(name, (db) => db.prepare("SELECT * FROM transfer_damage WHERE transfer_id = ?").get(id));
+    const reference = markOf("node1");
+    const rowRepairs = (name: string): number =>
+      repairEntries(join(c.files.nodeDir(name), "ledger.db")).filter((i) => {
+        const db = new Database(join(c.files.nodeDir(name), "ledger.db"), { readonly: true });
+        try {
+          const text = (
+            db.prepare("SELECT entry FROM entries WHERE idx = ?").get(i) as { entry: Buffer }
+          ).entry.toString("utf8");
+          return text.includes(`"node":"${VICTIM}"`) && text.includes('"transfer-rows"') && text.includes(id);
+        } finally {
+          db.close();
+        }
+      }).length;
+    expect(rowRepairs(VICTIM)).toBe(0);
+    const victimDb = new Database(join(c.files.nodeDir(VICTIM), "service.db"));
+    try {
+      victimDb.pragma("busy_timeout = 5000");
+      expect(victimDb.prepare("DELETE FROM transfer_damage WHERE transfer_id = ?").run(id).changes).toBe(1);
+    } finally {
+      victimDb.close();
+    }
+    await waitFor(() => Promise.resolve(rowRepairs(VICTIM) === 1 ? true : undefined), {
+      what: `${VICTIM}'s transfer_damage row repaired`,
+      timeoutMs: 90_000,
+      intervalMs: 250,
+    });
+    expect(markOf(VICTIM)).toEqual(reference);
+    await c.waitSamePosition(ALL);
+    for (const name of ALL) expect([name, rowRepairs(name)]).toEqual([name, 1]);
+    await c.waitBackend(VICTIM, "UP", 60_000);
+
     // A restarted node knows it from its service.db alone: its full check is set far off, so it
     // cannot have found the chunk again.
     const restarted = "node3";

@@ -26,13 +26,6 @@ export interface DamageRow {
 
 export const DAMAGE_COLUMNS = ["transfer_id", "address", "marked_at", "entry_index"] as const;
 
-/**
- * A row an entry appended after the entries were scanned (the full check reads service.db beside a
- * node that keeps applying) names an index at or past the scanned size: it is checked by the next
- * run. Past this many entries beyond it, no batch applied during one check can explain it.
- */
-export const DAMAGE_APPEND_SLACK = 10_000;
-
 const ADDRESS = /\bchunk ([0-9a-f]{64})\b/;
 
 /** Folds entries, in log order with their indices, into the damage rows they commit to. */
@@ -93,9 +86,27 @@ export function readDamageRow(db: Database.Database, id: string): DamageRow | un
 }
 
 /**
- * Every row against the projection of `size` scanned entries: a row no entry commits to (field
- * `entries`), a committed row missing (`row`), a column that differs (its name). A missing row is read
- * once more at the end (its command may have been applied while the entries were scanned).
+ * Ledger entries this node's service.db has applied (`cluster_position.ledger_size`): a node commits a
+ * batch's entries to ledger.db first, then its commands to service.db, so an entry past this size has
+ * no row yet — that is no damage. Without the table (not a cluster node) every entry is applied.
+ */
+function appliedSize(db: Database.Database): number {
+  const has =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_position'").get() !==
+    undefined;
+  if (!has) return Number.POSITIVE_INFINITY;
+  const row = db
+    .prepare<[], { ledger_size: number }>("SELECT ledger_size FROM cluster_position WHERE id = 1")
+    .get();
+  return row?.ledger_size ?? 0;
+}
+
+/**
+ * Every row against the projection of `size` scanned entries, with the rows and the applied size read
+ * in one service.db read transaction: a row no entry commits to (field `entries`), a committed row
+ * missing (`row`), a column that differs (its name). What the node is still applying is no finding: a
+ * row whose entry lies past the scanned entries but inside the applied size (the node kept applying
+ * while the entries were scanned), an entry past the applied size (its command is not applied yet).
  */
 export function checkDamageRows(
   db: Database.Database,
@@ -103,6 +114,7 @@ export function checkDamageRows(
   size: number,
 ): Finding[] {
   if (!hasTable(db)) return [];
+  const { rows, applied } = db.transaction(() => ({ rows: readRows(db), applied: appliedSize(db) }))();
   const findings: Finding[] = [];
   const seen = new Set<string>();
   const finding = (transfer: string, field: string): Finding => ({
@@ -111,22 +123,20 @@ export function checkDamageRows(
     transfer,
     field,
   });
-  for (const row of readRows(db)) {
+  for (const row of rows) {
     seen.add(row.transfer_id);
     const expected = projection.get(row.transfer_id);
     if (expected === undefined) {
-      const appendedSince = row.entry_index >= size && row.entry_index < size + DAMAGE_APPEND_SLACK;
-      if (!appendedSince) findings.push(finding(row.transfer_id, "entries"));
+      const appliedSince = row.entry_index >= size && row.entry_index < applied;
+      if (!appliedSince) findings.push(finding(row.transfer_id, "entries"));
       continue;
     }
     for (const field of differingDamageColumns(row, expected)) findings.push(finding(row.transfer_id, field));
   }
   for (const id of projection.ids()) {
-    if (seen.has(id)) continue;
-    const again = readDamageRow(db, id);
     const expected = projection.get(id);
-    if (again === undefined || expected === undefined || differingDamageColumns(again, expected).length > 0)
-      findings.push(finding(id, "row"));
+    if (seen.has(id) || expected === undefined || expected.entry_index >= applied) continue;
+    findings.push(finding(id, "row"));
   }
   return findings;
 }

@@ -34,21 +34,46 @@ export function checkJob(job: FullCheckJob): FullCheckResult {
   const chunks = job.chunksDb === undefined ? undefined : openChunkStore(job.chunksDb);
   try {
     serviceDb?.pragma("busy_timeout = 5000");
-    return storage.readSnapshot(() =>
-      runFullCheck({
-        storage,
-        access,
-        logKey: parseVerifierKey(job.logKey),
-        published: job.published,
-        serviceDb,
-        chunks,
-        concurrentAppends: true,
-      }),
-    );
+    // service.db's read snapshot first, then the ledger's: the node commits entries to ledger.db before
+    // their commands to service.db, so the ledger snapshot holds every entry the rows reflect (and maybe
+    // more, which the row checks leave for the next run: `stateSize`).
+    serviceDb?.exec("BEGIN");
+    try {
+      const stateSize = serviceDb === undefined ? undefined : appliedLedgerSize(serviceDb);
+      return storage.readSnapshot(() =>
+        runFullCheck({
+          storage,
+          access,
+          logKey: parseVerifierKey(job.logKey),
+          published: job.published,
+          serviceDb,
+          stateSize,
+          chunks,
+          concurrentAppends: true,
+        }),
+      );
+    } finally {
+      if (serviceDb?.inTransaction === true) serviceDb.exec("ROLLBACK");
+    }
   } finally {
     chunks?.close();
     serviceDb?.close();
     access.close();
     storage.close();
   }
+}
+
+/**
+ * The entries a cluster node's service.db has applied (`cluster_position`, replicated-state.ts); read
+ * inside the caller's transaction, it starts the snapshot. Undefined when it is no cluster node's.
+ */
+function appliedLedgerSize(db: Database.Database): number | undefined {
+  const has =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_position'").get() !==
+    undefined;
+  if (!has) return undefined;
+  return (
+    db.prepare<[], { ledger_size: number }>("SELECT ledger_size FROM cluster_position WHERE id = 1").get()
+      ?.ledger_size ?? 0
+  );
 }

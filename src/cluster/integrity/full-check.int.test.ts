@@ -141,4 +141,42 @@ describe("rolling full check (each kind of damage issue 11 lists, on one node of
     // The two healthy nodes still publish.
     expect(c.publish()).toContain("node1");
   });
+
+  it("entries ahead of the rows (a node between its ledger.db and service.db commits): no finding below stateSize", async () => {
+    const node = c.nodes[1] as TestNode;
+    const before = node.ledger.storage.size();
+    // The alarm of a transfer damaged on every copy, appended; its transfer_damage row not written yet.
+    await c.append([
+      {
+        record: {
+          time: "2026-12-01T09:30:00.000Z",
+          actor: { id: "monitor", role: "system" },
+          institution: "-",
+          outcome: "serious-failure",
+          outcomeDesc: `transfer-damaged: ${ids[0] as string} chunk ${"ab".repeat(32)} bad on every copy`,
+          source: { observer: "node1" },
+          type: "alert",
+          kind: "transfer-damaged",
+          count: 1,
+          threshold: 0,
+          windowMinutes: 0,
+          subject: ids[0] as string,
+        },
+      },
+    ]);
+    expect(check(node).findings).toEqual([
+      { kind: "damage-row", code: "CLUSTER_INTEGRITY_MISMATCH", transfer: ids[0], field: "row" },
+    ]);
+    const consistent = runFullCheck({
+      storage: node.ledger.storage,
+      access: node.access,
+      logKey: c.f.logKey,
+      published: c.published?.checkpoint,
+      serviceDb: node.db,
+      stateSize: before,
+      chunks: node.chunks,
+    });
+    expect(consistent.findings).toEqual([]);
+  });
 });
+

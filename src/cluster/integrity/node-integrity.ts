@@ -94,6 +94,12 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
       o.runCheck !== undefined
         ? await o.runCheck(published)
         : runFullCheck({ ...o.files(), logKey: o.logKey, published });
+    return withoutKnown(result);
+  };
+  // Damage already dealt with (a chunk of a transfer marked damaged) is left out of every check, the
+  // repair's re-check too: otherwise that chunk would keep a repaired node quarantined without a repair
+  // entry until the next scheduled run.
+  const withoutKnown = (result: FullCheckResult): FullCheckResult => {
     const known = o.knownDamage;
     return known === undefined ? result : { ...result, findings: result.findings.filter((f) => !known(f)) };
   };
@@ -123,7 +129,7 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
             chunkClient,
             publishedNote: () => Promise.resolve(note),
             health,
-            recheck: () => runFullCheck({ ...o.files(), logKey: o.logKey, published }),
+            recheck: () => withoutKnown(runFullCheck({ ...o.files(), logKey: o.logKey, published })),
             appendRepair: o.appendRepair,
             now: o.now,
             ...(o.chunkOwner !== undefined ? { chunkOwner: o.chunkOwner } : {}),

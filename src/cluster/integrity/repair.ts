@@ -5,10 +5,13 @@
  *    proven against the quorum-published checkpoint, replaced; derived rows rebuilt;
  * 2. transfer rows: a peer's row is taken only when it says exactly what the (now proven) entries
  *    commit to (`transfer-projection.ts`); with no such peer, the committed columns are written from the
- *    entries themselves and the rest of the local row is kept;
+ *    entries themselves and the rest of the local row is kept; `transfer_damage` rows the same way
+ *    against their alarm entries (`damage-rows.ts`);
  * 3. chunks: fetched from any peer (or the offline node) that has bytes hashing to the address (the
  *    peer client re-hashes on receipt), then replaced. A chunk no copy has is *unrepairable*: its
- *    transfer is marked damaged (never served) and `onUnrepairable` raises the alarm;
+ *    transfer is marked damaged (never served) and `onUnrepairable` raises the alarm. Chunk findings
+ *    alone never quarantine the node: they are repaired while it serves, only their transfer held
+ *    (`repairWhileServing`; `quarantinesNode` in finding.ts says why);
  * 4. the full check runs again over the repaired files; only when it passes (unrepairable chunks
  *    aside) is the `repair` entry appended — through the cluster's write port, so every node records
  *    it — and the node rejoins. Otherwise it stays quarantined.

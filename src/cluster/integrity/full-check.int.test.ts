@@ -179,4 +179,3 @@ describe("rolling full check (each kind of damage issue 11 lists, on one node of
     expect(consistent.findings).toEqual([]);
   });
 });
-

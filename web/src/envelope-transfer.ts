@@ -19,6 +19,7 @@ import {
 import { sha256 } from "@noble/hashes/sha2.js";
 import { toHex } from "../../src/ledger/verify/encoding.js";
 import { ApiFailure, type Api, type TransferProgress } from "./api.js";
+import { BlobSpill } from "./blob-spill.js";
 import type { ConvertReport, TransferView } from "./types.js";
 
 const ENVELOPE_HEADER = "x-kenshin-envelope";
@@ -55,9 +56,10 @@ const SEAL_STEP_BYTES = 1 << 20;
 /**
  * Seals and uploads an export for a receiver; the server converts it and answers with the report.
  *
- * The file is never read whole into memory: its stream is sealed chunk by chunk and each sealed piece
- * goes into a Blob (which the browser may keep on disk) while the SHA-256 the device signature covers
- * is computed; then the Blob is sent with upload progress. `signal` cancels at any point (sealing or
+ * The file is never read whole into memory: its stream is sealed chunk by chunk and the sealed pieces
+ * are folded into a Blob every few MB (blob-spill.ts: the browser's blob store holds them, not the
+ * page) while the SHA-256 the device signature covers is computed; then the Blob is sent with upload
+ * progress. `signal` cancels at any point (sealing or
  * sending); nothing is stored by the server for a cancelled upload.
  */
 export async function uploadExport(
@@ -75,11 +77,11 @@ export async function uploadExport(
   const agreed = await agreeKey(api, "upload");
   const sealer = new EnvelopeSealer(agreed.key);
   const hash = sha256.create();
-  const parts: Uint8Array[] = [];
+  const sealedBody = new BlobSpill("application/octet-stream");
   const add = (sealed: Uint8Array): void => {
     if (sealed.length === 0) return;
     hash.update(sealed);
-    parts.push(sealed);
+    sealedBody.add(sealed);
   };
   const reader = o.file.stream().getReader();
   let read = 0;
@@ -98,8 +100,7 @@ export async function uploadExport(
     reader.releaseLock();
   }
   add(await sealer.finish());
-  const body = new Blob(parts as BlobPart[], { type: "application/octet-stream" });
-  parts.length = 0;
+  const body = sealedBody.finish();
   o.onPhase("uploading");
   const r = await api.xhr({
     method: "POST",
@@ -121,8 +122,8 @@ export async function uploadExport(
 
 /**
  * Downloads and opens a transfer's standard CSV (exact bytes) as it arrives: each envelope chunk is
- * opened when it is complete and its plaintext goes into a Blob, so the page never holds the sealed or
- * the opened file as one array. `total` (the standard CSV's size, from the transfer) drives progress.
+ * opened when it is complete and its plaintext is folded into a Blob every few MB (blob-spill.ts), so
+ * the page never holds the sealed or the opened file in its own memory. `total` (the standard CSV's size, from the transfer) drives progress.
  * `codeHeader`: with the JLAC10 code header row as the second line (the server puts it in).
  */
 export async function downloadStandard(
@@ -138,8 +139,7 @@ export async function downloadStandard(
     o.signal,
   );
   const opener = new EnvelopeOpener(agreed.key, { maxPlaintextBytes: MAX_DOWNLOAD_BYTES });
-  const parts: Uint8Array[] = [];
-  let opened = 0;
+  const standard = new BlobSpill("text/csv");
   const reader = body.getReader();
   try {
     for (;;) {
@@ -147,19 +147,16 @@ export async function downloadStandard(
       if (done) break;
       const plain = await opener.push(value);
       if (plain.length > 0) {
-        parts.push(plain);
-        opened += plain.length;
-        onProgress({ loaded: opened, total: o.total });
+        standard.add(plain);
+        onProgress({ loaded: standard.size, total: o.total });
       }
     }
   } finally {
     reader.releaseLock();
   }
-  const last = await opener.finish();
-  if (last.length > 0) parts.push(last);
-  opened += last.length;
-  onProgress({ loaded: opened, total: o.total ?? opened });
-  return new Blob(parts as BlobPart[], { type: "text/csv" });
+  standard.add(await opener.finish());
+  onProgress({ loaded: standard.size, total: o.total ?? standard.size });
+  return standard.finish();
 }
 
 function cancelled(): ApiFailure {

@@ -3,53 +3,71 @@
  * duplicates (duplicate-keys.ts) across a whole export — and across the two halves of a parallel run
  * (key-join.ts).
  *
- * Exact and compact: a key is its parts' UTF-8 bytes joined by 0x1F, kept in one byte arena, found
- * through an open-addressing table of entry numbers (FNV-1a of the bytes, then a byte comparison). About
- * 45 bytes per record (a 1 GB export's million records: ~45 MB), no string or object per key, no
- * cryptographic hash per record, and the whole table is three typed arrays that move to another thread
- * without copying their contents one by one.
+ * Exact and compact: a key is its parts' UTF-8 bytes joined by 0x1F, kept with its length in front in
+ * a byte arena of 1 MiB segments (a full segment is never copied: growing adds one, so the arena holds
+ * the keys plus less than a segment, and there is no moment with an old and a new arena side by side);
+ * an entry is the key's position in the arena and its first line (8 bytes); an open-addressing table
+ * of 4-byte slots finds the entry (FNV-1a of the bytes; each slot keeps the hash bits its position
+ * does not say, so most probes never look at the arena). About 36 bytes per record for keys like
+ * `K00000001` + `20250101` (a 1 GB export's million records: ~36 MB), no string or object per key, no
+ * cryptographic hash per record, and the table moves to another thread as two typed arrays.
  */
+import { ConvertError } from "./errors.js";
 
-/** Per entry: start in the arena, length, hash, first line. */
-const STRIDE = 4;
-const EMPTY = -1;
 const SEPARATOR = 0x1f;
+/** Arena segment size (positions are segment number × SEGMENT + offset). */
+const SEGMENT_BITS = 20;
+const SEGMENT = 1 << SEGMENT_BITS;
+/** Entries per entry block: start and line, two Uint32 each. */
+const BLOCK_BITS = 16;
+const BLOCK = 1 << BLOCK_BITS;
+/** Largest arena position + 1 an entry can name (Uint32). */
+const MAX_POSITION = 2 ** 32;
 
 /** A table as plain typed arrays (what `KeyTable.data()` gives and the constructor takes back). */
 export interface KeyTableData {
+  /** Length-prefixed keys, back to back. */
   readonly arena: Uint8Array;
-  readonly entries: Int32Array;
+  /** Per entry: position of its key in `arena`, first line. */
+  readonly entries: Uint32Array;
   readonly count: number;
 }
 
 export class KeyTable {
-  private arena: Buffer;
-  private used = 0;
-  private entries: Int32Array;
+  /** Per segment number: the buffer holding it and the position its byte 0 stands for. */
+  private readonly segments: Buffer[] = [];
+  private readonly bases: number[] = [];
+  /** Where the next key goes: segment number, offset in it. */
+  private segment = -1;
+  private offset = SEGMENT;
+  private readonly blocks: Uint32Array[] = [];
   private n = 0;
-  private slots: Int32Array;
-  private mask: number;
-  /** The staged key: bytes at [used, used + stagedLength) of the arena, and its hash. */
+  /** 0 = empty, else (hash & ~mask) | (entry + 1); at most half full, so entry + 1 <= mask. */
+  private slots = new Uint32Array(2048);
+  private mask = 2047;
+  /** The staged key (bytes [0, stagedLength) of `staging`) and its hash. */
+  private staging = Buffer.allocUnsafe(256);
   private stagedLength = 0;
   private stagedHash = 0;
+  /** What `locate` found. */
+  private keyBuffer: Buffer = this.staging;
+  private keyAt = 0;
+  private keyLength = 0;
 
   constructor(data?: KeyTableData) {
-    if (data === undefined) {
-      this.arena = Buffer.allocUnsafe(1 << 16);
-      this.entries = new Int32Array(STRIDE * 1024);
-      this.slots = new Int32Array(2048).fill(EMPTY);
-      this.mask = 2047;
-      return;
+    if (data === undefined) return;
+    const arena = Buffer.from(data.arena.buffer, data.arena.byteOffset, data.arena.byteLength);
+    this.adopt(arena);
+    for (let e = 0; e < data.count; e++) {
+      const start = data.entries[2 * e] ?? 0;
+      const line = data.entries[2 * e + 1] ?? 0;
+      this.push(start, line);
     }
-    this.arena = Buffer.from(data.arena.buffer, data.arena.byteOffset, data.arena.byteLength);
-    this.used = data.arena.byteLength;
-    this.entries = data.entries;
-    this.n = data.count;
     let size = 2048;
-    while (size < this.n * 2) size *= 2;
-    this.slots = new Int32Array(size).fill(EMPTY);
+    while (size < this.n * 2 + 2) size *= 2;
+    this.slots = new Uint32Array(size);
     this.mask = size - 1;
-    for (let e = 0; e < this.n; e++) this.place(e);
+    for (let e = 0; e < this.n; e++) this.place(e, this.hashOf(e));
   }
 
   /** Number of keys held. */
@@ -68,98 +86,189 @@ export class KeyTable {
       const part = values[indices[k] ?? -1] ?? "";
       if (part === "") return false;
       // A UTF-16 unit is at most 3 UTF-8 bytes.
-      this.reserve(length, part.length * 3 + 1);
-      if (k > 0) this.arena[this.used + length++] = SEPARATOR;
-      length += this.arena.write(part, this.used + length, "utf8");
+      const room = length + part.length * 3 + 1;
+      if (room > this.staging.length) {
+        const grown = Buffer.allocUnsafe(Math.max(room, this.staging.length * 2));
+        this.staging.copy(grown, 0, 0, length);
+        this.staging = grown;
+      }
+      if (k > 0) this.staging[length++] = SEPARATOR;
+      length += this.staging.write(part, length, "utf8");
     }
     this.stagedLength = length;
-    this.stagedHash = fnv1a(this.arena, this.used, this.used + length);
+    this.stagedHash = fnv1a(this.staging, 0, length);
     return true;
   }
 
   /** The entry holding the staged key, or -1. */
   findStaged(): number {
-    return this.find(this.arena, this.used, this.stagedLength, this.stagedHash);
+    return this.find(this.staging, 0, this.stagedLength, this.stagedHash);
   }
 
   /** Adds the staged key (the caller found it absent), first seen on `line`; returns its entry. */
   addStaged(line: number): number {
-    if (this.n * STRIDE >= this.entries.length) {
-      const grown = new Int32Array(this.entries.length * 2);
-      grown.set(this.entries);
-      this.entries = grown;
+    const length = this.stagedLength;
+    const need = prefixBytes(length) + length;
+    if (this.offset + need > SEGMENT) this.open(need);
+    const buffer = this.segments[this.segment] as Buffer;
+    const start = (this.bases[this.segment] ?? 0) + this.offset;
+    if (start + need > MAX_POSITION) {
+      throw new ConvertError(
+        "CONVERT_INPUT_UNREADABLE",
+        "記録の数が多すぎて、受診者番号と実施日の重複を確かめられません。ファイルを分けてください",
+        { records: this.n },
+      );
     }
-    const e = this.n++;
-    const at = e * STRIDE;
-    this.entries[at] = this.used;
-    this.entries[at + 1] = this.stagedLength;
-    this.entries[at + 2] = this.stagedHash;
-    this.entries[at + 3] = line;
-    this.used += this.stagedLength;
-    if (this.n * 2 > this.slots.length) this.rehash();
-    else this.place(e);
+    const at = writePrefix(buffer, this.offset, length);
+    this.staging.copy(buffer, at, 0, length);
+    this.offset = at + length;
+    const e = this.push(start, line);
+    if ((this.n + 1) * 2 > this.slots.length) this.rehash();
+    else this.place(e, this.stagedHash);
     return e;
   }
 
   /** The line entry `e` was first seen on. */
   lineOf(e: number): number {
-    return this.entries[e * STRIDE + 3] ?? 0;
+    return this.blocks[e >>> BLOCK_BITS]?.[2 * (e & (BLOCK - 1)) + 1] ?? 0;
   }
 
   /** The entry of `other` that holds the key of this table's entry `e`, or -1. */
   findIn(other: KeyTable, e: number): number {
-    const at = e * STRIDE;
-    return other.find(
-      this.arena,
-      this.entries[at] ?? 0,
-      this.entries[at + 1] ?? 0,
-      this.entries[at + 2] ?? 0,
-    );
+    const { buffer, at, length } = this.keyOf(e);
+    return other.find(buffer, at, length, fnv1a(buffer, at, at + length));
   }
 
   /** The table as typed arrays (copies: the table can go on growing). */
   data(): KeyTableData {
-    return {
-      arena: Uint8Array.prototype.slice.call(this.arena, 0, this.used),
-      entries: this.entries.slice(0, this.n * STRIDE),
-      count: this.n,
-    };
+    let bytes = 0;
+    for (let e = 0; e < this.n; e++) {
+      const { length } = this.keyOf(e);
+      bytes += prefixBytes(length) + length;
+    }
+    const arena = Buffer.allocUnsafe(bytes);
+    const entries = new Uint32Array(2 * this.n);
+    let used = 0;
+    for (let e = 0; e < this.n; e++) {
+      const { buffer, at, length } = this.keyOf(e);
+      entries[2 * e] = used;
+      entries[2 * e + 1] = this.lineOf(e);
+      used = writePrefix(arena, used, length);
+      buffer.copy(arena, used, at, at + length);
+      used += length;
+    }
+    return { arena: new Uint8Array(arena.buffer, arena.byteOffset, used), entries, count: this.n };
   }
 
   private find(bytes: Uint8Array, start: number, length: number, hash: number): number {
-    const { slots, entries, arena } = this;
-    for (let s = hash & this.mask; ; s = (s + 1) & this.mask) {
-      const e = slots[s] ?? EMPTY;
-      if (e === EMPTY) return -1;
-      const at = e * STRIDE;
-      if (entries[at + 2] !== hash || entries[at + 1] !== length) continue;
-      const from = entries[at] ?? 0;
+    const { slots, mask } = this;
+    const high = hash & ~mask;
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const v = slots[s] ?? 0;
+      if (v === 0) return -1;
+      if (((v ^ high) & ~mask) !== 0) continue;
+      const e = (v & mask) - 1;
+      this.locate(e);
+      if (this.keyLength !== length) continue;
+      const buffer = this.keyBuffer;
+      const at = this.keyAt;
       let k = 0;
-      while (k < length && arena[from + k] === bytes[start + k]) k++;
+      while (k < length && buffer[at + k] === bytes[start + k]) k++;
       if (k === length) return e;
     }
   }
 
-  private place(e: number): void {
-    const hash = this.entries[e * STRIDE + 2] ?? 0;
-    let s = hash & this.mask;
-    while (this.slots[s] !== EMPTY) s = (s + 1) & this.mask;
-    this.slots[s] = e;
+  /** Sets keyBuffer, keyAt and keyLength to entry `e`'s key (no object per look-up). */
+  private locate(e: number): void {
+    const start = this.blocks[e >>> BLOCK_BITS]?.[2 * (e & (BLOCK - 1))] ?? 0;
+    const segment = Math.floor(start / SEGMENT);
+    const buffer = this.segments[segment] as Buffer;
+    let at = start - (this.bases[segment] ?? 0);
+    let length = buffer[at++] ?? 0;
+    if (length >= 0x80) {
+      length &= 0x7f;
+      for (let shift = 7; ; shift += 7) {
+        const b = buffer[at++] ?? 0;
+        length += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) break;
+      }
+    }
+    this.keyBuffer = buffer;
+    this.keyAt = at;
+    this.keyLength = length;
+  }
+
+  /** Entry `e`'s key: the buffer holding it, where its bytes start there, and their length. */
+  private keyOf(e: number): { buffer: Buffer; at: number; length: number } {
+    this.locate(e);
+    return { buffer: this.keyBuffer, at: this.keyAt, length: this.keyLength };
+  }
+
+  private hashOf(e: number): number {
+    this.locate(e);
+    return fnv1a(this.keyBuffer, this.keyAt, this.keyAt + this.keyLength);
+  }
+
+  private push(start: number, line: number): number {
+    const e = this.n++;
+    const b = e >>> BLOCK_BITS;
+    if (b === this.blocks.length) this.blocks.push(new Uint32Array(2 * BLOCK));
+    const block = this.blocks[b] as Uint32Array;
+    const at = 2 * (e & (BLOCK - 1));
+    block[at] = start;
+    block[at + 1] = line;
+    return e;
+  }
+
+  private place(e: number, hash: number): void {
+    const { slots, mask } = this;
+    let s = hash & mask;
+    while (slots[s] !== 0) s = (s + 1) & mask;
+    slots[s] = ((hash & ~mask) | (e + 1)) >>> 0;
   }
 
   private rehash(): void {
-    this.slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
-    this.mask = this.slots.length - 1;
-    for (let e = 0; e < this.n; e++) this.place(e);
+    const size = this.slots.length * 2;
+    this.slots = new Uint32Array(size);
+    this.mask = size - 1;
+    for (let e = 0; e < this.n; e++) this.place(e, this.hashOf(e));
   }
 
-  /** Room for `more` bytes after the `staged` bytes written so far. */
-  private reserve(staged: number, more: number): void {
-    if (this.used + staged + more <= this.arena.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.used + staged + more));
-    this.arena.copy(grown, 0, 0, this.used + staged);
-    this.arena = grown;
+  /** Starts a new segment with room for `need` bytes (a key longer than a segment gets its own). */
+  private open(need: number): void {
+    const numbers = Math.max(1, Math.ceil(need / SEGMENT));
+    this.adopt(Buffer.allocUnsafe(numbers * SEGMENT));
+    this.segment = this.segments.length - numbers;
+    this.offset = 0;
   }
+
+  /** Gives `buffer` the next segment numbers (as many as it spans). */
+  private adopt(buffer: Buffer): void {
+    const first = this.segments.length;
+    const numbers = Math.max(1, Math.ceil(buffer.length / SEGMENT));
+    for (let k = 0; k < numbers; k++) {
+      this.segments.push(buffer);
+      this.bases.push(first * SEGMENT);
+    }
+  }
+}
+
+/** Bytes of the length prefix: 7 bits a byte, high bit = more follows. */
+function prefixBytes(length: number): number {
+  let n = 1;
+  for (let rest = length; rest >= 0x80; rest = Math.floor(rest / 0x80)) n++;
+  return n;
+}
+
+function writePrefix(into: Buffer, at: number, length: number): number {
+  let rest = length;
+  let p = at;
+  while (rest >= 0x80) {
+    into[p++] = (rest & 0x7f) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  into[p++] = rest;
+  return p;
 }
 
 /** 32-bit FNV-1a of bytes [start, end). */

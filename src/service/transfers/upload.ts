@@ -25,6 +25,7 @@ import type { Session } from "../sessions.js";
 import { transferCreate } from "../state-commands/transfer-commands.js";
 import { addDays, notFound, toView, transferRow } from "../transfer-records.js";
 import type { TransferView } from "../transfer-view.js";
+import { releaseMemoryAfter } from "../release-memory.js";
 import { convertUploadStream, type ConvertedUpload } from "../upload-stream.js";
 import { deny } from "./refusal.js";
 
@@ -140,6 +141,9 @@ export async function uploadTransfer(
     return deny(ctx, actor, "upload", uploadRefusal(error, limit));
   }
   const { summary, spool } = converted;
+  // The conversion's key table and the body's pieces are garbage now: freed before SQLite's caches
+  // fill with the payload and the record hashes (release-memory.ts).
+  releaseMemoryAfter(summary.input.bytes);
   try {
     actor = { ...actor, device: await input.verifyDevice(converted.bodySha256) };
   } catch (error) {

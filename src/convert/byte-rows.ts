@@ -15,16 +15,15 @@
  */
 import { isUtf8 } from "node:buffer";
 import { cp932DecodeTables } from "../format/cp932.js";
-import type { RowView } from "./row-view.js";
+import { ByteRow, ESCAPED, HIGH, MAX_FAST_COLUMNS } from "./byte-row.js";
+
+export { ByteRow } from "./byte-row.js";
 
 const CR = 13;
 const LF = 10;
 /** A line longer than this without its end is handed to the text path (which streams it). */
 const MAX_CARRY = 4 << 20;
-const MAX_FAST_COLUMNS = 4096;
 const UTF8_REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
-const HIGH = 1;
-const ESCAPED = 2;
 /** Most lines handed to the text path in one go while it is inside a row (doubles up to this). */
 const MAX_SLOW_BATCH = 256;
 
@@ -61,82 +60,6 @@ export function fastPathApplies(delimiter: string, quote: string | null): boolea
   return true;
 }
 
-/** One fast-path row: field boundaries into the current buffer, decoded on demand. */
-export class ByteRow implements RowView {
-  line = 0;
-  width = 0;
-  buf: Buffer = Buffer.alloc(0);
-  readonly starts = new Int32Array(MAX_FAST_COLUMNS + 1);
-  readonly ends = new Int32Array(MAX_FAST_COLUMNS + 1);
-  /** Per field: bit 1 = has a byte ≥ 0x80, bit 2 = quoted with an escaped quote inside. */
-  readonly flags = new Uint8Array(MAX_FAST_COLUMNS + 1);
-  utf8 = false;
-  quoteChar = "";
-  private scratch = new Uint16Array(256);
-
-  field(i: number): string | undefined {
-    if (i >= this.width || i < 0) return undefined;
-    const s = this.starts[i] ?? 0;
-    const e = this.ends[i] ?? 0;
-    if (s === e) return "";
-    const flags = this.flags[i] ?? 0;
-    const text =
-      (flags & HIGH) === 0
-        ? this.buf.toString("latin1", s, e)
-        : this.utf8
-          ? this.buf.toString("utf8", s, e)
-          : this.cp932(s, e);
-    if ((flags & ESCAPED) === 0) return text;
-    const q = this.quoteChar;
-    return text.replaceAll(q + q, q);
-  }
-
-  isBlank(): boolean {
-    for (let i = 0; i < this.width; i++) {
-      const s = this.starts[i] ?? 0;
-      if (s === this.ends[i]) continue;
-      const b = this.buf[s] ?? 0;
-      if (b > 0x20 && b < 0x80) return false;
-      if ((this.field(i) ?? "").trim() !== "") return false;
-    }
-    return true;
-  }
-
-  hasReplacement(): boolean {
-    return false; // lines with an undecodable sequence go to the text path
-  }
-
-  get fields(): readonly string[] {
-    const out: string[] = [];
-    for (let i = 0; i < this.width; i++) out.push(this.field(i) ?? "");
-    return out;
-  }
-
-  private cp932(s: number, e: number): string {
-    const { single, pair } = cp932DecodeTables();
-    if (this.scratch.length < e - s) this.scratch = new Uint16Array(e - s);
-    const out = this.scratch;
-    const buf = this.buf;
-    let n = 0;
-    for (let i = s; i < e;) {
-      const b = buf[i] ?? 0;
-      const u = single[b] ?? -1;
-      if (u >= 0) {
-        out[n++] = u;
-        i++;
-      } else {
-        out[n++] = pair[(b << 8) | (buf[i + 1] ?? 0)] ?? 0xfffd;
-        i += 2;
-      }
-    }
-    let text = "";
-    for (let k = 0; k < n; k += 8192) {
-      text += String.fromCharCode.apply(null, out.subarray(k, Math.min(n, k + 8192)) as unknown as number[]);
-    }
-    return text;
-  }
-}
-
 /** Splits bytes into lines and reads the simple ones as rows (see the module comment). */
 export class ByteRowReader {
   private readonly opts: ByteRowOptions;
@@ -147,6 +70,12 @@ export class ByteRowReader {
   private readonly columnCap: number;
   /** 1 for an ASCII byte that is not the delimiter, the quote, CR or LF. */
   private readonly plain = new Uint8Array(256);
+  /** For the skipped columns: 0 ASCII above space, 1 other ASCII but CR/LF, 2 the delimiter, 3 the rest. */
+  private readonly tailClass = new Uint8Array(256).fill(3);
+  /** Fields read with bounds before the rest of a line is only counted (0: every field). */
+  private tailFrom = 0;
+  /** The width a line must have for its skipped columns to stand (others are read again whole). */
+  private tailWidth = 0;
   private carry: Buffer | undefined;
   // Cached positions of the next CR / LF in the current buffer (for lines handed to the text path).
   private nextCr = -1;
@@ -164,8 +93,23 @@ export class ByteRowReader {
     this.pair = t.pair;
     this.columnCap = Math.min(opts.maxColumns, MAX_FAST_COLUMNS);
     for (let b = 0; b < 0x80; b++) {
-      if (b !== opts.delimiter && b !== opts.quote && b !== CR && b !== LF) this.plain[b] = 1;
+      if (b !== opts.delimiter && b !== opts.quote && b !== CR && b !== LF) {
+        this.plain[b] = 1;
+        this.tailClass[b] = b > 0x20 ? 0 : 1;
+      }
     }
+    this.tailClass[opts.delimiter] = 2;
+  }
+
+  /**
+   * Rows need bounds only for fields 0…`last`: the rest of a line is then checked and counted, not
+   * bounded — when it has no quote, only bytes that decode, an ASCII character other than white space
+   * and control bytes, no field over the size limit and the line ends with exactly `width` fields.
+   * Any other line is read whole as before. -1: every field (the default).
+   */
+  skipAfter(last: number, width: number): void {
+    this.tailFrom = last < 0 ? 0 : last + 1;
+    this.tailWidth = width;
   }
 
   feed(chunk: Uint8Array): void {
@@ -221,7 +165,7 @@ export class ByteRowReader {
       }
       this.slowBatch = 1;
       this.row.utf8 = encoding === "utf-8";
-      const next = this.scan(buf, pos, encoding === "cp932");
+      const next = this.scan(buf, pos, encoding === "cp932", this.tailFrom);
       if (next === -1) break;
       if (next < -1) {
         this.sink.slow(buf.subarray(pos, -next - 2));
@@ -265,7 +209,7 @@ export class ByteRowReader {
    * Reads the line at `pos` into `this.row`. Returns the index after its line break; -1 when the buffer
    * ends first; or -(end + 2) when the line must go to the text path (end = index after its break).
    */
-  private scan(buf: Buffer, pos: number, cp932: boolean): number {
+  private scan(buf: Buffer, pos: number, cp932: boolean, tailFrom: number): number {
     const row = this.row;
     const { starts, ends, flags } = row;
     const delim = this.opts.delimiter;
@@ -278,6 +222,7 @@ export class ByteRowReader {
     const n = buf.length;
     let ok = true;
     let anyHigh = false;
+    let skipped = false;
     let k = 0;
     let i = pos;
     let b = 0;
@@ -365,6 +310,40 @@ export class ByteRowReader {
         break;
       }
       i++;
+      if (k === tailFrom) {
+        // The columns no rule reads: counted in one pass; anything unusual reads the line whole.
+        const tail = this.tailClass;
+        let fields = k + 1;
+        let fieldStart = i;
+        let text = false;
+        for (;;) {
+          if (i >= n) return -1;
+          const t = buf[i] ?? 0;
+          const c = tail[t] ?? 3;
+          if (c === 0) text = true;
+          else if (c === 2) {
+            if (i - fieldStart > maxField || fields >= cap) break;
+            fields++;
+            fieldStart = i + 1;
+          } else if (c === 3) {
+            if (t < 0x80) break; // the quote, CR or LF
+            // A character as in a field above (checked for UTF-8 with the whole line below).
+            anyHigh = true;
+            if (cp932 && (single[t] ?? -1) < 0) {
+              if (i + 1 >= n) return -1;
+              if (pair[(t << 8) | (buf[i + 1] ?? 0)] === 0) break;
+              i++;
+            }
+          }
+          i++;
+        }
+        b = buf[i] ?? 0;
+        if (!text || (b !== LF && b !== CR) || i - fieldStart > maxField || fields !== this.tailWidth)
+          return this.scan(buf, pos, cp932, 0);
+        k = fields;
+        skipped = true;
+        break;
+      }
     }
     if (!ok) {
       const end = this.lineEnd(buf, i);
@@ -383,6 +362,7 @@ export class ByteRowReader {
     }
     row.buf = buf;
     row.width = lineEnd === pos ? 0 : k;
+    row.scanned = skipped ? tailFrom : row.width;
     return next;
   }
 }

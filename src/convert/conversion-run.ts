@@ -109,6 +109,7 @@ export class ConversionRun {
       fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote)
     ) {
       this.fast = this.startFastPath();
+      this.skipUnreadColumns();
     }
   }
 
@@ -185,6 +186,15 @@ export class ConversionRun {
     );
   }
 
+  /** The fast path bounds only the fields up to the last column a rule reads (byte-rows.ts `skipAfter`). */
+  private skipUnreadColumns(): void {
+    const bound = this.bound;
+    if (!this.fast || bound?.width === undefined) return;
+    let last = -1;
+    for (const f of bound.fields) for (const c of f.columns ?? []) last = Math.max(last, c.index);
+    this.fast.skipAfter(last, bound.width);
+  }
+
   private bindHeader(names: readonly string[] | null, line = 0): void {
     let bound: BoundColumns;
     try {
@@ -206,6 +216,7 @@ export class ConversionRun {
     }
     this.bound = bound;
     this.head = [];
+    this.skipUnreadColumns();
     this.options.onHeader?.(names, this.decoder.encoding);
     const long = this.options.checked.long;
     if (long) {

@@ -135,8 +135,13 @@ export function publishPresence(
   const isStopped = (): boolean => stopped;
   let writing: Promise<void> = Promise.resolve();
 
+  /** A write waits its turn already (it writes the state of its turn): no second one is queued. */
+  let queued = false;
   const write = (): Promise<void> => {
+    if (queued) return writing;
+    queued = true;
     writing = writing.then(async () => {
+      queued = false;
       if (stopped) return;
       try {
         if (lease === undefined || lease.ended()) {

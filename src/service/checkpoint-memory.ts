@@ -52,9 +52,18 @@ function rolledBack(why: string, context: Record<string, unknown>, cause?: unkno
  * @throws ServiceError INTEGRITY_FAILURE (context.reason "ledger-rollback")
  */
 export function checkLedgerNotRolledBack(ctx: ServiceContext): string | undefined {
+  return ledgerAgainstMemory(ctx).note;
+}
+
+/**
+ * {@link checkLedgerNotRolledBack} with the memory it compared with, so a caller that remembers the
+ * current note afterwards writes (and reads) the memory file only when the note is a new one.
+ * @throws ServiceError INTEGRITY_FAILURE (context.reason "ledger-rollback")
+ */
+export function ledgerAgainstMemory(ctx: ServiceContext): { note?: string; remembered?: string } {
   const remembered = readMemory(ctx.paths);
-  if (remembered === undefined) return undefined;
-  return compareWithRemembered(ctx.ledger, ctx.verifierKey, remembered);
+  if (remembered === undefined) return {};
+  return { note: compareWithRemembered(ctx.ledger, ctx.verifierKey, remembered), remembered };
 }
 
 /** What the comparison reads of a ledger: the read port of a node, or a `Ledger` opened by the CLI. */

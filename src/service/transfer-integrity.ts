@@ -16,7 +16,7 @@ import { verifyInclusion } from "../ledger/verify/inclusion.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import { isCodedError } from "../coded-error.js";
 import { audit, recordCommon } from "./audit.js";
-import { checkLedgerNotRolledBack, rememberCheckpoint } from "./checkpoint-memory.js";
+import { ledgerAgainstMemory, rememberCheckpoint } from "./checkpoint-memory.js";
 import { systemActor, type ServiceContext } from "./context.js";
 import { ServiceError } from "./errors.js";
 
@@ -56,7 +56,8 @@ export async function verifySegment(
     // Wait for a signed checkpoint covering the newest entry, so no entry goes unproven…
     if (newest !== undefined) await ledger.checkpointCovering(newest);
     // …and the signed checkpoint itself must not have gone back from the one this node remembers.
-    const note = checkLedgerNotRolledBack(ctx) ?? ledger.latestCheckpoint().note;
+    const memory = ledgerAgainstMemory(ctx);
+    const note = memory.note ?? ledger.latestCheckpoint().note;
     const checkpoint = verifiedCheckpoint(ctx, note);
     const proven = provenEntries(ledger);
     const entries: VerifiedEntry[] = [];
@@ -73,7 +74,7 @@ export async function verifySegment(
       // A transfer exists only through its entries: none at all is a deleted index or a cut ledger.
       throw new ServiceError("INTEGRITY_FAILURE", "転送の台帳記録がありません", { lookupKey });
     }
-    rememberCheckpoint(ctx.paths, note);
+    if (memory.remembered !== note) rememberCheckpoint(ctx.paths, note);
     return { checkpoint, checkpointNote: note, entries };
   } catch (error) {
     const code = isCodedError(error) ? error.code : "INTERNAL";

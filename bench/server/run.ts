@@ -51,7 +51,11 @@ interface Load {
   readonly non2xx: number;
   readonly errors: number;
   readonly timeouts: number;
-  /** The server thread's CPU time per answered request, µs (see {@link serverThreadCpuMs}). */
+  /**
+   * The server thread's CPU time per request it answered (see {@link serverThreadCpuMs}), µs, counted
+   * after the first {@link WARM_UP_MS}: the 50 TLS handshakes and client-certificate checks at the start
+   * of a phase are per connection, and on a loaded machine they were most of a short phase's CPU.
+   */
   readonly cpuUs: number;
 }
 
@@ -135,6 +139,8 @@ async function main(): Promise<void> {
       headers: { accept: "application/json", cookie: `${SESSION_COOKIE}=${token}` },
       tlsOptions: { ca: caPem, cert: receiver.certPem, key: receiver.keyPem, minVersion: "TLSv1.3" },
     };
+    const served = answeredRequests(server);
+    const fire = (name: string, options: autocannon.Options) => phase(name, options, served);
     const health = await fire("health", { ...common, url: new URL("/api/v1/health", baseUrl).href });
     const sessionLoad = await fire("session", { ...common, url: new URL("/api/v1/session", baseUrl).href });
     const list = await fire("list", { ...common, url: new URL("/api/v1/transfers", baseUrl).href });
@@ -187,11 +193,11 @@ function loadRow(name: string, l: Load): string {
  * With `SERVER_BENCH_PROFILE=<dir>`, each load phase is CPU-profiled on the server's thread (V8's
  * sampling profiler through `node:inspector`) and written as `<dir>/<name>.cpuprofile`.
  */
-async function fire(name: string, options: autocannon.Options): Promise<Load> {
+async function phase(name: string, options: autocannon.Options, served: () => number): Promise<Load> {
   const profileDir = process.env["SERVER_BENCH_PROFILE"];
   const profiler = profileDir === undefined ? undefined : await startProfile();
   try {
-    return await measure(options);
+    return await measure(options, served);
   } finally {
     if (profiler && profileDir !== undefined) {
       await mkdir(profileDir, { recursive: true });
@@ -241,12 +247,26 @@ function serverThreadCpuMs(): number {
 /** USER_HZ, the unit of /proc's CPU times (100 on Linux). */
 const CLOCK_TICKS = 100;
 
-async function measure(options: autocannon.Options): Promise<Load> {
-  const before = serverThreadCpuMs();
-  const r = await autocannon(options);
-  const cpuMs = serverThreadCpuMs() - before;
+/** How many requests the server has answered so far (its `finish` events). */
+function answeredRequests(server: ServeModule.RunningServer): () => number {
+  let answered = 0;
+  server.app.app.server.on("request", (_request: unknown, response: NodeJS.EventEmitter) => {
+    response.once("finish", () => answered++);
+  });
+  return () => answered;
+}
+
+const WARM_UP_MS = 1500;
+
+async function measure(options: autocannon.Options, served: () => number): Promise<Load> {
+  const running = autocannon(options);
+  await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
+  const cpuBefore = serverThreadCpuMs();
+  const servedBefore = served();
+  const r = await running;
+  const cpuMs = serverThreadCpuMs() - cpuBefore;
   return {
-    cpuUs: (cpuMs * 1000) / Math.max(1, r.requests.total),
+    cpuUs: (cpuMs * 1000) / Math.max(1, served() - servedBefore),
     requests: r.requests.total,
     seconds: r.duration,
     rps: r.requests.total / r.duration,

@@ -1,6 +1,6 @@
 import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
-import { cp932ByteLength, encodeCp932 } from "./cp932.js";
+import { cp932ByteLength, cp932DecodeTables, cp932DecodeTablesOneByOne, encodeCp932 } from "./cp932.js";
 
 describe("encodeCp932", () => {
   it("agrees with iconv-lite for every BMP character CP932 can represent, and refuses the rest", () => {
@@ -24,5 +24,12 @@ describe("encodeCp932", () => {
     expect(encodeCp932("髙橋 ｱ ①～")).toEqual(iconv.encode("髙橋 ｱ ①～", "cp932"));
     expect(encodeCp932("𠮷")).toBeUndefined();
     expect(cp932ByteLength("a𠮷")).toBe(-1);
+  });
+
+  it("the decode tables (two iconv-lite calls) equal one iconv-lite call per one- and two-byte sequence", () => {
+    const fast = cp932DecodeTables();
+    const reference = cp932DecodeTablesOneByOne();
+    expect([...fast.single]).toEqual([...reference.single]);
+    expect(Buffer.from(fast.pair.buffer).equals(Buffer.from(reference.pair.buffer))).toBe(true);
   });
 });

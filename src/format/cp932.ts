@@ -93,6 +93,46 @@ let decodeTables: Cp932DecodeTables | undefined;
 
 export function cp932DecodeTables(): Cp932DecodeTables {
   if (decodeTables) return decodeTables;
+  decodeTables = buildDecodeTables();
+  return decodeTables;
+}
+
+/**
+ * The tables from two iconv-lite calls (start-up cost: it was one call per sequence, ≈ 15,000): each
+ * sequence followed by LF, which no sequence swallows (trail bytes are ≥ 0x40; a lead byte before LF
+ * gives U+FFFD and then the LF), so the text splits back into one piece per sequence — a piece that is
+ * one character other than U+FFFD is that sequence's decoding, as iconv-lite gives it for the sequence
+ * alone (cp932.test.ts compares every one- and two-byte sequence).
+ */
+function buildDecodeTables(): Cp932DecodeTables {
+  const single = new Int32Array(256).fill(UNENCODABLE);
+  const pair = new Uint16Array(0x10000);
+  const decodeEach = (sequences: readonly number[][]): string[] => {
+    const bytes = Buffer.from(sequences.flatMap((q) => [...q, 0x0a]));
+    return iconv.decode(bytes, "cp932").split("\n");
+  };
+  const bytes = Array.from({ length: 256 }, (_, b) => b).filter((b) => b !== 0x0a);
+  decodeEach(bytes.map((b) => [b])).forEach((text, k) => {
+    if (k < bytes.length && text.length === 1 && text !== "\ufffd")
+      single[bytes[k] ?? 0] = text.charCodeAt(0);
+  });
+  single[0x0a] = 0x0a;
+  const pairs: number[][] = [];
+  for (let lead = 0x80; lead < 256; lead++) {
+    if ((single[lead] ?? UNENCODABLE) >= 0) continue;
+    for (let trail = 0; trail < 256; trail++) if (trail !== 0x0a) pairs.push([lead, trail]);
+  }
+  decodeEach(pairs).forEach((text, k) => {
+    const q = pairs[k];
+    if (q !== undefined && text.length === 1 && text !== "\ufffd") {
+      pair[((q[0] ?? 0) << 8) | (q[1] ?? 0)] = text.charCodeAt(0);
+    }
+  });
+  return { single, pair };
+}
+
+/** The tables as built one iconv-lite call per sequence (the reference `buildDecodeTables` must equal). */
+export function cp932DecodeTablesOneByOne(): Cp932DecodeTables {
   const single = new Int32Array(256).fill(UNENCODABLE);
   const pair = new Uint16Array(0x10000);
   const one = (bytes: number[]): number => {
@@ -107,6 +147,5 @@ export function cp932DecodeTables(): Cp932DecodeTables {
       if (u > 0) pair[(lead << 8) | trail] = u;
     }
   }
-  decodeTables = { single, pair };
-  return decodeTables;
+  return { single, pair };
 }

@@ -12,12 +12,12 @@ import { downloadStandard, uploadExport } from "../src/client/transfer-client.js
 import { auditEventOf, type AuditEvent } from "../src/fhir/audit-event.js";
 import { matchesAuditEvent, parseAuditEventSearch } from "../src/fhir/audit-event-search.js";
 import { permits, ROLE_CLEARANCE } from "../src/fhir/security-labels.js";
-import { entryRef, ledgerSize } from "../src/service/audit-entries.js";
-import { catchUpAuditIndex, indexedSearch } from "../src/service/audit-event-index.js";
-import { entryVisibility } from "../src/service/entry-visibility.js";
+import { entryRef, ledgerSize } from "../src/service/audit/audit-entries.js";
+import { catchUpAuditIndex, indexedSearch } from "../src/service/audit/audit-event-index.js";
+import { entryVisibility } from "../src/service/audit/entry-visibility.js";
 import { indexedUpTo } from "../src/store/audit-search-index.js";
-import type { Session } from "../src/service/sessions.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import type { Session } from "../src/service/identity/sessions.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import { expectStatus, type TestNode } from "./support/test-node.js";
 import {
   createLoggedInReceiver,

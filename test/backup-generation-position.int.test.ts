@@ -1,6 +1,6 @@
 /**
  * A cluster node's generation holds service.db and ledger.db at the same command-log batch
- * (`takeGeneration`, service/backup-generation.ts): a node applies each batch to ledger.db and then to
+ * (`takeGeneration`, service/backup/backup-generation.ts): a node applies each batch to ledger.db and then to
  * service.db, and a generation whose ledger copy is ahead of the position its service copy records
  * could not seed a re-formed cluster (`kenshin cluster reform` refuses it). Here the position is set
  * in a real node's service.db (the table ReplicatedState keeps): behind the ledger, every attempt
@@ -13,9 +13,9 @@ import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readBackupFile } from "../src/service/backup-file.js";
-import { loadBackupKey } from "../src/service/backup-key.js";
-import { backupsDir, takeGeneration } from "../src/service/backup-generation.js";
+import { readBackupFile } from "../src/service/backup/backup-file.js";
+import { loadBackupKey } from "../src/service/backup/backup-key.js";
+import { backupsDir, takeGeneration } from "../src/service/backup/backup-generation.js";
 import { dataPaths } from "../src/service/data-dir.js";
 import { ServiceError } from "../src/service/errors.js";
 import { openSqliteLog } from "../src/store/sqlite-log.js";

@@ -12,8 +12,8 @@ import { downloadStandard, uploadExport } from "../src/client/transfer-client.js
 import type { AuditEvent } from "../src/fhir/audit-event.js";
 import type { SearchsetBundle } from "../src/fhir/bundle.js";
 import { SYSTEM } from "../src/fhir/systems.js";
-import { exportAuditEvents } from "../src/service/audit-export.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import { exportAuditEvents } from "../src/service/audit/audit-export.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { expectCode, expectStatus, type TestNode } from "./support/test-node.js";
 import {

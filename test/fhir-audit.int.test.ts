@@ -20,7 +20,7 @@ import { fromHex, toHex } from "../src/ledger/verify/encoding.js";
 import { rfc6962Hasher } from "../src/ledger/verify/hash.js";
 import { verifyInclusion } from "../src/ledger/verify/inclusion.js";
 import { parseVerifierKey } from "../src/ledger/verify/verifier-key.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { expectCode, expectStatus, ledgerRecords, type TestNode } from "./support/test-node.js";
 import {

@@ -27,11 +27,11 @@ import { checkSeals } from "../src/cli/seal-report.js";
 import type { DeviceSignatureRecord } from "../src/ledger/entry/operation-record.js";
 import { createCertificateAuthority } from "../src/crypto/pki/ca.js";
 import { systemActor, type ServiceContext } from "../src/service/context.js";
-import { verifyProvenanceSeal } from "../src/service/provenance-verify.js";
-import { signingTrust } from "../src/service/signing-identities.js";
-import { checkpointTimeStamp } from "../src/service/time-stamps.js";
-import { readTsaHistory, tsaHistoryPath } from "../src/service/tsa-trust-history.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import { verifyProvenanceSeal } from "../src/service/signing/provenance-verify.js";
+import { signingTrust } from "../src/service/signing/signing-identities.js";
+import { checkpointTimeStamp } from "../src/service/signing/time-stamps.js";
+import { readTsaHistory, tsaHistoryPath } from "../src/service/signing/tsa-trust-history.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { expectCode, expectStatus, ledgerRecords, type TestNode } from "./support/test-node.js";
 import {

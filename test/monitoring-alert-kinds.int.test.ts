@@ -11,8 +11,8 @@ import { downloadStandard, uploadExport } from "../src/client/transfer-client.js
 import type { AuditEvent } from "../src/fhir/audit-event.js";
 import type { SearchsetBundle } from "../src/fhir/bundle.js";
 import type { OperationRecord } from "../src/ledger/entry/operation-record.js";
-import { exportAuditEvents } from "../src/service/audit-export.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import { exportAuditEvents } from "../src/service/audit/audit-export.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { expectStatus, ledgerRecords, type TestNode } from "./support/test-node.js";
 import { exampleExport, startTransferNode, type TransferNode } from "./support/transfer-fixtures.js";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCertificateAuthority } from "../src/crypto/pki/ca.js";
 import { issueClientCertificate } from "../src/crypto/pki/certificates.js";
 import { OPERATIONS } from "../src/server/operations/operations.js";
-import { revokeCertificates } from "../src/service/certificates.js";
+import { revokeCertificates } from "../src/service/identity/certificates.js";
 import { systemActor } from "../src/service/context.js";
 import { closeNode, openNode } from "../src/service/node.js";
 import type { ApiClient } from "../src/client/api-client.js";

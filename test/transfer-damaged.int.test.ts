@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient } from "../src/client/api-client.js";
 import { downloadEcheckup, downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import { NodeHealth } from "../src/cluster/integrity/node-health.js";
-import { damageView, unrepairableAlarm } from "../src/service/transfer-damage.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import { damageView, unrepairableAlarm } from "../src/service/transfers/damage.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import {
   convertLocally,
   exampleExport,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient, ApiResponse } from "../src/client/api-client.js";
 import { agreeEnvelopeKey, downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import { recordHashesOf, sha256Hex } from "../src/format/hash.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import {
   convertLocally,
   createLoggedInReceiver,

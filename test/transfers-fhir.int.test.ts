@@ -13,7 +13,7 @@ import { loadDictionary, DEFAULT_DICTIONARY_PATH } from "../src/format/dictionar
 import { recordHashesOf } from "../src/format/hash.js";
 import { codeHeaderCells, encodeLine } from "../src/format/standard-csv.js";
 import { ECHECKUP_SUMMARY_HEADER } from "../src/server/routes/transfer-routes.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import { expectValidFhir } from "./support/fhir-validator.js";
 import { exampleExport, startTransferNode, type TransferNode } from "./support/transfer-fixtures.js";
 import { expectStatus, ledgerRecords } from "./support/test-node.js";

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient } from "../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
 import type { OperationRecord } from "../src/ledger/entry/operation-record.js";
-import { runRetention } from "../src/service/retention.js";
-import type { TrailAnswer } from "../src/service/transfer-queries.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import { runRetention } from "../src/service/transfers/retention.js";
+import type { TrailAnswer } from "../src/service/transfers/queries.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import {
   convertLocally,
   exampleExport,

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealEnvelope } from "../src/client/envelope.js";
 import { agreeEnvelopeKey, downloadStandard, uploadExportFile } from "../src/client/transfer-client.js";
 import { sha256Hex } from "../src/format/hash.js";
-import { spoolDir } from "../src/service/upload-stream.js";
+import { spoolDir } from "../src/service/transfers/upload-stream.js";
 import {
   convertLocally,
   denials,

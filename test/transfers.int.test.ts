@@ -21,8 +21,8 @@ import { rfc6962Hasher } from "../src/ledger/verify/hash.js";
 import { verifyInclusion } from "../src/ledger/verify/inclusion.js";
 import { verifyRecordProof } from "../src/ledger/verify/record-proof.js";
 import { parseVerifierKey } from "../src/ledger/verify/verifier-key.js";
-import type { TrailAnswer } from "../src/service/transfer-queries.js";
-import type { TransferView } from "../src/service/transfer-view.js";
+import type { TrailAnswer } from "../src/service/transfers/queries.js";
+import type { TransferView } from "../src/service/transfers/view.js";
 import { rotateKek } from "../src/store/kek-rotation.js";
 import { openServiceDb } from "../src/store/service-db.js";
 import {

@@ -16,9 +16,9 @@ import { join } from "node:path";
 import type * as AuditEventModule from "../../src/fhir/audit-event.js";
 import type * as SearchModule from "../../src/fhir/audit-event-search.js";
 import type { RecordInput } from "../../src/ledger/entry/operation-record.js";
-import type * as EntriesModule from "../../src/service/audit-entries.js";
-import type * as IndexModule from "../../src/service/audit-event-index.js";
-import type * as AuditModule from "../../src/service/audit.js";
+import type * as EntriesModule from "../../src/service/audit/audit-entries.js";
+import type * as IndexModule from "../../src/service/audit/audit-event-index.js";
+import type * as AuditModule from "../../src/service/audit/audit.js";
 import type * as NodeModule from "../../src/service/node.js";
 
 // The built service (npm run build): it finds its data files (password lists, dictionary) beside itself.
@@ -27,11 +27,13 @@ const { auditEventOf } = (await import(dist("fhir/audit-event.js"))) as typeof A
 const { matchesAuditEvent, parseAuditEventSearch } = (await import(
   dist("fhir/audit-event-search.js")
 )) as typeof SearchModule;
-const { entryRef, ledgerSize } = (await import(dist("service/audit-entries.js"))) as typeof EntriesModule;
+const { entryRef, ledgerSize } = (await import(
+  dist("service/audit/audit-entries.js")
+)) as typeof EntriesModule;
 const { catchUpAuditIndex, indexedSearch } = (await import(
-  dist("service/audit-event-index.js")
+  dist("service/audit/audit-event-index.js")
 )) as typeof IndexModule;
-const { audit } = (await import(dist("service/audit.js"))) as typeof AuditModule;
+const { audit } = (await import(dist("service/audit/audit.js"))) as typeof AuditModule;
 const { closeNode, initDataDir, openNode } = (await import(dist("service/node.js"))) as typeof NodeModule;
 
 const SIZE = Number(process.env["AUDIT_BENCH_SIZE"] ?? 200_000);

@@ -5,10 +5,15 @@
  */
 import type { Command } from "commander";
 import { readFile, writeFile } from "node:fs/promises";
-import { disableInstitution, inventoryCsv, issueAccount, resetPassword } from "../service/accounts.js";
-import { issueCertificate, listCertificates, revokeCertificates } from "../service/certificates.js";
-import { createInstitution, linkInstitutions, listInstitutions } from "../service/institutions.js";
-import { loadConversionReference, registerMapping } from "../service/mappings.js";
+import {
+  disableInstitution,
+  inventoryCsv,
+  issueAccount,
+  resetPassword,
+} from "../service/identity/accounts.js";
+import { issueCertificate, listCertificates, revokeCertificates } from "../service/identity/certificates.js";
+import { createInstitution, linkInstitutions, listInstitutions } from "../service/identity/institutions.js";
+import { loadConversionReference, registerMapping } from "../service/mappings/mappings.js";
 import { withConsoleNode } from "./console-node.js";
 import { EXIT_OK } from "./exit-codes.js";
 

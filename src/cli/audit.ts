@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { Command } from "commander";
-import { exportAuditEvents, type AuditExportFormat } from "../service/audit-export.js";
+import { exportAuditEvents, type AuditExportFormat } from "../service/audit/audit-export.js";
 import { ServiceError } from "../service/errors.js";
 import { withConsoleNode } from "./console-node.js";
 

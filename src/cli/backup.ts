@@ -1,12 +1,12 @@
 /**
  * `kenshin backup create|verify|restore`: online encrypted backups of a node. Thin: each sub-command
- * calls one function of `service/backup.ts` and prints JSON. Exit 0 success · 1 the backup failed
+ * calls one function of `service/backup/backup.ts` and prints JSON. Exit 0 success · 1 the backup failed
  * verification (BACKUP_INVALID, printed as `{ ok: false, code, reason }`) · 2 anything unusable
  * (missing keys, a running server on restore, bad flags).
  */
 import type { Command } from "commander";
 import { userInfo } from "node:os";
-import { createBackup, restoreBackup, verifyBackup } from "../service/backup.js";
+import { createBackup, restoreBackup, verifyBackup } from "../service/backup/backup.js";
 import type { Actor } from "../service/context.js";
 import { dataPaths } from "../service/data-dir.js";
 import { ServiceError } from "../service/errors.js";

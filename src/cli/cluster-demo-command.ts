@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { clusterFiles } from "../cluster/cluster-init.js";
 import { startClusterDemo, type NodeCommand } from "../cluster/cluster-demo.js";
-import { bootstrapCluster, type ClusterBootstrap } from "../service/cluster-bootstrap.js";
+import { bootstrapCluster, type ClusterBootstrap } from "../service/cluster/cluster-bootstrap.js";
 
 const EXAMPLE_MAPPING = new URL("../../examples/wide-cp932/mapping.yaml", import.meta.url);
 

@@ -1,5 +1,5 @@
 /**
- * `kenshin cluster rebuild`: the disaster drill's command (service/node-rebuild.ts). Puts a node's
+ * `kenshin cluster rebuild`: the disaster drill's command (service/cluster/node-rebuild.ts). Puts a node's
  * databases back from a backup generation (the offline node's, or a node's own) into a data directory
  * that holds none, proven first: integrity check, the root at the last published checkpoint, every
  * payload decrypted with the KEK to its recorded SHA-256, deleted transfers without keys. Prints a JSON
@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ServiceError } from "../service/errors.js";
-import { rebuildNode } from "../service/node-rebuild.js";
+import { rebuildNode } from "../service/cluster/node-rebuild.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 
 interface RebuildFlags {

@@ -1,5 +1,5 @@
 /**
- * `kenshin cluster reform --data <dir>`: the disaster drill's second command (service/cluster-reform.ts).
+ * `kenshin cluster reform --data <dir>`: the disaster drill's second command (service/cluster/cluster-reform.ts).
  * After `kenshin cluster rebuild` put an online node's databases back and the three etcd voters were
  * started fresh (empty data directories), this seeds the new, empty command log from that node's copy
  * (its last batch, head, the last published checkpoint and a genesis record), checked first against the
@@ -9,7 +9,7 @@
  */
 import type { Command } from "commander";
 import { ClusterError } from "../cluster/errors.js";
-import { reformCluster } from "../service/cluster-reform.js";
+import { reformCluster } from "../service/cluster/cluster-reform.js";
 import { ServiceError } from "../service/errors.js";
 import { EXIT_ISSUES } from "./exit-codes.js";
 

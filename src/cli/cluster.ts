@@ -6,7 +6,7 @@
  * - `join`   adds a node (online, or an offline backup) to the directory and, with `--etcd`, adds its
  *            etcd member through etcd's API (a learner for the offline node)
  * - `bootstrap` issues the first office ID (and with `--demo` the demo's accounts) as state commands
- *            through one online node, so every node has the same accounts (service/cluster-bootstrap.ts)
+ *            through one online node, so every node has the same accounts (service/cluster/cluster-bootstrap.ts)
  * - `agent`  runs a node without any user-facing listener (it applies the command log to its own files,
  *            serves its peer endpoint, keeps payload copies, shows presence): what the offline node runs
  * - `status` each etcd member, the sequencer, the log head, and per node: role, state, applied, lag and
@@ -25,7 +25,7 @@ import {
 } from "../cluster/cluster-topology.js";
 import { ClusterError } from "../cluster/errors.js";
 import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
-import { bootstrapCluster } from "../service/cluster-bootstrap.js";
+import { bootstrapCluster } from "../service/cluster/cluster-bootstrap.js";
 import { openNode, stopNode } from "../service/node.js";
 import { addEtcdMember } from "../cluster/etcd-membership.js";
 import { readClusterOverview, type ClusterOverview } from "../cluster/node-overview.js";

@@ -4,7 +4,7 @@
  */
 import { userInfo } from "node:os";
 import type { Actor, ServiceContext } from "../service/context.js";
-import { listInstitutions } from "../service/institutions.js";
+import { listInstitutions } from "../service/identity/institutions.js";
 import { closeNode, openNode } from "../service/node.js";
 
 export function consoleActor(ctx: ServiceContext): Actor {

@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
 import { isCodedError } from "../coded-error.js";
 import { DataKeyError } from "../crypto/data-keys.js";
-import { adminRecord, audit } from "../service/audit.js";
+import { adminRecord, audit } from "../service/audit/audit.js";
 
 import { consoleActor } from "./console-node.js";
 import { closeNode, openNode } from "../service/node.js";

@@ -11,7 +11,7 @@ import { createNoteSigner } from "../crypto/note-signer.js";
 import type { RecordInput } from "../ledger/entry/operation-record.js";
 import { LedgerError } from "../ledger/errors.js";
 import { isCodedError } from "../coded-error.js";
-import { compareWithRemembered } from "../service/checkpoint-memory.js";
+import { compareWithRemembered } from "../service/signing/checkpoint-memory.js";
 import { Ledger } from "../ledger/ledger.js";
 import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-key.js";
 import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";

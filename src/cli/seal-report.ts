@@ -17,7 +17,7 @@ import { isCodedError } from "../coded-error.js";
 import { verifyDetachedJws } from "../crypto/detached-jws.js";
 import type { OperationRecord } from "../ledger/entry/operation-record.js";
 import type { ServiceContext } from "../service/context.js";
-import { verifyTimeStampWithHistory } from "../service/tsa-trust-history.js";
+import { verifyTimeStampWithHistory } from "../service/signing/tsa-trust-history.js";
 
 export interface SealCheck {
   readonly transfer: string;

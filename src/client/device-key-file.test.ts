@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyDeviceSignature } from "../service/device-signature.js";
+import { verifyDeviceSignature } from "../service/identity/device-signature.js";
 import { createDeviceKeyFile, loadDeviceKeyFile } from "./device-key-file.js";
 import { deviceIdFromJwk } from "./device-key.js";
 import { sha256Hex, signRequest } from "./request-signing.js";

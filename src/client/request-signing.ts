@@ -1,6 +1,6 @@
 /**
  * Device request signatures, version 1: the client side. WebCrypto only, so it runs in the browser, the
- * CLI and the tests alike. The server side is service/device-signature.ts, which uses the same
+ * CLI and the tests alike. The server side is service/identity/device-signature.ts, which uses the same
  * canonical string from this file.
  *
  * Protocol

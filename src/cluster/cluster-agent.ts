@@ -48,7 +48,7 @@ export interface ClusterAgent {
   /** What monitoring shows of every node (bounded etcd reads). */
   overview(): Promise<ClusterOverview>;
   /**
-   * The office monitoring's cluster section (service/cluster-hooks.ts shape): never throws; etcd not
+   * The office monitoring's cluster section (service/cluster/cluster-hooks.ts shape): never throws; etcd not
    * answering in time is `available: false`.
    */
   monitoring(): Promise<{

@@ -1,6 +1,6 @@
 /**
  * A command log that starts from an existing copy instead of from nothing: the disaster drill's re-formed
- * cluster (`kenshin cluster reform`, service/cluster-reform.ts). A fresh etcd holds no batch; the rebuilt
+ * cluster (`kenshin cluster reform`, service/cluster/cluster-reform.ts). A fresh etcd holds no batch; the rebuilt
  * node's service.db says it applied batches 1…n (its position {seq n, hash, ledger size}) and archives
  * their canonical text. Seeding writes, in one etcd transaction that succeeds only on an empty log:
  *

@@ -24,10 +24,10 @@ import { randomBytes } from "node:crypto";
 import { readKeyFile } from "../crypto/key-file.js";
 import { createCosigner } from "../crypto/note-signer.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
-import { takeGeneration, listGenerations, backupsDir } from "../service/backup-generation.js";
-import { startGenerationSchedule, type BackupSchedule } from "../service/backup-schedule.js";
+import { takeGeneration, listGenerations, backupsDir } from "../service/backup/backup-generation.js";
+import { startGenerationSchedule, type BackupSchedule } from "../service/backup/backup-schedule.js";
 import { loadConfig } from "../service/config.js";
-import { openClusterNode } from "../service/cluster-node.js";
+import { openClusterNode } from "../service/cluster/cluster-node.js";
 import { dataPaths } from "../service/data-dir.js";
 import { openServiceDb } from "../store/service-db.js";
 import type { SqliteLog } from "../store/sqlite-log.js";
@@ -111,7 +111,7 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
     }
   };
   try {
-    // The same opening as every cluster node (service/cluster-node.ts): its agent (etcd client, chunk
+    // The same opening as every cluster node (service/cluster/cluster-node.ts): its agent (etcd client, chunk
     // store, the one peer endpoint, presence), the offline ClusterLedger with the service's applier
     // registry (replicated payloads stored from its chunk store, or fetched later), no quorum guard.
     const opened = await openClusterNode({
@@ -123,7 +123,7 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       onError: (error) => {
         log(`follow failed: ${String(error)}`);
       },
-      // Its integrity (service/cluster-node.ts, as on every node): route on the peer endpoint, health in
+      // Its integrity (service/cluster/cluster-node.ts, as on every node): route on the peer endpoint, health in
       // etcd and in its presence; it cannot append, so its repairs are published as monitoring facts.
       onRepair: (outcome) => {
         log(`repair ${outcome.ok ? "done" : "incomplete"}: ${outcome.unrepaired.length} unrepaired`);

@@ -1,5 +1,5 @@
 /**
- * The search index's view of an AuditEvent (service/audit-event-index.ts keeps it in service.db): the
+ * The search index's view of an AuditEvent (service/audit/audit-event-index.ts keeps it in service.db): the
  * keys an event is found under, and the key groups a search asks for — the same semantics as
  * `matchesAuditEvent`, so an indexed search answers exactly what a scan of the ledger would (the
  * property test in audit-event-keys.test.ts holds them together). Dates, paging, visibility and labels

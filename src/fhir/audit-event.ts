@@ -17,7 +17,7 @@ import type { CodeableConcept, Coding, EmittedResource, Reference } from "./reso
 import { labels } from "./security-labels.js";
 import { BALP_ENTITY_TYPE, SECURITY_SOURCE_TYPE, SYSTEM } from "./systems.js";
 
-/** Kept here for the readers of the audit list (service/audit-log.ts). */
+/** Kept here for the readers of the audit list (service/audit/audit-log.ts). */
 export { confidentialityOfRecord } from "./audit-confidentiality.js";
 
 /** A ledger entry with its position: what `auditEventOf` needs. */

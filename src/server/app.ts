@@ -9,10 +9,10 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { isCodedError } from "../coded-error.js";
 import { tlsServerOptions } from "../crypto/pki/tls-options.js";
 import { LedgerError } from "../ledger/errors.js";
-import { ledgerRollbackBehind } from "../service/checkpoint-memory.js";
+import { ledgerRollbackBehind } from "../service/signing/checkpoint-memory.js";
 import type { ServiceContext } from "../service/context.js";
-import type { EnvelopeChannels } from "../service/envelope-channels.js";
-import type { ConversionReference } from "../service/mappings.js";
+import type { EnvelopeChannels } from "../service/transfers/envelope-channels.js";
+import type { ConversionReference } from "../service/mappings/mappings.js";
 import {
   boundRequests,
   connectionFastifyOptions,

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
-import { isCertificateUsable } from "../service/certificates.js";
+import { isCertificateUsable } from "../service/identity/certificates.js";
 import type { ServiceContext } from "../service/context.js";
 import { ServiceError } from "../service/errors.js";
 

@@ -8,16 +8,16 @@ import { TLSSocket } from "node:tls";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { peerIdentity } from "../crypto/pki/peer-identity.js";
 import type { Actor, ServiceContext } from "../service/context.js";
-import { verifyDeviceRequest } from "../service/devices.js";
+import { verifyDeviceRequest } from "../service/identity/devices.js";
 import { ServiceError } from "../service/errors.js";
-import { recordRefusal } from "../service/refusal-log.js";
+import { recordRefusal } from "../service/audit/refusal-log.js";
 import {
   authenticate,
   checkCsrf,
   sessionActor,
   type PeerCertificate,
   type Session,
-} from "../service/sessions.js";
+} from "../service/identity/sessions.js";
 
 /** `__Host-` prefix: the browser only accepts it Secure, on this exact host, for path "/". */
 export const SESSION_COOKIE = "__Host-kenshin_session";

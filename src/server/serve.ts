@@ -3,18 +3,18 @@
  * everything in order on shutdown (stop accepting, finish requests, close databases).
  */
 import { rm, writeFile } from "node:fs/promises";
-import { removeLeftovers, serverPidPath } from "../service/backup.js";
-import { checkLedgerAtStart } from "../service/checkpoint-memory.js";
-import { writeCrl } from "../service/certificates.js";
-import { EnvelopeChannels } from "../service/envelope-channels.js";
-import { runRetention } from "../service/retention.js";
-import { loadConversionReference } from "../service/mappings.js";
-import type { ClusterHooks } from "../service/cluster-hooks.js";
-import type { TransferDamageView } from "../service/transfer-damage.js";
+import { removeLeftovers, serverPidPath } from "../service/backup/backup.js";
+import { checkLedgerAtStart } from "../service/signing/checkpoint-memory.js";
+import { writeCrl } from "../service/identity/certificates.js";
+import { EnvelopeChannels } from "../service/transfers/envelope-channels.js";
+import { runRetention } from "../service/transfers/retention.js";
+import { loadConversionReference } from "../service/mappings/mappings.js";
+import type { ClusterHooks } from "../service/cluster/cluster-hooks.js";
+import type { TransferDamageView } from "../service/transfers/damage.js";
 import { openNode, stopNode, type Clock } from "../service/node.js";
 import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
 import { ClusterError } from "../cluster/errors.js";
-import { spoolDir } from "../service/upload-stream.js";
+import { spoolDir } from "../service/transfers/upload-stream.js";
 import { clearSpool } from "../store/payload-spool.js";
 import type { ServiceContext } from "../service/context.js";
 import { buildApp, type App } from "./app.js";
@@ -68,7 +68,7 @@ export async function startServer(
     ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
     ...(options.damage !== undefined ? { damage: options.damage } : {}),
   };
-  // A cluster node's own integrity state (service/cluster-node.ts), unless the caller gives one.
+  // A cluster node's own integrity state (service/cluster/cluster-node.ts), unless the caller gives one.
   const nodeHealth = options.nodeHealth ?? ctx.cluster?.nodeHealth;
   try {
     // A ledger.db swapped for an older copy, or cut back, is refused before anything is served from it.

@@ -8,11 +8,11 @@ import type { LedgerPort } from "../ledger/embedded-ledger.js";
 import type { DeviceSignatureRecord } from "../ledger/entry/operation-record.js";
 import type { ServiceDb } from "../store/service-db.js";
 import type { ServiceConfig } from "./config.js";
-import type { ClusterHooks } from "./cluster-hooks.js";
+import type { ClusterHooks } from "./cluster/cluster-hooks.js";
 import type { DataPaths } from "./data-dir.js";
-import type { RefusalLimiter } from "./refusal-log.js";
-import type { StagedPayloads } from "./staged-payloads.js";
-import type { TransferDamageView } from "./transfer-damage.js";
+import type { RefusalLimiter } from "./audit/refusal-log.js";
+import type { StagedPayloads } from "./transfers/staged-payloads.js";
+import type { TransferDamageView } from "./transfers/damage.js";
 
 export interface ServiceContext {
   readonly db: ServiceDb;

@@ -5,11 +5,11 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { issueAccount } from "./accounts.js";
-import { issueCertificate } from "./certificates.js";
+import { issueAccount } from "./identity/accounts.js";
+import { issueCertificate } from "./identity/certificates.js";
 import { systemActor, type ServiceContext } from "./context.js";
-import { createInstitution, linkInstitutions } from "./institutions.js";
-import { loadConversionReference, registerMapping } from "./mappings.js";
+import { createInstitution, linkInstitutions } from "./identity/institutions.js";
+import { loadConversionReference, registerMapping } from "./mappings/mappings.js";
 import { closeNode, initDataDir, openNode, type Clock } from "./node.js";
 
 export interface DemoAccount {

@@ -195,7 +195,7 @@ CREATE TABLE audit_index_keys (
   PRIMARY KEY (key, idx)
 ) STRICT, WITHOUT ROWID;
 `,
-  // 6: transfers whose payload no copy could repair (issue 11, service/transfer-damage.ts): written by
+  // 6: transfers whose payload no copy could repair (issue 11, service/transfers/damage.ts): written by
   // the replicated `transfer.damage` command with its `transfer-damaged` alert entry, so every node
   // and every restart knows them; the transfer is never served again.
   `

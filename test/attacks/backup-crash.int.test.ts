@@ -15,7 +15,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadExport } from "../../src/client/transfer-client.js";
-import { backupKeyPath } from "../../src/service/backup.js";
+import { backupKeyPath } from "../../src/service/backup/backup.js";
 import { dataPaths } from "../../src/service/data-dir.js";
 import { initDataDir } from "../../src/service/node.js";
 import { startServer } from "../../src/server/serve.js";

@@ -18,7 +18,7 @@ import { errorCode, type ApiClient } from "../../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
 import { isCodedError } from "../../src/coded-error.js";
 import { startServer } from "../../src/server/serve.js";
-import type { TransferView } from "../../src/service/transfer-view.js";
+import type { TransferView } from "../../src/service/transfers/view.js";
 import { HOST, expectCode, expectStatus } from "../support/test-node.js";
 import {
   createLoggedInReceiver,

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
-import type { TransferView } from "../../src/service/transfer-view.js";
+import type { TransferView } from "../../src/service/transfers/view.js";
 import { expectCode, expectStatus } from "../support/test-node.js";
 import {
   denials,

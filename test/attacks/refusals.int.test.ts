@@ -18,7 +18,7 @@ import {
   type TransferNode,
 } from "../support/transfer-fixtures.js";
 import { uploadExport } from "../../src/client/transfer-client.js";
-import type { TransferView } from "../../src/service/transfer-view.js";
+import type { TransferView } from "../../src/service/transfers/view.js";
 
 let t: TransferNode;
 let outsider: { client: ApiClient; institutionId: string };

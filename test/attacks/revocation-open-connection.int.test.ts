@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient } from "../../src/client/api-client.js";
 import { signRequest } from "../../src/client/request-signing.js";
-import { revokeCertificates } from "../../src/service/certificates.js";
+import { revokeCertificates } from "../../src/service/identity/certificates.js";
 import { systemActor } from "../../src/service/context.js";
 import { closeNode, openNode } from "../../src/service/node.js";
 import {

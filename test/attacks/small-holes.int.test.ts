@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agreeEnvelopeKey } from "../../src/client/transfer-client.js";
-import { MAX_CHANNELS_PER_LOGIN } from "../../src/service/envelope-channels.js";
+import { MAX_CHANNELS_PER_LOGIN } from "../../src/service/transfers/envelope-channels.js";
 import { EXAMPLE_DIR, expectCode, startTestNode, firstLogin, type TestNode } from "../support/test-node.js";
 import { createLoggedInReceiver } from "../support/transfer-fixtures.js";
 import type { ApiClient } from "../../src/client/api-client.js";

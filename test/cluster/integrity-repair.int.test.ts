@@ -364,7 +364,7 @@ describe("repair from a peer over mutual TLS (each kind of damage, on node2)", (
   });
 });
 
-/** The alarm entry of damage no copy could repair, as `service/transfer-damage.ts` appends it. */
+/** The alarm entry of damage no copy could repair, as `service/transfers/damage.ts` appends it. */
 function damageAlarm(transfer: string, address: string, time: string): RecordInput {
   return {
     time,

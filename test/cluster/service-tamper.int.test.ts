@@ -2,7 +2,7 @@
  * The whole replicated service through haproxy (test/support/service-cluster.ts: 3 real `kenshin serve`
  * nodes + the offline node, real etcd 3.4, real haproxy): one online node's ledger.db entry is edited
  * under the running node, through a separate SQLite connection. Its rolling full check
- * (service/cluster-node.ts wires the integrity into every cluster node) finds it, the node quarantines
+ * (service/cluster/cluster-node.ts wires the integrity into every cluster node) finds it, the node quarantines
  * itself — its health goes to etcd and its `/api/v1/health` answers 503 — repairs the entry from a peer,
  * appends a `repair` entry through the cluster's write port (so every node records it) and rejoins.
  * Requests through haproxy succeed the whole time (no retry in the test), and afterwards every node's

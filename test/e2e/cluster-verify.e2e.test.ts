@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadExport } from "../../src/client/transfer-client.js";
 import { generateNoteKey } from "../../src/crypto/note-key.js";
 import { createCosigner } from "../../src/crypto/note-signer.js";
-import type { TransferView } from "../../src/service/transfer-view.js";
+import type { TransferView } from "../../src/service/transfers/view.js";
 import { useServiceCluster } from "../support/service-cluster.js";
 import { expectStatus, firstLogin as apiFirstLogin } from "../support/test-node.js";
 import { convertLocally, exampleExport } from "../support/transfer-fixtures.js";

@@ -14,7 +14,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { uploadExport } from "../../src/client/transfer-client.js";
 import { createCertificateAuthority } from "../../src/crypto/pki/ca.js";
-import type { TransferView } from "../../src/service/transfer-view.js";
+import type { TransferView } from "../../src/service/transfers/view.js";
 import { expectStatus, firstLogin as apiFirstLogin } from "../support/test-node.js";
 import { convertLocally, exampleExport } from "../support/transfer-fixtures.js";
 import { saveScreenshot } from "./support/browser.js";

@@ -14,7 +14,7 @@ import type { Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { recordsCommitment } from "../../src/ledger/entry/records-commitment.js";
 import type { AppendRequest } from "../../src/ledger/sequencer.js";
-import { recordCommon } from "../../src/service/audit.js";
+import { recordCommon } from "../../src/service/audit/audit.js";
 import type { Actor } from "../../src/service/context.js";
 import { NEW_PASSWORD } from "../support/test-node.js";
 import { EXPORT_PATH } from "../support/transfer-fixtures.js";
@@ -283,7 +283,7 @@ describe("a working day in chromium", () => {
     if (!ids) throw new Error("no transfer to copy the parties from");
     // 1,000 rows in the real service database, in the shapes the service writes (statuses spread out),
     // each with the upload, conversion and send entries the service would have appended for it: lists
-    // show only rows that agree with their ledger entries (src/service/transfer-authority.ts).
+    // show only rows that agree with their ledger entries (src/service/transfers/authority.ts).
     const statuses = ["sent", "downloaded", "received", "deleted"] as const;
     const insert = node.ctx.db.prepare(
       `INSERT INTO transfers (id, sender_id, receiver_id, status, original_sha256, original_bytes, standard_sha256,

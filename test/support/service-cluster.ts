@@ -26,7 +26,7 @@ import {
 } from "../../src/cluster/processes/haproxy.js";
 import type { SupervisedProcess } from "../../src/cluster/processes/supervised-process.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
-import { bootstrapCluster } from "../../src/service/cluster-bootstrap.js";
+import { bootstrapCluster } from "../../src/service/cluster/cluster-bootstrap.js";
 import type { DemoAccount } from "../../src/service/demo.js";
 import { EXAMPLE_DIR } from "./test-node.js";
 

@@ -20,8 +20,8 @@ import {
 } from "../../src/client/api-client.js";
 import { deviceIdFromJwk, exportPublicJwk, generateDeviceKey } from "../../src/client/device-key.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
-import type { ClusterHooks } from "../../src/service/cluster-hooks.js";
-import type { TransferDamageView } from "../../src/service/transfer-damage.js";
+import type { ClusterHooks } from "../../src/service/cluster/cluster-hooks.js";
+import type { TransferDamageView } from "../../src/service/transfers/damage.js";
 import type { OperationRecord } from "../../src/ledger/entry/operation-record.js";
 import { fsck, type FsckResult } from "../../src/ledger/fsck.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";

@@ -14,9 +14,9 @@ export interface SessionView {
   readonly devices: number;
 }
 
-import type { TransferView } from "../../src/service/transfer-view.js";
+import type { TransferView } from "../../src/service/transfers/view.js";
 
-export type { TransferStatus, TransferView } from "../../src/service/transfer-view.js";
+export type { TransferStatus, TransferView } from "../../src/service/transfers/view.js";
 
 export type IssueSeverity = "error" | "warning";
 

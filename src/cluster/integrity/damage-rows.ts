@@ -1,7 +1,7 @@
 /**
  * The `transfer_damage` rows (a transfer whose payload no copy could repair: never served) against the
  * ledger entries that commit to them. The replicated `transfer.damage` command is appended only with its
- * `transfer-damaged` alert entry (`service/transfer-damage.ts`), and refused for a transfer marked
+ * `transfer-damaged` alert entry (`service/transfers/damage.ts`), and refused for a transfer marked
  * already, so each row is committed by exactly one entry: the first such alert naming the transfer
  * (`subject`) — its index is the row's `entry_index`, its `time` the row's `marked_at`, and the chunk
  * address the alert names (`outcomeDesc`: "… chunk <64 hex> bad on every copy") the row's `address`.

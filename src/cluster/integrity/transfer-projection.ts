@@ -7,7 +7,7 @@
  *
  * Not committed (a row may differ there without being caught): the times (`created_at`, `sent_at`, …,
  * `delete_after`) and `report_json`. Status rules follow the service (`service/transfers/`,
- * `service/retention.ts`): upload + conversion → converted; send → sent; the first download of a sent
+ * `service/transfers/retention.ts`): upload + conversion → converted; send → sent; the first download of a sent
  * transfer → downloaded; receipt → received; deletion → discarded when cancelled, deleted otherwise.
  */
 import type { OperationRecord } from "../../ledger/entry/operation-record.js";

@@ -3,8 +3,8 @@
  * account inventory. Every one needs the admin role.
  */
 import { z } from "zod";
-import { resetRequestSchema } from "../../service/accounts.js";
-import { newInstitutionSchema } from "../../service/institutions.js";
+import { resetRequestSchema } from "../../service/identity/accounts.js";
+import { newInstitutionSchema } from "../../service/identity/institutions.js";
 import type { Operation } from "./operation.js";
 
 const mapping = z.object({

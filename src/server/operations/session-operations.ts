@@ -3,7 +3,7 @@
  * devices, the ledger's checkpoint and trust anchors, receivers, and the audit trail.
  */
 import { z } from "zod";
-import { registerDeviceSchema } from "../../service/devices.js";
+import { registerDeviceSchema } from "../../service/identity/devices.js";
 import type { Operation } from "./operation.js";
 
 const login = z.object({ loginId: z.string(), password: z.string() });

@@ -4,9 +4,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { unlockAccount } from "../../service/account-unlock.js";
+import { unlockAccount } from "../../service/identity/account-unlock.js";
 import type { ServiceContext } from "../../service/context.js";
-import { removeDevice, renameDevice } from "../../service/device-management.js";
+import { removeDevice, renameDevice } from "../../service/identity/device-management.js";
 import { ServiceError } from "../../service/errors.js";
 import { guard } from "../request-auth.js";
 

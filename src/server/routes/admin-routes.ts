@@ -4,13 +4,22 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { disableInstitution, inventoryCsv, issueAccount, resetPassword } from "../../service/accounts.js";
-import { issueCertificate, listCertificates, revokeCertificates } from "../../service/certificates.js";
+import {
+  disableInstitution,
+  inventoryCsv,
+  issueAccount,
+  resetPassword,
+} from "../../service/identity/accounts.js";
+import {
+  issueCertificate,
+  listCertificates,
+  revokeCertificates,
+} from "../../service/identity/certificates.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
-import { institutionOverview } from "../../service/institution-overview.js";
-import { createInstitution, linkInstitutions } from "../../service/institutions.js";
-import { registerMapping, type ConversionReference } from "../../service/mappings.js";
+import { institutionOverview } from "../../service/identity/institution-overview.js";
+import { createInstitution, linkInstitutions } from "../../service/identity/institutions.js";
+import { registerMapping, type ConversionReference } from "../../service/mappings/mappings.js";
 import { guard, sendCsv } from "../request-auth.js";
 
 const idParam = z.object({ id: z.string().regex(/^[a-z]+_[a-z2-7]{16}$/) }).strict();

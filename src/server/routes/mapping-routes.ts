@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
-import type { ConversionReference } from "../../service/mappings.js";
+import type { ConversionReference } from "../../service/mappings/mappings.js";
 import {
   activateMappingVersion,
   checkMappingDraft,
@@ -15,7 +15,7 @@ import {
   mappingVersionText,
   saveMappingVersion,
   suggestMappingDraft,
-} from "../../service/mapping-versions.js";
+} from "../../service/mappings/mapping-versions.js";
 import { guard } from "../request-auth.js";
 
 const ID = /^[a-z]+_[a-z2-7]{16}$/;

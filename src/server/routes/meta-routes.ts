@@ -4,12 +4,12 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { listAuditEntries, MAX_AUDIT_LIMIT } from "../../service/audit-log.js";
+import { listAuditEntries, MAX_AUDIT_LIMIT } from "../../service/audit/audit-log.js";
 import type { ServiceContext } from "../../service/context.js";
 import { ServiceError } from "../../service/errors.js";
-import { servedCosignerList } from "../../service/cosigner-pins.js";
-import { signingTrust } from "../../service/signing-identities.js";
-import { timeStatusCache } from "../../service/time-status.js";
+import { servedCosignerList } from "../../service/cluster/cosigner-pins.js";
+import { signingTrust } from "../../service/signing/signing-identities.js";
+import { timeStatusCache } from "../../service/signing/time-status.js";
 import { openApiDocument } from "../openapi.js";
 import { guard } from "../request-auth.js";
 

@@ -3,12 +3,12 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { changePassword } from "../../service/accounts.js";
+import { changePassword } from "../../service/identity/accounts.js";
 import type { ServiceContext } from "../../service/context.js";
-import { countDevices, listDevices, registerDevice } from "../../service/devices.js";
+import { countDevices, listDevices, registerDevice } from "../../service/identity/devices.js";
 import { ServiceError } from "../../service/errors.js";
-import { receiversOf } from "../../service/institutions.js";
-import { login, logout, type Session } from "../../service/sessions.js";
+import { receiversOf } from "../../service/identity/institutions.js";
+import { login, logout, type Session } from "../../service/identity/sessions.js";
 import {
   clearedSessionCookie,
   guard,

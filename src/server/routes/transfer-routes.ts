@@ -8,12 +8,12 @@ import { z } from "zod";
 import { Readable } from "node:stream";
 import { EnvelopeSealer, type EnvelopeKey } from "../../client/envelope.js";
 import type { ServiceContext } from "../../service/context.js";
-import { deviceLabels } from "../../service/device-management.js";
+import { deviceLabels } from "../../service/identity/device-management.js";
 import { ServiceError } from "../../service/errors.js";
-import { issueItemLabels } from "../../service/issue-labels.js";
-import { monitoring } from "../../service/monitoring.js";
-import { checkpointTimeStamp } from "../../service/time-stamps.js";
-import { readTimeStatus } from "../../service/time-status.js";
+import { issueItemLabels } from "../../service/transfers/issue-labels.js";
+import { monitoring } from "../../service/audit/monitoring.js";
+import { checkpointTimeStamp } from "../../service/signing/time-stamps.js";
+import { readTimeStatus } from "../../service/signing/time-status.js";
 import {
   getTransfer,
   listTransfers,
@@ -21,15 +21,15 @@ import {
   refuseLookup,
   transferTrail,
   type TrailAnswer,
-} from "../../service/transfer-queries.js";
-import { transferRow } from "../../service/transfer-records.js";
+} from "../../service/transfers/queries.js";
+import { transferRow } from "../../service/transfers/records.js";
 import { discardTransfer } from "../../service/transfers/discard.js";
 import { downloadTransfer } from "../../service/transfers/download.js";
 import { confirmReceipt } from "../../service/transfers/receipt.js";
 import { sendTransfer } from "../../service/transfers/send.js";
 import { uploadTransfer, type TransferDeps } from "../../service/transfers/upload.js";
-import { verifyDeviceRequest } from "../../service/devices.js";
-import { bodyChunks } from "../../service/upload-stream.js";
+import { verifyDeviceRequest } from "../../service/identity/devices.js";
+import { bodyChunks } from "../../service/transfers/upload-stream.js";
 import { allowLongBody, serverIsWorking } from "../connection-limits.js";
 import { guard, signedRequest } from "../request-auth.js";
 

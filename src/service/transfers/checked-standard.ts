@@ -6,9 +6,9 @@ import { createHash } from "node:crypto";
 import { loadKek } from "../../crypto/data-keys.js";
 import { PayloadError, readPayload } from "../../store/payload-store.js";
 import type { ServiceContext } from "../context.js";
-import { damagedError } from "../transfer-damage.js";
-import { raiseIntegrityAlarm } from "../transfer-integrity.js";
-import type { TransferRow } from "../transfer-records.js";
+import { damagedError } from "./damage.js";
+import { raiseIntegrityAlarm } from "./integrity.js";
+import type { TransferRow } from "./records.js";
 
 /**
  * Reads the stored standard CSV and checks it against the recorded hash; a chunk or data key that fails

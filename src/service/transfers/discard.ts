@@ -1,11 +1,11 @@
 /** The sender discards a converted transfer before 送信確定; its payload is deleted at once. */
 import { truncateWal } from "../../store/payload-store.js";
-import { recordCommon } from "../audit.js";
+import { recordCommon } from "../audit/audit.js";
 import type { Actor, ServiceContext } from "../context.js";
-import type { Session } from "../sessions.js";
+import type { Session } from "../identity/sessions.js";
 import { transferDiscard } from "../state-commands/transfer-commands.js";
-import { toView } from "../transfer-records.js";
-import type { TransferView } from "../transfer-view.js";
+import { toView } from "./records.js";
+import type { TransferView } from "./view.js";
 import { mustRow, partyRow } from "./party-transfer.js";
 import { deny, stateError } from "./refusal.js";
 import { changeState } from "./state-change.js";

@@ -4,10 +4,10 @@
  */
 import type { Actor, ServiceContext } from "../context.js";
 import type { ServiceError } from "../errors.js";
-import type { DenialAction } from "../refusal-log.js";
-import type { Session } from "../sessions.js";
-import { verifiedTransfer } from "../transfer-authority.js";
-import { notFound, transferRow, visibleTransfer, type TransferRow } from "../transfer-records.js";
+import type { DenialAction } from "../audit/refusal-log.js";
+import type { Session } from "../identity/sessions.js";
+import { verifiedTransfer } from "./authority.js";
+import { notFound, transferRow, visibleTransfer, type TransferRow } from "./records.js";
 import { deny } from "./refusal.js";
 
 /** The transfer if this session is its sender (or receiver); otherwise the recorded missing-transfer answer. */

@@ -1,10 +1,10 @@
 /** 受領確定: the receiver confirms a downloaded transfer; its payload is deleted after the grace period. */
-import { recordCommon } from "../audit.js";
+import { recordCommon } from "../audit/audit.js";
 import type { Actor, ServiceContext } from "../context.js";
-import type { Session } from "../sessions.js";
+import type { Session } from "../identity/sessions.js";
 import { transferReceipt } from "../state-commands/transfer-commands.js";
-import { addDays, toView } from "../transfer-records.js";
-import type { TransferView } from "../transfer-view.js";
+import { addDays, toView } from "./records.js";
+import type { TransferView } from "./view.js";
 import { standardRef } from "./checked-standard.js";
 import { mustRow, partyRow } from "./party-transfer.js";
 import { deny, stateError } from "./refusal.js";

@@ -4,7 +4,7 @@
  */
 import type { Actor, ServiceContext } from "../context.js";
 import { ServiceError } from "../errors.js";
-import { recordRefusal, type DenialAction } from "../refusal-log.js";
+import { recordRefusal, type DenialAction } from "../audit/refusal-log.js";
 
 /** Records a refusal (rate-limited per address and ID: refusal-log.ts), then throws it. */
 export async function deny(

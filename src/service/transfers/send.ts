@@ -3,13 +3,13 @@
  * over the exact stored bytes.
  */
 import type { RecordInput } from "../../ledger/entry/operation-record.js";
-import { recordCommon } from "../audit.js";
+import { recordCommon } from "../audit/audit.js";
 import type { Actor, ServiceContext } from "../context.js";
-import { startSeal } from "../seals.js";
-import type { Session } from "../sessions.js";
+import { startSeal } from "../signing/seals.js";
+import type { Session } from "../identity/sessions.js";
 import { transferSend } from "../state-commands/transfer-commands.js";
-import { toView } from "../transfer-records.js";
-import type { TransferView } from "../transfer-view.js";
+import { toView } from "./records.js";
+import type { TransferView } from "./view.js";
 import { checkedStandard, standardRef } from "./checked-standard.js";
 import { mustRow, partyRow } from "./party-transfer.js";
 import { deny, stateError } from "./refusal.js";

@@ -7,10 +7,10 @@
  */
 import type { RecordInput } from "../../ledger/entry/operation-record.js";
 import type { StateCommand } from "../../ledger/write-port.js";
-import { audit } from "../audit.js";
+import { audit } from "../audit/audit.js";
 import type { Actor, ServiceContext } from "../context.js";
 import { ServiceError } from "../errors.js";
-import type { DenialAction } from "../refusal-log.js";
+import type { DenialAction } from "../audit/refusal-log.js";
 import { deny, stateError } from "./refusal.js";
 
 /**

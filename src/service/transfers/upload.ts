@@ -6,7 +6,7 @@
  * one too (refusal.ts). The standard CSV is kept encrypted in the database (payload-store) and only for
  * as long as needed; the original upload is hashed, converted and not kept.
  */
-import { replicatedPayload } from "../cluster-hooks.js";
+import { replicatedPayload } from "../cluster/cluster-hooks.js";
 import type { EnvelopeKey } from "../../client/envelope.js";
 import { isCodedError } from "../../coded-error.js";
 import { parseMapping } from "../../convert/mapping.js";
@@ -14,19 +14,19 @@ import { checkMapping, type CheckedMapping } from "../../convert/mapping-check.j
 import { buildReport, reportMetaOf, type ConvertReport } from "../../convert/report.js";
 import { loadKek } from "../../crypto/data-keys.js";
 import { recordsCommitment } from "../../ledger/entry/records-commitment.js";
-import { recordCommon } from "../audit.js";
+import { recordCommon } from "../audit/audit.js";
 import type { Actor, ServiceContext } from "../context.js";
-import type { EnvelopeChannels } from "../envelope-channels.js";
+import type { EnvelopeChannels } from "./envelope-channels.js";
 import { ServiceError } from "../errors.js";
 import { opaqueId } from "../ids.js";
-import { receiversOf } from "../institutions.js";
-import { activeMapping, type ConversionReference } from "../mappings.js";
-import type { Session } from "../sessions.js";
+import { receiversOf } from "../identity/institutions.js";
+import { activeMapping, type ConversionReference } from "../mappings/mappings.js";
+import type { Session } from "../identity/sessions.js";
 import { transferCreate } from "../state-commands/transfer-commands.js";
-import { addDays, notFound, toView, transferRow } from "../transfer-records.js";
-import type { TransferView } from "../transfer-view.js";
-import { releaseMemoryAfter } from "../release-memory.js";
-import { convertUploadStream, type ConvertedUpload } from "../upload-stream.js";
+import { addDays, notFound, toView, transferRow } from "./records.js";
+import type { TransferView } from "./view.js";
+import { releaseMemoryAfter } from "./release-memory.js";
+import { convertUploadStream, type ConvertedUpload } from "./upload-stream.js";
 import { deny } from "./refusal.js";
 
 /** What the upload (and the transfer routes) need besides the service context. */

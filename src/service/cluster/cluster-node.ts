@@ -1,0 +1,362 @@
+/**
+ * Opening a cluster node's ledger port and cluster side, for `service/node.ts` (which chooses this port
+ * when the data directory holds a `cluster-node.json`, written by `kenshin cluster init|join`):
+ *
+ * - the node's agent (`cluster/cluster-agent.ts`): etcd client, chunk store, mutual-TLS peer endpoint,
+ *   payload replication, quorum probe, pending queue of read-only mode, presence;
+ * - the replicated write port on etcd (`cluster/node-ledger-port.ts` → ClusterLedger) built with the
+ *   service's one applier registry (`state-commands/registry.ts`), whose payload dependency stores a
+ *   replicated upload from this node's chunk store (`cluster/replicated-payloads.ts`); its peer route
+ *   (catch-up past compaction) mounted on the agent's peer endpoint;
+ * - on an online node the port wrapped by the quorum guard (`cluster/quorum-guard.ts`): without a
+ *   majority, state changes get the coded 503 and the entries of reads are kept and appended later;
+ * - the node's integrity (`cluster/integrity/node-integrity.ts`), on every node: the guarded cosign the
+ *   port cosigns through, the entry watch and the rolling full check in a worker thread over its own
+ *   connections to ledger.db, the repair from its peers (the repair entry appended through the port on an
+ *   online node), the integrity peer route mounted on the agent's endpoint, its health published in etcd
+ *   (`health-facts.ts`) and in its presence, and given to the server as `nodeHealth` (`/health` answers
+ *   503 while quarantined, so haproxy takes the node out until it repaired itself);
+ * - the fetcher of payloads this node missed, the release of deleted payloads' chunks from chunks.db
+ *   (`cluster/payload-chunk-release.ts`), and the {@link ClusterHooks} the service and server use.
+ *
+ * The offline node opens the same way without the guard (it never appends) and serves no users.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startClusterAgent, type ClusterAgent } from "../../cluster/cluster-agent.js";
+import type { ClusterLedger } from "../../cluster/cluster-ledger.js";
+import type { NodeClusterConfig } from "../../cluster/cluster-topology.js";
+import { logKeys } from "../../cluster/command-log/command-batch.js";
+import { nodeFiles } from "../../cluster/cluster-init.js";
+import { ClusterError } from "../../cluster/errors.js";
+import { runFullCheckInWorker } from "../../cluster/integrity/full-check-thread.js";
+import { publishIntegrityFact } from "../../cluster/integrity/health-facts.js";
+import { startNodeIntegrity, type NodeIntegrity } from "../../cluster/integrity/node-integrity.js";
+import type { RepairOutcome } from "../../cluster/integrity/repair.js";
+import { fileWatchMark } from "../../cluster/integrity/watch-mark.js";
+import { openNodeLedgerPort, readCosignerPolicy } from "../../cluster/node-ledger-port.js";
+import {
+  notePayloadReleased,
+  preparePayloadRefs,
+  startPayloadRelease,
+} from "../../cluster/payload-chunk-release.js";
+import { guardWritePort } from "../../cluster/quorum-guard.js";
+import {
+  prepareWantedPayloads,
+  replicatedPayloadCommitter,
+  startPayloadFetcher,
+} from "../../cluster/replicated-payloads.js";
+import type { LedgerPort } from "../../ledger/embedded-ledger.js";
+import { parseVerifierKey } from "../../ledger/verify/verifier-key.js";
+import type { CheckpointPublished } from "../../ledger/write-port.js";
+import type { ServiceDb } from "../../store/service-db.js";
+import { openLogRepairAccess, type LogRepairAccess } from "../../store/sqlite-log-repair.js";
+import { openSqliteLog, type SqliteLog } from "../../store/sqlite-log.js";
+import { dataPaths } from "../data-dir.js";
+import type { ClusterHooks } from "./cluster-hooks.js";
+import { isMarkedDamaged } from "../state-commands/damage-commands.js";
+import { commandApplier } from "../state-commands/registry.js";
+
+export interface OpenedClusterNode {
+  readonly ledger: LedgerPort;
+  readonly hooks: ClusterHooks;
+  readonly agent: ClusterAgent;
+  /** The replicated port itself (status, failure), unwrapped. */
+  readonly port: ClusterLedger;
+  /** The node's health, checks and repair (node-integrity.ts). */
+  readonly integrity: NodeIntegrity;
+  /** The integrity side's own connection to ledger.db (the current one after a repair reopened it). */
+  ledgerFile(): SqliteLog;
+}
+
+/** How long a request waits for this node to apply what was ordered before it arrived. */
+const CATCH_UP_WAIT_MS = 3000;
+const HEAD_READ_MS = 1000;
+const CHECK_INTERVAL_MS = 5 * 60_000;
+/** The entry watch's "checked up to" mark (cluster/integrity/watch-mark.ts), beside ledger.db. */
+export const WATCH_MARK_FILE = "integrity-mark.json";
+
+/** How often the node measures its lag behind the log head for its presence. */
+const LAG_SAMPLE_MS = 500;
+
+/**
+ * Starts the cluster side of the node in `dir` on its own `db`.
+ * @throws ClusterError CLUSTER_OPTION_INVALID (material missing or wrong)
+ */
+export async function openClusterNode(o: {
+  readonly dir: string;
+  readonly config: NodeClusterConfig;
+  readonly db: ServiceDb;
+  readonly onCheckpoint?: CheckpointPublished;
+  readonly onError?: (error: unknown) => void;
+  /** Between full checks of the node's own copy (default 5 minutes). */
+  readonly checkIntervalMs?: number;
+  /** How long a chunk no committed payload references stays in chunks.db (default 6 hours). */
+  readonly chunkGraceMs?: number;
+  readonly onRepair?: (outcome: RepairOutcome) => void;
+  /** Told about failed checks and repairs (default: `onError`). */
+  readonly onIntegrityError?: (error: unknown) => void;
+  /**
+   * Raises the alarm for a chunk no copy could repair and marks its transfer damaged on every node
+   * (service/transfers/damage.ts `unrepairableAlarm`, bound once the service context exists). Its
+   * failure is reported to `onIntegrityError`; the node's in-memory mark holds meanwhile.
+   */
+  readonly onUnrepairable?: (damage: { transfer: string | undefined; address: string }) => Promise<void>;
+  readonly now?: () => Date;
+}): Promise<OpenedClusterNode> {
+  prepareWantedPayloads(o.db);
+  preparePayloadRefs(o.db);
+  const agent = await startClusterAgent(o.dir);
+  if (agent === undefined) {
+    throw new ClusterError("CLUSTER_OPTION_INVALID", "クラスタのノードではありません", {});
+  }
+  const online = o.config.role === "online";
+  // The port cosigns through the node's integrity, started once the port made ledger.db (below).
+  const late: { integrity?: NodeIntegrity } = {};
+  let port: ClusterLedger;
+  try {
+    port = openNodeLedgerPort({
+      cosign: (input) => {
+        if (late.integrity === undefined) {
+          throw new ClusterError("CLUSTER_QUARANTINED", "整合性の点検をまだ始めていません", {});
+        }
+        return late.integrity.cosign(input);
+      },
+      dir: o.dir,
+      config: o.config,
+      etcd: agent.etcd,
+      db: o.db,
+      applyCommand: commandApplier({
+        commitPayload: replicatedPayloadCommitter(agent.chunks),
+        releasePayload: notePayloadReleased,
+      }),
+      tls: agent.tls,
+      ...(o.onCheckpoint !== undefined ? { onCheckpoint: o.onCheckpoint } : {}),
+      ...(o.onError !== undefined ? { onError: o.onError } : {}),
+    });
+  } catch (error) {
+    await agent.stop();
+    throw error;
+  }
+  agent.mount(port.peerRoute());
+  const ledger: LedgerPort = online
+    ? guardWritePort(port, {
+        probe: agent.quorum,
+        queue: agent.pending,
+        newId: () => randomBytes(16).toString("hex"),
+        ...(o.onError !== undefined ? { onDrainError: o.onError } : {}),
+      })
+    : port;
+  let opened: ReturnType<typeof startIntegrity>;
+  try {
+    opened = startIntegrity(o, agent, port, online ? ledger : undefined);
+  } catch (error) {
+    await ledger.close().catch(() => undefined);
+    await agent.stop();
+    throw error;
+  }
+  const integrity = opened.integrity;
+  late.integrity = integrity;
+  const fetcher = startPayloadFetcher({
+    db: o.db,
+    chunks: agent.chunks,
+    replication: agent.payloads,
+    ...(o.onError !== undefined ? { onError: o.onError } : {}),
+  });
+  // After the apply: a deleted or discarded payload's manifest and chunks leave chunks.db too.
+  const release = startPayloadRelease({
+    db: o.db,
+    chunks: agent.chunks,
+    ...(o.chunkGraceMs !== undefined ? { graceMs: o.chunkGraceMs } : {}),
+    ...(o.onError !== undefined ? { onError: o.onError } : {}),
+  });
+  const head = logKeys(o.config.prefix).head;
+  /** The log head's batch number (0: no log yet); undefined when etcd did not answer in time. */
+  const headSeq = async (): Promise<number | undefined> => {
+    try {
+      const value = await agent.etcd
+        .get(head)
+        .options({ deadline: Date.now() + HEAD_READ_MS })
+        .string();
+      return value === null ? 0 : (JSON.parse(value) as { seq: number }).seq;
+    } catch {
+      return undefined;
+    }
+  };
+  const lag = startLagSampler(agent, port, headSeq);
+
+  const caughtUp = async (): Promise<void> => {
+    if (!agent.quorum.hasQuorum()) return;
+    // etcd did not answer: serve what this node has.
+    const seq = await headSeq();
+    if (seq === undefined || seq === 0) return;
+    const deadline = Date.now() + CATCH_UP_WAIT_MS;
+    while (port.status().seq < seq && Date.now() < deadline && port.failure() === undefined) {
+      await sleep(5);
+    }
+  };
+
+  const hooks: ClusterHooks = {
+    replicatePayload: (payload, blobs) => agent.payloads.replicate(payload, blobs),
+    monitoring: () => agent.monitoring(),
+    caughtUp,
+    hasQuorum: () => agent.quorum.hasQuorum(),
+    nodeHealth: integrity.health,
+    async stop() {
+      lag.stop();
+      release.stop();
+      await fetcher.stop();
+      await opened.stop();
+      try {
+        await ledger.close();
+      } finally {
+        await agent.stop();
+      }
+    },
+  };
+  return { ledger, hooks, agent, port, integrity: opened.integrity, ledgerFile: opened.storage };
+}
+
+/**
+ * Measures how far this node is behind the log head (head batch − applied batch, bounded reads, one at a
+ * time) and gives it to the node's presence, which shows "catching-up" while it is far behind. Not
+ * known while etcd does not answer (the presence then keeps its last lag rule).
+ */
+function startLagSampler(
+  agent: ClusterAgent,
+  port: ClusterLedger,
+  headSeq: () => Promise<number | undefined>,
+): { stop(): void } {
+  let lag: number | undefined;
+  let busy = false;
+  let stopped = false;
+  const isStopped = (): boolean => stopped;
+  const sample = async (): Promise<void> => {
+    if (busy || stopped) return;
+    busy = true;
+    try {
+      const seq = await headSeq();
+      lag = seq === undefined ? undefined : Math.max(0, seq - port.status().seq);
+      if (!isStopped()) await agent.presence.refresh();
+    } finally {
+      busy = false;
+    }
+  };
+  agent.presenceSources({ lag: () => lag });
+  const timer = setInterval(() => void sample(), LAG_SAMPLE_MS);
+  timer.unref();
+  void sample();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * The node's integrity over connections of its own to ledger.db (reopened after a repair rewrote it),
+ * its route on the agent's peer endpoint, and its health in etcd (the fact and the presence). An online
+ * node appends the repair entry through `appendTo` (every node records it); the offline node cannot.
+ */
+function startIntegrity(
+  o: Parameters<typeof openClusterNode>[0],
+  agent: ClusterAgent,
+  port: ClusterLedger,
+  appendTo: LedgerPort | undefined,
+): { integrity: NodeIntegrity; storage: () => SqliteLog; stop(): Promise<void> } {
+  const paths = dataPaths(o.dir);
+  const logKeyText = readFileSync(paths.ledgerVerifierKey, "utf8").trim();
+  let storage: SqliteLog = openSqliteLog(paths.ledgerDb);
+  let access: LogRepairAccess = openLogRepairAccess(paths.ledgerDb);
+  const onError = o.onIntegrityError ?? o.onError;
+  // Chunks without a transfer that no copy could repair: alarmed once, not repaired again each run.
+  const unowned = new Set<string>();
+  const integrity: NodeIntegrity = startNodeIntegrity({
+    node: o.config.self,
+    logKey: parseVerifierKey(logKeyText),
+    policy: readCosignerPolicy(o.dir),
+    intervalMs: o.checkIntervalMs ?? CHECK_INTERVAL_MS,
+    files: () => ({ storage, access, serviceDb: o.db, chunks: agent.chunks }),
+    reopen: () => {
+      storage.close();
+      access.close();
+      storage = openSqliteLog(paths.ledgerDb);
+      access = openLogRepairAccess(paths.ledgerDb);
+    },
+    peers: [...o.config.online, ...o.config.offline],
+    tls: agent.tls,
+    publishedNote: () => Promise.resolve(publishedNote(port)),
+    appendRepair: async (record) => {
+      if (appendTo === undefined) return undefined;
+      const [landed] = await appendTo.append([{ record }]);
+      return landed?.index;
+    },
+    runCheck: (published) =>
+      runFullCheckInWorker({
+        ledgerDb: paths.ledgerDb,
+        serviceDb: paths.serviceDb,
+        chunksDb: nodeFiles(o.dir).chunks,
+        logKey: logKeyText,
+        published: published === undefined ? undefined : { size: published.size, root: published.root },
+      }),
+    watchMark: fileWatchMark(join(o.dir, WATCH_MARK_FILE)),
+    chunkOwner: (address) => chunkOwner(o.db, address),
+    onUnrepairable: async (damage) => {
+      if (damage.transfer === undefined) unowned.add(damage.address);
+      // The offline node never appends: an online node's alarm carries the mark to it.
+      if (appendTo === undefined) return;
+      try {
+        await o.onUnrepairable?.(damage);
+      } catch (error) {
+        onError?.(error);
+      }
+    },
+    knownDamage: (f) => {
+      if (f.kind !== "chunk" || f.address === undefined) return false;
+      if (unowned.has(f.address)) return true;
+      const owner = chunkOwner(o.db, f.address);
+      return owner !== undefined && (isMarkedDamaged(o.db, owner) || integrity.health.isDamaged(owner));
+    },
+    ...(o.onRepair !== undefined ? { onRepair: o.onRepair } : {}),
+    ...(onError !== undefined ? { onError } : {}),
+    now: o.now ?? (() => new Date()),
+  });
+  agent.mount(integrity.peerRoute);
+  agent.presenceSources({ health: () => integrity.health.state });
+  integrity.health.onChange((s) => {
+    void agent.presence.refresh();
+    publishIntegrityFact(agent.etcd, o.config.prefix, o.config.self, s).catch(() => undefined);
+  });
+  return {
+    integrity,
+    storage: () => storage,
+    async stop() {
+      try {
+        await integrity.stop();
+      } finally {
+        storage.close();
+        access.close();
+      }
+    },
+  };
+}
+
+/** The transfer whose payload uses chunk `address` on this node (cluster_payload_refs; none: undefined). */
+function chunkOwner(db: ServiceDb, address: string): string | undefined {
+  return db
+    .prepare<[string], { transfer_id: string }>(
+      "SELECT transfer_id FROM cluster_payload_refs WHERE address = ? LIMIT 1",
+    )
+    .get(address)?.transfer_id;
+}
+
+function publishedNote(port: ClusterLedger): string | undefined {
+  try {
+    return port.latestCheckpoint().note;
+  } catch {
+    return undefined;
+  }
+}

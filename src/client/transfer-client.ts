@@ -20,7 +20,7 @@ import {
   type EnvelopeKey,
   type EnvelopePurpose,
 } from "./envelope.js";
-import type { ApiClient, ApiResponse } from "./api-client.js";
+import { errorCode, type ApiClient, type ApiResponse } from "./api-client.js";
 
 const ENVELOPE_HEADER = "x-kenshin-envelope";
 
@@ -52,14 +52,28 @@ export async function uploadExport(
   receiverId: string,
   bytes: Uint8Array,
 ): Promise<ApiResponse> {
-  const agreed = await agreeEnvelopeKey(client, "upload");
-  if ("refused" in agreed) return agreed.refused;
-  const sealed = await sealEnvelope(agreed.key, bytes);
-  return client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
-    body: sealed,
-    contentType: "application/octet-stream",
-    headers: { [ENVELOPE_HEADER]: agreed.channelId },
+  return withFreshChannel(async () => {
+    const agreed = await agreeEnvelopeKey(client, "upload");
+    if ("refused" in agreed) return agreed.refused;
+    const sealed = await sealEnvelope(agreed.key, bytes);
+    return client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
+      body: sealed,
+      contentType: "application/octet-stream",
+      headers: { [ENVELOPE_HEADER]: agreed.channelId },
+    });
   });
+}
+
+/**
+ * Runs a key agreement and the request that uses it, once more when the server did not know the
+ * channel (409 ENVELOPE_CHANNEL_INVALID: the body was not opened). In a cluster the agreement and the
+ * body can reach different nodes — the one that agreed left the load balancer in between (quarantine,
+ * restart) — and a channel lives only in the memory of the node that agreed it.
+ */
+async function withFreshChannel(send: () => Promise<ApiResponse>): Promise<ApiResponse> {
+  const first = await send();
+  if (first.status !== 409 || errorCode(first) !== "ENVELOPE_CHANNEL_INVALID") return first;
+  return send();
 }
 
 /**
@@ -134,14 +148,18 @@ async function downloadAs(
   transferId: string,
   action: "download" | "download?codeHeader=1" | "download-fhir",
 ): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
-  const agreed = await agreeEnvelopeKey(client, "download");
-  if ("refused" in agreed) return agreed;
-  const r = await client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/${action}`, {
-    headers: { [ENVELOPE_HEADER]: agreed.channelId },
+  let key: EnvelopeKey | undefined;
+  const r = await withFreshChannel(async () => {
+    const agreed = await agreeEnvelopeKey(client, "download");
+    if ("refused" in agreed) return agreed.refused;
+    key = agreed.key;
+    return client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/${action}`, {
+      headers: { [ENVELOPE_HEADER]: agreed.channelId },
+    });
   });
-  if (r.status !== 200) return { refused: r };
+  if (r.status !== 200 || key === undefined) return { refused: r };
   return {
-    bytes: await openEnvelope(agreed.key, r.bytes, { maxPlaintextBytes: 2 * 1024 * 1024 * 1024 }),
+    bytes: await openEnvelope(key, r.bytes, { maxPlaintextBytes: 2 * 1024 * 1024 * 1024 }),
     response: r,
   };
 }

@@ -17,8 +17,16 @@ import type { NoteSigner } from "../../src/crypto/note-signer.js";
 import { nodeKey } from "../../src/store/sqlite-log.js";
 import type { TestNode } from "./integrity-fixture.js";
 
+/**
+ * The files damaged: an in-process test node (integrity-fixture.ts), or a running node's data directory
+ * (test/support/service-cluster.ts).
+ */
+export type DamageTarget = Pick<TestNode, "dir" | "ledgerPath">;
+
 function withDb<T>(path: string, fn: (db: Database.Database) => T): T {
   const db = new Database(path);
+  // A running node writes to the same file: wait for its lock rather than fail.
+  db.pragma("busy_timeout = 10000");
   try {
     return fn(db);
   } finally {
@@ -27,7 +35,7 @@ function withDb<T>(path: string, fn: (db: Database.Database) => T): T {
 }
 
 /** Changes one character of entry `index`'s bytes (leaf hash left as it was). */
-export function editEntryBytes(node: TestNode, index: number): void {
+export function editEntryBytes(node: DamageTarget, index: number): void {
   withDb(node.ledgerPath, (db) => {
     const row = db.prepare<[number], { entry: Buffer }>("SELECT entry FROM entries WHERE idx = ?").get(index);
     if (row === undefined) throw new Error("no such entry");
@@ -36,12 +44,12 @@ export function editEntryBytes(node: TestNode, index: number): void {
   });
 }
 
-export function deleteEntryRow(node: TestNode, index: number): void {
+export function deleteEntryRow(node: DamageTarget, index: number): void {
   withDb(node.ledgerPath, (db) => db.prepare("DELETE FROM entries WHERE idx = ?").run(index));
 }
 
 /** Swaps the rows (bytes and leaf hash) of two entries. */
-export function swapEntryRows(node: TestNode, a: number, b: number): void {
+export function swapEntryRows(node: DamageTarget, a: number, b: number): void {
   withDb(node.ledgerPath, (db) => {
     const get = db.prepare<[number], { entry: Buffer; leaf_hash: Buffer }>(
       "SELECT entry, leaf_hash FROM entries WHERE idx = ?",
@@ -53,7 +61,7 @@ export function swapEntryRows(node: TestNode, a: number, b: number): void {
     db.transaction(() => {
       put.run(rb.entry, rb.leaf_hash, a);
       put.run(ra.entry, ra.leaf_hash, b);
-    })();
+    }).immediate();
   });
 }
 
@@ -61,19 +69,20 @@ export function swapEntryRows(node: TestNode, a: number, b: number): void {
  * Rewrites entry `index` (its time) and re-chains every later entry, recomputes every leaf hash and
  * interior node, and re-signs every stored checkpoint with the log key.
  */
-export function consistentRewrite(node: TestNode, index: number, logSigner: NoteSigner): void {
+export function consistentRewrite(node: DamageTarget, index: number, logSigner: NoteSigner): void {
   withDb(node.ledgerPath, (db) => {
-    const rows = db
-      .prepare<[], { idx: number; entry: Buffer }>("SELECT idx, entry FROM entries ORDER BY idx")
-      .all();
+    const readRows = db.prepare<[], { idx: number; entry: Buffer }>(
+      "SELECT idx, entry FROM entries ORDER BY idx",
+    );
     const range = new CompactRange(nodeHasher);
     const nodes: { level: number; index: number; hash: Uint8Array }[] = [];
     const leaves: Uint8Array[] = [];
     const roots = new Map<number, Uint8Array>();
     let prev: string | undefined;
     const putEntry = db.prepare("UPDATE entries SET entry = ?, leaf_hash = ? WHERE idx = ?");
+    // Read and rewritten in one write transaction: a running node appends nothing in between.
     db.transaction(() => {
-      for (const row of rows) {
+      for (const row of readRows.all()) {
         let bytes: Uint8Array = new Uint8Array(row.entry);
         if (row.idx >= index) {
           const record = decodeEntry(bytes);
@@ -102,12 +111,12 @@ export function consistentRewrite(node: TestNode, index: number, logSigner: Note
         const note = appendSignatureLine(`${text}\n`, logSigner.name, logSigner.keyId, logSigner.sign(text));
         putCheckpoint.run(Buffer.from(root), note, size);
       }
-    })();
+    }).immediate();
   });
 }
 
 /** Flips bytes of a stored chunk (its address row stays). */
-export function corruptChunk(node: TestNode, address: string): void {
+export function corruptChunk(node: DamageTarget, address: string): void {
   withDb(`${node.dir}/chunks.db`, (db) => {
     const row = db
       .prepare<[string], { bytes: Buffer }>("SELECT bytes FROM chunks WHERE address = ?")
@@ -119,11 +128,11 @@ export function corruptChunk(node: TestNode, address: string): void {
   });
 }
 
-export function editTransferRow(node: TestNode, id: string, set: string): void {
+export function editTransferRow(node: DamageTarget, id: string, set: string): void {
   withDb(`${node.dir}/service.db`, (db) => db.prepare(`UPDATE transfers SET ${set} WHERE id = ?`).run(id));
 }
 
-export function deleteEntryKeys(node: TestNode, transfer: string): number {
+export function deleteEntryKeys(node: DamageTarget, transfer: string): number {
   return withDb(node.ledgerPath, (db) =>
     // Main and recent table (`sqlite-log-schema.ts`): the rows are in one or the other.
     ["entry_keys", "entry_keys_recent"]

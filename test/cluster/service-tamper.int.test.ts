@@ -13,7 +13,6 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import Database from "better-sqlite3";
 import { Etcd3 } from "etcd3";
-import type { ApiClient } from "../../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
 import { nodeFiles } from "../../src/cluster/cluster-init.js";
 import { describe, expect, it } from "vitest";
@@ -21,37 +20,21 @@ import { etcdClientUrl } from "../../src/cluster/cluster-topology.js";
 import { integrityFactKey } from "../../src/cluster/integrity/health-facts.js";
 import type { NodeHealthSnapshot } from "../../src/cluster/integrity/node-health.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
-import { fsck } from "../../src/ledger/fsck.js";
-import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
-import { openSqliteLog } from "../../src/store/sqlite-log.js";
 import { useServiceCluster } from "../support/service-cluster.js";
-import { EXAMPLE_DIR, expectCode, expectStatus, firstLogin } from "../support/test-node.js";
+import {
+  fsckEach,
+  loggedInClients,
+  repairEntries,
+  transportCode,
+  watchHealth,
+} from "../support/tamper-checks.js";
+import { EXAMPLE_DIR, expectCode, expectStatus } from "../support/test-node.js";
 
 // The serving nodes inherit the environment: a full check of each copy every 1.5 s.
 process.env["KENSHIN_INTEGRITY_CHECK_MS"] = "1500";
 const cluster = useServiceCluster();
 const ALL = ["node1", "node2", "node3", "backup"];
 const VICTIM = "node2";
-
-/** Entries of a node's ledger whose record is a repair (the type as the canonical bytes carry it). */
-function repairEntries(ledgerDb: string): number[] {
-  const db = new Database(ledgerDb, { readonly: true });
-  try {
-    return (
-      db.prepare("SELECT idx, entry FROM entries ORDER BY idx").all() as { idx: number; entry: Buffer }[]
-    )
-      .filter((r) => r.entry.toString("utf8").includes('"type":"repair"'))
-      .map((r) => r.idx);
-  } finally {
-    db.close();
-  }
-}
-
-/** A transport failure's code (ECONNREFUSED…), or its message. */
-function transportCode(error: unknown): string {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" ? code : error instanceof Error ? error.message : "error";
-}
 
 /** A bare TCP connect to 127.0.0.1:port, bounded: "open", or the error's code. */
 function tcpConnect(port: number): Promise<string> {
@@ -73,17 +56,7 @@ function tcpConnect(port: number): Promise<string> {
   });
 }
 
-/** One client per role through haproxy, logged in once for the whole file. */
-const users = new Map<"sender" | "receiver", ApiClient>();
-async function loggedIn(role: "sender" | "receiver"): Promise<ApiClient> {
-  const known = users.get(role);
-  if (known !== undefined) return known;
-  const c = cluster();
-  const client = c.client(role);
-  await firstLogin(client, c.account(role).loginId, c.account(role).password);
-  users.set(role, client);
-  return client;
-}
+const loggedIn = loggedInClients(cluster);
 
 describe("an online node's ledger tampered with while it serves", () => {
   it("quarantines it (503), repairs it from a peer with a repair entry, and haproxy keeps serving", async () => {
@@ -94,13 +67,8 @@ describe("an online node's ledger tampered with while it serves", () => {
     const ledgerDb = join(c.files.nodeDir(VICTIM), "ledger.db");
     expect(repairEntries(ledgerDb)).toEqual([]);
 
-    const hosts = c.topology.nodes.filter((n) => n.role === "online").map((n) => etcdClientUrl(n));
-    const etcd = new Etcd3({ hosts, dialTimeout: 2000 });
-    const states: string[] = [];
-    const watcher = await etcd.watch().key(integrityFactKey(c.topology.prefix, VICTIM)).create();
-    watcher.on("put", (kv) => {
-      states.push((JSON.parse(kv.value.toString("utf8")) as NodeHealthSnapshot).state);
-    });
+    const health = await watchHealth(c, VICTIM);
+    const states = health.states;
     const direct = c.client("sender", { node: VICTIM });
     // The victim's own user port, probed with a bare TCP connect (a few ms, so even a short quarantine is
     // seen; a TLS request through the retrying client can outlast it): "open", or the connect's error
@@ -160,9 +128,7 @@ describe("an online node's ledger tampered with while it serves", () => {
       // While quarantined and repairing, its user port refused connections.
       expect(healthSeen.has("ECONNREFUSED")).toBe(true);
 
-      const fact = JSON.parse(
-        (await etcd.get(integrityFactKey(c.topology.prefix, VICTIM)).string()) ?? "{}",
-      ) as NodeHealthSnapshot;
+      const fact = await health.fact();
       expect(fact.state).toBe("healthy");
       expect(fact.repairs.at(-1)?.entryIndex).toBe(index);
       expect(fact.repairs.at(-1)?.fromNode).not.toBe(VICTIM);
@@ -174,23 +140,14 @@ describe("an online node's ledger tampered with while it serves", () => {
     } finally {
       run.on = false;
       await Promise.all([poll, load]);
-      await watcher.cancel();
-      etcd.close();
+      await health.stop();
     }
     // Every request through the one frontend address was answered by a serving node.
     expect(answered.length).toBeGreaterThan(0);
     expect(answered.filter((s) => s !== "200")).toEqual([]);
 
     // The victim's entry is back byte for byte: each node's own ledger passes fsck.
-    const logKey = parseVerifierKey(readFileSync(c.files.logVerifierKey, "utf8").trim());
-    for (const name of ALL) {
-      const storage = openSqliteLog(join(c.files.nodeDir(name), "ledger.db"));
-      try {
-        expect([name, fsck(storage, logKey).ok]).toEqual([name, true]);
-      } finally {
-        storage.close();
-      }
-    }
+    for (const [name, result] of fsckEach(c, ALL)) expect([name, result.ok]).toEqual([name, true]);
   }, 420_000);
 });
 

@@ -66,7 +66,7 @@ describe("the 検証 page verifies against the cluster's cosigned checkpoint wit
     await expectHeading(page, "検証");
     await page.getByLabel("検証するファイル", { exact: true }).setInputFiles(filePath);
     await page.getByRole("button", { name: "ファイルを検証" }).click();
-    await page.locator("#verify-result .verdict-ok").waitFor();
+    await page.locator("#verify-result .verdict-ok:not([data-status])").waitFor();
 
     // What the browser pinned: the log key's line, then the cluster's cosigners.txt.
     const pinned = await page.evaluate(readPin);

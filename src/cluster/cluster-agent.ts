@@ -17,6 +17,7 @@ import { openChunkStore, type ChunkStore } from "../store/chunk-store.js";
 import { nodeFiles } from "./cluster-init.js";
 import type { NodeClusterConfig } from "./cluster-topology.js";
 import { ClusterError } from "./errors.js";
+import { openQuorumProbeClient } from "./etcd-client.js";
 import { readClusterOverview, type ClusterOverview } from "./node-overview.js";
 import { startNodePresence, type PresencePublisher, type PresenceSources } from "./node-presence.js";
 import { createPayloadReplication, type PayloadReplication } from "./payload-replication.js";
@@ -137,7 +138,10 @@ export async function startClusterAgent(
     offline: config.offline,
     quorum: config.quorum,
   });
-  const quorum = createEtcdQuorumProbe(etcd, {
+  // Its own client without a circuit breaker: the node's client's breakers, opened while there was no
+  // majority, would keep the probe at "no majority" for seconds after etcd is whole (etcd-client.ts).
+  const probeClient = openQuorumProbeClient(config.etcd);
+  const quorum = createEtcdQuorumProbe(probeClient, {
     key: `${config.prefix}quorum-probe`,
     intervalMs: o.quorumIntervalMs ?? 500,
     timeoutMs: o.quorumTimeoutMs ?? 1500,
@@ -187,6 +191,7 @@ export async function startClusterAgent(
     async stop() {
       await nodePresence.stop();
       quorum.close();
+      probeClient.close();
       await server.close();
       peerClient.close();
       etcd.close();

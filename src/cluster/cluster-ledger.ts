@@ -30,7 +30,13 @@ import { packRecordHashes } from "../ledger/entry/records-commitment.js";
 import { LedgerError } from "../ledger/errors.js";
 import { fsck, type FsckResult } from "../ledger/fsck.js";
 import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../ledger/ledger.js";
-import { keyedLeafHashes, storedLeafHash, type LogStorage } from "../ledger/log-storage.js";
+import {
+  entriesAt,
+  keyedLeafHashes,
+  keyedLeafHashesOf,
+  storedLeafHash,
+  type LogStorage,
+} from "../ledger/log-storage.js";
 import type { LedgerReader } from "../ledger/read-port.js";
 import { checkRequests } from "../ledger/sequencer.js";
 import { toHex } from "../ledger/verify/encoding.js";
@@ -375,6 +381,14 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   }
   keyedLeafHashes(key: string): { readonly index: number; readonly leafHash: Uint8Array }[] {
     return keyedLeafHashes(this.#o.storage, key);
+  }
+  keyedLeafHashesOf(
+    keys: readonly string[],
+  ): Map<string, { readonly index: number; readonly leafHash: Uint8Array }[] | null> {
+    return keyedLeafHashesOf(this.#o.storage, keys);
+  }
+  entriesAt(indices: readonly number[]): Map<number, Uint8Array> {
+    return entriesAt(this.#o.storage, indices);
   }
   latestByKey(key: string, limit: number, before?: number): number[] {
     return this.#o.storage.latestByKey(key, limit, before);

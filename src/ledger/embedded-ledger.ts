@@ -23,7 +23,13 @@ import type { FsckResult } from "./fsck.js";
 import { fsck } from "./fsck.js";
 import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
 import { Ledger } from "./ledger.js";
-import { keyedLeafHashes, storedLeafHash, type LogStorage } from "./log-storage.js";
+import {
+  entriesAt,
+  keyedLeafHashes,
+  keyedLeafHashesOf,
+  storedLeafHash,
+  type LogStorage,
+} from "./log-storage.js";
 import { nodeHasher } from "./node-hasher.js";
 import type { Outbox } from "./outbox.js";
 import { OutboxCommit } from "./outbox-commit.js";
@@ -210,6 +216,14 @@ export class EmbeddedLedger implements LedgerPort {
   }
   keyedLeafHashes(key: string): { readonly index: number; readonly leafHash: Uint8Array }[] {
     return keyedLeafHashes(this.#storage, key);
+  }
+  keyedLeafHashesOf(
+    keys: readonly string[],
+  ): Map<string, { readonly index: number; readonly leafHash: Uint8Array }[] | null> {
+    return keyedLeafHashesOf(this.#storage, keys);
+  }
+  entriesAt(indices: readonly number[]): Map<number, Uint8Array> {
+    return entriesAt(this.#storage, indices);
   }
   findByLeafHash(leafHash: Uint8Array): number[] {
     return this.#storage.findByLeafHash(leafHash);

@@ -79,6 +79,13 @@ export interface LogStorage extends NodeReader {
    * stored entry). Optional: a storage without it is read index by index.
    */
   keyedLeafHashes?(key: string): KeyedLeafHash[];
+  /**
+   * {@link keyedLeafHashes} for many keys in one read (a list page): each key to its rows in index order;
+   * a key with no rows is absent. Optional: a storage without it is read key by key.
+   */
+  keyedLeafHashesOf?(keys: readonly string[]): Map<string, KeyedLeafHash[]>;
+  /** The stored bytes of the given entries in one read; an index with no stored entry is absent. Optional. */
+  entriesAt?(indices: readonly number[]): Map<number, Uint8Array>;
   /** The newest `limit` indices under `key` below `before`, newest first. */
   latestByKey(key: string, limit: number, before?: number): number[];
   /** Where a record hash occurs: conversion entry index and record position. */
@@ -140,4 +147,54 @@ export function keyedLeafHashes(
       throw new LedgerError("LEDGER_NOT_FOUND", "その番号のエントリはありません", { index });
     return { index, leafHash };
   });
+}
+
+/** Keys per storage read of {@link keyedLeafHashesOf} (a list page reads up to 2,000 transfers). */
+const KEYS_PER_READ = 500;
+
+/**
+ * {@link keyedLeafHashes} for many keys: a few storage reads where the storage offers it, else one per
+ * key. A key with no entries maps to []; a key one of whose indexed entries is not stored maps to null
+ * (that key alone is refused, the others are answered).
+ */
+export function keyedLeafHashesOf(
+  storage: LogStorage,
+  keys: readonly string[],
+): Map<string, { readonly index: number; readonly leafHash: Uint8Array }[] | null> {
+  const out = new Map<string, { readonly index: number; readonly leafHash: Uint8Array }[] | null>();
+  if (storage.keyedLeafHashesOf === undefined) {
+    for (const key of keys) {
+      try {
+        out.set(key, keyedLeafHashes(storage, key));
+      } catch (error) {
+        if (!(error instanceof LedgerError && error.code === "LEDGER_NOT_FOUND")) throw error;
+        out.set(key, null);
+      }
+    }
+    return out;
+  }
+  for (let from = 0; from < keys.length; from += KEYS_PER_READ) {
+    const part = keys.slice(from, from + KEYS_PER_READ);
+    const found = storage.keyedLeafHashesOf(part);
+    for (const key of part) {
+      const rows = found.get(key) ?? [];
+      const complete = rows.every((r) => r.leafHash !== null);
+      out.set(key, complete ? (rows as { index: number; leafHash: Uint8Array }[]) : null);
+    }
+  }
+  return out;
+}
+
+/** The stored bytes of many entries: one read where the storage offers it; a missing entry is absent. */
+export function entriesAt(storage: LogStorage, indices: readonly number[]): Map<number, Uint8Array> {
+  if (storage.entriesAt !== undefined) return storage.entriesAt(indices);
+  const out = new Map<number, Uint8Array>();
+  for (const index of indices) {
+    try {
+      out.set(index, storage.entry(index).entry);
+    } catch (error) {
+      if (!(error instanceof LedgerError && error.code === "LEDGER_NOT_FOUND")) throw error;
+    }
+  }
+  return out;
 }

@@ -28,6 +28,15 @@ export interface LedgerReader {
    * @throws LedgerError LEDGER_NOT_FOUND when an indexed entry is not stored
    */
   keyedLeafHashes?(key: string): { readonly index: number; readonly leafHash: Uint8Array }[];
+  /**
+   * {@link keyedLeafHashes} for all keys of a list page in a few storage reads: each key to its entries
+   * ([] when none), or to null when one of its indexed entries is not stored (that key alone is refused).
+   */
+  keyedLeafHashesOf?(
+    keys: readonly string[],
+  ): Map<string, { readonly index: number; readonly leafHash: Uint8Array }[] | null>;
+  /** Stored bytes of many entries in one storage read; an index with no stored entry is absent. */
+  entriesAt?(indices: readonly number[]): Map<number, Uint8Array>;
   /** Indices of the entries with this leaf hash (normally one). */
   findByLeafHash(leafHash: Uint8Array): number[];
   /** The newest `limit` indices under `key` below `before` (default: all), newest first. */

@@ -9,7 +9,7 @@ import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner, type NoteSigner } from "../crypto/note-signer.js";
 import { fsck } from "../ledger/fsck.js";
 import { Ledger } from "../ledger/ledger.js";
-import { keyedLeafHashes } from "../ledger/log-storage.js";
+import { entriesAt, keyedLeafHashes, keyedLeafHashesOf, type LogStorage } from "../ledger/log-storage.js";
 import { fromHex, toHex } from "../ledger/verify/encoding.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import { createSqliteLog, openSqliteLog } from "./sqlite-log.js";
@@ -82,6 +82,25 @@ describe("two-level look-up indexes (main + recent tables)", () => {
     expect(s.keyedLeafHashes?.(key).find((k) => k.index === recentFrom)?.leafHash).toBeNull();
     expectCode(() => keyedLeafHashes(s, key), "LEDGER_NOT_FOUND");
     expect(keyedLeafHashes(s, "transfer:T-1").map((k) => k.index)).toEqual(s.findByKey("transfer:T-1"));
+    // A list page's keys in one read (and, for a storage without that read, key by key): the key whose
+    // entry is gone maps to null, the others to exactly their rows, an unknown key to [].
+    const page = [key, "transfer:T-1", "transfer:T-2", "transfer:none"];
+    const oneByOne = {
+      keyedLeafHashes: (k: string) => s.keyedLeafHashes?.(k) ?? [],
+      entry: (i: number) => s.entry(i),
+    } as unknown as LogStorage;
+    for (const storage of [s, oneByOne]) {
+      const many = keyedLeafHashesOf(storage, page);
+      expect(many.get(key)).toBeNull();
+      for (const k of ["transfer:T-1", "transfer:T-2"])
+        expect(many.get(k)?.map((r) => [r.index, toHex(r.leafHash)])).toEqual(
+          keyedLeafHashes(s, k).map((r) => [r.index, toHex(r.leafHash)]),
+        );
+      expect(many.get("transfer:none")).toEqual([]);
+      const read = entriesAt(storage, [recentFrom - 1, recentFrom, 1]);
+      expect([...read.keys()].sort((a, b) => a - b)).toEqual([1, recentFrom - 1]);
+      expect(toHex(read.get(1) as Uint8Array)).toBe(toHex(s.entry(1).entry));
+    }
     ledger.close();
   });
 

@@ -32,6 +32,20 @@ export function prepareLogStatements(db: Database.Database): LogStatements {
          LEFT JOIN entries AS e ON e.idx = k.idx ORDER BY k.idx`,
       )
       .raw(),
+    // The same for many keys at once (a JSON array of keys: one statement for any number of them).
+    keyedLeafHashesOf: db
+      .prepare<[{ keys: string }], [string, number, Buffer | null]>(
+        `SELECT k.key, k.idx, e.leaf_hash FROM (
+           SELECT key, idx FROM entry_keys WHERE key IN (SELECT value FROM json_each(@keys))
+           UNION SELECT key, idx FROM entry_keys_recent WHERE key IN (SELECT value FROM json_each(@keys))
+         ) AS k LEFT JOIN entries AS e ON e.idx = k.idx ORDER BY k.key, k.idx`,
+      )
+      .raw(),
+    entriesAt: db
+      .prepare<[string], [number, Buffer]>(
+        "SELECT idx, entry FROM entries WHERE idx IN (SELECT value FROM json_each(?))",
+      )
+      .raw(),
     latestByKey: db
       .prepare<[string, number, number], number>(
         "SELECT idx FROM entry_keys WHERE key = ? AND idx < ? ORDER BY idx DESC LIMIT ?",
@@ -91,6 +105,8 @@ export interface LogStatements {
   readonly byLeafHash: Database.Statement<[Buffer, Buffer], number>;
   readonly byKey: Database.Statement<[string, string], number>;
   readonly keyedLeafHashes: Database.Statement<[string, string], [number, Buffer | null]>;
+  readonly keyedLeafHashesOf: Database.Statement<[{ keys: string }], [string, number, Buffer | null]>;
+  readonly entriesAt: Database.Statement<[string], [number, Buffer]>;
   readonly latestByKey: Database.Statement<[string, number, number], number>;
   readonly latestRecentByKey: Database.Statement<[string, number, number], number>;
   readonly byRecord: Database.Statement<[Buffer], { idx: number; position: number }>;

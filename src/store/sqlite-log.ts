@@ -229,6 +229,22 @@ export class SqliteLog implements LogStorage {
       .map(([index, leafHash]) => ({ index, leafHash: leafHash === null ? null : bytes(leafHash) }));
   }
 
+  keyedLeafHashesOf(keys: readonly string[]): Map<string, KeyedLeafHash[]> {
+    const out = new Map<string, KeyedLeafHash[]>();
+    for (const [key, index, leafHash] of this.#q.keyedLeafHashesOf.all({ keys: JSON.stringify(keys) })) {
+      let rows = out.get(key);
+      if (rows === undefined) out.set(key, (rows = []));
+      rows.push({ index, leafHash: leafHash === null ? null : bytes(leafHash) });
+    }
+    return out;
+  }
+
+  entriesAt(indices: readonly number[]): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    for (const [index, entry] of this.#q.entriesAt.all(JSON.stringify(indices))) out.set(index, bytes(entry));
+    return out;
+  }
+
   findRecord(recordHash: Uint8Array): { index: number; position: number }[] {
     return this.#q.byRecord.all(Buffer.from(recordHash)).map((r) => ({ index: r.idx, position: r.position }));
   }

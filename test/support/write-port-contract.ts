@@ -22,7 +22,7 @@ import type { VerifierKey } from "../../src/ledger/verify/verifier-key.js";
 import type { AppendRequest, AppendResult, LedgerWritePort } from "../../src/ledger/write-port.js";
 import type { ApplyCommand, StateCommand } from "../../src/cluster/state-command.js";
 import type { ServiceDb } from "../../src/store/service-db.js";
-import { noteRecord } from "../ledger/records.js";
+import { noteRecord, sha, uploadRecord } from "../ledger/records.js";
 
 export class TestStateError extends CodedError<"TEST_KEY_EXISTS" | "TEST_COMMAND_UNKNOWN"> {
   override readonly name = "TestStateError";
@@ -184,6 +184,26 @@ export function writePortContract(name: string, subject: () => PortUnderTest): v
         nodeHasher,
       );
       expect(port.latestCheckpoint().size).toBeGreaterThanOrEqual(cp.size);
+    });
+
+    it("answers a list page's keys in one read: the same indices and leaf hashes as key by key, and the bytes", async () => {
+      const { port } = subject();
+      const transfers = ["LP-1", "LP-2", "LP-3"].map((t) => `${t}-${++unique}`);
+      // Interleaved, so each transfer's entries are not contiguous.
+      await port.append(transfers.map((t) => ({ record: uploadRecord(t, sha(`${t}-a`)) })));
+      await port.append(transfers.map((t) => ({ record: uploadRecord(t, sha(`${t}-b`)) })));
+      const keys = [...transfers.map((t) => `transfer:${t}`), "transfer:never-written"];
+      const many = port.keyedLeafHashesOf?.(keys);
+      expect(many).toBeDefined();
+      for (const key of keys) {
+        const one = (port.keyedLeafHashes?.(key) ?? []).map((k) => [k.index, toHex(k.leafHash)]);
+        expect(many?.get(key)?.map((k) => [k.index, toHex(k.leafHash)])).toEqual(one);
+        expect(one.length).toBe(key.endsWith("never-written") ? 0 : 2);
+      }
+      const indices = [...(many?.values() ?? [])].flatMap((rows) => (rows ?? []).map((r) => r.index));
+      const read = port.entriesAt?.([...indices, port.size() + 10]);
+      expect([...(read?.keys() ?? [])].sort((a, b) => a - b)).toEqual([...indices].sort((a, b) => a - b));
+      for (const i of indices) expect(toHex(read?.get(i) ?? new Uint8Array())).toBe(toHex(port.entry(i)));
     });
 
     it("refuses a checkpoint for an index never appended", async () => {

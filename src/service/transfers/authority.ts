@@ -15,7 +15,9 @@
  * An entry's compared fields are a function of its bytes, and its bytes are fixed by its leaf hash
  * (SHA-256), so the fields of an entry whose bytes were once re-hashed to its stored leaf hash are kept
  * with its index and that leaf hash: a list then reads, per entry, only the stored leaf hash (32 bytes)
- * and uses the kept fields while index and leaf hash are the ones they were read under. Only the verdict's inputs from the ledger are kept, never a verdict: every row is compared
+ * and uses the kept fields while index and leaf hash are the ones they were read under; the indices and
+ * leaf hashes of a whole list come from one storage read (`keyedLeafHashesOf`), the bytes of the entries
+ * not kept from one more (`entriesAt`). Only the verdict's inputs from the ledger are kept, never a verdict: every row is compared
  * again on every list, so an edited row is refused on the next list as on the first.
  */
 import { nodeHasher } from "../../ledger/node-hasher.js";
@@ -116,20 +118,32 @@ const keptFacts = new WeakMap<
   Map<number, { readonly leafHash: Uint8Array; readonly facts: EntryFacts }>
 >();
 
-/**
- * The compared fields of entry `index` whose stored leaf hash is `leafHash`: kept under both, or read
- * from its bytes after re-hashing them to that leaf hash.
- * @throws Error when the bytes do not hash to the stored leaf hash or are not an entry
- */
-function entryFacts(ledger: LedgerReader, index: number, leafHash: Uint8Array): EntryFacts {
+type KeptFacts = Map<number, { readonly leafHash: Uint8Array; readonly facts: EntryFacts }>;
+
+function keptOf(ledger: LedgerReader): KeptFacts {
   let kept = keptFacts.get(ledger);
   if (kept === undefined) {
     kept = new Map();
     keptFacts.set(ledger, kept);
   }
+  return kept;
+}
+
+/**
+ * The compared fields of entry `index` whose stored leaf hash is `leafHash`: kept under both, or read
+ * from its bytes (`read`, else one storage read) after re-hashing them to that leaf hash.
+ * @throws Error when the bytes do not hash to the stored leaf hash or are not an entry
+ */
+function entryFacts(
+  ledger: LedgerReader,
+  index: number,
+  leafHash: Uint8Array,
+  read?: ReadonlyMap<number, Uint8Array>,
+): EntryFacts {
+  const kept = keptOf(ledger);
   const known = kept.get(index);
   if (known !== undefined && bytesEqual(known.leafHash, leafHash)) return known.facts;
-  const bytes = ledger.entry(index);
+  const bytes = read?.get(index) ?? ledger.entry(index);
   if (!bytesEqual(nodeHasher.hashLeaf(bytes), leafHash)) throw new Error("leaf hash");
   // Only the compared fields: the full schema check (decodeEntry) per entry made a list of 50
   // transfers three times slower; the single-transfer path verifies everything.
@@ -142,6 +156,30 @@ function entryFacts(ledger: LedgerReader, index: number, leafHash: Uint8Array): 
   return facts;
 }
 
+type Keyed = { readonly index: number; readonly leafHash: Uint8Array }[] | null;
+
+/**
+ * Every row's indices and stored leaf hashes (null: an indexed entry is not stored), in a few storage
+ * reads for the whole list where the port offers it, else one per row.
+ */
+function keyedOfRows(ledger: LedgerReader, rows: readonly TransferRow[]): Map<string, Keyed> {
+  const keys = rows.map((row) => `transfer:${row.id}`);
+  if (ledger.keyedLeafHashesOf !== undefined) return ledger.keyedLeafHashesOf(keys);
+  const out = new Map<string, Keyed>();
+  for (const key of keys) {
+    try {
+      out.set(
+        key,
+        ledger.keyedLeafHashes?.(key) ??
+          ledger.findByKey(key).map((index) => ({ index, leafHash: ledger.leafHash(index) })),
+      );
+    } catch {
+      out.set(key, null);
+    }
+  }
+  return out;
+}
+
 /** The rows of a list that agree with their entries; the others raise one alarm. */
 export async function rowsAgreeingWithLedger(
   ctx: ServiceContext,
@@ -150,15 +188,23 @@ export async function rowsAgreeingWithLedger(
   const ledger = ctx.ledger;
   const agreeing: TransferRow[] = [];
   const refused: string[] = [];
+  // One read for the indices + leaf hashes of the whole list, one for the bytes of entries not kept.
+  const keyedByKey = keyedOfRows(ledger, rows);
+  const kept = keptOf(ledger);
+  const unkept: number[] = [];
+  for (const keyed of keyedByKey.values()) {
+    for (const k of keyed ?? []) {
+      const known = kept.get(k.index);
+      if (known === undefined || !bytesEqual(known.leafHash, k.leafHash)) unkept.push(k.index);
+    }
+  }
+  const read = unkept.length > 0 ? ledger.entriesAt?.(unkept) : undefined;
   for (const row of rows) {
     let why: string | undefined;
     try {
-      // One storage read per row for the indices and their leaf hashes together.
-      const key = `transfer:${row.id}`;
-      const keyed =
-        ledger.keyedLeafHashes?.(key) ??
-        ledger.findByKey(key).map((index) => ({ index, leafHash: ledger.leafHash(index) }));
-      const records = keyed.map(({ index, leafHash }) => entryFacts(ledger, index, leafHash));
+      const keyed = keyedByKey.get(`transfer:${row.id}`);
+      if (keyed === null || keyed === undefined) throw new Error("entry not stored");
+      const records = keyed.map(({ index, leafHash }) => entryFacts(ledger, index, leafHash, read));
       why = disagreement(row, records);
     } catch {
       why = "entries unreadable";

@@ -77,6 +77,8 @@ describe("two-level look-up indexes (main + recent tables)", () => {
     // the reader's version refuses, as reading it by index does.
     const edit = new Database(path);
     edit.prepare("DELETE FROM entries WHERE idx = ?").run(recentFrom);
+    // A row in both tables (as a repair can leave until the next merge) counts once.
+    edit.exec("INSERT INTO entry_keys SELECT key, idx FROM entry_keys_recent WHERE key = 'transfer:T-2100'");
     edit.close();
     const key = `transfer:T-${recentFrom % 5000}`;
     expect(s.keyedLeafHashes?.(key).find((k) => k.index === recentFrom)?.leafHash).toBeNull();
@@ -84,7 +86,7 @@ describe("two-level look-up indexes (main + recent tables)", () => {
     expect(keyedLeafHashes(s, "transfer:T-1").map((k) => k.index)).toEqual(s.findByKey("transfer:T-1"));
     // A list page's keys in one read (and, for a storage without that read, key by key): the key whose
     // entry is gone maps to null, the others to exactly their rows, an unknown key to [].
-    const page = [key, "transfer:T-1", "transfer:T-2", "transfer:none"];
+    const page = [key, "transfer:T-1", "transfer:T-2100", "transfer:none"];
     const oneByOne = {
       keyedLeafHashes: (k: string) => s.keyedLeafHashes?.(k) ?? [],
       entry: (i: number) => s.entry(i),
@@ -92,10 +94,11 @@ describe("two-level look-up indexes (main + recent tables)", () => {
     for (const storage of [s, oneByOne]) {
       const many = keyedLeafHashesOf(storage, page);
       expect(many.get(key)).toBeNull();
-      for (const k of ["transfer:T-1", "transfer:T-2"])
+      for (const k of ["transfer:T-1", "transfer:T-2100"])
         expect(many.get(k)?.map((r) => [r.index, toHex(r.leafHash)])).toEqual(
           keyedLeafHashes(s, k).map((r) => [r.index, toHex(r.leafHash)]),
         );
+      expect(many.get("transfer:T-2100")?.map((r) => r.index)).toEqual([2100, 7100, 12100, 17100]);
       expect(many.get("transfer:none")).toEqual([]);
       const read = entriesAt(storage, [recentFrom - 1, recentFrom, 1]);
       expect([...read.keys()].sort((a, b) => a - b)).toEqual([1, recentFrom - 1]);

@@ -236,6 +236,14 @@ export class SqliteLog implements LogStorage {
       if (rows === undefined) out.set(key, (rows = []));
       rows.push({ index, leafHash: leafHash === null ? null : bytes(leafHash) });
     }
+    // In index order, each index once (a row may be in both the main and the recent table).
+    for (const [key, rows] of out) {
+      rows.sort((a, b) => a.index - b.index);
+      out.set(
+        key,
+        rows.filter((r, i) => i === 0 || (rows[i - 1] as KeyedLeafHash).index !== r.index),
+      );
+    }
     return out;
   }
 

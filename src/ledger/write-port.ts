@@ -1,5 +1,5 @@
 /**
- * The one way the service writes to the ledger. `service/node.ts` chooses the implementation: the
+ * The one way the service writes to the ledger. `service/ledger-port.ts` chooses the implementation: the
  * embedded node's local group-commit publisher (`ledger/embedded-ledger.ts`) or, later, the replicated
  * cluster on etcd. Nothing in `service/` signs checkpoints or writes ledger storage; it appends through
  * this port and reads through {@link LedgerReader} (`ledger/read-port.ts`).

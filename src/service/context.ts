@@ -16,7 +16,10 @@ import type { TransferDamageView } from "./transfers/damage.js";
 
 export interface ServiceContext {
   readonly db: ServiceDb;
-  /** The one write port the service appends through, and reads of the local replica (node.ts picks it). */
+  /**
+   * The one write port the service appends through, and reads of the local replica (ledger-port.ts
+   * picks it).
+   */
   readonly ledger: LedgerPort;
   /** The log's verifier key (C2SP vkey), to check checkpoints with. */
   readonly verifierKey: string;

@@ -3,48 +3,35 @@
  * server certificate, the key-encryption key, the ledger signing key and the first office ID; every
  * other command opens it into a ServiceContext.
  *
- * This is where the ledger's write port is chosen ({@link openLedgerPort}): the embedded node's
- * publisher (group commit into ledger.db, state changes made atomic through the outbox in service.db,
- * checkpoints signed on a cadence with keys/ledger.key) or, for a cluster member (the directory holds a
- * `cluster-node.json`), the replicated port on etcd with its cluster side (cluster-node.ts); nothing
- * else in `service/` chooses.
+ * The ledger's write port is chosen in ledger-port.ts (`chooseLedgerPort`, the one place: embedded
+ * publisher or, for a cluster member, the replicated port on etcd); its checkpoints are time-stamped
+ * through stamping-hook.ts.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { readKeyFile, writeKeyFile } from "../crypto/key-file.js";
+import { writeKeyFile } from "../crypto/key-file.js";
 import { generateNoteKey } from "../crypto/note-key.js";
 import { createNoteSigner } from "../crypto/note-signer.js";
 import { createCertificateAuthority } from "../crypto/pki/ca.js";
 import { issueServerCertificate } from "../crypto/pki/certificates.js";
-import type { NoteSigner } from "../crypto/note-signer.js";
-import { EmbeddedLedger, type LedgerPort } from "../ledger/embedded-ledger.js";
-import { LedgerError } from "../ledger/errors.js";
-import type { CheckpointPublished, PublishedCheckpoint } from "../ledger/write-port.js";
-import type { LogStorage } from "../ledger/log-storage.js";
-import { openServiceDb, type ServiceDb } from "../store/service-db.js";
-import { sqliteOutbox } from "../store/sqlite-outbox.js";
-import { createSqliteLog, openSqliteLog } from "../store/sqlite-log.js";
+import { openServiceDb } from "../store/service-db.js";
+import { createSqliteLog } from "../store/sqlite-log.js";
+import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
 import { issueAccount } from "./identity/accounts.js";
 import { adminRecord } from "./audit/audit.js";
 import { issueCertificate, writeCrl, type IssuedClientCertificate } from "./identity/certificates.js";
 import { loadConfig, parseConfig, type ServiceConfigInput } from "./config.js";
 import { systemActor, type ServiceContext } from "./context.js";
-import { etcdClientError } from "../cluster/errors.js";
 import { dataPaths, type DataPaths } from "./data-dir.js";
 import { ServiceError } from "./errors.js";
 import { createInstitution } from "./identity/institutions.js";
 import { RefusalLimiter } from "./audit/refusal-log.js";
 import { StagedPayloads } from "./transfers/staged-payloads.js";
-import { commandApplier } from "./state-commands/registry.js";
-import { damageView, unrepairableAlarm, type TransferDamageView } from "./transfers/damage.js";
-import { stampCheckpoint } from "./signing/time-stamps.js";
-import type { ClusterHooks } from "./cluster/cluster-hooks.js";
-import { openClusterNode } from "./cluster/cluster-node.js";
-import { readNodeClusterConfig } from "../cluster/cluster-agent.js";
-import type { NodeClusterConfig } from "../cluster/cluster-topology.js";
-import { isCodedError } from "../coded-error.js";
+import { unrepairableAlarm } from "./transfers/damage.js";
+import { chooseLedgerPort, openLedgerPort, type ChosenPort } from "./ledger-port.js";
+import { stampingHook } from "./stamping-hook.js";
 
 export interface Clock {
   readonly now: () => Date;
@@ -218,17 +205,18 @@ export async function openNode(
   // The alarm of damage no copy can repair appends through the service, which exists only below.
   const late: { ctx?: ServiceContext } = {};
   try {
-    chosen = await chooseLedgerPort(
+    chosen = await chooseLedgerPort({
       dir,
       member,
       db,
       payloads,
-      stamping.hook,
-      options.onClusterError,
-      config.integrity.checkIntervalMs,
-      (damage) => (late.ctx === undefined ? Promise.resolve() : unrepairableAlarm(late.ctx)(damage)),
-      config.retention.unacknowledgedChunkGraceMs,
-    );
+      onCheckpoint: stamping.hook,
+      onClusterError: options.onClusterError,
+      checkIntervalMs: config.integrity.checkIntervalMs,
+      onUnrepairable: (damage) =>
+        late.ctx === undefined ? Promise.resolve() : unrepairableAlarm(late.ctx)(damage),
+      chunkGraceMs: config.retention.unacknowledgedChunkGraceMs,
+    });
   } catch (error) {
     db.close();
     throw error;
@@ -251,157 +239,6 @@ export async function openNode(
   late.ctx = ctx;
   stamping.attach(ctx);
   return ctx;
-}
-
-interface ChosenPort {
-  readonly ledger: LedgerPort;
-  readonly cluster?: ClusterHooks;
-  /** A cluster node's damaged transfers (transfer-damage.ts). */
-  readonly damage?: TransferDamageView;
-}
-
-/**
- * The one place the node's write port is chosen: the replicated port on etcd for a cluster member
- * (cluster-node.ts; with the cluster hooks the service uses), else the embedded publisher.
- */
-async function chooseLedgerPort(
-  dir: string,
-  member: NodeClusterConfig | undefined,
-  db: ServiceDb,
-  payloads: StagedPayloads,
-  onCheckpoint: CheckpointPublished,
-  onClusterError: ((error: unknown) => void) | undefined,
-  checkIntervalMs: number,
-  onUnrepairable: (damage: { transfer: string | undefined; address: string }) => Promise<void>,
-  chunkGraceMs: number,
-): Promise<ChosenPort> {
-  if (member !== undefined) {
-    const opened = await openClusterNode({
-      dir,
-      config: member,
-      db,
-      onCheckpoint,
-      onError: onClusterError ?? logClusterError,
-      checkIntervalMs,
-      onUnrepairable,
-      chunkGraceMs,
-    });
-    return {
-      ledger: opened.ledger,
-      cluster: opened.hooks,
-      damage: damageView(db, opened.integrity.health),
-    };
-  }
-  const paths = dataPaths(dir);
-  const signer = createNoteSigner(readKeyFile(paths.ledgerKey));
-  return { ledger: openLedgerPort(openSqliteLog(paths.ledgerDb), signer, db, payloads, onCheckpoint) };
-}
-
-/**
- * A cluster node's background error, as one line without any data: our coded errors by code; anything
- * else (etcd, gRPC, network: messages of libraries, no records in them) by name and message, so an
- * operator reading the log can tell a timeout from a refusal.
- */
-function logClusterError(error: unknown): void {
-  const etcd = etcdClientError(error);
-  const what = isCodedError(error)
-    ? error.code
-    : etcd !== undefined
-      ? `${etcd.code} (etcd ${String(etcd.context["etcd"])})`
-      : error instanceof Error
-        ? `${error.name}: ${error.message.replace(/\s+/g, " ").slice(0, 200)}${sourceOf(error)}`
-        : "unknown";
-  process.stderr.write(`kenshin cluster: ${what}\n`);
-}
-
-/**
- * Where an uncoded error was thrown, as ` (at file:line:column)` of its first stack frame in our own
- * code (names of our files only: nothing of any record), so a bug seen once in a node's log can be found.
- */
-export function sourceOf(error: Error): string {
-  for (const line of (error.stack ?? "").split("\n").slice(1)) {
-    if (line.includes("node_modules") || line.includes("node:")) continue;
-    const m = /(?:src|dist)\/([\w./-]+\.[jt]s):(\d+):(\d+)/.exec(line);
-    if (m !== null) return ` (at ${m[1] ?? ""}:${m[2] ?? ""}:${m[3] ?? ""})`;
-  }
-  return "";
-}
-
-/**
- * The node's ledger write port: the embedded publisher over the ledger file, with the outbox in the
- * service database (opening it appends whatever a crash left there and signs a checkpoint covering it).
- */
-export function openLedgerPort(
-  storage: LogStorage,
-  signer: NoteSigner,
-  db: ServiceDb,
-  payloads: StagedPayloads,
-  onCheckpoint?: CheckpointPublished,
-): LedgerPort {
-  const apply = commandApplier({
-    commitPayload: (into, transferId) => {
-      payloads.commit(into, transferId);
-    },
-  });
-  try {
-    return new EmbeddedLedger({
-      storage,
-      signer,
-      outbox: sqliteOutbox(db),
-      applyCommand: (command, results) => {
-        apply(command, results, db);
-      },
-      ...(onCheckpoint !== undefined ? { onCheckpoint } : {}),
-    });
-  } catch (error) {
-    storage.close();
-    // The outbox in service.db holds entries the ledger file does not continue to: the file was swapped
-    // or cut back (the node's memory would say the same once it could look).
-    if (error instanceof LedgerError && error.code === "LEDGER_OUTBOX_INVALID") {
-      throw new ServiceError(
-        "INTEGRITY_FAILURE",
-        "台帳が以前に確認した状態と一致しません (巻き戻しまたは差し替え)。事務局に連絡してください",
-        { reason: "ledger-rollback", why: "outbox", ...error.context },
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-}
-
-/**
- * The publication hook of a node's port: every checkpoint the ledger publishes is time-stamped (RFC
- * 3161, `time-stamps.ts`) by the configured authority, after the fact and off the write path. A TSA that
- * cannot answer leaves that checkpoint unstamped (monitoring counts them); the next one is stamped. The
- * hook runs on the next turn of the event loop, so a checkpoint signed while the port is being opened
- * is stamped once the context exists.
- */
-function stampingHook(): { hook: CheckpointPublished; attach: (ctx: ServiceContext) => void } {
-  let ctx: ServiceContext | undefined;
-  const pending: PublishedCheckpoint[] = [];
-  const stamp = (c: ServiceContext, cp: PublishedCheckpoint): void => {
-    stampCheckpoint(c, cp).catch(() => undefined);
-  };
-  return {
-    hook: (cp) => {
-      if (ctx === undefined) pending.push(cp);
-      else {
-        const c = ctx;
-        setImmediate(() => {
-          stamp(c, cp);
-        });
-      }
-    },
-    attach: (c) => {
-      ctx = c;
-      const latest = pending.at(-1);
-      pending.length = 0;
-      if (latest !== undefined)
-        setImmediate(() => {
-          stamp(c, latest);
-        });
-    },
-  };
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
  * A cluster node's background error that is not one of our coded errors is logged with where it was
- * thrown (service/node.ts `sourceOf`): the first stack frame in our own files, never a library's.
+ * thrown (service/cluster/cluster-error-log.ts `sourceOf`): the first stack frame in our own files, never
+ * a library's.
  */
 import { describe, expect, it } from "vitest";
 import { GRPCUnavailableError } from "etcd3";
 import { etcdClientError } from "../../src/cluster/errors.js";
-import { sourceOf } from "../../src/service/node.js";
+import { sourceOf } from "../../src/service/cluster/cluster-error-log.js";
 
 function withStack(lines: string[]): Error {
   const e = new TypeError("Cannot read properties of undefined (reading 'seq')");

@@ -1,11 +1,11 @@
 /**
- * What the service needs of the cluster, when it runs as one (service/node.ts sets it for a data
- * directory holding a `cluster-node.json`, service/cluster/cluster-node.ts; a single node has none): the upload
- * path waits until a majority of online nodes holds the sealed payload before anything is acknowledged
- * (cluster/payload-replication.ts) and names it in its command; each request first waits until this
- * node applied what the cluster had ordered when it arrived (so a session or transfer made through
- * another node is there); the office's monitoring shows each node's role, state, lag and last cosigned
- * size (cluster/node-overview.ts).
+ * What the service needs of the cluster, when it runs as one (service/ledger-port.ts sets it for a
+ * data directory holding a `cluster-node.json`, service/cluster/cluster-node.ts; a single node has none):
+ * the upload path waits until a majority of online nodes holds the sealed payload before anything is
+ * acknowledged (cluster/payload-replication.ts) and names it in its command; each request first waits
+ * until this node applied what the cluster had ordered when it arrived (so a session or transfer made
+ * through another node is there); the office's monitoring shows each node's role, state, lag and last
+ * cosigned size (cluster/node-overview.ts).
  */
 import type { PayloadReference } from "../../cluster/payload-manifest.js";
 import type { ReplicatedPayload } from "../state-commands/command.js";

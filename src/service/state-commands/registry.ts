@@ -1,6 +1,6 @@
 /**
  * The applier registry: every {@link StateCommand} kind the service issues, and the one function the
- * write port is built with (`service/node.ts`) to apply them — on the embedded node inside its batch
+ * write port is built with (`service/ledger-port.ts`) to apply them — on the embedded node inside its batch
  * transaction, on a cluster member when its replica applies the batch.
  */
 import type { AppendResult, StateCommand } from "../../ledger/write-port.js";

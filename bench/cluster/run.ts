@@ -15,7 +15,7 @@
  * Benchmarks are not tests: nothing here asserts on time. On a shared 2-core machine etcd, the three
  * nodes and the benchmark compete for CPU, so figures are pessimistic.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,12 +27,12 @@ import { runProcesses } from "./processes.js";
 import { startEtcdCluster } from "../../src/cluster/processes/etcd-cluster.js";
 import { generateNoteKey, type NoteKey } from "../../src/crypto/note-key.js";
 import { createCosigner, createNoteSigner } from "../../src/crypto/note-signer.js";
-import type { RecordInput } from "../../src/ledger/entry/operation-record.js";
 import { EmbeddedLedger } from "../../src/ledger/embedded-ledger.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
 import { openServiceDb } from "../../src/store/service-db.js";
 import { createSqliteLog } from "../../src/store/sqlite-log.js";
 import { sqliteOutbox } from "../../src/store/sqlite-outbox.js";
+import { uploadRecord } from "../support/upload-record.js";
 
 const RATES = (process.env["CLUSTER_BENCH_RATES"] ?? "500,2000,5000").split(",").map(Number);
 const SECONDS = Number(process.env["CLUSTER_BENCH_SECONDS"] ?? 5);
@@ -42,20 +42,6 @@ const MAX_TXN_OPS = Number(process.env["CLUSTER_BENCH_MAX_TXN_OPS"] ?? 2048);
 
 const dir = mkdtempSync(join(tmpdir(), "kenshin-bench-cluster-"));
 const now = (): number => performance.now();
-
-function body(n: number): unknown {
-  return {
-    type: "upload",
-    time: "2025-04-01T09:00:00.000Z",
-    actor: { id: `user-${n % 97}`, role: "sender", network: { address: "192.0.2.1", type: "ip" } },
-    institution: "1312345678",
-    outcome: "success",
-    source: { observer: "node-a" },
-    transfer: `T-${n}`,
-    receiver: "INS-RECV-1",
-    file: { sha256: createHash("sha256").update(String(n)).digest("hex"), bytes: 4096 },
-  };
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -152,7 +138,7 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
       const start = now();
       inFlight.push(
         node.ledger
-          .append([{ record: body(n) as RecordInput }], {
+          .append([{ record: uploadRecord(n) }], {
             command: { kind: "bench.upload", args: { transfer: `T-${n}` } },
           })
           .then(
@@ -243,7 +229,7 @@ async function embeddedPort(rate: number): Promise<{
       const start = now();
       inFlight.push(
         port
-          .append([{ record: body(1_000_000 + n) as RecordInput }], {
+          .append([{ record: uploadRecord(1_000_000 + n) }], {
             command: { kind: "bench.upload", args: { transfer: `E-${n}` } },
           })
           .then(async (r) => {

@@ -9,37 +9,22 @@
  *
  * Each prints one line with the load average beside the figures. Benchmarks are not tests.
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateNoteKey } from "../../src/crypto/note-key.js";
 import { createNoteSigner } from "../../src/crypto/note-signer.js";
-import type { RecordInput } from "../../src/ledger/entry/operation-record.js";
 import { EmbeddedLedger } from "../../src/ledger/embedded-ledger.js";
 import { fsck } from "../../src/ledger/fsck.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
 import { createSqliteLog, openSqliteLog } from "../../src/store/sqlite-log.js";
 import { fsckLogFile } from "../../src/store/sqlite-log-fsck.js";
+import { uploadRecord } from "../support/upload-record.js";
 
 /** Fixed seed key, so a log written by one build is fsck'd by another with the same verifier key. */
 const signer = createNoteSigner(
   generateNoteKey("bench.kenshin.example/log", (n) => new Uint8Array(n).fill(9)),
 );
-
-function record(n: number): RecordInput {
-  return {
-    type: "upload",
-    time: "2025-04-01T09:00:00.000Z",
-    actor: { id: `user-${n % 97}`, role: "sender", network: { address: "192.0.2.1", type: "ip" } },
-    institution: "1312345678",
-    outcome: "success",
-    source: { observer: "node-a" },
-    transfer: `T-${n}`,
-    receiver: "INS-RECV-1",
-    file: { sha256: createHash("sha256").update(String(n)).digest("hex"), bytes: 4096 },
-  };
-}
 
 async function writers(port: EmbeddedLedger, count: number, total: number, waitEvery: number): Promise<void> {
   let next = 0;
@@ -47,7 +32,7 @@ async function writers(port: EmbeddedLedger, count: number, total: number, waitE
     Array.from({ length: count }, async () => {
       while (next < total) {
         const n = next++;
-        const [r] = await port.append([{ record: record(n) }]);
+        const [r] = await port.append([{ record: uploadRecord(n) }]);
         if (waitEvery > 0 && n % waitEvery === 0 && r !== undefined) await port.checkpointCovering(r.index);
       }
     }),

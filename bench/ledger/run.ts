@@ -17,7 +17,6 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateNoteKey } from "../../src/crypto/note-key.js";
 import { createNoteSigner } from "../../src/crypto/note-signer.js";
-import type { RecordInput } from "../../src/ledger/entry/operation-record.js";
 import { fsck, type FsckResult } from "../../src/ledger/fsck.js";
 import { EmbeddedLedger } from "../../src/ledger/embedded-ledger.js";
 import { Ledger } from "../../src/ledger/ledger.js";
@@ -27,25 +26,12 @@ import { verifyInclusion } from "../../src/ledger/verify/inclusion.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
 import { createSqliteLog, openSqliteLog } from "../../src/store/sqlite-log.js";
 import { fsckLogFile } from "../../src/store/sqlite-log-fsck.js";
+import { uploadRecord } from "../support/upload-record.js";
 
 const SIZE = Number(process.env["LEDGER_BENCH_SIZE"] ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), "kenshin-bench-"));
 const signer = createNoteSigner(generateNoteKey("bench.kenshin.example/log"));
 const now = (): number => performance.now();
-
-function record(n: number): RecordInput {
-  return {
-    type: "upload",
-    time: "2025-04-01T09:00:00.000Z",
-    actor: { id: `user-${n % 97}`, role: "sender", network: { address: "192.0.2.1", type: "ip" } },
-    institution: "1312345678",
-    outcome: "success",
-    source: { observer: "node-a" },
-    transfer: `T-${n}`,
-    receiver: "INS-RECV-1",
-    file: { sha256: createHash("sha256").update(String(n)).digest("hex"), bytes: 4096 },
-  };
-}
 
 function newPort(name: string): EmbeddedLedger {
   return new EmbeddedLedger({
@@ -70,7 +56,7 @@ async function concurrentWriters(
     Array.from({ length: writers }, async () => {
       while (next < total) {
         const n = next++;
-        const [r] = await port.append([{ record: record(n) }]);
+        const [r] = await port.append([{ record: uploadRecord(n) }]);
         if (waitEvery > 0 && n % waitEvery === 0 && r !== undefined) await port.checkpointCovering(r.index);
       }
     }),
@@ -127,7 +113,7 @@ async function main(): Promise<void> {
     const port = newPort("batch-1.db");
     const start = now();
     const n = 300;
-    for (let i = 0; i < n; i++) await port.append([{ record: record(i) }]);
+    for (let i = 0; i < n; i++) await port.append([{ record: uploadRecord(i) }]);
     const rate = n / ((now() - start) / 1000);
     console.log(
       `  batch 1 (one call at a time):        ${fmt(rate).padStart(9)} appends/s  (${port.stats.batches} batches)`,
@@ -150,7 +136,7 @@ async function main(): Promise<void> {
     const ledger = newLedger(`append-${batch}.db`);
     const start = now();
     for (let i = 0; i < total; i += batch) {
-      await ledger.append(Array.from({ length: batch }, (_, j) => ({ record: record(i + j) })));
+      await ledger.append(Array.from({ length: batch }, (_, j) => ({ record: uploadRecord(i + j) })));
     }
     const rate = total / ((now() - start) / 1000);
     console.log(

@@ -13,89 +13,33 @@
  * stored — and the sweep then marks B's and C's chunks, keeps them within the grace, and deletes them
  * after it, while every chunk of A stays.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import "reflect-metadata";
 import { backfillPayloadRefs, preparePayloadRefs } from "../../src/cluster/payload-chunk-release.js";
 import { sweepUnreferencedChunks } from "../../src/cluster/payload-chunk-sweep.js";
 import { decodeManifest } from "../../src/cluster/payload-manifest.js";
-import { createPayloadReplication } from "../../src/cluster/payload-replication.js";
-import { createPeerClient, type PeerClient } from "../../src/cluster/peer/peer-client.js";
-import { startPeerServer, type RunningPeerServer } from "../../src/cluster/peer/peer-server.js";
 import { prepareWantedPayloads } from "../../src/cluster/replicated-payloads.js";
 import { uploadExport } from "../../src/client/transfer-client.js";
-import {
-  createCertificateAuthority,
-  createCrl,
-  issueNodeCertificate,
-  type IssuedCertificate,
-} from "../../src/crypto/pki/index.js";
-import { chunkAddress, openChunkStore, type ChunkStore } from "../../src/store/chunk-store.js";
+import { chunkAddress } from "../../src/store/chunk-store.js";
 import { storedPayloadBlobs } from "../../src/store/payload-chunk-rows.js";
 import { deletePayload } from "../../src/store/payload-store.js";
-import { EXAMPLE_DIR, expectStatus, firstLogin, startTestNode, type TestNode } from "../support/test-node.js";
+import { EXAMPLE_DIR, expectStatus, firstLogin } from "../support/test-node.js";
+import { startReplicatingNode, type ReplicatingNode } from "./replicating-node.js";
 
-const PEERS = ["node2", "node3", "backup"] as const;
-let dir: string;
-let node: TestNode;
-let client: PeerClient;
-let own: ChunkStore;
-const stores = new Map<string, ChunkStore>();
-const servers = new Map<string, RunningPeerServer>();
+let fixture: ReplicatingNode;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "kenshin-chunk-sweep-"));
-  const now = new Date();
-  const ca = await createCertificateAuthority({ commonName: "cluster CA", now, validityDays: 2 });
-  const crlPem = await createCrl(ca, { revoked: [], now, nextUpdateDays: 1 });
-  const cert = async (name: string): Promise<IssuedCertificate> =>
-    issueNodeCertificate(ca, { nodeName: name, hostNames: ["127.0.0.1"], now, validityDays: 2 });
-  for (const name of PEERS) {
-    const c = await cert(name);
-    const store = openChunkStore(join(dir, `${name}.db`));
-    stores.set(name, store);
-    servers.set(
-      name,
-      await startPeerServer({
-        tls: { caCertPem: ca.certPem, certPem: c.certPem, keyPem: c.keyPem, crlPem },
-        peers: ["node1", ...PEERS.filter((p) => p !== name)],
-        chunks: store,
-      }),
-    );
-  }
-  const mine = await cert("node1");
-  client = createPeerClient({ tls: { caCertPem: ca.certPem, ...mine }, rounds: 1, timeoutMs: 2000 });
-  const endpoint = (name: string) => ({ name, url: servers.get(name)?.url ?? "" });
-  own = openChunkStore(join(dir, "node1-chunks.db"));
-  const replication = createPayloadReplication({
-    self: "node1",
-    chunks: own,
-    client,
-    online: [endpoint("node2"), endpoint("node3")],
-    offline: [endpoint("backup")],
-    retryPauseMs: 20,
-  });
-  node = await startTestNode({
-    cluster: {
-      replicatePayload: (payload, blobs) => replication.replicate(payload, blobs),
-      monitoring: () => Promise.resolve({ available: false }),
-    },
-  });
+  fixture = await startReplicatingNode({ prefix: "kenshin-chunk-sweep-" });
 }, 120_000);
 
 afterAll(async () => {
-  await node.close();
-  client.close();
-  await Promise.all([...servers.values()].map((s) => s.close()));
-  for (const s of stores.values()) s.close();
-  own.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture.close();
 });
 
 describe("unreferenced chunks are released after a grace; old payloads' refs are backfilled first", () => {
   it("keeps an acknowledged payload's chunks, releases an interrupted upload's and an old deletion's", async () => {
+    const { node, own, stores } = fixture;
     const sender = node.client("sender");
     await firstLogin(sender, node.account("sender").loginId, node.account("sender").password);
     const link = node.ctx.db.prepare("SELECT receiver_id FROM links").get() as { receiver_id: string };
@@ -118,10 +62,7 @@ describe("unreferenced chunks are released after a grace; old payloads' refs are
 
     // C: both online peers down; the node stored the first sealed chunks, then refused.
     const beforeC = held();
-    for (const name of ["node2", "node3"]) {
-      await servers.get(name)?.close();
-      servers.delete(name);
-    }
+    await fixture.stopOnlinePeers();
     const refused = await uploadExport(sender, link.receiver_id, body);
     expect(refused.status).toBe(503);
     expect(JSON.stringify(refused.json)).toContain("CLUSTER_NO_QUORUM");

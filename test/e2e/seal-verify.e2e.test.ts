@@ -6,20 +6,20 @@
  * (device and signing time). When the pinned anchors are another CA's (as if the service had
  * swapped its CA), the same file's signature and time stamp show 検証失敗 and the page warns.
  */
-import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { uploadExport } from "../../src/client/transfer-client.js";
-import { createCertificateAuthority } from "../../src/crypto/pki/ca.js";
-import type { TransferView } from "../../src/service/transfers/view.js";
-import { expectStatus, firstLogin as apiFirstLogin } from "../support/test-node.js";
-import { convertLocally, exampleExport } from "../support/transfer-fixtures.js";
 import { saveScreenshot } from "./support/browser.js";
 import { useE2eSuite } from "./support/e2e-suite.js";
 import { expectHeading, firstLogin } from "./support/ui-steps.js";
+import {
+  pinOtherSigningCa,
+  sendExampleTransfer,
+  verifyFile,
+  writeStandardFile,
+} from "./support/verify-steps.js";
 
 describe("the verify page checks the signature and the time stamp in the browser", () => {
   const suite = useE2eSuite();
@@ -34,28 +34,16 @@ describe("the verify page checks the signature and the time stamp in the browser
 
   it("a sent file: signer and time stamp verified against the pinned anchors", async () => {
     const node = suite.node();
-    const sender = node.client("sender");
-    const account = node.account("sender");
-    await apiFirstLogin(sender, account.loginId, account.password);
-    const receivers = (await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] };
-    const receiverId = receivers.receivers[0]?.id ?? "";
-    const up = await uploadExport(sender, receiverId, exampleExport());
-    expectStatus(up, 201);
-    const transfer = (up.json as { transfer: TransferView }).transfer;
-    expectStatus(await sender.post(`/api/v1/transfers/${transfer.id}/send`), 200);
-    // The standard file as the receiver holds it: the same conversion, byte for byte.
-    const { bytes } = await convertLocally(exampleExport());
-    expect(createHash("sha256").update(bytes).digest("hex")).toBe(transfer.standard?.sha256);
+    const transfer = await sendExampleTransfer(node.client("sender"), node.account("sender"));
     filePath = join(work, "standard.csv");
-    writeFileSync(filePath, bytes);
+    await writeStandardFile(transfer, filePath);
 
     context = suite.problems.watchContext(await suite.browser().newPersonContext("receiver"));
     page = await context.newPage();
     await firstLogin(page, node.account("receiver"), { deviceLabel: "検証用のパソコン" });
     await page.goto("/verify");
     await expectHeading(page, "検証");
-    await page.getByLabel("検証するファイル", { exact: true }).setInputFiles(filePath);
-    await page.getByRole("button", { name: "ファイルを検証" }).click();
+    await verifyFile(page, filePath);
     const signature = page.locator("#seal-signature");
     const stamp = page.locator("#seal-stamp");
     await page.locator('#seal-signature[data-status="verified"]').waitFor();
@@ -76,36 +64,8 @@ describe("the verify page checks the signature and the time stamp in the browser
   });
 
   it("with another CA pinned, the same file's signature and time stamp fail and the page warns", async () => {
-    const other = await createCertificateAuthority({
-      commonName: "someone else's CA",
-      now: new Date(),
-      validityDays: 30,
-    });
-    const pinned = JSON.stringify({ sealCa: other.certPem, tsaCas: [other.certPem] });
-    await page.evaluate(async (text) => {
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const open = indexedDB.open("kenshin-web");
-        open.onsuccess = () => {
-          resolve(open.result);
-        };
-        open.onerror = () => {
-          reject(open.error ?? new Error("open"));
-        };
-      });
-      await new Promise<void>((resolve, reject) => {
-        const tx = db.transaction("pins", "readwrite");
-        tx.objectStore("pins").put({ text, pinnedAt: new Date().toISOString() }, "signing-trust");
-        tx.oncomplete = () => {
-          resolve();
-        };
-        tx.onerror = () => {
-          reject(tx.error ?? new Error("put"));
-        };
-      });
-      db.close();
-    }, pinned);
-    await page.getByLabel("検証するファイル", { exact: true }).setInputFiles(filePath);
-    await page.getByRole("button", { name: "ファイルを検証" }).click();
+    await pinOtherSigningCa(page);
+    await verifyFile(page, filePath);
     await page.locator('#seal-signature[data-status="failed"]').waitFor();
     await page.locator('#seal-stamp[data-status="failed"]').waitFor();
     const panel = (await page.locator("#seal-check").textContent()) ?? "";

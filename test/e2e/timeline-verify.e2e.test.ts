@@ -8,14 +8,11 @@
  */
 import type { BrowserContext, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { uploadExport } from "../../src/client/transfer-client.js";
-import { createCertificateAuthority } from "../../src/crypto/pki/ca.js";
 import type { TransferView } from "../../src/service/transfers/view.js";
-import { expectStatus, firstLogin as apiFirstLogin } from "../support/test-node.js";
-import { exampleExport } from "../support/transfer-fixtures.js";
 import { saveScreenshot } from "./support/browser.js";
 import { useE2eSuite } from "./support/e2e-suite.js";
 import { firstLogin } from "./support/ui-steps.js";
+import { pinOtherSigningCa, sendExampleTransfer } from "./support/verify-steps.js";
 
 /** Statuses of every `selector` on the page. */
 async function statuses(page: Page, selector: string): Promise<string[]> {
@@ -30,14 +27,7 @@ describe("the transfer page verifies each entry's signer and time in the browser
 
   it("every entry's time is proven by the checkpoint's time stamp; the seal's signer and time stamp verify", async () => {
     const node = suite.node();
-    const sender = node.client("sender");
-    const account = node.account("sender");
-    await apiFirstLogin(sender, account.loginId, account.password);
-    const receivers = (await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] };
-    const up = await uploadExport(sender, receivers.receivers[0]?.id ?? "", exampleExport());
-    expectStatus(up, 201);
-    transfer = (up.json as { transfer: TransferView }).transfer;
-    expectStatus(await sender.post(`/api/v1/transfers/${transfer.id}/send`), 200);
+    transfer = await sendExampleTransfer(node.client("sender"), node.account("sender"));
 
     context = suite.problems.watchContext(await suite.browser().newPersonContext("receiver"));
     page = await context.newPage();
@@ -83,34 +73,7 @@ describe("the transfer page verifies each entry's signer and time in the browser
   });
 
   it("with another CA pinned, the seal's signer and time stamp and every recorded time fail", async () => {
-    const other = await createCertificateAuthority({
-      commonName: "someone else's CA",
-      now: new Date(),
-      validityDays: 30,
-    });
-    const pinned = JSON.stringify({ sealCa: other.certPem, tsaCas: [other.certPem] });
-    await page.evaluate(async (text) => {
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const open = indexedDB.open("kenshin-web");
-        open.onsuccess = () => {
-          resolve(open.result);
-        };
-        open.onerror = () => {
-          reject(open.error ?? new Error("open"));
-        };
-      });
-      await new Promise<void>((resolve, reject) => {
-        const tx = db.transaction("pins", "readwrite");
-        tx.objectStore("pins").put({ text, pinnedAt: new Date().toISOString() }, "signing-trust");
-        tx.oncomplete = () => {
-          resolve();
-        };
-        tx.onerror = () => {
-          reject(tx.error ?? new Error("put"));
-        };
-      });
-      db.close();
-    }, pinned);
+    await pinOtherSigningCa(page);
     let recorded: string[] = [];
     for (let attempt = 0; attempt < 20; attempt++) {
       await page.goto(`/transfers/${transfer.id}`);

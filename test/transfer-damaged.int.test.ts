@@ -2,7 +2,7 @@
  * Issue 11: a transfer whose payload no copy could repair. The node's repair marks it damaged through
  * its health (`NodeHealth.markDamaged`, what `cluster/integrity/repair.ts` calls) and raises the alarm
  * through its `onUnrepairable` callback (the service's `unrepairableAlarm`). Then both parties see it in
- * the API (detail and list carry `damaged: true`), every download and the seal of a send are refused
+ * the API (detail and list carry `damaged: true`; `repairing: true` while a chunk is fetched from a peer), every download and the seal of a send are refused
  * with the coded TRANSFER_DAMAGED (recorded as a denial) and no byte is served, and the office's
  * monitoring shows one `transfer-damaged` alert naming the transfer and nothing of its results.
  * Another transfer of the same parties is untouched.
@@ -41,10 +41,14 @@ async function detail(client: ApiClient, id: string): Promise<TransferView> {
   return (r.json as { transfer: TransferView }).transfer;
 }
 
-async function listed(client: ApiClient): Promise<Map<string, boolean>> {
+async function listedViews(client: ApiClient): Promise<Map<string, TransferView>> {
   const r = await client.get("/api/v1/transfers");
   expectStatus(r, 200);
-  return new Map((r.json as { transfers: TransferView[] }).transfers.map((x) => [x.id, x.damaged]));
+  return new Map((r.json as { transfers: TransferView[] }).transfers.map((x) => [x.id, x]));
+}
+
+async function listed(client: ApiClient): Promise<Map<string, boolean>> {
+  return new Map([...(await listedViews(client))].map(([id, x]) => [id, x.damaged]));
 }
 
 beforeAll(async () => {
@@ -70,7 +74,7 @@ describe("a transfer damaged on every copy", () => {
     expect(Buffer.from(got.bytes).equals(standard)).toBe(true);
   });
 
-  it("while a chunk of it is repaired from a peer: refused with the retryable 503 TRANSFER_REPAIRING, then served", async () => {
+  it("while a chunk of it is repaired from a peer: refused with the retryable 503 TRANSFER_REPAIRING and shown as repairing to both parties, then served", async () => {
     health.holdTransfer(intact.id);
     try {
       const held = await downloadStandard(t.receiver, intact.id);
@@ -79,10 +83,19 @@ describe("a transfer damaged on every copy", () => {
       // Only that transfer: the other one of the same parties is served meanwhile.
       const other = await downloadStandard(t.receiver, damaged.id);
       if ("refused" in other) throw new Error(`refused: ${other.refused.status}`);
-      expect((await detail(t.receiver, intact.id)).damaged).toBe(false);
+      // Both parties see the hold in the detail and in their lists (the same source as the refusal).
+      for (const client of [t.sender, t.receiver]) {
+        expect(await detail(client, intact.id)).toMatchObject({ damaged: false, repairing: true });
+        expect(await detail(client, damaged.id)).toMatchObject({ damaged: false, repairing: false });
+        const list = await listedViews(client);
+        expect(list.get(intact.id)).toMatchObject({ damaged: false, repairing: true });
+        expect(list.get(damaged.id)).toMatchObject({ repairing: false });
+      }
     } finally {
       health.releaseTransfer(intact.id);
     }
+    expect(await detail(t.receiver, intact.id)).toMatchObject({ repairing: false });
+    expect((await listedViews(t.sender)).get(intact.id)).toMatchObject({ repairing: false });
     const got = await downloadStandard(t.receiver, intact.id);
     if ("refused" in got) throw new Error(`refused: ${got.refused.status}`);
     expect(Buffer.from(got.bytes).equals(standard)).toBe(true);

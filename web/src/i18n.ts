@@ -147,6 +147,11 @@ const BASE_DICT = {
     "このファイルは全ての複製で破損しており、復旧できません。ダウンロードはできません。送信元の健診機関に再送を依頼してください (事務局には通知済みです)。",
     "This file is damaged on every copy and cannot be recovered, so it cannot be downloaded. Ask the sending institution to send it again (the office has been alerted).",
   ],
+  transferRepairing: ["修復中", "Being repaired"],
+  transferRepairingNote: [
+    "修復中 — このファイルに破損が見つかったため、他のノードの複製から修復しています。しばらくしてから再度お試しください。",
+    "Being repaired — damage was found in this file and it is being restored from another node's copy. Please try again shortly.",
+  ],
 
   // transfer detail
   transferTitle: ["転送の詳細", "Transfer details"],

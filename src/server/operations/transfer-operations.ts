@@ -46,7 +46,8 @@ export const TRANSFER_OPERATIONS: readonly Operation[] = [
   {
     method: "get",
     path: "/api/v1/transfers",
-    summary: "転送の一覧 (健診機関: 送信したもの; 受信機関: 届いたもの)",
+    summary:
+      "転送の一覧 (健診機関: 送信したもの; 受信機関: 届いたもの)。各転送の damaged: 全ての複製で破損 (復旧不可); repairing: 破損が見つかり他のノードの複製から修復中 (その間ダウンロードと送信確定は 503 TRANSFER_REPAIRING、後で再試行)",
     auth: "session",
     ok: 200,
     errors: ["AUTH_REQUIRED"],
@@ -54,7 +55,8 @@ export const TRANSFER_OPERATIONS: readonly Operation[] = [
   {
     method: "get",
     path: "/api/v1/transfers/{id}",
-    summary: "転送と変換レポート (件数・指摘コードのみ) と、指摘に出る項目の名称と元の列名",
+    summary:
+      "転送と変換レポート (件数・指摘コードのみ) と、指摘に出る項目の名称と元の列名 (damaged / repairing は一覧と同じ)",
     auth: "session",
     ok: 200,
     errors: ["NOT_FOUND"],
@@ -65,7 +67,7 @@ export const TRANSFER_OPERATIONS: readonly Operation[] = [
     summary: "送信確定",
     auth: "change",
     ok: 200,
-    errors: ["NOT_FOUND", "TRANSFER_STATE", "INTEGRITY_FAILURE"],
+    errors: ["NOT_FOUND", "TRANSFER_STATE", "INTEGRITY_FAILURE", "TRANSFER_DAMAGED", "TRANSFER_REPAIRING"],
   },
   {
     method: "post",
@@ -89,6 +91,8 @@ export const TRANSFER_OPERATIONS: readonly Operation[] = [
       "INTEGRITY_FAILURE",
       "REQUEST_INVALID",
       "UPLOAD_UNUSABLE",
+      "TRANSFER_DAMAGED",
+      "TRANSFER_REPAIRING",
     ],
     query: [
       {
@@ -106,7 +110,14 @@ export const TRANSFER_OPERATIONS: readonly Operation[] = [
     auth: "change",
     ok: 200,
     okContent: "binary",
-    errors: ["NOT_FOUND", "TRANSFER_STATE", "ENVELOPE_CHANNEL_INVALID", "INTEGRITY_FAILURE"],
+    errors: [
+      "NOT_FOUND",
+      "TRANSFER_STATE",
+      "ENVELOPE_CHANNEL_INVALID",
+      "INTEGRITY_FAILURE",
+      "TRANSFER_DAMAGED",
+      "TRANSFER_REPAIRING",
+    ],
   },
   {
     method: "post",

@@ -115,6 +115,8 @@ export function toView(ctx: ServiceContext, row: TransferRow, names = institutio
     deletionSoon:
       deleteAfter !== null && Date.parse(deleteAfter) - now <= ctx.config.retention.warnDays * 86_400_000,
     damaged: ctx.damage?.isDamaged(row.id) === true,
+    // The node's in-memory hold (NodeHealth), the same source the download's refusal reads: no query.
+    repairing: ctx.damage?.isRepairing?.(row.id) === true,
   };
 }
 

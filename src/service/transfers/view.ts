@@ -24,4 +24,9 @@ export interface TransferView {
   readonly deletionSoon: boolean;
   /** True when its payload is bad on every copy (issue 11): it is never served; both parties see it. */
   readonly damaged: boolean;
+  /**
+   * True while one of its payload chunks is being repaired from a peer (issue 11): its downloads and
+   * sends answer the retryable 503 TRANSFER_REPAIRING meanwhile; both parties see it.
+   */
+  readonly repairing: boolean;
 }

@@ -24,8 +24,16 @@ export function statusKey(status: TransferStatus, viewer: Role): MessageKey {
   return (viewer === "receiver" ? RECEIVER_KEYS[status] : undefined) ?? KEYS[status];
 }
 
-/** `damaged`: its payload is bad on every copy (issue 11), said beside the status. */
-export function StatusLabel(props: { status: TransferStatus; viewer: Role; damaged?: boolean }) {
+/**
+ * Said beside the status (issue 11): `damaged`, its payload is bad on every copy; `repairing`, one of
+ * its chunks is being repaired from a peer right now (downloads answer "try again" meanwhile).
+ */
+export function StatusLabel(props: {
+  status: TransferStatus;
+  viewer: Role;
+  damaged?: boolean;
+  repairing?: boolean;
+}) {
   const { t } = useI18n();
   const fresh = props.viewer === "receiver" && props.status === "sent";
   return (
@@ -37,6 +45,12 @@ export function StatusLabel(props: { status: TransferStatus; viewer: Role; damag
         <>
           {" "}
           <strong class="status damaged">{t("transferDamaged")}</strong>
+        </>
+      ) : null}
+      {props.repairing === true && props.damaged !== true ? (
+        <>
+          {" "}
+          <strong class="status repairing">{t("transferRepairing")}</strong>
         </>
       ) : null}
     </>

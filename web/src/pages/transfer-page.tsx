@@ -163,7 +163,12 @@ export function TransferPage(props: { id: string }) {
               {fact("fieldReceiver", tr.receiver.name)}
               <dt>{t("fieldStatus")}</dt>
               <dd>
-                <StatusLabel status={tr.status} viewer={session.role} damaged={tr.damaged} />
+                <StatusLabel
+                  status={tr.status}
+                  viewer={session.role}
+                  damaged={tr.damaged}
+                  repairing={tr.repairing}
+                />
               </dd>
               {fact("fieldCreated", `${dates.dateTime(tr.createdAt)} (${t("jst")})`)}
               {tr.sentAt ? fact("fieldSent", `${dates.dateTime(tr.sentAt)} (${t("jst")})`) : null}
@@ -201,6 +206,11 @@ export function TransferPage(props: { id: string }) {
             {tr.damaged ? (
               <p class="damaged-note" role="alert" id="transfer-damaged">
                 {t("transferDamagedNote")}
+              </p>
+            ) : null}
+            {tr.repairing && !tr.damaged ? (
+              <p class="repairing-note" role="status" id="transfer-repairing">
+                {t("transferRepairingNote")}
               </p>
             ) : null}
             {isSender && tr.status === "converted" ? (

@@ -155,7 +155,12 @@ export function TransfersPage() {
                         {tr.records ?? "—"}
                       </td>
                       <td data-label={t("colStatus")} class="nowrap">
-                        <StatusLabel status={tr.status} viewer={session.role} damaged={tr.damaged} />
+                        <StatusLabel
+                          status={tr.status}
+                          viewer={session.role}
+                          damaged={tr.damaged}
+                          repairing={tr.repairing}
+                        />
                       </td>
                       <td data-label={t("colDeleteAfter")} class="nowrap">
                         {dates.date(tr.deleteAfter)}

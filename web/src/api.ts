@@ -113,6 +113,11 @@ function pause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 100 * attempt));
 }
 
+function refusedBytes(status: number, bytes: Uint8Array): boolean {
+  if (status !== 503) return false;
+  return outcomeError(503, parseJson(new TextDecoder().decode(bytes))).code === "CLUSTER_QUARANTINED";
+}
+
 export class Api {
   csrfToken: string | undefined;
   device: DeviceCredential | undefined;
@@ -220,18 +225,25 @@ export class Api {
     headers: Readonly<Record<string, string>>,
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>> {
-    const all = { ...(await this.changeHeaders("POST", path, new Uint8Array(), true)), ...headers };
     let response: Response;
-    try {
-      response = await fetch(path, {
-        method: "POST",
-        headers: all,
-        credentials: "same-origin",
-        ...(signal ? { signal } : {}),
-      });
-    } catch {
+    for (let attempt = 1; ; attempt++) {
+      // Signed anew for each attempt (a fresh nonce), like `send`.
+      const all = { ...(await this.changeHeaders("POST", path, new Uint8Array(), true)), ...headers };
+      try {
+        response = await fetch(path, {
+          method: "POST",
+          headers: all,
+          credentials: "same-origin",
+          ...(signal ? { signal } : {}),
+        });
+      } catch {
+        if (signal?.aborted === true) return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
+        return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
+      }
+      if (attempt >= ATTEMPTS || !(await refusedUnprocessed(response))) break;
+      await response.body?.cancel();
+      await pause(attempt);
       if (signal?.aborted === true) return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
-      return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     }
     if (!response.ok || response.body === null) {
       const text = await response.text();
@@ -240,43 +252,24 @@ export class Api {
     return response.body;
   }
 
-  /** A signed binary request through XMLHttpRequest, for upload and download progress. */
+  /**
+   * A signed binary request through XMLHttpRequest, for upload and download progress. Sent again (a new
+   * request, signed anew, the same body — a Blob is re-read from the browser's blob store, not from the
+   * page's memory) while a node answers the coded 503 of a request it did nothing with, like `send`.
+   */
   async xhr(r: XhrRequest): Promise<{ status: number; bytes: Uint8Array }> {
     const body = r.body ?? new Uint8Array();
     const signed = body instanceof Uint8Array ? body : { sha256Hex: r.bodySha256Hex ?? missingDigest() };
-    const headers = { ...(await this.changeHeaders(r.method, r.path, signed, true)), ...r.headers };
-    const result = await new Promise<{ status: number; bytes: Uint8Array } | "aborted" | undefined>(
-      (resolve) => {
-        const xhr = new XMLHttpRequest();
-        xhr.open(r.method, r.path);
-        xhr.responseType = "arraybuffer";
-        for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-        const progress = (f: ((p: TransferProgress) => void) | undefined) => (e: ProgressEvent) => {
-          f?.({ loaded: e.loaded, total: e.lengthComputable ? e.total : undefined });
-        };
-        xhr.upload.addEventListener("progress", progress(r.onUploadProgress));
-        xhr.addEventListener("progress", progress(r.onDownloadProgress));
-        xhr.addEventListener("load", () => {
-          resolve({ status: xhr.status, bytes: new Uint8Array(xhr.response as ArrayBuffer) });
-        });
-        xhr.addEventListener("error", () => {
-          resolve(undefined);
-        });
-        xhr.addEventListener("abort", () => {
-          resolve("aborted");
-        });
-        r.signal?.addEventListener("abort", () => {
-          xhr.abort();
-        });
-        if (r.signal?.aborted === true) {
-          resolve("aborted");
-          return;
-        }
-        xhr.send(
-          r.body === undefined ? null : r.body instanceof Blob ? r.body : new Blob([new Uint8Array(r.body)]),
-        );
-      },
-    );
+    let result: Awaited<ReturnType<typeof sendXhr>>;
+    for (let attempt = 1; ; attempt++) {
+      const headers = { ...(await this.changeHeaders(r.method, r.path, signed, true)), ...r.headers };
+      result = await sendXhr(r, headers);
+      if (typeof result !== "object" || attempt >= ATTEMPTS || !refusedBytes(result.status, result.bytes)) {
+        break;
+      }
+      await pause(attempt);
+      if (r.signal?.aborted === true) return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
+    }
     if (result === "aborted") return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
     if (result === undefined) return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     if (result.status < 200 || result.status >= 300) {
@@ -285,6 +278,48 @@ export class Api {
     }
     return result;
   }
+}
+
+/** One XMLHttpRequest: its answer, "aborted", or undefined when the connection failed. */
+function sendXhr(
+  r: XhrRequest,
+  headers: Readonly<Record<string, string>>,
+): Promise<{ status: number; bytes: Uint8Array } | "aborted" | undefined> {
+  return new Promise((resolve) => {
+    if (r.signal?.aborted === true) {
+      resolve("aborted");
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    const abort = (): void => {
+      xhr.abort();
+    };
+    const settle = (result: { status: number; bytes: Uint8Array } | "aborted" | undefined): void => {
+      r.signal?.removeEventListener("abort", abort);
+      resolve(result);
+    };
+    xhr.open(r.method, r.path);
+    xhr.responseType = "arraybuffer";
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    const progress = (f: ((p: TransferProgress) => void) | undefined) => (e: ProgressEvent) => {
+      f?.({ loaded: e.loaded, total: e.lengthComputable ? e.total : undefined });
+    };
+    xhr.upload.addEventListener("progress", progress(r.onUploadProgress));
+    xhr.addEventListener("progress", progress(r.onDownloadProgress));
+    xhr.addEventListener("load", () => {
+      settle({ status: xhr.status, bytes: new Uint8Array(xhr.response as ArrayBuffer) });
+    });
+    xhr.addEventListener("error", () => {
+      settle(undefined);
+    });
+    xhr.addEventListener("abort", () => {
+      settle("aborted");
+    });
+    r.signal?.addEventListener("abort", abort);
+    xhr.send(
+      r.body === undefined ? null : r.body instanceof Blob ? r.body : new Blob([new Uint8Array(r.body)]),
+    );
+  });
 }
 
 function missingDigest(): never {

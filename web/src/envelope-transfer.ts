@@ -48,6 +48,23 @@ async function agreeKey(
   return { key, channelId: answer.channelId };
 }
 
+/**
+ * Runs a key agreement and the request that uses it, once more when the server did not know the
+ * channel (409 ENVELOPE_CHANNEL_INVALID: the body was not opened), as src/client/transfer-client.ts
+ * does. In a cluster the agreement and the body can reach different nodes — the one that agreed left
+ * the load balancer in between (quarantine, restart), and a channel lives only in the memory of the
+ * node that agreed it; `Api` has already sent the body again on the coded 503 of such a node.
+ */
+async function withFreshChannel<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const e = error instanceof ApiFailure ? error.error : undefined;
+    if (e?.status !== 409 || e.code !== "ENVELOPE_CHANNEL_INVALID") throw error;
+  }
+  return run();
+}
+
 export type UploadPhase = "encrypting" | "uploading" | "converting";
 
 /** The plaintext read per step while sealing (the File stream's own pieces are re-cut to this). */
@@ -73,6 +90,21 @@ export async function uploadExport(
     signal?: AbortSignal;
   },
 ): Promise<{ transfer: TransferView; report: ConvertReport | null }> {
+  const r = await withFreshChannel(() => sealAndSend(api, o));
+  return JSON.parse(new TextDecoder().decode(r.bytes)) as {
+    transfer: TransferView;
+    report: ConvertReport | null;
+  };
+}
+
+/**
+ * One key agreement, the file sealed under it (read again from the File: never whole in memory) and
+ * the sealed body sent.
+ */
+async function sealAndSend(
+  api: Api,
+  o: Parameters<typeof uploadExport>[1],
+): Promise<{ status: number; bytes: Uint8Array }> {
   o.onPhase("encrypting");
   const agreed = await agreeKey(api, "upload");
   const sealer = new EnvelopeSealer(agreed.key);
@@ -102,7 +134,7 @@ export async function uploadExport(
   add(await sealer.finish());
   const body = sealedBody.finish();
   o.onPhase("uploading");
-  const r = await api.xhr({
+  return api.xhr({
     method: "POST",
     path: `/api/v1/transfers?receiver=${encodeURIComponent(o.receiverId)}`,
     body,
@@ -111,13 +143,10 @@ export async function uploadExport(
     ...(o.signal ? { signal: o.signal } : {}),
     onUploadProgress: (p) => {
       o.onProgress(p);
-      if (p.total !== undefined && p.loaded >= p.total) o.onPhase("converting");
+      // A body sent again (Api.xhr's retry) starts over from "uploading".
+      o.onPhase(p.total !== undefined && p.loaded >= p.total ? "converting" : "uploading");
     },
   });
-  return JSON.parse(new TextDecoder().decode(r.bytes)) as {
-    transfer: TransferView;
-    report: ConvertReport | null;
-  };
 }
 
 /**
@@ -132,12 +161,15 @@ export async function downloadStandard(
   onProgress: (p: TransferProgress) => void,
   o: { total?: number | undefined; signal?: AbortSignal; codeHeader?: boolean } = {},
 ): Promise<Blob> {
-  const agreed = await agreeKey(api, "download");
-  const body = await api.stream(
-    `/api/v1/transfers/${encodeURIComponent(transferId)}/download${o.codeHeader === true ? "?codeHeader=1" : ""}`,
-    { [ENVELOPE_HEADER]: agreed.channelId },
-    o.signal,
-  );
+  const { agreed, body } = await withFreshChannel(async () => {
+    const agreed = await agreeKey(api, "download");
+    const body = await api.stream(
+      `/api/v1/transfers/${encodeURIComponent(transferId)}/download${o.codeHeader === true ? "?codeHeader=1" : ""}`,
+      { [ENVELOPE_HEADER]: agreed.channelId },
+      o.signal,
+    );
+    return { agreed, body };
+  });
   const opener = new EnvelopeOpener(agreed.key, { maxPlaintextBytes: MAX_DOWNLOAD_BYTES });
   const standard = new BlobSpill("text/csv");
   const reader = body.getReader();

@@ -28,6 +28,11 @@ export interface RunningServer {
   readonly port: number;
   readonly ctx: ServiceContext;
   readonly app: App;
+  /**
+   * The envelope keys agreed with this node's users, in memory only (a test forgets one to be the node
+   * a retried body reaches without having agreed it, as in a cluster: 409 ENVELOPE_CHANNEL_INVALID).
+   */
+  readonly channels: EnvelopeChannels;
   close(): Promise<void>;
 }
 
@@ -70,6 +75,7 @@ export async function startServer(
   };
   // A cluster node's own integrity state (service/cluster/cluster-node.ts), unless the caller gives one.
   const nodeHealth = options.nodeHealth ?? ctx.cluster?.nodeHealth;
+  const channels = new EnvelopeChannels(() => ctx.now().getTime(), ctx.random);
   try {
     // A ledger.db swapped for an older copy, or cut back, is refused before anything is served from it.
     await checkLedgerAtStart(ctx);
@@ -80,7 +86,7 @@ export async function startServer(
     app = buildApp({
       ctx,
       reference: await loadConversionReference(),
-      channels: new EnvelopeChannels(() => ctx.now().getTime(), ctx.random),
+      channels,
       logger: options.logger ?? false,
       ...(options.crlPollMs !== undefined ? { crlPollMs: options.crlPollMs } : {}),
       ...(nodeHealth !== undefined ? { nodeHealth } : {}),
@@ -147,6 +153,7 @@ export async function startServer(
     port,
     ctx,
     app: running,
+    channels,
     close: async () => {
       clearInterval(crlTimer);
       clearInterval(retentionTimer);

@@ -25,6 +25,7 @@ import type { TransferDamageView } from "../../src/service/transfers/damage.js";
 import type { OperationRecord } from "../../src/ledger/entry/operation-record.js";
 import { fsck, type FsckResult } from "../../src/ledger/fsck.js";
 import { parseVerifierKey } from "../../src/ledger/verify/verifier-key.js";
+import type { NodeHealthView } from "../../src/server/quarantine-gate.js";
 import { startServer, type RunningServer } from "../../src/server/serve.js";
 import type { ServiceContext } from "../../src/service/context.js";
 import { createDemo, type DemoAccount, type DemoDescription } from "../../src/service/demo.js";
@@ -79,6 +80,8 @@ export async function startTestNode(
     cluster?: ClusterHooks;
     /** Transfers marked damaged (a NodeHealth, as a cluster node's repair marks them). */
     damage?: TransferDamageView;
+    /** Whether the node serves its users (the quarantine gate, server/quarantine-gate.ts). */
+    nodeHealth?: NodeHealthView;
   } = {},
 ): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), "kenshin-server-test-"));
@@ -107,6 +110,7 @@ export async function startTestNode(
       crlPollMs: options.crlPollMs ?? 50,
       ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
       ...(options.damage === undefined ? {} : { damage: options.damage }),
+      ...(options.nodeHealth === undefined ? {} : { nodeHealth: options.nodeHealth }),
     });
     const running = server;
     const baseUrl = `https://${HOST}:${running.port}/`;

@@ -89,8 +89,9 @@ describe("progress transfers sent again on the coded 503 and a forgotten envelop
     return attempts;
   }
 
-  function expectRefusedTwiceThenServed(attempts: readonly Attempt[], ok: number): void {
-    expect(attempts.map((a) => a.status)).toEqual([503, 409, ok]);
+  async function expectRefusedTwiceThenServed(attempts: readonly Attempt[], ok: number): Promise<void> {
+    // The answers as the page saw them (its response events, bounded).
+    await expect.poll(() => attempts.map((a) => a.status), { timeout: 10_000 }).toEqual([503, 409, ok]);
     // Signed anew each time; the 503 retry keeps its key, the 409 one agreed a new key.
     expect(new Set(attempts.map((a) => a.signature)).size).toBe(3);
     const [first, second, third] = attempts.map((a) => a.channel);
@@ -122,7 +123,7 @@ describe("progress transfers sent again on the coded 503 and a forgotten envelop
     expect(await pathAfter(sender, "/send")).toMatch(/^\/transfers\/tr_[a-z2-7]{16}$/);
     transferId = transferIdOf(sender);
     await expectHeading(sender, "転送の詳細");
-    expectRefusedTwiceThenServed(attempts, 201);
+    await expectRefusedTwiceThenServed(attempts, 201);
     // Nothing was done by the refused attempts: exactly one upload on the ledger.
     const uploads = ledgerRecords(node.ctx).filter((r) => r.type === "upload");
     expect(uploads.length - uploadsBefore).toBe(1);
@@ -182,7 +183,7 @@ describe("progress transfers sent again on the coded 503 and a forgotten envelop
     );
     const [download] = await Promise.all([receiver.waitForEvent("download"), button.click()]);
     const bytes = await downloadBytes(download);
-    expectRefusedTwiceThenServed(attempts, 200);
+    await expectRefusedTwiceThenServed(attempts, 200);
     const view = ((await apiGet(receiver, `/api/v1/transfers/${transferId}`)).json as Detail).transfer;
     expect({ sha256: sha256Hex(bytes), bytes: bytes.length }).toEqual(view.standard);
     expect(bytes).toEqual((await convertLocally(exampleExport())).bytes);

@@ -92,10 +92,12 @@ describe("kenshin convert", () => {
         "--threads",
         threads,
       );
-      expect(r.code).toBe(1);
+      expect(r.code, r.stderr).toBe(1);
       // The halves really ran on two threads (every row of the second half repeats a key of the first:
-      // the join rejects them all, as one thread does).
-      expect(r.stderr.includes("2 スレッドで変換しました")).toBe(threads === "2");
+      // the join rejects them all, as one thread does). When not, stderr says why (CI once saw one
+      // thread here): it is in the failure message.
+      expect(r.stderr.includes("2 スレッドで変換しました"), r.stderr).toBe(threads === "2");
+      expect(r.stderr, r.stderr).not.toContain("CONVERT_PARALLEL_FALLBACK");
       outputs.push(
         Buffer.concat(
           await Promise.all(
@@ -105,6 +107,47 @@ describe("kenshin convert", () => {
       );
     }
     expect(outputs[0]?.length).toBeGreaterThan(4_000_000);
+    expect(outputs[1]?.equals(outputs[0] ?? Buffer.alloc(0))).toBe(true);
+  });
+
+  it("--threads 2 when the cut falls inside a quoted field: one thread does it, and stderr says why", async () => {
+    // A row whose last field spans ~300 kB of lines sits where the file is cut in two: the first half
+    // would end inside it, which the worker refuses (CONVERT_SPLIT_MID_ROW).
+    const example = await readFile("examples/wide-cp932/export.csv");
+    const headerEnd = example.indexOf("\r\n", example.indexOf("\r\n") + 2) + 2;
+    const rows = example.subarray(headerEnd);
+    const firstRow = rows.subarray(0, rows.indexOf("\r\n"));
+    const spanning = Buffer.concat([firstRow, Buffer.from(`"${"x\r\n".repeat(100_000)}"\r\n`)]);
+    const copies = Math.ceil(4_600_000 / rows.length);
+    const input = Buffer.concat([
+      example.subarray(0, headerEnd),
+      ...Array.from({ length: copies }, (_, i) =>
+        i === Math.floor(copies / 2) ? Buffer.concat([spanning, rows]) : rows,
+      ),
+    ]);
+    await writeFile(join(dir, "cut.csv"), input);
+    const outputs: Buffer[] = [];
+    for (const threads of ["1", "2"]) {
+      const out = join(dir, `cut-${threads}.csv`);
+      const r = kenshin(
+        "convert",
+        join(dir, "cut.csv"),
+        "--map",
+        "examples/wide-cp932/mapping.yaml",
+        "--out",
+        out,
+        "--threads",
+        threads,
+      );
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr, r.stderr).not.toContain("2 スレッドで変換しました");
+      if (threads === "2")
+        expect(r.stderr).toMatch(
+          /^kenshin: CONVERT_PARALLEL_FALLBACK: 2 スレッドでの変換に失敗したため 1 スレッドで変換しました \(CONVERT_SPLIT_MID_ROW: 前半: 分割点が行の途中です\)$/m,
+        );
+      else expect(r.stderr).not.toContain("CONVERT_PARALLEL_FALLBACK");
+      outputs.push(await readFile(out));
+    }
     expect(outputs[1]?.equals(outputs[0] ?? Buffer.alloc(0))).toBe(true);
   });
 

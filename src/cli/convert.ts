@@ -56,7 +56,7 @@ export function registerConvertCommands(program: Command): void {
         thesaurusPath: flags.thesaurus,
       });
       const bar = createProgressBar();
-      const { report, threads } = await convertFile({
+      const { report, threads, parallelFallback } = await convertFile({
         inputPath: input,
         prepared,
         outPath: flags.out,
@@ -73,6 +73,12 @@ export function registerConvertCommands(program: Command): void {
         },
       });
       bar.done();
+      // Asked for two threads and one did the work because something failed: say why (even --quiet).
+      if (parallelFallback)
+        process.stderr.write(
+          `kenshin: CONVERT_PARALLEL_FALLBACK: 2 スレッドでの変換に失敗したため 1 スレッドで変換しました ` +
+            `(${parallelFallback.code}: ${parallelFallback.message})\n`,
+        );
       if (flags.quiet !== true) {
         process.stderr.write(describeReport(report, flags.out));
         if (threads === 2) process.stderr.write("(2 スレッドで変換しました)\n");

@@ -11,7 +11,7 @@ import { sha256Hex } from "../format/hash.js";
 import type { OutputEncoding } from "../format/output-encoding.js";
 import { convert, type ConvertProgress, type ConvertSummary, type OutputSink } from "./engine.js";
 import { ConvertError } from "./errors.js";
-import { convertInParallel } from "./parallel-convert.js";
+import { convertInParallel, type ParallelFallback, type ParallelOutcome } from "./parallel-convert.js";
 import { loadMapping } from "./mapping.js";
 import { checkMapping, type CheckedMapping } from "./mapping-check.js";
 import { buildReport, hashesToCsv, issuesToCsv, reportMetaOf, type ConvertReport } from "./report.js";
@@ -72,6 +72,8 @@ export interface ConvertFileResult {
   readonly report: ConvertReport;
   /** Threads that converted (2 only when the parallel conversion applied and worked out). */
   readonly threads: 1 | 2;
+  /** Two threads were asked for, tried and failed (one thread then did the work): why. */
+  readonly parallelFallback?: ParallelFallback | undefined;
 }
 
 export async function convertFile(options: ConvertFileOptions): Promise<ConvertFileResult> {
@@ -102,8 +104,9 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
   };
   let summary: ConvertSummary;
   let threads: 1 | 2 = 1;
+  let fallback: ParallelFallback | undefined;
   try {
-    const parallel =
+    const parallel: ParallelOutcome | undefined =
       options.threads === 2 &&
       options.referencePath !== true &&
       options.codeHeader !== true &&
@@ -118,11 +121,12 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
             sink,
           )
         : undefined;
-    if (parallel) {
+    fallback = parallel?.fallback;
+    if (parallel?.summary) {
       input.destroy();
-      summary = parallel;
+      summary = parallel.summary;
       threads = 2;
-      const c = parallel.counts;
+      const c = summary.counts;
       options.onProgress?.({ bytesRead: totalBytes, rowsIn: c.rowsIn, recordsOut: c.recordsOut }, totalBytes);
     } else {
       summary = await convert(input, sink, {
@@ -150,7 +154,7 @@ export async function convertFile(options: ConvertFileOptions): Promise<ConvertF
   if (options.reportCsvPath !== undefined)
     await writeOutput(options.reportCsvPath, issuesToCsv(summary.issues));
   if (options.hashesPath !== undefined) await writeOutput(options.hashesPath, hashesToCsv(summary));
-  return { summary, report, threads };
+  return { summary, report, threads, ...(fallback ? { parallelFallback: fallback } : {}) };
 }
 
 function openOutput(path: string) {

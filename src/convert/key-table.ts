@@ -146,7 +146,8 @@ export class KeyTable {
       const { length } = this.keyOf(e);
       bytes += prefixBytes(length) + length;
     }
-    const arena = Buffer.allocUnsafe(bytes);
+    // Its own memory, never a slice of Node's shared pool (small sizes): the parallel worker transfers it.
+    const arena = Buffer.allocUnsafeSlow(bytes);
     const entries = new Uint32Array(2 * this.n);
     let used = 0;
     for (let e = 0; e < this.n; e++) {

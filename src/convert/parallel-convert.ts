@@ -8,7 +8,9 @@
  * would have reached, and the first half must end between two rows (not inside a quoted field that
  * spans lines); when it does not, or anything else is unusual (a small file, a long layout, an encoding
  * the fast path cannot read, any error), the caller converts sequentially, which also gives any fatal
- * error exactly as before. Rows of a wide export are independent of each other except for duplicate
+ * error exactly as before. What does not apply (the file's shape) is silent; what was tried and failed
+ * (a worker's error, the cut inside a row) comes back as `fallback` with its code, and the caller tells
+ * the user who asked for two threads why one did the work. Rows of a wide export are independent of each other except for duplicate
  * record keys: each half finds its own, and the join (key-join.ts) rejects the second half's records
  * whose key the first half wrote, as one run would. (`duplicates: merge` holds every record to the end
  * of the file: such a mapping is converted sequentially.) A test (test/cli.int.test.ts) compares both
@@ -49,25 +51,46 @@ export interface ParallelInput {
   readonly encoding: OutputEncoding;
 }
 
+/** Why two threads were asked for and one did the work: a code and a message for people. */
+export interface ParallelFallback {
+  /** The worker's own error code (e.g. CONVERT_SPLIT_MID_ROW), or CONVERT_PARALLEL_FAILED. */
+  readonly code: string;
+  readonly message: string;
+}
+
 /**
- * Converts on two threads; undefined when that does not apply or did not work out (then convert
- * sequentially). Output goes to `sink` only when the whole run succeeded.
+ * What the parallel attempt gave: the summary (output written to the sink), or nothing — `fallback`
+ * undefined when two threads do not apply to this file (small, long layout, …), else why they failed.
+ * Either way without a summary the caller converts sequentially; nothing has been written to the sink.
  */
-export async function convertInParallel(
-  o: ParallelInput,
-  sink: OutputSink,
-): Promise<ConvertSummary | undefined> {
+export type ParallelOutcome =
+  | { readonly summary: ConvertSummary; readonly fallback?: undefined }
+  | { readonly summary?: undefined; readonly fallback: ParallelFallback | undefined };
+
+const NOT_APPLICABLE: ParallelOutcome = { fallback: undefined };
+
+/** Converts on two threads. Output goes to `sink` only when the whole run succeeded. */
+export async function convertInParallel(o: ParallelInput, sink: OutputSink): Promise<ParallelOutcome> {
   const src = o.checked.mapping.source;
-  if (o.checked.long || !fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote)) return;
+  if (o.checked.long || !fastPathApplies(src.delimiter, src.quote === "none" ? null : src.quote))
+    return NOT_APPLICABLE;
   // Merged duplicates (duplicate-keys.ts) are written at the end of the file: not split.
-  if (o.checked.mapping.duplicates === "merge" && planRecordRules(o.checked).keyIndices.length > 0) return;
-  if (!existsSync(fileURLToPath(WORKER_URL))) return; // running from sources (tests): no worker script
+  if (o.checked.mapping.duplicates === "merge" && planRecordRules(o.checked).keyIndices.length > 0)
+    return NOT_APPLICABLE;
   const size = (await stat(o.inputPath)).size;
-  if (size < MIN_PARALLEL_BYTES) return;
+  if (size < MIN_PARALLEL_BYTES) return NOT_APPLICABLE;
+  // Running from sources (tests) there is no worker script; in an installed CLI it is a broken install.
+  if (!existsSync(fileURLToPath(WORKER_URL)))
+    return failed(
+      "CONVERT_PARALLEL_FAILED",
+      `並行変換のスクリプトがありません: ${fileURLToPath(WORKER_URL)}`,
+    );
+  // Undefined: a header the engine cannot read (a fatal error the sequential run gives exactly as
+  // before) or an encoding whose bytes are not lines (UTF-16).
   const header = await probeHeader(o);
-  if (header === undefined) return;
+  if (header === undefined) return NOT_APPLICABLE;
   const split = await lineStartNear(o.inputPath, Math.floor(size / 2));
-  if (split === undefined || split <= header.dataStart) return;
+  if (split === undefined || split <= header.dataStart) return NOT_APPLICABLE;
   const firstLine = (await lineBreaksBefore(o.inputPath, split)) + 1;
 
   const dir = await mkdtemp(join(tmpdir(), "kenshin-convert-"));
@@ -90,7 +113,8 @@ export async function convertInParallel(
       runWorker(job(split, size, join(dir, "2.csv"), { headerNames: header.names, firstLine })),
       hashFile(o.inputPath),
     ]);
-    if (!first.ok || !second.ok) return;
+    if (!first.ok) return failed(first.code ?? "CONVERT_PARALLEL_FAILED", `前半: ${first.message}`);
+    if (!second.ok) return failed(second.code ?? "CONVERT_PARALLEL_FAILED", `後半: ${second.message}`);
     const a = first.summary.keyJoin;
     const b = second.summary.keyJoin;
     const keys = a && b ? joinKeys(a, b, second.summary.issues) : undefined;
@@ -125,13 +149,19 @@ export async function convertInParallel(
         at += bytes.length;
       }
     }
-    return merge(first.summary, keys ? joined(second.summary, keys) : second.summary, {
-      input: { bytes: size, sha256: input, encoding: first.summary.input.encoding },
-      output: { bytes: outputBytes, sha256: outputHash.digest("hex"), encoding: o.encoding },
-    });
+    return {
+      summary: merge(first.summary, keys ? joined(second.summary, keys) : second.summary, {
+        input: { bytes: size, sha256: input, encoding: first.summary.input.encoding },
+        output: { bytes: outputBytes, sha256: outputHash.digest("hex"), encoding: o.encoding },
+      }),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function failed(code: string, message: string): ParallelOutcome {
+  return { fallback: { code, message } };
 }
 
 /** The header names and encoding, read by the engine itself from the start of the file. */
@@ -199,12 +229,19 @@ async function hashFile(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/** Runs one half; every way a worker can end comes back as a result (never a rejection). */
 function runWorker(job: WorkerJob): Promise<WorkerResult> {
   return new Promise((resolve) => {
-    const worker = new Worker(WORKER_URL, {
-      workerData: job,
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_URL, {
+        workerData: job,
+        resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      });
+    } catch (error) {
+      resolve(workerFailure("スレッドを起動できません", error));
+      return;
+    }
     let settled = false;
     const settle = (r: WorkerResult): void => {
       if (settled) return;
@@ -215,13 +252,27 @@ function runWorker(job: WorkerJob): Promise<WorkerResult> {
     worker.on("message", (r: WorkerResult) => {
       settle(r);
     });
-    worker.on("error", (e) => {
-      settle({ ok: false, code: undefined, message: e.message });
+    worker.on("messageerror", (e) => {
+      settle(workerFailure("スレッドの結果を受け取れません", e));
     });
-    worker.on("exit", () => {
-      settle({ ok: false, code: undefined, message: "worker exited" });
+    worker.on("error", (e) => {
+      settle(workerFailure("スレッドが異常終了しました", e));
+    });
+    worker.on("exit", (exitCode) => {
+      settle({
+        ok: false,
+        code: undefined,
+        message: `スレッドが結果を返さずに終了しました (終了コード ${exitCode})`,
+      });
     });
   });
+}
+
+function workerFailure(what: string, error: unknown): WorkerResult {
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e.code === "string" ? ` ${e.code}` : "";
+  const message = typeof e.message === "string" ? e.message : String(error);
+  return { ok: false, code: undefined, message: `${what} (${message}${code})` };
 }
 
 /** The second half as joined to the first (key-join.ts): the duplicates across the cut rejected. */

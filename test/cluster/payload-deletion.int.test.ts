@@ -20,8 +20,7 @@ import {
   startPayloadRelease,
 } from "../../src/cluster/payload-chunk-release.js";
 import { createPayloadReplication, type PayloadReplication } from "../../src/cluster/payload-replication.js";
-import { createPeerClient, type PeerClient, type PeerEndpoint } from "../../src/cluster/peer/peer-client.js";
-import { startPeerServer, type RunningPeerServer } from "../../src/cluster/peer/peer-server.js";
+import type { PeerClient, PeerEndpoint } from "../../src/cluster/peer/peer-client.js";
 import {
   prepareWantedPayloads,
   replicatedPayloadCommitter,
@@ -29,13 +28,6 @@ import {
   wantedPayloadCount as wanted,
 } from "../../src/cluster/replicated-payloads.js";
 import { loadKek, type Kek } from "../../src/crypto/data-keys.js";
-import {
-  createCertificateAuthority,
-  createCrl,
-  issueNodeCertificate,
-  type CaMaterial,
-  type IssuedCertificate,
-} from "../../src/crypto/pki/index.js";
 import type { AppendResult, StateCommand } from "../../src/ledger/write-port.js";
 import { institutionCreate, institutionLink } from "../../src/service/state-commands/account-commands.js";
 import { mappingAdd } from "../../src/service/state-commands/device-commands.js";
@@ -45,56 +37,28 @@ import {
   transferDiscard,
   transferExpire,
 } from "../../src/service/state-commands/transfer-commands.js";
-import { openChunkStore, type ChunkStore } from "../../src/store/chunk-store.js";
 import { storedPayloadBlobs } from "../../src/store/payload-chunk-rows.js";
 import { writePayload } from "../../src/store/payload-store.js";
 import { openServiceDb, type ServiceDb } from "../../src/store/service-db.js";
+import { startPeerMesh, type PeerMesh } from "./peer-mesh.js";
 
 const NODES = ["node1", "node2", "backup"] as const;
 type NodeName = (typeof NODES)[number];
 const at = "2026-12-01T03:00:00.000Z";
 
 let dir: string;
-let ca: CaMaterial;
-let crlPem: string;
 let kek: Kek;
 let staging: ServiceDb;
 let replication: PayloadReplication;
-const certs = {} as Record<NodeName, IssuedCertificate>;
-const stores = {} as Record<NodeName, ChunkStore>;
+let mesh: PeerMesh<NodeName>;
+let stores: PeerMesh<NodeName>["stores"];
 const dbs = {} as Record<NodeName, ServiceDb>;
-const servers = new Map<NodeName, RunningPeerServer>();
-const ports = new Map<NodeName, number>();
-const clients: PeerClient[] = [];
 const random = (n: number) => new Uint8Array(randomBytes(n));
 
-async function startNode(name: NodeName): Promise<void> {
-  const port = ports.get(name);
-  const server = await startPeerServer({
-    tls: { caCertPem: ca.certPem, certPem: certs[name].certPem, keyPem: certs[name].keyPem, crlPem },
-    peers: NODES.filter((n) => n !== name),
-    chunks: stores[name],
-    ...(port === undefined ? {} : { port }),
-  });
-  servers.set(name, server);
-  ports.set(name, server.port);
-}
+const clientOf = (name: NodeName): PeerClient =>
+  mesh.client(name, { rounds: 1, pauseMs: 50, timeoutMs: 3000 });
 
-function clientOf(name: NodeName): PeerClient {
-  const client = createPeerClient({
-    tls: { caCertPem: ca.certPem, certPem: certs[name].certPem, keyPem: certs[name].keyPem },
-    rounds: 1,
-    pauseMs: 50,
-    timeoutMs: 3000,
-  });
-  clients.push(client);
-  return client;
-}
-
-const endpoint = (name: NodeName): PeerEndpoint => ({
-  name,
-  url: `https://127.0.0.1:${ports.get(name) ?? 0}`,
-});
+const endpoint = (name: NodeName): PeerEndpoint => mesh.endpoint(name);
 
 /** Applies one command on a node as its replica does: inside a transaction, with the cluster's deps. */
 function applyOn(name: NodeName, command: StateCommand): void {
@@ -169,9 +133,8 @@ const rowsOf = (name: NodeName, id: string): number =>
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kenshin-payload-deletion-"));
-  const now = new Date();
-  ca = await createCertificateAuthority({ commonName: "kenshin deletion test CA", now, validityDays: 2 });
-  crlPem = await createCrl(ca, { revoked: [], now, nextUpdateDays: 1 });
+  mesh = await startPeerMesh({ dir, names: NODES, caName: "kenshin deletion test CA", validityDays: 2 });
+  stores = mesh.stores;
   const kekFile = join(dir, "kek.key");
   writeFileSync(kekFile, `${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
   kek = await loadKek(kekFile);
@@ -182,17 +145,9 @@ beforeAll(async () => {
     )
     .run(at, at);
   for (const name of NODES) {
-    certs[name] = await issueNodeCertificate(ca, {
-      nodeName: name,
-      hostNames: ["127.0.0.1"],
-      now,
-      validityDays: 2,
-    });
-    stores[name] = openChunkStore(join(dir, `${name}-chunks.db`));
     dbs[name] = openServiceDb(join(dir, `${name}-service.db`), { create: true });
     prepareWantedPayloads(dbs[name]);
     preparePayloadRefs(dbs[name]);
-    await startNode(name);
   }
   for (const command of [
     institutionCreate.of({ id: "inst_s", kind: "sender", name: "健診センター", number: "1311111111", at }),
@@ -221,12 +176,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const c of clients) c.close();
-  await Promise.all([...servers.values()].map((s) => s.close()));
-  for (const name of NODES) {
-    stores[name].close();
-    dbs[name].close();
-  }
+  await mesh.close();
+  for (const name of NODES) dbs[name].close();
   staging.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -271,13 +222,12 @@ describe("a deleted or discarded payload leaves the chunk store of every node", 
   });
 
   it("the offline node that missed the push fetches the payload later, and its chunks go when the transfer is deleted", async () => {
-    await servers.get("backup")?.close();
-    servers.delete("backup");
+    await mesh.stop("backup");
     const id = "tr_missed_0000000001";
     const addresses = await upload(id, 3_000, false);
     expect(wanted(dbs.backup)).toBe(1);
     for (const a of addresses) expect(stores.backup.has(a)).toBe(false);
-    await startNode("backup");
+    await mesh.start("backup");
 
     const fetcher = startPayloadFetcher({
       db: dbs.backup,

@@ -12,70 +12,32 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "reflect-metadata";
 import { decodeManifest } from "../../src/cluster/payload-manifest.js";
 import { createPayloadReplication, type PayloadReplication } from "../../src/cluster/payload-replication.js";
-import { createPeerClient, type PeerClient, type PeerEndpoint } from "../../src/cluster/peer/peer-client.js";
-import { startPeerServer, type RunningPeerServer } from "../../src/cluster/peer/peer-server.js";
+import type { PeerEndpoint } from "../../src/cluster/peer/peer-client.js";
 import { isCodedError } from "../../src/coded-error.js";
 import { loadKek, type Kek } from "../../src/crypto/data-keys.js";
-import {
-  createCertificateAuthority,
-  createCrl,
-  issueNodeCertificate,
-  type CaMaterial,
-  type IssuedCertificate,
-} from "../../src/crypto/pki/index.js";
-import { chunkAddress, openChunkStore, type ChunkStore } from "../../src/store/chunk-store.js";
+import { chunkAddress } from "../../src/store/chunk-store.js";
 import { insertPayloadBlobs, storedPayloadBlobs } from "../../src/store/payload-chunk-rows.js";
 import { PayloadSpool } from "../../src/store/payload-spool.js";
 import { readPayload, writePayload } from "../../src/store/payload-store.js";
 import { openServiceDb, type ServiceDb } from "../../src/store/service-db.js";
+import { startPeerMesh, type PeerMesh } from "./peer-mesh.js";
 
 const NODES = ["node1", "node2", "node3", "backup"] as const;
 type NodeName = (typeof NODES)[number];
 const ONLINE: readonly NodeName[] = ["node1", "node2", "node3"];
 
 let dir: string;
-let ca: CaMaterial;
-let crlPem: string;
 let kek: Kek;
-const certs = {} as Record<NodeName, IssuedCertificate>;
-const stores = {} as Record<NodeName, ChunkStore>;
-const servers = new Map<NodeName, RunningPeerServer>();
-const ports = new Map<NodeName, number>();
+let mesh: PeerMesh<NodeName>;
+let stores: PeerMesh<NodeName>["stores"];
 const dbs = {} as Record<NodeName, ServiceDb>;
-const clients: PeerClient[] = [];
 const random = (n: number) => new Uint8Array(randomBytes(n));
 
-async function startNode(name: NodeName): Promise<void> {
-  const port = ports.get(name);
-  const server = await startPeerServer({
-    tls: { caCertPem: ca.certPem, certPem: certs[name].certPem, keyPem: certs[name].keyPem, crlPem },
-    peers: NODES.filter((n) => n !== name),
-    chunks: stores[name],
-    ...(port === undefined ? {} : { port }),
-  });
-  servers.set(name, server);
-  ports.set(name, server.port);
-}
-
-async function stopNode(name: NodeName): Promise<void> {
-  await servers.get(name)?.close();
-  servers.delete(name);
-}
-
-const endpoint = (name: NodeName): PeerEndpoint => ({
-  name,
-  url: `https://127.0.0.1:${ports.get(name) ?? 0}`,
-});
+const endpoint = (name: NodeName): PeerEndpoint => mesh.endpoint(name);
 
 /** The replication component as node `self` runs it. */
 function replicationOf(self: NodeName): PayloadReplication {
-  const client = createPeerClient({
-    tls: { caCertPem: ca.certPem, certPem: certs[self].certPem, keyPem: certs[self].keyPem },
-    rounds: 2,
-    pauseMs: 50,
-    timeoutMs: 3000,
-  });
-  clients.push(client);
+  const client = mesh.client(self, { rounds: 2, pauseMs: 50, timeoutMs: 3000 });
   return createPayloadReplication({
     self,
     chunks: stores[self],
@@ -144,33 +106,18 @@ async function caught(p: Promise<unknown>): Promise<{ code: string; context: Rec
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kenshin-payload-repl-"));
-  const now = new Date();
-  ca = await createCertificateAuthority({ commonName: "kenshin payload test CA", now, validityDays: 30 });
-  crlPem = await createCrl(ca, { revoked: [], now, nextUpdateDays: 1 });
+  mesh = await startPeerMesh({ dir, names: NODES, caName: "kenshin payload test CA", validityDays: 30 });
+  stores = mesh.stores;
   // The online nodes share one KEK; the backup node has none at all.
   const kekFile = join(dir, "kek.key");
   writeFileSync(kekFile, `${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
   kek = await loadKek(kekFile);
-  for (const name of NODES) {
-    certs[name] = await issueNodeCertificate(ca, {
-      nodeName: name,
-      hostNames: ["127.0.0.1"],
-      now,
-      validityDays: 30,
-    });
-    stores[name] = openChunkStore(join(dir, `${name}-chunks.db`));
-    dbs[name] = openDb(name);
-    await startNode(name);
-  }
+  for (const name of NODES) dbs[name] = openDb(name);
 });
 
 afterAll(async () => {
-  for (const c of clients) c.close();
-  await Promise.all([...servers.values()].map((s) => s.close()));
-  for (const name of NODES) {
-    stores[name].close();
-    dbs[name].close();
-  }
+  await mesh.close();
+  for (const name of NODES) dbs[name].close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -218,7 +165,7 @@ describe("payload replication (quorum of online nodes, offline node pushed to, c
   });
 
   it("with one online node down the upload is still acknowledged by two; the node fetches what it missed by address when it is back", async () => {
-    await stopNode("node3");
+    await mesh.stop("node3");
     const plain = await uploadOnNode1("tr_one_down_0001", 10_000);
     const receipt = await replicationOf("node1").replicate(
       { transfer: "tr_one_down_0001", kind: "standard" },
@@ -228,7 +175,7 @@ describe("payload replication (quorum of online nodes, offline node pushed to, c
     expect(receipt.missed).toEqual([{ peer: "node3", code: "CLUSTER_PEER_UNREACHABLE" }]);
     expect(stores.node3.has(receipt.reference.manifest)).toBe(false);
 
-    await startNode("node3");
+    await mesh.start("node3");
     // Catch-up from the hashes the log records: the reference (manifest address + count) only.
     const node3 = replicationOf("node3");
     const ensured = await node3.ensurePayload(receipt.reference);
@@ -246,8 +193,8 @@ describe("payload replication (quorum of online nodes, offline node pushed to, c
   });
 
   it("with two online nodes down the upload is refused with CLUSTER_NO_QUORUM (the backup does not count)", async () => {
-    await stopNode("node2");
-    await stopNode("node3");
+    await mesh.stop("node2");
+    await mesh.stop("node3");
     try {
       await uploadOnNode1("tr_two_down_0001", 5_000);
       const e = await caught(
@@ -260,8 +207,8 @@ describe("payload replication (quorum of online nodes, offline node pushed to, c
       expect(e.context.required).toBe(2);
       expect(e.context.holders).toBe(1);
     } finally {
-      await startNode("node2");
-      await startNode("node3");
+      await mesh.start("node2");
+      await mesh.start("node3");
     }
   });
 

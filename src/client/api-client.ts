@@ -7,7 +7,8 @@
  *
  * A request is sent again (at most {@link MAX_ATTEMPTS} times in all, each on a new connection, signed
  * anew) only when it is known that nothing was done: a cluster node that stopped serving refused it
- * before any route ran (503 `CLUSTER_QUARANTINED`, server/quarantine-gate.ts), or its connection failed
+ * before any route ran (503 `CLUSTER_QUARANTINED` or `CLUSTER_CATCHING_UP`, server/quarantine-gate.ts), or
+ * its connection failed
  * before the TLS handshake completed (so not a byte of the request left) — or, for GET/HEAD, which change
  * nothing, the connection was reset. Through haproxy the next connection reaches a serving node.
  */
@@ -114,6 +115,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD"]);
 /** Attempts per request when a node refused it unprocessed (see the file comment). */
 export const MAX_ATTEMPTS = 3;
 const RETRY_PAUSE_MS = 100;
+/** The 503 codes of a node that refused a request before any route ran (server/quarantine-gate.ts). */
+const REFUSED_UNPROCESSED: ReadonlySet<string> = new Set(["CLUSTER_QUARANTINED", "CLUSTER_CATCHING_UP"]);
 /** Transport errors of a connection that was cut (not a TLS refusal of our certificate). */
 const CUT = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ECONNABORTED"]);
 
@@ -196,7 +199,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       }
       if (response.status !== 503) return response;
       const answer = "body" in response ? await readAnswer(response) : response;
-      if (last || errorCode(answer) !== "CLUSTER_QUARANTINED") {
+      if (last || !REFUSED_UNPROCESSED.has(errorCode(answer) ?? "")) {
         return "body" in response ? { ...response, body: Readable.from([answer.bytes]) } : answer;
       }
       await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS * attempt));

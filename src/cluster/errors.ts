@@ -33,6 +33,8 @@ export type ClusterErrorCode =
   | "CLUSTER_COSIGN_REFUSED"
   // Integrity watch and repair (integrity/).
   | "CLUSTER_QUARANTINED"
+  // An online node behind the log head it can read: not serving users until it is near it.
+  | "CLUSTER_CATCHING_UP"
   | "CLUSTER_INTEGRITY_MISMATCH"
   | "CLUSTER_REPAIR_UNPROVEN"
   | "CLUSTER_REPAIR_FAILED"

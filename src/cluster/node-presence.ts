@@ -82,6 +82,16 @@ export interface PresencePublisher {
   /** Recomputes the state from the facts and writes it when it changed (or the key was lost). */
   refresh(): Promise<void>;
   current(): NodeState;
+  /** ISO time the current state was entered. */
+  since(): string;
+  /** Whether the facts of the last refresh had a lag (the log head was read from etcd). */
+  lagKnown(): boolean;
+  /**
+   * Told when the computed state or {@link lagKnown} changed, at once (before the write to etcd, which
+   * may wait on etcd): the node's user-facing decision follows it (serving-state.ts). Returns the way
+   * to stop.
+   */
+  onChange(listener: (state: NodeState) => void): () => void;
   /** Revokes the lease: the node disappears from presence at once. */
   stop(): Promise<void>;
 }
@@ -117,8 +127,11 @@ export function publishPresence(
   const ttl = o.ttlSeconds ?? 5;
   const callMs = o.callMs ?? 2000;
   let behind = o.startsBehind ?? true;
+  let lagKnown = false;
   const compute = (): NodeState => {
-    const next = presenceState(o.facts(), {
+    const facts = o.facts();
+    lagKnown = facts.lag !== undefined;
+    const next = presenceState(facts, {
       role: o.role,
       behind,
       ...(o.bounds ? { bounds: o.bounds } : {}),
@@ -171,13 +184,17 @@ export function publishPresence(
     return writing;
   };
 
+  const listeners = new Set<(state: NodeState) => void>();
   const refresh = (): Promise<void> => {
     if (stopped) return Promise.resolve();
+    const knewLag = lagKnown;
     const next = compute();
+    const changed = next !== state || knewLag !== lagKnown;
     if (next !== state) {
       state = next;
       since = now().toISOString();
     }
+    if (changed) for (const l of [...listeners]) l(next);
     return write();
   };
 
@@ -190,8 +207,15 @@ export function publishPresence(
   return {
     refresh,
     current: () => state,
+    since: () => since,
+    lagKnown: () => lagKnown,
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async stop() {
       stopped = true;
+      listeners.clear();
       clearInterval(timer);
       await writing;
       const l = lease;

@@ -1,6 +1,6 @@
 /**
- * What a cluster node that stops serving (quarantined or repairing, cluster/integrity/node-health.ts)
- * does to its users' connections, so that a user reaching the cluster through haproxy is served by a
+ * What a cluster node that stops serving (quarantined or repairing, cluster/integrity/node-health.ts; or
+ * catching up, cluster/serving-state.ts) does to its users' connections, so that a user reaching the cluster through haproxy is served by a
  * healthy node and never sees the refusal (issue 11):
  *
  * 1. it stops accepting connections (user-listener.ts): haproxy's connect is refused before any byte of
@@ -8,8 +8,8 @@
  * 2. connections left idle after an answer (keep-alive) are closed at once: the client's next request
  *    opens a new connection, which haproxy sends to a serving node (a browser sends a request again by
  *    itself when the kept connection it chose was closed);
- * 3. a request that still arrives on an open connection gets the coded 503 `CLUSTER_QUARANTINED` before
- *    any route runs — nothing was done, so any method may be sent again — with `Connection: close` and
+ * 3. a request that still arrives on an open connection gets the coded 503 `CLUSTER_QUARANTINED` (or
+ *    `CLUSTER_CATCHING_UP`) before any route runs — nothing was done, so any method may be sent again — with `Connection: close` and
  *    `Retry-After: 1`; our clients (client/api-client.ts, web/src/api.ts) send it again on a new
  *    connection;
  * 4. a request already being served when the node stopped is finished, and its connection is closed
@@ -30,6 +30,11 @@ import type { UserListener } from "./user-listener.js";
 export interface NodeHealthView {
   serving(): boolean;
   snapshot(): { readonly state: string; readonly since: string };
+  /**
+   * Why the node does not serve, while it does not (cluster/serving-state.ts: CLUSTER_QUARANTINED or
+   * CLUSTER_CATCHING_UP); absent: CLUSTER_QUARANTINED.
+   */
+  refusal?(): { readonly code: string; readonly message: string } | undefined;
   /** Told of every change; returns the way to stop being told (absent: the listener never pauses). */
   onChange?(listener: () => void): () => void;
 }
@@ -38,6 +43,8 @@ export interface QuarantineGate {
   /** Closes every connection that answered at least once and has no request in progress. */
   closeIdleConnections(): void;
 }
+
+const QUARANTINED = "このノードは点検のため利用を停止しています";
 
 /** Seconds a refused client is told to wait (it is sent again at once to another node by our clients). */
 const RETRY_AFTER_SECONDS = "1";
@@ -61,7 +68,8 @@ export function gateOnNodeHealth(app: FastifyInstance, health: NodeHealthView): 
     if (health.serving()) return;
     // Coded like every refusal (`/api/v1/health` too, so a client has one rule), with when the node
     // stopped serving; refused before any route ran, so the request may be sent again.
-    const refusal = outcome("CLUSTER_QUARANTINED", "exception", "このノードは点検のため利用を停止しています");
+    const why = health.refusal?.() ?? { code: "CLUSTER_QUARANTINED", message: QUARANTINED };
+    const refusal = outcome(why.code, "exception", why.message);
     const since = { url: "urn:kenshin-exchange:outcome:since", valueInstant: health.snapshot().since };
     await reply
       .code(503)

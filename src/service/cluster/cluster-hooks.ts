@@ -53,13 +53,16 @@ export interface ClusterHooks {
   /** True while this node can order state changes (a majority of etcd's voting members answers). */
   hasQuorum?(): boolean;
   /**
-   * The node's integrity state (cluster/integrity/node-health.ts): while it is not serving (quarantined,
-   * repairing), the server stops accepting connections and refuses requests on open ones with a coded
-   * 503 (server/quarantine-gate.ts), and haproxy takes the node out.
+   * Whether the node serves users (cluster/serving-state.ts: its integrity state, and whether it is
+   * catching up): while it is not serving (quarantined, repairing, catching up), the server stops
+   * accepting connections and refuses requests on open ones with a coded 503 (server/quarantine-gate.ts),
+   * and haproxy takes the node out.
    */
   readonly nodeHealth?: {
     serving(): boolean;
     snapshot(): { readonly state: string; readonly since: string };
+    /** Why not (CLUSTER_QUARANTINED, CLUSTER_CATCHING_UP), while not serving. */
+    refusal?(): { readonly code: string; readonly message: string } | undefined;
     /** Told of every change (the server's listener follows it); returns the way to stop. */
     onChange(listener: () => void): () => void;
   };

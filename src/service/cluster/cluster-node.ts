@@ -14,8 +14,10 @@
  *   port cosigns through, the entry watch and the rolling full check in a worker thread over its own
  *   connections to ledger.db, the repair from its peers (the repair entry appended through the port on an
  *   online node), the integrity peer route mounted on the agent's endpoint, its health published in etcd
- *   (`health-facts.ts`) and in its presence, and given to the server as `nodeHealth` (`/health` answers
- *   503 while quarantined, so haproxy takes the node out until it repaired itself);
+ *   (`health-facts.ts`) and in its presence;
+ * - what the server follows as `nodeHealth` (`cluster/serving-state.ts`): `/health` answers 503 and the
+ *   user listener closes while the node is quarantined (until it repaired itself) or catching up (until
+ *   its applied batch is near the log head), so haproxy takes the node out meanwhile;
  * - the fetcher of payloads this node missed, the release of deleted payloads' chunks from chunks.db
  *   (`cluster/payload-chunk-release.ts`), and the {@link ClusterHooks} the service and server use.
  *
@@ -43,6 +45,7 @@ import {
   startPayloadRelease,
 } from "../../cluster/payload-chunk-release.js";
 import { guardWritePort } from "../../cluster/quorum-guard.js";
+import { servingState } from "../../cluster/serving-state.js";
 import {
   prepareWantedPayloads,
   replicatedPayloadCommitter,
@@ -186,6 +189,8 @@ export async function openClusterNode(o: {
     }
   };
   const lag = startLagSampler(agent, port, headSeq);
+  // What the server follows: not serving while quarantined, repairing, or catching up (serving-state.ts).
+  const serving = servingState({ integrity: integrity.health, presence: agent.presence });
 
   const caughtUp = async (): Promise<void> => {
     if (!agent.quorum.hasQuorum()) return;
@@ -203,7 +208,7 @@ export async function openClusterNode(o: {
     monitoring: () => agent.monitoring(),
     caughtUp,
     hasQuorum: () => agent.quorum.hasQuorum(),
-    nodeHealth: integrity.health,
+    nodeHealth: serving,
     async stop() {
       lag.stop();
       release.stop();
@@ -221,8 +226,9 @@ export async function openClusterNode(o: {
 
 /**
  * Measures how far this node is behind the log head (head batch − applied batch, bounded reads, one at a
- * time) and gives it to the node's presence, which shows "catching-up" while it is far behind. Not
- * known while etcd does not answer (the presence then keeps its last lag rule).
+ * time) and gives it to the node's presence, which shows "catching-up" while it is far behind (and the
+ * server follows it: serving-state.ts). Not known while etcd does not answer (the presence then keeps
+ * its last lag rule, and the node serves what it has).
  */
 function startLagSampler(
   agent: ClusterAgent,

@@ -98,15 +98,16 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * Attempts for a request a cluster node refused before doing anything (503 CLUSTER_QUARANTINED from a
- * node that stopped serving, server/quarantine-gate.ts): it is sent again, and through the load balancer
- * the new connection reaches a serving node. Any method: nothing was done.
+ * Attempts for a request a cluster node refused before doing anything (503 CLUSTER_QUARANTINED or
+ * CLUSTER_CATCHING_UP from a node that stopped serving, server/quarantine-gate.ts): it is sent again, and
+ * through the load balancer the new connection reaches a serving node. Any method: nothing was done.
  */
 const ATTEMPTS = 3;
+const REFUSED_UNPROCESSED: ReadonlySet<string> = new Set(["CLUSTER_QUARANTINED", "CLUSTER_CATCHING_UP"]);
 
 async function refusedUnprocessed(response: Response): Promise<boolean> {
   if (response.status !== 503) return false;
-  return outcomeError(503, parseJson(await response.clone().text())).code === "CLUSTER_QUARANTINED";
+  return REFUSED_UNPROCESSED.has(outcomeError(503, parseJson(await response.clone().text())).code);
 }
 
 function pause(attempt: number): Promise<void> {
@@ -115,7 +116,7 @@ function pause(attempt: number): Promise<void> {
 
 function refusedBytes(status: number, bytes: Uint8Array): boolean {
   if (status !== 503) return false;
-  return outcomeError(503, parseJson(new TextDecoder().decode(bytes))).code === "CLUSTER_QUARANTINED";
+  return REFUSED_UNPROCESSED.has(outcomeError(503, parseJson(new TextDecoder().decode(bytes))).code);
 }
 
 export class Api {

@@ -90,6 +90,8 @@ export class CheckpointPublication {
   #published: PublishedCheckpoint | undefined;
   /** A published note this copy does not reach yet. */
   #ahead: PublishedCheckpoint | undefined;
+  /** The largest published note within this copy's size that it does not reproduce (damage). */
+  #unreproduced: PublishedCheckpoint | undefined;
   #checkpointRequest: string | undefined;
   #cosigning: Promise<void> = Promise.resolve();
   /** The largest checkpoint batch's ledger size not signed yet (0: none). */
@@ -110,6 +112,17 @@ export class CheckpointPublication {
   /** The latest published checkpoint this node's copy reproduces, if any. */
   get published(): PublishedCheckpoint | undefined {
     return this.#published;
+  }
+
+  /**
+   * The newest published checkpoint (verified under the pinned policy) within this copy's size, whether
+   * or not this copy reproduces it: what the integrity check and the repair prove the copy against. A
+   * damaged copy reproduces no checkpoint published after the damage, so `published` stays behind it.
+   */
+  get newest(): PublishedCheckpoint | undefined {
+    const a = this.#published;
+    const b = this.#unreproduced;
+    return b !== undefined && (a === undefined || b.size > a.size) ? b : a;
   }
 
   /** Whether someone on this node waits for a checkpoint. */
@@ -327,6 +340,7 @@ export class CheckpointPublication {
     }
     // Our own copy must have that root at that size: a published head we cannot reproduce is not ours.
     if (!Buffer.from(o.ledger.root(size)).equals(Buffer.from(root))) {
+      if (this.#unreproduced === undefined || size > this.#unreproduced.size) this.#unreproduced = cp;
       o.onError?.(
         new ClusterError("CLUSTER_COSIGN_REFUSED", "公開チェックポイントがこのノードの台帳と一致しません", {
           size,

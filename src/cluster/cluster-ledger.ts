@@ -348,6 +348,16 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     return this.#publication.latest();
   }
 
+  /** The newest published checkpoint within this copy's size, reproduced by it or not (integrity). */
+  newestPublished(): PublishedCheckpoint | undefined {
+    return this.#publication.newest;
+  }
+
+  /** ledger.db was repaired underneath: the head (compact range, last leaf) is read again from it. */
+  ledgerRepaired(): void {
+    this.#state.reloadHead();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

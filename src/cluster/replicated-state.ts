@@ -104,6 +104,14 @@ export class ReplicatedState {
     return this.#position;
   }
 
+  /**
+   * Reads the head again from storage, after a repair rewrote ledger.db underneath (the head in memory
+   * may hold rewritten leaves: `sync` reloads only when the size moved).
+   */
+  reloadHead(): void {
+    this.#order.reload();
+  }
+
   /** The archived canonical text of batches seq ≥ `from`, ascending, at most `limit`. */
   batchesFrom(from: number, limit: number): string[] {
     return this.#db

@@ -8,14 +8,17 @@
  *    `verifyRemoteTrail` — the same pure function the CLI and the browser verify trails with — and then
  *    the whole root over the repaired leaves must equal the published root;
  * 4. a conversion entry's record hashes must give the records root its (proven) entry commits to;
- * 5. in one transaction: the proven entries replace the bad ones, every stored leaf hash is the one
- *    recomputed from the bytes, the index rows of touched entries are re-derived, every interior node is
- *    rebuilt from the leaves, and every stored checkpoint that no longer verifies against the repaired
- *    entries is replaced by the peer's (log signature and recomputed root checked) or removed.
+ * 5. in one transaction, over the copy as it is at that moment (the node keeps appending during the
+ *    round trips; `repair-rebuild.ts`): the proven entries replace the bad ones, every stored leaf hash
+ *    is the one recomputed from the bytes, the index rows of touched entries are re-derived, every
+ *    interior node is rebuilt from the leaves, and every stored checkpoint that no longer verifies
+ *    against the repaired entries is replaced by the peer's (log signature and recomputed root checked)
+ *    or removed; then, in the same turn, `afterWrite` (the node reloads its head).
  *
  * A peer whose answers do not prove is skipped like one that is down; when none proves, nothing is
- * written (CLUSTER_REPAIR_UNPROVEN). Entries past N cannot be proven yet: they are left to the next
- * check, once a checkpoint covering them is published.
+ * written (CLUSTER_REPAIR_UNPROVEN). Entries past N cannot be proven yet: their records stay as they
+ * are, re-linked onto the repaired prefix where their `prev` names another leaf, and are proven by the
+ * next check, once a checkpoint covering them is published.
  */
 import { decodeEntry, encodeEntry } from "../../ledger/entry/canonical-entry.js";
 import { lookupKeys } from "../../ledger/entry/lookup-keys.js";
@@ -24,7 +27,6 @@ import { assertRecordsCommitment } from "../../ledger/entry/records-commitment.j
 import type { LogStorage } from "../../ledger/log-storage.js";
 import { MemoryTree } from "../../ledger/memory-tree.js";
 import { openCheckpoint, type Checkpoint } from "../../ledger/verify/checkpoint.js";
-import { CompactRange, type CompletedNode } from "../../ledger/verify/compact-range.js";
 import { bytesEqual, fromHex, toHex } from "../../ledger/verify/encoding.js";
 import type { TreeHasher } from "../../ledger/verify/hash.js";
 import type { CosignerPolicy } from "../../ledger/verify/published-checkpoint.js";
@@ -37,6 +39,7 @@ import type { PeerEndpoint } from "../peer/peer-client.js";
 import { readEntry } from "./entry-checks.js";
 import type { LedgerPeerClient } from "./ledger-peer-client.js";
 import { localiseDamage, type Localisation } from "./localise.js";
+import { RebuiltCopy, type ProvenEntry } from "./repair-rebuild.js";
 
 export interface LedgerRepairInput {
   readonly storage: LogStorage;
@@ -51,14 +54,22 @@ export interface LedgerRepairInput {
   /** Entries whose index rows or record hashes a check found wrong (re-derived / re-fetched). */
   readonly indexKeyIndices: ReadonlySet<number>;
   readonly recordHashIndices: ReadonlySet<number>;
+  /** A check found the stored interior nodes wrong (rebuilt even when every leaf is right). */
+  readonly treeDamage?: boolean;
+  /** Called right after the write, in the same turn (the node reloads its in-memory head). */
+  readonly afterWrite?: () => void;
   readonly clock: () => number;
 }
 
 export type LedgerRepairKind = "entries" | "tree" | "checkpoints" | "index-keys" | "record-hashes";
 
 export interface LedgerRepairResult {
-  /** Entries replaced by proven ones. */
+  /**
+   * Entries replaced: by proven ones below the published size, re-linked ones from it on (`relinked`;
+   * their records are our own, proven at a later check).
+   */
   readonly replaced: readonly number[];
+  readonly relinked: readonly number[];
   readonly what: ReadonlySet<LedgerRepairKind>;
   /** The peer the entries came from (undefined when nothing was fetched). */
   readonly from: string | undefined;
@@ -71,7 +82,7 @@ export interface LedgerRepairResult {
 interface Proven {
   readonly from: string;
   readonly localisation: Localisation;
-  readonly entries: Map<number, { bytes: Uint8Array; leaf: Uint8Array; record: OperationRecord }>;
+  readonly entries: Map<number, ProvenEntry>;
   readonly recordHashes: Map<number, Uint8Array[]>;
 }
 
@@ -81,7 +92,7 @@ export async function repairLedger(input: LedgerRepairInput): Promise<LedgerRepa
   const localSize = storage.size();
   const total = Math.max(n, localSize);
   const leaves: (Uint8Array | undefined)[] = [];
-  const leafColumnWrong: number[] = [];
+  const leafColumnWrong = new Set<number>();
   for (let i = 0; i < total; i++) {
     const stored = readEntry(storage, i);
     if (stored === undefined) {
@@ -89,7 +100,7 @@ export async function repairLedger(input: LedgerRepairInput): Promise<LedgerRepa
       continue;
     }
     const leaf = hasher.hashLeaf(stored.entry);
-    if (!bytesEqual(leaf, stored.leafHash)) leafColumnWrong.push(i);
+    if (!bytesEqual(leaf, stored.leafHash)) leafColumnWrong.add(i);
     leaves.push(leaf);
   }
   const published_ = leaves.slice(0, n);
@@ -116,58 +127,77 @@ export async function repairLedger(input: LedgerRepairInput): Promise<LedgerRepa
     }
   }
   const localiseMs = input.clock() - started;
-  const replaced: number[] = [];
+
+  // The copy as it is now (the node kept appending during the round trips): proven entries in, the
+  // entries past the published size re-linked onto them, the tree over all of it (repair-rebuild.ts).
+  const stored = [...storage.scanCheckpoints()].map((cp) => ({
+    size: cp.size,
+    root: cp.root,
+    note: cp.note,
+  }));
+  const rebuilt = new RebuiltCopy({
+    storage,
+    hasher,
+    publishedSize: n,
+    first: { size: localSize, leaves, leafColumnWrong },
+    proven: proven?.entries ?? new Map(),
+    rootSizes: [n, ...stored.map((cp) => cp.size)],
+  });
+  rebuilt.extendTo(Math.max(n, storage.size()));
+  assertPublishedRoot(rebuilt, published);
+  const checkpoints = await checkpointRepairs(input, stored, rebuilt.roots, proven?.from);
+
+  // Synchronously from here to the write: nothing is appended in between (one thread; the node's own
+  // appends run on this event loop), so the tree written covers every stored entry.
+  const size = storage.size();
+  const later = [...storage.scanCheckpoints()].filter((cp) => !stored.some((s) => s.size === cp.size));
+  for (const cp of later) rebuilt.wantRoot(cp.size);
+  rebuilt.extendTo(Math.max(n, size));
+  for (const cp of later) {
+    // Signed by this node while the repair ran, over the tree as it was: kept only if it still holds.
+    if (verifiesAt(input, cp.note, cp.size, rebuilt.roots) === undefined) checkpoints.set(cp.size, undefined);
+  }
   const what = new Set<LedgerRepairKind>();
-  const finalLeaves = [...leaves];
-  const entryRecords = new Map<number, OperationRecord>();
-  for (const [index, e] of proven?.entries ?? []) {
-    if (leaves[index] !== undefined && bytesEqual(leaves[index], e.leaf)) continue;
-    finalLeaves[index] = e.leaf;
-    entryRecords.set(index, e.record);
-    replaced.push(index);
-  }
-  replaced.sort((a, b) => a - b);
+  const replaced = [...rebuilt.replaced, ...rebuilt.relinked].sort((a, b) => a - b);
   if (replaced.length > 0) what.add("entries");
-  if (finalLeaves.some((l) => l === undefined)) {
-    throw new ClusterError("CLUSTER_REPAIR_FAILED", "欠けたエントリを補えません", {
-      missing: finalLeaves.findIndex((l) => l === undefined),
-    });
-  }
-  const nodes: CompletedNode[] = [];
-  const roots = new Map<number, Uint8Array>();
-  const range = new CompactRange(hasher);
-  for (const leaf of finalLeaves as Uint8Array[]) {
-    nodes.push(...range.append(leaf));
-    roots.set(range.size, range.root());
-  }
-  const checkpoints = await checkpointRepairs(input, roots, proven?.from);
   if (checkpoints.size > 0) what.add("checkpoints");
-  if (leafColumnWrong.length > 0 || replaced.length > 0 || !intact) what.add("tree");
-  const rekey = new Set([...replaced, ...input.indexKeyIndices].filter((i) => i < total));
+  const rebuildTree = input.treeDamage === true || rebuilt.changesEntries || !intact;
+  if (rebuildTree) what.add("tree");
+  const rekey = new Set([...replaced, ...input.indexKeyIndices].filter((i) => i < rebuilt.size));
   if (rekey.size > 0) what.add("index-keys");
   const recordHashes = proven?.recordHashes ?? new Map<number, Uint8Array[]>();
   if (recordHashes.size > 0) what.add("record-hashes");
 
   input.access.repair((w) => {
-    for (const index of replaced) {
-      const e = proven?.entries.get(index);
-      if (e !== undefined) w.putEntry(index, e.bytes, e.leaf);
-    }
-    for (const index of leafColumnWrong) {
-      if (replaced.includes(index)) continue;
-      const stored = readEntry(storage, index);
-      if (stored !== undefined) w.putEntry(index, stored.entry, finalLeaves[index] as Uint8Array);
-    }
+    for (const [index, e] of rebuilt.puts) w.putEntry(index, e.bytes, e.leaf);
     for (const index of rekey) {
-      const record = entryRecords.get(index) ?? decodeStored(storage, index);
+      const record = rebuilt.records.get(index) ?? decodeStored(storage, index);
       if (record !== undefined) w.setIndexKeys(index, lookupKeys(record));
     }
-    w.dropIndexKeysFrom(total);
+    w.dropIndexKeysFrom(rebuilt.size);
     for (const [index, hashes] of recordHashes) w.setRecordHashes(index, hashes);
-    if (what.has("tree")) w.replaceNodes(nodes);
-    for (const [size, cp] of checkpoints) w.setCheckpoint(size, cp);
+    if (rebuildTree) w.replaceNodes(rebuilt.nodes);
+    for (const [cpSize, cp] of checkpoints) w.setCheckpoint(cpSize, cp);
   });
-  return { replaced, what, from: proven?.from, localisation: proven?.localisation, localiseMs, skipped };
+  // Still in the same turn: the node's head is reloaded before anything else is appended.
+  input.afterWrite?.();
+  return {
+    replaced,
+    relinked: rebuilt.relinked,
+    what,
+    from: proven?.from,
+    localisation: proven?.localisation,
+    localiseMs,
+    skipped,
+  };
+}
+
+function assertPublishedRoot(rebuilt: RebuiltCopy, published: Checkpoint): void {
+  if (published.size === 0) return;
+  const root = rebuilt.roots.get(published.size);
+  if (root === undefined || !bytesEqual(root, published.root)) {
+    throw new ClusterError("CLUSTER_REPAIR_FAILED", "修復中に台帳が変わりました", { size: published.size });
+  }
 }
 
 async function proveFromPeer(
@@ -202,7 +232,7 @@ async function proveFromPeer(
   if (toHex(trail.checkpoint.root) !== toHex(input.published.root)) {
     throw new ClusterError("CLUSTER_REPAIR_UNPROVEN", "別のチェックポイントです", { peer: peer.name });
   }
-  const entries = new Map<number, { bytes: Uint8Array; leaf: Uint8Array; record: OperationRecord }>();
+  const entries = new Map<number, ProvenEntry>();
   for (const e of trail.entries) {
     const bytes = encodeEntry(e.record);
     entries.set(e.index, { bytes, leaf: fromHex(e.leafHash), record: e.record });
@@ -234,27 +264,36 @@ async function proveFromPeer(
   return { from: peer.name, localisation, entries, recordHashes };
 }
 
+/** The root of `note` when it is a log-signed checkpoint of `size` whose root the rebuilt copy has. */
+function verifiesAt(
+  input: LedgerRepairInput,
+  note: string,
+  size: number,
+  roots: ReadonlyMap<number, Uint8Array>,
+): Uint8Array | undefined {
+  try {
+    const { checkpoint } = openCheckpoint(note, input.logKey);
+    const root = roots.get(size);
+    return checkpoint.size === size && root !== undefined && bytesEqual(checkpoint.root, root)
+      ? checkpoint.root
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Stored checkpoints that must change: size → the peer's verified note, or undefined to remove. */
 async function checkpointRepairs(
   input: LedgerRepairInput,
+  stored: readonly { size: number; root: Uint8Array; note: string }[],
   roots: ReadonlyMap<number, Uint8Array>,
   preferred: string | undefined,
 ): Promise<Map<number, { root: Uint8Array; note: string } | undefined>> {
   const out = new Map<number, { root: Uint8Array; note: string } | undefined>();
-  const verifies = (note: string, size: number): Uint8Array | undefined => {
-    try {
-      const { checkpoint } = openCheckpoint(note, input.logKey);
-      const root = roots.get(size);
-      return checkpoint.size === size && root !== undefined && bytesEqual(checkpoint.root, root)
-        ? checkpoint.root
-        : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const sizes = new Set<number>();
-  for (const cp of input.storage.scanCheckpoints()) {
-    sizes.add(cp.size);
+  const verifies = (note: string, size: number): Uint8Array | undefined =>
+    verifiesAt(input, note, size, roots);
+  // Collected first: no statement of the storage stays open across the peer round trips.
+  for (const cp of stored) {
     if (
       verifies(cp.note, cp.size) !== undefined &&
       bytesEqual(cp.root, roots.get(cp.size) ?? new Uint8Array())
@@ -264,7 +303,7 @@ async function checkpointRepairs(
     out.set(cp.size, await peerCheckpoint(input, cp.size, verifies, preferred));
   }
   const n = input.published.size;
-  if (!sizes.has(n) && n > 0) {
+  if (!stored.some((cp) => cp.size === n) && n > 0) {
     const found = await peerCheckpoint(input, n, verifies, preferred);
     if (found !== undefined) out.set(n, found);
   }

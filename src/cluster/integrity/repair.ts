@@ -54,7 +54,10 @@ export interface RepairDeps {
   readonly hasher?: TreeHasher;
   /** The node's files as they are now (read again after `reopen`). */
   readonly files: () => NodeFiles;
-  /** Reopens the node's ledger after its file was repaired (its in-memory head may be stale). */
+  /**
+   * Reopens the node's ledger after its file was repaired (its in-memory head may be stale); called
+   * synchronously right after the repair's write transaction, before the node appends again.
+   */
   readonly reopen: () => void;
   /** Healthy peers, preferred first; the offline node last (source of last resort). */
   readonly peers: readonly PeerEndpoint[];
@@ -135,10 +138,12 @@ export async function repairDamage(deps: RepairDeps, findings: readonly Finding[
         client: deps.ledgerClient,
         indexKeyIndices: indicesOf("index-keys"),
         recordHashIndices: indicesOf("record-hashes"),
+        treeDamage: findings.some((f) => f.kind === "tree"),
+        // In the same turn as the write: the node's head is reloaded before it appends again.
+        afterWrite: deps.reopen,
         clock,
       });
       sourceNode = ledger.from;
-      deps.reopen();
     }
     const idsOf = (kind: Finding["kind"]): string[] => [
       ...new Set(findings.flatMap((f) => (f.kind === kind && f.transfer !== undefined ? [f.transfer] : []))),

@@ -287,6 +287,8 @@ function startIntegrity(
     intervalMs: o.checkIntervalMs ?? CHECK_INTERVAL_MS,
     files: () => ({ storage, access, serviceDb: o.db, chunks: agent.chunks }),
     reopen: () => {
+      // Right after the repair's write, in the same turn: the port appends next on the repaired head.
+      port.ledgerRepaired();
       storage.close();
       access.close();
       storage = openSqliteLog(paths.ledgerDb);
@@ -294,6 +296,9 @@ function startIntegrity(
     },
     peers: [...o.config.online, ...o.config.offline],
     tls: agent.tls,
+    // The newest published checkpoint, reproduced by this copy or not: a damaged copy reproduces none
+    // published after the damage, and a repair proven only against the last one it did would leave
+    // every entry past it as the damage left it (the repair went round for ever).
     publishedNote: () => Promise.resolve(publishedNote(port)),
     appendRepair: async (record) => {
       if (appendTo === undefined) return undefined;
@@ -360,9 +365,5 @@ function chunkOwner(db: ServiceDb, address: string): string | undefined {
 }
 
 function publishedNote(port: ClusterLedger): string | undefined {
-  try {
-    return port.latestCheckpoint().note;
-  } catch {
-    return undefined;
-  }
+  return port.newestPublished()?.note;
 }

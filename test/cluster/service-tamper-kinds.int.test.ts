@@ -48,7 +48,9 @@ const loggedIn = loggedInClients(cluster);
 /**
  * Answers a node gives while it (or the transfer) is out of service for a moment: asked again. The
  * victim's own request path can meet the damage before its rolling check does (INTEGRITY_FAILURE: the
- * transfer's entries do not verify there; nothing is served) — counted, and asked again.
+ * transfer's entries do not verify there; nothing is served) — counted, and asked again. So is a 409
+ * ENVELOPE_CHANNEL_INVALID that outlived the client's own one fresh agreement: the key agreement and
+ * the body reached different nodes twice, as the victim left and rejoined haproxy.
  */
 const RETRYABLE = new Set([
   "CLUSTER_QUARANTINED",
@@ -77,7 +79,12 @@ async function retrying<T>(what: string, call: () => Promise<T>, refused: (t: T)
     }
     const r = refused(result);
     const code = r === undefined ? undefined : codeOf(r);
-    if (r === undefined || r.status !== 503 || code === undefined || !RETRYABLE.has(code)) return result;
+    const again =
+      r !== undefined &&
+      code !== undefined &&
+      ((r.status === 503 && RETRYABLE.has(code)) ||
+        (r.status === 409 && code === "ENVELOPE_CHANNEL_INVALID"));
+    if (!again) return result;
     retried.set(code, (retried.get(code) ?? 0) + 1);
     await sleep(250);
   }

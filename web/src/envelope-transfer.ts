@@ -151,16 +151,23 @@ async function sealAndSend(
 
 /**
  * Downloads and opens a transfer's standard CSV (exact bytes) as it arrives: each envelope chunk is
- * opened when it is complete and its plaintext is folded into a Blob every few MB (blob-spill.ts), so
- * the page never holds the sealed or the opened file in its own memory. `total` (the standard CSV's size, from the transfer) drives progress.
+ * opened when it is complete and its plaintext goes straight to `sink` when given (a file the person
+ * chose, save-target.ts; the answer is then undefined), else it is folded into a Blob every few MB
+ * (blob-spill.ts), so the page never holds the sealed or the opened file in its own memory. `total` (the
+ * standard CSV's size, from the transfer) drives progress. `signal` cancels at any point (CANCELLED).
  * `codeHeader`: with the JLAC10 code header row as the second line (the server puts it in).
  */
 export async function downloadStandard(
   api: Api,
   transferId: string,
   onProgress: (p: TransferProgress) => void,
-  o: { total?: number | undefined; signal?: AbortSignal; codeHeader?: boolean } = {},
-): Promise<Blob> {
+  o: {
+    total?: number | undefined;
+    signal?: AbortSignal;
+    codeHeader?: boolean;
+    sink?: { write(bytes: Uint8Array): Promise<void> };
+  } = {},
+): Promise<Blob | undefined> {
   const { agreed, body } = await withFreshChannel(async () => {
     const agreed = await agreeKey(api, "download");
     const body = await api.stream(
@@ -171,24 +178,47 @@ export async function downloadStandard(
     return { agreed, body };
   });
   const opener = new EnvelopeOpener(agreed.key, { maxPlaintextBytes: MAX_DOWNLOAD_BYTES });
-  const standard = new BlobSpill("text/csv");
+  const standard = o.sink ? undefined : new BlobSpill("text/csv");
+  let written = 0;
+  const write = async (plain: Uint8Array): Promise<void> => {
+    if (plain.length === 0) return;
+    written += plain.length;
+    if (o.sink) await o.sink.write(plain);
+    else standard?.add(plain);
+  };
   const reader = body.getReader();
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const plain = await opener.push(value);
+      if (aborted(o.signal)) throw cancelled();
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (e) {
+        // An aborted fetch errors its body stream.
+        if (aborted(o.signal)) throw cancelled();
+        throw e;
+      }
+      if (next.done) break;
+      const plain = await opener.push(next.value);
       if (plain.length > 0) {
-        standard.add(plain);
-        onProgress({ loaded: standard.size, total: o.total });
+        await write(plain);
+        onProgress({ loaded: written, total: o.total });
       }
     }
+  } catch (e) {
+    // Stop the response too (a sink that failed, a bad chunk): nothing more is read.
+    await reader.cancel().catch(() => undefined);
+    throw e;
   } finally {
     reader.releaseLock();
   }
-  standard.add(await opener.finish());
-  onProgress({ loaded: standard.size, total: o.total ?? standard.size });
-  return standard.finish();
+  await write(await opener.finish());
+  onProgress({ loaded: written, total: o.total ?? written });
+  return standard?.finish();
+}
+
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 function cancelled(): ApiFailure {

@@ -214,6 +214,15 @@ const BASE_DICT = {
     "ダウンロードしました。内容を確認したら「受領確定」を押してください。",
     "Downloaded. After checking it, press “Confirm receipt”.",
   ],
+  saveAsItArrives: [
+    "保存先を先に選び、届いた分から書き込む (大きなファイル向け)",
+    "Choose where to save first and write it as it arrives (for large files)",
+  ],
+  downloadCancel: ["中止", "Cancel"],
+  downloadCancelled: [
+    "ダウンロードを中止しました。ファイルは保存されていません。",
+    "The download was cancelled. No file was saved.",
+  ],
   confirmReceipt: ["受領確定", "Confirm receipt"],
   receiptDone: ["受領を確定しました。", "Receipt confirmed."],
 

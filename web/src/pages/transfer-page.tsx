@@ -5,7 +5,7 @@
  * a name that says whose file it is, again as often as needed until the deletion date, and 受領確定
  * (confirmed in a dialog) — and the audit trail verified in this browser against the pinned verifier key.
  */
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { apiErrorOf, type ApiError, type TransferProgress } from "../api.js";
 import { useApp } from "../app-context.js";
 import { IssuesTable } from "../components/issues-table.js";
@@ -20,6 +20,12 @@ import { copyFor, DOWNLOAD_FORMATS, downloadFileName, type DownloadFormat } from
 import { fileDate, saveBytes } from "../format.js";
 import { announceTransferChange } from "../new-arrivals.js";
 import { useI18n, type MessageKey } from "../i18n.js";
+import {
+  canPickSaveTarget,
+  pickSaveTarget,
+  SAVE_AS_IT_ARRIVES_BYTES,
+  type SaveTarget,
+} from "../save-target.js";
 import { checkSigningTrust } from "../signing-trust-pin.js";
 import { checkTimeline, type TimelineSigning } from "../timeline-check.js";
 import { checkTrail, type TrailCheck } from "../trail-check.js";
@@ -50,6 +56,9 @@ export function TransferPage(props: { id: string }) {
   const [codeHeader, setCodeHeader] = useState(false);
   const [progress, setProgress] = useState<TransferProgress>();
   const [downloading, setDownloading] = useState(false);
+  const downloadAbort = useRef<AbortController | undefined>(undefined);
+  // Write to a chosen file as it arrives: where the browser can, chosen by default for large files.
+  const [asItArrives, setAsItArrives] = useState<boolean>();
   const path = `/api/v1/transfers/${encodeURIComponent(props.id)}`;
 
   const load = useCallback(async (): Promise<void> => {
@@ -98,40 +107,55 @@ export function TransferPage(props: { id: string }) {
   };
 
   const download = async (transfer: TransferView): Promise<void> => {
+    const name = downloadFileName({
+      prefix: lang === "ja" ? "健診結果" : "results",
+      sender: transfer.sender.name,
+      receiver: transfer.receiver.name,
+      date: fileDate(transfer.sentAt ?? transfer.createdAt),
+      ...(format === "standard" ? {} : { suffix: lang === "ja" ? "Excel用" : "Excel" }),
+    });
+    const controller = new AbortController();
+    downloadAbort.current = controller;
     setDownloading(true);
     setError(undefined);
     setDone(undefined);
     setProgress(undefined);
+    let target: SaveTarget | undefined;
     try {
+      // The standard CSV is written to the chosen file as it arrives (asked first: the picker needs the
+      // click); an Excel copy is made from the whole file, so it is gathered and saved at the end.
+      target = format === "standard" && wantsAsItArrives(transfer) ? await pickSaveTarget(name) : undefined;
       const csv = await downloadStandard(api, transfer.id, setProgress, {
         total: transfer.standard?.bytes,
         codeHeader,
+        signal: controller.signal,
+        ...(target ? { sink: target } : {}),
       });
-      const copy = format === "standard" ? csv : copyFor(new Uint8Array(await csv.arrayBuffer()), format);
-      if (copy === undefined) {
-        setError(t("formatNotEncodable"));
-        return;
+      if (target) await target.close();
+      else if (csv) {
+        const copy = format === "standard" ? csv : copyFor(new Uint8Array(await csv.arrayBuffer()), format);
+        if (copy === undefined) {
+          setError(t("formatNotEncodable"));
+          return;
+        }
+        saveBytes(copy, name, "text/csv");
       }
-      saveBytes(
-        copy,
-        downloadFileName({
-          prefix: lang === "ja" ? "健診結果" : "results",
-          sender: transfer.sender.name,
-          receiver: transfer.receiver.name,
-          date: fileDate(transfer.sentAt ?? transfer.createdAt),
-          ...(format === "standard" ? {} : { suffix: lang === "ja" ? "Excel用" : "Excel" }),
-        }),
-        "text/csv",
-      );
       setDone(t("downloadDone"));
       await load();
       announceTransferChange();
     } catch (e) {
-      setError(apiErrorOf(e));
+      await target?.abort();
+      const err = apiErrorOf(e);
+      if (err.code === "CANCELLED") setError(t("downloadCancelled"));
+      else setError(err);
     } finally {
+      downloadAbort.current = undefined;
       setDownloading(false);
     }
   };
+
+  const wantsAsItArrives = (transfer: TransferView): boolean =>
+    canPickSaveTarget() && (asItArrives ?? (transfer.standard?.bytes ?? 0) >= SAVE_AS_IT_ARRIVES_BYTES);
 
   const tr = detail?.transfer;
   const report = detail?.report ?? null;
@@ -266,6 +290,19 @@ export function TransferPage(props: { id: string }) {
                     />{" "}
                     {t("formatCodeHeader")}
                   </label>
+                  {canPickSaveTarget() && format === "standard" ? (
+                    <label>
+                      <input
+                        type="checkbox"
+                        name="save-as-it-arrives"
+                        checked={wantsAsItArrives(tr)}
+                        onChange={(e) => {
+                          setAsItArrives(e.currentTarget.checked);
+                        }}
+                      />{" "}
+                      {t("saveAsItArrives")}
+                    </label>
+                  ) : null}
                   <p class="hint">{t("formatNote")}</p>
                 </fieldset>
                 <div class="buttons">
@@ -295,11 +332,21 @@ export function TransferPage(props: { id: string }) {
               </>
             ) : null}
             {downloading ? (
-              <ProgressBar
-                label={t("downloadProgress")}
-                progress={progress}
-                text={t("downloading", { percent: percentOf(progress) })}
-              />
+              <>
+                <ProgressBar
+                  label={t("downloadProgress")}
+                  progress={progress}
+                  text={t("downloading", { percent: percentOf(progress) })}
+                />
+                <button
+                  type="button"
+                  onClick={() => {
+                    downloadAbort.current?.abort();
+                  }}
+                >
+                  {t("downloadCancel")}
+                </button>
+              </>
             ) : null}
             <p class="hint">{t("deletionWarning")}</p>
           </section>

@@ -66,6 +66,13 @@ export interface ClusterHooks {
     /** Told of every change (the server's listener follows it); returns the way to stop. */
     onChange(listener: () => void): () => void;
   };
+  /**
+   * A request met damage on this node (service/transfers/integrity.ts `raiseIntegrityAlarm`): run the
+   * full check now, so the node quarantines itself and repairs from a peer instead of refusing its users
+   * until the rolling schedule comes round (cluster/integrity/check-request.ts coalesces the requests).
+   * Never throws and never blocks the request, which is refused as before.
+   */
+  checkIntegrityNow?(): void;
   /** Stops the cluster side (the ledger port, then the agent); the caller closes service.db after. */
   stop?(): Promise<void>;
 }

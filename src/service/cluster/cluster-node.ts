@@ -33,6 +33,7 @@ import type { NodeClusterConfig } from "../../cluster/cluster-topology.js";
 import { logKeys } from "../../cluster/command-log/command-batch.js";
 import { nodeFiles } from "../../cluster/cluster-init.js";
 import { ClusterError } from "../../cluster/errors.js";
+import { startCheckRequests } from "../../cluster/integrity/check-request.js";
 import { runFullCheckInWorker } from "../../cluster/integrity/full-check-thread.js";
 import { publishIntegrityFact } from "../../cluster/integrity/health-facts.js";
 import { startNodeIntegrity, type NodeIntegrity } from "../../cluster/integrity/node-integrity.js";
@@ -96,6 +97,8 @@ export async function openClusterNode(o: {
   readonly onError?: (error: unknown) => void;
   /** Between full checks of the node's own copy (default 5 minutes). */
   readonly checkIntervalMs?: number;
+  /** Least time between two full checks asked for by requests that met damage (default 5 s). */
+  readonly checkRequestGapMs?: number;
   /** How long a chunk no committed payload references stays in chunks.db (default 6 hours). */
   readonly chunkGraceMs?: number;
   readonly onRepair?: (outcome: RepairOutcome) => void;
@@ -203,14 +206,35 @@ export async function openClusterNode(o: {
     }
   };
 
+  // A request that met damage asks for the full check at once (coalesced; none while quarantined).
+  const onIntegrityError = o.onIntegrityError ?? o.onError;
+  const checks = startCheckRequests({
+    run: () => integrity.runNow(),
+    busy: () => integrity.health.state !== "healthy",
+    ...(o.checkRequestGapMs !== undefined ? { minGapMs: o.checkRequestGapMs } : {}),
+    now: () => performance.now(),
+    schedule: (fn, ms) => {
+      const timer = setTimeout(fn, ms);
+      timer.unref();
+      return () => {
+        clearTimeout(timer);
+      };
+    },
+    ...(onIntegrityError !== undefined ? { onError: onIntegrityError } : {}),
+  });
+
   const hooks: ClusterHooks = {
     replicatePayload: (payload, blobs) => agent.payloads.replicate(payload, blobs),
     monitoring: () => agent.monitoring(),
     caughtUp,
     hasQuorum: () => agent.quorum.hasQuorum(),
     nodeHealth: serving,
+    checkIntegrityNow: () => {
+      checks.request();
+    },
     async stop() {
       lag.stop();
+      await checks.stop();
       release.stop();
       await fetcher.stop();
       await opened.stop();

@@ -160,11 +160,18 @@ function provenEntries(ledger: ServiceContext["ledger"]): ProvenEntries {
  * INTEGRITY_FAILURE the API answers 503. Used for a ledger segment that fails verification and for a
  * payload that fails authentication or its recorded hash — never serve what did not verify. The entry is
  * best effort: when the ledger itself is what failed, appending may fail too, and the refusal stands.
+ * On a cluster node the node is first asked for its full check at once (`checkIntegrityNow`): what this
+ * request met is damage to its own copy, which the check finds, quarantines and repairs from a peer.
  */
 export async function raiseIntegrityAlarm(
   ctx: ServiceContext,
   o: { code: string; description: string; message: string; transferId?: string; cause?: unknown },
 ): Promise<never> {
+  try {
+    ctx.cluster?.checkIntegrityNow?.();
+  } catch {
+    // Never throws by contract; the refusal below stands whatever happens to the ask.
+  }
   await audit(ctx, [
     {
       ...recordCommon(ctx, systemActor("integrity-check"), "major-failure", o.description.slice(0, 500)),

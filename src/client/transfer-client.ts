@@ -3,11 +3,11 @@
  * key for this one body (POST /api/v1/envelope-keys), seal or open, and send. A TLS-inspecting proxy
  * on the way sees only the envelope.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, open, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   EnvelopeOpener,
   EnvelopeSealer,
@@ -52,16 +52,19 @@ export async function uploadExport(
   receiverId: string,
   bytes: Uint8Array,
 ): Promise<ApiResponse> {
-  return withFreshChannel(async () => {
-    const agreed = await agreeEnvelopeKey(client, "upload");
-    if ("refused" in agreed) return agreed.refused;
-    const sealed = await sealEnvelope(agreed.key, bytes);
-    return client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
-      body: sealed,
-      contentType: "application/octet-stream",
-      headers: { [ENVELOPE_HEADER]: agreed.channelId },
-    });
-  });
+  return withFreshChannel(
+    async () => {
+      const agreed = await agreeEnvelopeKey(client, "upload");
+      if ("refused" in agreed) return agreed.refused;
+      const sealed = await sealEnvelope(agreed.key, bytes);
+      return client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
+        body: sealed,
+        contentType: "application/octet-stream",
+        headers: { [ENVELOPE_HEADER]: agreed.channelId },
+      });
+    },
+    (r) => r,
+  );
 }
 
 /**
@@ -70,16 +73,22 @@ export async function uploadExport(
  * body can reach different nodes — the one that agreed left the load balancer in between (quarantine,
  * restart) — and a channel lives only in the memory of the node that agreed it.
  */
-async function withFreshChannel(send: () => Promise<ApiResponse>): Promise<ApiResponse> {
+async function withFreshChannel<T>(
+  send: () => Promise<T>,
+  refusal: (result: T) => ApiResponse | undefined,
+): Promise<T> {
   const first = await send();
-  if (first.status !== 409 || errorCode(first) !== "ENVELOPE_CHANNEL_INVALID") return first;
+  const refused = refusal(first);
+  if (refused?.status !== 409 || errorCode(refused) !== "ENVELOPE_CHANNEL_INVALID") return first;
   return send();
 }
 
 /**
  * Uploads an export of any size without holding it in memory: the file is sealed chunk by chunk into a
  * temporary file (ciphertext only, removed afterwards) while its SHA-256 is computed for the device
- * signature, then sent as a stream.
+ * signature, then sent as a stream. A coded 503 of a node that stopped serving is sent again with the
+ * same seal (api-client.ts re-reads the sealed file); a 409 ENVELOPE_CHANNEL_INVALID agrees a new key
+ * and seals the export again from its file, as `uploadExport` does from its bytes.
  */
 export async function uploadExportFile(
   client: ApiClient,
@@ -87,40 +96,64 @@ export async function uploadExportFile(
   path: string,
   o: { readonly tmpDir?: string } = {},
 ): Promise<ApiResponse> {
-  const agreed = await agreeEnvelopeKey(client, "upload");
-  if ("refused" in agreed) return agreed.refused;
   const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), "kenshin-upload-"));
-  const sealedPath = join(dir, "body.kxe");
+  let attempt = 0;
   try {
-    const hash = createHash("sha256");
-    let length = 0;
-    const out = await open(sealedPath, "wx", 0o600);
-    try {
-      const sealer = new EnvelopeSealer(agreed.key);
-      const emit = async (bytes: Uint8Array): Promise<void> => {
-        hash.update(bytes);
-        length += bytes.length;
-        await out.write(bytes);
-      };
-      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-        await emit(await sealer.push(chunk as Buffer));
-      }
-      await emit(await sealer.finish());
-    } finally {
-      await out.close();
-    }
-    return await client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
-      stream: {
-        sha256Hex: hash.digest("hex"),
-        length,
-        chunks: () => createReadStream(sealedPath, { highWaterMark: 1 << 20 }),
+    return await withFreshChannel(
+      async () => {
+        const agreed = await agreeEnvelopeKey(client, "upload");
+        if ("refused" in agreed) return agreed.refused;
+        // A new name per attempt: "wx" never writes through anything already there.
+        const sealedPath = join(dir, `body-${++attempt}.kxe`);
+        try {
+          const sealed = await sealFile(agreed.key, path, sealedPath);
+          return await client.request(
+            "POST",
+            `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`,
+            {
+              stream: {
+                ...sealed,
+                chunks: () => createReadStream(sealedPath, { highWaterMark: 1 << 20 }),
+              },
+              contentType: "application/octet-stream",
+              headers: { [ENVELOPE_HEADER]: agreed.channelId },
+            },
+          );
+        } finally {
+          await rm(sealedPath, { force: true });
+        }
       },
-      contentType: "application/octet-stream",
-      headers: { [ENVELOPE_HEADER]: agreed.channelId },
-    });
+      (r) => r,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Seals the file at `path` into `sealedPath` chunk by chunk; the envelope's SHA-256 and length. */
+async function sealFile(
+  key: EnvelopeKey,
+  path: string,
+  sealedPath: string,
+): Promise<{ sha256Hex: string; length: number }> {
+  const hash = createHash("sha256");
+  let length = 0;
+  const out = await open(sealedPath, "wx", 0o600);
+  try {
+    const sealer = new EnvelopeSealer(key);
+    const emit = async (bytes: Uint8Array): Promise<void> => {
+      hash.update(bytes);
+      length += bytes.length;
+      await out.write(bytes);
+    };
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      await emit(await sealer.push(chunk as Buffer));
+    }
+    await emit(await sealer.finish());
+  } finally {
+    await out.close();
+  }
+  return { sha256Hex: hash.digest("hex"), length };
 }
 
 /**
@@ -149,14 +182,17 @@ async function downloadAs(
   action: "download" | "download?codeHeader=1" | "download-fhir",
 ): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
   let key: EnvelopeKey | undefined;
-  const r = await withFreshChannel(async () => {
-    const agreed = await agreeEnvelopeKey(client, "download");
-    if ("refused" in agreed) return agreed.refused;
-    key = agreed.key;
-    return client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/${action}`, {
-      headers: { [ENVELOPE_HEADER]: agreed.channelId },
-    });
-  });
+  const r = await withFreshChannel(
+    async () => {
+      const agreed = await agreeEnvelopeKey(client, "download");
+      if ("refused" in agreed) return agreed.refused;
+      key = agreed.key;
+      return client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/${action}`, {
+        headers: { [ENVELOPE_HEADER]: agreed.channelId },
+      });
+    },
+    (answer) => answer,
+  );
   if (r.status !== 200 || key === undefined) return { refused: r };
   return {
     bytes: await openEnvelope(key, r.bytes, { maxPlaintextBytes: 2 * 1024 * 1024 * 1024 }),
@@ -166,33 +202,33 @@ async function downloadAs(
 
 /**
  * Downloads a transfer's standard CSV of any size: each envelope chunk is opened as it arrives and its
- * plaintext handed to `write`. Returns the bytes written, or the refusal.
+ * plaintext handed to `write`. Returns the bytes written, or the refusal. A 409
+ * ENVELOPE_CHANNEL_INVALID (the node answering never agreed the key) agrees a new key and asks again;
+ * it comes before any byte of the body, so nothing was handed to `write` yet. A failure mid-body is
+ * not asked again: the node may have recorded the download (`downloadStandardToFile` leaves no file).
  */
 export async function downloadStandardTo(
   client: ApiClient,
   transferId: string,
   write: (plaintext: Uint8Array) => Promise<void> | void,
 ): Promise<{ bytes: number } | { refused: ApiResponse }> {
-  const agreed = await agreeEnvelopeKey(client, "download");
-  if ("refused" in agreed) return agreed;
   const path = `/api/v1/transfers/${encodeURIComponent(transferId)}/download`;
-  const r = await client.requestStream("POST", path, { headers: { [ENVELOPE_HEADER]: agreed.channelId } });
-  if (r.status !== 200) {
-    const chunks: Uint8Array[] = [];
-    for await (const c of r.body) chunks.push(c);
-    const raw = Buffer.concat(chunks);
-    const text = raw.toString("utf8");
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { refused: { status: r.status, headers: r.headers, json, text, bytes: raw } };
-  }
-  const opener = new EnvelopeOpener(agreed.key, { maxPlaintextBytes: 8 * 1024 * 1024 * 1024 });
+  const opened = await withFreshChannel(
+    async (): Promise<{ refused: ApiResponse } | { key: EnvelopeKey; body: AsyncIterable<Uint8Array> }> => {
+      const agreed = await agreeEnvelopeKey(client, "download");
+      if ("refused" in agreed) return agreed;
+      const r = await client.requestStream("POST", path, {
+        headers: { [ENVELOPE_HEADER]: agreed.channelId },
+      });
+      if (r.status !== 200) return { refused: await readRefusal(r) };
+      return { key: agreed.key, body: r.body };
+    },
+    (attempt) => ("refused" in attempt ? attempt.refused : undefined),
+  );
+  if ("refused" in opened) return opened;
+  const opener = new EnvelopeOpener(opened.key, { maxPlaintextBytes: 8 * 1024 * 1024 * 1024 });
   let bytes = 0;
-  for await (const c of r.body) {
+  for await (const c of opened.body) {
     const plain = await opener.push(c);
     bytes += plain.length;
     if (plain.length > 0) await write(plain);
@@ -201,4 +237,55 @@ export async function downloadStandardTo(
   bytes += last.length;
   if (last.length > 0) await write(last);
   return { bytes };
+}
+
+/**
+ * `downloadStandardTo` into the file at `target`: written to a temporary file beside it (same
+ * directory, so the rename cannot cross file systems) and renamed over `target` only once the whole
+ * envelope opened; on a refusal or a failure the temporary file is removed and `target` is untouched —
+ * never a partial or garbled CSV under the name the user asked for.
+ */
+export async function downloadStandardToFile(
+  client: ApiClient,
+  transferId: string,
+  target: string,
+): Promise<{ bytes: number } | { refused: ApiResponse }> {
+  const partial = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.partial`);
+  const out = await open(partial, "wx", 0o600);
+  let done = false;
+  try {
+    const r = await downloadStandardTo(client, transferId, async (plain) => {
+      await out.write(plain);
+    });
+    if ("refused" in r) return r;
+    await out.sync();
+    await out.close();
+    await rename(partial, target);
+    done = true;
+    return r;
+  } finally {
+    if (!done) {
+      await out.close().catch(() => undefined);
+      await rm(partial, { force: true });
+    }
+  }
+}
+
+/** A refused streamed answer read whole (an error answer: small), to look at its code. */
+async function readRefusal(r: {
+  status: number;
+  headers: ApiResponse["headers"];
+  body: AsyncIterable<Uint8Array>;
+}): Promise<ApiResponse> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of r.body) chunks.push(c);
+  const raw = Buffer.concat(chunks);
+  const text = raw.toString("utf8");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, headers: r.headers, json, text, bytes: raw };
 }

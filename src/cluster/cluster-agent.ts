@@ -11,13 +11,13 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import { dataPaths } from "../service/data-dir.js";
 import { openChunkStore, type ChunkStore } from "../store/chunk-store.js";
 import { nodeFiles } from "./cluster-init.js";
 import type { NodeClusterConfig } from "./cluster-topology.js";
 import { ClusterError } from "./errors.js";
-import { openQuorumProbeClient } from "./etcd-client.js";
+import { openNodeEtcdClient, openQuorumProbeClient } from "./etcd-client.js";
 import { readClusterOverview, type ClusterOverview } from "./node-overview.js";
 import { startNodePresence, type PresencePublisher, type PresenceSources } from "./node-presence.js";
 import { createPayloadReplication, type PayloadReplication } from "./payload-replication.js";
@@ -110,7 +110,9 @@ export async function startClusterAgent(
   const tls = { caCertPem: caCertPem ?? "", certPem: certPem ?? "", keyPem: keyPem ?? "" };
   const chunks = openChunkStore(files.chunks);
   const pending = openPendingQueue(files.pending);
-  const etcd = new Etcd3({ hosts: [...config.etcd], dialTimeout: 2000 });
+  // Its breakers stay open for 5 s only while another member answers (etcd-client.ts): once a lost
+  // majority is back, state changes and lease renewals meet etcd, not circuits opened meanwhile.
+  const etcd = openNodeEtcdClient(config.etcd);
   let peerServer: RunningPeerServer | undefined;
   // Read on every request: routes mounted after the start are served from then on.
   const routes: PeerRoute[] = [];

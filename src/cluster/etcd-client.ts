@@ -7,8 +7,8 @@
  * 5 s. While no majority answers, every linearizable call misses its deadline — a recoverable failure —
  * so every host's breaker opens, and once the majority is back each stays open for up to 5 s: the probe
  * kept saying "no majority" for those seconds with etcd whole again, and on the node's client a state
- * change (its submission, retried every 200 ms) and the presence lease's renewals (a 5 s TTL) met open
- * circuits instead of etcd. https://github.com/microsoft/etcd3 `IOptions.faultHandling`,
+ * change (its submission, retried every 200 ms) met open circuits instead of etcd — as would the
+ * presence lease's renewals (a 5 s TTL) and the watch's reconnections. https://github.com/microsoft/etcd3 `IOptions.faultHandling`,
  * https://github.com/connor4312/cockatiel.
  *
  * The probe's client has no breaker (`noop` per host): each check really reads. Its global policy tries

@@ -5,7 +5,8 @@
  * worker thread), cosigns each published checkpoint its copy reproduces with its own witness key (an
  * extra attestation beside the online nodes' quorum, visible in monitoring as its last cosigned size),
  * holds the payload ciphertext the online nodes push to it (chunks.db), keeps encrypted backup
- * generations of all three files on a schedule, and is the repair source of last resort.
+ * generations of all three files on a schedule (and scrubs a deleted transfer's key and chunks out of the
+ * generations taken before its deletion), and is the repair source of last resort.
  *
  * What it listens on: exactly one socket, its peer endpoint (`listenPeer` of cluster-node.json) — HTTPS
  * over mutual TLS that completes only with a node certificate of the service CA and answers only the
@@ -20,12 +21,15 @@
  * repairs.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { randomBytes } from "node:crypto";
 import { readKeyFile } from "../crypto/key-file.js";
 import { createCosigner } from "../crypto/note-signer.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
 import { takeGeneration, listGenerations, backupsDir } from "../service/backup/backup-generation.js";
 import { startGenerationSchedule, type BackupSchedule } from "../service/backup/backup-schedule.js";
+import { scrubGenerations } from "../service/backup/generation-scrub.js";
+import { pendingScrubCount, prepareScrubQueue } from "../service/backup/generation-scrub-queue.js";
 import { loadConfig } from "../service/config.js";
 import { openClusterNode } from "../service/cluster/cluster-node.js";
 import { dataPaths } from "../service/data-dir.js";
@@ -43,11 +47,16 @@ import type { NodeState as HealthState } from "./integrity/node-health.js";
 import type { NodeIntegrity } from "./integrity/node-integrity.js";
 import type { RunningPeerServer } from "./peer/peer-server.js";
 
+/** After a failed scrub round (a generation that does not open, say), the next one waits this long. */
+const SCRUB_RETRY_MS = 60_000;
+
 export interface OfflineNodeOptions {
   /** Between full checks (default 5 minutes). */
   readonly checkIntervalMs?: number;
   /** Between backup generations (default 1 hour). */
   readonly backupIntervalMs?: number;
+  /** Between looks at the queue of deleted transfers to scrub from the generations (default 2 s). */
+  readonly scrubIntervalMs?: number;
   /** Between cosigning rounds (default 1 s). */
   readonly cosignIntervalMs?: number;
   readonly presenceTtlSeconds?: number;
@@ -96,6 +105,8 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
   const witness = createCosigner(readKeyFile(files.witnessKey), () => now().getTime());
 
   const db = openServiceDb(paths.serviceDb, { create: !existsSync(paths.serviceDb) });
+  // Before the release step starts (in openClusterNode): it queues every released payload from then on.
+  prepareScrubQueue(db);
   const cleanup: (() => Promise<void> | void)[] = [
     () => {
       db.close();
@@ -184,6 +195,32 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       clearInterval(cosignTimer);
     });
 
+    const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+    const publishGeneration = (g: {
+      name: string;
+      createdAt: string;
+      bytes: number;
+      sha256: string;
+      ledgerSize: number;
+      files: readonly string[];
+    }): void => {
+      void listGenerations(backupsDir(paths))
+        .then((names) =>
+          publishBackupFact(etcd, config.prefix, {
+            node: config.self,
+            latest: g.name,
+            createdAt: g.createdAt,
+            bytes: g.bytes,
+            sha256: g.sha256,
+            ledgerSize: g.ledgerSize,
+            files: [...g.files],
+            generations: names.length,
+          }),
+        )
+        .catch((error: unknown) => {
+          log(`backup fact failed: ${String(error)}`);
+        });
+    };
     const backups = startGenerationSchedule({
       intervalMs: o.backupIntervalMs ?? 60 * 60_000,
       take: () => {
@@ -206,26 +243,11 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
           keep: serviceConfig.backup.keep,
           chunksDb: files.chunks,
           now,
-          random: (n) => new Uint8Array(randomBytes(n)),
+          random,
         });
       },
       onBackup: (info) => {
-        void listGenerations(backupsDir(paths))
-          .then((names) =>
-            publishBackupFact(etcd, config.prefix, {
-              node: config.self,
-              latest: info.file.slice(info.file.lastIndexOf("/") + 1),
-              createdAt: info.createdAt,
-              bytes: info.bytes,
-              sha256: info.sha256,
-              ledgerSize: info.ledgerSize,
-              files: info.files,
-              generations: names.length,
-            }),
-          )
-          .catch((error: unknown) => {
-            log(`backup fact failed: ${String(error)}`);
-          });
+        publishGeneration({ ...info, name: basename(info.file) });
         log(`backup taken: ${info.file} ledger ${info.ledgerSize}`);
       },
       onError: (error) => {
@@ -234,6 +256,34 @@ export async function startOfflineNode(dataDir: string, o: OfflineNodeOptions = 
       },
     });
     cleanup.push(() => backups.stop());
+
+    // Deleted transfers leave the generations taken before the deletion too (generation-scrub.ts): the
+    // release step queues each one once it is gone from the live files; a round (in line with the takes)
+    // rewrites every generation that holds it. A failed round is retried after SCRUB_RETRY_MS.
+    let scrubbing = false;
+    let retryAt = 0;
+    const scrubRound = async (): Promise<void> => {
+      if (scrubbing || now().getTime() < retryAt || pendingScrubCount(db) === 0) return;
+      scrubbing = true;
+      try {
+        const r = await backups.exclusive(() => scrubGenerations({ db, paths, random }));
+        log(
+          `backup scrub: ${r.transfers} deleted transfers, ${r.rewritten.length} of ${r.generations} generations rewritten`,
+        );
+        const names = await listGenerations(backupsDir(paths));
+        const newest = r.rewritten.find((g) => g.name === names.at(-1));
+        if (newest !== undefined) publishGeneration(newest);
+      } catch (error) {
+        retryAt = now().getTime() + SCRUB_RETRY_MS;
+        log(`backup scrub failed: ${String(error)}`);
+      } finally {
+        scrubbing = false;
+      }
+    };
+    const scrubTimer = setInterval(() => void scrubRound(), o.scrubIntervalMs ?? 2000);
+    cleanup.push(() => {
+      clearInterval(scrubTimer);
+    });
 
     return {
       config,

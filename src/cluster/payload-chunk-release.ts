@@ -14,7 +14,10 @@
  * chunk no other payload of this node references (addresses are content addresses, so two payloads
  * could in principle share one), then drops the transfer's rows in both tables. Deleting first and
  * dropping the notes after makes a crash in between harmless: the next round deletes nothing twice.
+ * On a node that keeps backup generations (the offline node) the same transaction queues the transfer
+ * for the generation scrub (service/backup/generation-scrub-queue.ts).
  */
+import { noteGenerationScrub } from "../service/backup/generation-scrub-queue.js";
 import type { ChunkStore } from "../store/chunk-store.js";
 import { truncateWal } from "../store/payload-store.js";
 import type { ServiceDb } from "../store/service-db.js";
@@ -167,6 +170,8 @@ export function releasePayloadChunks(db: ServiceDb, chunks: ChunkStore, limit = 
     db.transaction(() => {
       db.prepare("DELETE FROM cluster_payload_refs WHERE transfer_id = ?").run(id);
       db.prepare("DELETE FROM cluster_payload_released WHERE transfer_id = ?").run(id);
+      // Gone from this node's live files now: its backup generations follow (a node that keeps them).
+      noteGenerationScrub(db, id);
     }).immediate();
   }
   // The applier deleted the payload rows and data key with secure_delete; cut service.db's WAL here

@@ -16,6 +16,7 @@ import { openSqliteLog } from "../../store/sqlite-log.js";
 import { assertSqliteRuntime } from "../../store/sqlite-runtime.js";
 import { backupKeyPath, fsyncDir, loadBackupKey } from "./backup-key.js";
 import { partName, removeBackupLeftovers, workPrefix } from "./backup-leftovers.js";
+import { dropScrubQueue } from "./generation-scrub-queue.js";
 import { writeBackupFile, type BackupFileName, type BackupManifest } from "./backup-file.js";
 import type { DataPaths } from "../data-dir.js";
 import { ServiceError } from "../errors.js";
@@ -81,6 +82,7 @@ export async function takeGeneration(src: GenerationSource): Promise<GenerationI
     // are held before the command naming them is applied, so every payload the service snapshot names
     // is in it — and a chunk physically deleted meanwhile is gone from it too.
     await snapshotServiceAndLedger(src.db, paths.ledgerDb, work);
+    withoutScrubQueue(join(work, "service.db"));
     const names: BackupFileName[] = ["service.db", "ledger.db"];
     if (src.chunksDb !== undefined) {
       await snapshotFile(src.chunksDb, join(work, "chunks.db"));
@@ -195,6 +197,16 @@ function positionGap(serviceCopy: string, ledgerCopy: string): number {
   }
 }
 
+/** The node's own scrub queue stays out of its generations (generation-scrub-queue.ts says why). */
+function withoutScrubQueue(serviceCopy: string): void {
+  const db = new Database(serviceCopy, { fileMustExist: true });
+  try {
+    dropScrubQueue(db);
+  } finally {
+    db.close();
+  }
+}
+
 async function snapshotFile(from: string, to: string): Promise<void> {
   const reader = openReadOnly(from);
   try {
@@ -227,7 +239,8 @@ function snapshotLedgerState(path: string): { size: number; checkpoint: string }
   }
 }
 
-async function hashFile(path: string): Promise<{ bytes: number; sha256: string }> {
+/** Size and SHA-256 of a file, hex (the manifest's per-file entries). */
+export async function hashFile(path: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash("sha256");
   const file = await open(path, "r");
   let bytes = 0;

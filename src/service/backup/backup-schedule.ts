@@ -1,7 +1,8 @@
 /**
  * Backup generations on a schedule while the node runs (issue 11: the offline node keeps encrypted
  * generations of its own copy): every `intervalMs` one generation — SQLite's online backup API, so
- * writers carry on; sealed with the backup key, never the KEK; pruned to `keep`. Runs never overlap; a
+ * writers carry on; sealed with the backup key, never the KEK; pruned to `keep`. Runs never overlap (nor
+ * with the work passed to `exclusive`, the scrub of deleted transfers from the generations); a
  * failed run is reported and the schedule goes on; `stop()` waits for a run in progress.
  *
  * `startBackupSchedule` takes `createBackup` (recorded as a `backup.create` entry) on a node with a
@@ -17,6 +18,11 @@ import { ServiceError } from "../errors.js";
 export interface BackupSchedule {
   /** Takes one generation now (after a run in progress). */
   runNow(): Promise<GenerationInfo>;
+  /**
+   * Runs other work on the generations (the scrub, generation-scrub.ts) in the same line as the takes:
+   * never while one runs, since a take prunes files a scrub would rename back.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -34,12 +40,13 @@ export function startGenerationSchedule(o: GenerationScheduleOptions): BackupSch
     });
   }
   const abort = new AbortController();
-  let current: Promise<GenerationInfo> | undefined;
-  const take = (): Promise<GenerationInfo> => {
-    const run = (current ?? Promise.resolve(undefined)).catch(() => undefined).then(o.take);
+  let current: Promise<unknown> | undefined;
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = (current ?? Promise.resolve(undefined)).catch(() => undefined).then(work);
     current = run;
     return run;
   };
+  const take = (): Promise<GenerationInfo> => exclusive(o.take);
   const loop = async (): Promise<void> => {
     for (;;) {
       try {
@@ -57,6 +64,7 @@ export function startGenerationSchedule(o: GenerationScheduleOptions): BackupSch
   const looping = loop();
   return {
     runNow: take,
+    exclusive,
     async stop() {
       abort.abort();
       await looping;

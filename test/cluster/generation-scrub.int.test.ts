@@ -158,6 +158,15 @@ async function scrubAndCheck(c: ServiceCluster, work: string): Promise<void> {
   const first = await inGeneration(before[0] ?? "");
   expect(first.gone).toEqual(["service.db", "chunks.db"]);
   expect(first.goneRows).toBeGreaterThan(0);
+  // The node's scrub queue is its own: not in a generation's copy of service.db.
+  const copy = new Database(join(opened, "service.db"), { readonly: true });
+  try {
+    expect(copy.prepare("SELECT name FROM sqlite_master WHERE name = 'backup_scrub_pending'").all()).toEqual(
+      [],
+    );
+  } finally {
+    copy.close();
+  }
 
   // 破棄: the payload and data key deleted on every node; then the generations follow.
   expectStatus(await sender.post(`/api/v1/transfers/${gone}/discard`), 200);

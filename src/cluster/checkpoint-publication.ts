@@ -42,6 +42,9 @@ import { CHECKPOINT_REQUEST } from "./state-command.js";
 /** How long `covering` waits for a published checkpoint before it gives up. */
 const CHECKPOINT_WAIT_MS = 30_000;
 
+/** How often `reaching` asks the sequencer again for a checkpoint covering a missing tail. */
+const TAIL_REQUEST_MS = 1000;
+
 interface CheckpointWaiter {
   readonly index: number;
   readonly resolve: (cp: PublishedCheckpoint) => void;
@@ -93,6 +96,8 @@ export class CheckpointPublication {
   /** The largest published note within this copy's size that it does not reproduce (damage). */
   #unreproduced: PublishedCheckpoint | undefined;
   #checkpointRequest: string | undefined;
+  /** When `reaching` last asked for a checkpoint covering a missing tail. */
+  #tailRequestAt = 0;
   #cosigning: Promise<void> = Promise.resolve();
   /** The largest checkpoint batch's ledger size not signed yet (0: none). */
   #dueSize = 0;
@@ -123,6 +128,34 @@ export class CheckpointPublication {
     const a = this.#published;
     const b = this.#unreproduced;
     return b !== undefined && (a === undefined || b.size > a.size) ? b : a;
+  }
+
+  /** The newest published checkpoint (verified under the pinned policy) past this copy's size, if any. */
+  get ahead(): PublishedCheckpoint | undefined {
+    return this.#ahead;
+  }
+
+  /**
+   * The newest published checkpoint, past this copy's size or not, when it reaches `size`: what proves
+   * the missing tail of a copy whose last entry rows were deleted (the copy looks shorter than what it
+   * applied, so no checkpoint within it covers them). When none reaches `size` yet, the sequencer is
+   * asked for a checkpoint batch (again at most every TAIL_REQUEST_MS: this node's replica, stopped at
+   * the short copy, never sees its request applied) and `newest` is the answer.
+   */
+  reaching(size: number): PublishedCheckpoint | undefined {
+    const newest = this.newest;
+    const ahead = this.#ahead;
+    const best = ahead !== undefined && ahead.size > (newest?.size ?? 0) ? ahead : newest;
+    if (best !== undefined && best.size >= size) return best;
+    const now = Date.now();
+    if (!this.#o.offline && !this.#closed && now - this.#tailRequestAt >= TAIL_REQUEST_MS) {
+      this.#tailRequestAt = now;
+      const id = randomBytes(16).toString("base64url");
+      this.#o.submitter
+        .submit({ id, origin: this.#o.nodeName, body: { type: CHECKPOINT_REQUEST } })
+        .catch((error: unknown) => this.#o.onError?.(error));
+    }
+    return newest;
   }
 
   /** Whether someone on this node waits for a checkpoint. */

@@ -348,14 +348,26 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     return this.#publication.latest();
   }
 
-  /** The newest published checkpoint within this copy's size, reproduced by it or not (integrity). */
+  /**
+   * The published checkpoint the integrity check and the repair prove this copy against: the newest
+   * within the copy's size, reproduced by it or not — except while the copy is shorter than what this
+   * node applied (its last entry rows deleted: the stored size is MAX(idx) + 1), when only one reaching
+   * the applied size proves the missing tail: the newest published at all, the sequencer asked for one
+   * when none reaches it yet (`CheckpointPublication.reaching`).
+   */
   newestPublished(): PublishedCheckpoint | undefined {
-    return this.#publication.newest;
+    const applied = this.#state.position().ledgerSize;
+    if (this.#o.storage.size() >= applied) return this.#publication.newest;
+    return this.#publication.reaching(applied);
   }
 
-  /** ledger.db was repaired underneath: the head (compact range, last leaf) is read again from it. */
+  /**
+   * ledger.db was repaired underneath: the head (compact range, last leaf) is read again from it, and a
+   * replica that stopped on the damaged copy (CLUSTER_APPLY_FAILED) follows the log again.
+   */
   ledgerRepaired(): void {
     this.#state.reloadHead();
+    this.#replica.restartIfStopped();
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,8 @@
  * When etcd's log was trimmed past this node (CLUSTER_LOG_TRIMMED), it catches up from a peer instead
  * (`log-catch-up.ts`: the peer's batches are believed only once proven against a quorum-cosigned
  * checkpoint and a consistency proof from this node's own root), retried at a bounded pace, then follows
- * etcd again. Any other failure stops the replica; the node reports it and fails its waiting calls.
+ * etcd again. Any other failure stops the replica; the node reports it and fails its waiting calls. A
+ * replica stopped on CLUSTER_APPLY_FAILED follows again once a repair mended the copy (`restartIfStopped`).
  */
 import type { Etcd3 } from "etcd3";
 import type { CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
@@ -82,6 +83,19 @@ export class ReplicaApply {
         if (failure !== undefined) o.onStopped(failure, error);
       },
     });
+  }
+
+  /**
+   * Follows the log again after the follower stopped on CLUSTER_APPLY_FAILED, from the position the
+   * node's service.db records: called once a repair put back what the copy lacked (its last entry rows
+   * deleted, the next batch found the ledger shorter than its position and stopped the replica). A
+   * replica catching up from peers, or stopped for another reason, is left as it is.
+   * @returns whether it started again
+   */
+  restartIfStopped(): boolean {
+    if (this.#closed || this.#follower?.failure()?.code !== "CLUSTER_APPLY_FAILED") return false;
+    this.start();
+    return true;
   }
 
   /** The error that stopped the replica's follower, if one did (e.g. CLUSTER_LOG_TRIMMED). */

@@ -48,6 +48,23 @@ export function deleteEntryRow(node: DamageTarget, index: number): void {
   withDb(node.ledgerPath, (db) => db.prepare("DELETE FROM entries WHERE idx = ?").run(index));
 }
 
+/**
+ * Deletes the last entry row (the highest index) and returns its index. The stored size is MAX(idx) + 1,
+ * so the copy then merely looks one entry shorter; only the size the node applied says otherwise.
+ */
+export function deleteLastEntryRow(node: DamageTarget): number {
+  return withDb(node.ledgerPath, (db) =>
+    db
+      .transaction(() => {
+        const last = db.prepare<[], { idx: number | null }>("SELECT MAX(idx) AS idx FROM entries").get()?.idx;
+        if (last === null || last === undefined) throw new Error("no entries");
+        db.prepare("DELETE FROM entries WHERE idx = ?").run(last);
+        return last;
+      })
+      .immediate(),
+  );
+}
+
 /** Swaps the rows (bytes and leaf hash) of two entries. */
 export function swapEntryRows(node: DamageTarget, a: number, b: number): void {
   withDb(node.ledgerPath, (db) => {

@@ -8,7 +8,7 @@ import { parseVerifierKey } from "../../ledger/verify/verifier-key.js";
 import { openChunkStore } from "../../store/chunk-store.js";
 import { openLogRepairAccess } from "../../store/sqlite-log-repair.js";
 import { openSqliteLog } from "../../store/sqlite-log.js";
-import { runFullCheck, type FullCheckResult } from "./full-check.js";
+import { appliedLedgerSize, runFullCheck, type FullCheckResult } from "./full-check.js";
 
 /** What the worker checks (paths and plain values only: it crosses a thread boundary). */
 export interface FullCheckJob {
@@ -48,6 +48,8 @@ export function checkJob(job: FullCheckJob): FullCheckResult {
           published: job.published,
           serviceDb,
           stateSize,
+          // The same moment's applied size: what the copy must hold, its last rows included.
+          appliedSize: stateSize,
           chunks,
           concurrentAppends: true,
         }),
@@ -61,19 +63,4 @@ export function checkJob(job: FullCheckJob): FullCheckResult {
     access.close();
     storage.close();
   }
-}
-
-/**
- * The entries a cluster node's service.db has applied (`cluster_position`, replicated-state.ts); read
- * inside the caller's transaction, it starts the snapshot. Undefined when it is no cluster node's.
- */
-function appliedLedgerSize(db: Database.Database): number | undefined {
-  const has =
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_position'").get() !==
-    undefined;
-  if (!has) return undefined;
-  return (
-    db.prepare<[], { ledger_size: number }>("SELECT ledger_size FROM cluster_position WHERE id = 1").get()
-      ?.ledger_size ?? 0
-  );
 }

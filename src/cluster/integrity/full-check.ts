@@ -3,9 +3,11 @@
  *
  * 1. fsck (`ledger/fsck.ts`): the whole tree recomputed, the chain, every stored node, every stored
  *    checkpoint's signature and its consistency with the entries;
- * 2. every entry again through `entry-checks.ts`, reporting *every* bad entry rather than the first;
- *    the `entry_keys` table compared row for row with the keys derived from the entries (a deleted or
- *    an added row is caught);
+ * 2. every entry again through `entry-checks.ts`, reporting *every* bad entry rather than the first,
+ *    and every entry below the size this node applied (`appliedSize`) that is not there — the last rows
+ *    too, which the stored size (MAX(idx) + 1) alone cannot tell from entries never written; the
+ *    `entry_keys` table compared row for row with the keys derived from the entries (a deleted or an
+ *    added row is caught);
  * 3. the root recomputed from the entry bytes at the size of the quorum-published checkpoint compared
  *    with its root — the only check that catches a consistent rewrite of leaf, stored hash, interior
  *    nodes and locally re-signed checkpoints, since the other nodes' cosignatures cannot be redone;
@@ -56,6 +58,14 @@ export interface FullCheckInput {
    * entries below this size only — what is still being applied is no finding.
    */
   readonly stateSize?: number | undefined;
+  /**
+   * How many entries this node applied (`cluster_position.ledger_size`: `appliedLedgerSize`). The stored
+   * size is MAX(idx) + 1, so a copy whose last entry rows were deleted just looks shorter; every index
+   * below this size must be there (LEDGER_ENTRY_MISSING), and index rows below it are no appends made
+   * since. Read in the same snapshot as `stateSize` (the worker) or in the node's own thread (nothing
+   * is applied meanwhile); a ledger commits before service.db, so a healthy copy is never shorter.
+   */
+  readonly appliedSize?: number | undefined;
   readonly chunks?: ChunkStore | undefined;
   readonly hasher?: TreeHasher;
 }
@@ -99,6 +109,7 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
   let keyRow = keyRows.next();
   let prevLeaf: Uint8Array | undefined;
   let expected = 0;
+  let scanned = 0;
   try {
     for (const stored of input.storage.scanEntries()) {
       // A missing row: every index up to this one is a hole (the leaf is unknown).
@@ -142,7 +153,13 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
         }
       }
     }
+    scanned = expected;
+    // The missing tail: entries this node applied whose rows are gone (the stored size shrank with them).
+    for (; expected < (input.appliedSize ?? 0); expected++) {
+      findings.push({ kind: "entry", code: "LEDGER_ENTRY_MISSING", index: expected });
+    }
     for (; !keyRow.done; keyRow = keyRows.next()) {
+      // Past what was scanned and applied: entries appended since the snapshot began (worker thread).
       if (input.concurrentAppends === true && keyRow.value.idx >= expected) break;
       findings.push({ kind: "index-keys", code: "CLUSTER_INTEGRITY_MISMATCH", index: keyRow.value.idx });
     }
@@ -155,7 +172,7 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
     findings.push(
       ...(input.stateSize !== undefined ? suspects : secondLook(input.storage, input.serviceDb, suspects)),
     );
-    findings.push(...checkDamageRows(input.serviceDb, damage, Math.min(expected, stateSize)));
+    findings.push(...checkDamageRows(input.serviceDb, damage, Math.min(scanned, stateSize)));
   }
   let chunks = 0;
   if (input.chunks !== undefined) {
@@ -169,7 +186,22 @@ export function runFullCheck(input: FullCheckInput): FullCheckResult {
       }
     }
   }
-  return { findings: dedupe(findings), size: expected, transfers: projection.size, chunks };
+  return { findings: dedupe(findings), size: scanned, transfers: projection.size, chunks };
+}
+
+/**
+ * The entries a cluster node's service.db has applied (`cluster_position`, replicated-state.ts); inside
+ * a caller's read transaction it starts the snapshot. Undefined when it is no cluster node's.
+ */
+export function appliedLedgerSize(db: Database.Database): number | undefined {
+  const has =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_position'").get() !==
+    undefined;
+  if (!has) return undefined;
+  return (
+    db.prepare<[], { ledger_size: number }>("SELECT ledger_size FROM cluster_position WHERE id = 1").get()
+      ?.ledger_size ?? 0
+  );
 }
 
 function checkTransferRows(db: Database.Database, projection: TransferProjection): Finding[] {

@@ -16,7 +16,7 @@ import { cosignAfterCheck } from "./cosign-guard.js";
 import { EntryWatch } from "./entry-watch.js";
 import type { Finding } from "./finding.js";
 import type { WatchMarkStore } from "./watch-mark.js";
-import { runFullCheck, type FullCheckResult } from "./full-check.js";
+import { appliedLedgerSize, runFullCheck, type FullCheckResult } from "./full-check.js";
 import { createLedgerPeerClient } from "./ledger-peer-client.js";
 import { ledgerPeerRoutes } from "./ledger-peer-routes.js";
 import { NodeHealth } from "./node-health.js";
@@ -86,14 +86,23 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
   });
 
+  // In this thread nothing is applied while the check runs, so service.db's applied size is the one the
+  // copy must reach (a copy whose last entry rows were deleted only looks shorter).
+  const checkHere = (published: Checkpoint | undefined): FullCheckResult => {
+    const files = o.files();
+    const db = files.serviceDb;
+    return runFullCheck({
+      ...files,
+      logKey: o.logKey,
+      published,
+      appliedSize: db === undefined ? undefined : appliedLedgerSize(db),
+    });
+  };
   const check = async (): Promise<FullCheckResult> => {
     const note = await o.publishedNote();
     const published =
       note === undefined ? undefined : openPublishedCheckpoint(note, o.logKey, o.policy).checkpoint;
-    const result =
-      o.runCheck !== undefined
-        ? await o.runCheck(published)
-        : runFullCheck({ ...o.files(), logKey: o.logKey, published });
+    const result = o.runCheck !== undefined ? await o.runCheck(published) : checkHere(published);
     return withoutKnown(result);
   };
   // Damage already dealt with (a chunk of a transfer marked damaged) is left out of every check, the
@@ -129,7 +138,7 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
             chunkClient,
             publishedNote: () => Promise.resolve(note),
             health,
-            recheck: () => withoutKnown(runFullCheck({ ...o.files(), logKey: o.logKey, published })),
+            recheck: () => withoutKnown(checkHere(published)),
             appendRepair: o.appendRepair,
             now: o.now,
             ...(o.chunkOwner !== undefined ? { chunkOwner: o.chunkOwner } : {}),

@@ -15,6 +15,15 @@
  *    against the repaired entries is replaced by the peer's (log signature and recomputed root checked)
  *    or removed; then, in the same turn, `afterWrite` (the node reloads its head).
  *
+ * A copy whose last entry rows were deleted (the stored size, MAX(idx) + 1, shrank with them; the size
+ * this node applied says they existed) is repaired the same way once a published checkpoint covers the
+ * missing tail (`assertMissingCovered`; until then nothing is written). That checkpoint may lie past
+ * what this node applied — its replica stopped at the first batch after the deletion while the others
+ * went on — and every entry up to its size is then fetched and proven: the ones past the applied size
+ * are stored ahead of their batches, as a crash between the ledger's and service.db's commits leaves
+ * them, and the replica's next apply finds them byte for byte its own and runs only their state
+ * changes (`replicated-state.ts`).
+ *
  * A peer whose answers do not prove is skipped like one that is down; when none proves, nothing is
  * written (CLUSTER_REPAIR_UNPROVEN). Entries past N cannot be proven yet: their records stay as they
  * are, re-linked onto the repaired prefix where their `prev` names another leaf, and are proven by the
@@ -37,6 +46,7 @@ import type { LogRepairAccess } from "../../store/sqlite-log-repair.js";
 import { ClusterError } from "../errors.js";
 import type { PeerEndpoint } from "../peer/peer-client.js";
 import { readEntry } from "./entry-checks.js";
+import type { Finding } from "./finding.js";
 import type { LedgerPeerClient } from "./ledger-peer-client.js";
 import { localiseDamage, type Localisation } from "./localise.js";
 import { RebuiltCopy, type ProvenEntry } from "./repair-rebuild.js";
@@ -84,6 +94,31 @@ interface Proven {
   readonly localisation: Localisation;
   readonly entries: Map<number, ProvenEntry>;
   readonly recordHashes: Map<number, Uint8Array[]>;
+}
+
+/**
+ * A missing entry is proven only by a published checkpoint that covers it: one at or past the copy's
+ * end (its last rows deleted under a running node: the size this node applied says they existed) waits
+ * until a checkpoint reaching it is published — nothing unproven is ever written, the node stays
+ * quarantined and the next run tries again (the cluster port asks the sequencer for that checkpoint:
+ * `ClusterLedger.newestPublished`).
+ * @throws ClusterError CLUSTER_REPAIR_UNPROVEN
+ */
+export function assertMissingCovered(findings: readonly Finding[], publishedSize: number): void {
+  const missing = findings.flatMap((f) =>
+    f.code === "LEDGER_ENTRY_MISSING" && f.index !== undefined ? [f.index] : [],
+  );
+  const last = Math.max(-1, ...missing);
+  if (last >= publishedSize) {
+    throw new ClusterError(
+      "CLUSTER_REPAIR_UNPROVEN",
+      "欠けたエントリを含む公開チェックポイントがまだありません",
+      {
+        missing: last,
+        published: publishedSize,
+      },
+    );
+  }
 }
 
 export async function repairLedger(input: LedgerRepairInput): Promise<LedgerRepairResult> {

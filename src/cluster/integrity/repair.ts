@@ -36,7 +36,7 @@ import type { FullCheckResult } from "./full-check.js";
 import type { LedgerPeerClient } from "./ledger-peer-client.js";
 import type { NodeHealth, RepairReport } from "./node-health.js";
 import { DamageProjection, replaceDamageRow } from "./damage-rows.js";
-import { repairLedger, type LedgerRepairResult } from "./repair-ledger.js";
+import { assertMissingCovered, repairLedger, type LedgerRepairResult } from "./repair-ledger.js";
 import { differingColumns, TransferProjection } from "./transfer-projection.js";
 
 export interface NodeFiles {
@@ -120,6 +120,7 @@ export async function repairDamage(deps: RepairDeps, findings: readonly Finding[
         throw new ClusterError("CLUSTER_REPAIR_UNPROVEN", "公開されたチェックポイントがありません", {});
       }
       const published = openPublishedCheckpoint(note, deps.logKey, deps.policy).checkpoint;
+      assertMissingCovered(findings, published.size);
       checkpointRef = { size: published.size, root: toHex(published.root) };
       const indicesOf = (kind: Finding["kind"]): Set<number> =>
         new Set(

@@ -215,7 +215,13 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       logKey,
       policy: o.policy,
       ...(o.catchUp !== undefined ? { catchUp: o.catchUp } : {}),
-      onStopped: (_failure, error) => {
+      onStopped: (failure, error) => {
+        // A copy the next batch did not fit (CLUSTER_APPLY_FAILED: its last entry rows deleted, say) is
+        // what the integrity repair mends, and the replica then follows again (`ledgerRepaired`): the
+        // calls waiting on it keep their own bounded waits (command-ordering.ts) and are settled once it
+        // applies their batches — failing them now would answer "outcome unknown" for commands the
+        // cluster did apply (a send asked again then met its own earlier success as a 409).
+        if (failure.code === "CLUSTER_APPLY_FAILED") return;
         this.#failAll(
           new ClusterError(
             "CLUSTER_UNAVAILABLE",
@@ -303,6 +309,17 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   /** The error that stopped this node's replica, if one did (e.g. CLUSTER_LOG_TRIMMED). */
   failure(): ClusterError | undefined {
     return this.#replica.failure();
+  }
+
+  /**
+   * Whether this node's replica stopped and will not follow the log again by itself. A replica stopped
+   * on a copy the next batch did not fit (CLUSTER_APPLY_FAILED) is not: the integrity repair mends the
+   * copy and starts it again (`ledgerRepaired`), so a request waiting for this node to catch up keeps
+   * waiting (bounded) rather than being served from the copy as it stood.
+   */
+  stoppedForGood(): boolean {
+    const failure = this.#replica.failure();
+    return failure !== undefined && failure.code !== "CLUSTER_APPLY_FAILED";
   }
 
   /** The archived canonical batches from `from` on (what a peer serves a node etcd no longer can). */

@@ -2,7 +2,8 @@
  * Each kind of damage issue 11 lists, done to one online node's files under the running `kenshin serve`
  * process (test/support/service-cluster.ts: 3 online nodes + the offline node, real etcd, real haproxy),
  * one after the other on ONE cluster while a sender uploads and sends and a receiver downloads through
- * haproxy all along: an entry row deleted, two rows swapped, a consistent rewrite (entry, every later
+ * haproxy all along: an entry row deleted, the last entry row deleted (the copy looks one entry shorter;
+ * the next batch stops the victim's replica until the repair), two rows swapped, a consistent rewrite (entry, every later
  * entry re-chained, leaf hashes, interior nodes, re-signed checkpoints: fsck passes on it), a payload
  * chunk corrupted on that node only, a service.db transfer row edited, a transfer's entry_keys rows
  * deleted. For each: the node's rolling check (every 1.5 s) finds it, the node repairs it (from a peer,
@@ -11,12 +12,14 @@
  * fsck. Every download the receiver got during the test has the SHA-256 the cluster recorded.
  * Detection and repair times are printed (not asserted: the machine is shared).
  */
+import { Etcd3 } from "etcd3";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { errorCode, type ApiClient, type ApiResponse } from "../../src/client/api-client.js";
 import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
+import { etcdClientUrl } from "../../src/cluster/cluster-topology.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
 import { readKeyFile } from "../../src/crypto/key-file.js";
 import { createNoteSigner } from "../../src/crypto/note-signer.js";
@@ -35,6 +38,7 @@ import {
   corruptChunk,
   deleteEntryKeys,
   deleteEntryRow,
+  deleteLastEntryRow,
   editTransferRow,
   swapEntryRows,
   type DamageTarget,
@@ -168,8 +172,34 @@ function victimRepairs(c: ServiceCluster, name: string): { idx: number; text: st
   return repairRecords(ledgerDbOf(c, name)).filter((r) => r.text.includes(`"node":"${VICTIM}"`));
 }
 
+/** The node holding the sequencer election, read from etcd. */
+async function sequencer(c: ServiceCluster): Promise<string> {
+  const node = c.topology.nodes.find((n) => n.name === "node1");
+  if (node === undefined) throw new Error("no node1");
+  const e = new Etcd3({ hosts: [etcdClientUrl(node)], dialTimeout: 2000 });
+  try {
+    return await waitFor(
+      async () => {
+        const leader = await e
+          .election(`${c.topology.prefix}election`)
+          .leader()
+          .catch(() => undefined);
+        return leader !== undefined && ALL.includes(leader) ? leader : undefined;
+      },
+      { what: "a sequencer", timeoutMs: 30_000, intervalMs: 250 },
+    );
+  } finally {
+    e.close();
+  }
+}
+
 interface Kind {
   readonly name: string;
+  /**
+   * Only on a node that is not the sequencer: a sequencer whose copy is shorter than its position
+   * prepares no batch (README, "What is left"), so the cluster would wait for its repair.
+   */
+  readonly notOnSequencer?: true;
   /** What the repair entry must name. */
   readonly what: string;
   /** Whether the good copy comes from a peer (index rows are derived from the node's proven entries). */
@@ -209,6 +239,15 @@ describe("each kind of damage on one online node while users go on through hapro
         fromPeer: true,
         damage: (t) => {
           deleteEntryRow(t, 3);
+        },
+      },
+      {
+        name: "last entry row deleted",
+        what: "entries",
+        fromPeer: true,
+        notOnSequencer: true,
+        damage: (t) => {
+          deleteLastEntryRow(t);
         },
       },
       {
@@ -265,6 +304,7 @@ describe("each kind of damage on one online node while users go on through hapro
         await c.waitSamePosition(ALL);
         const before = victimRepairs(c, VICTIM).length;
         const transfer = users.completed.at(-1) ?? "";
+        if (kind.notOnSequencer === true) expect([kind.name, await sequencer(c)]).not.toContain(VICTIM);
         const seen = health.states.length;
         const started = performance.now();
         kind.damage(target, transfer);

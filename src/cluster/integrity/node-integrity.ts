@@ -86,17 +86,15 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
   });
 
-  // In this thread nothing is applied while the check runs, so service.db's applied size is the one the
-  // copy must reach (a copy whose last entry rows were deleted only looks shorter).
+  // In this thread nothing is applied while the check runs, so service.db's applied size is both the
+  // size the copy must reach (a copy whose last entry rows were deleted only looks shorter) and the
+  // entries its rows reflect: a tail repair stores entries past it, ahead of their batches, whose state
+  // changes the replica has still to run (repair-ledger.ts).
   const checkHere = (published: Checkpoint | undefined): FullCheckResult => {
     const files = o.files();
     const db = files.serviceDb;
-    return runFullCheck({
-      ...files,
-      logKey: o.logKey,
-      published,
-      appliedSize: db === undefined ? undefined : appliedLedgerSize(db),
-    });
+    const applied = db === undefined ? undefined : appliedLedgerSize(db);
+    return runFullCheck({ ...files, logKey: o.logKey, published, appliedSize: applied, stateSize: applied });
   };
   const check = async (): Promise<FullCheckResult> => {
     const note = await o.publishedNote();

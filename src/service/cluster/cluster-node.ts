@@ -201,7 +201,7 @@ export async function openClusterNode(o: {
     const seq = await headSeq();
     if (seq === undefined || seq === 0) return;
     const deadline = Date.now() + CATCH_UP_WAIT_MS;
-    while (port.status().seq < seq && Date.now() < deadline && port.failure() === undefined) {
+    while (port.status().seq < seq && Date.now() < deadline && !port.stoppedForGood()) {
       await sleep(5);
     }
   };

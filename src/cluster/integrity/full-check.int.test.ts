@@ -4,6 +4,7 @@ import {
   corruptChunk,
   deleteEntryKeys,
   deleteEntryRow,
+  deleteLastEntryRow,
   editEntryBytes,
   editTransferRow,
   swapEntryRows,
@@ -59,6 +60,28 @@ describe("rolling full check (each kind of damage issue 11 lists, on one node of
     const findings = check(c.nodes[1] as TestNode).findings;
     expect(findings).toContainEqual({ kind: "entry", code: "LEDGER_LEAF_HASH_MISMATCH", index: 7 });
     expect(check(c.nodes[0] as TestNode).findings).toEqual([]);
+  });
+
+  it("the last entry row deleted → LEDGER_ENTRY_MISSING at that index once the applied size is given (the stored size shrank with it)", async () => {
+    await c.transfer(5);
+    const victim = c.nodes[1] as TestNode;
+    expect(deleteLastEntryRow(victim)).toBe(24);
+    const at = (node: TestNode, appliedSize: number | undefined) =>
+      runFullCheck({
+        storage: node.ledger.storage,
+        access: node.access,
+        logKey: c.f.logKey,
+        published: c.published?.checkpoint,
+        appliedSize,
+        // As the worker reads it: index rows past the scanned entries could be appends made since.
+        concurrentAppends: true,
+      });
+    const found = at(victim, 25);
+    expect(found.size).toBe(24);
+    expect(found.findings).toContainEqual({ kind: "entry", code: "LEDGER_ENTRY_MISSING", index: 24 });
+    // Without the applied size the copy merely looks one entry shorter.
+    expect(at(victim, undefined).findings.filter((f) => f.code === "LEDGER_ENTRY_MISSING")).toEqual([]);
+    expect(at(c.nodes[0] as TestNode, 25).findings).toEqual([]);
   });
 
   it("an entry row deleted → LEDGER_ENTRY_MISSING at that index", () => {

@@ -315,6 +315,11 @@ function send(
   state: AttemptState,
 ): Promise<ApiResponse | { status: number; headers: IncomingHttpHeaders; body: AsyncIterable<Uint8Array> }> {
   return new Promise((resolve, reject) => {
+    // Set once the answer's head arrived. A node may answer before the body is all sent (a coded 503
+    // from its gate, a 409 for a key it never agreed): the rest of the body is then not written, and the
+    // write error that follows (EPIPE or ECONNRESET once the node closes; Node 24 reports it before the
+    // answer's end) is not the outcome — the answer is.
+    const answer = { arrived: false, cut: false };
     const req = https.request(
       {
         agent,
@@ -325,6 +330,7 @@ function send(
         headers,
       },
       (res) => {
+        answer.arrived = true;
         if (streamAnswer) {
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
           return;
@@ -333,6 +339,8 @@ function send(
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
         res.on("end", () => {
+          // The connection still carries an unfinished body: it cannot serve another request.
+          if (answer.cut) req.destroy();
           const raw = Buffer.concat(chunks);
           const text = raw.toString("utf8");
           let json: unknown;
@@ -354,7 +362,9 @@ function send(
       else socket.once("secureConnect", () => (state.handshaken = true));
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
-    req.on("error", reject);
+    req.on("error", (error) => {
+      if (!answer.arrived) reject(error);
+    });
     if (body === undefined || Buffer.isBuffer(body)) {
       req.end(body);
       return;
@@ -363,11 +373,18 @@ function send(
     void (async () => {
       try {
         for await (const chunk of body) {
-          if (!req.write(chunk)) await once(req, "drain");
+          if (answer.arrived || req.destroyed) {
+            answer.cut = true;
+            break;
+          }
+          if (!req.write(chunk)) {
+            // A drain that never comes (the node answered and stopped reading) must not hold the loop.
+            await Promise.race([once(req, "drain"), once(req, "close")]);
+          }
         }
-        req.end();
+        if (!answer.cut && !req.destroyed) req.end();
       } catch (error) {
-        req.destroy(error as Error);
+        if (!answer.arrived) req.destroy(error as Error);
       }
     })();
   });

@@ -391,7 +391,7 @@ function send(
 }
 
 /** A streamed answer read whole (an error answer: small), to look at its code. */
-async function readAnswer(r: {
+export async function readAnswer(r: {
   status: number;
   headers: IncomingHttpHeaders;
   body: AsyncIterable<Uint8Array>;

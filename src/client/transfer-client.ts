@@ -20,7 +20,7 @@ import {
   type EnvelopeKey,
   type EnvelopePurpose,
 } from "./envelope.js";
-import { errorCode, type ApiClient, type ApiResponse } from "./api-client.js";
+import { errorCode, readAnswer, type ApiClient, type ApiResponse } from "./api-client.js";
 
 const ENVELOPE_HEADER = "x-kenshin-envelope";
 
@@ -52,20 +52,20 @@ export async function uploadExport(
   receiverId: string,
   bytes: Uint8Array,
 ): Promise<ApiResponse> {
-  return withFreshChannel(
-    async () => {
-      const agreed = await agreeEnvelopeKey(client, "upload");
-      if ("refused" in agreed) return agreed.refused;
-      const sealed = await sealEnvelope(agreed.key, bytes);
-      return client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
-        body: sealed,
-        contentType: "application/octet-stream",
-        headers: { [ENVELOPE_HEADER]: agreed.channelId },
-      });
-    },
-    (r) => r,
-  );
+  return withFreshChannel(async () => {
+    const agreed = await agreeEnvelopeKey(client, "upload");
+    if ("refused" in agreed) return agreed.refused;
+    const sealed = await sealEnvelope(agreed.key, bytes);
+    return client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
+      body: sealed,
+      contentType: "application/octet-stream",
+      headers: { [ENVELOPE_HEADER]: agreed.channelId },
+    });
+  }, itself);
 }
+
+/** The answer is its own refusal (a send that returns the node's answer as it is). */
+const itself = (answer: ApiResponse): ApiResponse => answer;
 
 /**
  * Runs a key agreement and the request that uses it, once more when the server did not know the
@@ -99,32 +99,25 @@ export async function uploadExportFile(
   const dir = await mkdtemp(join(o.tmpDir ?? tmpdir(), "kenshin-upload-"));
   let attempt = 0;
   try {
-    return await withFreshChannel(
-      async () => {
-        const agreed = await agreeEnvelopeKey(client, "upload");
-        if ("refused" in agreed) return agreed.refused;
-        // A new name per attempt: "wx" never writes through anything already there.
-        const sealedPath = join(dir, `body-${++attempt}.kxe`);
-        try {
-          const sealed = await sealFile(agreed.key, path, sealedPath);
-          return await client.request(
-            "POST",
-            `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`,
-            {
-              stream: {
-                ...sealed,
-                chunks: () => createReadStream(sealedPath, { highWaterMark: 1 << 20 }),
-              },
-              contentType: "application/octet-stream",
-              headers: { [ENVELOPE_HEADER]: agreed.channelId },
-            },
-          );
-        } finally {
-          await rm(sealedPath, { force: true });
-        }
-      },
-      (r) => r,
-    );
+    return await withFreshChannel(async () => {
+      const agreed = await agreeEnvelopeKey(client, "upload");
+      if ("refused" in agreed) return agreed.refused;
+      // A new name per attempt: "wx" never writes through anything already there.
+      const sealedPath = join(dir, `body-${++attempt}.kxe`);
+      try {
+        const sealed = await sealFile(agreed.key, path, sealedPath);
+        return await client.request("POST", `/api/v1/transfers?receiver=${encodeURIComponent(receiverId)}`, {
+          stream: {
+            ...sealed,
+            chunks: () => createReadStream(sealedPath, { highWaterMark: 1 << 20 }),
+          },
+          contentType: "application/octet-stream",
+          headers: { [ENVELOPE_HEADER]: agreed.channelId },
+        });
+      } finally {
+        await rm(sealedPath, { force: true });
+      }
+    }, itself);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -182,17 +175,14 @@ async function downloadAs(
   action: "download" | "download?codeHeader=1" | "download-fhir",
 ): Promise<{ bytes: Uint8Array; response: ApiResponse } | { refused: ApiResponse }> {
   let key: EnvelopeKey | undefined;
-  const r = await withFreshChannel(
-    async () => {
-      const agreed = await agreeEnvelopeKey(client, "download");
-      if ("refused" in agreed) return agreed.refused;
-      key = agreed.key;
-      return client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/${action}`, {
-        headers: { [ENVELOPE_HEADER]: agreed.channelId },
-      });
-    },
-    (answer) => answer,
-  );
+  const r = await withFreshChannel(async () => {
+    const agreed = await agreeEnvelopeKey(client, "download");
+    if ("refused" in agreed) return agreed.refused;
+    key = agreed.key;
+    return client.request("POST", `/api/v1/transfers/${encodeURIComponent(transferId)}/${action}`, {
+      headers: { [ENVELOPE_HEADER]: agreed.channelId },
+    });
+  }, itself);
   if (r.status !== 200 || key === undefined) return { refused: r };
   return {
     bytes: await openEnvelope(key, r.bytes, { maxPlaintextBytes: 2 * 1024 * 1024 * 1024 }),
@@ -220,7 +210,7 @@ export async function downloadStandardTo(
       const r = await client.requestStream("POST", path, {
         headers: { [ENVELOPE_HEADER]: agreed.channelId },
       });
-      if (r.status !== 200) return { refused: await readRefusal(r) };
+      if (r.status !== 200) return { refused: await readAnswer(r) };
       return { key: agreed.key, body: r.body };
     },
     (attempt) => ("refused" in attempt ? attempt.refused : undefined),
@@ -269,23 +259,4 @@ export async function downloadStandardToFile(
       await rm(partial, { force: true });
     }
   }
-}
-
-/** A refused streamed answer read whole (an error answer: small), to look at its code. */
-async function readRefusal(r: {
-  status: number;
-  headers: ApiResponse["headers"];
-  body: AsyncIterable<Uint8Array>;
-}): Promise<ApiResponse> {
-  const chunks: Uint8Array[] = [];
-  for await (const c of r.body) chunks.push(c);
-  const raw = Buffer.concat(chunks);
-  const text = raw.toString("utf8");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status, headers: r.headers, json, text, bytes: raw };
 }

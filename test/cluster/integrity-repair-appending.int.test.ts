@@ -19,13 +19,8 @@ import { repairDamage, type RepairDeps, type RepairOutcome } from "../../src/clu
 import { startRollingCheck } from "../../src/cluster/integrity/rolling-check.js";
 import { createPeerClient } from "../../src/cluster/peer/peer-client.js";
 import { startPeerServer, type RunningPeerServer } from "../../src/cluster/peer/peer-server.js";
-import {
-  createCertificateAuthority,
-  createCrl,
-  issueNodeCertificate,
-  type CaMaterial,
-  type IssuedCertificate,
-} from "../../src/crypto/pki/index.js";
+import { type CaMaterial, type IssuedCertificate } from "../../src/crypto/pki/index.js";
+import { issueTestNodeCertificates } from "./node-certificates.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
 import { fsck } from "../../src/ledger/fsck.js";
 import { Ledger } from "../../src/ledger/ledger.js";
@@ -44,15 +39,7 @@ let servers: RunningPeerServer[];
 let closers: (() => void)[];
 
 beforeAll(async () => {
-  const now = new Date();
-  ca = await createCertificateAuthority({ commonName: "kenshin integrity test CA", now, validityDays: 30 });
-  crlPem = await createCrl(ca, { revoked: [], now, nextUpdateDays: 1 });
-  for (const name of NAMES) {
-    certs.set(
-      name,
-      await issueNodeCertificate(ca, { nodeName: name, hostNames: ["127.0.0.1"], now, validityDays: 30 }),
-    );
-  }
+  ({ ca, crlPem } = await issueTestNodeCertificates("kenshin integrity test CA", NAMES, certs));
 });
 
 beforeEach(async () => {

@@ -30,13 +30,8 @@ import {
 } from "../../src/cluster/peer/peer-server.js";
 import { ClusterError } from "../../src/cluster/errors.js";
 import { isCodedError } from "../../src/coded-error.js";
-import {
-  createCertificateAuthority,
-  createCrl,
-  issueNodeCertificate,
-  type CaMaterial,
-  type IssuedCertificate,
-} from "../../src/crypto/pki/index.js";
+import { type CaMaterial, type IssuedCertificate } from "../../src/crypto/pki/index.js";
+import { issueTestNodeCertificates } from "./node-certificates.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
 import { openChunkStore, type ChunkStore } from "../../src/store/chunk-store.js";
 import { openLogRepairAccess, type LogRepairAccess } from "../../src/store/sqlite-log-repair.js";
@@ -59,15 +54,7 @@ let run = 0;
 let unique = 0;
 
 beforeAll(async () => {
-  const now = new Date();
-  ca = await createCertificateAuthority({ commonName: "kenshin tail repair CA", now, validityDays: 2 });
-  crlPem = await createCrl(ca, { revoked: [], now, nextUpdateDays: 1 });
-  for (const name of NAMES) {
-    certs.set(
-      name,
-      await issueNodeCertificate(ca, { nodeName: name, hostNames: ["127.0.0.1"], now, validityDays: 2 }),
-    );
-  }
+  ({ ca, crlPem } = await issueTestNodeCertificates("kenshin tail repair CA", NAMES, certs));
 });
 
 afterEach(async () => {

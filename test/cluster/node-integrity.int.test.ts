@@ -10,13 +10,8 @@ import { addCosignatureLines } from "../../src/cluster/checkpoint-cosigner.js";
 import { startNodeIntegrity, type NodeIntegrity } from "../../src/cluster/integrity/node-integrity.js";
 import type { RepairOutcome } from "../../src/cluster/integrity/repair.js";
 import { startPeerServer, type RunningPeerServer } from "../../src/cluster/peer/peer-server.js";
-import {
-  createCertificateAuthority,
-  createCrl,
-  issueNodeCertificate,
-  type CaMaterial,
-  type IssuedCertificate,
-} from "../../src/crypto/pki/index.js";
+import { type CaMaterial, type IssuedCertificate } from "../../src/crypto/pki/index.js";
+import { issueTestNodeCertificates } from "./node-certificates.js";
 import { decodeEntry } from "../../src/ledger/entry/canonical-entry.js";
 import { fsck } from "../../src/ledger/fsck.js";
 import { openPublishedCheckpoint } from "../../src/ledger/verify/published-checkpoint.js";
@@ -41,15 +36,7 @@ let repairs: RepairOutcome[];
 let errors: unknown[];
 
 beforeAll(async () => {
-  const now = new Date();
-  ca = await createCertificateAuthority({ commonName: "kenshin node integrity CA", now, validityDays: 30 });
-  crlPem = await createCrl(ca, { revoked: [], now, nextUpdateDays: 1 });
-  for (const name of NAMES) {
-    certs.set(
-      name,
-      await issueNodeCertificate(ca, { nodeName: name, hostNames: ["127.0.0.1"], now, validityDays: 30 }),
-    );
-  }
+  ({ ca, crlPem } = await issueTestNodeCertificates("kenshin node integrity CA", NAMES, certs));
 });
 
 /** Every online node cosigns through its integrity guard; published with a quorum. */

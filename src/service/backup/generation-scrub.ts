@@ -30,12 +30,11 @@ import { chmod, mkdtemp, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { decodeManifest } from "../../cluster/payload-manifest.js";
 import { assertSqliteRuntime } from "../../store/sqlite-runtime.js";
-import { fsyncDir } from "./backup-key.js";
 import { partName, workPrefix } from "./backup-leftovers.js";
 import { readBackupFile, writeBackupFile, type BackupFileName, type BackupManifest } from "./backup-file.js";
 import { backupsDir, hashFile, listGenerations } from "./backup-generation.js";
 import { finishScrubs, pendingScrubs } from "./generation-scrub-queue.js";
-import { loadBackupKey } from "./backup-key.js";
+import { fsyncDir, loadBackupKey } from "./backup-key.js";
 import type { DataPaths } from "../data-dir.js";
 import { ServiceError } from "../errors.js";
 

@@ -154,7 +154,9 @@ export async function startServiceCluster(o: ServiceClusterOptions = {}): Promis
         caPem,
         certPem: readFileSync(a.certificate, "utf8"),
         keyPem: readFileSync(a.key, "utf8"),
-        timeoutMs: 30_000,
+        // Above the server's own bound for a state change caught by a lost majority (its ordering gives up
+        // after 20 s, the withdrawal has 5 s more): a slow answer is not a failure here, a hang still is.
+        timeoutMs: 60_000,
       });
       clients.push(c);
       return c;

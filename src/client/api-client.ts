@@ -9,8 +9,9 @@
  * anew) only when it is known that nothing was done: a cluster node that stopped serving refused it
  * before any route ran (503 `CLUSTER_QUARANTINED` or `CLUSTER_CATCHING_UP`, server/quarantine-gate.ts), or
  * its connection failed
- * before the TLS handshake completed (so not a byte of the request left) — or, for GET/HEAD, which change
- * nothing, the connection was reset. Through haproxy the next connection reaches a serving node.
+ * before the TLS handshake completed (so not a byte of the request left), or a kept connection the node
+ * had closed while idle was reset under it — or, for GET/HEAD, which change nothing, the connection was
+ * reset (send-again.ts). Through haproxy the next connection reaches a serving node.
  */
 import { once } from "node:events";
 import https from "node:https";
@@ -19,6 +20,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { ConnectionOptions } from "node:tls";
 import type { DevicePublicJwk } from "./device-key.js";
 import { DEVICE_SIGNATURE_HEADER, signRequest } from "./request-signing.js";
+import { mayRetryError, newAttempt, type AttemptState } from "./send-again.js";
 
 /** A device key as device-key-file.ts loads it (or any holder of a signing key and its ID). */
 export interface ApiDeviceKey {
@@ -117,21 +119,6 @@ export const MAX_ATTEMPTS = 3;
 const RETRY_PAUSE_MS = 100;
 /** The 503 codes of a node that refused a request before any route ran (server/quarantine-gate.ts). */
 const REFUSED_UNPROCESSED: ReadonlySet<string> = new Set(["CLUSTER_QUARANTINED", "CLUSTER_CATCHING_UP"]);
-/** Transport errors of a connection that was cut (not a TLS refusal of our certificate). */
-const CUT = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ECONNABORTED"]);
-
-/** What a failed attempt left: whether the request may have reached a route. */
-interface AttemptState {
-  /** The TLS handshake completed, so the request may have been sent. */
-  handshaken: boolean;
-}
-
-function mayRetryError(error: unknown, method: string, state: AttemptState): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code !== "string" || !CUT.has(code)) return false;
-  return !state.handshaken || SAFE_METHODS.has(method);
-}
-
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const base = new URL(options.baseUrl);
   if (base.protocol !== "https:") throw new TypeError("baseUrl must be https");
@@ -187,7 +174,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 
   const attempts = async (method: string, path: string, o: RequestOptions, streamAnswer: boolean) => {
     for (let attempt = 1; ; attempt++) {
-      const state: AttemptState = { handshaken: false };
+      const state = newAttempt();
       const last = attempt >= MAX_ATTEMPTS;
       let response: Awaited<ReturnType<typeof prepare>>;
       try {
@@ -358,8 +345,10 @@ function send(
     );
     req.on("socket", (socket) => {
       // A kept connection was established long ago: the request may have left on it.
-      if (req.reusedSocket) state.handshaken = true;
-      else socket.once("secureConnect", () => (state.handshaken = true));
+      if (req.reusedSocket) {
+        state.handshaken = true;
+        state.reused = true;
+      } else socket.once("secureConnect", () => (state.handshaken = true));
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
     req.on("error", (error) => {

@@ -8,7 +8,7 @@
  *   log.vkey                      the log's verifier key (what verifiers pin, as for one node)
  *   cosigners.txt                 the witness verifier keys of the online nodes and the quorum
  *                                 (`kenshin verify --cosigner … --quorum`)
- *   haproxy.cfg, haproxy/check.pem  the frontend (TCP pass-through, HTTPS health checks)
+ *   haproxy.cfg, haproxy/check.pem  the frontend (TCP pass-through, HTTPS health checks, PROXY v2 headers)
  *   nodes/<name>/                 each node's data directory (copy it to that machine):
  *     config.json, cluster-node.json, ca/ca.cert.pem (+ ca.key.pem and crl.pem on online nodes),
  *     tls/server.*.pem (online), keys/ledger.key (online; the shared log key) and ledger.vkey,
@@ -22,6 +22,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, join } from "node:path";
 import { writeKeyFile } from "../crypto/key-file.js";
 import { generateNoteKey } from "../crypto/note-key.js";
@@ -268,9 +269,21 @@ async function writeNodeDir(
   const paths = dataPaths(dir);
   const nf = nodeFiles(dir);
   const hostNames = [...new Set([topology.frontend.host, n.host, "localhost"])];
+  const from = proxyFrom(topology);
   writePublic(
     paths.config,
-    `${JSON.stringify({ nodeName: n.name, hostNames, listen: { host: n.host, port: n.ports.https ?? 0 } }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        nodeName: n.name,
+        hostNames,
+        listen: { host: n.host, port: n.ports.https ?? 0 },
+        // haproxy's connections to the node come from the frontend's address, each opened with a PROXY
+        // v2 header naming the user (processes/haproxy.ts, server/proxy-protocol-listener.ts).
+        proxy: { trusted: from !== undefined ? [from] : [] },
+      },
+      null,
+      2,
+    )}\n`,
   );
   writePublic(paths.caCert, o.ca.certPem);
   writePublic(paths.ledgerVerifierKey, readFileSync(files.logVerifierKey, "utf8"));
@@ -306,6 +319,15 @@ async function writeNodeDir(
   }
 }
 
+/**
+ * The address haproxy opens its connections to the nodes from, with PROXY v2 headers, and that the
+ * nodes trust for them: the frontend's, when it is an IP address (a host name could resolve to several,
+ * or differently on each machine; then no PROXY header is sent or trusted).
+ */
+function proxyFrom(topology: ClusterTopology): string | undefined {
+  return isIP(topology.frontend.host) !== 0 ? topology.frontend.host : undefined;
+}
+
 /** Rewrites what depends on the whole topology: cluster.json, each cluster-node.json, cosigners, haproxy. */
 function writeTopologyFiles(files: ClusterFiles, topology: ClusterTopology): void {
   writePublic(files.topology, `${JSON.stringify(topology, null, 2)}\n`);
@@ -324,6 +346,7 @@ function writeTopologyFiles(files: ClusterFiles, topology: ClusterTopology): voi
     `# Pinned witness keys of the online nodes; a checkpoint is published once ${Math.floor(online.length / 2) + 1} cosigned.\n` +
       `quorum ${Math.floor(online.length / 2) + 1}\n${keys.join("\n")}\n`,
   );
+  const from = proxyFrom(topology);
   writePublic(
     files.haproxyConfig,
     haproxyConfig({
@@ -342,6 +365,9 @@ function writeTopologyFiles(files: ClusterFiles, topology: ClusterTopology): voi
       fall: 2,
       rise: 2,
       balance: "source",
+      // Each node sees the users' own addresses: haproxy connects from the frontend's address, which
+      // every node trusts for PROXY headers (writeNodeDir). A frontend given by name: not (README).
+      ...(from !== undefined ? { sendProxyFrom: from } : {}),
     }),
   );
 }

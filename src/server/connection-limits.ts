@@ -19,13 +19,15 @@
  * - Idle keep-alive: `keepAliveTimeout`; a connection silent for longer than the idle bound is also
  *   closed by the socket time-out.
  * - Connections per address: counted at TCP accept, before any TLS work; one over the limit is closed
- *   at once, so one address cannot use up the server's sockets and CPU for others.
+ *   at once, so one address cannot use up the server's sockets and CPU for others. Behind haproxy the
+ *   address is the user's, from the PROXY v2 header (user-listener.ts reads it before this count).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:https";
 import type { Socket } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { ServiceConfig } from "../service/config.js";
+import { clientAddress } from "./proxy-protocol-listener.js";
 
 type Bounds = ServiceConfig["connections"];
 
@@ -55,7 +57,8 @@ export function connectionFastifyOptions(bounds: Bounds) {
 export function limitConnectionsPerAddress(server: Server, perAddress: number): void {
   const open = new Map<string, number>();
   server.prependListener("connection", (socket: Socket) => {
-    const address = socket.remoteAddress ?? "unknown";
+    // Behind haproxy, the user's address from the PROXY header (read before this event fires).
+    const address = clientAddress(socket) ?? "unknown";
     const count = open.get(address) ?? 0;
     if (count >= perAddress) {
       socket.destroy();

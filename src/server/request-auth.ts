@@ -11,6 +11,7 @@ import type { Actor, ServiceContext } from "../service/context.js";
 import { verifyDeviceRequest } from "../service/identity/devices.js";
 import { ServiceError } from "../service/errors.js";
 import { recordRefusal } from "../service/audit/refusal-log.js";
+import { clientAddress } from "./proxy-protocol-listener.js";
 import {
   authenticate,
   checkCsrf,
@@ -115,8 +116,12 @@ export interface Guarded {
   readonly actor: Actor;
 }
 
+/**
+ * The user's network address (sessions, audit entries, AuditEvent agent.network): the TCP peer, or
+ * behind haproxy the source of its PROXY v2 header (proxy-protocol-listener.ts).
+ */
 export function requestIp(request: FastifyRequest): string | undefined {
-  return request.raw.socket.remoteAddress;
+  return clientAddress(request.raw.socket);
 }
 
 /** Authenticates and authorises a request; throws a coded ServiceError otherwise. */

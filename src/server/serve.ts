@@ -19,6 +19,7 @@ import { clearSpool } from "../store/payload-spool.js";
 import type { ServiceContext } from "../service/context.js";
 import { buildApp, type App } from "./app.js";
 import { followNodeHealth, type NodeHealthView } from "./quarantine-gate.js";
+import { proxyTrust } from "./proxy-protocol-listener.js";
 import { listenForUsers, type UserListener } from "./user-listener.js";
 
 const CRL_REFRESH_MS = 12 * 3_600_000;
@@ -94,9 +95,11 @@ export async function startServer(
     // The listening socket is ours, not Fastify's: a cluster node stops accepting while it does not
     // serve, so haproxy's connect is refused and retried on another node (user-listener.ts).
     await app.app.ready();
+    const proxy = proxyTrust(ctx.config.proxy.trusted, ctx.config.proxy.headerSeconds * 1000);
     listener = await listenForUsers(app.app.server, {
       host: options.host ?? ctx.config.listen.host,
       port: options.port ?? ctx.config.listen.port,
+      ...(proxy !== undefined ? { proxy } : {}),
     });
     // `kenshin backup restore` refuses while this file names a live process.
     await writeFile(serverPidPath(dir), `${process.pid}\n`, { mode: 0o644 });

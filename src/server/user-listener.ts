@@ -15,8 +15,14 @@
  * (connection-limits.ts) and the open-connection guard (open-connections.ts) see it exactly as before.
  * Re-listening opens a new socket on the same port (libuv sets SO_REUSEADDR, so the connections still open
  * on the port do not hold it).
+ *
+ * Behind haproxy (setting `proxy.trusted`), a connection from the proxy first passes its PROXY v2 header
+ * (proxy-protocol-listener.ts): it reaches the HTTPS server only once the header is read, with the user's
+ * address attached, so the per-address limit counts users and not the proxy. One whose header is bad,
+ * missing or late is closed.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import { acceptProxied, fromTrustedProxy, type ProxyTrust } from "./proxy-protocol-listener.js";
 
 /** The HTTPS server the accepted connections go to (only its `connection` event is used). */
 export interface ConnectionSink {
@@ -42,17 +48,30 @@ export interface UserListener {
 const RELISTEN_ATTEMPTS = 20;
 const RELISTEN_PAUSE_MS = 250;
 
-function listenOn(
-  server: ConnectionSink,
-  at: { readonly host: string; readonly port: number },
-  sockets: Set<Socket>,
-): Promise<Server> {
+/** Where to listen, and (behind a load balancer) which peers send PROXY v2 headers. */
+export interface ListenAt {
+  readonly host: string;
+  readonly port: number;
+  readonly proxy?: ProxyTrust;
+}
+
+function listenOn(server: ConnectionSink, at: ListenAt, sockets: Set<Socket>): Promise<Server> {
   return new Promise((resolve, reject) => {
     // noDelay as Node's own HTTPS server sets it for the sockets it accepts.
     const door = createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
-      server.emit("connection", socket);
+      const proxy = at.proxy;
+      if (proxy === undefined || !fromTrustedProxy(socket, proxy)) {
+        server.emit("connection", socket);
+        return;
+      }
+      acceptProxied(socket, proxy.headerTimeoutMs).then(
+        () => {
+          if (!socket.destroyed) server.emit("connection", socket);
+        },
+        () => socket.destroy(),
+      );
     });
     door.once("error", reject);
     door.listen({ host: at.host, port: at.port }, () => {
@@ -65,10 +84,7 @@ function listenOn(
 }
 
 /** Listens for users on `host:port` (port 0: a free one) and hands each connection to `server`. */
-export async function listenForUsers(
-  server: ConnectionSink,
-  at: { readonly host: string; readonly port: number },
-): Promise<UserListener> {
+export async function listenForUsers(server: ConnectionSink, at: ListenAt): Promise<UserListener> {
   const sockets = new Set<Socket>();
   let door: Server | undefined = await listenOn(server, at, sockets);
   const address = door.address();
@@ -85,7 +101,7 @@ export async function listenForUsers(
   const start = async (mine: number): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const opened = await listenOn(server, { host: at.host, port }, sockets);
+        const opened = await listenOn(server, { ...at, port }, sockets);
         if (closed || mine !== generation) {
           opened.close();
           return;

@@ -2,6 +2,7 @@
  * Service configuration: `config.json` in the data directory, overridden by environment variables
  * (KENSHIN_*), validated once at start with messages that say which setting is wrong and why.
  */
+import { isIP } from "node:net";
 import { readJsonFile } from "../json-file.js";
 import { z } from "zod";
 import { formatPath } from "../convert/mapping.js";
@@ -122,6 +123,22 @@ export const configSchema = z
         idleSeconds: 30,
         perAddress: 64,
       }),
+    /**
+     * A load balancer in front (a cluster node behind haproxy): connections from the `trusted`
+     * addresses must start with a PROXY protocol v2 header naming the user's address
+     * (server/proxy-protocol-listener.ts), which must arrive within `headerSeconds`. Empty (the
+     * default, an embedded node): no header is read from anyone.
+     */
+    proxy: z
+      .object({
+        trusted: z
+          .array(z.string().refine((v) => isIP(v) !== 0, { message: "IP アドレスではありません" }))
+          .max(64)
+          .default([]),
+        headerSeconds: z.number().int().min(1).max(60).default(5),
+      })
+      .strict()
+      .default({ trusted: [], headerSeconds: 5 }),
     /**
      * RFC 3161 time stamps on sent files and checkpoints: the built-in TSA (default), or an external
      * TSA at `tsaUrl` whose certificate chains to `tsaCaPem` (PEM; default: the service CA).

@@ -9,7 +9,7 @@
  * Backend states are read from haproxy's own admin socket (`show stat`), never guessed.
  */
 import { writeFileSync } from "node:fs";
-import { createConnection } from "node:net";
+import { createConnection, isIP } from "node:net";
 import { join } from "node:path";
 import { ClusterError } from "../errors.js";
 import { freePorts, LOOPBACK } from "./free-ports.js";
@@ -47,6 +47,8 @@ export interface HaproxyOptions {
   readonly rise?: number;
   /** As in haproxyConfig (default leastconn); the kenshin cluster uses `source`. */
   readonly balance?: "leastconn" | "source";
+  /** As in haproxyConfig: PROXY v2 headers on connections opened from this address (the kenshin cluster). */
+  readonly sendProxyFrom?: string;
   readonly binary?: string;
   readonly startTimeoutMs?: number;
 }
@@ -98,6 +100,15 @@ export function haproxyConfig(o: {
    * are replicated, so the user stays logged in).
    */
   balance?: "leastconn" | "source";
+  /**
+   * Open every connection to a backend from this IP address (`source`), health checks included, with a
+   * PROXY protocol v2 header naming the user's address (`send-proxy-v2`, `check-send-proxy`; a check
+   * sends the LOCAL command, haproxy's own connection). A kenshin node behind haproxy then sees each
+   * user apart (its per-address limit, sessions, AuditEvent agent.network) rather than haproxy's one
+   * address. The nodes must trust exactly this address (setting `proxy.trusted`): pinning the source
+   * is what makes the two agree, whatever interface the kernel would pick.
+   */
+  sendProxyFrom?: string;
 }): string {
   if (o.backends.length === 0) {
     throw new ClusterError("CLUSTER_OPTION_INVALID", "haproxy の転送先がありません", {});
@@ -109,6 +120,17 @@ export function haproxyConfig(o: {
         ` check-sni ${checkSafe(o.check.serverName, "serverName")}` +
         ` verifyhost ${checkSafe(o.check.serverName, "serverName")}`
       : " check";
+  const from = o.sendProxyFrom;
+  if (from !== undefined && isIP(from) === 0) {
+    throw new ClusterError(
+      "CLUSTER_OPTION_INVALID",
+      "PROXY プロトコルの送信元は IP アドレスで指定してください",
+      {
+        field: "sendProxyFrom",
+      },
+    );
+  }
+  const proxyLine = from !== undefined ? " send-proxy-v2 check-send-proxy" : "";
   const lines = [
     "global",
     `  stats socket ${checkSafe(o.socket, "socket")} mode 600 level admin`,
@@ -134,6 +156,7 @@ export function haproxyConfig(o: {
     `backend ${BACKEND}`,
     `  balance ${o.balance ?? "leastconn"}`,
     ...(o.balance === "source" ? ["  hash-type consistent"] : []),
+    ...(from !== undefined ? [`  source ${checkSafe(from, "sendProxyFrom")}`] : []),
   ];
   if (o.check.kind === "https") {
     lines.push(
@@ -152,7 +175,9 @@ export function haproxyConfig(o: {
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) {
       throw new ClusterError("CLUSTER_OPTION_INVALID", "ポート番号が正しくありません", { port: b.port });
     }
-    lines.push(`  server ${b.name} ${checkSafe(b.host ?? LOOPBACK, "host")}:${b.port}${serverCheck}`);
+    lines.push(
+      `  server ${b.name} ${checkSafe(b.host ?? LOOPBACK, "host")}:${b.port}${proxyLine}${serverCheck}`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -263,6 +288,7 @@ export async function startHaproxy(o: HaproxyOptions): Promise<RunningHaproxy> {
       fall: o.fall ?? 2,
       rise: o.rise ?? 2,
       ...(o.balance !== undefined ? { balance: o.balance } : {}),
+      ...(o.sendProxyFrom !== undefined ? { sendProxyFrom: o.sendProxyFrom } : {}),
     }),
     { mode: 0o600 },
   );

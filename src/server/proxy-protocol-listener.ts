@@ -5,10 +5,17 @@
  * for `clientAddress()` — the one place the per-address limit, sessions and audit entries take an
  * address from.
  *
- * Trust: a header is honoured only from a trusted address. From a trusted address a connection without
- * a valid header is closed (haproxy always sends one: `send-proxy-v2`, `check-send-proxy`). From any
- * other address nothing is read here: a PROXY header sent straight to the node is the first bytes of
- * its TLS stream, which the handshake refuses as garbage.
+ * Trust: a header is honoured only from a trusted address. From any other address nothing is read
+ * here: a PROXY header sent straight to the node is the first bytes of its TLS stream, which the
+ * handshake refuses as garbage.
+ *
+ * From a trusted address the first byte decides, and nothing else is guessed: the v2 signature's first
+ * byte (0x0D) means a header, which must then be whole and valid within the bound or the connection is
+ * closed; a TLS handshake record (0x16, RFC 8446 §5.1) means a connection opened straight from that
+ * machine without a proxy (an operator, `kenshin` commands and the tests on a one-machine cluster, where
+ * everything comes from 127.0.0.1), served under that address as before; anything else is closed.
+ * Answering the direct one gives nothing away: whoever can open a connection from the trusted address
+ * could as well send a header naming any address, so trusting an address trusts its machine either way.
  */
 import { isIP, type Socket } from "node:net";
 import { parseProxyHeader, ProxyProtocolError, type ProxyHeader } from "./proxy-protocol.js";
@@ -59,15 +66,19 @@ export function clientAddress(socket: Socket): string | undefined {
   return proxied ?? socket.remoteAddress;
 }
 
+/** The first byte of a TLS record carrying a handshake message (a ClientHello): RFC 8446 §5.1. */
+const TLS_HANDSHAKE = 0x16;
+
 /**
  * Reads the PROXY v2 header from a fresh connection, bounded by `timeoutMs`, and puts back the bytes
- * after it (the start of the TLS stream) for the TLS socket to read. Leaves the socket paused.
+ * after it (the start of the TLS stream) for the TLS socket to read; "direct" (every byte put back)
+ * when the connection starts with a TLS handshake instead. Leaves the socket paused.
  * @throws ProxyProtocolError any code of parseProxyHeader, PROXY_HEADER_TRUNCATED, PROXY_HEADER_TIMEOUT
  */
-export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeader> {
+export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeader | "direct"> {
   return new Promise((resolve, reject) => {
     let buffered: Buffer = Buffer.alloc(0);
-    const finish = (outcome: ProxyHeader | ProxyProtocolError): void => {
+    const finish = (outcome: ProxyHeader | "direct" | ProxyProtocolError): void => {
       clearTimeout(timer);
       socket.pause();
       socket.off("data", onData);
@@ -78,11 +89,16 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
         reject(outcome);
         return;
       }
-      if (buffered.length > outcome.length) socket.unshift(buffered.subarray(outcome.length));
+      const used = outcome === "direct" ? 0 : outcome.length;
+      if (buffered.length > used) socket.unshift(buffered.subarray(used));
       resolve(outcome);
     };
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      if (buffered[0] === TLS_HANDSHAKE) {
+        finish("direct");
+        return;
+      }
       try {
         const parsed = parseProxyHeader(buffered);
         if (parsed.kind === "header") finish(parsed.header);
@@ -119,10 +135,13 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
 
 /**
  * Reads the header of a connection from a trusted proxy and records the user's address it names
- * (a LOCAL header — haproxy's own health check — keeps the connection's own address).
+ * (a LOCAL header — haproxy's own health check — and a direct TLS connection keep the connection's own
+ * address).
  * @throws ProxyProtocolError as readProxyHeader
  */
 export async function acceptProxied(socket: Socket, timeoutMs: number): Promise<void> {
   const header = await readProxyHeader(socket, timeoutMs);
-  if (header.source !== undefined) clientAddresses.set(socket, plainAddress(header.source.address));
+  if (header !== "direct" && header.source !== undefined) {
+    clientAddresses.set(socket, plainAddress(header.source.address));
+  }
 }

@@ -18,8 +18,8 @@
  *
  * Behind haproxy (setting `proxy.trusted`), a connection from the proxy first passes its PROXY v2 header
  * (proxy-protocol-listener.ts): it reaches the HTTPS server only once the header is read, with the user's
- * address attached, so the per-address limit counts users and not the proxy. One whose header is bad,
- * missing or late is closed.
+ * address attached, so the per-address limit counts users and not the proxy. One whose header is bad
+ * or late is closed (a direct TLS connection from that address is served as before).
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { acceptProxied, fromTrustedProxy, type ProxyTrust } from "./proxy-protocol-listener.js";

@@ -124,10 +124,10 @@ export const configSchema = z
         perAddress: 64,
       }),
     /**
-     * A load balancer in front (a cluster node behind haproxy): connections from the `trusted`
-     * addresses must start with a PROXY protocol v2 header naming the user's address
-     * (server/proxy-protocol-listener.ts), which must arrive within `headerSeconds`. Empty (the
-     * default, an embedded node): no header is read from anyone.
+     * A load balancer in front (a cluster node behind haproxy): a connection from a `trusted` address
+     * may start with a PROXY protocol v2 header naming the user's address, which must then arrive
+     * whole within `headerSeconds` (server/proxy-protocol-listener.ts). Empty (the default, an
+     * embedded node): no header is read from anyone.
      */
     proxy: z
       .object({

@@ -17,6 +17,7 @@ import { freePorts } from "../../src/cluster/processes/free-ports.js";
 import { HAPROXY_BINARY } from "../../src/cluster/processes/haproxy.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
 import type { SupervisedProcess } from "../../src/cluster/processes/supervised-process.js";
+import { loadConfig } from "../../src/service/config.js";
 import { dataPaths } from "../../src/service/data-dir.js";
 
 let dir: string;
@@ -98,6 +99,19 @@ describe("kenshin cluster init", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     expect(out).toMatch(/valid/i);
+  });
+
+  it("has haproxy send PROXY v2 headers from the frontend's address, and every online node trust exactly it", async () => {
+    const files = clusterFiles(dir);
+    const cfg = readFileSync(files.haproxyConfig, "utf8");
+    expect(cfg).toContain(`  source ${topology.frontend.host}\n`);
+    const servers = cfg.split("\n").filter((l) => l.startsWith("  server "));
+    expect(servers).toHaveLength(3);
+    for (const line of servers) expect(line).toContain(" send-proxy-v2 check-send-proxy ");
+    for (const n of topology.nodes.filter((x) => x.role === "online")) {
+      const config = await loadConfig(dataPaths(files.nodeDir(n.name)).config, {});
+      expect(config.proxy.trusted).toEqual([topology.frontend.host]);
+    }
   });
 
   it("writes etcd configurations that etcd runs: 3 voters, then the offline node as a learner; a second backup joins as a watcher (etcd 3.4 allows one learner)", async () => {

@@ -1,7 +1,8 @@
 /**
  * The quarantine hand-off through real haproxy (issue 11: users on healthy nodes never see a failure):
  * three real kenshin servers over TLS 1.3 behind haproxy 2.6 configured as the cluster configures it
- * (TCP pass-through, `balance source`, HTTPS check of /api/v1/health every second, fall 2 / rise 2).
+ * (TCP pass-through, `balance source`, HTTPS check of /api/v1/health every second, fall 2 / rise 2,
+ * PROXY v2 headers the nodes trust).
  * Clients keep asking through the one frontend address — two holding keep-alive connections, two opening
  * one per request, one of them logging in (a state change) each time — while the node haproxy sends them
  * to is quarantined, taken out, and rejoins. Every request is answered by a serving node.
@@ -12,7 +13,7 @@
  * client's rule for sending a request again — not replication (test/cluster/service-tamper does the
  * whole service).
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,6 +43,10 @@ beforeAll(async () => {
     host: HOST,
     exampleMapping: join(EXAMPLE_DIR, "mapping.yaml"),
   });
+  // As cluster init writes each node's config: PROXY v2 headers trusted from haproxy's address.
+  const configPath = join(first, "config.json");
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+  writeFileSync(configPath, `${JSON.stringify({ ...config, proxy: { trusted: [HOST] } }, null, 2)}\n`);
   for (const name of NAMES.slice(1)) cpSync(first, join(base, name), { recursive: true });
   caPem = readFileSync(demo.caCertificate, "utf8");
   const office = demo.accounts.find((a) => a.role === "office");
@@ -74,6 +79,7 @@ beforeAll(async () => {
     fall: 2,
     rise: 2,
     balance: "source",
+    sendProxyFrom: HOST,
   });
   for (const name of NAMES) await lb.waitForBackend(name, "UP", 30_000);
 }, 120_000);

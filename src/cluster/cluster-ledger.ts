@@ -55,6 +55,7 @@ import {
 import type { ServiceDb } from "../store/service-db.js";
 import { logKeys, type CommandBatch, type LogKeys, type LogPosition } from "./command-log/command-batch.js";
 import type { RunningSequencer } from "./command-log/sequencer.js";
+import type { CandidacyGate } from "./command-log/sequencer-election.js";
 import { createGroupedSubmitter } from "./command-log/submit-command.js";
 import { CheckpointPublication, type GuardedCosign } from "./checkpoint-publication.js";
 import { CommandOrdering } from "./command-ordering.js";
@@ -106,6 +107,7 @@ export interface ClusterLedgerOptions {
   /** The offline backup node: applies the log from its own etcd learner (serializable reads), no writes. */
   readonly offline?: boolean;
   readonly leaseTtlSeconds?: number;
+  readonly sequencerGate?: CandidacyGate;
   readonly checkpointIntervalMs?: number;
   /** How long an append waits to be ordered before it is withdrawn. */
   readonly appendTimeoutMs?: number;
@@ -256,6 +258,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
         state: this.#state,
         cadence: this.#cadence,
         leaseTtlSeconds: o.leaseTtlSeconds ?? 2,
+        gate: o.sequencerGate,
         ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
         follower: () => this.#replica.follower,
         checkpointWanted: () => this.#publication.wanted,

@@ -24,6 +24,7 @@ import type { Etcd3 } from "etcd3";
 import type { LogStorage } from "../ledger/log-storage.js";
 import type { CommandBatch, LogKeys, LogPosition } from "./command-log/command-batch.js";
 import type { RunningFollower } from "./command-log/log-follower.js";
+import type { CandidacyGate } from "./command-log/sequencer-election.js";
 import { startSequencer, type RunningSequencer } from "./command-log/sequencer.js";
 import type { ReplicatedState } from "./replicated-state.js";
 import { LEDGER_APPEND } from "./state-command.js";
@@ -82,6 +83,8 @@ export interface LedgerSequencingOptions {
   readonly state: ReplicatedState;
   readonly cadence: CheckpointCadence;
   readonly leaseTtlSeconds: number;
+  /** When this node may stand for sequencer (not while its own copy is damaged: integrity). */
+  readonly gate?: CandidacyGate | undefined;
   readonly maxTxnOps?: number;
   /** This node's follower (the sequencer waits for it to reach the head before preparing). */
   readonly follower: () => RunningFollower | undefined;
@@ -100,6 +103,7 @@ export function startLedgerSequencing(o: LedgerSequencingOptions): RunningSequen
     keys: o.keys,
     nodeName: o.nodeName,
     leaseTtlSeconds: o.leaseTtlSeconds,
+    ...(o.gate !== undefined ? { gate: o.gate } : {}),
     idleWaitMs: Math.min(200, o.cadence.intervalMs),
     ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
     ...(o.onError !== undefined ? { onError: o.onError } : {}),

@@ -24,6 +24,7 @@ import { ClusterLedger } from "./cluster-ledger.js";
 import { ClusterError } from "./errors.js";
 import type { PeerTls } from "./peer/peer-server.js";
 import type { GuardedCosign } from "./checkpoint-publication.js";
+import type { CandidacyGate } from "./command-log/sequencer-election.js";
 import type { ApplyCommand } from "./state-command.js";
 
 /**
@@ -63,6 +64,8 @@ export interface NodeLedgerPortOptions {
   readonly tls?: PeerTls;
   /** How this node cosigns (its `NodeIntegrity.cosign`, so a finding quarantines the whole node). */
   readonly cosign?: GuardedCosign;
+  /** When this node may stand for sequencer (integrity/sequencer-gate.ts: not while it is damaged). */
+  readonly sequencerGate?: CandidacyGate;
   readonly onCheckpoint?: CheckpointPublished;
   readonly onError?: (error: unknown) => void;
 }
@@ -95,6 +98,7 @@ export function openNodeLedgerPort(o: NodeLedgerPortOptions): ClusterLedger {
     ...(cosigner !== undefined ? { cosigner } : {}),
     policy: readCosignerPolicy(o.dir),
     ...(o.cosign !== undefined ? { cosign: o.cosign } : {}),
+    ...(o.sequencerGate !== undefined ? { sequencerGate: o.sequencerGate } : {}),
     offline,
     ...(o.tls !== undefined ? { catchUp: { peers, tls: o.tls } } : {}),
     ...(o.onCheckpoint !== undefined ? { onCheckpoint: o.onCheckpoint } : {}),

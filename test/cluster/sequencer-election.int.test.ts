@@ -3,13 +3,16 @@
  * candidate leads, the next takes over when it resigns; and — what once stopped the whole service after
  * two nodes came back (service-no-quorum) — a candidacy that ended while etcd had no majority never
  * holds the election afterwards: once the majority is back, the election holds only the live
- * candidacies and one of them sequences.
+ * candidacies and one of them sequences. A sequencer whose node quarantines itself stands aside at once
+ * (its integrity gate, integrity/sequencer-gate.ts) and stands again once the node is healthy.
  */
 import { Etcd3 } from "etcd3";
 import { afterAll, describe, expect, it } from "vitest";
 import { logKeys } from "../../src/cluster/command-log/command-batch.js";
 import { standForElection } from "../../src/cluster/command-log/sequencer-election.js";
 import { startSequencer, type RunningSequencer } from "../../src/cluster/command-log/sequencer.js";
+import { NodeHealth } from "../../src/cluster/integrity/node-health.js";
+import { sequencerGate } from "../../src/cluster/integrity/sequencer-gate.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
 import { useEtcdCluster } from "./etcd-suite.js";
 
@@ -101,5 +104,62 @@ describe("sequencer election (real etcd)", () => {
       timeoutMs: 15_000,
     });
     expect(survivor.isLeader() && other.isLeader()).toBe(false);
+  });
+
+  it("a sequencer whose node quarantines itself stands aside at once, holds no key while damaged, and stands again when healthy", async () => {
+    const keys = logKeys("t3/");
+    const prefix = `election/${keys.election}/`;
+    const health = new NodeHealth({ now: () => new Date() });
+    const errors: unknown[] = [];
+    const damaged = startSequencer({
+      client: client(),
+      keys,
+      nodeName: "node1",
+      leaseTtlSeconds: 2,
+      gate: sequencerGate(health),
+      onError: (e) => errors.push(e),
+    });
+    sequencers.push(damaged);
+    await waitFor(() => Promise.resolve(damaged.isLeader() ? true : undefined), {
+      what: "node1 leads",
+      timeoutMs: 15_000,
+    });
+    const other = startSequencer({ client: client(), keys, nodeName: "node2", leaseTtlSeconds: 2 });
+    sequencers.push(other);
+    await waitFor(async () => ((await candidates(prefix)).length === 2 ? true : undefined), {
+      what: "two candidates",
+      timeoutMs: 10_000,
+    });
+
+    // The check found damage: node1 leaves the election (its key revoked, not left to expire) and node2 leads.
+    health.quarantine([{ kind: "entry", code: "LEDGER_ENTRY_MISSING", index: 3 }]);
+    expect(damaged.isLeader()).toBe(false);
+    await waitFor(() => Promise.resolve(other.isLeader() ? true : undefined), {
+      what: "node2 leads",
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
+    expect(errors.map((e) => (e as { code?: string }).code)).toContain("CLUSTER_QUARANTINED");
+    // While it is quarantined and repairing, it stands again only as far as its gate: no key.
+    health.beginRepair();
+    await new Promise((done) => setTimeout(done, 3000));
+    expect(await candidates(prefix)).toEqual(["node2"]);
+    expect(damaged.isLeader()).toBe(false);
+
+    // Repaired: it stands again, behind node2, which keeps leading.
+    health.rejoin();
+    await waitFor(async () => ((await candidates(prefix)).length === 2 ? true : undefined), {
+      what: "node1 a candidate again",
+      timeoutMs: 10_000,
+    });
+    expect(await candidates(prefix)).toEqual(["node1", "node2"]);
+    expect(other.isLeader()).toBe(true);
+    expect(damaged.isLeader()).toBe(false);
+    // And leads once node2 is gone.
+    await other.stop();
+    await waitFor(() => Promise.resolve(damaged.isLeader() ? true : undefined), {
+      what: "node1 leads again",
+      timeoutMs: 10_000,
+    });
   });
 });

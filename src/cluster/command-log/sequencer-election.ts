@@ -17,6 +17,13 @@
  * possibly expired: no renewal acknowledged for a whole TTL), nothing renews it again. So a key of an
  * ended candidacy leaves the election at the latest one TTL after etcd has a leader again (and at once
  * when the revoke, tried once on the way out, gets through). Every etcd call has a deadline.
+ *
+ * **Standing aside** (issue 11): a node whose own copy failed a check must not order (its state judges
+ * every batch, and a sequencer whose replica stopped prepares none: the cluster would wait for its
+ * repair). Given a {@link CandidacyGate}, the candidacy creates its key only while the gate is open, and
+ * once it stands (elected or not) ends as soon as the gate closes: its lease revoked, "error" emitted
+ * with `CLUSTER_QUARANTINED`, so the sequencer stands again and waits at the gate until the node is
+ * healthy. A batch of the old leader still in flight then fails its compare of the election key.
  */
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,6 +41,15 @@ export interface CandidacyOptions {
   readonly callMs?: number;
   /** Pause between looks at the candidates ahead of this one (default 200 ms). */
   readonly pollMs?: number;
+  /** When this node may stand (default: always); see "Standing aside" above. */
+  readonly gate?: CandidacyGate;
+}
+
+/** Whether this node may stand for sequencer now (node-integrity: not while its copy is damaged). */
+export interface CandidacyGate {
+  mayStand(): boolean;
+  /** Called on every change (and more often is fine); returns the way to stop listening. */
+  onChange(listener: () => void): () => void;
 }
 
 export interface Candidacy {
@@ -41,12 +57,21 @@ export interface Candidacy {
   key(): Promise<string>;
   /** Emitted once, when this candidate leads. */
   on(event: "elected", listener: () => void): this;
-  /** Emitted once, when the candidacy ended without a resign (its lease may have expired, etcd refused). */
+  /**
+   * Emitted once, when the candidacy ended without a resign (its lease may have expired, etcd refused),
+   * or stood aside because its gate closed (`CLUSTER_QUARANTINED`).
+   */
   on(event: "error", listener: (error: Error) => void): this;
   /** Whether the candidacy ended (resigned or failed). */
   ended(): boolean;
   /** Ends the candidacy and revokes its lease (bounded; the lease expires anyway, nothing renews it). */
   resign(): Promise<void>;
+}
+
+function asideError(): ClusterError {
+  return new ClusterError("CLUSTER_QUARANTINED", "点検のため順序付け役の選出を降りました", {
+    election: "stood-aside",
+  });
 }
 
 function lostError(cause?: unknown): ClusterError {
@@ -60,7 +85,8 @@ function lostError(cause?: unknown): ClusterError {
 
 class ElectionCandidacy extends EventEmitter implements Candidacy {
   readonly #client: Etcd3;
-  readonly #o: Required<CandidacyOptions>;
+  readonly #o: Required<Omit<CandidacyOptions, "gate">>;
+  readonly #gate: CandidacyGate | undefined;
   /** The candidacy's lease (own-lease.ts: renewed only by its own loop, never after it ended). */
   readonly #lease: Promise<OwnLease>;
   readonly #keyPromise: Promise<string>;
@@ -72,7 +98,9 @@ class ElectionCandidacy extends EventEmitter implements Candidacy {
   constructor(client: Etcd3, o: CandidacyOptions) {
     super();
     this.#client = client;
-    this.#o = { callMs: 2000, pollMs: 200, ...o };
+    const { gate, ...rest } = o;
+    this.#o = { callMs: 2000, pollMs: 200, ...rest };
+    this.#gate = gate;
     this.#endedPromise = new Promise((resolve) => {
       this.#endSignal = resolve;
     });
@@ -119,6 +147,26 @@ class ElectionCandidacy extends EventEmitter implements Candidacy {
     this.emit("error", error instanceof Error ? error : lostError(error));
   }
 
+  /** Waits (looking every pollMs) until the gate is open or the candidacy ended. */
+  async #untilMayStand(): Promise<void> {
+    const gate = this.#gate;
+    while (gate !== undefined && !this.#ended && !gate.mayStand()) {
+      await Promise.race([sleep(this.#o.pollMs), this.#endedPromise]);
+    }
+  }
+
+  /** From now until the candidacy ends: a gate that closes ends it (see "Standing aside"). */
+  #standAsideWhenClosed(): void {
+    const gate = this.#gate;
+    if (gate === undefined) return;
+    const look = (): void => {
+      if (!gate.mayStand()) this.#fail(asideError());
+    };
+    const stop = gate.onChange(look);
+    void this.#endedPromise.then(stop);
+    look();
+  }
+
   /** Ends the lease's renewals and revokes it (a lease granted after the candidacy ended, too). */
   async #release(): Promise<void> {
     const lease = await this.#lease.catch(() => undefined);
@@ -133,10 +181,13 @@ class ElectionCandidacy extends EventEmitter implements Candidacy {
       this.#fail(error);
       return;
     }
+    await this.#untilMayStand();
     if (this.#ended) {
       await this.#release();
       return;
     }
+    this.#standAsideWhenClosed();
+    if (this.ended()) return;
     const c = this.#client;
     const key = this.#o.prefix + id;
     try {

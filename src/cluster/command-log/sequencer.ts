@@ -47,7 +47,7 @@ import {
   type LogKeys,
   type LogPosition,
 } from "./command-batch.js";
-import { standForElection, type Candidacy } from "./sequencer-election.js";
+import { standForElection, type Candidacy, type CandidacyGate } from "./sequencer-election.js";
 import { parseGroupRecord } from "./submit-command.js";
 
 export type { BatchInFlight, PreparedBatch } from "./batches-in-flight.js";
@@ -74,6 +74,8 @@ export interface SequencerOptions {
   readonly nodeName: string;
   /** Election lease TTL: how long a dead sequencer keeps the role. */
   readonly leaseTtlSeconds?: number;
+  /** When this node may stand (sequencer-election.ts "Standing aside"; default: always). */
+  readonly gate?: CandidacyGate;
   /** Commands one batch carries at most (default 1,000; its bytes are bounded too). */
   readonly maxBatch?: number;
   /** The cluster's etcd --max-txn-ops (default 128); bounds the pending records one batch takes. */
@@ -279,6 +281,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       prefix: electionPrefix,
       value: o.nodeName,
       ttlSeconds,
+      ...(o.gate !== undefined ? { gate: o.gate } : {}),
     });
     current = campaign;
     campaign.on("elected", () => {

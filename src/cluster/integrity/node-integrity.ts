@@ -53,6 +53,8 @@ export interface NodeIntegrityOptions {
   readonly onRepair?: (outcome: RepairOutcome) => void;
   readonly onError?: (error: unknown) => void;
   readonly now: () => Date;
+  /** The node's health, when the node made it before this (its sequencer gate follows it); else new. */
+  readonly health?: NodeHealth;
   readonly timeoutMs?: number;
   /**
    * Runs the scheduled full check (default: `runFullCheck` over `files()` in this thread). A node passes
@@ -73,7 +75,7 @@ export interface NodeIntegrity {
 }
 
 export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
-  const health = new NodeHealth({ now: o.now });
+  const health = o.health ?? new NodeHealth({ now: o.now });
   const mark = o.watchMark !== undefined ? { mark: o.watchMark } : {};
   let watch = new EntryWatch({ storage: o.files().storage, ...mark, resume: true });
   const ledgerClient = createLedgerPeerClient({

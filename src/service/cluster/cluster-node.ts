@@ -36,7 +36,9 @@ import { ClusterError } from "../../cluster/errors.js";
 import { startCheckRequests } from "../../cluster/integrity/check-request.js";
 import { runFullCheckInWorker } from "../../cluster/integrity/full-check-thread.js";
 import { publishIntegrityFact } from "../../cluster/integrity/health-facts.js";
+import { NodeHealth } from "../../cluster/integrity/node-health.js";
 import { startNodeIntegrity, type NodeIntegrity } from "../../cluster/integrity/node-integrity.js";
+import { sequencerGate } from "../../cluster/integrity/sequencer-gate.js";
 import type { RepairOutcome } from "../../cluster/integrity/repair.js";
 import { fileWatchMark } from "../../cluster/integrity/watch-mark.js";
 import { openNodeLedgerPort, readCosignerPolicy } from "../../cluster/node-ledger-port.js";
@@ -121,6 +123,8 @@ export async function openClusterNode(o: {
   const online = o.config.role === "online";
   // The port cosigns through the node's integrity, started once the port made ledger.db (below).
   const late: { integrity?: NodeIntegrity } = {};
+  // Made before the port so that its sequencer candidacy stands aside while the copy is damaged.
+  const health = new NodeHealth({ now: o.now ?? (() => new Date()) });
   let port: ClusterLedger;
   try {
     port = openNodeLedgerPort({
@@ -130,6 +134,7 @@ export async function openClusterNode(o: {
         }
         return late.integrity.cosign(input);
       },
+      sequencerGate: sequencerGate(health),
       dir: o.dir,
       config: o.config,
       etcd: agent.etcd,
@@ -157,7 +162,7 @@ export async function openClusterNode(o: {
     : port;
   let opened: ReturnType<typeof startIntegrity>;
   try {
-    opened = startIntegrity(o, agent, port, online ? ledger : undefined);
+    opened = startIntegrity(o, agent, port, { health, appendTo: online ? ledger : undefined });
   } catch (error) {
     await ledger.close().catch(() => undefined);
     await agent.stop();
@@ -295,7 +300,7 @@ function startIntegrity(
   o: Parameters<typeof openClusterNode>[0],
   agent: ClusterAgent,
   port: ClusterLedger,
-  appendTo: LedgerPort | undefined,
+  { health, appendTo }: { readonly health: NodeHealth; readonly appendTo: LedgerPort | undefined },
 ): { integrity: NodeIntegrity; storage: () => SqliteLog; stop(): Promise<void> } {
   const paths = dataPaths(o.dir);
   const logKeyText = readFileSync(paths.ledgerVerifierKey, "utf8").trim();
@@ -358,6 +363,7 @@ function startIntegrity(
     ...(o.onRepair !== undefined ? { onRepair: o.onRepair } : {}),
     ...(onError !== undefined ? { onError } : {}),
     now: o.now ?? (() => new Date()),
+    health,
   });
   agent.mount(integrity.peerRoute);
   agent.presenceSources({ health: () => integrity.health.state });

@@ -5,6 +5,7 @@
  * without writing an entry twice, a ledger that holds entries the log does not account for refused, and
  * the sequencer's trial (`prepare`) refusing commands without writing anything.
  */
+import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,6 +124,25 @@ describe("ReplicatedState (a node's own ledger.db + service.db advanced by the l
     );
     expect(s.position().seq).toBe(0);
     expect(testRows(db)).toEqual([]);
+  });
+
+  it("opens over a ledger shorter than its position (rows lost while stopped), refuses the next batch (CLUSTER_APPLY_FAILED) and prepares none, writing nothing", () => {
+    const { dir, db, state } = setup();
+    const s = state();
+    const one = batch(GENESIS, [append([1, 2, 3], put("a", "x"))]);
+    s.apply(one.batch, one.position);
+    const writer = new Database(join(dir, "ledger.db"));
+    writer.prepare("DELETE FROM entries WHERE idx >= 1").run();
+    writer.close();
+    const reopened = state();
+    expect(reopened.position()).toEqual({ ...one.position, ledgerSize: 3 });
+    const two = batch(one.position, [append([4], put("b", "y"))]);
+    expect(() => reopened.apply(two.batch, two.position)).toThrow(
+      expect.objectContaining({ code: "CLUSTER_APPLY_FAILED" }),
+    );
+    expect(reopened.position()).toEqual({ ...one.position, ledgerSize: 3 });
+    expect(reopened.prepare(one.position, two.batch.commands)).toBeUndefined();
+    expect(testRows(db)).toEqual([{ key: "a", value: "x", entry: 0 }]);
   });
 
   it("the sequencer's trial refuses invalid records and failed preconditions with their codes, accepts the rest, and writes nothing", () => {

@@ -91,12 +91,11 @@ export class ReplicatedState {
       row === undefined
         ? { ...GENESIS, ledgerSize: 0 }
         : { seq: row.seq, hash: row.hash, ledgerSize: row.ledger_size };
-    if (this.#storage.size() < this.#position.ledgerSize) {
-      throw new ClusterError("CLUSTER_APPLY_FAILED", "台帳がコマンドログの位置より短くなっています", {
-        stored: this.#storage.size(),
-        expected: this.#position.ledgerSize,
-      });
-    }
+    // A ledger shorter than the position (its last entry rows lost while the node was stopped) still
+    // opens: the next batch does not fit it (`apply`: CLUSTER_APPLY_FAILED, nothing written), this node
+    // prepares none (`prepare`), and the integrity check finds the missing entries below the applied size
+    // and repairs them from a peer, after which the replica follows again. Before, the node refused to
+    // open and nothing could repair it.
     this.#order = new LocalOrder(this.#storage, nodeHasher);
   }
 

@@ -4,7 +4,7 @@
  * conversion's stored record hashes match its commitment. Independent of the tree, so the entries can be
  * checked in pages by worker threads (`store/sqlite-log-fsck.ts`) while the tree is checked elsewhere.
  */
-import { decodeEntry } from "./entry/canonical-entry.js";
+import { decodeEntry, scanStoredEntry } from "./entry/canonical-entry.js";
 import { GENESIS_PREV, type OperationRecord } from "./entry/operation-record.js";
 import { assertRecordsCommitment } from "./entry/records-commitment.js";
 import { LedgerError } from "./errors.js";
@@ -18,7 +18,8 @@ export class EntryChecker {
   readonly #storage: LogStorage;
   readonly #hasher: TreeHasher;
   #expected: number;
-  #prev: string;
+  /** Leaf hash of the entry before the next one (null: the next is the first of the log). */
+  #prevLeaf: Uint8Array | null;
 
   /**
    * @param first the index of the first entry it will be given
@@ -28,7 +29,7 @@ export class EntryChecker {
     this.#storage = storage;
     this.#hasher = hasher;
     this.#expected = first;
-    this.#prev = prevLeaf === null ? GENESIS_PREV : hex(prevLeaf);
+    this.#prevLeaf = prevLeaf;
   }
 
   /**
@@ -42,8 +43,25 @@ export class EntryChecker {
     if (!sameBytes(leaf, current.leafHash)) {
       throw new Failure("LEDGER_LEAF_HASH_MISMATCH", i, `エントリ #${i} の内容が葉ハッシュと一致しません`);
     }
+    // The usual entry: plain canonical text of a valid record whose prev links (one pass over the bytes).
+    const scanned = scanStoredEntry(current.entry);
+    if (
+      scanned === null ||
+      scanned.kind === "conversion" ||
+      !isHexOf(current.entry, scanned.capturedAt + 1, this.#prevLeaf)
+    ) {
+      this.#checkDecoded(current, i, leaf, next);
+    }
+    this.#expected = i + 1;
+    this.#prevLeaf = leaf;
+    return leaf;
+  }
+
+  /** The full checks on the decoded record: its verdict and error codes are `decodeEntry`'s. */
+  #checkDecoded(current: StoredEntry, i: number, leaf: Uint8Array, next: StoredEntry | undefined): void {
     const record = decodeAt(current.entry, i);
-    if (record.prev !== this.#prev) throw this.#blameChainBreak(record, i, leaf, next?.entry ?? null);
+    const prev = this.#prevLeaf === null ? GENESIS_PREV : hex(this.#prevLeaf);
+    if (record.prev !== prev) throw this.#blameChainBreak(record, i, leaf, next?.entry ?? null);
     if (record.type === "conversion") {
       try {
         assertRecordsCommitment(this.#storage.recordHashes(i), record.records);
@@ -56,9 +74,6 @@ export class EntryChecker {
         );
       }
     }
-    this.#expected = i + 1;
-    this.#prev = hex(leaf);
-    return leaf;
   }
 
   /**
@@ -117,6 +132,20 @@ function decodeSafely(bytes: Uint8Array): OperationRecord | null {
   } catch {
     return null;
   }
+}
+
+const HEX_DIGITS = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+
+/** Whether the 64 bytes at `at` are the lower-case hex of `leaf` (of 32 zero bytes when null: genesis). */
+function isHexOf(bytes: Uint8Array, at: number, leaf: Uint8Array | null): boolean {
+  if (at < 1 || at + 64 > bytes.length) return false;
+  for (let k = 0; k < 32; k++) {
+    const byte = leaf === null ? 0 : (leaf[k] as number);
+    if (bytes[at + 2 * k] !== HEX_DIGITS[byte >> 4] || bytes[at + 2 * k + 1] !== HEX_DIGITS[byte & 15]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Lower-case hex (node's own encoder: fsck runs only in Node). */

@@ -7,6 +7,7 @@ import { LedgerError } from "../errors.js";
 import { fromUtf8, utf8 } from "../verify/encoding.js";
 import { canonicalJson, isCanonicalSortedText, isCanonicalText } from "./canonical-json.js";
 import { isPlainCanonical } from "./canonical-scan.js";
+import { compileBytesCheck, type BytesCheckResult } from "./compiled-bytes-check.js";
 import { compileCheck } from "./compiled-check.js";
 import { compileJsonWriter } from "./compiled-json.js";
 import { operationRecordSchema, type OperationRecord } from "./operation-record.js";
@@ -23,6 +24,19 @@ const writeRecord = compileJsonWriter(operationRecordSchema);
 
 /** Largest entry accepted, in bytes: records hold hashes and identifiers, never payloads. */
 export const MAX_ENTRY_BYTES = 64 * 1024;
+
+/** The schema compiled into a check over stored bytes (`compiled-bytes-check.ts`), capturing `prev`. */
+const scanBytes = compileBytesCheck(operationRecordSchema, { capture: "prev", maxBytes: MAX_ENTRY_BYTES });
+
+/**
+ * fsck's shortcut: whether stored bytes are plain canonical text of a valid record — one that
+ * {@link decodeEntry} returns unchanged — without decoding them; if so, its `type` and the offset of its
+ * `prev` value (the opening quote of 64 lowercase hex digits). Null decides nothing: ask
+ * {@link decodeEntry}, which gives the verdict and the error code.
+ */
+export function scanStoredEntry(bytes: Uint8Array): BytesCheckResult | null {
+  return scanBytes(bytes);
+}
 
 /**
  * Validates a record and returns its canonical bytes.

@@ -1,0 +1,452 @@
+/**
+ * A zod schema compiled into a one-pass check over the **bytes** of a stored entry: does this text,
+ * exactly as it is, parse as JSON, follow RFC 8785 (JCS) and satisfy the schema? For fsck, which reads
+ * every entry of the log: instead of UTF-8 decoding, `JSON.parse`, a canonical-form scan and the compiled
+ * check of the parsed value (`canonical-entry.ts` `decodeEntry`), the bytes are walked once with the
+ * schema in hand and nothing is built but the few strings a pattern must see.
+ *
+ * It accepts only **plain** canonical text, the form every entry the service writes has: ASCII without
+ * backslash or control characters (so each string is its own JCS form), no whitespace, integers of at most
+ * 15 digits without a leading zero or a minus zero (written as ECMAScript writes their value), every
+ * object's keys strictly ascending (JCS order for ASCII keys; strictly, so no duplicate), nothing after the
+ * value. Such text is the JCS form of what `JSON.parse` makes of it, so a text this check accepts is one
+ * `decodeEntry` returns unchanged.
+ *
+ * `null` decides nothing: anything else — escapes, non-ASCII, fractions, whitespace, a member the schema
+ * does not know, free-form JSON (`z.json()`, records, lazy schemas), a value out of bounds — goes to
+ * `decodeEntry`, which gives the verdict and the error code. `compiled-bytes-check.test.ts` compares both
+ * on generated records and on damaged bytes. https://www.rfc-editor.org/rfc/rfc8785
+ */
+import type * as z from "zod";
+
+/** What an accepted entry is: its discriminator value and where the captured member's value starts. */
+export interface BytesCheckResult {
+  /** The value of the union's discriminator (`type` of an operation record). */
+  readonly kind: string;
+  /** Offset of the captured top-level member's value (its opening quote for a string), or -1 if absent. */
+  readonly capturedAt: number;
+}
+
+/** A compiled check: the result for plain canonical text that satisfies the schema, else null. */
+export type BytesCheck = (bytes: Uint8Array) => BytesCheckResult | null;
+
+/** Options of {@link compileBytesCheck}. */
+export interface BytesCheckOptions {
+  /** A top-level member whose value's offset the result gives (fsck: `prev`). */
+  readonly capture: string;
+  /** Longest text looked at; longer is left undecided. */
+  readonly maxBytes: number;
+}
+
+/** Scans one value from `i`; returns the offset after it, or -1 (not decided here). */
+type Scan = (b: Buffer, i: number, n: number) => number;
+
+interface Def {
+  readonly type: string;
+  readonly checks?: readonly { readonly _zod: { readonly def: CheckDef } }[];
+  readonly shape?: Readonly<Record<string, z.ZodType>>;
+  readonly catchall?: z.ZodType;
+  readonly innerType?: z.ZodType;
+  readonly element?: z.ZodType;
+  readonly options?: readonly z.ZodType[];
+  readonly discriminator?: string;
+  readonly values?: readonly unknown[];
+  readonly entries?: Readonly<Record<string, unknown>>;
+  readonly check?: string;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly format?: string;
+  readonly pattern?: RegExp;
+  readonly value?: number;
+  readonly inclusive?: boolean;
+}
+
+type CheckDef = Omit<Def, "type" | "checks"> & { readonly check: string };
+
+const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+/** More digits than this can name an integer ECMAScript writes otherwise (2^53 has 16 digits). */
+const MAX_DIGITS = 15;
+/** Nesting deeper than this in free-form values is left undecided. */
+const MAX_DEPTH = 32;
+const HEX_PATTERN = "^[0-9a-f]{64}$";
+
+/**
+ * Compiles `schema`, a discriminated union of strict objects (the operation records), into a
+ * {@link BytesCheck}.
+ * @throws Error when the schema uses a zod feature this compiler does not implement
+ */
+export function compileBytesCheck(schema: z.ZodType, options: BytesCheckOptions): BytesCheck {
+  const def = defOf(schema);
+  if (def.type !== "union" || def.discriminator === undefined) throw unsupported("top level");
+  const discriminator = ascii(def.discriminator);
+  const capture = ascii(options.capture);
+  const byKind = new Map<string, Scan>();
+  for (const option of def.options ?? []) {
+    const member = defOf(option).shape?.[def.discriminator];
+    const memberDef = member === undefined ? undefined : defOf(member);
+    if (memberDef?.type !== "literal") throw unsupported("discriminator");
+    const scan = compile(option);
+    for (const literal of memberDef.values ?? []) {
+      if (typeof literal === "string" && isPlain(literal)) byKind.set(literal, scan);
+    }
+  }
+  const maxBytes = options.maxBytes;
+  return (bytes) => {
+    const n = bytes.length;
+    if (n > maxBytes || bytes[0] !== OPEN_OBJECT) return null;
+    const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, n);
+    // First pass: the top-level members' boundaries, to find the discriminator and the captured value.
+    let kindAt = -1;
+    let capturedAt = -1;
+    let i = 1;
+    for (;;) {
+      if (b[i] !== QUOTE) return null;
+      // Key order is the second pass's to check (it walks the option's sorted names).
+      const keyEnd = scanPlainString(b, i, n);
+      if (keyEnd < 0 || b[keyEnd] !== COLON) return null;
+      const valueAt = keyEnd + 1;
+      if (keyIs(b, i, keyEnd, discriminator)) kindAt = valueAt;
+      else if (keyIs(b, i, keyEnd, capture)) capturedAt = valueAt;
+      i = skipValue(b, valueAt, n, 1);
+      if (i < 0) return null;
+      if (b[i] === COMMA) i++;
+      else if (b[i] === CLOSE_OBJECT) break;
+      else return null;
+    }
+    if (i + 1 !== n || kindAt < 0 || b[kindAt] !== QUOTE) return null;
+    const kindEnd = scanPlainString(b, kindAt, n);
+    if (kindEnd < 0) return null;
+    const kind = b.toString("latin1", kindAt + 1, kindEnd - 1);
+    const scan = byKind.get(kind);
+    // Second pass: the option's own members, each against its schema.
+    if (scan === undefined || scan(b, 0, n) !== n) return null;
+    return { kind, capturedAt };
+  };
+}
+
+/** The scanner of one schema node; recursive schemas (`lazy`) are free-form and left undecided. */
+function compile(schema: z.ZodType): Scan {
+  const def = defOf(schema);
+  switch (def.type) {
+    case "string":
+      return stringScan(def);
+    case "number":
+      return numberScan(def);
+    case "boolean":
+      return noChecks(def, literalScan([true, false]));
+    case "null":
+      return noChecks(def, literalScan([null]));
+    case "never":
+      return noChecks(def, () => -1);
+    case "literal":
+      return noChecks(def, literalScan(def.values ?? []));
+    case "enum":
+      return noChecks(def, literalScan(Object.values(def.entries ?? {})));
+    case "optional":
+      // Absent is the object's business; present, the value is the inner type's.
+      return noChecks(def, compile(def.innerType as z.ZodType));
+    case "array":
+      return arrayScan(def, compile(def.element as z.ZodType));
+    case "object":
+      return noChecks(def, objectScan(def));
+    case "lazy":
+    case "record":
+    case "union":
+      // Free-form or nested unions: `decodeEntry` decides.
+      return () => -1;
+    default:
+      throw unsupported(def.type);
+  }
+}
+
+/** A strict object: keys strictly ascending, each a member of the shape, every required one present. */
+function objectScan(def: Def): Scan {
+  if (def.catchall !== undefined && defOf(def.catchall).type !== "never") throw unsupported("catchall");
+  const shape = def.shape ?? {};
+  // JCS order; a member whose name is not plain can never be matched, so its objects stay undecided.
+  const keys = Object.keys(shape).sort();
+  const names = keys.map((k) => (isPlain(k) ? ascii(k) : null));
+  const scans = keys.map((k) => compile(shape[k] as z.ZodType));
+  const required = keys.map((k) => defOf(shape[k] as z.ZodType).type !== "optional");
+  const count = keys.length;
+  return (b, i, n) => {
+    if (b[i] !== OPEN_OBJECT) return -1;
+    i++;
+    let next = 0;
+    if (b[i] === CLOSE_OBJECT) {
+      for (; next < count; next++) if (required[next] === true) return -1;
+      return i + 1;
+    }
+    for (;;) {
+      if (b[i] !== QUOTE) return -1;
+      const keyEnd = scanPlainString(b, i, n);
+      if (keyEnd < 0) return -1;
+      // The shape's names are sorted, and so must the text's keys be: one pointer walks both.
+      while (next < count && !keyIs(b, i, keyEnd, names[next] ?? null)) {
+        if (required[next] === true) return -1;
+        next++;
+      }
+      if (next === count || b[keyEnd] !== COLON) return -1;
+      i = (scans[next] as Scan)(b, keyEnd + 1, n);
+      next++;
+      if (i < 0) return -1;
+      if (b[i] === COMMA) i++;
+      else if (b[i] === CLOSE_OBJECT) break;
+      else return -1;
+    }
+    for (; next < count; next++) if (required[next] === true) return -1;
+    return i + 1;
+  };
+}
+
+function arrayScan(def: Def, element: Scan): Scan {
+  let min = 0;
+  let max = Number.POSITIVE_INFINITY;
+  for (const c of checksOf(def)) {
+    if (c.check === "min_length" && c.minimum !== undefined) min = Math.max(min, c.minimum);
+    else if (c.check === "max_length" && c.maximum !== undefined) max = Math.min(max, c.maximum);
+    else throw unsupported(c.check);
+  }
+  return (b, i, n) => {
+    if (b[i] !== OPEN_ARRAY) return -1;
+    i++;
+    let length = 0;
+    if (b[i] !== CLOSE_ARRAY) {
+      for (;;) {
+        i = element(b, i, n);
+        if (i < 0) return -1;
+        length++;
+        if (b[i] === COMMA) i++;
+        else if (b[i] === CLOSE_ARRAY) break;
+        else return -1;
+      }
+    }
+    return length >= min && length <= max ? i + 1 : -1;
+  };
+}
+
+function stringScan(def: Def): Scan {
+  let min = 0;
+  let max = Number.POSITIVE_INFINITY;
+  let hex64 = false;
+  const patterns: RegExp[] = [];
+  for (const c of checksOf(def)) {
+    if (c.check === "min_length" && c.minimum !== undefined) min = Math.max(min, c.minimum);
+    else if (c.check === "max_length" && c.maximum !== undefined) max = Math.min(max, c.maximum);
+    else if (c.check === "string_format" && c.format === "regex" && c.pattern instanceof RegExp) {
+      // The SHA-256 pattern is every entry's commonest: checked on the bytes without making a string.
+      if (c.pattern.source === HEX_PATTERN && c.pattern.flags === "") hex64 = true;
+      else patterns.push(c.pattern);
+    } else throw unsupported(c.check);
+  }
+  return (b, i, n) => {
+    if (b[i] !== QUOTE) return -1;
+    const end = scanPlainString(b, i, n);
+    if (end < 0) return -1;
+    // ASCII only: the byte length is the UTF-16 length zod counts.
+    const length = end - i - 2;
+    if (length < min || length > max) return -1;
+    if (hex64 && !isLowerHex64(b, i + 1, length)) return -1;
+    if (patterns.length > 0) {
+      const text = b.toString("latin1", i + 1, end - 1);
+      for (const pattern of patterns) {
+        pattern.lastIndex = 0;
+        if (!pattern.test(text)) return -1;
+      }
+    }
+    return end;
+  };
+}
+
+function numberScan(def: Def): Scan {
+  const tests: ((v: number) => boolean)[] = [];
+  for (const c of checksOf(def)) {
+    if (c.check === "number_format" && c.format === "safeint") continue; // ≤ 15 digits: always safe
+    const bound = c.value;
+    if (bound === undefined) throw unsupported(c.check);
+    if (c.check === "greater_than") tests.push(c.inclusive === true ? (v) => v >= bound : (v) => v > bound);
+    else if (c.check === "less_than") tests.push(c.inclusive === true ? (v) => v <= bound : (v) => v < bound);
+    else throw unsupported(c.check);
+  }
+  return (b, i, n) => {
+    const end = scanInteger(b, i, n);
+    if (end < 0) return -1;
+    if (tests.length > 0) {
+      let value = 0;
+      for (let j = b[i] === MINUS ? i + 1 : i; j < end; j++) value = value * 10 + ((b[j] as number) - ZERO);
+      if (b[i] === MINUS) value = -value;
+      for (const test of tests) if (!test(value)) return -1;
+    }
+    return end;
+  };
+}
+
+/** Literal and enum values: their JCS texts compared byte for byte (only plain ones can match). */
+function literalScan(values: readonly unknown[]): Scan {
+  const texts: Uint8Array[] = [];
+  for (const value of values) {
+    const text =
+      value === null || typeof value === "boolean"
+        ? String(value)
+        : typeof value === "number" && Number.isSafeInteger(value) && !Object.is(value, -0)
+          ? String(value)
+          : typeof value === "string" && isPlain(value)
+            ? `"${value}"`
+            : undefined;
+    if (text !== undefined) texts.push(ascii(text));
+  }
+  return (b, i, n) => {
+    for (const text of texts) {
+      const end = matchAt(b, i, n, text);
+      if (end >= 0) return end;
+    }
+    return -1;
+  };
+}
+
+/** Any plain canonical JSON value (for the first pass over the top-level members). */
+function skipValue(b: Buffer, i: number, n: number, depth: number): number {
+  const c = b[i];
+  if (c === QUOTE) return scanPlainString(b, i, n);
+  if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    if (depth >= MAX_DEPTH) return -1;
+    const object = c === OPEN_OBJECT;
+    const close = object ? CLOSE_OBJECT : CLOSE_ARRAY;
+    i++;
+    if (b[i] === close) return i + 1;
+    let lastKey = -1;
+    let lastKeyEnd = -1;
+    for (;;) {
+      if (object) {
+        if (b[i] !== QUOTE) return -1;
+        const keyEnd = scanPlainString(b, i, n);
+        if (keyEnd < 0 || (lastKey >= 0 && !ascending(b, lastKey, lastKeyEnd, i, keyEnd))) return -1;
+        lastKey = i;
+        lastKeyEnd = keyEnd;
+        if (b[keyEnd] !== COLON) return -1;
+        i = keyEnd + 1;
+      }
+      i = skipValue(b, i, n, depth + 1);
+      if (i < 0) return -1;
+      if (b[i] === COMMA) i++;
+      else if (b[i] === close) return i + 1;
+      else return -1;
+    }
+  }
+  if (c === 0x74 /* t */) return matchAt(b, i, n, TRUE);
+  if (c === 0x66 /* f */) return matchAt(b, i, n, FALSE);
+  if (c === 0x6e /* n */) return matchAt(b, i, n, NULL);
+  return scanInteger(b, i, n);
+}
+
+const TRUE = ascii("true");
+const FALSE = ascii("false");
+const NULL = ascii("null");
+
+/** The offset after `text` if the bytes at `i` are `text`, else -1. */
+function matchAt(b: Buffer, i: number, n: number, text: Uint8Array): number {
+  if (i + text.length > n) return -1;
+  for (let k = 0; k < text.length; k++) if (b[i + k] !== text[k]) return -1;
+  return i + text.length;
+}
+
+/**
+ * A string from its opening quote at `i`: printable ASCII only (0x20–0x7f), no backslash. Returns the
+ * offset after the closing quote, or -1.
+ */
+function scanPlainString(b: Buffer, i: number, n: number): number {
+  for (let j = i + 1; j < n; j++) {
+    const d = b[j] as number;
+    if (d === QUOTE) return j + 1;
+    if (d === BACKSLASH || d < 0x20 || d >= 0x80) return -1;
+  }
+  return -1;
+}
+
+/** An integer as ECMAScript writes it (no leading zero, no -0, ≤ 15 digits) and not followed by . e E. */
+function scanInteger(b: Buffer, i: number, n: number): number {
+  let j = b[i] === MINUS ? i + 1 : i;
+  const first = b[j];
+  if (first === undefined || first < ZERO || first > NINE) return -1;
+  if (first === ZERO) {
+    if (j !== i) return -1;
+    j++;
+  } else {
+    const from = j;
+    while (j < n && (b[j] as number) >= ZERO && (b[j] as number) <= NINE) j++;
+    if (j - from > MAX_DIGITS) return -1;
+  }
+  const after = b[j];
+  if (after === 0x2e /* . */ || after === 0x65 /* e */ || after === 0x45 /* E */) return -1;
+  if (after !== undefined && after >= ZERO && after <= NINE) return -1; // "01"
+  return j;
+}
+
+function isLowerHex64(b: Buffer, from: number, length: number): boolean {
+  if (length !== 64) return false;
+  for (let j = from; j < from + 64; j++) {
+    const d = b[j] as number;
+    if (!((d >= ZERO && d <= NINE) || (d >= 0x61 && d <= 0x66))) return false;
+  }
+  return true;
+}
+
+/** Whether the string at [a, aEnd) sorts strictly before the one at [c, cEnd) (quotes included). */
+function ascending(b: Buffer, a: number, aEnd: number, c: number, cEnd: number): boolean {
+  // Compare the contents; the closing quote (0x22) sorts below every other plain byte, as "end" should.
+  for (a++, c++; ; a++, c++) {
+    if (c === cEnd - 1) return false;
+    if (a === aEnd - 1) return true;
+    const x = b[a] as number;
+    const y = b[c] as number;
+    if (x !== y) return x < y;
+  }
+}
+
+/** Whether the quoted key at [i, end) is `name` (given without quotes). */
+function keyIs(b: Buffer, i: number, end: number, name: Uint8Array | null): boolean {
+  if (name === null || end - i - 2 !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (b[i + 1 + k] !== name[k]) return false;
+  return true;
+}
+
+function checksOf(def: Def): CheckDef[] {
+  return [
+    ...(def.check !== undefined ? [def as CheckDef] : []),
+    ...(def.checks ?? []).map((c) => c._zod.def),
+  ];
+}
+
+function noChecks(def: Def, scan: Scan): Scan {
+  if ((def.checks?.length ?? 0) > 0 || def.check !== undefined) throw unsupported(`${def.type} checks`);
+  return scan;
+}
+
+/** Printable ASCII without quote or backslash: its own JCS form between quotes. */
+function isPlain(text: string): boolean {
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) return false;
+  }
+  return true;
+}
+
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+}
+
+function unsupported(what: string): Error {
+  return new Error(`compileBytesCheck: zod feature not supported: ${what}`);
+}

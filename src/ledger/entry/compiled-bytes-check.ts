@@ -89,50 +89,90 @@ const HEX_PATTERN = "^[0-9a-f]{64}$";
  */
 export function compileBytesCheck(schema: z.ZodType, options: BytesCheckOptions): BytesCheck {
   const def = defOf(schema);
-  if (def.type !== "union" || def.discriminator === undefined) throw unsupported("top level");
-  const discriminator = ascii(def.discriminator);
-  const capture = ascii(options.capture);
-  const byKind = new Map<string, Scan>();
-  for (const option of def.options ?? []) {
-    const member = defOf(option).shape?.[def.discriminator];
-    const memberDef = member === undefined ? undefined : defOf(member);
-    if (memberDef?.type !== "literal") throw unsupported("discriminator");
-    const scan = compile(option);
-    for (const literal of memberDef.values ?? []) {
-      if (typeof literal === "string" && isPlain(literal)) byKind.set(literal, scan);
+  const discriminator = def.discriminator;
+  if (def.type !== "union" || discriminator === undefined) throw unsupported("top level");
+  const optionDefs = (def.options ?? []).map(defOf);
+  for (const option of optionDefs) {
+    if (option.type !== "object") throw unsupported("union option");
+    if (option.catchall !== undefined && defOf(option.catchall).type !== "never")
+      throw unsupported("catchall");
+  }
+  // Every option's members in one sorted list: the text's keys are matched against it in one pass.
+  const keys = [...new Set(optionDefs.flatMap((o) => Object.keys(o.shape ?? {})))].filter(isPlain).sort();
+  const names = keys.map(ascii);
+  const count = keys.length;
+  // A member every option that has it types with the same schema (the common ones) is checked as it is
+  // met; the others are skipped and checked once the discriminator names the option.
+  const shared = keys.map((key) => {
+    const schemas = new Set(optionDefs.map((o) => o.shape?.[key]).filter((m) => m !== undefined));
+    return schemas.size === 1 ? compile([...schemas][0] as z.ZodType) : null;
+  });
+  const byKind = new Map<string, { readonly scans: (Scan | null)[]; readonly required: boolean[] }>();
+  for (const option of optionDefs) {
+    const shape = option.shape ?? {};
+    const kindDef = shape[discriminator] === undefined ? undefined : defOf(shape[discriminator]);
+    if (kindDef?.type !== "literal") throw unsupported("discriminator");
+    const plan = {
+      scans: keys.map((key) => (shape[key] === undefined ? null : compile(shape[key]))),
+      required: keys.map((key) => shape[key] !== undefined && defOf(shape[key]).type !== "optional"),
+    };
+    // A member whose name is not plain can never be matched: such an option stays undecided.
+    if (Object.keys(shape).some((key) => !isPlain(key) && defOf(shape[key] as z.ZodType).type !== "optional"))
+      continue;
+    for (const literal of kindDef.values ?? []) {
+      if (typeof literal === "string" && isPlain(literal)) byKind.set(literal, plan);
     }
   }
+  const kindIndex = keys.indexOf(discriminator);
+  const capturedIndex = keys.indexOf(options.capture);
   const maxBytes = options.maxBytes;
+  // Where each member's value starts and ends in the text being checked (-1: absent). Reused: a check
+  // runs to its end synchronously.
+  const starts = new Int32Array(count);
+  const ends = new Int32Array(count);
   return (bytes) => {
     const n = bytes.length;
-    if (n > maxBytes || bytes[0] !== OPEN_OBJECT) return null;
+    if (n > maxBytes || bytes[0] !== OPEN_OBJECT || kindIndex < 0) return null;
     const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, n);
-    // First pass: the top-level members' boundaries, to find the discriminator and the captured value.
-    let kindAt = -1;
-    let capturedAt = -1;
+    starts.fill(-1);
     let i = 1;
+    let next = 0;
     for (;;) {
       if (b[i] !== QUOTE) return null;
-      // Key order is the second pass's to check (it walks the option's sorted names).
       const keyEnd = scanPlainString(b, i, n);
-      if (keyEnd < 0 || b[keyEnd] !== COLON) return null;
-      const valueAt = keyEnd + 1;
-      if (keyIs(b, i, keyEnd, discriminator)) kindAt = valueAt;
-      else if (keyIs(b, i, keyEnd, capture)) capturedAt = valueAt;
-      i = skipValue(b, valueAt, n, 1);
-      if (i < 0) return null;
+      if (keyEnd < 0) return null;
+      // The names are sorted, and so must the text's keys be: one pointer walks both.
+      while (next < count && !keyIs(b, i, keyEnd, names[next] as Uint8Array)) next++;
+      if (next === count || b[keyEnd] !== COLON) return null;
+      const scan = shared[next];
+      const end =
+        scan === null || scan === undefined ? skipValue(b, keyEnd + 1, n, 1) : scan(b, keyEnd + 1, n);
+      if (end < 0) return null;
+      starts[next] = keyEnd + 1;
+      ends[next] = end;
+      next++;
+      i = end;
       if (b[i] === COMMA) i++;
       else if (b[i] === CLOSE_OBJECT) break;
       else return null;
     }
+    const kindAt = starts[kindIndex] as number;
     if (i + 1 !== n || kindAt < 0 || b[kindAt] !== QUOTE) return null;
-    const kindEnd = scanPlainString(b, kindAt, n);
-    if (kindEnd < 0) return null;
-    const kind = b.toString("latin1", kindAt + 1, kindEnd - 1);
-    const scan = byKind.get(kind);
-    // Second pass: the option's own members, each against its schema.
-    if (scan === undefined || scan(b, 0, n) !== n) return null;
-    return { kind, capturedAt };
+    const kind = b.toString("latin1", kindAt + 1, (ends[kindIndex] as number) - 1);
+    const plan = byKind.get(kind);
+    if (plan === undefined) return null;
+    // The option's own members: each present one its own, every required one present.
+    for (let k = 0; k < count; k++) {
+      const at = starts[k] as number;
+      if (at < 0) {
+        if (plan.required[k] === true) return null;
+        continue;
+      }
+      const scan = plan.scans[k];
+      if (scan === null || scan === undefined) return null;
+      if (shared[k] === null && scan(b, at, n) !== ends[k]) return null;
+    }
+    return { kind, capturedAt: capturedIndex < 0 ? -1 : (starts[capturedIndex] as number) };
   };
 }
 

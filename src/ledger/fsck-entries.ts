@@ -3,6 +3,11 @@
  * stored leaf hash, they decode to a canonical valid record, its prev is the previous leaf hash, and a
  * conversion's stored record hashes match its commitment. Independent of the tree, so the entries can be
  * checked in pages by worker threads (`store/sqlite-log-fsck.ts`) while the tree is checked elsewhere.
+ *
+ * The usual entry is checked on its bytes alone (`entry/compiled-bytes-check.ts`: plain canonical text of
+ * a valid record, in one pass, prev compared as hex digits with the previous leaf hash); anything that
+ * pass does not accept — and every conversion, whose commitment needs the parsed record — is decoded by
+ * `decodeEntry`, whose verdict and codes are the same as before.
  */
 import { decodeEntry, scanStoredEntry } from "./entry/canonical-entry.js";
 import { GENESIS_PREV, type OperationRecord } from "./entry/operation-record.js";

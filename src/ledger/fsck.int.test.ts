@@ -42,8 +42,8 @@ const parallel = (
 ).fsckLogFile;
 
 /**
- * fsck in one thread; and the same log checked with its entries in pages in two worker threads, with
- * page boundaries everywhere, must give exactly the same result.
+ * fsck in one thread; and the same log checked with its entries in pages shared by this thread and one or
+ * two worker threads, with page boundaries everywhere, must give exactly the same result.
  */
 async function check(signatures: "all" | "latest" = "all"): Promise<FsckResult> {
   const storage = openSqliteLog(path);
@@ -53,13 +53,18 @@ async function check(signatures: "all" | "latest" = "all"): Promise<FsckResult> 
   } finally {
     storage.close();
   }
-  for (const pageSize of [1, 4, 7, 64]) {
+  for (const [workers, pageSize] of [
+    [1, 1],
+    [2, 4],
+    [1, 7],
+    [2, 64],
+  ] as const) {
     const inWorkers = await parallel(path, parseVerifierKey(signer.verifierKey), {
       signatures,
-      workers: 2,
+      workers,
       pageSize,
     });
-    expect({ pageSize, ...inWorkers }).toEqual({ pageSize, ...result });
+    expect({ workers, pageSize, ...inWorkers }).toEqual({ workers, pageSize, ...result });
   }
   return result;
 }

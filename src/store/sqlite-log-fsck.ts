@@ -1,11 +1,13 @@
 /**
- * fsck of a ledger file with the entry checks spread over worker threads: the entries are cut into pages
- * of {@link PAGE_SIZE}; each worker opens the file itself and checks every K-th page (`fsck-entries.ts`:
- * index, leaf hash, canonical record, prev link, record commitment), sending back the page's leaf hashes
- * (32 bytes each, one transferred buffer per page) and the first damage it found. This thread meanwhile
- * folds the leaf hashes in index order through `fsck-tree.ts` (nodes, checkpoints, signatures), exactly
+ * fsck of a ledger file with the entry checks spread over threads: the entries are cut into pages of
+ * {@link PAGE_SIZE}, dealt out in cycles of 2K + 1 for K workers — one page to this thread, two to each
+ * worker, since this thread also folds the tree. Each worker opens the file itself and checks its pages
+ * (`sqlite-log-fsck-page.ts` → `fsck-entries.ts`: index, leaf hash, canonical record, prev link, record
+ * commitment), sending back each page's leaf hashes (32 bytes each, one transferred buffer per page) and
+ * the first damage it found. This thread checks its own pages with the same code when it reaches them, and
+ * folds all the leaf hashes in index order through `fsck-tree.ts` (nodes, checkpoints, signatures), exactly
  * as `ledger/fsck.ts` does in one thread — so the result, including which damage is reported first and
- * where, is the same (`fsck.int.test.ts` runs every case both ways).
+ * where, is the same (`fsck.int.test.ts` runs every case both ways, with 1 and 2 workers).
  *
  * Snapshots: this thread reads inside one read transaction and fixes the size N there; the workers read
  * rows below N only. Entries are only ever appended, so every connection sees the same rows below N
@@ -26,6 +28,7 @@ import {
   type FsckResult,
 } from "../ledger/fsck.js";
 import type { VerifierKey } from "../ledger/verify/verifier-key.js";
+import { checkPage } from "./sqlite-log-fsck-page.js";
 import { openSqliteLog, type SqliteLog } from "./sqlite-log.js";
 
 /** Entries per page a worker checks and answers for at once. */
@@ -36,9 +39,9 @@ const WORKER_URL = new URL("./sqlite-log-fsck-worker.js", import.meta.url);
 /** What a worker is asked to do. */
 export interface FsckWorkerJob {
   readonly path: string;
-  /** Pages first, first + step, first + 2·step, … below `pages`. */
-  readonly first: number;
-  readonly step: number;
+  /** The pages p below `pages` whose p mod `cycle` is one of `slots`. */
+  readonly cycle: number;
+  readonly slots: readonly number[];
   readonly pages: number;
   readonly pageSize: number;
   /** The size N fixed in the coordinating thread's snapshot: rows at N or above are not read. */
@@ -69,7 +72,10 @@ export interface FsckPageResult {
 
 /** Options of {@link fsckLogFile}. */
 export interface FsckFileOptions extends FsckOptions {
-  /** Worker threads for the entry checks; 0 checks in this thread. Default: the machine's cores (≤ 4). */
+  /**
+   * Worker threads for the entry checks besides this thread's own share; 0 checks in this thread alone.
+   * Default: one fewer than the machine's cores (≤ 3): this thread is busy too.
+   */
   readonly workers?: number;
   /** Entries per page (tests use small pages to put page boundaries everywhere). */
   readonly pageSize?: number;
@@ -82,7 +88,7 @@ export async function fsckLogFile(
   options: FsckFileOptions = {},
 ): Promise<FsckResult> {
   const available = existsSync(fileURLToPath(WORKER_URL));
-  const workers = options.workers ?? (available ? Math.min(4, availableParallelism()) : 0);
+  const workers = options.workers ?? (available ? Math.max(0, Math.min(3, availableParallelism() - 1)) : 0);
   if (workers > 0 && !available) throw new Error("fsck worker script missing (run npm run build)");
   const storage = openSqliteLog(path);
   try {
@@ -110,8 +116,11 @@ async function checkInWorkers(
         const pageSize = options.pageSize ?? PAGE_SIZE;
         const pages = Math.ceil(below / pageSize);
         const inbox = new Inbox();
-        for (let w = 0; w < Math.min(workers, pages); w++) {
-          const job: FsckWorkerJob = { path, first: w, step: workers, pages, pageSize, below };
+        // Slot 0 of each cycle is this thread's, slots 2w + 1 and 2w + 2 worker w's.
+        const cycle = 2 * workers + 1;
+        for (let w = 0; w < workers && 2 * w + 1 < pages; w++) {
+          const slots = [2 * w + 1, 2 * w + 2];
+          const job: FsckWorkerJob = { path, cycle, slots, pages, pageSize, below };
           const worker = new Worker(WORKER_URL, { workerData: job });
           worker.on("message", (r: FsckPageResult) => {
             inbox.put(r);
@@ -125,7 +134,8 @@ async function checkInWorkers(
           pool.push(worker);
         }
         for (let page = 0; page < pages; page++) {
-          const r = await inbox.take(page);
+          const r =
+            page % cycle === 0 ? checkPage(storage, { pageSize, below }, page) : await inbox.take(page);
           const leaves = new Uint8Array(r.leaves);
           const start = page * pageSize;
           for (let k = 0; k < r.count; k++) {

@@ -11,6 +11,10 @@
  *   fsynced. They are settled strictly in log order; a failed (or unknown) one ends the pipeline: the
  *   later ones are waited for (they fail their compare), the speculative head is forgotten and the view
  *   is marked stale.
+ * - **Handed commands** (`handed-commands.ts`): a batch carrying commands handed to the sequencer directly
+ *   also compares that each one's id marker does not exist and creates it, so a withdrawn or already
+ *   submitted id makes the batch fail instead of ordering the command twice; each is answered once its
+ *   batch settled ("sequenced", or "not-taken" when it failed or its outcome is unknown).
  */
 import type { Etcd3, IKeyValue } from "etcd3";
 import { ClusterError } from "../errors.js";
@@ -24,6 +28,7 @@ import {
   type LogPosition,
   type RefusedCommand,
 } from "./command-batch.js";
+import { DIRECT_MARKER, type HandOverAnswer } from "./handed-commands.js";
 
 /** A batch this sequencer sent whose transaction it has not settled yet. */
 export interface BatchInFlight {
@@ -107,6 +112,8 @@ type Outcome = { succeeded: boolean } | { error: unknown };
 
 interface Sent extends BatchInFlight {
   readonly taken: readonly TakenRecord[];
+  /** Ids of the handed commands this batch carries (their markers are created by its transaction). */
+  readonly direct: readonly string[];
   readonly worthABatch: boolean;
   /** Sends the batch's transaction (again). */
   readonly commit: () => Promise<Outcome>;
@@ -123,6 +130,7 @@ export class BatchesInFlight {
   readonly #campaignKey: string;
   readonly #view: PendingView;
   readonly #onAppend: (f: BatchInFlight) => void;
+  readonly #onHanded: (ids: readonly string[], answer: HandOverAnswer) => void;
   readonly #sent: Sent[] = [];
   /**
    * The head after the last batch sent: what the next batch follows (speculative until that batch's
@@ -138,12 +146,15 @@ export class BatchesInFlight {
     view: PendingView;
     /** Called for each batch worth a log record once its transaction committed, in log order. */
     onAppend: (f: BatchInFlight) => void;
+    /** Called once for the handed commands of each batch when it settled. */
+    onHanded?: (ids: readonly string[], answer: HandOverAnswer) => void;
   }) {
     this.#client = o.client;
     this.#keys = o.keys;
     this.#campaignKey = o.campaignKey;
     this.#view = o.view;
     this.#onAppend = o.onAppend;
+    this.#onHanded = o.onHanded ?? (() => undefined);
   }
 
   get count(): number {
@@ -188,12 +199,16 @@ export class BatchesInFlight {
       if ("error" in r || !r.succeeded) {
         this.#view.stale = true;
         this.tip = undefined;
-        await Promise.all(this.#sent.splice(0).map((later) => later.outcome));
+        const later = this.#sent.splice(0);
+        await Promise.all(later.map((l) => l.outcome));
+        // Not known to be ordered by this leader: their origins settle it through the pending path.
+        for (const l of [f, ...later]) this.#onHanded(l.direct, "not-taken");
         if ("error" in r) throw r.error;
         return;
       }
       for (const t of f.taken) this.#view.delete(t.key);
       if (f.worthABatch) this.#onAppend(f);
+      this.#onHanded(f.direct, "sequenced");
     }
   }
 
@@ -206,8 +221,16 @@ export class BatchesInFlight {
     }
   }
 
-  /** Sends one all-or-nothing etcd transaction: the batch, the new head, the pending records removed. */
-  send(head: Head, prepared: PreparedBatch, taken: readonly TakenRecord[]): void {
+  /**
+   * Sends one all-or-nothing etcd transaction: the batch, the new head, the pending records removed, the
+   * handed commands' id markers created (`direct`: their ids, each accepted or refused by `prepared`).
+   */
+  send(
+    head: Head,
+    prepared: PreparedBatch,
+    taken: readonly TakenRecord[],
+    direct: readonly string[] = [],
+  ): void {
     const client = this.#client;
     const keys = this.#keys;
     const seq = head.position.seq + 1;
@@ -230,11 +253,13 @@ export class BatchesInFlight {
           : client.if(keys.head, "Value", "==", head.value);
       txn = txn.and(this.#campaignKey, "Create", ">", 0);
       for (const t of taken) txn = txn.and(t.key, "Mod", "==", t.mod);
+      for (const id of direct) txn = txn.and(keys.ids + id, "Version", "==", 0);
       const ops = [
         ...(worthABatch
           ? [client.put(keys.logKey(seq)).value(encoded), client.put(keys.head).value(value)]
           : []),
         ...taken.map((t) => client.delete().key(t.key)),
+        ...direct.map((id) => client.put(keys.ids + id).value(DIRECT_MARKER)),
       ];
       return txn
         .then(...ops)
@@ -249,6 +274,7 @@ export class BatchesInFlight {
       batch,
       position,
       taken,
+      direct,
       worthABatch,
       commit,
       outcome: commit(),

@@ -22,6 +22,11 @@
  * its speculative head and reads the head and the pending records from etcd again (that bookkeeping,
  * and the view of the pending records below, is `batches-in-flight.ts`).
  *
+ * **Handed commands.** A node may also hand its commands to the leader directly (`handOver`, over the
+ * peer endpoint or in-process), skipping the pending record's own transaction: the leader queues them in
+ * memory and its batch transaction creates their id markers itself, compare-and-create, so they are
+ * ordered at most once whatever else happens to them (`handed-commands.ts`). Pending records go first.
+ *
  * The leader does not read the pending records back for every batch: it reads them once when it starts
  * leading (oldest first) and keeps that view current from its watch on the pending prefix, started at
  * the read's revision (a range sorted by create revision makes etcd read and sort *every* pending record,
@@ -30,6 +35,7 @@
  * reconnection, a failed transaction — the leader reads the records again.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import canonicalize from "canonicalize";
 import type { Etcd3, Watcher } from "etcd3";
 import { ClusterError } from "../errors.js";
 import {
@@ -42,11 +48,13 @@ import {
 } from "./batches-in-flight.js";
 import {
   MAX_BATCH_BYTES,
+  checkCommand,
   type Command,
   type CommandBatch,
   type LogKeys,
   type LogPosition,
 } from "./command-batch.js";
+import { HandedCommands, type HandOverAnswer } from "./handed-commands.js";
 import { standForElection, type Candidacy, type CandidacyGate } from "./sequencer-election.js";
 import { parseGroupRecord } from "./submit-command.js";
 
@@ -97,6 +105,12 @@ export interface RunningSequencer {
   isLeader(): boolean;
   /** Batches this process appended. */
   appended(): number;
+  /**
+   * Takes commands handed over directly (checked first; a bad one throws CLUSTER_LOG_ENTRY_INVALID);
+   * each answer says whether a batch of this leader ordered it ("sequenced") or not known ("not-taken":
+   * not the leader, stopped, or its batch failed — the origin then submits it as a pending record).
+   */
+  handOver(commands: readonly Command[]): Promise<HandOverAnswer[]>;
   stop(): Promise<void>;
 }
 
@@ -115,6 +129,8 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
   let leader = false;
   let appended = 0;
   let loop: Promise<void> = Promise.resolve();
+  /** The handed commands of the current leadership (undefined: not leading). */
+  let handed: HandedCommands | undefined;
 
   const lead = async (campaign: Candidacy): Promise<void> => {
     const campaignKey = await campaign.key();
@@ -129,6 +145,10 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       });
     };
     const view = new PendingView();
+    const queue = new HandedCommands(() => {
+      wake.signal();
+    });
+    handed = queue;
     const inFlight = new BatchesInFlight({
       client: o.client,
       keys: o.keys,
@@ -137,6 +157,9 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       onAppend: (f) => {
         appended++;
         o.onAppend?.(f.position, f.batch.commands.length, f.batch);
+      },
+      onHanded: (ids, answer) => {
+        queue.settled(ids, answer);
       },
     });
 
@@ -172,7 +195,7 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       const head = inFlight.tip ?? (await readHead(o.client, o.keys));
       inFlight.tip = head;
       const pending = view.first(maxRecords);
-      if (pending.length === 0) {
+      if (pending.length === 0 && queue.waiting === 0) {
         if (inFlight.count === 0 && o.idleCheckpoint?.(head.position) === true) {
           inFlight.send(head, { accepted: [], refused: [], checkpoint: true }, []);
           return "sent";
@@ -204,6 +227,16 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         commands.push(...group);
         records.push({ taken, ids: group.map((c) => c.id) });
       }
+      // Handed commands after the records, in what room the batch has left (one compare and one put each).
+      const fromRecords = new Set(commands.map((c) => c.id));
+      const room = Math.min(maxBatch - commands.length, maxRecords - records.length);
+      const offered = room > 0 ? queue.first(room, MAX_BATCH_BYTES - 1024 - size) : [];
+      // An id also in a pending record is that record's (its marker exists: this batch would fail).
+      const twice = offered.filter((c) => fromRecords.has(c.id)).map((c) => c.id);
+      queue.taken(twice);
+      queue.settled(twice, "not-taken");
+      const direct = offered.filter((c) => !fromRecords.has(c.id));
+      commands.push(...direct);
       if (dropped > 0)
         onError(
           new ClusterError("CLUSTER_LOG_ENTRY_INVALID", "不正な保留コマンドを除きました", {
@@ -230,7 +263,9 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
           });
         }
       }
-      inFlight.send(head, prepared, taken);
+      const handedIds = direct.map((c) => c.id).filter((id) => decided.has(id));
+      queue.taken(handedIds);
+      inFlight.send(head, prepared, taken, handedIds);
       return "sent";
     };
 
@@ -270,7 +305,9 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         }
       }
     } finally {
+      if (handed === queue) handed = undefined;
       await inFlight.drain().catch(() => undefined);
+      queue.close();
       await watcher?.cancel().catch(() => undefined);
     }
   };
@@ -306,6 +343,16 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
   return {
     isLeader: () => leader,
     appended: () => appended,
+    handOver(commands) {
+      const checked = commands.map((c) => checkCommand(c));
+      const queue = leader ? handed : undefined;
+      if (queue === undefined) return Promise.resolve(checked.map(() => "not-taken" as const));
+      return Promise.all(
+        queue.add(
+          checked.map((command) => ({ command, bytes: Buffer.byteLength(canonicalize(command) ?? "") })),
+        ),
+      );
+    },
     async stop() {
       stopped = true;
       leader = false;

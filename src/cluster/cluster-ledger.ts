@@ -26,7 +26,6 @@
  */
 import type { Etcd3 } from "etcd3";
 import type { NoteSigner } from "../crypto/note-signer.js";
-import { packRecordHashes } from "../ledger/entry/records-commitment.js";
 import { LedgerError } from "../ledger/errors.js";
 import { fsck, type FsckResult } from "../ledger/fsck.js";
 import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../ledger/ledger.js";
@@ -39,7 +38,6 @@ import {
 } from "../ledger/log-storage.js";
 import type { LedgerReader } from "../ledger/read-port.js";
 import { checkRequests } from "../ledger/sequencer.js";
-import { toHex } from "../ledger/verify/encoding.js";
 import type { CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
 import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-key.js";
 import {
@@ -56,7 +54,10 @@ import type { ServiceDb } from "../store/service-db.js";
 import { logKeys, type CommandBatch, type LogKeys, type LogPosition } from "./command-log/command-batch.js";
 import type { RunningSequencer } from "./command-log/sequencer.js";
 import type { CandidacyGate } from "./command-log/sequencer-election.js";
+import { createHandOver, type HandOver } from "./command-log/hand-over.js";
+import { handOverRoute } from "./command-log/hand-over-route.js";
 import { createGroupedSubmitter } from "./command-log/submit-command.js";
+import { asJsonRequest } from "./json-request.js";
 import { CheckpointPublication, type GuardedCosign } from "./checkpoint-publication.js";
 import { CommandOrdering } from "./command-ordering.js";
 import { CosignerMemory } from "./cosigner-memory.js";
@@ -126,20 +127,6 @@ function ownGuardedCosign(storage: LogStorage): GuardedCosign {
   return (input) => cosignAfterCheck({ ...input, watch, health });
 }
 
-/**
- * A request as the command log carries it (JSON): record hashes given packed or as bytes travel as hex
- * strings, one per record (JSON would turn a Uint8Array into an object of numbered keys).
- */
-function asJsonRequest(request: AppendRequest): AppendRequest {
-  const hashes = request.recordHashes;
-  if (hashes === undefined || (!(hashes instanceof Uint8Array) && hashes.every((h) => typeof h === "string")))
-    return request;
-  const packed = packRecordHashes(hashes);
-  const hex: string[] = [];
-  for (let at = 0; at < packed.length; at += 32) hex.push(toHex(packed.subarray(at, at + 32)));
-  return { ...request, recordHashes: hex };
-}
-
 function closedError(): ClusterError {
   return new ClusterError("CLUSTER_UNAVAILABLE", "台帳は閉じられています", { closed: true });
 }
@@ -153,6 +140,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   readonly #memory: CosignerMemory;
   readonly #cadence: CheckpointCadence;
   readonly #ordering: CommandOrdering;
+  readonly #handOver: HandOver;
   readonly #publication: CheckpointPublication;
   readonly #replica: ReplicaApply;
   #sequencer: RunningSequencer | undefined;
@@ -179,11 +167,13 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
       maxDelayMs: 2,
       ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
     });
+    const peers = o.catchUp && { peers: { endpoints: o.catchUp.peers, tls: o.catchUp.tls } };
+    const keys = { client: o.client, keys: this.#keys, nodeName: o.nodeName };
+    this.#handOver = createHandOver({ ...keys, local: () => this.#sequencer, ...peers });
     this.#ordering = new CommandOrdering({
-      client: o.client,
-      keys: this.#keys,
-      nodeName: o.nodeName,
+      ...keys,
       submitter,
+      handOver: (command) => this.#handOver.handOver(command),
       ...(o.appendTimeoutMs !== undefined ? { appendTimeoutMs: o.appendTimeoutMs } : {}),
     });
     this.#publication = new CheckpointPublication({
@@ -272,13 +262,15 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     return this;
   }
 
-  /** What this node serves peers that etcd can no longer serve (mount on the peer endpoint). */
+  /** What this node serves peers: what etcd can no longer serve, and the hand-over (mount on the peer endpoint). */
   peerRoute(): PeerRoute {
-    return logPeerRoute({
+    const log = logPeerRoute({
       batchesFrom: (from, limit) => this.#state.batchesFrom(from, limit),
       published: () => this.#publication.published,
       consistencyProof: (from, to) => this.#ledger.consistencyProof(from, to).proof,
     });
+    const handOver = handOverRoute(() => this.#sequencer);
+    return async (req, res, peer) => (await log(req, res, peer)) || handOver(req, res, peer);
   }
 
   /** Batches applied, cosignatures made, checkpoints taken, commands refused, batches from peers. */
@@ -397,6 +389,7 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     await this.#sequencer?.stop();
     await this.#replica.stop();
     await this.#publication.stop();
+    this.#handOver.close();
     this.#failAll(closedError());
     this.#o.storage.close();
   }

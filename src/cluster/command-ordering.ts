@@ -1,7 +1,9 @@
 /**
- * The origin side of the cluster's write port: a node's `append` becomes a command submitted to the
- * command log on etcd (create-only under a fresh id, grouped with other submissions,
- * `command-log/submit-command.ts`), and the call waits until this node's own replica applied the batch
+ * The origin side of the cluster's write port: a node's `append` becomes a command handed to the
+ * sequencer directly (`command-log/hand-over.ts`: its batch transaction creates the id marker) or, when
+ * that is not known to have ordered it — no sequencer known, unreachable, just changed, its batch failed
+ * — submitted to the command log on etcd (create-only under the same id, grouped with other submissions,
+ * `command-log/submit-command.ts`: a marker already there means a batch did order it), and the call waits until this node's own replica applied the batch
  * that ordered it (read-your-writes on the node that took the request).
  *
  * **A rejection means nothing was written.** A command the sequencer refused rejects with the refusing
@@ -17,6 +19,7 @@ import type { Etcd3 } from "etcd3";
 import { CodedError } from "../coded-error.js";
 import type { AppendResult } from "../ledger/write-port.js";
 import type { Command, LogKeys, RefusedCommand } from "./command-log/command-batch.js";
+import { DIRECT_MARKER, type HandOverAnswer } from "./command-log/handed-commands.js";
 import { groupRecord, parseGroupRecord, type GroupedSubmitter } from "./command-log/submit-command.js";
 import { ClusterError } from "./errors.js";
 import type { AppliedBatch } from "./replicated-state.js";
@@ -43,6 +46,7 @@ export class CommandOrdering {
   readonly #keys: LogKeys;
   readonly #nodeName: string;
   readonly #submitter: GroupedSubmitter;
+  readonly #handOver: ((command: Command) => Promise<HandOverAnswer>) | undefined;
   readonly #timeoutMs: number;
   readonly #waiting = new Map<string, Waiting>();
 
@@ -51,12 +55,15 @@ export class CommandOrdering {
     keys: LogKeys;
     nodeName: string;
     submitter: GroupedSubmitter;
+    /** Hands a command to the sequencer directly (absent: every command goes the pending path). */
+    handOver?: (command: Command) => Promise<HandOverAnswer>;
     appendTimeoutMs?: number;
   }) {
     this.#client = o.client;
     this.#keys = o.keys;
     this.#nodeName = o.nodeName;
     this.#submitter = o.submitter;
+    this.#handOver = o.handOver;
     this.#timeoutMs = o.appendTimeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS;
   }
 
@@ -69,20 +76,11 @@ export class CommandOrdering {
     });
     outcome.catch(() => undefined);
     const deadline = Date.now() + this.#timeoutMs;
-    for (;;) {
-      try {
-        await this.#submitter.submit(command);
-        break;
-      } catch (error) {
-        if (
-          !(error instanceof ClusterError) ||
-          error.code !== "CLUSTER_UNAVAILABLE" ||
-          Date.now() > deadline
-        ) {
-          return this.#withdraw(id, outcome, error);
-        }
-        await sleep(200);
-      }
+    const handed = await this.#handOver?.(command).catch(() => "not-taken" as const);
+    // Not known to be ordered: the pending path settles it (a batch that did order it left the marker).
+    if (handed !== "sequenced") {
+      const failed = await this.#submitPending(command, deadline);
+      if (failed !== undefined) return this.#withdraw(id, outcome, failed.error);
     }
     const timer = sleep(Math.max(1000, deadline - Date.now())).then(() => "timeout" as const);
     const settled = await Promise.race([
@@ -94,6 +92,25 @@ export class CommandOrdering {
     ]);
     if (settled === "done") return outcome;
     return this.#withdraw(id, outcome, undefined);
+  }
+
+  /** Submits as a pending record, retrying while etcd is unavailable; the error it gave up on, if any. */
+  async #submitPending(command: Command, deadline: number): Promise<{ error: unknown } | undefined> {
+    for (;;) {
+      try {
+        await this.#submitter.submit(command);
+        return undefined;
+      } catch (error) {
+        if (
+          !(error instanceof ClusterError) ||
+          error.code !== "CLUSTER_UNAVAILABLE" ||
+          Date.now() > deadline
+        ) {
+          return { error };
+        }
+        await sleep(200);
+      }
+    }
   }
 
   /** After this node applied a batch: settles the calls that waited on its commands. */
@@ -184,6 +201,8 @@ export class CommandOrdering {
       .get(this.#keys.ids + id)
       .options(deadline)
       .string();
+    // Created by the batch that ordered it directly (`command-log/handed-commands.ts`).
+    if (marked === DIRECT_MARKER) return "ordered";
     const groupKey = marked === null || marked === "" || marked === "withdrawn" ? id : marked;
     const key = this.#keys.pending + groupKey;
     for (let attempt = 0; attempt < 20; attempt++) {

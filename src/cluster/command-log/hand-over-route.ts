@@ -1,0 +1,92 @@
+/**
+ * The peer route through which a node hands its commands to the sequencer directly (mutual TLS with
+ * node certificates, `peer/peer-server.ts`):
+ *
+ *   POST /cluster/v1/log/commands   [command, …]   → 200 {"answers": ["sequenced" | "not-taken", …]}
+ *
+ * Each command must name the calling node as its origin (a node hands over only its own). The answer
+ * comes once every command was decided by this node's sequencer: "sequenced" when a batch carrying it
+ * committed, "not-taken" otherwise — this node is not the leader (any more), or the batch failed — and
+ * the origin then submits it as a pending record (`handed-commands.ts`). Bad input is refused with a
+ * coded 4xx and changes nothing.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ClusterErrorCode } from "../errors.js";
+import type { PeerRoute } from "../peer/peer-server.js";
+import { MAX_BATCH_BYTES, checkCommand, type Command } from "./command-batch.js";
+import type { HandOverAnswer } from "./handed-commands.js";
+import type { RunningSequencer } from "./sequencer.js";
+
+export const HAND_OVER_PATH = "/cluster/v1/log/commands";
+/** Commands one request carries at most. */
+export const MAX_HANDED_PER_REQUEST = 1000;
+
+function send(res: ServerResponse, status: number, body: unknown): true {
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  return true;
+}
+
+const refuse = (res: ServerResponse, status: number, code: ClusterErrorCode): true =>
+  send(res, status, { code });
+
+/** The body as text, or undefined when it is larger than `max` bytes. */
+async function readText(req: IncomingMessage, max: number): Promise<string | undefined> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (Number.isFinite(declared) && declared > max) return undefined;
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of req as AsyncIterable<Buffer>) {
+    size += part.length;
+    if (size > max) return undefined;
+    parts.push(part);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/** Parses a request body: the commands, or the code to refuse it with. */
+function parseCommands(text: string, peer: string): Command[] | ClusterErrorCode {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return "CLUSTER_PEER_REQUEST_INVALID";
+  }
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_HANDED_PER_REQUEST) {
+    return "CLUSTER_PEER_REQUEST_INVALID";
+  }
+  const commands: Command[] = [];
+  for (const item of raw as unknown[]) {
+    let c: Command;
+    try {
+      c = checkCommand(item);
+    } catch {
+      return "CLUSTER_PEER_REQUEST_INVALID";
+    }
+    if (c.origin !== peer) return "CLUSTER_PEER_IDENTITY_INVALID";
+    commands.push(c);
+  }
+  return commands;
+}
+
+export function handOverRoute(
+  /** This node's sequencer (undefined: it runs none). */
+  sequencer: () => Pick<RunningSequencer, "handOver"> | undefined,
+): PeerRoute {
+  return async (req, res, peer) => {
+    if (new URL(req.url ?? "/", "https://peer.invalid").pathname !== HAND_OVER_PATH) return false;
+    if (req.method !== "POST") {
+      res.setHeader("allow", "POST");
+      return refuse(res, 405, "CLUSTER_PEER_REQUEST_INVALID");
+    }
+    const text = await readText(req, MAX_BATCH_BYTES);
+    if (text === undefined) return refuse(res, 413, "CLUSTER_PEER_REQUEST_INVALID");
+    const commands = parseCommands(text, peer);
+    if (typeof commands === "string") {
+      return refuse(res, commands === "CLUSTER_PEER_IDENTITY_INVALID" ? 403 : 400, commands);
+    }
+    const s = sequencer();
+    const answers: HandOverAnswer[] =
+      s === undefined ? commands.map(() => "not-taken") : await s.handOver(commands);
+    return send(res, 200, { answers });
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The origin's side of handing commands to the sequencer directly (`handed-commands.ts`): to this node's
+ * own sequencer in-process when it leads, otherwise over the peer endpoint to the node the election
+ * names (`hand-over-route.ts`), commands handed meanwhile gathered into one request. Every failure —
+ * leader unknown, not a peer we know, unreachable, a timeout, a bad answer — is "not-taken": the caller
+ * then submits the command as a pending record, which settles whether a batch ordered it (the id
+ * marker exists) or makes sure none will. Nothing here ever orders a command by itself.
+ */
+import type { Etcd3 } from "etcd3";
+import type { PeerEndpoint } from "../peer/peer-client.js";
+import { peerAgent, postJson } from "../peer/peer-post.js";
+import type { PeerTls } from "../peer/peer-server.js";
+import type { Command, LogKeys } from "./command-batch.js";
+import { HAND_OVER_PATH, MAX_HANDED_PER_REQUEST } from "./hand-over-route.js";
+import type { HandOverAnswer } from "./handed-commands.js";
+import type { RunningSequencer } from "./sequencer.js";
+
+export interface HandOverOptions {
+  readonly client: Etcd3;
+  readonly keys: LogKeys;
+  readonly nodeName: string;
+  /** This node's own sequencer, if it runs one. */
+  readonly local: () => RunningSequencer | undefined;
+  /** The other nodes' peer endpoints and this node's TLS identity (none: in-process only). */
+  readonly peers?: { readonly endpoints: readonly PeerEndpoint[]; readonly tls: PeerTls };
+  /** How long a request waits for the leader's answer (default 8 s; then "not-taken"). */
+  readonly timeoutMs?: number;
+  /** How long the leader's name is believed before it is read again (default 1 s). */
+  readonly leaderTtlMs?: number;
+  /** How long a request gathers commands after its first one (default 2 ms). */
+  readonly maxDelayMs?: number;
+}
+
+export interface HandOver {
+  handOver(command: Command): Promise<HandOverAnswer>;
+  close(): void;
+}
+
+export function createHandOver(o: HandOverOptions): HandOver {
+  const timeoutMs = o.timeoutMs ?? 8000;
+  const leaderTtlMs = o.leaderTtlMs ?? 1000;
+  const maxDelayMs = o.maxDelayMs ?? 2;
+  const agent = o.peers === undefined ? undefined : peerAgent(o.peers.tls);
+  let leader: { name: string | undefined; at: number } | undefined;
+  let reading: Promise<string | undefined> | undefined;
+
+  const leaderName = (): Promise<string | undefined> => {
+    if (leader !== undefined && Date.now() - leader.at < leaderTtlMs) return Promise.resolve(leader.name);
+    reading ??= o.client
+      .election(o.keys.election)
+      .leader()
+      .then(
+        (name) => {
+          leader = { name, at: Date.now() };
+          return name;
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        reading = undefined;
+      });
+    return reading;
+  };
+
+  type Waiting = { command: Command; answer: (a: HandOverAnswer) => void };
+  /** Requests being gathered, by leader name. */
+  const open = new Map<string, Waiting[]>();
+
+  const post = async (peer: PeerEndpoint, group: Waiting[]): Promise<void> => {
+    let answers: unknown;
+    try {
+      if (agent === undefined) throw new Error("no peer identity");
+      const r = await postJson(
+        agent,
+        peer,
+        HAND_OVER_PATH,
+        group.map((w) => w.command),
+        { timeoutMs, maxAnswerBytes: 64 * 1024 },
+      );
+      answers = r.status === 200 ? (r.answer as { answers?: unknown } | undefined)?.answers : undefined;
+    } catch {
+      answers = undefined;
+    }
+    const list = Array.isArray(answers) && answers.length === group.length ? (answers as unknown[]) : [];
+    if (list.length === 0) leader = undefined;
+    group.forEach((w, i) => {
+      w.answer(list[i] === "sequenced" ? "sequenced" : "not-taken");
+    });
+  };
+
+  const remote = async (command: Command): Promise<HandOverAnswer> => {
+    const name = await leaderName();
+    const peer = o.peers?.endpoints.find((p) => p.name === name);
+    if (name === undefined || name === o.nodeName || peer === undefined) return "not-taken";
+    return new Promise<HandOverAnswer>((answer) => {
+      let group = open.get(name);
+      if (group === undefined) {
+        group = [];
+        open.set(name, group);
+        const gathered = group;
+        setTimeout(() => {
+          if (open.get(name) === gathered) open.delete(name);
+          void post(peer, gathered);
+        }, maxDelayMs);
+      }
+      group.push({ command, answer });
+      if (group.length >= MAX_HANDED_PER_REQUEST) {
+        open.delete(name);
+      }
+    });
+  };
+
+  return {
+    async handOver(command) {
+      const local = o.local();
+      if (local?.isLeader() === true) {
+        const [answer] = await local.handOver([command]);
+        return answer ?? "not-taken";
+      }
+      return o.peers === undefined ? "not-taken" : remote(command);
+    },
+    close() {
+      agent?.destroy();
+    },
+  };
+}

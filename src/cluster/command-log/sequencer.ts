@@ -133,8 +133,6 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
   let handed: HandedCommands | undefined;
 
   const lead = async (campaign: Candidacy): Promise<void> => {
-    const campaignKey = await campaign.key();
-    let watcher: Watcher | undefined;
     const wake: { promise: Promise<void>; signal: () => void } = {
       promise: Promise.resolve(),
       signal: () => undefined,
@@ -144,11 +142,21 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         wake.signal = resolve;
       });
     };
-    const view = new PendingView();
+    // Set in the same tick as `leader`: a leader always takes handed commands (they wait for the loop).
     const queue = new HandedCommands(() => {
       wake.signal();
     });
     handed = queue;
+    let campaignKey: string;
+    try {
+      campaignKey = await campaign.key();
+    } catch (error) {
+      if (handed === queue) handed = undefined;
+      queue.close();
+      throw error;
+    }
+    let watcher: Watcher | undefined;
+    const view = new PendingView();
     const inFlight = new BatchesInFlight({
       client: o.client,
       keys: o.keys,

@@ -18,7 +18,13 @@ if (peers === undefined) throw new Error("usage: hand-over-member <hosts> <prefi
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const read = (name) => readFileSync(join(tlsDir, name), "utf8");
 const client = new Etcd3({ hosts: hosts.split(","), dialTimeout: 2000 });
-const sequencer = startSequencer({ client, keys: logKeys(prefix), nodeName, leaseTtlSeconds: 2, idleWaitMs: 100 });
+const sequencer = startSequencer({
+  client,
+  keys: logKeys(prefix),
+  nodeName,
+  leaseTtlSeconds: 2,
+  idleWaitMs: 100,
+});
 const server = await startPeerServer({
   tls: {
     caCertPem: read("ca.pem"),

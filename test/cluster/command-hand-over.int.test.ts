@@ -307,7 +307,7 @@ describe("commands handed to the sequencer directly", () => {
     });
     const log = follow(c, keys, [ordering]);
 
-    const calls: { body: string; outcome: Promise<"acked" | string> }[] = [];
+    const calls: { body: string; outcome: Promise<string> }[] = [];
     for (let i = 0; i < 300; i++) {
       const body = `burst ${i}`;
       calls.push({

@@ -23,6 +23,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
 import { ClusterLedger } from "../../src/cluster/cluster-ledger.js";
 import type { ApplyCommand } from "../../src/cluster/state-command.js";
+import { startBenchPeers } from "./peer-endpoints.js";
 import { runProcesses } from "./processes.js";
 import { startEtcdCluster } from "../../src/cluster/processes/etcd-cluster.js";
 import { generateNoteKey, type NoteKey } from "../../src/crypto/note-key.js";
@@ -39,6 +40,8 @@ const SECONDS = Number(process.env["CLUSTER_BENCH_SECONDS"] ?? 5);
 const TICK_MS = 10;
 /** etcd --max-txn-ops for this run: lets one batch carry up to ~1,000 commands (etcd's default is 128). */
 const MAX_TXN_OPS = Number(process.env["CLUSTER_BENCH_MAX_TXN_OPS"] ?? 2048);
+/** CLUSTER_BENCH_HAND_OVER=0: nodes without peer endpoints (each command goes the pending-record path). */
+const HAND_OVER = process.env["CLUSTER_BENCH_HAND_OVER"] !== "0";
 
 const dir = mkdtempSync(join(tmpdir(), "kenshin-bench-cluster-"));
 const now = (): number => performance.now();
@@ -79,6 +82,7 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
   };
   const names = ["node1", "node2", "node3"];
   const clients = names.map(() => new Etcd3({ hosts, dialTimeout: 2000 }));
+  const peers = HAND_OVER ? await startBenchPeers(join(dir, prefix.replace("/", "")), names) : undefined;
   const nodes = names.map((name, i) => {
     const db = openServiceDb(join(dir, `${prefix.replace("/", "")}-${name}-service.db`), { create: true });
     db.exec(
@@ -101,7 +105,9 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
       policy,
       leaseTtlSeconds: 3,
       maxTxnOps: MAX_TXN_OPS,
+      ...(peers !== undefined ? { catchUp: peers.peersOf(name) } : {}),
     }).start();
+    peers?.mount(name, ledger.peerRoute());
     return { name, db, ledger };
   });
   for (let i = 0; i < 100 && !nodes.some((n) => n.ledger.status().sequencer); i++) await sleep(100);
@@ -169,6 +175,7 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
     n.db.close();
   }
   for (const c of clients) c.close();
+  await peers?.close();
   latencies.sort((a, b) => a - b);
   toPublished.sort((a, b) => a - b);
   return {
@@ -262,7 +269,7 @@ async function embeddedPort(rate: number): Promise<{
 const cluster = await startEtcdCluster({ dir: join(dir, "etcd"), maxTxnOps: MAX_TXN_OPS });
 try {
   console.log(
-    `etcd 3.4, 3 voting members on 127.0.0.1, --max-txn-ops ${MAX_TXN_OPS}; ${SECONDS} s per rate; nodes in this process, then one process per node; load average at the start: ${loadavg()
+    `etcd 3.4, 3 voting members on 127.0.0.1, --max-txn-ops ${MAX_TXN_OPS}; ${SECONDS} s per rate; nodes in this process (${HAND_OVER ? "commands handed to the sequencer over mutual-TLS peer endpoints" : "no peer endpoints: every command as a pending record"}), then one process per node; load average at the start: ${loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")}\n`,
   );

@@ -23,7 +23,7 @@ export interface HandOverOptions {
   readonly local: () => RunningSequencer | undefined;
   /** The other nodes' peer endpoints and this node's TLS identity (none: in-process only). */
   readonly peers?: { readonly endpoints: readonly PeerEndpoint[]; readonly tls: PeerTls };
-  /** How long a request waits for the leader's answer (default 8 s; then "not-taken"). */
+  /** How long a hand-over waits for the leader's answer (default 8 s; then "not-taken"). */
   readonly timeoutMs?: number;
   /** How long the leader's name is believed before it is read again (default 1 s). */
   readonly leaderTtlMs?: number;
@@ -34,6 +34,20 @@ export interface HandOverOptions {
 export interface HandOver {
   handOver(command: Command): Promise<HandOverAnswer>;
   close(): void;
+}
+
+/** `answer`, or "not-taken" if it has not come within `ms`. */
+function within(ms: number, answer: Promise<HandOverAnswer>): Promise<HandOverAnswer> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<HandOverAnswer>((resolve) => {
+    timer = setTimeout(() => {
+      resolve("not-taken");
+    }, ms);
+    timer.unref();
+  });
+  return Promise.race([answer, late]).finally(() => {
+    clearTimeout(timer);
+  });
 }
 
 export function createHandOver(o: HandOverOptions): HandOver {
@@ -114,8 +128,11 @@ export function createHandOver(o: HandOverOptions): HandOver {
     async handOver(command) {
       const local = o.local();
       if (local?.isLeader() === true) {
-        const [answer] = await local.handOver([command]);
-        return answer ?? "not-taken";
+        // Bounded like a remote one: the append's own deadline runs only once this returns.
+        return within(
+          timeoutMs,
+          local.handOver([command]).then(([answer]) => answer ?? "not-taken"),
+        );
       }
       return o.peers === undefined ? "not-taken" : remote(command);
     },

@@ -64,6 +64,9 @@ interface Result {
   pub99: number;
   pubPerSecond: number;
   batches: number;
+  /** Commands a batch ordered as handed over (id marker "direct"), and pending records written. */
+  direct: number;
+  pendingRecords: number;
 }
 
 /** The bench's state machine: one row per upload (the shape of a real transfer row insert). */
@@ -112,6 +115,12 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
   });
   for (let i = 0; i < 100 && !nodes.some((n) => n.ledger.status().sequencer); i++) await sleep(100);
 
+  // Which path the commands took: pending records written (the fallback, or every command without peers).
+  let pendingRecords = 0;
+  const pendingWatch = await (clients[0] as Etcd3).watch().prefix(`${prefix}pending/`).create();
+  pendingWatch.on("put", () => {
+    pendingRecords++;
+  });
   const latencies: number[] = [];
   const toPublished: number[] = [];
   /** Entries acknowledged but not yet covered by a published checkpoint on their node. */
@@ -169,6 +178,9 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
   const deadline = now() + 30_000;
   while (unpublished.some((u) => u.length > 0) && now() < deadline) await sleep(20);
   clearInterval(watch);
+  await pendingWatch.cancel();
+  const markers = Object.values(await (clients[0] as Etcd3).getAll().prefix(`${prefix}ids/`).strings());
+  const direct = markers.filter((m) => m === "direct").length;
   const batches = nodes[0]?.ledger.stats.applied ?? 0;
   for (const n of nodes) {
     await n.ledger.close();
@@ -191,6 +203,8 @@ async function runRate(hosts: string[], rate: number): Promise<Result> {
     pub99: percentile(toPublished, 99),
     pubPerSecond: toPublished.length / ((lastPublished - t0) / 1000),
     batches,
+    direct,
+    pendingRecords,
   };
 }
 
@@ -275,7 +289,7 @@ try {
   );
   console.log("three nodes in this process:");
   console.log(
-    "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99  batches  cmds/batch",
+    "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99  batches  cmds/batch  handed  pending recs",
   );
   const results: Result[] = [];
   for (const rate of RATES) {
@@ -295,6 +309,8 @@ try {
         r.pub99.toFixed(1).padStart(8),
         String(r.batches).padStart(8),
         (r.acked / Math.max(1, r.batches)).toFixed(1).padStart(11),
+        String(r.direct).padStart(7),
+        String(r.pendingRecords).padStart(12),
       ].join(" "),
     );
   }

@@ -50,11 +50,14 @@ function within(ms: number, answer: Promise<HandOverAnswer>): Promise<HandOverAn
   });
 }
 
+/** Hand-over requests one origin keeps out to one leader at once (its agent's sockets). */
+const MAX_REQUESTS_OUT = 4;
+
 export function createHandOver(o: HandOverOptions): HandOver {
   const timeoutMs = o.timeoutMs ?? 8000;
   const leaderTtlMs = o.leaderTtlMs ?? 1000;
   const maxDelayMs = o.maxDelayMs ?? 2;
-  const agent = o.peers === undefined ? undefined : peerAgent(o.peers.tls);
+  const agent = o.peers === undefined ? undefined : peerAgent(o.peers.tls, MAX_REQUESTS_OUT);
   let leader: { name: string | undefined; at: number } | undefined;
   let reading: Promise<string | undefined> | undefined;
 
@@ -77,8 +80,20 @@ export function createHandOver(o: HandOverOptions): HandOver {
   };
 
   type Waiting = { command: Command; answer: (a: HandOverAnswer) => void };
-  /** Requests being gathered, by leader name. */
-  const open = new Map<string, Waiting[]>();
+  /**
+   * Per leader: the commands being gathered and the requests out. A request goes `maxDelayMs` after the
+   * oldest command waiting, or when full — but while {@link MAX_REQUESTS_OUT} are out, commands keep
+   * gathering until one comes back (each answer waits for a batch to commit: without this an origin's
+   * few connections carried one command each and the rest queued behind them).
+   */
+  type Lane = {
+    peer: PeerEndpoint;
+    open: Waiting[];
+    out: number;
+    due: boolean;
+    timer: NodeJS.Timeout | undefined;
+  };
+  const lanes = new Map<string, Lane>();
 
   const post = async (peer: PeerEndpoint, group: Waiting[]): Promise<void> => {
     let answers: unknown;
@@ -102,25 +117,42 @@ export function createHandOver(o: HandOverOptions): HandOver {
     });
   };
 
+  const pump = (lane: Lane): void => {
+    while (
+      lane.out < MAX_REQUESTS_OUT &&
+      lane.open.length > 0 &&
+      (lane.due || lane.open.length >= MAX_HANDED_PER_REQUEST)
+    ) {
+      const group = lane.open.splice(0, MAX_HANDED_PER_REQUEST);
+      if (lane.open.length === 0) lane.due = false;
+      lane.out++;
+      void post(lane.peer, group).finally(() => {
+        lane.out--;
+        pump(lane);
+      });
+    }
+  };
+
   const remote = async (command: Command): Promise<HandOverAnswer> => {
     const name = await leaderName();
     const peer = o.peers?.endpoints.find((p) => p.name === name);
     if (name === undefined || name === o.nodeName || peer === undefined) return "not-taken";
+    let lane = lanes.get(name);
+    if (lane === undefined) {
+      lane = { peer, open: [], out: 0, due: false, timer: undefined };
+      lanes.set(name, lane);
+    }
+    const l = lane;
     return new Promise<HandOverAnswer>((answer) => {
-      let group = open.get(name);
-      if (group === undefined) {
-        group = [];
-        open.set(name, group);
-        const gathered = group;
-        setTimeout(() => {
-          if (open.get(name) === gathered) open.delete(name);
-          void post(peer, gathered);
+      l.open.push({ command, answer });
+      if (!l.due && l.timer === undefined) {
+        l.timer = setTimeout(() => {
+          l.timer = undefined;
+          l.due = true;
+          pump(l);
         }, maxDelayMs);
       }
-      group.push({ command, answer });
-      if (group.length >= MAX_HANDED_PER_REQUEST) {
-        open.delete(name);
-      }
+      pump(l);
     });
   };
 

@@ -4,6 +4,7 @@
  */
 import { rm, writeFile } from "node:fs/promises";
 import { removeLeftovers, serverPidPath } from "../service/backup/backup.js";
+import { startGenerationScrub } from "../service/backup/generation-scrub-runner.js";
 import { checkLedgerAtStart } from "../service/signing/checkpoint-memory.js";
 import { writeCrl } from "../service/identity/certificates.js";
 import { EnvelopeChannels } from "../service/transfers/envelope-channels.js";
@@ -136,6 +137,15 @@ export async function startServer(
   retain();
   const retentionTimer = setInterval(retain, ctx.config.retention.checkIntervalMs);
   retentionTimer.unref();
+  // Deleted transfers leave this node's own backup generations too (`kenshin backup create`).
+  const scrub = startGenerationScrub({
+    db: ctx.db,
+    paths: ctx.paths,
+    random: ctx.random,
+    onError: (error) => {
+      running.app.log.error({ err: error }, "backup generation scrub failed");
+    },
+  });
   const users = listener;
   const gate = app.gate;
   const unfollow =
@@ -160,6 +170,7 @@ export async function startServer(
     close: async () => {
       clearInterval(crlTimer);
       clearInterval(retentionTimer);
+      await scrub.stop();
       unfollow();
       // Stop accepting, then end every open connection (as Fastify's forceCloseConnections did).
       users.close();

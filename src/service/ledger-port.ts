@@ -15,6 +15,7 @@ import type { CheckpointPublished } from "../ledger/write-port.js";
 import type { NodeClusterConfig } from "../cluster/cluster-topology.js";
 import type { ServiceDb } from "../store/service-db.js";
 import { sqliteOutbox } from "../store/sqlite-outbox.js";
+import { noteGenerationScrub } from "./backup/generation-scrub-queue.js";
 import { openSqliteLog } from "../store/sqlite-log.js";
 import type { ClusterHooks } from "./cluster/cluster-hooks.js";
 import { logClusterError } from "./cluster/cluster-error-log.js";
@@ -93,6 +94,9 @@ export function openLedgerPort(
     commitPayload: (into, transferId) => {
       payloads.commit(into, transferId);
     },
+    // The payload and its key were only in service.db and went in this transaction: this node's backup
+    // generations follow (when it keeps any, generation-scrub-queue.ts).
+    releasePayload: noteGenerationScrub,
   });
   try {
     return new EmbeddedLedger({

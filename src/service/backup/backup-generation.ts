@@ -16,7 +16,7 @@ import { openSqliteLog } from "../../store/sqlite-log.js";
 import { assertSqliteRuntime } from "../../store/sqlite-runtime.js";
 import { backupKeyPath, fsyncDir, loadBackupKey } from "./backup-key.js";
 import { partName, removeBackupLeftovers, workPrefix } from "./backup-leftovers.js";
-import { dropScrubQueue } from "./generation-scrub-queue.js";
+import { dropScrubQueue, prepareScrubQueue } from "./generation-scrub-queue.js";
 import { writeBackupFile, type BackupFileName, type BackupManifest } from "./backup-file.js";
 import type { DataPaths } from "../data-dir.js";
 import { ServiceError } from "../errors.js";
@@ -70,11 +70,17 @@ export async function takeGeneration(src: GenerationSource): Promise<GenerationI
   const file = join(dir, `kenshin-${createdAt.replace(/[-:]/g, "")}.kxb`);
   const part = join(dir, partName(basename(file)));
   await removeLeftovers(paths, src.now());
+  // The working directory is made before the snapshot and removed after the file is linked: while it
+  // exists a scrub round keeps its queue (takeInProgress), so a deletion committed after the snapshot
+  // is scrubbed from this generation too once it is in backups/.
   const work = await mkdtemp(join(paths.dir, workPrefix()));
   let written: { bytes: number; sha256: string };
   let manifest: BackupManifest;
   try {
     await chmod(work, 0o700);
+    // From now on this node notes every deletion for the scrub (generation-scrub-queue.ts): one that
+    // commits after the snapshot below leaves its key in this generation until a round takes it out.
+    prepareScrubQueue(src.db);
     // service.db first, then ledger.db: the ledger snapshot is then at least as new as every service row
     // that names a ledger entry. (A state change and its entries commit in service.db first, with the
     // entries in the ledger outbox, and reach ledger.db in the same synchronous step; an outbox entry the

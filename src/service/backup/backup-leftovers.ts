@@ -48,6 +48,25 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether a backup, restore or scrub of a live process (this one included) has its working directory
+ * in `dataDir` now — for a generation take, from before its snapshot until its file is in backups/.
+ * One older than an hour counts as abandoned, as for its removal.
+ */
+export async function workInProgress(dataDir: string, now: Date): Promise<boolean> {
+  for (const name of existsSync(dataDir) ? await readdir(dataDir) : []) {
+    if (!name.startsWith(WORK_PREFIX)) continue;
+    const owner = ownerOf(name);
+    if (owner === undefined || !alive(owner)) continue;
+    try {
+      if (now.getTime() - (await stat(join(dataDir, name))).mtimeMs <= STALE_MS) return true;
+    } catch {
+      // Gone meanwhile: finished.
+    }
+  }
+  return false;
+}
+
 async function removeIfAbandoned(dir: string, name: string, now: number): Promise<boolean> {
   const path = join(dir, name);
   const owner = ownerOf(name);

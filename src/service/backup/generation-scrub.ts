@@ -30,7 +30,7 @@ import { chmod, mkdtemp, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { decodeManifest } from "../../cluster/payload-manifest.js";
 import { assertSqliteRuntime } from "../../store/sqlite-runtime.js";
-import { partName, workPrefix } from "./backup-leftovers.js";
+import { partName, workInProgress, workPrefix } from "./backup-leftovers.js";
 import { readBackupFile, writeBackupFile, type BackupFileName, type BackupManifest } from "./backup-file.js";
 import { backupsDir, hashFile, listGenerations } from "./backup-generation.js";
 import { finishScrubs, pendingScrubs } from "./generation-scrub-queue.js";
@@ -223,6 +223,11 @@ function compact(db: Database.Database, name: string): void {
 
 /** What one scrub round did (counts and generation names only). */
 export interface ScrubRound {
+  /**
+   * A backup, restore or scrub had its working directory open (another process's `kenshin backup
+   * create`, say): nothing was done and the queue is kept for the next round.
+   */
+  readonly deferred: boolean;
   /** Queued transfers handled (scrubbed from every generation, or not deleted here: dropped unscrubbed). */
   readonly transfers: number;
   /** Of those, queued transfers whose row here is not deleted or discarded (left alone). */
@@ -244,7 +249,12 @@ export interface RewrittenGeneration {
 /**
  * One round of the queue (generation-scrub-queue.ts): up to {@link SCRUB_MAX_TRANSFERS} queued
  * transfers are scrubbed from every generation in `backups/`, oldest first, and then dropped from the
- * queue. The caller keeps rounds and generation takes from overlapping (a take prunes; a scrub renames).
+ * queue. The caller keeps rounds and generation takes of its own process from overlapping (a take
+ * prunes; a scrub renames). A take in another process (`kenshin backup create` beside `kenshin serve`)
+ * cannot be put in line, so a round looks, after it has read the queue, for a working directory of any
+ * live process and, when there is one, does nothing: a take whose snapshot may hold a queued transfer
+ * is then either still working (the round waits) or already in `backups/` (the round lists it). Two
+ * scrubbing processes on one data directory are not supported (serve and the offline node each own one).
  *
  * Only a transfer whose row on this node is deleted or discarded is scrubbed: the queue is node-local,
  * but what it deletes from a backup must never be a live transfer's key. A generation that fails (it no
@@ -257,8 +267,11 @@ export async function scrubGenerations(o: {
   readonly random: (n: number) => Uint8Array;
   readonly chunkSize?: number;
 }): Promise<ScrubRound> {
+  const idle = { deferred: false, transfers: 0, notDeleted: 0, generations: 0, rewritten: [] };
   const queued = pendingScrubs(o.db, SCRUB_MAX_TRANSFERS);
-  if (queued.length === 0) return { transfers: 0, notDeleted: 0, generations: 0, rewritten: [] };
+  if (queued.length === 0) return idle;
+  // The wall clock, not the node's: it is compared with the working directories' mtimes.
+  if (await workInProgress(o.paths.dir, new Date())) return { ...idle, deferred: true };
   const status = o.db.prepare<[string], { status: string }>("SELECT status FROM transfers WHERE id = ?");
   const deleted = queued.filter((id) => {
     const s = status.get(id)?.status;
@@ -309,6 +322,7 @@ export async function scrubGenerations(o: {
   }
   finishScrubs(o.db, queued);
   return {
+    deferred: false,
     transfers: queued.length,
     notDeleted: queued.length - deleted.length,
     generations: names.length,

@@ -5,14 +5,13 @@
  * shape-checked here; what they *mean* is proven by the caller (repair.ts), never taken on trust.
  */
 import https from "node:https";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { z } from "zod";
-import { nodeIdentity } from "../../crypto/pki/index.js";
 import { fromHex } from "../../ledger/verify/encoding.js";
 import { ClusterError } from "../errors.js";
 import type { PeerEndpoint } from "../peer/peer-client.js";
 import type { PeerTls } from "../peer/peer-server.js";
 import { LEDGER_PEER_PREFIX, MAX_ENTRIES, MAX_RANGES, STATE_PEER_PREFIX } from "./ledger-peer-routes.js";
+import { peerServerIdentity } from "../peer/peer-identity.js";
 
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
@@ -88,13 +87,7 @@ export function createLedgerPeerClient(o: { tls: PeerTls; timeoutMs?: number }):
             payload === undefined
               ? {}
               : { "content-type": "application/json", "content-length": payload.length },
-          checkServerIdentity: (host: string, cert: PeerCertificate) => {
-            const hostError = checkServerIdentity(host, cert);
-            if (hostError !== undefined) return hostError;
-            return nodeIdentity(cert)?.nodeName === peer.name
-              ? undefined
-              : new Error("peer certificate names another node");
-          },
+          checkServerIdentity: peerServerIdentity(peer.name),
         },
         (res) => {
           const parts: Buffer[] = [];

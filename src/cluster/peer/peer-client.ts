@@ -8,13 +8,12 @@
  * caller meant to reach (node URN), so a node cannot be impersonated by another node's certificate.
  */
 import https from "node:https";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
-import { nodeIdentity } from "../../crypto/pki/index.js";
 import { chunkAddress, MAX_CHUNK_BYTES } from "../../store/chunk-store.js";
 import { ClusterError, type ClusterErrorCode } from "../errors.js";
 import { chunkPath } from "./peer-routes.js";
 import type { PeerTls } from "./peer-server.js";
+import { peerServerIdentity } from "./peer-identity.js";
 
 export interface PeerEndpoint {
   /** The node name its certificate must carry. */
@@ -96,13 +95,7 @@ export function createPeerClient(o: PeerClientOptions): PeerClient {
           agent,
           timeout: timeoutMs,
           headers: body === undefined ? {} : { "content-length": body.length },
-          checkServerIdentity: (host: string, cert: PeerCertificate) => {
-            const hostError = checkServerIdentity(host, cert);
-            if (hostError !== undefined) return hostError;
-            return nodeIdentity(cert)?.nodeName === peer.name
-              ? undefined
-              : new Error("peer certificate names another node");
-          },
+          checkServerIdentity: peerServerIdentity(peer.name),
         },
         (res) => {
           const parts: Buffer[] = [];

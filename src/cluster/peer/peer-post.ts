@@ -4,10 +4,9 @@
  * bounded by a timeout and a size limit on the answer.
  */
 import https from "node:https";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import { nodeIdentity } from "../../crypto/pki/index.js";
 import type { PeerEndpoint } from "./peer-client.js";
 import type { PeerTls } from "./peer-server.js";
+import { peerServerIdentity } from "./peer-identity.js";
 
 /** A keep-alive agent presenting this node's certificate, TLS 1.3 only. */
 export function peerAgent(tls: PeerTls, maxSockets = 4): https.Agent {
@@ -41,13 +40,7 @@ export function postJson(
         agent,
         timeout: o.timeoutMs,
         headers: { "content-type": "application/json", "content-length": bytes.length },
-        checkServerIdentity: (host: string, cert: PeerCertificate) => {
-          const hostError = checkServerIdentity(host, cert);
-          if (hostError !== undefined) return hostError;
-          return nodeIdentity(cert)?.nodeName === peer.name
-            ? undefined
-            : new Error("peer certificate names another node");
-        },
+        checkServerIdentity: peerServerIdentity(peer.name),
       },
       (res) => {
         const parts: Buffer[] = [];

@@ -19,6 +19,7 @@ import {
   connectionServerOptions,
   limitConnectionsPerAddress,
 } from "./connection-limits.js";
+import { lingerOnGracefulClose } from "./lingering-close.js";
 import { clientErrorHandler, frameworkErrors } from "./framework-errors.js";
 import { operationOutcome as outcome } from "../fhir/operation-outcome.js";
 import { gateOnNodeHealth, type NodeHealthView, type QuarantineGate } from "./quarantine-gate.js";
@@ -112,6 +113,7 @@ export function buildApp(options: AppOptions): App {
   });
 
   limitConnectionsPerAddress(app.server, ctx.config.connections.perAddress);
+  lingerOnGracefulClose(app.server);
   boundRequests(app, ctx.config.connections);
   registerSecurityHeaders(app);
   const health = options.nodeHealth;

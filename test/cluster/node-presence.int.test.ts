@@ -81,7 +81,11 @@ describe("node presence (real etcd)", () => {
         timeoutMs: 20_000,
         intervalMs: 100,
       });
-      expect(changes).toEqual([false, true]);
+      // Lost, then back (under load the probe may lose and regain it once more as the restarted member
+      // rejoins: CI, Node 24, saw [false, true, false, true]); what is under test is the presence below.
+      expect(changes[0]).toBe(false);
+      expect(changes.at(-1)).toBe(true);
+      expect(changes.every((c, i) => i === 0 || c !== changes[i - 1])).toBe(true);
       // Written again after the flip, under a new lease of its own: still quarantined.
       const after = await waitFor(
         async () => {

@@ -10,9 +10,9 @@
  * the origin then submits it as a pending record (`handed-commands.ts`). Bad input is refused with a
  * coded 4xx and changes nothing.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type { ClusterErrorCode } from "../errors.js";
-import type { PeerRoute } from "../peer/peer-server.js";
+import { readBody, type PeerRoute } from "../peer/peer-server.js";
 import { MAX_BATCH_BYTES, checkCommand, type Command } from "./command-batch.js";
 import type { HandOverAnswer } from "./handed-commands.js";
 import type { RunningSequencer } from "./sequencer.js";
@@ -28,20 +28,6 @@ function send(res: ServerResponse, status: number, body: unknown): true {
 
 const refuse = (res: ServerResponse, status: number, code: ClusterErrorCode): true =>
   send(res, status, { code });
-
-/** The body as text, or undefined when it is larger than `max` bytes. */
-async function readText(req: IncomingMessage, max: number): Promise<string | undefined> {
-  const declared = Number(req.headers["content-length"] ?? "0");
-  if (Number.isFinite(declared) && declared > max) return undefined;
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length;
-    if (size > max) return undefined;
-    parts.push(part);
-  }
-  return Buffer.concat(parts).toString("utf8");
-}
 
 /** Parses a request body: the commands, or the code to refuse it with. */
 function parseCommands(text: string, peer: string): Command[] | ClusterErrorCode {
@@ -78,7 +64,8 @@ export function handOverRoute(
       res.setHeader("allow", "POST");
       return refuse(res, 405, "CLUSTER_PEER_REQUEST_INVALID");
     }
-    const text = await readText(req, MAX_BATCH_BYTES);
+    const body = await readBody(req, MAX_BATCH_BYTES);
+    const text = body === undefined ? undefined : Buffer.from(body).toString("utf8");
     if (text === undefined) return refuse(res, 413, "CLUSTER_PEER_REQUEST_INVALID");
     const commands = parseCommands(text, peer);
     if (typeof commands === "string") {

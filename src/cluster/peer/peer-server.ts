@@ -55,7 +55,7 @@ function reply(res: ServerResponse, status: number, code?: ClusterErrorCode): vo
 }
 
 /** Reads a body of at most `max` bytes; undefined when it is larger (the request is then drained). */
-async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
+export async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers["content-length"] ?? "0");
   if (Number.isFinite(declared) && declared > max) return undefined;
   const parts: Buffer[] = [];

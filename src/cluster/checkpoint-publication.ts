@@ -11,9 +11,10 @@
  * Signing and cosigning never run on a batch's apply path (which acknowledges appends and, on the
  * sequencer, forms the next batch): a checkpoint batch only records its ledger size as due, and the
  * signature, the guarded check of the new entries and the cosignature run right after, in a task of
- * their own, at exactly that size (every node signs the same sizes, so their notes are byte-equal). When
- * several checkpoint batches were applied before that task ran, only the largest size is signed: the
- * smaller ones need no separate checkpoint (a witness cosigns the largest consistent head it observed).
+ * their own (`checkpoint-signing.ts`), at exactly that size (every node signs the same sizes, so their
+ * notes are byte-equal). When several checkpoint batches were applied before that task ran, only the
+ * largest size is signed: the smaller ones need no separate checkpoint (a witness cosigns the largest
+ * consistent head it observed).
  *
  * A node takes a published checkpoint (from its own offer's quorum, or read from etcd now and then) only
  * when it verifies under the pinned log key and cosigner policy and its own copy has that root at that
@@ -23,19 +24,12 @@
  * checkpoint its copy reproduces, so its ledger.db passes fsck on its own.
  */
 import { randomBytes } from "node:crypto";
-import type { Etcd3 } from "etcd3";
-import type { NoteSigner } from "../crypto/note-signer.js";
 import { LedgerError } from "../ledger/errors.js";
-import type { Ledger } from "../ledger/ledger.js";
-import type { LogStorage } from "../ledger/log-storage.js";
-import { openPublishedCheckpoint, type CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
-import type { VerifierKey } from "../ledger/verify/verifier-key.js";
+import { openPublishedCheckpoint } from "../ledger/verify/published-checkpoint.js";
 import type { CheckpointPublished, PublishedCheckpoint } from "../ledger/write-port.js";
 import type { RefusedCommand } from "./command-log/command-batch.js";
 import type { GroupedSubmitter } from "./command-log/submit-command.js";
-import type { Cosigned, CosignInput } from "./checkpoint-cosigner.js";
-import { offerCosignature, publishIfQuorum } from "./cosign-exchange.js";
-import type { CosignerMemory } from "./cosigner-memory.js";
+import { CheckpointSigning, type CheckpointSigningOptions } from "./checkpoint-signing.js";
 import { ClusterError } from "./errors.js";
 import { CHECKPOINT_REQUEST } from "./state-command.js";
 
@@ -52,39 +46,15 @@ interface CheckpointWaiter {
   readonly timer: NodeJS.Timeout;
 }
 
-/**
- * How a node cosigns: checks what it has not checked yet, then cosigns against the root it recomputed
- * (`integrity/cosign-guard.ts` `cosignAfterCheck`, or `NodeIntegrity.cosign`, which shares the node's
- * quarantine). `storedSize` is the size the note was signed at.
- * @throws ClusterError CLUSTER_QUARANTINED, CLUSTER_INTEGRITY_MISMATCH, CLUSTER_COSIGN_REFUSED
- */
-export type GuardedCosign = (
-  input: Omit<CosignInput, "ownSize" | "ownRootAt"> & { readonly storedSize: number },
-) => Cosigned;
+export type { GuardedCosign } from "./checkpoint-signing.js";
 
-export interface CheckpointPublicationOptions {
-  readonly client: Etcd3;
-  /** Key prefix of this cluster's log in etcd. */
-  readonly prefix: string;
-  readonly nodeName: string;
-  readonly storage: LogStorage;
-  readonly ledger: Ledger;
-  readonly logKey: VerifierKey;
-  readonly policy: CosignerPolicy;
-  readonly memory: CosignerMemory;
-  /** The log's signing key; absent on the offline node. */
-  readonly logSigner?: NoteSigner;
-  /** This node's witness key; absent on the offline node. */
-  readonly cosigner?: NoteSigner;
-  /** The guarded cosign every cosignature goes through. */
-  readonly cosign: GuardedCosign;
-  readonly offline: boolean;
+/** The signing options (keys, etcd, this copy) less the hooks the publication itself gives. */
+export interface CheckpointPublicationOptions extends Omit<CheckpointSigningOptions, "published" | "learn"> {
   /** Where checkpoint requests are submitted (the command log). */
   readonly submitter: GroupedSubmitter;
   /** How often the published key is read when nobody waits. */
   readonly pollMs: number;
   readonly onCheckpoint?: CheckpointPublished;
-  readonly onError?: (error: unknown) => void;
 }
 
 export class CheckpointPublication {
@@ -98,20 +68,27 @@ export class CheckpointPublication {
   #checkpointRequest: string | undefined;
   /** When `reaching` last asked for a checkpoint covering a missing tail. */
   #tailRequestAt = 0;
-  #cosigning: Promise<void> = Promise.resolve();
-  /** The largest checkpoint batch's ledger size not signed yet (0: none). */
-  #dueSize = 0;
-  #signTask: NodeJS.Immediate | undefined;
-  #signed: Promise<void> = Promise.resolve();
-  #signedDone: (() => void) | undefined;
+  readonly #signing: CheckpointSigning;
   #poller: NodeJS.Timeout | undefined;
   #closed = false;
-  readonly stats = { cosigned: 0, published: 0 };
+  #taken = 0;
 
   constructor(o: CheckpointPublicationOptions) {
     this.#o = o;
+    this.#signing = new CheckpointSigning({
+      ...o,
+      published: () => this.#published,
+      learn: (note) => {
+        this.#learn(note, true);
+      },
+    });
     const kept = o.memory.published();
     if (kept !== undefined) this.#learn(kept, false);
+  }
+
+  /** Cosignatures this node made, published checkpoints it took. */
+  get stats(): { cosigned: number; published: number } {
+    return { cosigned: this.#signing.cosigned, published: this.#taken };
   }
 
   /** The latest published checkpoint this node's copy reproduces, if any. */
@@ -223,7 +200,7 @@ export class CheckpointPublication {
     if (request !== undefined && (ids.includes(request) || refused.some((r) => r.id === request))) {
       this.#checkpointRequest = undefined;
     }
-    if (checkpoint) this.#signLater(ledgerSize);
+    if (checkpoint) this.#signing.signLater(ledgerSize);
     if (this.#ahead !== undefined) this.#learn(this.#ahead.note, true);
     if (this.#waiters.length > 0 && this.#checkpointRequest === undefined) this.#requestCheckpoint();
   }
@@ -245,27 +222,7 @@ export class CheckpointPublication {
   /** Stops polling and waits for the signature being made and the cosignature being offered. */
   async stop(): Promise<void> {
     this.stopPolling();
-    await this.#signed;
-    await this.#cosigning;
-  }
-
-  /** Signs (and cosigns) `size` in a task of its own; sizes due meanwhile coalesce into the largest. */
-  #signLater(size: number): void {
-    this.#dueSize = Math.max(this.#dueSize, size);
-    if (this.#signTask !== undefined) return;
-    this.#signed = new Promise<void>((resolve) => {
-      this.#signedDone = resolve;
-    });
-    this.#signTask = setImmediate(() => {
-      const due = this.#dueSize;
-      this.#dueSize = 0;
-      this.#signTask = undefined;
-      try {
-        this.#signAndCosign(due);
-      } finally {
-        this.#signedDone?.();
-      }
-    });
+    await this.#signing.settled();
   }
 
   #requestCheckpoint(): void {
@@ -277,64 +234,6 @@ export class CheckpointPublication {
     this.#checkpointRequest = id;
     o.submitter.submit({ id, origin: o.nodeName, body: { type: CHECKPOINT_REQUEST } }).catch(() => {
       if (this.#checkpointRequest === id) this.#checkpointRequest = undefined;
-    });
-  }
-
-  /**
-   * Signs this copy's checkpoint at `size` (a checkpoint batch's ledger size) and, on an online node,
-   * cosigns and offers it (in order, in the background).
-   */
-  #signAndCosign(size: number): void {
-    const o = this.#o;
-    if (size === 0 || o.logSigner === undefined) return;
-    // Already signed past that size (a restart re-applying old batches): that size is behind us.
-    if ((o.storage.latestCheckpoint()?.size ?? 0) > size) return;
-    let note: string;
-    try {
-      note = o.ledger.signCheckpoint(o.logSigner, size).note;
-    } catch (error) {
-      o.onError?.(error);
-      return;
-    }
-    const cosigner = o.cosigner;
-    if (cosigner === undefined || o.offline) return;
-    // Catching up past what is already published: those sizes need no more cosignatures.
-    if (this.#published !== undefined && size <= this.#published.size) return;
-    let line: string;
-    try {
-      const cosigned = o.cosign({
-        note,
-        logKey: o.logKey,
-        cosigner,
-        storedSize: size,
-        last: o.memory.last(),
-      });
-      // Kept before it is offered: a node never cosigns two inconsistent heads, even across a crash.
-      o.memory.remember(cosigned.state);
-      line = cosigned.line;
-    } catch (error) {
-      o.onError?.(error);
-      return;
-    }
-    this.stats.cosigned++;
-    this.#cosigning = this.#cosigning.then(async () => {
-      try {
-        const offered = await offerCosignature(o.client, o.prefix, { node: o.nodeName, note, line });
-        if (offered !== "offered") {
-          o.onError?.(
-            new ClusterError("CLUSTER_COSIGN_REFUSED", "他ノードと異なるチェックポイントです", { size }),
-          );
-          return;
-        }
-        const published = await publishIfQuorum(o.client, o.prefix, {
-          size,
-          logKey: o.logKey,
-          policy: o.policy,
-        });
-        if (published !== undefined) this.#learn(published.note, true);
-      } catch (error) {
-        o.onError?.(error);
-      }
     });
   }
 
@@ -383,7 +282,7 @@ export class CheckpointPublication {
     }
     this.#published = cp;
     if (this.#ahead !== undefined && this.#ahead.size <= size) this.#ahead = undefined;
-    this.stats.published++;
+    this.#taken++;
     if (o.logSigner === undefined) this.#keepLogSigned(cp);
     if (keep) {
       o.memory.rememberPublished(note);

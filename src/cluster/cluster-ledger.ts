@@ -1,7 +1,7 @@
 /**
  * The cluster's ledger write port (`ledger/write-port.ts`) on etcd: the service becomes a replicated
- * state machine. This file puts the node's parts together, one concept each; how each item of the
- * port's contract is met:
+ * state machine. The port drives the node's parts, one concept each; how each item of the port's
+ * contract is met:
  *
  * - **Order.** `append` turns the call into a command — the records plus the service state change as
  *   data ({@link StateCommand}) — and submits it to the command log on etcd (`command-ordering.ts`). The
@@ -23,115 +23,55 @@
  *   applying one every online node signs and cosigns its own copy's checkpoint, and it is *published* once
  *   the quorum of online nodes cosigned (`checkpoint-publication.ts`); `checkpointCovering` and
  *   `latestCheckpoint` only ever return published checkpoints this node's copy covers.
+ *
+ * Where it lives: the options in `cluster-ledger-options.ts`, the parts built and connected in
+ * `cluster-ledger-parts.ts`, the reads of this node's own copy in `own-copy-reader.ts`; this file keeps
+ * what happens when — start, append, the checkpoint answers, close, and the step after each batch.
  */
-import type { Etcd3 } from "etcd3";
-import type { NoteSigner } from "../crypto/note-signer.js";
 import { LedgerError } from "../ledger/errors.js";
-import { fsck, type FsckResult } from "../ledger/fsck.js";
-import { Ledger, type ConsistencyProofJson, type InclusionProofJson } from "../ledger/ledger.js";
-import {
-  entriesAt,
-  keyedLeafHashes,
-  keyedLeafHashesOf,
-  storedLeafHash,
-  type LogStorage,
-} from "../ledger/log-storage.js";
-import type { LedgerReader } from "../ledger/read-port.js";
+import { Ledger } from "../ledger/ledger.js";
 import { checkRequests } from "../ledger/sequencer.js";
-import type { CosignerPolicy } from "../ledger/verify/published-checkpoint.js";
-import { parseVerifierKey, type VerifierKey } from "../ledger/verify/verifier-key.js";
-import {
-  CHECKPOINT_INTERVAL_MS,
-  type AppendOptions,
-  type AppendRequest,
-  type AppendResult,
-  type CheckpointPublished,
-  type LedgerWritePort,
-  type PublishedCheckpoint,
-  type StateCommand,
+import type {
+  AppendOptions,
+  AppendRequest,
+  AppendResult,
+  LedgerWritePort,
+  PublishedCheckpoint,
+  StateCommand,
 } from "../ledger/write-port.js";
-import type { ServiceDb } from "../store/service-db.js";
-import { logKeys, type CommandBatch, type LogKeys, type LogPosition } from "./command-log/command-batch.js";
+import type { CommandBatch, LogKeys, LogPosition } from "./command-log/command-batch.js";
 import type { RunningSequencer } from "./command-log/sequencer.js";
-import type { CandidacyGate } from "./command-log/sequencer-election.js";
-import { createHandOver, type HandOver } from "./command-log/hand-over.js";
+import type { HandOver } from "./command-log/hand-over.js";
 import { handOverRoute } from "./command-log/hand-over-route.js";
-import { createGroupedSubmitter } from "./command-log/submit-command.js";
 import { asJsonRequest } from "./json-request.js";
-import { CheckpointPublication, type GuardedCosign } from "./checkpoint-publication.js";
-import { CommandOrdering } from "./command-ordering.js";
-import { CosignerMemory } from "./cosigner-memory.js";
-import { cosignAfterCheck } from "./integrity/cosign-guard.js";
-import { EntryWatch } from "./integrity/entry-watch.js";
-import { NodeHealth } from "./integrity/node-health.js";
+import type { CheckpointPublication } from "./checkpoint-publication.js";
+import { assembleClusterLedger } from "./cluster-ledger-parts.js";
+import type { ClusterLedgerOptions } from "./cluster-ledger-options.js";
+import type { CommandOrdering } from "./command-ordering.js";
+import type { CosignerMemory } from "./cosigner-memory.js";
 import { ClusterError } from "./errors.js";
-import { CheckpointCadence, startLedgerSequencing } from "./ledger-sequencing.js";
+import { startLedgerSequencing, type CheckpointCadence } from "./ledger-sequencing.js";
 import type { CatchUpResult } from "./log-catch-up.js";
 import { logStartProblem } from "./log-genesis.js";
 import { logPeerRoute } from "./log-peer-route.js";
-import type { PeerEndpoint } from "./peer/peer-client.js";
-import type { PeerRoute, PeerTls } from "./peer/peer-server.js";
-import { ReplicaApply } from "./replica-apply.js";
-import { ReplicatedState } from "./replicated-state.js";
-import { LEDGER_APPEND, type ApplyCommand } from "./state-command.js";
+import type { PeerRoute } from "./peer/peer-server.js";
+import { OwnCopyReader } from "./own-copy-reader.js";
+import type { ReplicaApply } from "./replica-apply.js";
+import type { ReplicatedState } from "./replicated-state.js";
+import { LEDGER_APPEND } from "./state-command.js";
 
 export { RefusedCommandError } from "./command-ordering.js";
-
-export interface ClusterLedgerOptions {
-  readonly client: Etcd3;
-  /** Key prefix of this cluster's log in etcd (e.g. "kenshin/"). */
-  readonly prefix: string;
-  readonly nodeName: string;
-  /** This node's own ledger.db and service.db. */
-  readonly storage: LogStorage;
-  readonly db: ServiceDb;
-  readonly applyCommand: ApplyCommand;
-  /**
-   * The log's signing key (the same on every online node: equal copies give byte-equal checkpoints).
-   * The offline node holds none: it keeps the log-signed part of each published checkpoint its own copy
-   * reproduces, so its ledger.db passes fsck on its own.
-   */
-  readonly logSigner?: NoteSigner;
-  /** The log's verifier key (vkey); needed when there is no `logSigner`. */
-  readonly logVerifierKey?: string;
-  /** This node's witness key; absent on the offline node, which neither cosigns nor sequences. */
-  readonly cosigner?: NoteSigner;
-  /**
-   * How this node cosigns: `NodeIntegrity.cosign` when the node runs its integrity watch (so a finding
-   * quarantines the node for its server too). Without it, the port keeps a watch of its own: every
-   * cosignature still re-hashes and checks each new entry and recomputes the root first, and a finding
-   * stops this node's cosigning (reported through `onError`).
-   */
-  readonly cosign?: GuardedCosign;
-  /** Pinned cosigners of the online nodes and how many must cosign a published checkpoint. */
-  readonly policy: CosignerPolicy;
-  /** The offline backup node: applies the log from its own etcd learner (serializable reads), no writes. */
-  readonly offline?: boolean;
-  readonly leaseTtlSeconds?: number;
-  readonly sequencerGate?: CandidacyGate;
-  readonly checkpointIntervalMs?: number;
-  /** How long an append waits to be ordered before it is withdrawn. */
-  readonly appendTimeoutMs?: number;
-  readonly maxTxnOps?: number;
-  /** Peers to catch up from when etcd's log was trimmed past this node (and this node's TLS identity). */
-  readonly catchUp?: { readonly peers: readonly PeerEndpoint[]; readonly tls: PeerTls };
-  /** Called once with each published checkpoint this node takes (e.g. to time-stamp it); must not throw. */
-  readonly onCheckpoint?: CheckpointPublished;
-  readonly onError?: (error: unknown) => void;
-}
-
-/** The guarded cosign over a watch of the port's own (see {@link ClusterLedgerOptions.cosign}). */
-function ownGuardedCosign(storage: LogStorage): GuardedCosign {
-  const watch = new EntryWatch({ storage });
-  const health = new NodeHealth({ now: () => new Date() });
-  return (input) => cosignAfterCheck({ ...input, watch, health });
-}
+export type { ClusterLedgerOptions } from "./cluster-ledger-options.js";
 
 function closedError(): ClusterError {
   return new ClusterError("CLUSTER_UNAVAILABLE", "台帳は閉じられています", { closed: true });
 }
 
-export class ClusterLedger implements LedgerWritePort, LedgerReader {
+/**
+ * The cluster's ledger write port on one node; its reads ({@link OwnCopyReader}) answer from this node's
+ * own copy.
+ */
+export class ClusterLedger extends OwnCopyReader implements LedgerWritePort {
   readonly nodeName: string;
   readonly #o: ClusterLedgerOptions;
   readonly #keys: LogKeys;
@@ -149,65 +89,17 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
   #closed = false;
 
   constructor(o: ClusterLedgerOptions) {
+    const ledger = new Ledger({ storage: o.storage });
+    super(o.storage, ledger);
     this.#o = o;
     this.nodeName = o.nodeName;
-    this.#keys = logKeys(o.prefix);
-    this.#ledger = new Ledger({ storage: o.storage });
-    this.#state = new ReplicatedState({ storage: o.storage, db: o.db, applyCommand: o.applyCommand });
-    const vkey = o.logSigner?.verifierKey ?? o.logVerifierKey;
-    if (vkey === undefined) {
-      throw new ClusterError("CLUSTER_OPTION_INVALID", "ログの検証鍵がありません", {});
-    }
-    const logKey: VerifierKey = parseVerifierKey(vkey);
-    const offline = o.offline === true;
-    this.#memory = new CosignerMemory(o.db);
-    const intervalMs = o.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
-    this.#cadence = new CheckpointCadence(intervalMs);
-    const submitter = createGroupedSubmitter(o.client, this.#keys, {
-      maxDelayMs: 2,
-      ...(o.maxTxnOps !== undefined ? { maxTxnOps: o.maxTxnOps } : {}),
-    });
-    const peers = o.catchUp && { peers: { endpoints: o.catchUp.peers, tls: o.catchUp.tls } };
-    const keys = { client: o.client, keys: this.#keys, nodeName: o.nodeName };
-    this.#handOver = createHandOver({ ...keys, local: () => this.#sequencer, ...peers });
-    this.#ordering = new CommandOrdering({
-      ...keys,
-      submitter,
-      handOver: (command) => this.#handOver.handOver(command),
-      ...(o.appendTimeoutMs !== undefined ? { appendTimeoutMs: o.appendTimeoutMs } : {}),
-    });
-    this.#publication = new CheckpointPublication({
-      client: o.client,
-      prefix: o.prefix,
-      nodeName: o.nodeName,
-      storage: o.storage,
-      ledger: this.#ledger,
-      logKey,
-      policy: o.policy,
-      memory: this.#memory,
-      cosign: o.cosign ?? ownGuardedCosign(o.storage),
-      offline,
-      submitter,
-      pollMs: Math.min(1000, intervalMs),
-      ...(o.logSigner !== undefined ? { logSigner: o.logSigner } : {}),
-      ...(o.cosigner !== undefined ? { cosigner: o.cosigner } : {}),
-      ...(o.onCheckpoint !== undefined ? { onCheckpoint: o.onCheckpoint } : {}),
-      ...(o.onError !== undefined ? { onError: o.onError } : {}),
-    });
-    this.#replica = new ReplicaApply({
-      client: o.client,
-      keys: this.#keys,
-      nodeName: o.nodeName,
-      state: this.#state,
-      offline,
+    this.#ledger = ledger;
+    const parts = assembleClusterLedger(o, ledger, {
+      sequencer: () => this.#sequencer,
       apply: (batch, position) => {
         this.#apply(batch, position);
       },
-      ownRootAt: (size) => this.#ledger.root(size),
-      logKey,
-      policy: o.policy,
-      ...(o.catchUp !== undefined ? { catchUp: o.catchUp } : {}),
-      onStopped: (failure, error) => {
+      replicaStopped: (failure, error) => {
         // A copy the next batch did not fit (CLUSTER_APPLY_FAILED: its last entry rows deleted, say) is
         // what the integrity repair mends, and the replica then follows again (`ledgerRepaired`): the
         // calls waiting on it keep their own bounded waits (command-ordering.ts) and are settled once it
@@ -223,8 +115,15 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
           ),
         );
       },
-      ...(o.onError !== undefined ? { onError: o.onError } : {}),
     });
+    this.#keys = parts.keys;
+    this.#state = parts.state;
+    this.#memory = parts.memory;
+    this.#cadence = parts.cadence;
+    this.#ordering = parts.ordering;
+    this.#handOver = parts.handOver;
+    this.#publication = parts.publication;
+    this.#replica = parts.replica;
   }
 
   /** Starts following the log (and, on an online node, standing for sequencer). */
@@ -392,60 +291,6 @@ export class ClusterLedger implements LedgerWritePort, LedgerReader {
     this.#handOver.close();
     this.#failAll(closedError());
     this.#o.storage.close();
-  }
-
-  // ——— read port (this node's own copy) ———
-
-  size(): number {
-    return this.#o.storage.size();
-  }
-  get origin(): string {
-    return this.#o.storage.origin;
-  }
-  entry(index: number): Uint8Array {
-    return this.#o.storage.entry(index).entry;
-  }
-  leafHash(index: number): Uint8Array {
-    return storedLeafHash(this.#o.storage, index);
-  }
-  findByLeafHash(leafHash: Uint8Array): number[] {
-    return this.#o.storage.findByLeafHash(leafHash);
-  }
-  findByKey(key: string): number[] {
-    return this.#o.storage.findByKey(key);
-  }
-  keyedLeafHashes(key: string): { readonly index: number; readonly leafHash: Uint8Array }[] {
-    return keyedLeafHashes(this.#o.storage, key);
-  }
-  keyedLeafHashesOf(
-    keys: readonly string[],
-  ): Map<string, { readonly index: number; readonly leafHash: Uint8Array }[] | null> {
-    return keyedLeafHashesOf(this.#o.storage, keys);
-  }
-  entriesAt(indices: readonly number[]): Map<number, Uint8Array> {
-    return entriesAt(this.#o.storage, indices);
-  }
-  latestByKey(key: string, limit: number, before?: number): number[] {
-    return this.#o.storage.latestByKey(key, limit, before);
-  }
-  findRecord(recordHash: Uint8Array): { index: number; position: number }[] {
-    return this.#o.storage.findRecord(recordHash);
-  }
-  recordHashes(index: number): Uint8Array[] {
-    return this.#o.storage.recordHashes(index);
-  }
-  inclusionProof(index: number, size: number): InclusionProofJson {
-    return this.#ledger.inclusionProof(index, size);
-  }
-  consistencyProof(from: number, to: number): ConsistencyProofJson {
-    return this.#ledger.consistencyProof(from, to);
-  }
-  fsck(logKey: VerifierKey): FsckResult {
-    return fsck(this.#o.storage, logKey);
-  }
-  /** Root of this node's own copy at `size`. */
-  root(size?: number): Uint8Array {
-    return this.#ledger.root(size);
   }
 
   // ——— after a batch ———

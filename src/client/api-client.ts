@@ -11,16 +11,19 @@
  * its connection failed
  * before the TLS handshake completed (so not a byte of the request left), or a kept connection the node
  * had closed while idle was reset under it — or, for GET/HEAD, which change nothing, the connection was
- * reset (send-again.ts). Through haproxy the next connection reaches a serving node.
+ * reset (send-again.ts). Through haproxy the next connection reaches a serving node. One attempt on one
+ * connection is `https-exchange.ts`.
  */
-import { once } from "node:events";
 import https from "node:https";
 import { Readable } from "node:stream";
 import type { IncomingHttpHeaders } from "node:http";
 import type { ConnectionOptions } from "node:tls";
 import type { DevicePublicJwk } from "./device-key.js";
 import { DEVICE_SIGNATURE_HEADER, signRequest } from "./request-signing.js";
+import { sendOnce, type ApiResponse } from "./https-exchange.js";
 import { mayRetryError, newAttempt, type AttemptState } from "./send-again.js";
+
+export type { ApiResponse } from "./https-exchange.js";
 
 /** A device key as device-key-file.ts loads it (or any holder of a signing key and its ID). */
 export interface ApiDeviceKey {
@@ -48,16 +51,6 @@ export interface ApiClientOptions {
   readonly timeoutMs?: number;
   /** Keep connections open between requests, as a browser does (default: a new one per request). */
   readonly keepAlive?: boolean;
-}
-
-export interface ApiResponse {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  /** The parsed body when it is JSON, else undefined. */
-  readonly json: unknown;
-  readonly text: string;
-  /** The exact body bytes (downloads are binary). */
-  readonly bytes: Buffer;
 }
 
 export interface RequestOptions {
@@ -230,17 +223,17 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
             });
     }
     for (const [name, value] of Object.entries(o.headers ?? {})) headers[name.toLowerCase()] = value;
-    const response = await send(
+    const response = await sendOnce({
       agent,
       base,
-      upper,
+      method: upper,
       path,
       headers,
-      o.stream === undefined ? bytes : o.stream.chunks(),
-      options.timeoutMs ?? 15_000,
+      body: o.stream === undefined ? bytes : o.stream.chunks(),
+      timeoutMs: options.timeoutMs ?? 15_000,
       streamAnswer,
       state,
-    );
+    });
     remember(response.headers);
     return response;
   };
@@ -288,95 +281,6 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       agent.destroy();
     },
   };
-}
-
-function send(
-  agent: https.Agent,
-  base: URL,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body: Buffer | AsyncIterable<Uint8Array> | undefined,
-  timeoutMs: number,
-  streamAnswer: boolean,
-  state: AttemptState,
-): Promise<ApiResponse | { status: number; headers: IncomingHttpHeaders; body: AsyncIterable<Uint8Array> }> {
-  return new Promise((resolve, reject) => {
-    // Set once the answer's head arrived. A node may answer before the body is all sent (a coded 503
-    // from its gate, a 409 for a key it never agreed): the rest of the body is then not written, and the
-    // write error that follows (EPIPE or ECONNRESET once the node closes; Node 24 reports it before the
-    // answer's end) is not the outcome — the answer is.
-    const answer = { arrived: false, cut: false };
-    const req = https.request(
-      {
-        agent,
-        host: base.hostname,
-        port: base.port === "" ? 443 : Number(base.port),
-        method,
-        path,
-        headers,
-      },
-      (res) => {
-        answer.arrived = true;
-        if (streamAnswer) {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
-          return;
-        }
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          // The connection still carries an unfinished body: it cannot serve another request.
-          if (answer.cut) req.destroy();
-          const raw = Buffer.concat(chunks);
-          const text = raw.toString("utf8");
-          let json: unknown;
-          const type = res.headers["content-type"] ?? "";
-          if (/json/i.test(type) && text.length > 0) {
-            try {
-              json = JSON.parse(text);
-            } catch {
-              json = undefined;
-            }
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text, bytes: raw });
-        });
-      },
-    );
-    req.on("socket", (socket) => {
-      // A kept connection was established long ago: the request may have left on it.
-      if (req.reusedSocket) {
-        state.handshaken = true;
-        state.reused = true;
-      } else socket.once("secureConnect", () => (state.handshaken = true));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
-    req.on("error", (error) => {
-      if (!answer.arrived) reject(error);
-    });
-    if (body === undefined || Buffer.isBuffer(body)) {
-      req.end(body);
-      return;
-    }
-    // A streamed body, written with back-pressure.
-    void (async () => {
-      try {
-        for await (const chunk of body) {
-          if (answer.arrived || req.destroyed) {
-            answer.cut = true;
-            break;
-          }
-          if (!req.write(chunk)) {
-            // A drain that never comes (the node answered and stopped reading) must not hold the loop.
-            await Promise.race([once(req, "drain"), once(req, "close")]);
-          }
-        }
-        if (!answer.cut && !req.destroyed) req.end();
-      } catch (error) {
-        if (!answer.arrived) req.destroy(error as Error);
-      }
-    })();
-  });
 }
 
 /** A streamed answer read whole (an error answer: small), to look at its code. */

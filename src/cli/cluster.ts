@@ -105,11 +105,11 @@ function describeInit(dir: string, t: ClusterTopology): string {
   const lines = [
     `クラスタ構成を作成しました: ${files.topology}`,
     "",
-    "ノード (https / peer / etcd client / etcd peer):",
+    "ノード (https / peer / etcd client / etcd peer / last resort):",
   ];
   for (const n of t.nodes) {
     lines.push(
-      `  ${n.name} (${n.role === "online" ? "オンライン" : "オフライン"}) ${n.host} ${n.ports.https ?? "-"} / ${n.ports.peer} / ${n.ports.etcdClient} / ${n.ports.etcdPeer}  → ${files.nodeDir(n.name)}`,
+      `  ${n.name} (${n.role === "online" ? "オンライン" : "オフライン"}) ${n.host} ${n.ports.https ?? "-"} / ${n.ports.peer} / ${n.ports.etcdClient} / ${n.ports.etcdPeer} / ${n.ports.lastResort ?? "-"}  → ${files.nodeDir(n.name)}`,
     );
   }
   lines.push(
@@ -167,7 +167,10 @@ export function registerClusterCommands(program: Command): void {
     .requiredOption("--name <name>", "ノード名 (既にあれば etcd への追加だけ行う)")
     .option("--offline", "オフライン (バックアップ) ノードとして追加する")
     .option("--host <host>", "ノードのホスト")
-    .option("--ports <https,peer,etcdClient,etcdPeer>", "ポート (省略時は空いているポート)")
+    .option(
+      "--ports <https,peer,etcdClient,etcdPeer[,lastResort]>",
+      "ポート (省略時は空いているポート。lastResort は停止中にも 503 を返す予備の入口)",
+    )
     .option("--etcd <urls>", "動いている etcd の投票メンバー (カンマ区切り)")
     .action(
       async (o: {
@@ -183,10 +186,10 @@ export function registerClusterCommands(program: Command): void {
         if (!topology.nodes.some((n) => n.name === o.name)) {
           const ports =
             o.ports === undefined
-              ? await freePorts(4)
+              ? await freePorts(5)
               : o.ports.split(",").map((p) => intFlag(p, "--ports", 1, 65_535));
-          if (ports.length !== 4) {
-            throw new ClusterError("CLUSTER_OPTION_INVALID", "--ports は 4 つのポートです", {});
+          if (ports.length !== 4 && ports.length !== 5) {
+            throw new ClusterError("CLUSTER_OPTION_INVALID", "--ports は 4 つか 5 つのポートです", {});
           }
           topology = await joinCluster({
             dir: o.cluster,

@@ -71,12 +71,13 @@ export async function startClusterDemo(o: ClusterDemoOptions): Promise<RunningCl
       {},
     );
   }
-  const ports = await freePorts(1 + 4 * 4);
+  // Five ports per node: https, peer, etcd client, etcd peer, last resort (an offline node uses four).
+  const ports = await freePorts(1 + 5 * 4);
   const topology = await initCluster({
     dir: o.dir,
     online: 3,
     offline: 1,
-    ports: { frontend: ports[0] ?? 0, nodes: [0, 1, 2, 3].map((i) => ports.slice(1 + 4 * i, 5 + 4 * i)) },
+    ports: { frontend: ports[0] ?? 0, nodes: [0, 1, 2, 3].map((i) => ports.slice(1 + 5 * i, 6 + 5 * i)) },
   });
   log(`クラスタ構成を作成しました / cluster material made: ${files.topology}`);
   const started: StartedProcess[] = [];

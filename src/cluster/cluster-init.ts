@@ -159,7 +159,7 @@ export async function initCluster(o: InitClusterOptions): Promise<ClusterTopolog
   let onlineIndex = 0;
   let offlineIndex = 0;
   const nodes = roles.map((role, i): TopologyNode => {
-    const p = o.ports?.nodes[i] ?? [0, 1, 2, 3].map((k) => base + 10 * (i + 1) + k);
+    const p = o.ports?.nodes[i] ?? [0, 1, 2, 3, 4].map((k) => base + 10 * (i + 1) + k);
     const name = nodeName(role, role === "online" ? onlineIndex++ : offlineIndex++);
     return {
       name,
@@ -167,6 +167,7 @@ export async function initCluster(o: InitClusterOptions): Promise<ClusterTopolog
       host,
       ports: {
         ...(role === "online" ? { https: p[0] ?? 0 } : {}),
+        ...(role === "online" && p[4] !== undefined ? { lastResort: p[4] } : {}),
         peer: p[1] ?? 0,
         etcdClient: p[2] ?? 0,
         etcdPeer: p[3] ?? 0,
@@ -232,6 +233,7 @@ export async function joinCluster(o: {
     host: o.host ?? before.frontend.host,
     ports: {
       ...(o.role === "online" ? { https: o.ports[0] ?? 0 } : {}),
+      ...(o.role === "online" && o.ports[4] !== undefined ? { lastResort: o.ports[4] } : {}),
       peer: o.ports[1] ?? 0,
       etcdClient: o.ports[2] ?? 0,
       etcdPeer: o.ports[3] ?? 0,
@@ -276,7 +278,11 @@ async function writeNodeDir(
       {
         nodeName: n.name,
         hostNames,
-        listen: { host: n.host, port: n.ports.https ?? 0 },
+        listen: {
+          host: n.host,
+          port: n.ports.https ?? 0,
+          ...(n.ports.lastResort !== undefined ? { lastResortPort: n.ports.lastResort } : {}),
+        },
         // haproxy's connections to the node come from the frontend's address, each opened with a PROXY
         // v2 header naming the user (processes/haproxy.ts, server/proxy-protocol-listener.ts).
         proxy: { trusted: from !== undefined ? [from] : [] },
@@ -352,7 +358,12 @@ function writeTopologyFiles(files: ClusterFiles, topology: ClusterTopology): voi
     haproxyConfig({
       port: topology.frontend.port,
       socket: files.haproxySocket,
-      backends: online.map((n) => ({ name: n.name, host: n.host, port: n.ports.https ?? 0 })),
+      backends: online.map((n) => ({
+        name: n.name,
+        host: n.host,
+        port: n.ports.https ?? 0,
+        ...(n.ports.lastResort !== undefined ? { lastResortPort: n.ports.lastResort } : {}),
+      })),
       check: {
         kind: "https",
         path: "/api/v1/health",

@@ -2,10 +2,13 @@
  * The cluster's shape, as `kenshin cluster init|join` writes it (`cluster.json` in the operator's cluster
  * directory) and as every node reads its own part (`cluster-node.json` in its data directory):
  * which nodes exist, which are online (user-facing listener, etcd voting member, counted in quorums)
- * and which is the offline backup (no user listener, etcd learner, never counted, no KEK), and the four
+ * and which is the offline backup (no user listener, etcd learner, never counted, no KEK), and the
  * ports of each node:
  *
  *   https       the user-facing TLS 1.3 + client-certificate listener (online nodes only; haproxy's backends)
+ *   lastResort  the same server's door that stays open while the node does not serve (online nodes only,
+ *               optional: clusters made before it have none; haproxy's `backup` servers, used only when
+ *               no node's https port is up, so users get the node's coded 503 and not a closed connection)
  *   peer        the node-to-node mTLS chunk endpoint (peer/peer-server.ts)
  *   etcdClient  this node's etcd member, client URL
  *   etcdPeer    this node's etcd member, Raft peer URL
@@ -29,7 +32,15 @@ const nodeSchema = z
     name: z.string().regex(NODE_NAME),
     role: nodeRoleSchema,
     host: z.string().regex(HOST),
-    ports: z.object({ https: port.optional(), peer: port, etcdClient: port, etcdPeer: port }).strict(),
+    ports: z
+      .object({
+        https: port.optional(),
+        lastResort: port.optional(),
+        peer: port,
+        etcdClient: port,
+        etcdPeer: port,
+      })
+      .strict(),
   })
   .strict();
 
@@ -53,7 +64,7 @@ export const topologySchema = z
       if (n.role === "online" && n.ports.https === undefined) {
         ctx.addIssue({ code: "custom", message: `online node ${n.name} needs an https port` });
       }
-      if (n.role === "offline" && n.ports.https !== undefined) {
+      if (n.role === "offline" && (n.ports.https !== undefined || n.ports.lastResort !== undefined)) {
         ctx.addIssue({ code: "custom", message: `offline node ${n.name} has no user-facing listener` });
       }
       for (const p of Object.values(n.ports)) {

@@ -28,6 +28,8 @@ const CRL_REFRESH_MS = 12 * 3_600_000;
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The last-resort port, when the node has one (setting `listen.lastResortPort`). */
+  readonly lastResortPort?: number;
   readonly ctx: ServiceContext;
   readonly app: App;
   /**
@@ -42,6 +44,8 @@ export async function startServer(
   dir: string,
   options: {
     port?: number;
+    /** The last-resort port (setting `listen.lastResortPort`; 0: a free one, for tests). */
+    lastResortPort?: number;
     host?: string;
     logger?: boolean | { level: string };
     clock?: Clock;
@@ -56,6 +60,7 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   let app: App | undefined;
+  let lastResort: UserListener | undefined;
   let listener: UserListener | undefined;
   // The offline backup node has no user-facing listener at all: it runs as `kenshin cluster agent`.
   if (readNodeClusterConfig(dir)?.role === "offline") {
@@ -102,10 +107,23 @@ export async function startServer(
       port: options.port ?? ctx.config.listen.port,
       ...(proxy !== undefined ? { proxy } : {}),
     });
+    // The last-resort door (a cluster node, setting `listen.lastResortPort`) never pauses: haproxy sends
+    // users to it only when no node's user port is up (`backup` servers), and the gate answers them with
+    // this node's coded 503 while it does not serve — a refusal the user can read, not a closed
+    // connection. A node that serves answers there as on its user port.
+    const lastResortPort = options.lastResortPort ?? ctx.config.listen.lastResortPort;
+    if (lastResortPort !== undefined) {
+      lastResort = await listenForUsers(app.app.server, {
+        host: options.host ?? ctx.config.listen.host,
+        port: lastResortPort,
+        ...(proxy !== undefined ? { proxy } : {}),
+      });
+    }
     // `kenshin backup restore` refuses while this file names a live process.
     await writeFile(serverPidPath(dir), `${process.pid}\n`, { mode: 0o644 });
   } catch (error) {
     listener?.close();
+    lastResort?.close();
     await app?.app.close();
     await stopNode(ctx);
     throw error;
@@ -164,6 +182,7 @@ export async function startServer(
   return {
     url: `https://${host}:${port}/`,
     port,
+    ...(lastResort !== undefined ? { lastResortPort: lastResort.port } : {}),
     ctx,
     app: running,
     channels,
@@ -174,6 +193,7 @@ export async function startServer(
       unfollow();
       // Stop accepting, then end every open connection (as Fastify's forceCloseConnections did).
       users.close();
+      lastResort?.close();
       running.app.server.closeAllConnections();
       await running.app.close();
       await stopNode(ctx);

@@ -16,6 +16,13 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default("127.0.0.1"),
         port: z.number().int().min(0).max(65535).default(8443),
+        /**
+         * A cluster node's last-resort port (absent: none): a second door to the same server that stays
+         * open while the node does not serve, so that when haproxy has no serving node left it sends
+         * users here (`backup` servers, cluster/processes/haproxy.ts) and they get the node's coded 503
+         * instead of a closed connection (server/user-listener.ts).
+         */
+        lastResortPort: z.number().int().min(1).max(65535).optional(),
       })
       .strict()
       .default({ host: "127.0.0.1", port: 8443 }),

@@ -26,12 +26,13 @@ const started: SupervisedProcess[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kenshin-cluster-init-"));
-  const ports = await freePorts(1 + 4 * 4);
+  // https, peer, etcd client, etcd peer, last resort (the offline node's fifth is not used).
+  const ports = await freePorts(1 + 5 * 4);
   topology = await initCluster({
     dir,
     online: 3,
     offline: 1,
-    ports: { frontend: ports[0] ?? 0, nodes: [0, 1, 2, 3].map((i) => ports.slice(1 + 4 * i, 5 + 4 * i)) },
+    ports: { frontend: ports[0] ?? 0, nodes: [0, 1, 2, 3].map((i) => ports.slice(1 + 5 * i, 6 + 5 * i)) },
   });
 });
 
@@ -105,13 +106,32 @@ describe("kenshin cluster init", () => {
     const files = clusterFiles(dir);
     const cfg = readFileSync(files.haproxyConfig, "utf8");
     expect(cfg).toContain(`  source ${topology.frontend.host}\n`);
-    const servers = cfg.split("\n").filter((l) => l.startsWith("  server "));
+    const servers = cfg.split("\n").filter((l) => l.startsWith("  server ") && !l.includes(" backup"));
     expect(servers).toHaveLength(3);
     for (const line of servers) expect(line).toContain(" send-proxy-v2 check-send-proxy ");
     for (const n of topology.nodes.filter((x) => x.role === "online")) {
       const config = await loadConfig(dataPaths(files.nodeDir(n.name)).config, {});
       expect(config.proxy.trusted).toEqual([topology.frontend.host]);
     }
+  });
+
+  it("gives each online node a last-resort port: in its config, and as an unchecked haproxy backup server", async () => {
+    const files = clusterFiles(dir);
+    const cfg = readFileSync(files.haproxyConfig, "utf8");
+    expect(cfg).toContain("\n  option allbackups\n");
+    const backups = cfg.split("\n").filter((l) => l.includes(" backup"));
+    const online = topology.nodes.filter((x) => x.role === "online");
+    expect(backups).toEqual(
+      online.map(
+        (n) => `  server ${n.name}-last-resort ${n.host}:${n.ports.lastResort ?? 0} backup send-proxy-v2`,
+      ),
+    );
+    for (const n of online) {
+      const config = await loadConfig(dataPaths(files.nodeDir(n.name)).config, {});
+      expect(config.listen.lastResortPort).toBe(n.ports.lastResort);
+      expect(config.listen.lastResortPort).not.toBe(config.listen.port);
+    }
+    expect(topology.nodes.find((x) => x.role === "offline")?.ports.lastResort).toBeUndefined();
   });
 
   it("writes etcd configurations that etcd runs: 3 voters, then the offline node as a learner; a second backup joins as a watcher (etcd 3.4 allows one learner)", async () => {

@@ -37,3 +37,36 @@ describe("haproxyConfig with PROXY protocol v2", () => {
     }
   });
 });
+
+describe("haproxyConfig with last-resort ports", () => {
+  it("lists each node's last-resort port as an unchecked backup server, all of them used (allbackups)", () => {
+    const cfg = haproxyConfig({
+      ...base,
+      backends: [
+        { name: "node1", port: 9001, lastResortPort: 9011 },
+        { name: "node2", port: 9002, lastResortPort: 9012 },
+      ],
+      sendProxyFrom: "127.0.0.1",
+    });
+    expect(cfg).toContain("\n  option allbackups\n");
+    expect(cfg.split("\n").filter((l) => l.startsWith("  server "))).toEqual([
+      "  server node1 127.0.0.1:9001 send-proxy-v2 check-send-proxy check",
+      "  server node2 127.0.0.1:9002 send-proxy-v2 check-send-proxy check",
+      "  server node1-last-resort 127.0.0.1:9011 backup send-proxy-v2",
+      "  server node2-last-resort 127.0.0.1:9012 backup send-proxy-v2",
+    ]);
+  });
+
+  it("without them: no backup server and no allbackups (a cluster made before them)", () => {
+    const cfg = haproxyConfig(base);
+    expect(cfg).not.toMatch(/backup/);
+  });
+
+  it("a last-resort port out of range → CLUSTER_OPTION_INVALID", () => {
+    for (const bad of [0, 65536, 1.5]) {
+      expect(() =>
+        haproxyConfig({ ...base, backends: [{ name: "node1", port: 9001, lastResortPort: bad }] }),
+      ).toThrow(expect.objectContaining({ code: "CLUSTER_OPTION_INVALID" }));
+    }
+  });
+});

@@ -23,6 +23,13 @@ export interface HaproxyBackend {
   readonly name: string;
   readonly port: number;
   readonly host?: string;
+  /**
+   * The node's last-resort port (setting `listen.lastResortPort`): listed as a `backup` server without
+   * a check, used only while no backend is up, so that users then reach a node that answers its coded
+   * 503 (quarantined, catching up) instead of a connection haproxy closes at once. A node whose process
+   * is gone refuses it too, and haproxy's retries go on to another backup (`option allbackups`).
+   */
+  readonly lastResortPort?: number;
 }
 
 export type HaproxyCheck =
@@ -83,6 +90,8 @@ function checkSafe(value: string, field: string): string {
   }
   return value;
 }
+
+const validPort = (port: number): boolean => Number.isInteger(port) && port >= 1 && port <= 65535;
 
 /** The haproxy configuration text for these options (exported so the README's example is the real one). */
 export function haproxyConfig(o: {
@@ -165,20 +174,31 @@ export function haproxyConfig(o: {
       "  http-check expect status 200-299",
     );
   }
+  if (o.backends.some((b) => b.lastResortPort !== undefined)) lines.push("  option allbackups");
   lines.push(`  default-server inter ${o.checkIntervalMs}ms fall ${o.fall} rise ${o.rise}`);
+  const lastResorts: string[] = [];
   for (const b of o.backends) {
     if (!SERVER_NAME.test(b.name)) {
       throw new ClusterError("CLUSTER_OPTION_INVALID", "haproxy のサーバー名が正しくありません", {
         field: "name",
       });
     }
-    if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) {
+    if (!validPort(b.port)) {
       throw new ClusterError("CLUSTER_OPTION_INVALID", "ポート番号が正しくありません", { port: b.port });
     }
-    lines.push(
-      `  server ${b.name} ${checkSafe(b.host ?? LOOPBACK, "host")}:${b.port}${proxyLine}${serverCheck}`,
-    );
+    const host = checkSafe(b.host ?? LOOPBACK, "host");
+    lines.push(`  server ${b.name} ${host}:${b.port}${proxyLine}${serverCheck}`);
+    if (b.lastResortPort !== undefined) {
+      if (!validPort(b.lastResortPort)) {
+        throw new ClusterError("CLUSTER_OPTION_INVALID", "ポート番号が正しくありません", {
+          port: b.lastResortPort,
+        });
+      }
+      const proxied = from !== undefined ? " send-proxy-v2" : "";
+      lastResorts.push(`  server ${b.name}-last-resort ${host}:${b.lastResortPort} backup${proxied}`);
+    }
   }
+  lines.push(...lastResorts);
   return `${lines.join("\n")}\n`;
 }
 
@@ -303,7 +323,9 @@ export async function startHaproxy(o: HaproxyOptions): Promise<RunningHaproxy> {
           });
         }
         const status = await backendStatus();
-        return Object.keys(status).length === o.backends.length ? true : undefined;
+        // Each backend is listed, and its last-resort server beside it when it has one.
+        const servers = o.backends.length + o.backends.filter((b) => b.lastResortPort !== undefined).length;
+        return Object.keys(status).length === servers ? true : undefined;
       },
       { what: "haproxy admin socket", timeoutMs: o.startTimeoutMs ?? 15_000 },
     );

@@ -101,7 +101,7 @@ export class ClusterLedger extends OwnCopyReader implements LedgerWritePort {
       },
       replicaStopped: (failure, error) => {
         // A copy the next batch did not fit (CLUSTER_APPLY_FAILED: its last entry rows deleted, say) is
-        // what the integrity repair mends, and the replica then follows again (`ledgerRepaired`): the
+        // what the integrity repair mends, and the replica then follows again (`resumeReplica`): the
         // calls waiting on it keep their own bounded waits (command-ordering.ts) and are settled once it
         // applies their batches — failing them now would answer "outcome unknown" for commands the
         // cluster did apply (a send asked again then met its own earlier success as a 409).
@@ -208,7 +208,7 @@ export class ClusterLedger extends OwnCopyReader implements LedgerWritePort {
   /**
    * Whether this node's replica stopped and will not follow the log again by itself. A replica stopped
    * on a copy the next batch did not fit (CLUSTER_APPLY_FAILED) is not: the integrity repair mends the
-   * copy and starts it again (`ledgerRepaired`), so a request waiting for this node to catch up keeps
+   * copy and starts it again (`resumeReplica`), so a request waiting for this node to catch up keeps
    * waiting (bounded) rather than being served from the copy as it stood.
    */
   stoppedForGood(): boolean {
@@ -272,13 +272,14 @@ export class ClusterLedger extends OwnCopyReader implements LedgerWritePort {
     return this.#publication.reaching(applied);
   }
 
-  /**
-   * ledger.db was repaired underneath: the head (compact range, last leaf) is read again from it, and a
-   * replica that stopped on the damaged copy (CLUSTER_APPLY_FAILED) follows the log again.
-   */
+  /** ledger.db was repaired underneath: the head (compact range, last leaf) is read again from it. */
   ledgerRepaired(): void {
     this.#state.reloadHead();
-    this.#replica.restartIfStopped();
+  }
+
+  /** A replica stopped on a damaged copy (CLUSTER_APPLY_FAILED) follows again: a repair's re-check passed. */
+  resumeReplica(): boolean {
+    return this.#replica.restartIfStopped();
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,8 @@
  * command log) and each node's integrity wired as `service/cluster/cluster-node.ts` wires it: its own
  * connections to ledger.db, the rolling full check over its files by path (`runFullCheckInWorker`; from
  * the sources it runs the worker's job in this thread), its peer route on a real mTLS endpoint, the repair
- * entry appended through its own port, and `ClusterLedger.ledgerRepaired` after the repair's write.
+ * entry appended through its own port, `ClusterLedger.ledgerRepaired` after the repair's write and
+ * `resumeReplica` once its re-check passed.
  *
  * The stored size is MAX(idx) + 1, so the copy just looks one entry shorter. Before the fix the check
  * took that entry's index rows for entries appended since (or found nothing at all), the repair never
@@ -170,6 +171,9 @@ function startSide(
       access.close();
       storage = openSqliteLog(path);
       access = openLogRepairAccess(path);
+    },
+    resumeReplica: () => {
+      node.ledger.resumeReplica();
     },
     peers,
     tls: { caCertPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem },

@@ -32,6 +32,8 @@ export interface NodeIntegrityOptions {
   readonly files: () => NodeFiles;
   /** Reopens the node's ledger after ledger.db was repaired underneath it. */
   readonly reopen: () => void;
+  /** Starts a replica the damage stopped again, once a repair passed its re-check (`RepairDeps`). */
+  readonly resumeReplica?: () => void;
   readonly peers: readonly PeerEndpoint[];
   /** This node's certificate for calling peers. */
   readonly tls: PeerTls;
@@ -140,6 +142,7 @@ export function startNodeIntegrity(o: NodeIntegrityOptions): NodeIntegrity {
             health,
             recheck: () => withoutKnown(checkHere(published)),
             appendRepair: o.appendRepair,
+            ...(o.resumeReplica !== undefined ? { resumeReplica: o.resumeReplica } : {}),
             now: o.now,
             ...(o.chunkOwner !== undefined ? { chunkOwner: o.chunkOwner } : {}),
             ...(o.onUnrepairable !== undefined ? { onUnrepairable: o.onUnrepairable } : {}),

@@ -3,18 +3,19 @@
  *
  * 1. the ledger (`repair-ledger.ts`): bad entries localised with a peer by subtree hashes, fetched,
  *    proven against the quorum-published checkpoint, replaced; derived rows rebuilt;
- * 2. transfer rows: a peer's row is taken only when it says exactly what the (now proven) entries
- *    commit to (`transfer-projection.ts`); with no such peer, the committed columns are written from the
- *    entries themselves and the rest of the local row is kept; `transfer_damage` rows the same way
- *    against their alarm entries (`damage-rows.ts`);
+ * 2. transfer rows (`repair-rows.ts`): a peer's row is taken only when it says exactly what the (now
+ *    proven) entries this node applied commit to (`transfer-projection.ts`); with no such peer, the
+ *    committed columns are written from the entries themselves and the rest of the local row is kept;
+ *    `transfer_damage` rows the same way against their alarm entries (`damage-rows.ts`);
  * 3. chunks: fetched from any peer (or the offline node) that has bytes hashing to the address (the
  *    peer client re-hashes on receipt), then replaced. A chunk no copy has is *unrepairable*: its
  *    transfer is marked damaged (never served) and `onUnrepairable` raises the alarm. Chunk findings
  *    alone never quarantine the node: they are repaired while it serves, only their transfer held
  *    (`repairWhileServing`; `quarantinesNode` in finding.ts says why);
  * 4. the full check runs again over the repaired files; only when it passes (unrepairable chunks
- *    aside) is the `repair` entry appended — through the cluster's write port, so every node records
- *    it — and the node rejoins. Otherwise it stays quarantined.
+ *    aside) does a replica the damage stopped follow the log again (`resumeReplica`), is the `repair`
+ *    entry appended — through the cluster's write port, so every node records it — and the node
+ *    rejoins. Otherwise it stays quarantined (and its replica stopped).
  */
 import type Database from "better-sqlite3";
 import type { RecordInput } from "../../ledger/entry/operation-record.js";
@@ -24,20 +25,17 @@ import { toHex } from "../../ledger/verify/encoding.js";
 import type { TreeHasher } from "../../ledger/verify/hash.js";
 import { openPublishedCheckpoint, type CosignerPolicy } from "../../ledger/verify/published-checkpoint.js";
 import type { VerifierKey } from "../../ledger/verify/verifier-key.js";
-import { decodeEntry } from "../../ledger/entry/canonical-entry.js";
 import { isCodedError } from "../../coded-error.js";
 import type { ChunkStore } from "../../store/chunk-store.js";
 import type { LogRepairAccess } from "../../store/sqlite-log-repair.js";
-import { readTransferRow, replaceTransferRow } from "../../store/transfer-rows.js";
 import { ClusterError } from "../errors.js";
 import type { PeerClient, PeerEndpoint } from "../peer/peer-client.js";
 import { quarantinesNode, type Finding } from "./finding.js";
 import type { FullCheckResult } from "./full-check.js";
 import type { LedgerPeerClient } from "./ledger-peer-client.js";
 import type { NodeHealth, RepairReport } from "./node-health.js";
-import { DamageProjection, replaceDamageRow } from "./damage-rows.js";
 import { assertMissingCovered, repairLedger, type LedgerRepairResult } from "./repair-ledger.js";
-import { differingColumns, TransferProjection } from "./transfer-projection.js";
+import { projectRows, repairDamageRow, repairTransferRow } from "./repair-rows.js";
 
 export interface NodeFiles {
   readonly storage: LogStorage;
@@ -59,6 +57,13 @@ export interface RepairDeps {
    * synchronously right after the repair's write transaction, before the node appends again.
    */
   readonly reopen: () => void;
+  /**
+   * Starts the node's replica again if it stopped on the damaged copy (the next batch did not fit it:
+   * CLUSTER_APPLY_FAILED) — whatever the damage was: entry rows, state rows, chunks. Called once per
+   * repair, only after the re-check passed, and before the repair entry is appended: that append
+   * resolves once this node's own replica applied it, which a stopped one never would.
+   */
+  readonly resumeReplica?: () => void;
   /** Healthy peers, preferred first; the offline node last (source of last resort). */
   readonly peers: readonly PeerEndpoint[];
   readonly ledgerClient: LedgerPeerClient;
@@ -155,7 +160,7 @@ export async function repairDamage(deps: RepairDeps, findings: readonly Finding[
       const files = deps.files();
       if (files.serviceDb === undefined)
         throw new ClusterError("CLUSTER_REPAIR_FAILED", "service.db がありません", {});
-      const projection = projectionOf(files.storage);
+      const projection = projectRows(files.storage, files.serviceDb);
       for (const id of rowFindings) {
         const from = await repairTransferRow(deps, files.serviceDb, projection.transfers, id);
         if (from !== undefined) {
@@ -192,6 +197,7 @@ export async function repairDamage(deps: RepairDeps, findings: readonly Finding[
     deps.health.quarantine(remaining);
     return { ok: false, record: undefined, entryIndex: undefined, remaining, ledger, unrepaired, timings };
   }
+  deps.resumeReplica?.();
   const record = repairRecord(deps, {
     ledger,
     sourceNode,
@@ -252,6 +258,7 @@ async function repairWhileServing(deps: RepairDeps, findings: readonly Finding[]
       timings,
     };
   }
+  deps.resumeReplica?.();
   const record = repairRecord(deps, { sourceNode, transfers: [], chunks: repaired, unrepaired });
   const entryIndex = await deps.appendRepair?.(record.record);
   deps.health.recordRepair({ ...record.report, ...(entryIndex !== undefined ? { entryIndex } : {}) });
@@ -314,74 +321,6 @@ function repairRecord(
     checkpointSize: checkpointRef?.size ?? 0,
   };
   return { record, report };
-}
-
-/** What the (repaired, proven) entries commit the state rows to. */
-function projectionOf(storage: LogStorage): { transfers: TransferProjection; damage: DamageProjection } {
-  const transfers = new TransferProjection();
-  const damage = new DamageProjection();
-  for (const stored of storage.scanEntries()) {
-    try {
-      const record = decodeEntry(stored.entry);
-      transfers.apply(record);
-      damage.apply(record, stored.index);
-    } catch {
-      continue;
-    }
-  }
-  return { transfers, damage };
-}
-
-/**
- * A `transfer_damage` row put back as its alarm entry commits it (damage-rows.ts): a peer's row when one
- * says exactly that, else written from the entry; a row no entry commits to is removed.
- * @returns the node the row came from (this node when written from the entries or removed)
- */
-async function repairDamageRow(
-  deps: RepairDeps,
-  db: Database.Database,
-  projection: DamageProjection,
-  id: string,
-): Promise<string> {
-  const expected = projection.get(id);
-  if (expected !== undefined) {
-    for (const peer of deps.peers) {
-      try {
-        const row = await deps.ledgerClient.damageRow(peer, id);
-        if (replaceDamageRow(db, id, expected, row) === "peer") return peer.name;
-      } catch {
-        continue;
-      }
-    }
-  }
-  replaceDamageRow(db, id, expected, undefined);
-  return deps.node;
-}
-
-/** @returns the node the row came from (this node when only the committed columns were rewritten) */
-async function repairTransferRow(
-  deps: RepairDeps,
-  db: Database.Database,
-  projection: TransferProjection,
-  id: string,
-): Promise<string | undefined> {
-  const expected = projection.get(id);
-  if (expected === undefined) return undefined;
-  for (const peer of deps.peers) {
-    try {
-      const row = await deps.ledgerClient.transferRow(peer, id);
-      if (row !== undefined && differingColumns(row, expected).length === 0) {
-        replaceTransferRow(db, row);
-        return peer.name;
-      }
-    } catch {
-      continue;
-    }
-  }
-  const local = readTransferRow(db, id);
-  if (local === undefined) return undefined;
-  replaceTransferRow(db, { ...local, ...expected });
-  return deps.node;
 }
 
 /** @returns the peer the chunk came from, or undefined when no copy could repair it */

@@ -323,6 +323,9 @@ function startIntegrity(
       storage = openSqliteLog(paths.ledgerDb);
       access = openLogRepairAccess(paths.ledgerDb);
     },
+    resumeReplica: () => {
+      port.resumeReplica();
+    },
     peers: [...o.config.online, ...o.config.offline],
     tls: agent.tls,
     // The newest published checkpoint, reproduced by this copy or not: a damaged copy reproduces none

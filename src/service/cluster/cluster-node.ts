@@ -36,7 +36,8 @@ import { ClusterError } from "../../cluster/errors.js";
 import { startCheckRequests } from "../../cluster/integrity/check-request.js";
 import { runFullCheckInWorker } from "../../cluster/integrity/full-check-thread.js";
 import { publishIntegrityFact } from "../../cluster/integrity/health-facts.js";
-import { NodeHealth } from "../../cluster/integrity/node-health.js";
+import { orderedFact } from "../../cluster/integrity/ordered-fact.js";
+import { NodeHealth, type NodeHealthSnapshot } from "../../cluster/integrity/node-health.js";
 import { startNodeIntegrity, type NodeIntegrity } from "../../cluster/integrity/node-integrity.js";
 import { sequencerGate } from "../../cluster/integrity/sequencer-gate.js";
 import type { RepairOutcome } from "../../cluster/integrity/repair.js";
@@ -370,9 +371,14 @@ function startIntegrity(
   });
   agent.mount(integrity.peerRoute);
   agent.presenceSources({ health: () => integrity.health.state });
+  // One put at a time, in order, a failed one tried again (ordered-fact.ts): monitoring must not be
+  // left with an older state than the node's.
+  const fact = orderedFact((s: NodeHealthSnapshot) =>
+    publishIntegrityFact(agent.etcd, o.config.prefix, o.config.self, s),
+  );
   integrity.health.onChange((s) => {
     void agent.presence.refresh();
-    publishIntegrityFact(agent.etcd, o.config.prefix, o.config.self, s).catch(() => undefined);
+    fact.publish(s);
   });
   return {
     integrity,
@@ -381,6 +387,7 @@ function startIntegrity(
       try {
         await integrity.stop();
       } finally {
+        await fact.stop();
         storage.close();
         access.close();
       }

@@ -1,7 +1,8 @@
 /**
  * Repair access to a ledger.db file (`sqlite-log.ts` layout), through a connection of its own: every
- * stored look-up key row (`entry_keys` and `entry_keys_recent`, see `sqlite-log-schema.ts`) in entry order (the rolling check compares it with the keys derived from the
- * entries, so a deleted or an added row is caught), and the writes a repair makes — replacing proven
+ * stored look-up key a look-up reads (`entry_keys` rows, and the packed keys of the entries not yet
+ * merged into it, see `sqlite-log-schema.ts`) in entry order (the rolling check compares it with the
+ * keys derived from the entries, so a deleted or an added key is caught), and the writes a repair makes — replacing proven
  * entries, their index rows and record hashes, rebuilding every interior node from the leaves, and
  * replacing checkpoints that no longer match — in one IMMEDIATE transaction, so a crash leaves the file
  * as it was before the repair or as it is after it, never half-repaired.
@@ -13,6 +14,7 @@ import Database from "better-sqlite3";
 import { LedgerError } from "../ledger/errors.js";
 import type { CompletedNode } from "../ledger/verify/compact-range.js";
 import { nodeKey } from "./sqlite-log.js";
+import { UNMERGED_KEY_ROWS } from "./sqlite-log-schema.js";
 import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
 /** The writes of one repair (all in one transaction). */
@@ -32,7 +34,7 @@ export interface LogRepairWriter {
 }
 
 export interface LogRepairAccess {
-  /** Every stored look-up key row (main and recent table), by entry index then key. */
+  /** Every stored look-up key (main table and unmerged entries' packed keys), by entry index then key. */
   scanIndexKeys(): Iterable<{ readonly idx: number; readonly key: string }>;
   repair(fn: (w: LogRepairWriter) => void): void;
   close(): void;
@@ -53,24 +55,20 @@ export function openLogRepairAccess(path: string): LogRepairAccess {
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを開けません", {}, { cause });
   }
   const scanKeys = db.prepare<[], { idx: number; key: string }>(
-    "SELECT idx, key FROM entry_keys UNION SELECT idx, key FROM entry_keys_recent ORDER BY idx, key",
+    `SELECT idx, key FROM entry_keys UNION SELECT idx, key FROM (${UNMERGED_KEY_ROWS}) ORDER BY idx, key`,
   );
-  const putEntry = db.prepare("INSERT OR REPLACE INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)");
-  const dropKeys = [
-    db.prepare("DELETE FROM entry_keys WHERE idx = ?"),
-    db.prepare("DELETE FROM entry_keys_recent WHERE idx = ?"),
-  ];
-  const dropKeysFrom = [
-    db.prepare("DELETE FROM entry_keys WHERE idx >= ?"),
-    db.prepare("DELETE FROM entry_keys_recent WHERE idx >= ?"),
-  ];
-  // Replaced rows go to the recent table; the next merge moves them like any other.
-  const putKey = db.prepare("INSERT OR IGNORE INTO entry_keys_recent (key, idx) VALUES (?, ?)");
-  const dropLeaf = [
-    db.prepare("DELETE FROM leaf_index WHERE idx = ?"),
-    db.prepare("DELETE FROM leaf_index_recent WHERE idx = ?"),
-  ];
-  const putLeaf = db.prepare("INSERT OR IGNORE INTO leaf_index_recent (leaf_hash, idx) VALUES (?, ?)");
+  // The packed keys stay with a replaced entry (setIndexKeys replaces them).
+  const putEntry = db.prepare(
+    `INSERT INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)
+     ON CONFLICT (idx) DO UPDATE SET entry = excluded.entry, leaf_hash = excluded.leaf_hash`,
+  );
+  const dropKeys = db.prepare("DELETE FROM entry_keys WHERE idx = ?");
+  const dropKeysFrom = db.prepare("DELETE FROM entry_keys WHERE idx >= ?");
+  // Replaced keys go to the main table, whether or not the entry is merged yet: a look-up reads both.
+  const putKey = db.prepare("INSERT OR IGNORE INTO entry_keys (key, idx) VALUES (?, ?)");
+  const packKeys = db.prepare("UPDATE entries SET keys = ? WHERE idx = ?");
+  const dropLeaf = db.prepare("DELETE FROM leaf_index WHERE idx = ?");
+  const putLeaf = db.prepare("INSERT OR IGNORE INTO leaf_index (leaf_hash, idx) VALUES (?, ?)");
   const dropRecords = db.prepare("DELETE FROM record_hashes WHERE idx = ?");
   const putRecord = db.prepare("INSERT INTO record_hashes (idx, position, hash) VALUES (?, ?, ?)");
   const dropNodes = db.prepare("DELETE FROM nodes");
@@ -82,15 +80,16 @@ export function openLogRepairAccess(path: string): LogRepairAccess {
   const writer: LogRepairWriter = {
     putEntry(index, entry, leafHash) {
       putEntry.run(index, buf(entry), buf(leafHash));
-      for (const s of dropLeaf) s.run(index);
+      dropLeaf.run(index);
       putLeaf.run(buf(leafHash), index);
     },
     setIndexKeys(index, keys) {
-      for (const s of dropKeys) s.run(index);
+      dropKeys.run(index);
       for (const key of keys) putKey.run(key, index);
+      packKeys.run(keys.length === 0 ? null : JSON.stringify(keys), index);
     },
     dropIndexKeysFrom(size) {
-      for (const s of dropKeysFrom) s.run(size);
+      dropKeysFrom.run(size);
     },
     setRecordHashes(index, hashes) {
       dropRecords.run(index);

@@ -20,12 +20,13 @@ import type {
 } from "../ledger/log-storage.js";
 import {
   INDEX_MERGE_ENTRIES,
-  MERGE_RECENT_INDEX,
+  MERGE_UNMERGED_INDEX,
   migrate,
   SCHEMA,
   SCHEMA_VERSION,
 } from "./sqlite-log-schema.js";
 import { prepareLogStatements, type LogStatements } from "./sqlite-log-statements.js";
+import { inIndexOrder, mergeAscending, UnmergedIndex, unmergedRows } from "./sqlite-log-unmerged.js";
 import { MultiRowInserts } from "./sqlite-multi-insert.js";
 import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
@@ -139,6 +140,7 @@ export class SqliteLog implements LogStorage {
   readonly #db: Database.Database;
   readonly #q: LogStatements;
   readonly #inserts: MultiRowInserts;
+  readonly #unmerged: UnmergedIndex;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -147,6 +149,7 @@ export class SqliteLog implements LogStorage {
     this.verifierKey = meta.get("verifierKey")?.value ?? "";
     this.#q = prepareLogStatements(db);
     this.#inserts = new MultiRowInserts(db);
+    this.#unmerged = new UnmergedIndex(db);
   }
 
   size(): number {
@@ -172,78 +175,99 @@ export class SqliteLog implements LogStorage {
   }
 
   writeTransaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
+    return this.#rollingBack(() => this.#db.transaction(fn).immediate());
+  }
+
+  /** Runs a write; when it throws (rolled back), the unmerged look-ups may name rows that are gone. */
+  #rollingBack<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (error) {
+      this.#unmerged.invalidate();
+      throw error;
+    }
   }
 
   appendBatch(batch: AppendBatch): void {
-    const q = this.#q;
-    this.#db
-      .transaction(() => {
-        if (this.size() !== batch.firstIndex) {
-          throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳の末尾が想定と異なります (別の書き手がいます)", {
-            expected: batch.firstIndex,
-          });
-        }
-        // Rows go in through multi-row INSERTs (`sqlite-multi-insert.ts`).
-        const entryRows: unknown[] = [];
-        const keyRows: unknown[] = [];
-        const leafRows: unknown[] = [];
-        batch.entries.forEach((e, i) => {
-          const idx = batch.firstIndex + i;
-          entryRows.push(idx, e.entry, e.leafHash);
-          leafRows.push(e.leafHash, idx);
-          for (const key of e.keys) keyRows.push(key, idx);
-          const hashes = e.recordHashes;
-          if (hashes !== undefined) {
-            // Views into the packed digests (SQLite copies each as it binds it): no array per hash.
-            for (let position = 0; position * 32 < hashes.length; position++)
-              q.insertRecord.run(idx, position, hashes.subarray(position * 32, position * 32 + 32));
-          }
-        });
-        const nodeRows: unknown[] = [];
-        for (const n of batch.nodes) nodeRows.push(nodeKey(n.level, n.index), n.hash);
-        this.#inserts.insert("entries (idx, entry, leaf_hash)", 3, entryRows);
-        this.#inserts.insert("leaf_index_recent (leaf_hash, idx)", 2, leafRows, "OR IGNORE ");
-        this.#inserts.insert("entry_keys_recent (key, idx)", 2, keyRows, "OR IGNORE ");
-        this.#inserts.insert("nodes (key, hash)", 2, nodeRows);
-        const end = batch.firstIndex + batch.entries.length;
-        if (Math.floor(end / INDEX_MERGE_ENTRIES) > Math.floor(batch.firstIndex / INDEX_MERGE_ENTRIES)) {
-          this.#db.exec(MERGE_RECENT_INDEX);
-        }
-      })
-      .immediate();
+    this.#rollingBack(() => {
+      this.#db
+        .transaction(() => {
+          this.#writeBatch(batch);
+        })
+        .immediate();
+    });
   }
+
+  #writeBatch(batch: AppendBatch): void {
+    const q = this.#q;
+    if (this.size() !== batch.firstIndex) {
+      throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳の末尾が想定と異なります (別の書き手がいます)", {
+        expected: batch.firstIndex,
+      });
+    }
+    // Rows go in through multi-row INSERTs (`sqlite-multi-insert.ts`). The entry row is its own
+    // index until the next merge: leaf hash and packed look-up keys (`sqlite-log-schema.ts`).
+    const entryRows: unknown[] = [];
+    batch.entries.forEach((e, i) => {
+      const idx = batch.firstIndex + i;
+      entryRows.push(idx, e.entry, e.leafHash, e.keys.length === 0 ? null : JSON.stringify(e.keys));
+      const hashes = e.recordHashes;
+      if (hashes !== undefined) {
+        // Views into the packed digests (SQLite copies each as it binds it): no array per hash.
+        for (let position = 0; position * 32 < hashes.length; position++)
+          q.insertRecord.run(idx, position, hashes.subarray(position * 32, position * 32 + 32));
+      }
+    });
+    const nodeRows: unknown[] = [];
+    for (const n of batch.nodes) nodeRows.push(nodeKey(n.level, n.index), n.hash);
+    this.#inserts.insert("entries (idx, entry, leaf_hash, keys)", 4, entryRows);
+    this.#inserts.insert("nodes (key, hash)", 2, nodeRows);
+    const end = batch.firstIndex + batch.entries.length;
+    if (Math.floor(end / INDEX_MERGE_ENTRIES) > Math.floor(batch.firstIndex / INDEX_MERGE_ENTRIES)) {
+      this.#db.exec(MERGE_UNMERGED_INDEX);
+      q.moveMergeMark.run({ end: String(end) });
+      this.#unmerged.invalidate();
+    }
+  }
+
+  // Each look-up: the main table's rows, then the unmerged entries' (`sqlite-log-unmerged.ts`); an
+  // entry can be in both (a repair writes main rows for any entry), so indices are merged once each.
 
   findByLeafHash(leafHash: Uint8Array): number[] {
     const hash = Buffer.from(leafHash);
-    return this.#q.byLeafHash.all(hash, hash);
+    const unmerged = this.#unmerged.sync().byLeaf.get(hash.toString("hex"));
+    return mergeAscending(this.#q.byLeafHash.all(hash), unmerged);
   }
 
   findByKey(key: string): number[] {
-    return this.#q.byKey.all(key, key);
+    return mergeAscending(this.#q.byKey.all(key), this.#unmerged.sync().byKey.get(key));
   }
 
   keyedLeafHashes(key: string): KeyedLeafHash[] {
-    return this.#q.keyedLeafHashes
-      .all(key, key)
-      .map(([index, leafHash]) => ({ index, leafHash: leafHash === null ? null : bytes(leafHash) }));
+    const u = this.#unmerged.sync();
+    const rows = this.#q.keyedLeafHashes.all(key).map(([index, leafHash]): KeyedLeafHash => ({
+      index,
+      leafHash: leafHash === null ? null : bytes(leafHash),
+    }));
+    return inIndexOrder([...rows, ...unmergedRows(u, u.byKey.get(key))]);
   }
 
   keyedLeafHashesOf(keys: readonly string[]): Map<string, KeyedLeafHash[]> {
+    const u = this.#unmerged.sync();
     const out = new Map<string, KeyedLeafHash[]>();
     for (const [key, index, leafHash] of this.#q.keyedLeafHashesOf.all({ keys: JSON.stringify(keys) })) {
       let rows = out.get(key);
       if (rows === undefined) out.set(key, (rows = []));
       rows.push({ index, leafHash: leafHash === null ? null : bytes(leafHash) });
     }
-    // In index order, each index once (a row may be in both the main and the recent table).
-    for (const [key, rows] of out) {
-      rows.sort((a, b) => a.index - b.index);
-      out.set(
-        key,
-        rows.filter((r, i) => i === 0 || (rows[i - 1] as KeyedLeafHash).index !== r.index),
-      );
+    for (const key of keys) {
+      const found = u.byKey.get(key);
+      if (found === undefined) continue;
+      let rows = out.get(key);
+      if (rows === undefined) out.set(key, (rows = []));
+      rows.push(...unmergedRows(u, found));
     }
+    for (const [key, rows] of out) out.set(key, inIndexOrder(rows));
     return out;
   }
 
@@ -267,8 +291,13 @@ export class SqliteLog implements LogStorage {
   }
 
   latestByKey(key: string, limit: number, before = Number.MAX_SAFE_INTEGER): number[] {
-    // Newest first from each table (each is in index order), merged; a row in both counts once.
-    const recent = this.#q.latestRecentByKey.all(key, before, limit);
+    // Newest first from the main table and from the unmerged entries, merged; an entry in both counts once.
+    const unmerged = this.#unmerged.sync().byKey.get(key) ?? [];
+    const recent: number[] = [];
+    for (let i = unmerged.length - 1; i >= 0 && recent.length < limit; i--) {
+      const index = unmerged[i] as number;
+      if (index < before) recent.push(index);
+    }
     const main = this.#q.latestByKey.all(key, before, limit);
     if (main.length === 0) return recent;
     if (recent.length === 0) return main;

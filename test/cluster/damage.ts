@@ -149,11 +149,23 @@ export function editTransferRow(node: DamageTarget, id: string, set: string): vo
   withDb(`${node.dir}/service.db`, (db) => db.prepare(`UPDATE transfers SET ${set} WHERE id = ?`).run(id));
 }
 
+/**
+ * Deletes a transfer's look-up key wherever a look-up reads it (`sqlite-log-schema.ts`): its rows in the
+ * main table and the key in the packed keys of the entries not yet merged; returns how many went.
+ */
 export function deleteEntryKeys(node: DamageTarget, transfer: string): number {
-  return withDb(node.ledgerPath, (db) =>
-    // Main and recent table (`sqlite-log-schema.ts`): the rows are in one or the other.
-    ["entry_keys", "entry_keys_recent"]
-      .map((table) => db.prepare(`DELETE FROM ${table} WHERE key = ?`).run(`transfer:${transfer}`).changes)
-      .reduce((a, b) => a + b, 0),
-  );
+  return withDb(node.ledgerPath, (db) => deleteLookupKey(db, `transfer:${transfer}`));
+}
+
+/** Deletes `key` from a ledger.db's look-ups (see {@link deleteEntryKeys}); the number of entries it named. */
+export function deleteLookupKey(db: Database.Database, key: string): number {
+  const main = db.prepare("DELETE FROM entry_keys WHERE key = ?").run(key).changes;
+  const unmerged = db
+    .prepare(
+      `UPDATE entries SET keys = (SELECT json_group_array(value) FROM json_each(entries.keys) WHERE value <> @key)
+       WHERE idx >= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexMergedBelow')
+         AND json_valid(keys) AND EXISTS (SELECT 1 FROM json_each(entries.keys) WHERE value = @key)`,
+    )
+    .run({ key }).changes;
+  return main + unmerged;
 }

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
+import { UNMERGED_KEY_ROWS } from "../../src/store/sqlite-log-schema.js";
 import { sha256Hex, useServiceCluster } from "../support/service-cluster.js";
 import { fsckEach, ledgerDbOf, repairRecords, watchHealth } from "../support/tamper-checks.js";
 import { EXAMPLE_DIR, expectCode, expectStatus, firstLogin } from "../support/test-node.js";
@@ -37,14 +38,14 @@ function entryBytes(ledgerDb: string, index: number): Buffer | undefined {
   }
 }
 
-/** The indexes of the entries under a transfer's lookup key in `ledgerDb` (both index tables). */
+/** The indexes of the entries under a transfer's lookup key in `ledgerDb` (main table and unmerged rows). */
 function transferEntries(ledgerDb: string, transfer: string): number[] {
   const db = new Database(ledgerDb, { readonly: true });
   try {
     return (
       db
         .prepare(
-          "SELECT idx FROM entry_keys WHERE key = ? UNION SELECT idx FROM entry_keys_recent WHERE key = ? ORDER BY idx",
+          `SELECT idx FROM entry_keys WHERE key = ? UNION SELECT idx FROM (${UNMERGED_KEY_ROWS}) WHERE key = ? ORDER BY idx`,
         )
         .all(`transfer:${transfer}`, `transfer:${transfer}`) as { idx: number }[]
     ).map((r) => r.idx);

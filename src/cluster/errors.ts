@@ -17,6 +17,8 @@ export type ClusterErrorCode =
   | "CLUSTER_PEER_REQUEST_INVALID"
   // A replicated upload's command that names no payload.
   | "CLUSTER_PAYLOAD_MISSING"
+  // A replicated upload wrapped under a KEK the cluster rotated away from (kek-cluster-rotation.ts).
+  | "CLUSTER_KEK_STALE"
   // The ordered command log on etcd.
   | "CLUSTER_LOG_CONFLICT"
   | "CLUSTER_LOG_GAP"

@@ -6,7 +6,9 @@
  * - the KEK-wrapped data key goes into `transfer_keys` from the payload's manifest, which carries it
  *   (payload-manifest.ts: a key in the command would stay in every node's archived batches for good),
  *   as soon as this node holds the manifest; a command of before that change carries the key itself
- *   and it is stored from there. The offline node, which has no KEK, keeps it as the ciphertext it is;
+ *   and it is stored from there. The offline node, which has no KEK, keeps it as the ciphertext it is.
+ *   After a rotation of the cluster's KEK a key under an older KEK is not stored: the row comes
+ *   re-wrapped from a peer (key-refetch.ts), and a new upload's command under an older KEK is refused;
  * - when this node's chunk store holds the manifest and every chunk it names (pushed to it before the
  *   upload was acknowledged, or fetched), their rows go into `payload_chunks` in the same transaction —
  *   byte for byte what the uploading node stored;
@@ -22,6 +24,8 @@ import type { ChunkStore } from "../store/chunk-store.js";
 import { insertPayloadBlobs } from "../store/payload-chunk-rows.js";
 import type { ReplicatedPayload } from "../service/state-commands/command.js";
 import { ClusterError } from "./errors.js";
+import { clusterKekId } from "./kek-cluster-rotation.js";
+import { noteKeyWanted } from "./key-refetch.js";
 import { notePayloadRefs, notePayloadReleased } from "./payload-chunk-release.js";
 import { decodeManifest, type PayloadManifest } from "./payload-manifest.js";
 import type { PayloadReplication } from "./payload-replication.js";
@@ -66,9 +70,24 @@ function heldManifest(
 /** Stores the wrapped data key a manifest carries (a manifest of before the key moved there has none). */
 export function storeManifestKey(db: ServiceDb, transferId: string, manifest: PayloadManifest): void {
   if (manifest.key === undefined || manifest.transfer !== transferId) return;
+  storeWrappedKey(db, transferId, manifest.key.kek, Buffer.from(manifest.key.wrapped, "base64"));
+}
+
+/**
+ * Stores a wrapped data key from a manifest or an old command — unless the cluster's KEK was rotated
+ * away from the one it is under (kek-cluster-rotation.ts): that key opens nothing once the old KEK is
+ * destroyed, so the transfer is noted for its re-wrapped row from a peer instead (key-refetch.ts).
+ */
+function storeWrappedKey(db: ServiceDb, transferId: string, kekId: string, wrapped: Buffer): void {
+  const current = clusterKekId(db);
+  if (current !== undefined && kekId !== current) {
+    const held = db.prepare("SELECT 1 FROM transfer_keys WHERE transfer_id = ?").get(transferId);
+    if (held === undefined) noteKeyWanted(db, transferId, current);
+    return;
+  }
   db.prepare(
     "INSERT INTO transfer_keys (transfer_id, kek_id, wrapped_key) VALUES (?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING",
-  ).run(transferId, manifest.key.kek, Buffer.from(manifest.key.wrapped, "base64"));
+  ).run(transferId, kekId, wrapped);
 }
 
 function* blobsOf(chunks: ChunkStore, addresses: readonly string[]): Generator<Uint8Array> {
@@ -95,11 +114,20 @@ export function replicatedPayloadCommitter(
         transferId,
       });
     }
+    const current = clusterKekId(db);
+    if (payload.kekId !== undefined && payload.wrappedKey === undefined && current !== undefined) {
+      // Wrapped under a KEK the log has rotated away from since (an upload that wrapped just before
+      // the rotation was ordered): its key would open nothing once that KEK is destroyed. Refused
+      // alike on every node (the ids come from the log); the client sends again.
+      if (payload.kekId !== current) {
+        throw new ClusterError("CLUSTER_KEK_STALE", "鍵暗号化鍵の更新中です。もう一度送ってください", {
+          transferId,
+        });
+      }
+    }
     if (payload.kekId !== undefined && payload.wrappedKey !== undefined) {
       // A command of before the key moved into the manifest.
-      db.prepare(
-        "INSERT INTO transfer_keys (transfer_id, kek_id, wrapped_key) VALUES (?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING",
-      ).run(transferId, payload.kekId, Buffer.from(payload.wrappedKey, "base64"));
+      storeWrappedKey(db, transferId, payload.kekId, Buffer.from(payload.wrappedKey, "base64"));
     }
     const manifest = heldManifest(chunks, transferId, payload);
     if (manifest !== undefined) storeManifestKey(db, transferId, manifest);

@@ -43,6 +43,8 @@ export type DataKeyErrorCode =
   | "DATA_KEY_KEK_STALE"
   /** `kenshin keys rotate` on one node of a cluster, whose online nodes share one KEK (cli/keys.ts). */
   | "DATA_KEY_KEK_SHARED"
+  /** A cluster's `kek.rotate` reached an online node without the new KEK beside its own (kek-cluster-rotation.ts). */
+  | "DATA_KEY_KEK_NOT_GIVEN"
   | "DATA_KEY_UNWRAP_FAILED"
   | "DATA_KEY_INVALID";
 
@@ -111,6 +113,28 @@ export async function loadKek(path: string): Promise<Kek> {
   return guardedKek(parseKekText(path, text), path, identity);
 }
 
+/**
+ * The KEK in `kek.key` while a rotation is pending beside it (its mode checked), for the re-wrap of a
+ * cluster's rotation, which runs with `kek.key.new` present by design. It cannot wrap: only unwrap
+ * the keys about to be re-wrapped.
+ * @throws DataKeyError DATA_KEY_KEK_UNREADABLE, DATA_KEY_KEK_PERMISSIONS, DATA_KEY_KEK_INVALID
+ */
+export function loadRotatingKekSync(path: string): Pick<Kek, "id" | "unwrap"> {
+  let text: string;
+  try {
+    checkKekFileMode(path, statSync(path));
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw asUnreadable(path, cause);
+  }
+  const key = parseKekText(path, text);
+  const kek = makeKek(key, () => {
+    throw new DataKeyError("DATA_KEY_KEK_ROTATING", "更新中の古い鍵暗号化鍵では包めません", { path });
+  });
+  key.fill(0);
+  return { id: kek.id, unwrap: (wrapped, transferId) => kek.unwrap(wrapped, transferId) };
+}
+
 /** Synchronous {@link loadKek}, for rotation, which runs while it holds the database's write lock. */
 export function loadKekSync(path: string): Kek {
   assertNoPendingRotation(path);
@@ -130,7 +154,23 @@ export function loadKekSync(path: string): Kek {
  * before returning, so the key is durable before anything is wrapped under it).
  */
 export function writePendingKek(path: string, random: (n: number) => Uint8Array): Kek {
-  const key = Buffer.from(generateDataKey(random));
+  const key = generateDataKey(random);
+  try {
+    return writePendingKekKey(path, key);
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * {@link writePendingKek} with the key given: a cluster's rotation makes one new KEK and puts the same
+ * key beside every online node's (cluster/kek-cluster-rotation.ts). The caller zeroes `keyBytes`.
+ */
+export function writePendingKekKey(path: string, keyBytes: Uint8Array): Kek {
+  if (keyBytes.length !== KEY_BYTES) {
+    throw new DataKeyError("DATA_KEY_INVALID", "鍵暗号化鍵の長さが不正です", { got: keyBytes.length });
+  }
+  const key = Buffer.from(keyBytes);
   const text = Buffer.from(`${key.toString("base64")}\n`);
   let fd: number;
   try {

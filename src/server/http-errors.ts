@@ -59,6 +59,7 @@ const STATUS: Readonly<Record<ServiceErrorCode | FhirErrorCode, readonly [number
   // The ledger segment an operation relies on failed verification: refuse, never serve unverified.
   INTEGRITY_FAILURE: [503, "exception"],
   STATE_COMMAND_UNKNOWN: [500, "exception"],
+  STATE_COMMAND_UNSUPPORTED: [500, "exception"],
   // Bad on every copy: gone for good (the sender must send it again), not a retryable failure.
   TRANSFER_DAMAGED: [410, "exception"],
   // One chunk is being fetched again from a peer (the node serves everything else): retryable.
@@ -109,6 +110,7 @@ const RETRY_LATER: ReadonlySet<string> = new Set([
   "DATA_KEY_KEK_ROTATING",
   "DATA_KEY_KEK_STALE",
   "PAYLOAD_KEK_MISMATCH",
+  "CLUSTER_KEK_STALE",
   // The external time-stamp authority did not answer, or answered with a token that does not verify
   // (another request's nonce, another imprint, an untrusted TSA): the send was refused, nothing changed.
   "CRYPTO_TSA_UNAVAILABLE",

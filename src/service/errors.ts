@@ -58,7 +58,9 @@ export type ServiceErrorCode =
   /** A presented file does not match its signature (detached JWS) or time stamp. */
   | "SIGNATURE_INVALID"
   /** A state command of a kind this node's applier registry does not know (a programming error). */
-  | "STATE_COMMAND_UNKNOWN";
+  | "STATE_COMMAND_UNKNOWN"
+  /** A command this kind of node cannot apply (`kek.rotate` on the embedded node). */
+  | "STATE_COMMAND_UNSUPPORTED";
 
 export class ServiceError extends CodedError<ServiceErrorCode> {
   override readonly name = "ServiceError";

@@ -3,6 +3,7 @@
  * the old KEK destroyed, and a rotation interrupted by a crash completed or rolled back by the next one.
  */
 import {
+  type Kek,
   commitPendingKek,
   discardPendingKek,
   loadKekSync,
@@ -57,23 +58,8 @@ function rotateKekLocked(db: ServiceDb, path: string, random: (n: number) => Uin
       const oldKek = loadKekSync(path);
       const newKek = writePendingKek(path, random);
       try {
-        const rows = db
-          .prepare<[], { transfer_id: string; kek_id: string; wrapped_key: Buffer }>(
-            "SELECT transfer_id, kek_id, wrapped_key FROM transfer_keys",
-          )
-          .all();
-        const update = db.prepare(
-          "UPDATE transfer_keys SET kek_id = ?, wrapped_key = ? WHERE transfer_id = ?",
-        );
-        for (const row of rows) {
-          const dek = unwrapRow(oldKek, row.transfer_id, row);
-          try {
-            update.run(newKek.id, newKek.wrap(dek, row.transfer_id), row.transfer_id);
-          } finally {
-            dek.fill(0);
-          }
-        }
-        return { rewrapped: rows.length, oldKekId: oldKek.id, newKekId: newKek.id, recovered };
+        const rewrapped = rewrapDataKeys(db, oldKek, newKek);
+        return { rewrapped, oldKekId: oldKek.id, newKekId: newKek.id, recovered };
       } catch (error) {
         // Still holding the write lock: nobody else can have started a rotation with its own new file.
         discardPendingKek(path);
@@ -88,6 +74,36 @@ function rotateKekLocked(db: ServiceDb, path: string, random: (n: number) => Uin
   // there is no reason to keep them.
   truncateWal(db);
   return result;
+}
+
+/**
+ * Re-wraps every data key of `transfer_keys` not yet under `newKek` from `oldKek` to `newKek`. Runs
+ * inside the caller's transaction (a rotation's: all or nothing); a row under a third KEK fails the
+ * unwrap and with it the transaction. The one re-wrap of the node's `keys rotate` and of a cluster's
+ * `kek.rotate` (cluster/kek-cluster-rotation.ts).
+ * @returns how many rows were re-wrapped
+ * @throws PayloadError PAYLOAD_KEK_MISMATCH when a row is under neither key
+ */
+export function rewrapDataKeys(
+  db: ServiceDb,
+  oldKek: Pick<Kek, "id" | "unwrap">,
+  newKek: Pick<Kek, "id" | "wrap">,
+): number {
+  const rows = db
+    .prepare<[string], { transfer_id: string; kek_id: string; wrapped_key: Buffer }>(
+      "SELECT transfer_id, kek_id, wrapped_key FROM transfer_keys WHERE kek_id <> ?",
+    )
+    .all(newKek.id);
+  const update = db.prepare("UPDATE transfer_keys SET kek_id = ?, wrapped_key = ? WHERE transfer_id = ?");
+  for (const row of rows) {
+    const dek = unwrapRow(oldKek, row.transfer_id, row);
+    try {
+      update.run(newKek.id, newKek.wrap(dek, row.transfer_id), row.transfer_id);
+    } finally {
+      dek.fill(0);
+    }
+  }
+  return rows.length;
 }
 
 /**

@@ -266,7 +266,7 @@ function dataKeyFor(db: ServiceDb, kek: Kek, transferId: string, random: (n: num
 
 /** Unwraps a stored data key with `kek` (which must be the one that wrapped it). */
 export function unwrapRow(
-  kek: Kek,
+  kek: Pick<Kek, "id" | "unwrap">,
   transferId: string,
   row: { kek_id: string; wrapped_key: Buffer },
 ): Buffer {

@@ -1,19 +1,38 @@
 /**
- * `kenshin keys rotate` on a node of a cluster (the real CLI from dist/, on the material `kenshin cluster
- * init` writes): refused with DATA_KEY_KEK_SHARED before anything is opened. The online nodes share one
- * KEK — the uploading node wraps a data key once and every node stores those bytes from the payload's
- * manifest — so a KEK replaced on one node alone would leave the others unable to read what it uploads
- * next. Nothing changes: the KEK file is the same bytes, no `kek.key.new`, no database is made, no
- * cluster member is started.
+ * The KEK of a cluster (the real CLI from dist/).
+ *
+ * `kenshin keys rotate` on one node (on the material `kenshin cluster init` writes): refused with
+ * DATA_KEY_KEK_SHARED before anything is opened. The online nodes share one KEK — the uploading node
+ * wraps a data key once and every node stores those bytes from the payload's manifest — so a KEK replaced
+ * on one node alone would leave the others unable to read what it uploads next. Nothing changes: the KEK
+ * file is the same bytes, no `kek.key.new`, no database is made, no cluster member is started.
+ *
+ * `kenshin keys rotate-cluster` on the whole replicated service (test/support/service-cluster.ts: 3
+ * `kenshin serve` + the offline node on real etcd 3.4, real haproxy): with node1's serve stopped (the
+ * command goes through node1's port), one new KEK on every online node, the `kek.rotate` command applied
+ * by all four. Afterwards the old KEK's bytes are in no node's key file, every key row of every node is
+ * under the new KEK (the offline node's fetched re-wrapped from a peer: they open under the new KEK and
+ * not under the old one, and its copy of each live payload decrypts to the recorded SHA-256), every live
+ * payload downloads with its recorded hash from each online node, the discarded transfer stays
+ * unreadable, and a new upload works and reaches every node under the new KEK.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiClient, type ApiClient } from "../../src/client/api-client.js";
+import { downloadStandard, uploadExport } from "../../src/client/transfer-client.js";
 import { clusterFiles, initCluster } from "../../src/cluster/cluster-init.js";
 import { freePorts } from "../../src/cluster/processes/free-ports.js";
+import { waitFor } from "../../src/cluster/processes/wait.js";
+import { loadKek, type Kek } from "../../src/crypto/data-keys.js";
 import { dataPaths } from "../../src/service/data-dir.js";
+import { readPayload } from "../../src/store/payload-store.js";
+import { sha256Hex, useServiceCluster } from "../support/service-cluster.js";
+import { EXAMPLE_DIR, expectStatus, firstLogin } from "../support/test-node.js";
 
 const CLI = join(process.cwd(), "dist/cli/main.js");
 let dir: string;
@@ -66,4 +85,171 @@ describe("kenshin keys rotate on a cluster node", () => {
     expect(r.stderr).toContain("DATA_KEY_KEK_SHARED");
     expect(existsSync(dataPaths(backup).kek)).toBe(false);
   });
+});
+
+const cluster = useServiceCluster();
+const ONLINE = ["node1", "node2", "node3"];
+const ALL = [...ONLINE, "backup"];
+
+function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+async function decrypt(db: Database.Database, kek: Kek, id: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const part of readPayload(db, kek, id, "standard")) hash.update(part);
+  return hash.digest("hex");
+}
+
+describe("kenshin keys rotate-cluster on the replicated service", () => {
+  it("re-wraps every node's keys under one new KEK and destroys the old one everywhere", async () => {
+    const c = cluster();
+    const body = readFileSync(join(EXAMPLE_DIR, "export.csv"));
+    const sender = c.client("sender");
+    const receiver = c.client("receiver");
+    await firstLogin(sender, c.account("sender").loginId, c.account("sender").password);
+    const receiverLogin = await firstLogin(
+      receiver,
+      c.account("receiver").loginId,
+      c.account("receiver").password,
+    );
+    const receivers = (await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] };
+    const receiverId = receivers.receivers[0]?.id ?? "";
+    const upload = async (): Promise<{ id: string; sha256: string }> => {
+      const up = await uploadExport(sender, receiverId, body);
+      expectStatus(up, 201);
+      const t = (up.json as { transfer: { id: string; standard: { sha256: string } } }).transfer;
+      return { id: t.id, sha256: t.standard.sha256 };
+    };
+    const live = await upload();
+    expectStatus(await sender.post(`/api/v1/transfers/${live.id}/send`), 200);
+    const gone = await upload();
+    expectStatus(await sender.post(`/api/v1/transfers/${gone.id}/discard`), 200);
+    await c.waitSamePosition(ALL);
+
+    const kekFile = (name: string): string => dataPaths(c.files.nodeDir(name)).kek;
+    const oldBytes = readFileSync(kekFile("node1"));
+    const oldKekPath = join(c.dir, "..", "old-kek.key");
+    writeFileSync(oldKekPath, oldBytes, { mode: 0o600 });
+    const oldKek = await loadKek(oldKekPath);
+    const keyRows = (name: string): { transfer_id: string; kek_id: string; wrapped_key: Buffer }[] =>
+      c.serviceDb(
+        name,
+        (db) =>
+          db.prepare("SELECT transfer_id, kek_id, wrapped_key FROM transfer_keys").all() as {
+            transfer_id: string;
+            kek_id: string;
+            wrapped_key: Buffer;
+          }[],
+      );
+    for (const name of ALL) {
+      expect([name, keyRows(name).map((r) => r.kek_id)]).toEqual([name, [oldKek.id]]);
+    }
+
+    // node1's serve stops; the operator's command goes through node1's port.
+    await c.kill9Node("node1");
+    const r = await runCli(["keys", "rotate-cluster", "--cluster", c.dir, "--via", "node1"]);
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    const result = JSON.parse(r.stdout) as {
+      oldKekId: string;
+      newKekId: string;
+      rotated: string[];
+      pending: string[];
+    };
+    expect(result.oldKekId).toBe(oldKek.id);
+    expect(result.newKekId).not.toBe(oldKek.id);
+    expect(result.rotated).toEqual(ONLINE);
+    expect(result.pending).toEqual([]);
+    c.startNode("node1");
+    await c.waitBackend("node1", "UP", 120_000);
+
+    // The old KEK is gone from every online node; they all hold the same new one. The offline node
+    // has none.
+    const newBytes = readFileSync(kekFile("node1"));
+    const newKek = await loadKek(kekFile("node1"));
+    expect(newKek.id).toBe(result.newKekId);
+    for (const name of ONLINE) {
+      expect([name, readFileSync(kekFile(name)).equals(newBytes)]).toEqual([name, true]);
+      expect([name, existsSync(`${kekFile(name)}.new`)]).toEqual([name, false]);
+    }
+    expect(existsSync(kekFile("backup"))).toBe(false);
+
+    // Every node's rows under the new KEK: the offline node's come from a peer (bounded wait).
+    for (const name of ALL) {
+      await waitFor(
+        () => Promise.resolve(keyRows(name).every((k) => k.kek_id === newKek.id) ? true : undefined),
+        { what: `${name}'s keys under the new KEK`, timeoutMs: 60_000, intervalMs: 250 },
+      );
+      const rows = keyRows(name);
+      expect([name, rows.map((k) => k.transfer_id)]).toEqual([name, [live.id]]);
+      for (const k of rows) {
+        expect(() => newKek.unwrap(k.wrapped_key, k.transfer_id)).not.toThrow();
+        expect(() => oldKek.unwrap(k.wrapped_key, k.transfer_id)).toThrow();
+      }
+      // The rotation is a `key.rotate` entry with its `kek.rotate` command in every node's log.
+      const batches = c.serviceDb(name, (db) =>
+        (db.prepare("SELECT batch FROM cluster_batches").all() as { batch: string }[]).map((b) => b.batch),
+      );
+      expect([name, batches.some((b) => b.includes('"kek.rotate"') && b.includes('"key.rotate"'))]).toEqual([
+        name,
+        true,
+      ]);
+    }
+    // The offline node's own copy decrypts under the new KEK (what a drill from it would restore).
+    const backupDb = new Database(join(c.files.nodeDir("backup"), "service.db"), { readonly: true });
+    try {
+      expect(await decrypt(backupDb, newKek, live.id)).toBe(live.sha256);
+    } finally {
+      backupDb.close();
+    }
+
+    // A new upload after the rotation, through haproxy: stored under the new KEK on every node.
+    const after = await upload();
+    expectStatus(await sender.post(`/api/v1/transfers/${after.id}/send`), 200);
+    await c.waitSamePosition(ALL);
+    for (const name of ALL) {
+      const row = await waitFor(
+        () => Promise.resolve(keyRows(name).find((k) => k.transfer_id === after.id)),
+        { what: `${after.id}'s key on ${name}`, timeoutMs: 60_000, intervalMs: 250 },
+      );
+      expect([name, row.kek_id]).toEqual([name, newKek.id]);
+    }
+
+    // Every live payload downloads from each online node with its recorded hash; the discarded one not.
+    const a = c.account("receiver");
+    const clients: ApiClient[] = [];
+    try {
+      for (const node of ONLINE) {
+        const rc = createApiClient({
+          baseUrl: c.nodeUrl(node),
+          caPem: c.caPem,
+          certPem: readFileSync(a.certificate, "utf8"),
+          keyPem: readFileSync(a.key, "utf8"),
+          timeoutMs: 30_000,
+        });
+        clients.push(rc);
+        rc.setDeviceKey(receiverLogin.deviceKey);
+        expect((await rc.login(a.loginId, receiverLogin.password)).status).toBe(201);
+        for (const t of [live, after]) {
+          const d = await downloadStandard(rc, t.id);
+          if ("refused" in d) throw new Error(`download refused on ${node}: ${d.refused.status}`);
+          expect([node, sha256Hex(d.bytes)]).toEqual([node, t.sha256]);
+        }
+        expect([node, "refused" in (await downloadStandard(rc, gone.id))]).toEqual([node, true]);
+      }
+    } finally {
+      for (const rc of clients) rc.close();
+    }
+  }, 600_000);
 });

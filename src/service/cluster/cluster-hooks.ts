@@ -79,8 +79,10 @@ export interface ClusterHooks {
 
 /**
  * What a replicated upload's command carries to name its payload (state-commands ReplicatedPayload):
- * the manifest's address and chunk count only; the wrapped data key is in the manifest.
+ * the manifest's address and chunk count, and the id of the KEK its data key is wrapped under (so that
+ * every node refuses alike an upload ordered after a rotation away from that KEK); the wrapped data key
+ * itself is in the manifest.
  */
-export function replicatedPayload(reference: PayloadReference): ReplicatedPayload {
-  return { manifest: reference.manifest, chunks: reference.chunks };
+export function replicatedPayload(reference: PayloadReference, kekId: string): ReplicatedPayload {
+  return { manifest: reference.manifest, chunks: reference.chunks, kekId };
 }

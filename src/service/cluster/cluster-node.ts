@@ -49,6 +49,12 @@ import {
   startPayloadRelease,
 } from "../../cluster/payload-chunk-release.js";
 import { guardWritePort } from "../../cluster/quorum-guard.js";
+import {
+  clusterKekRotator,
+  finishClusterKekRotation,
+  prepareClusterKek,
+} from "../../cluster/kek-cluster-rotation.js";
+import { keyPeerRoute, startKeyRefetch } from "../../cluster/key-refetch.js";
 import { servingState } from "../../cluster/serving-state.js";
 import {
   prepareWantedPayloads,
@@ -117,11 +123,15 @@ export async function openClusterNode(o: {
 }): Promise<OpenedClusterNode> {
   prepareWantedPayloads(o.db);
   preparePayloadRefs(o.db);
+  prepareClusterKek(o.db);
+  const online = o.config.role === "online";
+  const kekPath = dataPaths(o.dir).kek;
+  // A crash between a rotation's commit and its rename: finished before anything loads the KEK.
+  if (online) finishClusterKekRotation(o.db, kekPath);
   const agent = await startClusterAgent(o.dir);
   if (agent === undefined) {
     throw new ClusterError("CLUSTER_OPTION_INVALID", "クラスタのノードではありません", {});
   }
-  const online = o.config.role === "online";
   // The port cosigns through the node's integrity, started once the port made ledger.db (below).
   const late: { integrity?: NodeIntegrity } = {};
   // Made before the port so that its sequencer candidacy stands aside while the copy is damaged.
@@ -143,6 +153,7 @@ export async function openClusterNode(o: {
       applyCommand: commandApplier({
         commitPayload: replicatedPayloadCommitter(agent.chunks),
         releasePayload: notePayloadReleased,
+        rotateKek: clusterKekRotator({ online, kekPath }),
       }),
       tls: agent.tls,
       ...(o.onCheckpoint !== undefined ? { onCheckpoint: o.onCheckpoint } : {}),
@@ -153,6 +164,7 @@ export async function openClusterNode(o: {
     throw error;
   }
   agent.mount(port.peerRoute());
+  agent.mount(keyPeerRoute(o.db));
   const ledger: LedgerPort = online
     ? guardWritePort(port, {
         probe: agent.quorum,
@@ -175,6 +187,15 @@ export async function openClusterNode(o: {
     db: o.db,
     chunks: agent.chunks,
     replication: agent.payloads,
+    ...(o.onError !== undefined ? { onError: o.onError } : {}),
+  });
+  // Keys a rotation of the cluster's KEK left to come re-wrapped from a peer (key-refetch.ts).
+  const keys = startKeyRefetch({
+    db: o.db,
+    tls: agent.tls,
+    self: o.config.self,
+    peers: o.config.online,
+    ...(online ? { kekPath } : {}),
     ...(o.onError !== undefined ? { onError: o.onError } : {}),
   });
   // After the apply: a deleted or discarded payload's manifest and chunks leave chunks.db too.
@@ -243,6 +264,7 @@ export async function openClusterNode(o: {
       await checks.stop();
       release.stop();
       await fetcher.stop();
+      await keys.stop();
       await opened.stop();
       try {
         await ledger.close();

@@ -18,7 +18,9 @@ import type { ServiceDb } from "../../store/service-db.js";
  *
  * The KEK-wrapped data key travels in the manifest, not here: every node archives every command for
  * good (`cluster_batches`), so a key in a command could never be shredded. `kekId`/`wrappedKey` (base64)
- * are what commands of before that change carried; they are still applied as they were.
+ * are what commands of before that change carried; they are still applied as they were. A command
+ * carries `kekId` alone (an id, not key material) since the cluster's KEK can be rotated: the upload is
+ * refused on every node when it is ordered after a rotation away from that KEK.
  */
 export interface ReplicatedPayload {
   readonly manifest: string;
@@ -41,6 +43,13 @@ export interface ApplyDeps {
    * (`cluster/payload-chunk-release.ts`); the embedded node has nothing else to delete.
    */
   readonly releasePayload?: (db: ServiceDb, transferId: string) => void;
+  /**
+   * Applies the cluster's `kek.rotate` to this node's keys (cluster/kek-cluster-rotation.ts): an online
+   * node re-wraps its `transfer_keys` under the new KEK the operator put beside its own, the offline
+   * node notes them for re-wrapped copies from a peer. Absent on the embedded node (its KEK is rotated
+   * by `kenshin keys rotate`).
+   */
+  readonly rotateKek?: (db: ServiceDb, args: { readonly old: string; readonly new: string }) => void;
 }
 
 /** One kind of command: its name, how to apply it, and a typed constructor for callers. */

@@ -25,6 +25,7 @@ import {
   mappingAdd,
 } from "./device-commands.js";
 import { transferDamage } from "./damage-commands.js";
+import { kekRotate } from "./key-commands.js";
 import { accountLock, accountUnlock, sessionClose, sessionOpen } from "./session-commands.js";
 import {
   transferCreate,
@@ -60,6 +61,7 @@ const TYPES: readonly CommandType<never>[] = [
   transferReceipt,
   transferExpire,
   transferDamage,
+  kekRotate,
 ] as readonly CommandType<never>[];
 
 const BY_KIND = new Map(TYPES.map((t) => [t.kind, t]));

@@ -183,7 +183,7 @@ export async function uploadTransfer(
       at: now.toISOString(),
       deleteAfter: addDays(now, ctx.config.retention.unconfirmedDays),
       // In a cluster every node stores the payload from the replicated blobs this names.
-      ...(replicated !== undefined ? { payload: replicatedPayload(replicated.reference) } : {}),
+      ...(replicated !== undefined ? { payload: replicatedPayload(replicated.reference, kek.id) } : {}),
     });
     const common = recordCommon(ctx, actor, "success");
     await ctx.ledger.append(

@@ -9,8 +9,9 @@
  *
  * `kenshin keys rotate-cluster` on the whole replicated service (test/support/service-cluster.ts: 3
  * `kenshin serve` + the offline node on real etcd 3.4, real haproxy): with node1's serve stopped (the
- * command goes through node1's port), one new KEK on every online node, the `kek.rotate` command applied
- * by all four. Afterwards the old KEK's bytes are in no node's key file, every key row of every node is
+ * command goes through node1's port) and node3 down since before an upload it missed, one new KEK on
+ * every online node, the `kek.rotate` command applied by the three running nodes and by node3 once it
+ * starts and catches up (the command says it is pending meanwhile). Afterwards the old KEK's bytes are in no node's key file, every key row of every node is
  * under the new KEK (the offline node's fetched re-wrapped from a peer: they open under the new KEK and
  * not under the old one, and its copy of each live payload decrypts to the recorded SHA-256), every live
  * payload downloads with its recorded hash from each online node, the discarded transfer stays
@@ -137,6 +138,12 @@ describe("kenshin keys rotate-cluster on the replicated service", () => {
     const gone = await upload();
     expectStatus(await sender.post(`/api/v1/transfers/${gone.id}/discard`), 200);
     await c.waitSamePosition(ALL);
+    // node3 is down from here across the rotation: it misses `late`'s payload, fetches it after the
+    // rotation and must take its key re-wrapped from a peer, not from the manifest (old KEK).
+    await c.kill9Node("node3");
+    const late = await upload();
+    expectStatus(await sender.post(`/api/v1/transfers/${late.id}/send`), 200);
+    await c.waitSamePosition(["node1", "node2", "backup"]);
 
     const kekFile = (name: string): string => dataPaths(c.files.nodeDir(name)).kek;
     const oldBytes = readFileSync(kekFile("node1"));
@@ -153,14 +160,24 @@ describe("kenshin keys rotate-cluster on the replicated service", () => {
             wrapped_key: Buffer;
           }[],
       );
-    for (const name of ALL) {
-      expect([name, keyRows(name).map((r) => r.kek_id)]).toEqual([name, [oldKek.id]]);
+    for (const name of ["node1", "node2", "backup"]) {
+      expect([name, keyRows(name).map((r) => r.kek_id)]).toEqual([name, [oldKek.id, oldKek.id]]);
     }
 
     // node1's serve stops; the operator's command goes through node1's port.
     await c.kill9Node("node1");
-    const r = await runCli(["keys", "rotate-cluster", "--cluster", c.dir, "--via", "node1"]);
-    expect([r.status, r.stderr]).toEqual([0, ""]);
+    const r = await runCli([
+      "keys",
+      "rotate-cluster",
+      "--cluster",
+      c.dir,
+      "--via",
+      "node1",
+      "--wait-ms",
+      "5000",
+    ]);
+    // node3 still holds the new key beside the old one: exit 1, named as pending.
+    expect([r.status, r.stderr]).toEqual([1, ""]);
     const result = JSON.parse(r.stdout) as {
       oldKekId: string;
       newKekId: string;
@@ -169,10 +186,17 @@ describe("kenshin keys rotate-cluster on the replicated service", () => {
     };
     expect(result.oldKekId).toBe(oldKek.id);
     expect(result.newKekId).not.toBe(oldKek.id);
-    expect(result.rotated).toEqual(ONLINE);
-    expect(result.pending).toEqual([]);
+    expect(result.rotated).toEqual(["node1", "node2"]);
+    expect(result.pending).toEqual(["node3"]);
+    expect(existsSync(`${kekFile("node3")}.new`)).toBe(true);
     c.startNode("node1");
-    await c.waitBackend("node1", "UP", 120_000);
+    c.startNode("node3");
+    for (const name of ONLINE) await c.waitBackend(name, "UP", 120_000);
+    await waitFor(() => Promise.resolve(existsSync(`${kekFile("node3")}.new`) ? undefined : true), {
+      what: "node3 finished its rotation",
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
 
     // The old KEK is gone from every online node; they all hold the same new one. The offline node
     // has none.
@@ -192,7 +216,7 @@ describe("kenshin keys rotate-cluster on the replicated service", () => {
         { what: `${name}'s keys under the new KEK`, timeoutMs: 60_000, intervalMs: 250 },
       );
       const rows = keyRows(name);
-      expect([name, rows.map((k) => k.transfer_id)]).toEqual([name, [live.id]]);
+      expect([name, rows.map((k) => k.transfer_id).sort()]).toEqual([name, [live.id, late.id].sort()]);
       for (const k of rows) {
         expect(() => newKek.unwrap(k.wrapped_key, k.transfer_id)).not.toThrow();
         expect(() => oldKek.unwrap(k.wrapped_key, k.transfer_id)).toThrow();
@@ -209,7 +233,7 @@ describe("kenshin keys rotate-cluster on the replicated service", () => {
     // The offline node's own copy decrypts under the new KEK (what a drill from it would restore).
     const backupDb = new Database(join(c.files.nodeDir("backup"), "service.db"), { readonly: true });
     try {
-      expect(await decrypt(backupDb, newKek, live.id)).toBe(live.sha256);
+      for (const t of [live, late]) expect(await decrypt(backupDb, newKek, t.id)).toBe(t.sha256);
     } finally {
       backupDb.close();
     }
@@ -241,7 +265,7 @@ describe("kenshin keys rotate-cluster on the replicated service", () => {
         clients.push(rc);
         rc.setDeviceKey(receiverLogin.deviceKey);
         expect((await rc.login(a.loginId, receiverLogin.password)).status).toBe(201);
-        for (const t of [live, after]) {
+        for (const t of [live, late, after]) {
           const d = await downloadStandard(rc, t.id);
           if ("refused" in d) throw new Error(`download refused on ${node}: ${d.refused.status}`);
           expect([node, sha256Hex(d.bytes)]).toEqual([node, t.sha256]);

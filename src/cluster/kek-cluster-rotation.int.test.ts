@@ -10,7 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { generateDataKey, loadKek, pendingKekPath, writePendingKek, type Kek } from "../crypto/data-keys.js";
+import {
+  commitPendingKek,
+  generateDataKey,
+  loadKek,
+  pendingKekPath,
+  readPendingKek,
+  writePendingKek,
+  type Kek,
+} from "../crypto/data-keys.js";
 import { openChunkStore, type ChunkStore } from "../store/chunk-store.js";
 import { openServiceDb, type ServiceDb } from "../store/service-db.js";
 import {
@@ -165,6 +173,18 @@ describe("kek.rotate on an online node", () => {
 });
 
 describe("kek.rotate on the offline node and what comes after it", () => {
+  it("an online node whose KEK is the new one already (service.db from before) notes its rows too", async () => {
+    const old = await loadKek(kekPath);
+    storeKeys(old);
+    writePendingKek(kekPath, random);
+    // The node's KEK file becomes the new key: what is left of the rotation before its service.db came back.
+    const pending = readPendingKek(kekPath) as Kek;
+    commitPendingKek(kekPath);
+    clusterKekRotator({ online: true, kekPath })(db, { old: old.id, new: pending.id });
+    expect(wantedKeyCount(db)).toBe(2);
+    expect(clusterKekId(db)).toBe(pending.id);
+  });
+
   it("the offline node notes every row for a re-wrapped copy from a peer", async () => {
     const old = await loadKek(kekPath);
     storeKeys(old);

@@ -15,9 +15,16 @@
  *   new key beside its own refuses it (DATA_KEY_KEK_NOT_GIVEN): the sequencer refuses the command for
  *   everyone, a follower stops applying until the key is given and the node restarted;
  * - the offline node never holds a KEK: its applier notes every row for a re-wrapped copy from a peer
- *   (key-refetch.ts), which it checks by the KEK id alone.
+ *   (key-refetch.ts), which it checks by the KEK id alone. So does an online node whose KEK already is
+ *   the new one when it applies the command (its service.db restored from before the rotation).
  */
-import { commitPendingKek, DataKeyError, loadRotatingKekSync, readPendingKek } from "../crypto/data-keys.js";
+import {
+  commitPendingKek,
+  DataKeyError,
+  loadKekSync,
+  loadRotatingKekSync,
+  readPendingKek,
+} from "../crypto/data-keys.js";
 import { rewrapDataKeys } from "../store/kek-rotation.js";
 import { truncateWal } from "../store/payload-store.js";
 import type { ServiceDb } from "../store/service-db.js";
@@ -55,8 +62,12 @@ export function clusterKekRotator(o: {
   readonly kekPath: string;
 }): (db: ServiceDb, args: KekRotateArgs) => void {
   return (db, args) => {
-    if (o.online) {
-      const pending = readPendingKek(o.kekPath);
+    const pending = o.online ? readPendingKek(o.kekPath) : undefined;
+    if (o.online && pending === undefined && loadKekSync(o.kekPath).id === args.new) {
+      // This node's KEK is the new one already (its service.db came back from before the rotation, e.g.
+      // a restored backup): the rows under the destroyed KEK come re-wrapped from a peer, as offline.
+      noteAllKeysWanted(db, args.new);
+    } else if (o.online) {
       if (pending === undefined || pending === "unparsable" || pending.id !== args.new) {
         throw new DataKeyError(
           "DATA_KEY_KEK_NOT_GIVEN",

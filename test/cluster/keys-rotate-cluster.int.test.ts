@@ -88,6 +88,43 @@ describe("kenshin keys rotate on a cluster node", () => {
   });
 });
 
+describe("kenshin keys rotate-cluster refusals before anything is ordered", () => {
+  const kekOf = (name: string): string => dataPaths(clusterFiles(dir).nodeDir(name)).kek;
+  const rotateCluster = (): { status: number | null; stderr: string } => {
+    const r = spawnSync(process.execPath, [CLI, "keys", "rotate-cluster", "--cluster", dir], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    return { status: r.status, stderr: r.stderr };
+  };
+  const pendingOn = (): string[] => ["node1", "node2", "node3"].filter((n) => existsSync(`${kekOf(n)}.new`));
+
+  it("when the online nodes' KEKs differ → DATA_KEY_KEK_SHARED, no new key placed", () => {
+    const kept = readFileSync(kekOf("node2"));
+    writeFileSync(kekOf("node2"), `${Buffer.alloc(32, 7).toString("base64")}\n`, { mode: 0o600 });
+    try {
+      const r = rotateCluster();
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("DATA_KEY_KEK_SHARED");
+      expect(pendingOn()).toEqual([]);
+    } finally {
+      writeFileSync(kekOf("node2"), kept, { mode: 0o600 });
+    }
+  });
+
+  it("when a rotation is pending on one node already → DATA_KEY_KEK_ROTATING, none placed on the others", () => {
+    writeFileSync(`${kekOf("node3")}.new`, `${Buffer.alloc(32, 9).toString("base64")}\n`, { mode: 0o600 });
+    try {
+      const r = rotateCluster();
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("DATA_KEY_KEK_ROTATING");
+      expect(pendingOn()).toEqual(["node3"]);
+    } finally {
+      rmSync(`${kekOf("node3")}.new`);
+    }
+  });
+});
+
 const cluster = useServiceCluster();
 const ONLINE = ["node1", "node2", "node3"];
 const ALL = [...ONLINE, "backup"];

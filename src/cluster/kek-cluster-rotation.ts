@@ -47,8 +47,15 @@ export function prepareClusterKek(db: ServiceDb): void {
   prepareWantedKeys(db);
 }
 
-/** The KEK id the cluster's last `kek.rotate` named; undefined before the first rotation. */
+/**
+ * The KEK id the cluster's last `kek.rotate` named; undefined before the first rotation (and in a
+ * service.db no rotation was prepared in, e.g. one a rebuild or a test applies commands to).
+ */
 export function clusterKekId(db: ServiceDb): string | undefined {
+  const prepared = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_kek'")
+    .get();
+  if (prepared === undefined) return undefined;
   return db.prepare<[], { kek_id: string }>("SELECT kek_id FROM cluster_kek WHERE slot = 0").get()?.kek_id;
 }
 

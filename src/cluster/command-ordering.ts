@@ -78,7 +78,8 @@ export class CommandOrdering {
     const deadline = Date.now() + this.#timeoutMs;
     const handed = await this.#handOver?.(command).catch(() => "not-taken" as const);
     // Not known to be ordered: the pending path settles it (a batch that did order it left the marker).
-    if (handed !== "sequenced") {
+    // A duplicate waits for the earlier submission's outcome, as a duplicate pending record does.
+    if (handed !== "sequenced" && handed !== "duplicate") {
       const failed = await this.#submitPending(command, deadline);
       if (failed !== undefined) return this.#withdraw(id, outcome, failed.error);
     }

@@ -106,7 +106,7 @@ function counted(h: HandOver): {
   handOver: (c: Parameters<HandOver["handOver"]>[0]) => Promise<HandOverAnswer>;
   answers: Record<HandOverAnswer, number>;
 } {
-  const answers = { sequenced: 0, "not-taken": 0 };
+  const answers = { sequenced: 0, duplicate: 0, "not-taken": 0 };
   return {
     answers,
     handOver: async (command) => {
@@ -149,11 +149,11 @@ describe("commands handed to the sequencer directly", () => {
     const markers = Object.values(await c.getAll().prefix(keys.ids).strings());
     expect(markers).toHaveLength(60);
     expect(markers.every((m) => m === DIRECT_MARKER)).toBe(true);
-    expect(h.answers).toEqual({ sequenced: 60, "not-taken": 0 });
+    expect(h.answers).toEqual({ sequenced: 60, duplicate: 0, "not-taken": 0 });
     expect(puts()).toBe(0);
   }, 60_000);
 
-  it("a command whose id marker was taken first (withdrawn) is never ordered; the next one is", async () => {
+  it("a command whose id marker was taken first (withdrawn) is never ordered (answered duplicate); the next one is", async () => {
     const keys = fresh("hand-withdrawn");
     const c = client();
     const sequencer = startSequencer({
@@ -174,7 +174,7 @@ describe("commands handed to the sequencer directly", () => {
       .commit();
     expect(taken.succeeded).toBe(true);
     expect(await sequencer.handOver([{ id: withdrawn, origin: "node2", body: "never" }])).toEqual([
-      "not-taken",
+      "duplicate",
     ]);
     const after = `after-${randomBytes(6).toString("hex")}`;
     expect(await sequencer.handOver([{ id: after, origin: "node2", body: "after" }])).toEqual(["sequenced"]);
@@ -227,7 +227,7 @@ describe("commands handed to the sequencer directly", () => {
     await Promise.all(bodies.map((b) => ordering.order(b)));
     expect(log.map((e) => e.body).sort()).toEqual([...bodies].sort());
     expect(new Set(log.map((e) => e.id)).size).toBe(log.length);
-    expect(h.answers).toEqual({ sequenced: 40, "not-taken": 0 });
+    expect(h.answers).toEqual({ sequenced: 40, duplicate: 0, "not-taken": 0 });
     expect(puts()).toBe(0);
 
     const head = await c.get(keys.head).string();

@@ -13,10 +13,14 @@
  *   is marked stale.
  * - **Handed commands** (`handed-commands.ts`): a batch carrying commands handed to the sequencer directly
  *   also compares that each one's id marker does not exist and creates it, so a withdrawn or already
- *   submitted id makes the batch fail instead of ordering the command twice; each is answered once its
- *   batch settled ("sequenced", or "not-taken" when it failed or its outcome is unknown).
+ *   submitted id makes the batch fail instead of ordering the command twice. After a failed compare the
+ *   leader reads those markers (one read-only transaction, only then: a failure branch in every batch
+ *   would be proposed through Raft and fsynced with each one): the handed commands known already are
+ *   answered "duplicate" and the batch is not sent again unchanged; the others were not ordered (all or
+ *   nothing) and are taken again by the next batch. A batch whose outcome is unknown answers its handed
+ *   commands "not-taken" (the origin's pending path settles them); one that committed, "sequenced".
  */
-import type { Etcd3, IKeyValue } from "etcd3";
+import type { Etcd3, IKeyValue, IOperation } from "etcd3";
 import { ClusterError } from "../errors.js";
 import {
   GENESIS,
@@ -107,8 +111,40 @@ export class PendingView {
   }
 }
 
-/** A sent batch: its transaction's outcome, settled in log order. */
-type Outcome = { succeeded: boolean } | { error: unknown };
+/**
+ * A sent batch: its transaction's outcome, settled in log order. `known`: after a failed compare, the ids
+ * of its handed commands whose marker existed at that revision (never ordered by this batch).
+ */
+type Outcome = { succeeded: true } | { succeeded: false; known: ReadonlySet<string> } | { error: unknown };
+
+/**
+ * The handed commands of a failed batch whose id marker exists now. A marker is created only by a batch
+ * carrying the command (this one failed, and no other carries it) or by another path (a pending record,
+ * a withdrawal): one found is a duplicate for good. One not found yet may still appear before the next
+ * batch; that batch then fails its compare and is read again. A failed read finds none (the commands are
+ * tried again, a bounded number of times).
+ */
+async function knownMarkers(client: Etcd3, keys: LogKeys, direct: readonly string[]): Promise<Set<string>> {
+  const known = new Set<string>();
+  if (direct.length === 0) return known;
+  const reads = (): IOperation[] => direct.map((id) => client.get(keys.ids + id));
+  try {
+    // Only ranges in both branches: etcd serves it as one linearizable read, not a Raft proposal;
+    // whichever branch runs, its responses are the markers in `direct`'s order.
+    const r = await client
+      .if(keys.head, "Version", ">", 0)
+      .then(...reads())
+      .else(...reads())
+      .options({ deadline: Date.now() + 5000 })
+      .commit();
+    direct.forEach((id, i) => {
+      if ((r.responses[i]?.response_range.kvs.length ?? 0) > 0) known.add(id);
+    });
+  } catch {
+    known.clear();
+  }
+  return known;
+}
 
 interface Sent extends BatchInFlight {
   readonly taken: readonly TakenRecord[];
@@ -130,7 +166,7 @@ export class BatchesInFlight {
   readonly #campaignKey: string;
   readonly #view: PendingView;
   readonly #onAppend: (f: BatchInFlight) => void;
-  readonly #onHanded: (ids: readonly string[], answer: HandOverAnswer) => void;
+  readonly #onHanded: (ids: readonly string[], answer: HandOverAnswer | "again") => void;
   readonly #sent: Sent[] = [];
   /**
    * The head after the last batch sent: what the next batch follows (speculative until that batch's
@@ -146,8 +182,11 @@ export class BatchesInFlight {
     view: PendingView;
     /** Called for each batch worth a log record once its transaction committed, in log order. */
     onAppend: (f: BatchInFlight) => void;
-    /** Called once for the handed commands of each batch when it settled. */
-    onHanded?: (ids: readonly string[], answer: HandOverAnswer) => void;
+    /**
+     * Called once for each handed command of a batch when it settled: its answer, or "again" when the
+     * batch failed without ordering it (it waits for the next batch).
+     */
+    onHanded?: (ids: readonly string[], answer: HandOverAnswer | "again") => void;
   }) {
     this.#client = o.client;
     this.#keys = o.keys;
@@ -181,12 +220,13 @@ export class BatchesInFlight {
    * can reach the Raft leader before batch n and fail its head compare although nothing is wrong. A
    * batch that failed its compare while every batch before it committed is therefore sent once more,
    * unchanged: the same compares decide again (a head value names one batch of the chain and is never
-   * seen twice, so it commits at most once), and only a second failure ends the pipeline.
+   * seen twice, so it commits at most once), and only a second failure ends the pipeline — unless one
+   * of its handed commands was known already: that compare fails again whatever the order.
    */
   async settle(): Promise<void> {
     for (let f = this.#sent[0]; f?.done === true; f = this.#sent[0]) {
       const r = await f.outcome;
-      if (!("error" in r) && !r.succeeded && !f.resent) {
+      if ("succeeded" in r && !r.succeeded && r.known.size === 0 && !f.resent) {
         f.resent = true;
         f.done = false;
         f.outcome = f.commit();
@@ -200,9 +240,10 @@ export class BatchesInFlight {
         this.#view.stale = true;
         this.tip = undefined;
         const later = this.#sent.splice(0);
-        await Promise.all(later.map((l) => l.outcome));
-        // Not known to be ordered by this leader: their origins settle it through the pending path.
-        for (const l of [f, ...later]) this.#onHanded(l.direct, "not-taken");
+        const outcomes = [r, ...(await Promise.all(later.map((l) => l.outcome)))];
+        [f, ...later].forEach((l, i) => {
+          this.#answerFailed(l.direct, outcomes[i] ?? { error: undefined });
+        });
         if ("error" in r) throw r.error;
         return;
       }
@@ -210,6 +251,28 @@ export class BatchesInFlight {
       if (f.worthABatch) this.#onAppend(f);
       this.#onHanded(f.direct, "sequenced");
     }
+  }
+
+  /**
+   * The handed commands of a batch that did not settle as committed in order. After a failed compare
+   * nothing of it was written: the known ones are duplicates, the rest wait for the next batch. After
+   * an error (outcome unknown) — or a commit that followed a batch not known to have committed, which
+   * the pipeline cannot account for — they are not known to be ordered by this leader: their origins
+   * settle it through the pending path.
+   */
+  #answerFailed(direct: readonly string[], r: Outcome): void {
+    if (!("succeeded" in r) || r.succeeded) {
+      this.#onHanded(direct, "not-taken");
+      return;
+    }
+    this.#onHanded(
+      direct.filter((id) => r.known.has(id)),
+      "duplicate",
+    );
+    this.#onHanded(
+      direct.filter((id) => !r.known.has(id)),
+      "again",
+    );
   }
 
   /** Waits for every batch in flight and settles them. */
@@ -265,7 +328,10 @@ export class BatchesInFlight {
         .then(...ops)
         .commit()
         .then(
-          (result) => ({ succeeded: result.succeeded }),
+          async (result): Promise<Outcome> =>
+            result.succeeded
+              ? { succeeded: true }
+              : { succeeded: false, known: await knownMarkers(client, keys, direct) },
           (error: unknown) => ({ error }),
         );
     };

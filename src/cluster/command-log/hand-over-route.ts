@@ -2,13 +2,15 @@
  * The peer route through which a node hands its commands to the sequencer directly (mutual TLS with
  * node certificates, `peer/peer-server.ts`):
  *
- *   POST /cluster/v1/log/commands   [command, …]   → 200 {"answers": ["sequenced" | "not-taken", …]}
+ *   POST /cluster/v1/log/commands   [command, …]
+ *     → 200 {"answers": ["sequenced" | "duplicate" | "not-taken", …]}
  *
  * Each command must name the calling node as its origin (a node hands over only its own). The answer
  * comes once every command was decided by this node's sequencer: "sequenced" when a batch carrying it
- * committed, "not-taken" otherwise — this node is not the leader (any more), or the batch failed — and
- * the origin then submits it as a pending record (`handed-commands.ts`). Bad input is refused with a
- * coded 4xx and changes nothing.
+ * committed, "duplicate" when its id was known already (its outcome is the earlier submission's),
+ * "not-taken" otherwise — this node is not the leader (any more), or its batches failed — and the
+ * origin then submits it as a pending record (`handed-commands.ts`). Bad input is refused with a coded
+ * 4xx and changes nothing.
  */
 import type { ServerResponse } from "node:http";
 import type { ClusterErrorCode } from "../errors.js";

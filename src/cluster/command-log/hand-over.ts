@@ -113,7 +113,8 @@ export function createHandOver(o: HandOverOptions): HandOver {
     const list = Array.isArray(answers) && answers.length === group.length ? (answers as unknown[]) : [];
     if (list.length === 0) leader = undefined;
     group.forEach((w, i) => {
-      w.answer(list[i] === "sequenced" ? "sequenced" : "not-taken");
+      const a = list[i];
+      w.answer(a === "sequenced" || a === "duplicate" ? a : "not-taken");
     });
   };
 

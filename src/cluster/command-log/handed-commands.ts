@@ -12,24 +12,39 @@
  * pending path, create-only on the same marker — either finds the marker (the batch committed: it waits
  * for its replica to apply it) or takes it first (no batch can order the command any more).
  *
- * The leader answers each handed command once: "sequenced" when a batch carrying it (accepted or refused)
- * committed, "not-taken" otherwise — it is not the leader, it stopped leading, the batch failed or its
- * outcome is unknown. "not-taken" means "not known to be ordered by me": the origin settles the doubt
- * through the pending path, never by handing the command over again.
+ * The leader answers each handed command once:
+ *   - "sequenced": a batch carrying it (accepted or refused) committed;
+ *   - "duplicate": its id marker already existed (it was handed twice, also submitted as a pending
+ *     record, or withdrawn): this leader did not order it, and its outcome is that of the earlier
+ *     submission — as for a duplicate pending record (`submit-command.ts`). Such a command is dropped
+ *     from its batch; the batch's other handed commands are taken again by the next batch, so one
+ *     duplicate does not fail them all;
+ *   - "not-taken": not known to be ordered by this leader — it is not the leader, it stopped leading, the
+ *     batch failed (more than {@link MAX_HANDED_TRIES} times) or its outcome is unknown. The origin settles
+ *     the doubt through the pending path, never by handing the command over again.
  */
 import type { Command } from "./command-batch.js";
 
 /** The id marker's value for a command a batch ordered directly (not a command id: ids are ≥ 8 chars). */
 export const DIRECT_MARKER = "direct";
 
-export type HandOverAnswer = "sequenced" | "not-taken";
+export type HandOverAnswer = "sequenced" | "duplicate" | "not-taken";
 
 interface Handed {
   readonly command: Command;
   /** Bytes of its canonical text (bounds a batch). */
   readonly bytes: number;
   readonly answer: (a: HandOverAnswer) => void;
+  /** Batches that carried it and failed without ordering it. */
+  tries: number;
 }
+
+/**
+ * How many failed batches a handed command is taken by at most before it is answered "not-taken" (a
+ * batch fails for reasons of its own — the head moved, leadership lost — and the pending path then
+ * settles the command instead).
+ */
+export const MAX_HANDED_TRIES = 3;
 
 /** How many handed commands a leader keeps waiting at most; more are answered "not-taken" at once. */
 export const MAX_HANDED_WAITING = 20_000;
@@ -55,7 +70,7 @@ export class HandedCommands {
           // Closed, full, or the same id already here: not this path (the pending path decides).
           if (!this.#open || this.#waiting.size >= MAX_HANDED_WAITING) answer("not-taken");
           else if (this.#waiting.has(id) || this.#inFlight.has(id)) answer("not-taken");
-          else this.#waiting.set(id, { command, bytes, answer });
+          else this.#waiting.set(id, { command, bytes, answer, tries: 0 });
         }),
     );
     if (this.#waiting.size > 0) this.#onArrival();
@@ -97,6 +112,28 @@ export class HandedCommands {
       this.#inFlight.delete(id);
       h.answer(answer);
     }
+  }
+
+  /**
+   * The batch that carried these commands failed, so none of them was ordered (its transaction is all or
+   * nothing): they wait again, ahead of the others and in their order, unless they were tried
+   * {@link MAX_HANDED_TRIES} times already (then "not-taken").
+   */
+  again(ids: readonly string[]): void {
+    const back = new Map<string, Handed>();
+    for (const id of ids) {
+      const h = this.#inFlight.get(id);
+      if (h === undefined) continue;
+      this.#inFlight.delete(id);
+      h.tries++;
+      if (!this.#open || h.tries >= MAX_HANDED_TRIES) h.answer("not-taken");
+      else back.set(id, h);
+    }
+    if (back.size === 0) return;
+    const rest = [...this.#waiting];
+    this.#waiting.clear();
+    for (const [id, h] of [...back, ...rest]) this.#waiting.set(id, h);
+    this.#onArrival();
   }
 
   /** Stops taking commands and answers every waiting one "not-taken" (leadership ended). */

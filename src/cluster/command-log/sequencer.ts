@@ -26,6 +26,8 @@
  * peer endpoint or in-process), skipping the pending record's own transaction: the leader queues them in
  * memory and its batch transaction creates their id markers itself, compare-and-create, so they are
  * ordered at most once whatever else happens to them (`handed-commands.ts`). Pending records go first.
+ * One whose marker existed already is answered "duplicate" and dropped; the failed batch's other handed
+ * commands go into the next one (`batches-in-flight.ts`).
  *
  * The leader does not read the pending records back for every batch: it reads them once when it starts
  * leading (oldest first) and keeps that view current from its watch on the pending prefix, started at
@@ -107,8 +109,9 @@ export interface RunningSequencer {
   appended(): number;
   /**
    * Takes commands handed over directly (checked first; a bad one throws CLUSTER_LOG_ENTRY_INVALID);
-   * each answer says whether a batch of this leader ordered it ("sequenced") or not known ("not-taken":
-   * not the leader, stopped, or its batch failed — the origin then submits it as a pending record).
+   * each answer says whether a batch of this leader ordered it ("sequenced"), found its id known already
+   * ("duplicate": its outcome is the earlier submission's), or not known ("not-taken": not the leader,
+   * stopped, or its batches failed — the origin then submits it as a pending record).
    */
   handOver(commands: readonly Command[]): Promise<HandOverAnswer[]>;
   stop(): Promise<void>;
@@ -167,7 +170,8 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
         o.onAppend?.(f.position, f.batch.commands.length, f.batch);
       },
       onHanded: (ids, answer) => {
-        queue.settled(ids, answer);
+        if (answer === "again") queue.again(ids);
+        else queue.settled(ids, answer);
       },
     });
 
@@ -239,10 +243,11 @@ export function startSequencer(o: SequencerOptions): RunningSequencer {
       const fromRecords = new Set(commands.map((c) => c.id));
       const room = Math.min(maxBatch - commands.length, maxRecords - records.length);
       const offered = room > 0 ? queue.first(room, MAX_BATCH_BYTES - 1024 - size) : [];
-      // An id also in a pending record is that record's (its marker exists: this batch would fail).
+      // An id also in a pending record is that record's (its marker exists: this batch would fail); its
+      // outcome is the record's, as for a duplicate submission.
       const twice = offered.filter((c) => fromRecords.has(c.id)).map((c) => c.id);
       queue.taken(twice);
-      queue.settled(twice, "not-taken");
+      queue.settled(twice, "duplicate");
       const direct = offered.filter((c) => !fromRecords.has(c.id));
       commands.push(...direct);
       if (dropped > 0)

@@ -3,13 +3,17 @@
  * machine): three online node processes (`test/cluster/cluster-member.js`, the built ClusterLedger on its
  * own ledger.db and service.db — the same process the SIGKILL proof uses) on a real 3-member etcd 3.4.
  * Appends are offered open-loop by the clock, spread over the three; a line per acknowledgement and per
- * published size comes back on each process's stdout.
+ * published size comes back on each process's stdout. With `handOver`, each process serves its peer
+ * endpoint (mutual TLS, node certificates from a CA made at start) and hands its commands to the
+ * sequencer over it, as a production node does; without, every command goes as a pending record.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Etcd3 } from "etcd3";
+import { createCertificateAuthority, createCrl, issueNodeCertificate } from "../../src/crypto/pki/index.js";
 import { formatSignerKey, generateNoteKey } from "../../src/crypto/note-key.js";
 import { createCosigner, createNoteSigner } from "../../src/crypto/note-signer.js";
 
@@ -21,6 +25,25 @@ export interface ProcessRun {
   firstAt: number;
   lastAck: number;
   lastPublished: number;
+  /** Commands ordered as handed over (id marker "direct"), and pending records written. */
+  direct: number;
+  pendingRecords: number;
+}
+
+const NAMES = ["node1", "node2", "node3"];
+
+/** Writes the peer endpoints' CA, CRL and node certificates where the member processes read them. */
+async function writePeerTls(dir: string): Promise<void> {
+  const now = new Date();
+  const ca = await createCertificateAuthority({ commonName: "bench CA", now, validityDays: 2 });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "ca.pem"), ca.certPem);
+  writeFileSync(join(dir, "crl.pem"), await createCrl(ca, { revoked: [], now, nextUpdateDays: 1 }));
+  for (const nodeName of NAMES) {
+    const cert = await issueNodeCertificate(ca, { nodeName, hostNames: ["127.0.0.1"], now, validityDays: 2 });
+    writeFileSync(join(dir, `${nodeName}.cert.pem`), cert.certPem);
+    writeFileSync(join(dir, `${nodeName}.key.pem`), cert.keyPem);
+  }
 }
 
 export async function runProcesses(o: {
@@ -29,6 +52,7 @@ export async function runProcesses(o: {
   rate: number;
   seconds: number;
   now: () => number;
+  handOver: boolean;
 }): Promise<ProcessRun> {
   const member = join(process.cwd(), "test/cluster/cluster-member.js");
   const prefix = `bench-proc-${o.rate}/`;
@@ -43,14 +67,24 @@ export async function runProcesses(o: {
     firstAt: o.now(),
     lastAck: 0,
     lastPublished: 0,
+    direct: 0,
+    pendingRecords: 0,
   };
+  const tlsDir = join(o.dir, `${prefix.replace("/", "")}-tls`);
+  if (o.handOver) await writePeerTls(tlsDir);
+  const peerPorts = new Map<string, number>();
+  const client = new Etcd3({ hosts: o.hosts, dialTimeout: 2000 });
+  const pendingWatch = await client.watch().prefix(`${prefix}pending/`).create();
+  pendingWatch.on("put", () => {
+    run.pendingRecords++;
+  });
   const started = new Map<string, number>();
   const procs: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
   const index = new Map<string, number>();
   // Per node: acknowledged ids not yet covered, in append order, and the published size it reported.
   const waiting: { id: string; t0: number }[][] = [];
-  for (const [i, name] of ["node1", "node2", "node3"].entries()) {
+  for (const [i, name] of NAMES.entries()) {
     const dir = join(o.dir, `${prefix.replace("/", "")}-${name}`);
     mkdirSync(dir, { recursive: true });
     const proc = spawn(process.execPath, [member, o.hosts.join(","), prefix, name, dir, "online"], {
@@ -62,6 +96,9 @@ export async function runProcesses(o: {
         KENSHIN_TEST_NODE_KEY: formatSignerKey(witnesses[i] as (typeof witnesses)[number]),
         KENSHIN_TEST_COSIGNERS: cosigners,
         KENSHIN_TEST_REPORT_PUBLISHED: "1",
+        ...(o.handOver
+          ? { KENSHIN_TEST_PEER_TLS: tlsDir, KENSHIN_TEST_PEERS: NAMES.filter((n) => n !== name).join(",") }
+          : {}),
       },
     });
     procs.push(proc);
@@ -72,10 +109,24 @@ export async function runProcesses(o: {
         createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on("line", (line) => {
           const msg = JSON.parse(line) as {
             ready?: boolean;
+            peerPort?: number;
             ack?: string;
             publishedSize?: number;
             index?: number;
           };
+          if (msg.peerPort !== undefined) {
+            peerPorts.set(name, msg.peerPort);
+            // Once every process serves its endpoint, each is told the others' (it then starts its ledger).
+            if (peerPorts.size === NAMES.length) {
+              procs.forEach((p, k) => {
+                const others = NAMES.filter((_, j) => j !== k).map((n) => ({
+                  name: n,
+                  url: `https://127.0.0.1:${peerPorts.get(n) ?? 0}`,
+                }));
+                p.stdin?.write(`peers ${JSON.stringify(others)}\n`);
+              });
+            }
+          }
           if (msg.ready === true) resolve();
           if (msg.ack !== undefined && msg.index !== undefined) index.set(msg.ack, msg.index);
           if (msg.ack !== undefined) {
@@ -118,5 +169,9 @@ export async function runProcesses(o: {
   const end = o.now() + 60_000;
   while ((run.acked < run.offered || waiting.some((w) => w.length > 0)) && o.now() < end) await sleep(20);
   for (const p of procs) p.kill("SIGKILL");
+  await pendingWatch.cancel();
+  const markers = Object.values(await client.getAll().prefix(`${prefix}ids/`).strings());
+  run.direct = markers.filter((m) => m === "direct").length;
+  client.close();
   return run;
 }

@@ -315,12 +315,21 @@ try {
     );
   }
   if (process.env["CLUSTER_BENCH_PROCESSES"] !== "0") {
-    console.log("\none OS process per node (test/cluster/cluster-member.js, the built library):");
     console.log(
-      "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99",
+      `\none OS process per node (test/cluster/cluster-member.js, the built library; ${HAND_OVER ? "commands handed to the sequencer over each process's peer endpoint" : "no peer endpoints"}):`,
+    );
+    console.log(
+      "offered/s  offered  acked  achieved/s  ack p50  ack p99  ack max  published/s  pub p50  pub p99  handed  pending recs",
     );
     for (const rate of RATES) {
-      const r = await runProcesses({ dir, hosts: cluster.clientUrls(), rate, seconds: SECONDS, now });
+      const r = await runProcesses({
+        dir,
+        hosts: cluster.clientUrls(),
+        rate,
+        seconds: SECONDS,
+        now,
+        handOver: HAND_OVER,
+      });
       r.latencies.sort((a, b) => a - b);
       r.toPublished.sort((a, b) => a - b);
       console.log(
@@ -335,6 +344,8 @@ try {
           (r.toPublished.length / ((r.lastPublished - r.firstAt) / 1000)).toFixed(0).padStart(11),
           percentile(r.toPublished, 50).toFixed(1).padStart(8),
           percentile(r.toPublished, 99).toFixed(1).padStart(8),
+          String(r.direct).padStart(7),
+          String(r.pendingRecords).padStart(12),
         ].join(" "),
       );
     }

@@ -9,11 +9,18 @@
 // stdin: "append <id>" → a note record carrying <id> with the command put(<id>), answered
 // {"ack":"<id>"} once this node applied it, or {"nack":"<id>","code":…}; "publish" → {"published":size}
 // once a quorum-cosigned checkpoint covers everything this node holds. stdout is a synchronous pipe.
-import { existsSync } from "node:fs";
+// With KENSHIN_TEST_PEER_TLS (a directory of ca.pem, crl.pem, <node>.cert.pem, <node>.key.pem) and
+// KENSHIN_TEST_PEERS (the other nodes' names, comma-separated), for bench/cluster: it first serves its
+// peer endpoint (mutual TLS; the ledger's peer route — the hand-over of commands to the sequencer —
+// once the ledger exists), says {"peerPort":…}, and waits for the line "peers <json [{name,url}]>"
+// naming the other nodes' endpoints before it starts its ledger.
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Etcd3 } from "etcd3";
 import { ClusterLedger } from "../../dist/cluster/cluster-ledger.js";
+import { startPeerServer } from "../../dist/cluster/peer/peer-server.js";
+import { openChunkStore } from "../../dist/store/chunk-store.js";
 import { parseSignerKey } from "../../dist/crypto/note-key.js";
 import { createCosigner, createNoteSigner } from "../../dist/crypto/note-signer.js";
 import { parseVerifierKey } from "../../dist/ledger/verify/verifier-key.js";
@@ -58,6 +65,42 @@ const applyCommand = (command, results, sdb) => {
     .run(key, value, results[0]?.index ?? -1);
 };
 
+const lines = createInterface({ input: process.stdin });
+/** The peer endpoint and the other nodes' endpoints (none: this node hands nothing over). */
+async function peerSetup() {
+  const tlsDir = process.env.KENSHIN_TEST_PEER_TLS;
+  if (tlsDir === undefined || tlsDir === "") return undefined;
+  const read = (name) => readFileSync(join(tlsDir, name), "utf8");
+  const tls = {
+    caCertPem: read("ca.pem"),
+    certPem: read(`${nodeName}.cert.pem`),
+    keyPem: read(`${nodeName}.key.pem`),
+  };
+  let route;
+  const server = await startPeerServer({
+    tls: { ...tls, crlPem: read("crl.pem") },
+    peers: (process.env.KENSHIN_TEST_PEERS ?? "").split(","),
+    chunks: openChunkStore(join(dir, "chunks.db")),
+    routes: [(req, res, peer) => route?.(req, res, peer) ?? Promise.resolve(false)],
+  });
+  const peers = new Promise((resolve) => {
+    const take = (line) => {
+      if (!line.startsWith("peers ")) return;
+      lines.off("line", take);
+      resolve(JSON.parse(line.slice("peers ".length)));
+    };
+    lines.on("line", take);
+  });
+  say({ peerPort: server.port });
+  return {
+    catchUp: { peers: await peers, tls },
+    mount: (r) => {
+      route = r;
+    },
+  };
+}
+const peering = await peerSetup();
+
 const client = new Etcd3({ hosts: hosts.split(","), dialTimeout: 2000 });
 const ledger = new ClusterLedger({
   client,
@@ -73,11 +116,13 @@ const ledger = new ClusterLedger({
   offline,
   leaseTtlSeconds: 2,
   checkpointIntervalMs: 500,
+  ...(peering === undefined ? {} : { catchUp: peering.catchUp }),
   onError: (e) => {
     if (["CLUSTER_LOG_GAP", "CLUSTER_APPLY_FAILED", "CLUSTER_LOG_TRIMMED"].includes(e?.code))
       say({ fatal: e.code });
   },
 }).start();
+peering?.mount(ledger.peerRoute());
 
 // For bench/cluster: report each published size this node takes.
 if (process.env.KENSHIN_TEST_REPORT_PUBLISHED === "1") {
@@ -135,7 +180,7 @@ async function publish() {
   say({ published: -1 });
 }
 
-createInterface({ input: process.stdin }).on("line", (line) => {
+lines.on("line", (line) => {
   const [verb, id] = line.split(" ");
   if (verb === "append" && id !== undefined) void append(id);
   if (verb === "publish") void publish();

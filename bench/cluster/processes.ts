@@ -53,6 +53,8 @@ export async function runProcesses(o: {
   seconds: number;
   now: () => number;
   handOver: boolean;
+  /** The etcd cluster's --max-txn-ops (bounds the commands a batch takes, as for the in-process nodes). */
+  maxTxnOps: number;
 }): Promise<ProcessRun> {
   const member = join(process.cwd(), "test/cluster/cluster-member.js");
   const prefix = `bench-proc-${o.rate}/`;
@@ -96,6 +98,7 @@ export async function runProcesses(o: {
         KENSHIN_TEST_NODE_KEY: formatSignerKey(witnesses[i] as (typeof witnesses)[number]),
         KENSHIN_TEST_COSIGNERS: cosigners,
         KENSHIN_TEST_REPORT_PUBLISHED: "1",
+        KENSHIN_TEST_MAX_TXN_OPS: String(o.maxTxnOps),
         ...(o.handOver
           ? { KENSHIN_TEST_PEER_TLS: tlsDir, KENSHIN_TEST_PEERS: NAMES.filter((n) => n !== name).join(",") }
           : {}),

@@ -329,6 +329,7 @@ try {
         seconds: SECONDS,
         now,
         handOver: HAND_OVER,
+        maxTxnOps: MAX_TXN_OPS,
       });
       r.latencies.sort((a, b) => a - b);
       r.toPublished.sort((a, b) => a - b);

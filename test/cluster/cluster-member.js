@@ -9,6 +9,7 @@
 // stdin: "append <id>" → a note record carrying <id> with the command put(<id>), answered
 // {"ack":"<id>"} once this node applied it, or {"nack":"<id>","code":…}; "publish" → {"published":size}
 // once a quorum-cosigned checkpoint covers everything this node holds. stdout is a synchronous pipe.
+// KENSHIN_TEST_MAX_TXN_OPS: the etcd cluster's --max-txn-ops (default etcd's 128).
 // With KENSHIN_TEST_PEER_TLS (a directory of ca.pem, crl.pem, <node>.cert.pem, <node>.key.pem) and
 // KENSHIN_TEST_PEERS (the other nodes' names, comma-separated), for bench/cluster: it first serves its
 // peer endpoint (mutual TLS; the ledger's peer route — the hand-over of commands to the sequencer —
@@ -116,6 +117,10 @@ const ledger = new ClusterLedger({
   offline,
   leaseTtlSeconds: 2,
   checkpointIntervalMs: 500,
+  // The etcd cluster's --max-txn-ops, when it is not etcd's default (bench/cluster runs it at 2048).
+  ...(process.env.KENSHIN_TEST_MAX_TXN_OPS
+    ? { maxTxnOps: Number(process.env.KENSHIN_TEST_MAX_TXN_OPS) }
+    : {}),
   ...(peering === undefined ? {} : { catchUp: peering.catchUp }),
   onError: (e) => {
     if (["CLUSTER_LOG_GAP", "CLUSTER_APPLY_FAILED", "CLUSTER_LOG_TRIMMED"].includes(e?.code))

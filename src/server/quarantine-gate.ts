@@ -5,9 +5,12 @@
  *
  * 1. it stops accepting connections (user-listener.ts): haproxy's connect is refused before any byte of
  *    the user's request left haproxy, and haproxy retries it on another node (`option redispatch 1`);
- * 2. connections left idle after an answer (keep-alive) are closed at once: the client's next request
- *    opens a new connection, which haproxy sends to a serving node (a browser sends a request again by
- *    itself when the kept connection it chose was closed);
+ * 2. connections left idle after an answer (keep-alive) are closed at once, and so are connections that
+ *    finished their TLS handshake but never sent a request (a browser's preconnect, older than
+ *    {@link UNUSED_GRACE_MS}): the client's next request opens a new connection, which haproxy sends to a
+ *    serving node (a browser sends a request again by itself when the kept or preconnected connection it
+ *    chose was closed). Before, a preconnect was left open and chromium's next navigation on it got the
+ *    503 below as the page (test/e2e/cluster-quarantine.e2e.test.ts: the receiver's /login);
  * 3. a request that still arrives on an open connection gets the coded 503 `CLUSTER_QUARANTINED` (or
  *    `CLUSTER_CATCHING_UP`) before any route runs — nothing was done, so any method may be sent again — with `Connection: close` and
  *    `Retry-After: 1`; our clients (client/api-client.ts, web/src/api.ts) send it again on a new
@@ -40,7 +43,10 @@ export interface NodeHealthView {
 }
 
 export interface QuarantineGate {
-  /** Closes every connection that answered at least once and has no request in progress. */
+  /**
+   * Closes every connection with no request in progress: those that answered, and those that never sent
+   * a request once they are {@link UNUSED_GRACE_MS} past their handshake.
+   */
   closeIdleConnections(): void;
 }
 
@@ -49,19 +55,57 @@ const QUARANTINED = "このノードは点検のため利用を停止してい�
 /** Seconds a refused client is told to wait (it is sent again at once to another node by our clients). */
 const RETRY_AFTER_SECONDS = "1";
 
+/**
+ * How long after its handshake a connection that has not sent a request is left open when the node stops
+ * serving. A client that opened a connection for a request sends it at once, and closing it in that
+ * moment would cut a request that no client sends again on a fresh connection (the 503 is sent again); a
+ * connection silent for longer is a browser's preconnect (or a pool's spare), which the browser drops and
+ * replaces when it is closed.
+ */
+export const UNUSED_GRACE_MS = 100;
+
+/** Per connection: requests in progress, whether it sent one, and when its handshake finished. */
+interface Connection {
+  inProgress: number;
+  used: boolean;
+  readonly securedAt: number;
+}
+
 /** Refuses requests while the node is not serving and tracks which connections are idle (steps 2–4). */
 export function gateOnNodeHealth(app: FastifyInstance, health: NodeHealthView): QuarantineGate {
-  // Per connection: requests in progress. A connection is in the map once it sent its first request.
-  const busy = new Map<Socket, number>();
-  const closeWhenIdle = (socket: Socket): void => {
-    if ((busy.get(socket) ?? 0) === 0 && !socket.destroyed) socket.destroySoon();
+  const connections = new Map<Socket, Connection>();
+  const track = (socket: Socket): Connection => {
+    const known = connections.get(socket);
+    if (known !== undefined) return known;
+    const c: Connection = { inProgress: 0, used: false, securedAt: performance.now() };
+    connections.set(socket, c);
+    socket.once("close", () => connections.delete(socket));
+    return c;
   };
+  const closeWhenIdle = (socket: Socket): void => {
+    const c = connections.get(socket);
+    if (c === undefined || c.inProgress > 0 || socket.destroyed) return;
+    const wait = c.used ? 0 : UNUSED_GRACE_MS - (performance.now() - c.securedAt);
+    if (wait <= 0) {
+      socket.destroySoon();
+      return;
+    }
+    // Too young to tell from a connection whose first request is on its way: looked at again.
+    setTimeout(() => {
+      if (!health.serving()) closeWhenIdle(socket);
+    }, wait).unref();
+  };
+  // Tracked from the handshake, not the first request: a connection that never sent one is idle too.
+  app.server.on("secureConnection", (socket: Socket) => {
+    track(socket);
+  });
   app.addHook("onRequest", async (request, reply) => {
     const socket = request.raw.socket;
-    if (!busy.has(socket)) socket.once("close", () => busy.delete(socket));
-    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    const c = track(socket);
+    c.used = true;
+    c.inProgress += 1;
     reply.raw.once("close", () => {
-      if (busy.has(socket)) busy.set(socket, Math.max(0, (busy.get(socket) ?? 1) - 1));
+      c.inProgress = Math.max(0, c.inProgress - 1);
       // An answer begun before the node stopped serving: its connection is not kept either.
       if (!health.serving()) closeWhenIdle(socket);
     });
@@ -83,7 +127,7 @@ export function gateOnNodeHealth(app: FastifyInstance, health: NodeHealthView): 
   });
   return {
     closeIdleConnections() {
-      for (const socket of busy.keys()) closeWhenIdle(socket);
+      for (const socket of connections.keys()) closeWhenIdle(socket);
     },
   };
 }

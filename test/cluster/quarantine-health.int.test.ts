@@ -1,7 +1,8 @@
 /**
  * A quarantined node stops serving users (server/quarantine-gate.ts, server/user-listener.ts): it stops
  * accepting connections (a new one is refused, which haproxy retries on another node), closes the
- * keep-alive connections idle after an answer, refuses a request on a connection still open with the coded
+ * keep-alive connections idle after an answer and those that never sent a request (a browser's
+ * preconnect), refuses a request on a connection still open with the coded
  * 503 and `Connection: close` (`/api/v1/health` too), finishes a request already in progress
  * and closes its connection after it, and listens again on the same port when it rejoins. The real
  * server over TLS 1.3 with a demo account's client certificate, its NodeHealth changed while it runs.
@@ -14,6 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeHealth } from "../../src/cluster/integrity/node-health.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
+import { UNUSED_GRACE_MS } from "../../src/server/quarantine-gate.js";
 import { startServer, type RunningServer } from "../../src/server/serve.js";
 import { createDemo } from "../../src/service/demo.js";
 import { EXAMPLE_DIR } from "../support/test-node.js";
@@ -114,9 +116,8 @@ describe("quarantine: the node stops accepting and hands its users' connections 
     expect(first.status).toBe(200);
     const idle = first.socket as TLSSocket;
     expect(idle.destroyed).toBe(false);
-    // A connection whose handshake is done but whose first request comes after the quarantine.
-    const fresh = await openConnection();
-    const fresh2 = await openConnection();
+    // A connection whose handshake is done and that never sends a request (a browser's preconnect).
+    const preconnect = await openConnection();
     // A request whose headers arrived (so it passed the door) and whose body is still coming.
     const slow = await openConnection();
     const slowBody = JSON.stringify({ loginId: "nobody-here", password: "x".repeat(12) });
@@ -125,16 +126,25 @@ describe("quarantine: the node stops accepting and hands its users' connections 
         `content-length: ${Buffer.byteLength(slowBody)}\r\n\r\n`,
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(UNUSED_GRACE_MS).toBeLessThan(300);
+    // Connections whose handshake is done just now and whose first request comes after the quarantine.
+    const fresh = await openConnection();
+    const fresh2 = await openConnection();
 
     health.quarantine([{ kind: "entry", code: "LEDGER_LEAF_HASH_MISMATCH", index: 3 }]);
+    // Their requests, sent at once (within the grace an unused connection is given).
+    const healthWrite = exchange(fresh, "GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const apiWrite = exchange(fresh2, "GET /api/v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n");
 
     // No new connection: refused by the kernel (haproxy's connect fails and it tries another node).
     await expect(get("/api/v1/health")).rejects.toMatchObject({ code: "ECONNREFUSED" });
     // The idle keep-alive connection is closed by the server.
     await waitFor(closed(idle), { what: "idle keep-alive connection closed", timeoutMs: 10_000 });
     keep.destroy();
+    // So is the connection that never sent a request, past its grace: the browser opens another.
+    await waitFor(closed(preconnect), { what: "unused connection closed", timeoutMs: 10_000 });
     // The open connections: coded refusals with Connection: close and Retry-After, then closed.
-    const h = await exchange(fresh, "GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const h = await healthWrite;
     expect(h).toMatch(/^HTTP\/1\.1 503 /);
     expect(h.toLowerCase()).toContain("connection: close");
     expect(h.toLowerCase()).toContain("retry-after: 1");
@@ -142,7 +152,7 @@ describe("quarantine: the node stops accepting and hands its users' connections 
     expect(h).toContain("urn:kenshin-exchange:outcome:since");
     // Findings (positions and codes) are not in the user-facing answer.
     expect(h).not.toContain("LEDGER_LEAF_HASH_MISMATCH");
-    const api = await exchange(fresh2, "GET /api/v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const api = await apiWrite;
     expect(api).toMatch(/^HTTP\/1\.1 503 /);
     expect(api).toContain("CLUSTER_QUARANTINED");
     expect(api.toLowerCase()).toContain("connection: close");

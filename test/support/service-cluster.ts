@@ -27,6 +27,7 @@ import {
 import type { SupervisedProcess } from "../../src/cluster/processes/supervised-process.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
 import { bootstrapCluster } from "../../src/service/cluster/cluster-bootstrap.js";
+import { isCodedError } from "../../src/coded-error.js";
 import type { DemoAccount } from "../../src/service/demo.js";
 import { EXAMPLE_DIR } from "./test-node.js";
 
@@ -102,6 +103,10 @@ export async function startServiceCluster(o: ServiceClusterOptions = {}): Promis
       accounts = [...made.accounts];
     },
   }).catch((error: unknown) => {
+    // The failing process's log tail (CLUSTER_PROCESS_EXITED carries it) is gone with the directory, and
+    // the test report prints only the message: write it out, so a start that failed in CI can be read.
+    const log = isCodedError(error) ? error.context["log"] : undefined;
+    if (typeof log === "string") process.stderr.write(`service cluster start failed; log tail:\n${log}\n`);
     rmSync(base, { recursive: true, force: true });
     throw error;
   });

@@ -15,14 +15,13 @@
  * id alone (what the bytes open is proven by a drill with the operators' KEK). A transfer deleted or
  * discarded meanwhile is dropped, never given a key again.
  */
-import https from "node:https";
+import type https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { loadKek } from "../crypto/data-keys.js";
 import type { ServiceDb } from "../store/service-db.js";
 import type { PeerEndpoint } from "./peer/peer-client.js";
-import { peerServerIdentity } from "./peer/peer-identity.js";
-import { peerAgent } from "./peer/peer-post.js";
+import { peerAgent, requestJson } from "./peer/peer-post.js";
 import type { PeerRoute, PeerTls } from "./peer/peer-server.js";
 
 export const KEY_PEER_PREFIX = "/cluster/v1/keys/";
@@ -84,43 +83,27 @@ export function keyPeerRoute(db: ServiceDb): PeerRoute {
   };
 }
 
-function getKey(
+/** The peer's current key row of `transferId`, when it answers one in the expected shape. */
+async function getKey(
   agent: https.Agent,
   peer: PeerEndpoint,
   transferId: string,
   timeoutMs: number,
 ): Promise<z.infer<typeof keyAnswer> | undefined> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      new URL(`${KEY_PEER_PREFIX}${transferId}`, peer.url),
-      { method: "GET", agent, timeout: timeoutMs, checkServerIdentity: peerServerIdentity(peer.name) },
-      (res) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        res.on("data", (part: Buffer) => {
-          size += part.length;
-          if (size > MAX_ANSWER_BYTES) res.destroy(new Error("answer too large"));
-          else parts.push(part);
-        });
-        res.on("end", () => {
-          if (res.statusCode !== 200) {
-            resolve(undefined);
-            return;
-          }
-          try {
-            const parsed = keyAnswer.safeParse(JSON.parse(Buffer.concat(parts).toString("utf8")));
-            resolve(parsed.success ? parsed.data : undefined);
-          } catch {
-            resolve(undefined);
-          }
-        });
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
+  const { status, answer } = await requestJson(
+    agent,
+    peer,
+    "GET",
+    `${KEY_PEER_PREFIX}${transferId}`,
+    undefined,
+    {
+      timeoutMs,
+      maxAnswerBytes: MAX_ANSWER_BYTES,
+    },
+  );
+  if (status !== 200) return undefined;
+  const parsed = keyAnswer.safeParse(answer);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export interface KeyRefetch {

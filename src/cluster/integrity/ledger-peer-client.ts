@@ -4,14 +4,13 @@
  * names the node meant (node URN), as for chunks (`peer/peer-client.ts`). Answers are size-bounded and
  * shape-checked here; what they *mean* is proven by the caller (repair.ts), never taken on trust.
  */
-import https from "node:https";
 import { z } from "zod";
 import { fromHex } from "../../ledger/verify/encoding.js";
 import { ClusterError } from "../errors.js";
 import type { PeerEndpoint } from "../peer/peer-client.js";
 import type { PeerTls } from "../peer/peer-server.js";
 import { LEDGER_PEER_PREFIX, MAX_ENTRIES, MAX_RANGES, STATE_PEER_PREFIX } from "./ledger-peer-routes.js";
-import { peerServerIdentity } from "../peer/peer-identity.js";
+import { peerAgent, requestJson } from "../peer/peer-post.js";
 
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
@@ -59,60 +58,21 @@ export interface LedgerPeerClient {
 export function createLedgerPeerClient(o: { tls: PeerTls; timeoutMs?: number }): LedgerPeerClient {
   const timeoutMs = o.timeoutMs ?? 10_000;
   let requests = 0;
-  const agent = new https.Agent({
-    keepAlive: true,
-    maxSockets: 4,
-    ca: o.tls.caCertPem,
-    cert: o.tls.certPem,
-    key: o.tls.keyPem,
-    minVersion: "TLSv1.3",
-  });
+  const agent = peerAgent(o.tls, 4);
 
-  const call = (
+  const call = async (
     peer: PeerEndpoint,
     method: "GET" | "POST",
     path: string,
     body?: unknown,
-  ): Promise<{ status: number; json: unknown }> =>
-    new Promise((resolve, reject) => {
-      requests++;
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), "utf8");
-      const req = https.request(
-        new URL(path, peer.url),
-        {
-          method,
-          agent,
-          timeout: timeoutMs,
-          headers:
-            payload === undefined
-              ? {}
-              : { "content-type": "application/json", "content-length": payload.length },
-          checkServerIdentity: peerServerIdentity(peer.name),
-        },
-        (res) => {
-          const parts: Buffer[] = [];
-          let size = 0;
-          res.on("data", (part: Buffer) => {
-            size += part.length;
-            if (size > MAX_ANSWER_BYTES) res.destroy(new Error("answer too large"));
-            else parts.push(part);
-          });
-          res.on("end", () => {
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(Buffer.concat(parts).toString("utf8")) as unknown;
-            } catch {
-              parsed = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, json: parsed });
-          });
-          res.on("error", reject);
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end(payload);
+  ): Promise<{ status: number; json: unknown }> => {
+    requests++;
+    const { status, answer } = await requestJson(agent, peer, method, path, body, {
+      timeoutMs,
+      maxAnswerBytes: MAX_ANSWER_BYTES,
     });
+    return { status, json: answer };
+  };
 
   const ask = async <T>(
     peer: PeerEndpoint,

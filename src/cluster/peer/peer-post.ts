@@ -1,5 +1,5 @@
 /**
- * One JSON request to a peer's endpoint over mutual TLS with this node's certificate (the server must
+ * JSON requests to a peer's endpoint over mutual TLS with this node's certificate (the server must
  * chain to the service CA, match the URL's host and name the node meant — as in `peer-client.ts`),
  * bounded by a timeout and a size limit on the answer.
  */
@@ -31,15 +31,32 @@ export function postJson(
   body: unknown,
   o: { timeoutMs: number; maxAnswerBytes: number },
 ): Promise<{ status: number; answer: unknown }> {
-  const bytes = Buffer.from(JSON.stringify(body), "utf8");
+  return requestJson(agent, peer, "POST", path, body, o);
+}
+
+/**
+ * One request to `path` on `peer`, with `body` as JSON when given; resolves with the status and the
+ * answer parsed as JSON (undefined when it is not JSON).
+ * @throws Error when the peer cannot be reached, names another node, times out or answers too much
+ */
+export function requestJson(
+  agent: https.Agent,
+  peer: PeerEndpoint,
+  method: "GET" | "POST",
+  path: string,
+  body: unknown,
+  o: { timeoutMs: number; maxAnswerBytes: number },
+): Promise<{ status: number; answer: unknown }> {
+  const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body), "utf8");
   return new Promise((resolve, reject) => {
     const req = https.request(
       new URL(path, peer.url),
       {
-        method: "POST",
+        method,
         agent,
         timeout: o.timeoutMs,
-        headers: { "content-type": "application/json", "content-length": bytes.length },
+        headers:
+          bytes === undefined ? {} : { "content-type": "application/json", "content-length": bytes.length },
         checkServerIdentity: peerServerIdentity(peer.name),
       },
       (res) => {

@@ -9,6 +9,16 @@ import { ClusterError } from "./errors.js";
 export const NO_QUORUM_MESSAGE =
   "クラスタの過半数のノードに接続できないため、現在は閲覧だけができます。登録・変更はしばらくしてから再度お試しください";
 
-export function noQuorumError(context: Record<string, unknown> = {}): ClusterError {
-  return new ClusterError("CLUSTER_NO_QUORUM", NO_QUORUM_MESSAGE, context);
+/**
+ * The same refusal for a read that needs a signed checkpoint not published yet: its entries are on this
+ * node, but until a majority cosigns a checkpoint covering them they cannot be proven to the reader.
+ */
+export const UNPROVEN_MESSAGE =
+  "クラスタの過半数のノードに接続できないため、この記録の最新の部分をまだ証明できません。しばらくしてから再度お試しください";
+
+export function noQuorumError(
+  context: Record<string, unknown> = {},
+  message: string = NO_QUORUM_MESSAGE,
+): ClusterError {
+  return new ClusterError("CLUSTER_NO_QUORUM", message, context);
 }

@@ -16,16 +16,28 @@
  * - while items wait, a new read's entries join the queue behind them (order kept, the read answered at
  *   once); a new state change waits for the drain and is refused with the 503 when it cannot finish.
  *
+ * - a wait for a signed checkpoint covering an entry (`checkpointCovering`, what every read of a
+ *   transfer's entries does first) is answered at once when the published checkpoint already covers it;
+ *   without a majority none can be published (the online nodes' cosignatures travel through etcd), so
+ *   the wait is refused at once with the same coded 503 instead of waiting out its time-out — and the
+ *   read that asked is refused as "retry later", never as damage (service/transfers/integrity.ts).
+ *
  * A queued append resolves with `index: -1` and an empty leaf hash for each entry (it has no index yet);
  * no caller may ask for a proof of it. A crash between an item's append and its removal appends it again
  * at the next drain (at-least-once); the item id is passed to the inner port as `operationId` when it
  * accepts one, which makes the drain exactly-once.
  */
 import { ClusterError } from "./errors.js";
-import { noQuorumError } from "./quorum-errors.js";
+import { noQuorumError, UNPROVEN_MESSAGE } from "./quorum-errors.js";
 import type { PendingItem, PendingQueue } from "./pending-queue.js";
 import type { QuorumProbe } from "./quorum-probe.js";
-import type { AppendOptions, AppendRequest, AppendResult, LedgerWritePort } from "../ledger/write-port.js";
+import type {
+  AppendOptions,
+  AppendRequest,
+  AppendResult,
+  LedgerWritePort,
+  PublishedCheckpoint,
+} from "../ledger/write-port.js";
 
 export interface QuorumGuardOptions {
   readonly probe: QuorumProbe;
@@ -181,8 +193,21 @@ export function guardWritePort<P extends LedgerWritePort>(
     }
   };
 
+  const checkpointCovering = (index: number): Promise<PublishedCheckpoint> => {
+    if (o.probe.hasQuorum()) return inner.checkpointCovering(index);
+    let latest: PublishedCheckpoint | undefined;
+    try {
+      latest = inner.latestCheckpoint();
+    } catch {
+      // None published yet: nothing can cover the entry until a majority publishes one.
+    }
+    if (latest !== undefined && latest.size > index) return Promise.resolve(latest);
+    return Promise.reject(noQuorumError({ index, published: latest?.size ?? 0 }, UNPROVEN_MESSAGE));
+  };
+
   const own: Record<string | symbol, unknown> = {
     append,
+    checkpointCovering,
     pendingCount: () => o.queue.count(),
     drain,
     async close() {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPendingQueue, type PendingQueue } from "../../src/cluster/pending-queue.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
 import { guardWritePort, type GuardedWritePort } from "../../src/cluster/quorum-guard.js";
+import { UNPROVEN_MESSAGE } from "../../src/cluster/quorum-errors.js";
 import { createEtcdQuorumProbe, type QuorumProbe } from "../../src/cluster/quorum-probe.js";
 import { generateNoteKey } from "../../src/crypto/note-key.js";
 import { createNoteSigner } from "../../src/crypto/note-signer.js";
@@ -47,6 +48,8 @@ beforeAll(() => {
     storage: openSqliteLog(join(dir, "ledger.db")),
     signer,
     outbox: sqliteOutbox(db),
+    // Checkpoints only when someone waits for one: an entry stays uncovered until then.
+    checkpointIntervalMs: 600_000,
     applyCommand: (command) => {
       if (command.kind !== "thing.put") throw new Error(`unknown command ${command.kind}`);
       db.prepare("INSERT INTO things (id) VALUES (?)").run((command.args as { id: string }).id);
@@ -113,6 +116,11 @@ describe("quorum guard on the write port (real etcd, real embedded ledger)", () 
       code: "CLUSTER_NO_QUORUM",
     });
     expect(things()).toEqual(["a"]);
+    // No checkpoint covers entry 0 and none can be published now: refused at once, not waited for.
+    await expect(guarded.checkpointCovering(0)).rejects.toMatchObject({
+      code: "CLUSTER_NO_QUORUM",
+      message: UNPROVEN_MESSAGE,
+    });
     for (const n of [3, 4, 5]) {
       const results = await guarded.append([{ record: noteRecord(n) }]);
       expect(results).toEqual([{ index: -1, leafHash: "" }]);
@@ -140,6 +148,16 @@ describe("quorum guard on the write port (real etcd, real embedded ledger)", () 
     expect(notes()).toEqual([1, 3, 4, 5, 6]);
     expect(r?.index).toBe(4);
     expect(things()).toEqual(["a", "c"]);
+    // With the majority, a wait for a checkpoint is the inner port's again; a covered entry is
+    // answered from the published checkpoint without a majority too.
+    expect((await guarded.checkpointCovering(4)).size).toBe(5);
+    await etcd.cluster().kill9("etcd2");
+    await waitFor(async () => ((await probe.check()) ? undefined : true), {
+      what: "no quorum",
+      timeoutMs: 15_000,
+    });
+    expect((await guarded.checkpointCovering(0)).size).toBe(5);
+    await etcd.cluster().restart("etcd2");
     await etcd.cluster().restart("etcd3");
   });
 });

@@ -54,7 +54,7 @@ export async function verifySegment(
       ledger.findByKey(lookupKey).map((index) => ({ index, leafHash: ledger.leafHash(index) }));
     const newest = keyed.at(-1)?.index;
     // Wait for a signed checkpoint covering the newest entry, so no entry goes unproven…
-    if (newest !== undefined) await ledger.checkpointCovering(newest);
+    if (newest !== undefined) await coveringOrRetryLater(ledger, newest);
     // …and the signed checkpoint itself must not have gone back from the one this node remembers.
     const memory = ledgerAgainstMemory(ctx);
     const note = memory.note ?? ledger.latestCheckpoint().note;
@@ -77,6 +77,7 @@ export async function verifySegment(
     if (memory.remembered !== note) rememberCheckpoint(ctx.paths, note);
     return { checkpoint, checkpointNote: note, entries };
   } catch (error) {
+    if (error instanceof RetryLater) throw error.cause;
     const code = isCodedError(error) ? error.code : "INTERNAL";
     return raiseIntegrityAlarm(ctx, {
       code,
@@ -85,6 +86,29 @@ export async function verifySegment(
       ...(transferId !== undefined ? { transferId } : {}),
       cause: error,
     });
+  }
+}
+
+/**
+ * What a cluster answers when it cannot publish a checkpoint now — no majority (`CLUSTER_NO_QUORUM`) or
+ * no ordering (`CLUSTER_UNAVAILABLE`): nothing was found damaged, so the read is refused with that coded
+ * 503 ("retry later") and no alarm. Anything else — a wait that timed out while the cluster works (a copy
+ * that does not reproduce the published root never gets one) — stays a failed verification.
+ */
+const RETRY_LATER = new Set(["CLUSTER_NO_QUORUM", "CLUSTER_UNAVAILABLE"]);
+
+class RetryLater extends Error {
+  constructor(override readonly cause: unknown) {
+    super("retry later");
+  }
+}
+
+async function coveringOrRetryLater(ledger: ServiceContext["ledger"], index: number): Promise<void> {
+  try {
+    await ledger.checkpointCovering(index);
+  } catch (error) {
+    if (isCodedError(error) && RETRY_LATER.has(error.code)) throw new RetryLater(error);
+    throw error;
   }
 }
 

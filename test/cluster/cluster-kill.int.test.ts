@@ -149,7 +149,15 @@ describe("replicated state machine under SIGKILL (real processes, real etcd)", (
         target.sent++;
         target.proc.stdin?.write(`append e${String(sent).padStart(5, "0")}-${target.name}\n`);
       }
-      if (sent === 150) await kill9(members[members.indexOf(leader)] as Member);
+      if (sent === 150) {
+        await kill9(members[members.indexOf(leader)] as Member);
+        // The take-over is waited for before the old sequencer comes back (on a loaded machine the
+        // loop reached the relaunch within the lease's time-to-live, and the relaunched node could win
+        // the next election itself — then no other node had been sequencer when the test looked).
+        await expect
+          .poll(() => online().some((m) => alive(m) && m.leader), { timeout: 60_000, interval: 100 })
+          .toBe(true);
+      }
       if (sent === 240) {
         members[members.indexOf(leader)] = launch(leader.name, leader);
         await suite.cluster().kill9("etcd1");

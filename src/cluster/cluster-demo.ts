@@ -112,15 +112,33 @@ export async function startClusterDemo(o: ClusterDemoOptions): Promise<RunningCl
         logFile: join(o.dir, "haproxy", "haproxy.log"),
       }),
     );
+    let seen: Record<string, string> = {};
     await waitFor(
       async () => {
-        const status = await haproxyBackendStatus(files.haproxySocket).catch(() => ({}));
-        return onlineNodes(topology).every((n) => (status as Record<string, string>)[n.name] === "UP")
-          ? true
-          : undefined;
+        seen = await haproxyBackendStatus(files.haproxySocket).catch(() => ({}));
+        return onlineNodes(topology).every((n) => seen[n.name] === "UP") ? true : undefined;
       },
       { what: "haproxy: every online node UP", timeoutMs, intervalMs: 250 },
-    );
+    ).catch((error: unknown) => {
+      // What each node that stayed DOWN was doing (a timeout alone names no process, and the demo's
+      // directory is usually removed by the caller): its log tail, with the status haproxy last saw.
+      const notUp = started.filter((s) => {
+        const name = /^node (\S+)$/.exec(s.what)?.[1];
+        return (
+          name !== undefined && onlineNodes(topology).some((n) => n.name === name) && seen[name] !== "UP"
+        );
+      });
+      throw new ClusterError(
+        "CLUSTER_WAIT_TIMEOUT",
+        `haproxy がオンラインノードを UP と見ませんでした / not every online node UP: ${JSON.stringify(seen)}`,
+        {
+          what: "haproxy: every online node UP",
+          status: seen,
+          log: notUp.map((s) => `--- ${s.what}\n${logTail(s.process.logFile)}`).join("\n"),
+        },
+        { cause: error },
+      );
+    });
     log(
       `haproxy: https://${topology.frontend.host}:${topology.frontend.port}/ (TLS パススルー / pass-through, オンラインノード 3 台とも UP)`,
     );

@@ -25,12 +25,13 @@
  *   `latestCheckpoint` only ever return published checkpoints this node's copy covers.
  *
  * Where it lives: the options in `cluster-ledger-options.ts`, the parts built and connected in
- * `cluster-ledger-parts.ts`, the reads of this node's own copy in `own-copy-reader.ts`; this file keeps
+ * `cluster-ledger-parts.ts`, the reads of this node's own copy in `ledger/stored-log-reader.ts`; this file keeps
  * what happens when — start, append, the checkpoint answers, close, and the step after each batch.
  */
 import { LedgerError } from "../ledger/errors.js";
 import { Ledger } from "../ledger/ledger.js";
 import { checkRequests } from "../ledger/sequencer.js";
+import { StoredLogReader } from "../ledger/stored-log-reader.js";
 import type {
   AppendOptions,
   AppendRequest,
@@ -55,7 +56,6 @@ import type { CatchUpResult } from "./log-catch-up.js";
 import { logStartProblem } from "./log-genesis.js";
 import { logPeerRoute } from "./log-peer-route.js";
 import type { PeerRoute } from "./peer/peer-server.js";
-import { OwnCopyReader } from "./own-copy-reader.js";
 import type { ReplicaApply } from "./replica-apply.js";
 import type { ReplicatedState } from "./replicated-state.js";
 import { LEDGER_APPEND } from "./state-command.js";
@@ -68,10 +68,10 @@ function closedError(): ClusterError {
 }
 
 /**
- * The cluster's ledger write port on one node; its reads ({@link OwnCopyReader}) answer from this node's
+ * The cluster's ledger write port on one node; its reads ({@link StoredLogReader}) answer from this node's
  * own copy.
  */
-export class ClusterLedger extends OwnCopyReader implements LedgerWritePort {
+export class ClusterLedger extends StoredLogReader implements LedgerWritePort {
   readonly nodeName: string;
   readonly #o: ClusterLedgerOptions;
   readonly #keys: LogKeys;

@@ -19,23 +19,14 @@
  */
 import type { NoteSigner } from "../crypto/note-signer.js";
 import { LedgerError } from "./errors.js";
-import type { FsckResult } from "./fsck.js";
-import { fsck } from "./fsck.js";
-import type { ConsistencyProofJson, InclusionProofJson } from "./ledger.js";
 import { Ledger } from "./ledger.js";
-import {
-  entriesAt,
-  keyedLeafHashes,
-  keyedLeafHashesOf,
-  storedLeafHash,
-  type LogStorage,
-} from "./log-storage.js";
+import type { LogStorage } from "./log-storage.js";
 import { nodeHasher } from "./node-hasher.js";
 import type { Outbox } from "./outbox.js";
 import { OutboxCommit } from "./outbox-commit.js";
 import type { LedgerReader } from "./read-port.js";
 import { checkRequests, LocalOrder, type CheckedRequest } from "./sequencer.js";
-import type { VerifierKey } from "./verify/verifier-key.js";
+import { StoredLogReader } from "./stored-log-reader.js";
 import {
   CHECKPOINT_INTERVAL_MS,
   GROUP_COMMIT_MAX_DELAY_MS,
@@ -87,7 +78,8 @@ interface Waiter {
 }
 
 /** The single-node publisher. */
-export class EmbeddedLedger implements LedgerPort {
+/** Its reads are {@link StoredLogReader}'s over the same storage; this class adds the write path. */
+export class EmbeddedLedger extends StoredLogReader implements LedgerPort {
   readonly #ledger: Ledger;
   readonly #storage: LogStorage;
   readonly #signer: NoteSigner;
@@ -115,8 +107,10 @@ export class EmbeddedLedger implements LedgerPort {
         name: options.signer.name,
       });
     }
+    const ledger = new Ledger({ storage: options.storage });
+    super(options.storage, ledger);
     this.#storage = options.storage;
-    this.#ledger = new Ledger({ storage: options.storage });
+    this.#ledger = ledger;
     this.#signer = options.signer;
     this.#order = new LocalOrder(options.storage, nodeHasher);
     this.#write = new OutboxCommit({
@@ -195,56 +189,6 @@ export class EmbeddedLedger implements LedgerPort {
       this.#storage.close();
     }
     return Promise.resolve();
-  }
-
-  // ——— read port ———
-
-  get origin(): string {
-    return this.#storage.origin;
-  }
-  size(): number {
-    return this.#storage.size();
-  }
-  entry(index: number): Uint8Array {
-    return this.#storage.entry(index).entry;
-  }
-  leafHash(index: number): Uint8Array {
-    return storedLeafHash(this.#storage, index);
-  }
-  findByKey(key: string): number[] {
-    return this.#storage.findByKey(key);
-  }
-  keyedLeafHashes(key: string): { readonly index: number; readonly leafHash: Uint8Array }[] {
-    return keyedLeafHashes(this.#storage, key);
-  }
-  keyedLeafHashesOf(
-    keys: readonly string[],
-  ): Map<string, { readonly index: number; readonly leafHash: Uint8Array }[] | null> {
-    return keyedLeafHashesOf(this.#storage, keys);
-  }
-  entriesAt(indices: readonly number[]): Map<number, Uint8Array> {
-    return entriesAt(this.#storage, indices);
-  }
-  findByLeafHash(leafHash: Uint8Array): number[] {
-    return this.#storage.findByLeafHash(leafHash);
-  }
-  latestByKey(key: string, limit: number, before?: number): number[] {
-    return this.#storage.latestByKey(key, limit, before);
-  }
-  findRecord(recordHash: Uint8Array): { index: number; position: number }[] {
-    return this.#storage.findRecord(recordHash);
-  }
-  recordHashes(index: number): Uint8Array[] {
-    return this.#storage.recordHashes(index);
-  }
-  inclusionProof(index: number, size: number): InclusionProofJson {
-    return this.#ledger.inclusionProof(index, size);
-  }
-  consistencyProof(from: number, to: number): ConsistencyProofJson {
-    return this.#ledger.consistencyProof(from, to);
-  }
-  fsck(logKey: VerifierKey): FsckResult {
-    return fsck(this.#storage, logKey);
   }
 
   // ——— the publisher ———

@@ -1,23 +1,24 @@
 /**
- * The ledger's read port (`ledger/read-port.ts`) over this node's own copy: every read is answered from
- * the node's ledger.db (entries, lookup indexes, proofs, fsck) and never from etcd or a peer, so a
- * cluster member answers only up to what it has applied. The cluster's write port (`cluster-ledger.ts`)
- * is this reader plus the replicated write path; the reads live here so that file holds only the latter.
+ * The ledger's read port (`read-port.ts`) over one stored log: every read is answered from this node's
+ * ledger.db (entries, lookup indexes, proofs, fsck) and never from elsewhere — a cluster member answers
+ * only up to what it has applied. Both write ports are this reader plus their write path: the embedded
+ * publisher (`embedded-ledger.ts`) and the cluster's (`cluster/cluster-ledger.ts`), so the reads are
+ * written once.
  */
-import { fsck, type FsckResult } from "../ledger/fsck.js";
-import type { ConsistencyProofJson, InclusionProofJson, Ledger } from "../ledger/ledger.js";
+import { fsck, type FsckResult } from "./fsck.js";
+import type { ConsistencyProofJson, InclusionProofJson, Ledger } from "./ledger.js";
 import {
   entriesAt,
   keyedLeafHashes,
   keyedLeafHashesOf,
   storedLeafHash,
   type LogStorage,
-} from "../ledger/log-storage.js";
-import type { LedgerReader } from "../ledger/read-port.js";
-import type { VerifierKey } from "../ledger/verify/verifier-key.js";
+} from "./log-storage.js";
+import type { LedgerReader } from "./read-port.js";
+import type { VerifierKey } from "./verify/verifier-key.js";
 
-/** Reads of this node's own copy: `storage` is its ledger.db, `ledger` the tree over the same storage. */
-export class OwnCopyReader implements LedgerReader {
+/** Reads of a stored log: `storage` is the node's ledger.db, `ledger` the tree over the same storage. */
+export class StoredLogReader implements LedgerReader {
   readonly #storage: LogStorage;
   readonly #ledger: Ledger;
 
@@ -73,7 +74,7 @@ export class OwnCopyReader implements LedgerReader {
   fsck(logKey: VerifierKey): FsckResult {
     return fsck(this.#storage, logKey);
   }
-  /** Root of this node's own copy at `size`. */
+  /** Root of the stored log at `size`. */
   root(size?: number): Uint8Array {
     return this.#ledger.root(size);
   }

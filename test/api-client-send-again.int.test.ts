@@ -10,7 +10,8 @@ import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueTestNodeCertificates } from "./cluster/node-certificates.js";
 import type { IssuedCertificate } from "../src/crypto/pki/index.js";
-import { createApiClient } from "../src/client/api-client.js";
+import { createApiClient, errorCode } from "../src/client/api-client.js";
+import { MAX_ATTEMPTS } from "../src/client/refused-unprocessed.js";
 import { mayRetryError, newAttempt } from "../src/client/send-again.js";
 
 let server: https.Server;
@@ -20,6 +21,8 @@ let port: number;
 const carried = new WeakMap<Socket, number>();
 const seen: string[] = [];
 let cut: (n: number, path: string) => boolean = () => false;
+/** The coded 503 the server answers the `seen.length`-th request with, if any. */
+let refuse: (count: number) => string | undefined = () => undefined;
 
 beforeAll(async () => {
   const certs = new Map<string, IssuedCertificate>();
@@ -35,6 +38,12 @@ beforeAll(async () => {
       seen.push(`${req.method} ${req.url} #${n}`);
       if (cut(n, req.url ?? "")) {
         req.socket.destroy();
+        return;
+      }
+      const code = refuse(seen.length);
+      if (code !== undefined) {
+        const outcome = { resourceType: "OperationOutcome", issue: [{ details: { coding: [{ code }] } }] };
+        res.writeHead(503, { "content-type": "application/fhir+json" }).end(JSON.stringify(outcome));
         return;
       }
       res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
@@ -75,6 +84,32 @@ describe("sending a request again after a cut connection", () => {
       expect(seen).toEqual(["POST /change #1"]);
     } finally {
       client.close();
+    }
+  });
+
+  it("sends a POST again after 503 INTEGRITY_FAILURE when load-balanced (another node answers), not otherwise", async () => {
+    cut = () => false;
+    // The first two attempts meet the damaged node, the third a healthy one.
+    refuse = (count) => (count <= 2 ? "INTEGRITY_FAILURE" : undefined);
+    const balanced = createApiClient({ baseUrl: `https://127.0.0.1:${port}/`, caPem, loadBalanced: true });
+    const single = createApiClient({ baseUrl: `https://127.0.0.1:${port}/`, caPem });
+    try {
+      seen.length = 0;
+      expect((await balanced.post("/receipt", { a: 1 })).status).toBe(200);
+      expect(seen).toEqual(["POST /receipt #1", "POST /receipt #1", "POST /receipt #1"]);
+      seen.length = 0;
+      const refused = await single.post("/receipt", { a: 1 });
+      expect([refused.status, errorCode(refused)]).toEqual([503, "INTEGRITY_FAILURE"]);
+      expect(seen).toEqual(["POST /receipt #1"]);
+      // Bounded: a node that refuses every attempt is answered after MAX_ATTEMPTS.
+      seen.length = 0;
+      refuse = () => "INTEGRITY_FAILURE";
+      expect((await balanced.post("/receipt", { a: 1 })).status).toBe(503);
+      expect(seen).toHaveLength(MAX_ATTEMPTS);
+    } finally {
+      refuse = () => undefined;
+      balanced.close();
+      single.close();
     }
   });
 

@@ -38,6 +38,9 @@ export async function verifyRemote(
   }
   const client = createApiClient({
     baseUrl: o.url,
+    // The service's address (a cluster's load balancer): a node's INTEGRITY_FAILURE is asked again. On a
+    // single node the same refusal comes back, a few seconds later.
+    loadBalanced: true,
     caPem: readFileSync(o.ca, "utf8"),
     ...(o.pfx !== undefined
       ? {

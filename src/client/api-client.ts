@@ -5,14 +5,15 @@
  * browser uses). HTTP error answers are returned, never thrown: callers look at `status` and the
  * OperationOutcome code. Only transport failures (refused handshake, reset, time-out) reject.
  *
- * A request is sent again (at most {@link MAX_ATTEMPTS} times in all, each on a new connection, signed
- * anew) only when it is known that nothing was done: a cluster node that stopped serving refused it
- * before any route ran (503 `CLUSTER_QUARANTINED` or `CLUSTER_CATCHING_UP`, server/quarantine-gate.ts), or
- * its connection failed
- * before the TLS handshake completed (so not a byte of the request left), or a kept connection the node
- * had closed while idle was reset under it — or, for GET/HEAD, which change nothing, the connection was
- * reset (send-again.ts). Through haproxy the next connection reaches a serving node. One attempt on one
- * connection is `https-exchange.ts`.
+ * A request is sent again (at most `MAX_ATTEMPTS` times in all, each on a new connection, signed
+ * anew, after growing pauses: refused-unprocessed.ts) only when it is known that nothing was done: a
+ * cluster node that stopped serving refused it before any route ran (503 `CLUSTER_QUARANTINED` or
+ * `CLUSTER_CATCHING_UP`, server/quarantine-gate.ts); with `loadBalanced`, a node that met damage to its
+ * own copy refused it (503 `INTEGRITY_FAILURE`, verified before any state change); or its connection
+ * failed before the TLS handshake completed (so not a byte of the request left), or a kept connection
+ * the node had closed while idle was reset under it — or, for GET/HEAD, which change nothing, the
+ * connection was reset (send-again.ts). Through haproxy the next connection reaches a serving node. One
+ * attempt on one connection is `https-exchange.ts`.
  */
 import https from "node:https";
 import { Readable } from "node:stream";
@@ -21,6 +22,7 @@ import type { ConnectionOptions } from "node:tls";
 import type { DevicePublicJwk } from "./device-key.js";
 import { DEVICE_SIGNATURE_HEADER, signRequest } from "./request-signing.js";
 import { sendOnce, type ApiResponse } from "./https-exchange.js";
+import { pauseBeforeNextAttempt, unprocessedRefusal } from "./refused-unprocessed.js";
 import { mayRetryError, newAttempt, type AttemptState } from "./send-again.js";
 
 export type { ApiResponse } from "./https-exchange.js";
@@ -51,6 +53,12 @@ export interface ApiClientOptions {
   readonly timeoutMs?: number;
   /** Keep connections open between requests, as a browser does (default: a new one per request). */
   readonly keepAlive?: boolean;
+  /**
+   * `baseUrl` is a load balancer in front of a cluster's nodes: a 503 `INTEGRITY_FAILURE` (the node met
+   * damage to its own copy and quarantines itself) is sent again too, since a later attempt reaches a
+   * healthy node. Default false: a client of one node gets that node's refusal at once.
+   */
+  readonly loadBalanced?: boolean;
 }
 
 export interface RequestOptions {
@@ -107,11 +115,6 @@ export interface ApiClient {
 
 const SESSION_COOKIE = "__Host-kenshin_session";
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
-/** Attempts per request when a node refused it unprocessed (see the file comment). */
-export const MAX_ATTEMPTS = 3;
-const RETRY_PAUSE_MS = 100;
-/** The 503 codes of a node that refused a request before any route ran (server/quarantine-gate.ts). */
-const REFUSED_UNPROCESSED: ReadonlySet<string> = new Set(["CLUSTER_QUARANTINED", "CLUSTER_CATCHING_UP"]);
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const base = new URL(options.baseUrl);
   if (base.protocol !== "https:") throw new TypeError("baseUrl must be https");
@@ -168,21 +171,23 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const attempts = async (method: string, path: string, o: RequestOptions, streamAnswer: boolean) => {
     for (let attempt = 1; ; attempt++) {
       const state = newAttempt();
-      const last = attempt >= MAX_ATTEMPTS;
+      const pause = pauseBeforeNextAttempt(attempt);
       let response: Awaited<ReturnType<typeof prepare>>;
       try {
         response = await prepare(method, path, o, streamAnswer, state);
       } catch (error) {
-        if (last || !mayRetryError(error, method.toUpperCase(), state)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS * attempt));
+        if (pause === undefined || !mayRetryError(error, method.toUpperCase(), state)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
         continue;
       }
       if (response.status !== 503) return response;
       const answer = "body" in response ? await readAnswer(response) : response;
-      if (last || !REFUSED_UNPROCESSED.has(errorCode(answer) ?? "")) {
+      const refusal = unprocessedRefusal(answer.status, errorCode(answer));
+      const again = refusal === "gate" || (refusal === "integrity" && options.loadBalanced === true);
+      if (pause === undefined || !again) {
         return "body" in response ? { ...response, body: Readable.from([answer.bytes]) } : answer;
       }
-      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS * attempt));
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   };
 

@@ -3,8 +3,15 @@
  * the CSRF token on every state change, and every state-changing request signed with the device key
  * (src/client/request-signing.ts, the code the CLI and the server's tests use). Uploads and downloads
  * go through XMLHttpRequest for progress events. Error answers become an ApiFailure carrying the
- * OperationOutcome's code and Japanese text.
+ * OperationOutcome's code and Japanese text — only once a request refused by a node that did nothing
+ * with it (stopped serving, or met damage to its own copy) has been sent again a few times
+ * (`withAttempts`): in a cluster a later attempt reaches a healthy node.
  */
+import {
+  pauseBeforeNextAttempt,
+  unprocessedRefusal,
+  type UnprocessedRefusal,
+} from "../../src/client/refused-unprocessed.js";
 import { DEVICE_SIGNATURE_HEADER, signRequest } from "../../src/client/request-signing.js";
 
 export interface ApiError {
@@ -97,26 +104,39 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** What `fetch` gave: the answer, or "network" when the connection failed (or the request was aborted). */
+function fetchOrNetwork(path: string, init: RequestInit): Promise<Response | "network"> {
+  return fetch(path, init).catch(() => "network" as const);
+}
+
+/** The refusal a fetch answer is, when it is a 503 of a request nothing was done with. */
+async function refusalOf(response: Response): Promise<UnprocessedRefusal | undefined> {
+  if (response.status !== 503) return undefined;
+  return unprocessedRefusal(503, outcomeError(503, parseJson(await response.clone().text())).code);
+}
+
+function refusalOfBytes(status: number, bytes: Uint8Array): UnprocessedRefusal | undefined {
+  if (status !== 503) return undefined;
+  return unprocessedRefusal(503, outcomeError(503, parseJson(new TextDecoder().decode(bytes))).code);
+}
+
 /**
- * Attempts for a request a cluster node refused before doing anything (503 CLUSTER_QUARANTINED or
- * CLUSTER_CATCHING_UP from a node that stopped serving, server/quarantine-gate.ts): it is sent again, and
- * through the load balancer the new connection reaches a serving node. Any method: nothing was done.
+ * Sends a request (`attempt`, which signs anew each time) until `again` says its outcome is not to be
+ * sent again, at most MAX_ATTEMPTS times with growing pauses (src/client/refused-unprocessed.ts: which
+ * refusals, and why nothing was done by them). Behind the load balancer a later attempt reaches a
+ * healthy node, so the person sees an error only when every attempt was refused. An aborted request
+ * (the cancel button) ends at its next attempt, which sees the aborted signal.
  */
-const ATTEMPTS = 3;
-const REFUSED_UNPROCESSED: ReadonlySet<string> = new Set(["CLUSTER_QUARANTINED", "CLUSTER_CATCHING_UP"]);
-
-async function refusedUnprocessed(response: Response): Promise<boolean> {
-  if (response.status !== 503) return false;
-  return REFUSED_UNPROCESSED.has(outcomeError(503, parseJson(await response.clone().text())).code);
-}
-
-function pause(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-}
-
-function refusedBytes(status: number, bytes: Uint8Array): boolean {
-  if (status !== 503) return false;
-  return REFUSED_UNPROCESSED.has(outcomeError(503, parseJson(new TextDecoder().decode(bytes))).code);
+async function withAttempts<R>(
+  attempt: () => Promise<R>,
+  again: (outcome: R) => boolean | Promise<boolean>,
+): Promise<R> {
+  for (let n = 1; ; n++) {
+    const outcome = await attempt();
+    const pause = pauseBeforeNextAttempt(n);
+    if (pause === undefined || !(await again(outcome))) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
 }
 
 export class Api {
@@ -154,16 +174,12 @@ export class Api {
 
   /** GET returning parsed JSON (or text for text answers). */
   async get<T>(path: string, o: { reportAuth?: boolean } = {}): Promise<T> {
-    let response: Response;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        response = await fetch(path, { headers: { accept: "application/json" }, credentials: "same-origin" });
-      } catch {
-        return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
-      }
-      if (attempt >= ATTEMPTS || !(await refusedUnprocessed(response))) break;
-      await pause(attempt);
-    }
+    // A GET changes nothing: sent again after a failed connection too.
+    const response = await withAttempts(
+      () => fetchOrNetwork(path, { headers: { accept: "application/json" }, credentials: "same-origin" }),
+      async (r) => r === "network" || (await refusalOf(r)) !== undefined,
+    );
+    if (response === "network") return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     const text = await response.text();
     const type = response.headers.get("content-type") ?? "";
     const body = type.includes("json") ? parseJson(text) : text;
@@ -173,7 +189,11 @@ export class Api {
 
   /** GET of a file (CSV), as bytes. */
   async getBytes(path: string): Promise<Uint8Array> {
-    const response = await fetch(path, { credentials: "same-origin" });
+    const response = await withAttempts(
+      () => fetchOrNetwork(path, { credentials: "same-origin" }),
+      async (r) => r === "network" || (await refusalOf(r)) !== undefined,
+    );
+    if (response === "network") return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (!response.ok) {
       return this.fail(outcomeError(response.status, parseJson(new TextDecoder().decode(bytes))), true);
@@ -192,25 +212,23 @@ export class Api {
     o: { sign?: boolean; reportAuth?: boolean } = {},
   ): Promise<T> {
     const body = json === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(json));
-    let response: Response;
-    for (let attempt = 1; ; attempt++) {
-      // Signed anew for each attempt (a fresh nonce).
-      const headers = await this.changeHeaders(method, path, body, o.sign ?? true);
-      headers["accept"] = "application/json";
-      if (json !== undefined) headers["content-type"] = "application/json";
-      try {
-        response = await fetch(path, {
+    const response = await withAttempts(
+      async () => {
+        // Signed anew for each attempt (a fresh nonce).
+        const headers = await this.changeHeaders(method, path, body, o.sign ?? true);
+        headers["accept"] = "application/json";
+        if (json !== undefined) headers["content-type"] = "application/json";
+        return fetchOrNetwork(path, {
           method,
           headers,
           credentials: "same-origin",
           ...(json !== undefined ? { body } : {}),
         });
-      } catch {
-        return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
-      }
-      if (attempt >= ATTEMPTS || !(await refusedUnprocessed(response))) break;
-      await pause(attempt);
-    }
+      },
+      // Not after a failed connection: a state change cut after it left may have been done.
+      async (r) => r !== "network" && (await refusalOf(r)) !== undefined,
+    );
+    if (response === "network") return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     const text = await response.text();
     const parsed = text.length === 0 ? undefined : parseJson(text);
     if (!response.ok) return this.fail(outcomeError(response.status, parsed), o.reportAuth ?? true);
@@ -226,25 +244,28 @@ export class Api {
     headers: Readonly<Record<string, string>>,
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>> {
-    let response: Response;
-    for (let attempt = 1; ; attempt++) {
-      // Signed anew for each attempt (a fresh nonce), like `send`.
-      const all = { ...(await this.changeHeaders("POST", path, new Uint8Array(), true)), ...headers };
-      try {
-        response = await fetch(path, {
+    const response = await withAttempts(
+      async () => {
+        // Signed anew for each attempt (a fresh nonce), like `send`.
+        const all = { ...(await this.changeHeaders("POST", path, new Uint8Array(), true)), ...headers };
+        return fetchOrNetwork(path, {
           method: "POST",
           headers: all,
           credentials: "same-origin",
           ...(signal ? { signal } : {}),
         });
-      } catch {
-        if (signal?.aborted === true) return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
-        return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
-      }
-      if (attempt >= ATTEMPTS || !(await refusedUnprocessed(response))) break;
-      await response.body?.cancel();
-      await pause(attempt);
+      },
+      // Only the gate's refusal, before any route: an INTEGRITY_FAILURE used up the download's one-use
+      // envelope channel (envelope-transfer.ts sends it again under a fresh agreement).
+      async (r) => {
+        if (r === "network" || (await refusalOf(r)) !== "gate") return false;
+        await r.body?.cancel();
+        return true;
+      },
+    );
+    if (response === "network") {
       if (signal?.aborted === true) return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
+      return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     }
     if (!response.ok || response.body === null) {
       const text = await response.text();
@@ -256,21 +277,17 @@ export class Api {
   /**
    * A signed binary request through XMLHttpRequest, for upload and download progress. Sent again (a new
    * request, signed anew, the same body — a Blob is re-read from the browser's blob store, not from the
-   * page's memory) while a node answers the coded 503 of a request it did nothing with, like `send`.
+   * page's memory) while a node's gate answers the coded 503 of a request no route read, like `stream`.
    */
   async xhr(r: XhrRequest): Promise<{ status: number; bytes: Uint8Array }> {
     const body = r.body ?? new Uint8Array();
     const signed = body instanceof Uint8Array ? body : { sha256Hex: r.bodySha256Hex ?? missingDigest() };
-    let result: Awaited<ReturnType<typeof sendXhr>>;
-    for (let attempt = 1; ; attempt++) {
-      const headers = { ...(await this.changeHeaders(r.method, r.path, signed, true)), ...r.headers };
-      result = await sendXhr(r, headers);
-      if (typeof result !== "object" || attempt >= ATTEMPTS || !refusedBytes(result.status, result.bytes)) {
-        break;
-      }
-      await pause(attempt);
-      if (r.signal?.aborted === true) return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
-    }
+    const result = await withAttempts(
+      async () => sendXhr(r, { ...(await this.changeHeaders(r.method, r.path, signed, true)), ...r.headers }),
+      // Only the gate's refusal, like `stream` (an envelope upload's channel is used up by anything
+      // later), and not after a failed connection (an upload cut after it left may have been stored).
+      (x) => typeof x === "object" && refusalOfBytes(x.status, x.bytes) === "gate",
+    );
     if (result === "aborted") return this.fail({ status: 0, code: "CANCELLED", text: "" }, false);
     if (result === undefined) return this.fail({ status: 0, code: "NETWORK", text: "" }, false);
     if (result.status < 200 || result.status >= 300) {

@@ -17,6 +17,7 @@ import {
   type EnvelopePurpose,
 } from "../../src/client/envelope.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { pauseBeforeNextAttempt, unprocessedRefusal } from "../../src/client/refused-unprocessed.js";
 import { toHex } from "../../src/ledger/verify/encoding.js";
 import { ApiFailure, type Api, type TransferProgress } from "./api.js";
 import { BlobSpill } from "./blob-spill.js";
@@ -54,15 +55,29 @@ async function agreeKey(
  * does. In a cluster the agreement and the body can reach different nodes — the one that agreed left
  * the load balancer in between (quarantine, restart), and a channel lives only in the memory of the
  * node that agreed it; `Api` has already sent the body again on the coded 503 of such a node.
+ *
+ * A 503 INTEGRITY_FAILURE (the node met damage to its own copy; it quarantines itself) is run again too,
+ * after the same growing pauses as `Api`'s (src/client/refused-unprocessed.ts): nothing was done, but
+ * the download had used up its channel, so each new attempt agrees a fresh one, reaching a healthy node.
  */
 async function withFreshChannel<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    const e = error instanceof ApiFailure ? error.error : undefined;
-    if (e?.status !== 409 || e.code !== "ENVELOPE_CHANNEL_INVALID") throw error;
+  let channelLost = false;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const e = error instanceof ApiFailure ? error.error : undefined;
+      if (e?.status === 409 && e.code === "ENVELOPE_CHANNEL_INVALID" && !channelLost) {
+        channelLost = true;
+        continue;
+      }
+      const pause = pauseBeforeNextAttempt(attempt);
+      if (e === undefined || pause === undefined || unprocessedRefusal(e.status, e.code) !== "integrity") {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
-  return run();
 }
 
 export type UploadPhase = "encrypting" | "uploading" | "converting";

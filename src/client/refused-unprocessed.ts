@@ -27,11 +27,13 @@ const GATE_CODES: ReadonlySet<string> = new Set(["CLUSTER_QUARANTINED", "CLUSTER
 const INTEGRITY_CODE = "INTEGRITY_FAILURE";
 
 /**
- * The pause (ms) before attempt n + 2 after attempt n + 1 was refused: 4 attempts in all, 4.5 s of
- * pauses. The first is short (a node that stopped serving is left at once); the later ones outlast
- * the quarantine a node's own damage leads to.
+ * The pause (ms) before attempt n + 2 after attempt n + 1 was refused: 5 attempts in all, 6 s of pauses.
+ * The first is short (a node that stopped serving is left at once); together they outlast the 5 s a
+ * node leaves between two checks asked for by requests (cluster/integrity/check-request.ts
+ * `CHECK_REQUEST_GAP_MS`), so damage met again soon after a repair is still checked, and the node left,
+ * within the attempts.
  */
-export const SEND_AGAIN_PAUSES_MS: readonly number[] = [300, 1200, 3000];
+export const SEND_AGAIN_PAUSES_MS: readonly number[] = [300, 900, 1800, 3000];
 
 /** Attempts per request, the first included. */
 export const MAX_ATTEMPTS = SEND_AGAIN_PAUSES_MS.length + 1;

@@ -14,6 +14,7 @@ import type Database from "better-sqlite3";
 import type { LogStorage } from "../../ledger/log-storage.js";
 import { decodeEntry } from "../../ledger/entry/canonical-entry.js";
 import { readTransferRow, replaceTransferRow } from "../../store/transfer-rows.js";
+import { archivedTransferRow } from "./archived-transfer-row.js";
 import { DamageProjection, replaceDamageRow } from "./damage-rows.js";
 import { appliedLedgerSize } from "./full-check.js";
 import type { RepairDeps } from "./repair.js";
@@ -70,8 +71,11 @@ export async function repairDamageRow(
 
 /**
  * A transfer row put back: a peer's row that says exactly what the entries commit to, else the local
- * row with its committed columns written from the entries.
- * @returns the node the row came from (this node when only the committed columns were rewritten)
+ * row with its committed columns written from the entries. A deleted row with no such peer row (the
+ * peers are past a state change this node has still to apply: its replica stopped on the missing row)
+ * is re-created from this node's archived commands (`archived-transfer-row.ts`), its committed columns
+ * again written from the entries.
+ * @returns the node the row came from (this node when written from its own entries and commands)
  */
 export async function repairTransferRow(
   deps: RowDeps,
@@ -92,7 +96,7 @@ export async function repairTransferRow(
       continue;
     }
   }
-  const local = readTransferRow(db, id);
+  const local = readTransferRow(db, id) ?? archivedTransferRow(db, id);
   if (local === undefined) return undefined;
   replaceTransferRow(db, { ...local, ...expected });
   return deps.node;

@@ -150,6 +150,20 @@ export function editTransferRow(node: DamageTarget, id: string, set: string): vo
 }
 
 /**
+ * Deletes a transfer's `transfers` row as the `sqlite3` shell would: foreign keys off (that shell's
+ * default; better-sqlite3 turns them on), so the delete goes through and the rows naming the transfer
+ * (`transfer_keys`, `payload_chunks`) stay where they are. With them on it is refused: no table
+ * cascades the delete.
+ */
+export function deleteTransferRow(node: DamageTarget, id: string): void {
+  withDb(`${node.dir}/service.db`, (db) => {
+    db.pragma("foreign_keys = OFF");
+    if (db.prepare("DELETE FROM transfers WHERE id = ?").run(id).changes !== 1)
+      throw new Error("no such row");
+  });
+}
+
+/**
  * Deletes a transfer's look-up key wherever a look-up reads it (`sqlite-log-schema.ts`): its rows in the
  * main table and the key in the packed keys of the entries not yet merged; returns how many went.
  */

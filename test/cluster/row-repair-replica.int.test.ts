@@ -14,6 +14,13 @@
  * repair of rows only never started a stopped replica (the node would have looked healthy and not
  * applied the log). Now: the victim ends at the same position, tree size and root as its peers, the new
  * upload after it is downloadable from the victim itself, and its replica never stops again.
+ *
+ * The second case deletes the row instead (`DELETE FROM transfers WHERE id = ?`): the send stops the
+ * victim's replica the same way, and then no peer's row says what the victim's applied entries commit
+ * to (the peers applied the send) and there is no local row to rewrite — before, nothing repaired it
+ * and the node stayed quarantined. Now the row is re-created from the victim's archived commands with
+ * its committed columns from the entries (`archived-transfer-row.ts`), and ends equal, column for
+ * column, to the healthy nodes' row; its key and payload rows, never deleted, serve it again.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,7 +31,7 @@ import { waitFor } from "../../src/cluster/processes/wait.js";
 import { sha256Hex, useServiceCluster, type ServiceCluster } from "../support/service-cluster.js";
 import { fsckEach, ledgerDbOf, repairRecords, watchHealth } from "../support/tamper-checks.js";
 import { EXAMPLE_DIR, firstLogin } from "../support/test-node.js";
-import { editTransferRow } from "./damage.js";
+import { deleteTransferRow, editTransferRow } from "./damage.js";
 import { sequencerOf } from "./tamper-users.js";
 
 process.env["KENSHIN_INTEGRITY_CHECK_MS"] = "3000";
@@ -49,6 +56,32 @@ function transferRow(c: ServiceCluster, name: string, id: string): Record<string
   ) as Record<string, unknown> | undefined;
 }
 
+type Login = Awaited<ReturnType<typeof firstLogin>>;
+/** The parties' passwords and device keys once the first login set them (both cases share the cluster). */
+let logins: { sender: Login; receiver: Login } | undefined;
+
+/** Logs the parties in: the first time with their temporary passwords, later with the ones set then. */
+async function loggedIn(
+  c: ServiceCluster,
+  sender: ApiClient,
+  receiver: ApiClient,
+): Promise<{ sender: Login; receiver: Login }> {
+  if (logins === undefined) {
+    const s = await firstLogin(sender, c.account("sender").loginId, c.account("sender").password);
+    const r = await firstLogin(receiver, c.account("receiver").loginId, c.account("receiver").password);
+    logins = { sender: s, receiver: r };
+    return logins;
+  }
+  for (const [client, role] of [
+    [sender, "sender"],
+    [receiver, "receiver"],
+  ] as const) {
+    client.setDeviceKey(logins[role].deviceKey);
+    expect((await client.login(c.account(role).loginId, logins[role].password)).status).toBe(201);
+  }
+  return logins;
+}
+
 async function upload(sender: ApiClient, receiverId: string): Promise<string> {
   const up = await uploadExport(sender, receiverId, readFileSync(join(EXAMPLE_DIR, "export.csv")));
   expect(up.status).toBe(201);
@@ -64,13 +97,8 @@ describe("a row-only repair on a node whose replica the row damage stopped", () 
     // Users reach a healthy node directly: the victim refuses while quarantined.
     const healthy = sequencer;
     const sender = c.client("sender", { node: healthy });
-    await firstLogin(sender, c.account("sender").loginId, c.account("sender").password);
     const receiver = c.client("receiver", { node: healthy });
-    const receiverLogin = await firstLogin(
-      receiver,
-      c.account("receiver").loginId,
-      c.account("receiver").password,
-    );
+    const receiverLogin = (await loggedIn(c, sender, receiver)).receiver;
     const receivers = (await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] };
     const receiverId = receivers.receivers[0]?.id ?? "";
     const target = { dir: c.files.nodeDir(victim), ledgerPath: ledgerDbOf(c, victim) };
@@ -162,6 +190,157 @@ describe("a row-only repair on a node whose replica the row damage stopped", () 
           `${repairedMs} ms after the stop was logged; states ${health.states.join(" → ")}\n`,
       );
     } finally {
+      await health.stop();
+    }
+  }, 360_000);
+});
+
+/** Every column of the row (the re-created one must equal the healthy nodes' in the uncommitted ones too). */
+function wholeRow(c: ServiceCluster, name: string, id: string): unknown {
+  return c.serviceDb(name, (db) => db.prepare("SELECT * FROM transfers WHERE id = ?").get(id));
+}
+
+function childRows(c: ServiceCluster, name: string, id: string): { keys: number; chunks: number } {
+  return c.serviceDb(name, (db) => ({
+    keys: (
+      db.prepare("SELECT COUNT(*) AS n FROM transfer_keys WHERE transfer_id = ?").get(id) as { n: number }
+    ).n,
+    chunks: (
+      db.prepare("SELECT COUNT(*) AS n FROM payload_chunks WHERE transfer_id = ?").get(id) as { n: number }
+    ).n,
+  }));
+}
+
+/** Downloads `id` until `stop`, noting each outcome: the bytes' SHA-256, a refusal's status, an error code. */
+async function downloadLoop(
+  client: ApiClient,
+  id: string,
+  stop: AbortSignal,
+  got: (string | number)[],
+): Promise<void> {
+  while (!stop.aborted) {
+    try {
+      const r = await downloadStandard(client, id);
+      got.push("refused" in r ? r.refused.status : sha256Hex(r.bytes));
+    } catch (error) {
+      got.push((error as NodeJS.ErrnoException).code ?? "error");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe("a transfer row deleted on a node whose replica the deletion then stopped", () => {
+  it("re-creates the row from the node's applied entries and commands, and the node rejoins", async () => {
+    const c = cluster();
+    await c.waitSamePosition(ALL);
+    const sequencer = await sequencerOf(c, ONLINE);
+    const victim = ONLINE.find((n) => n !== sequencer) ?? "";
+    const healthy = sequencer;
+    // The first case changed the accounts' passwords and registered their device keys: log in again.
+    const sender = c.client("sender", { node: healthy });
+    const receiver = c.client("receiver");
+    const logins = await loggedIn(c, sender, receiver);
+    const receivers = (await sender.get("/api/v1/receivers")).json as { receivers: { id: string }[] };
+    const receiverId = receivers.receivers[0]?.id ?? "";
+    const target = { dir: c.files.nodeDir(victim), ledgerPath: ledgerDbOf(c, victim) };
+    const victimRepairs = (name: string): { idx: number; text: string }[] =>
+      repairRecords(ledgerDbOf(c, name)).filter((r) => r.text.includes(`"node":"${victim}"`));
+    const health = await watchHealth(c, victim);
+    let downloads: { stop: AbortController; run: Promise<void>; got: (string | number)[] } | undefined;
+    try {
+      let damaged: string | undefined;
+      let attempts = 0;
+      let stoppedAt = 0;
+      for (; attempts < 3 && damaged === undefined; attempts++) {
+        const id = await upload(sender, receiverId);
+        await c.waitSamePosition(ALL);
+        const stopsBefore = stopsLogged(c, victim);
+        const repairsBefore = victimRepairs(victim).length;
+        const before = childRows(c, victim, id);
+        deleteTransferRow(target, id);
+        expect(childRows(c, victim, id)).toEqual(before);
+        expect((await sender.post(`/api/v1/transfers/${id}/send`)).status).toBe(200);
+        // The receiver downloads it through haproxy from the send on, all along the repair.
+        const stop = new AbortController();
+        const got: (string | number)[] = [];
+        const run = downloadLoop(receiver, id, stop.signal, got);
+        const seen = await waitFor(
+          () => {
+            if (stopsLogged(c, victim) > stopsBefore) return Promise.resolve("stopped" as const);
+            return Promise.resolve(
+              victimRepairs(victim).length > repairsBefore ? ("repaired" as const) : undefined,
+            );
+          },
+          { what: `${victim}: replica stopped or row repaired`, timeoutMs: 30_000, intervalMs: 50 },
+        );
+        if (seen === "stopped") {
+          damaged = id;
+          stoppedAt = performance.now();
+          downloads = { stop, run, got };
+        } else {
+          stop.abort();
+          await run;
+          await c.waitSamePosition(ALL);
+        }
+      }
+      if (damaged === undefined) throw new Error("the row deletion never met the send on the victim");
+      const recorded = transferRow(c, healthy, damaged)?.["standard_sha256"];
+      const id = damaged;
+      const [repair] = await waitFor(
+        () => {
+          const found = victimRepairs(victim).filter((r) => r.text.includes(id));
+          return Promise.resolve(found.length > 0 ? found : undefined);
+        },
+        { what: `${victim}: repair entry naming the transfer`, timeoutMs: 90_000, intervalMs: 100 },
+      );
+      if (repair === undefined) throw new Error("no repair entry");
+      const repairedMs = Math.round(performance.now() - stoppedAt);
+      expect(repair.text).toContain('"transfer-rows"');
+      await waitFor(
+        async () => {
+          const fact = await health.fact();
+          return fact.state === "healthy" && fact.repairs.at(-1)?.entryIndex === repair.idx
+            ? true
+            : undefined;
+        },
+        { what: `${victim} healthy again`, timeoutMs: 60_000, intervalMs: 200 },
+      );
+      // Downloads append entries: stopped before the nodes are compared.
+      downloads?.stop.abort();
+      await downloads?.run;
+      const outcomes = downloads?.got ?? [];
+      await c.waitSamePosition(ALL);
+      // Re-created as the victim applied it, then moved on by the send (and downloads) it had stopped on.
+      expect(wholeRow(c, victim, id)).toEqual(wholeRow(c, healthy, id));
+      expect(childRows(c, victim, id)).toEqual(childRows(c, healthy, id));
+      const onVictim = c.client("receiver", { node: victim });
+      onVictim.setDeviceKey(logins.receiver.deviceKey);
+      expect((await onVictim.login(c.account("receiver").loginId, logins.receiver.password)).status).toBe(
+        201,
+      );
+      const got = await downloadStandard(onVictim, id);
+      if ("refused" in got) throw new Error(`download from ${victim}: ${got.refused.status}`);
+      expect(sha256Hex(got.bytes)).toBe(recorded);
+      // Whatever a download through haproxy returned as bytes is the recorded file.
+      const served = outcomes.filter((d) => typeof d === "string" && /^[0-9a-f]{64}$/.test(d));
+      expect(served.length).toBeGreaterThan(0);
+      for (const d of served) expect(d).toBe(recorded);
+
+      const reference = victimRepairs(victim);
+      expect(reference.filter((r) => r.text.includes(id))).toHaveLength(1);
+      await c.waitSamePosition(ALL);
+      for (const name of ALL) expect([name, victimRepairs(name)]).toEqual([name, reference]);
+      const checks = fsckEach(c, ALL);
+      for (const [name, result] of checks) expect([name, result.ok]).toEqual([name, true]);
+      const others = outcomes.filter((d) => !served.includes(d as string));
+      process.stdout.write(
+        `row-repair-replica, row deleted (check every 3 s): ${victim} stopped on attempt ${attempts}, repair ` +
+          `entry ${repairedMs} ms after the stop was logged; downloads through haproxy: ${served.length} ` +
+          `with the recorded hash, others [${others.join(", ")}]; states ${health.states.join(" → ")}\n`,
+      );
+    } finally {
+      downloads?.stop.abort();
+      await downloads?.run;
       await health.stop();
     }
   }, 360_000);

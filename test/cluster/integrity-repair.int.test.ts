@@ -29,6 +29,7 @@ import {
   deleteEntryKeys,
   deleteEntryRow,
   editEntryBytes,
+  deleteTransferRow,
   editTransferRow,
   swapEntryRows,
 } from "./damage.js";
@@ -292,6 +293,21 @@ describe("repair from a peer over mutual TLS (each kind of damage, on node2)", (
     expect(n.db.prepare("SELECT status FROM transfers WHERE id = ?").get(ids[0])).toEqual({
       status: "received",
     });
+    expectHealedEverywhere(n, outcome);
+  });
+
+  it("a service.db transfer row deleted while the peers agree with it: a peer's whole row inserted again", async () => {
+    const n = node(1);
+    const row = (t: TestNode): unknown => t.db.prepare("SELECT * FROM transfers WHERE id = ?").get(ids[3]);
+    const before = row(n);
+    deleteTransferRow(n, ids[3] as string);
+    const outcome = await detectAndRepair(n);
+    expect(outcome.record).toMatchObject({
+      what: ["transfer-rows"],
+      transfers: [ids[3]],
+      sourceNode: "node1",
+    });
+    expect(row(n)).toEqual(before);
     expectHealedEverywhere(n, outcome);
   });
 

@@ -144,7 +144,7 @@ async function startCluster(cadenceMs: number): Promise<Cluster> {
   };
 }
 
-/** One node's integrity as cluster-node.ts `startIntegrity` wires it. */
+/** One node's integrity as cluster-node-integrity.ts `startIntegrity` wires it. */
 function startSide(
   node: TestNode,
   servers: ReadonlyMap<string, RunningPeerServer>,

@@ -10,39 +10,30 @@
  *   (catch-up past compaction) mounted on the agent's peer endpoint;
  * - on an online node the port wrapped by the quorum guard (`cluster/quorum-guard.ts`): without a
  *   majority, state changes get the coded 503 and the entries of reads are kept and appended later;
- * - the node's integrity (`cluster/integrity/node-integrity.ts`), on every node: the guarded cosign the
- *   port cosigns through, the entry watch and the rolling full check in a worker thread over its own
- *   connections to ledger.db, the repair from its peers (the repair entry appended through the port on an
- *   online node), the integrity peer route mounted on the agent's endpoint, its health published in etcd
- *   (`health-facts.ts`) and in its presence;
+ * - the node's integrity (`cluster/integrity/node-integrity.ts`, started by `cluster-node-integrity.ts`),
+ *   on every node: the guarded cosign the port cosigns through, the entry watch and the rolling full
+ *   check in a worker thread over its own connections to ledger.db, the repair from its peers (the repair
+ *   entry appended through the port on an online node), the integrity peer route mounted on the agent's
+ *   endpoint, its health published in etcd (`health-facts.ts`) and in its presence;
  * - what the server follows as `nodeHealth` (`cluster/serving-state.ts`): `/health` answers 503 and the
  *   user listener closes while the node is quarantined (until it repaired itself) or catching up (until
- *   its applied batch is near the log head), so haproxy takes the node out meanwhile;
+ *   its applied batch is near the log head: `head-lag.ts`), so haproxy takes the node out meanwhile;
  * - the fetcher of payloads this node missed, the release of deleted payloads' chunks from chunks.db
  *   (`cluster/payload-chunk-release.ts`), and the {@link ClusterHooks} the service and server use.
  *
  * The offline node opens the same way without the guard (it never appends) and serves no users.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { startClusterAgent, type ClusterAgent } from "../../cluster/cluster-agent.js";
 import type { ClusterLedger } from "../../cluster/cluster-ledger.js";
 import type { NodeClusterConfig } from "../../cluster/cluster-topology.js";
-import { logKeys } from "../../cluster/command-log/command-batch.js";
-import { nodeFiles } from "../../cluster/cluster-init.js";
 import { ClusterError } from "../../cluster/errors.js";
 import { startCheckRequests } from "../../cluster/integrity/check-request.js";
-import { runFullCheckInWorker } from "../../cluster/integrity/full-check-thread.js";
-import { publishIntegrityFact } from "../../cluster/integrity/health-facts.js";
-import { orderedFact } from "../../cluster/integrity/ordered-fact.js";
-import { NodeHealth, type NodeHealthSnapshot } from "../../cluster/integrity/node-health.js";
-import { startNodeIntegrity, type NodeIntegrity } from "../../cluster/integrity/node-integrity.js";
+import { NodeHealth } from "../../cluster/integrity/node-health.js";
+import type { NodeIntegrity } from "../../cluster/integrity/node-integrity.js";
 import { sequencerGate } from "../../cluster/integrity/sequencer-gate.js";
 import type { RepairOutcome } from "../../cluster/integrity/repair.js";
-import { fileWatchMark } from "../../cluster/integrity/watch-mark.js";
-import { openNodeLedgerPort, readCosignerPolicy } from "../../cluster/node-ledger-port.js";
+import { openNodeLedgerPort } from "../../cluster/node-ledger-port.js";
 import {
   notePayloadReleased,
   preparePayloadRefs,
@@ -62,14 +53,13 @@ import {
   startPayloadFetcher,
 } from "../../cluster/replicated-payloads.js";
 import type { LedgerPort } from "../../ledger/embedded-ledger.js";
-import { parseVerifierKey } from "../../ledger/verify/verifier-key.js";
 import type { CheckpointPublished } from "../../ledger/write-port.js";
 import type { ServiceDb } from "../../store/service-db.js";
-import { openLogRepairAccess, type LogRepairAccess } from "../../store/sqlite-log-repair.js";
-import { openSqliteLog, type SqliteLog } from "../../store/sqlite-log.js";
+import type { SqliteLog } from "../../store/sqlite-log.js";
 import { dataPaths } from "../data-dir.js";
+import { startIntegrity } from "./cluster-node-integrity.js";
 import type { ClusterHooks } from "./cluster-hooks.js";
-import { isMarkedDamaged } from "../state-commands/damage-commands.js";
+import { caughtUpWaiter, headSeqReader, startLagSampler } from "./head-lag.js";
 import { commandApplier } from "../state-commands/registry.js";
 
 export interface OpenedClusterNode {
@@ -83,16 +73,6 @@ export interface OpenedClusterNode {
   /** The integrity side's own connection to ledger.db (the current one after a repair reopened it). */
   ledgerFile(): SqliteLog;
 }
-
-/** How long a request waits for this node to apply what was ordered before it arrived. */
-const CATCH_UP_WAIT_MS = 3000;
-const HEAD_READ_MS = 1000;
-const CHECK_INTERVAL_MS = 5 * 60_000;
-/** The entry watch's "checked up to" mark (cluster/integrity/watch-mark.ts), beside ledger.db. */
-export const WATCH_MARK_FILE = "integrity-mark.json";
-
-/** How often the node measures its lag behind the log head for its presence. */
-const LAG_SAMPLE_MS = 500;
 
 /**
  * Starts the cluster side of the node in `dir` on its own `db`.
@@ -205,33 +185,11 @@ export async function openClusterNode(o: {
     ...(o.chunkGraceMs !== undefined ? { graceMs: o.chunkGraceMs } : {}),
     ...(o.onError !== undefined ? { onError: o.onError } : {}),
   });
-  const head = logKeys(o.config.prefix).head;
-  /** The log head's batch number (0: no log yet); undefined when etcd did not answer in time. */
-  const headSeq = async (): Promise<number | undefined> => {
-    try {
-      const value = await agent.etcd
-        .get(head)
-        .options({ deadline: Date.now() + HEAD_READ_MS })
-        .string();
-      return value === null ? 0 : (JSON.parse(value) as { seq: number }).seq;
-    } catch {
-      return undefined;
-    }
-  };
+  const headSeq = headSeqReader(agent, o.config.prefix);
   const lag = startLagSampler(agent, port, headSeq);
   // What the server follows: not serving while quarantined, repairing, or catching up (serving-state.ts).
   const serving = servingState({ integrity: integrity.health, presence: agent.presence });
-
-  const caughtUp = async (): Promise<void> => {
-    if (!agent.quorum.hasQuorum()) return;
-    // etcd did not answer: serve what this node has.
-    const seq = await headSeq();
-    if (seq === undefined || seq === 0) return;
-    const deadline = Date.now() + CATCH_UP_WAIT_MS;
-    while (port.status().seq < seq && Date.now() < deadline && !port.stoppedForGood()) {
-      await sleep(5);
-    }
-  };
+  const caughtUp = caughtUpWaiter(agent, port, headSeq);
 
   // A request that met damage asks for the full check at once (coalesced; none while quarantined).
   const onIntegrityError = o.onIntegrityError ?? o.onError;
@@ -274,158 +232,4 @@ export async function openClusterNode(o: {
     },
   };
   return { ledger, hooks, agent, port, integrity: opened.integrity, ledgerFile: opened.storage };
-}
-
-/**
- * Measures how far this node is behind the log head (head batch − applied batch, bounded reads, one at a
- * time) and gives it to the node's presence, which shows "catching-up" while it is far behind (and the
- * server follows it: serving-state.ts). Not known while etcd does not answer (the presence then keeps
- * its last lag rule, and the node serves what it has).
- */
-function startLagSampler(
-  agent: ClusterAgent,
-  port: ClusterLedger,
-  headSeq: () => Promise<number | undefined>,
-): { stop(): void } {
-  let lag: number | undefined;
-  let busy = false;
-  let stopped = false;
-  const isStopped = (): boolean => stopped;
-  const sample = async (): Promise<void> => {
-    if (busy || stopped) return;
-    busy = true;
-    try {
-      const seq = await headSeq();
-      lag = seq === undefined ? undefined : Math.max(0, seq - port.status().seq);
-      if (!isStopped()) await agent.presence.refresh();
-    } finally {
-      busy = false;
-    }
-  };
-  agent.presenceSources({ lag: () => lag });
-  const timer = setInterval(() => void sample(), LAG_SAMPLE_MS);
-  timer.unref();
-  void sample();
-  return {
-    stop() {
-      stopped = true;
-      clearInterval(timer);
-    },
-  };
-}
-
-/**
- * The node's integrity over connections of its own to ledger.db (reopened after a repair rewrote it),
- * its route on the agent's peer endpoint, and its health in etcd (the fact and the presence). An online
- * node appends the repair entry through `appendTo` (every node records it); the offline node cannot.
- */
-function startIntegrity(
-  o: Parameters<typeof openClusterNode>[0],
-  agent: ClusterAgent,
-  port: ClusterLedger,
-  { health, appendTo }: { readonly health: NodeHealth; readonly appendTo: LedgerPort | undefined },
-): { integrity: NodeIntegrity; storage: () => SqliteLog; stop(): Promise<void> } {
-  const paths = dataPaths(o.dir);
-  const logKeyText = readFileSync(paths.ledgerVerifierKey, "utf8").trim();
-  let storage: SqliteLog = openSqliteLog(paths.ledgerDb);
-  let access: LogRepairAccess = openLogRepairAccess(paths.ledgerDb);
-  const onError = o.onIntegrityError ?? o.onError;
-  // Chunks without a transfer that no copy could repair: alarmed once, not repaired again each run.
-  const unowned = new Set<string>();
-  const integrity: NodeIntegrity = startNodeIntegrity({
-    node: o.config.self,
-    logKey: parseVerifierKey(logKeyText),
-    policy: readCosignerPolicy(o.dir),
-    intervalMs: o.checkIntervalMs ?? CHECK_INTERVAL_MS,
-    files: () => ({ storage, access, serviceDb: o.db, chunks: agent.chunks }),
-    reopen: () => {
-      // Right after the repair's write, in the same turn: the port appends next on the repaired head.
-      port.ledgerRepaired();
-      storage.close();
-      access.close();
-      storage = openSqliteLog(paths.ledgerDb);
-      access = openLogRepairAccess(paths.ledgerDb);
-    },
-    resumeReplica: () => {
-      port.resumeReplica();
-    },
-    peers: [...o.config.online, ...o.config.offline],
-    tls: agent.tls,
-    // The newest published checkpoint, reproduced by this copy or not: a damaged copy reproduces none
-    // published after the damage, and a repair proven only against the last one it did would leave
-    // every entry past it as the damage left it (the repair went round for ever).
-    publishedNote: () => Promise.resolve(publishedNote(port)),
-    appendRepair: async (record) => {
-      if (appendTo === undefined) return undefined;
-      const [landed] = await appendTo.append([{ record }]);
-      return landed?.index;
-    },
-    runCheck: (published) =>
-      runFullCheckInWorker({
-        ledgerDb: paths.ledgerDb,
-        serviceDb: paths.serviceDb,
-        chunksDb: nodeFiles(o.dir).chunks,
-        logKey: logKeyText,
-        published: published === undefined ? undefined : { size: published.size, root: published.root },
-      }),
-    watchMark: fileWatchMark(join(o.dir, WATCH_MARK_FILE)),
-    chunkOwner: (address) => chunkOwner(o.db, address),
-    onUnrepairable: async (damage) => {
-      if (damage.transfer === undefined) unowned.add(damage.address);
-      // The offline node never appends: an online node's alarm carries the mark to it.
-      if (appendTo === undefined) return;
-      try {
-        await o.onUnrepairable?.(damage);
-      } catch (error) {
-        onError?.(error);
-      }
-    },
-    knownDamage: (f) => {
-      if (f.kind !== "chunk" || f.address === undefined) return false;
-      if (unowned.has(f.address)) return true;
-      const owner = chunkOwner(o.db, f.address);
-      return owner !== undefined && (isMarkedDamaged(o.db, owner) || integrity.health.isDamaged(owner));
-    },
-    ...(o.onRepair !== undefined ? { onRepair: o.onRepair } : {}),
-    ...(onError !== undefined ? { onError } : {}),
-    now: o.now ?? (() => new Date()),
-    health,
-  });
-  agent.mount(integrity.peerRoute);
-  agent.presenceSources({ health: () => integrity.health.state });
-  // One put at a time, in order, a failed one tried again (ordered-fact.ts): monitoring must not be
-  // left with an older state than the node's.
-  const fact = orderedFact((s: NodeHealthSnapshot) =>
-    publishIntegrityFact(agent.etcd, o.config.prefix, o.config.self, s),
-  );
-  integrity.health.onChange((s) => {
-    void agent.presence.refresh();
-    fact.publish(s);
-  });
-  return {
-    integrity,
-    storage: () => storage,
-    async stop() {
-      try {
-        await integrity.stop();
-      } finally {
-        await fact.stop();
-        storage.close();
-        access.close();
-      }
-    },
-  };
-}
-
-/** The transfer whose payload uses chunk `address` on this node (cluster_payload_refs; none: undefined). */
-function chunkOwner(db: ServiceDb, address: string): string | undefined {
-  return db
-    .prepare<[string], { transfer_id: string }>(
-      "SELECT transfer_id FROM cluster_payload_refs WHERE address = ? LIMIT 1",
-    )
-    .get(address)?.transfer_id;
-}
-
-function publishedNote(port: ClusterLedger): string | undefined {
-  return port.newestPublished()?.note;
 }

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
-import { loadKek } from "../src/crypto/data-keys.js";
+import { loadKek } from "../src/crypto/kek-file.js";
 import { readBackupFile } from "../src/service/backup/backup-file.js";
 import { loadBackupKey } from "../src/service/backup/backup-key.js";
 import { workPrefix } from "../src/service/backup/backup-leftovers.js";

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadStandard, uploadExport } from "../src/client/transfer-client.js";
-import { loadKek } from "../src/crypto/data-keys.js";
+import { loadKek } from "../src/crypto/kek-file.js";
 import { fsck } from "../src/ledger/fsck.js";
 import { nodeHasher } from "../src/ledger/node-hasher.js";
 import { treeRoot } from "../src/ledger/proof-builder.js";

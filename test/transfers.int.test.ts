@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiClient } from "../src/client/api-client.js";
 import { openEnvelope, sealEnvelope } from "../src/client/envelope.js";
 import { agreeEnvelopeKey, downloadStandard, uploadExport } from "../src/client/transfer-client.js";
-import { loadKek } from "../src/crypto/data-keys.js";
+import { loadKek } from "../src/crypto/kek-file.js";
 import { recordHashesOf, sha256Hex } from "../src/format/hash.js";
 import { decodeEntry, encodeEntry } from "../src/ledger/entry/canonical-entry.js";
 import type { OperationRecord } from "../src/ledger/entry/operation-record.js";

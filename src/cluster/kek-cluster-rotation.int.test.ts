@@ -10,15 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { generateDataKey, type Kek } from "../crypto/data-keys.js";
 import {
   commitPendingKek,
-  generateDataKey,
   loadKek,
   pendingKekPath,
   readPendingKek,
   writePendingKek,
-  type Kek,
-} from "../crypto/data-keys.js";
+} from "../crypto/kek-file.js";
 import { openChunkStore, type ChunkStore } from "../store/chunk-store.js";
 import { openServiceDb, type ServiceDb } from "../store/service-db.js";
 import {

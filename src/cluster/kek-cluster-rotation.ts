@@ -18,13 +18,8 @@
  *   (key-refetch.ts), which it checks by the KEK id alone. So does an online node whose KEK already is
  *   the new one when it applies the command (its service.db restored from before the rotation).
  */
-import {
-  commitPendingKek,
-  DataKeyError,
-  loadKekSync,
-  loadRotatingKekSync,
-  readPendingKek,
-} from "../crypto/data-keys.js";
+import { DataKeyError } from "../crypto/data-keys.js";
+import { commitPendingKek, loadKekSync, loadRotatingKekSync, readPendingKek } from "../crypto/kek-file.js";
 import { rewrapDataKeys } from "../store/kek-rotation.js";
 import { truncateWal } from "../store/payload-store.js";
 import type { ServiceDb } from "../store/service-db.js";

@@ -18,7 +18,7 @@
 import type https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
-import { loadKek } from "../crypto/data-keys.js";
+import { loadKek } from "../crypto/kek-file.js";
 import type { ServiceDb } from "../store/service-db.js";
 import type { PeerEndpoint } from "./peer/peer-client.js";
 import { peerAgent, requestJson } from "./peer/peer-post.js";

@@ -3,16 +3,15 @@ import { chmodSync, linkSync, mkdtempSync, readFileSync, renameSync, rmSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { generateDataKey, type DataKeyErrorCode } from "./data-keys.js";
 import {
   commitPendingKek,
   discardPendingKek,
-  generateDataKey,
   loadKek,
   pendingKekPath,
   readPendingKek,
   writePendingKek,
-  type DataKeyErrorCode,
-} from "./data-keys.js";
+} from "./kek-file.js";
 
 const random = (n: number) => new Uint8Array(randomBytes(n));
 

@@ -2,14 +2,14 @@
  * Rotating the key-encryption key: every live data key re-wrapped under a new KEK in one transaction,
  * the old KEK destroyed, and a rotation interrupted by a crash completed or rolled back by the next one.
  */
+import type { Kek } from "../crypto/data-keys.js";
 import {
-  type Kek,
   commitPendingKek,
   discardPendingKek,
   loadKekSync,
   readPendingKek,
   writePendingKek,
-} from "../crypto/data-keys.js";
+} from "../crypto/kek-file.js";
 import { PayloadError, truncateWal, unwrapRow } from "./payload-store.js";
 import type { ServiceDb } from "./service-db.js";
 

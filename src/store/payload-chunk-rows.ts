@@ -5,7 +5,7 @@
  * wrapped data key travels separately (in the replicated command) and only an online node's KEK opens
  * it.
  */
-import { NONCE_BYTES } from "../crypto/data-keys.js";
+import { NONCE_BYTES } from "../crypto/aes-gcm.js";
 import { PayloadError, type PayloadKind } from "./payload-store.js";
 import type { ServiceDb } from "./service-db.js";
 

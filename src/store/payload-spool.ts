@@ -12,7 +12,8 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { aesGcmSeal, generateDataKey, NONCE_BYTES, type Kek } from "../crypto/data-keys.js";
+import { aesGcmSeal, NONCE_BYTES } from "../crypto/aes-gcm.js";
+import { generateDataKey, type Kek } from "../crypto/data-keys.js";
 import { chunkAad, DEFAULT_CHUNK_BYTES, PayloadError, type PayloadKind } from "./payload-store.js";
 import type { ServiceDb } from "./service-db.js";
 

@@ -17,7 +17,8 @@
  * file-system blocks).
  */
 import { CodedError } from "../coded-error.js";
-import { aesGcmOpen, aesGcmSeal, generateDataKey, NONCE_BYTES, type Kek } from "../crypto/data-keys.js";
+import { aesGcmOpen, aesGcmSeal, NONCE_BYTES } from "../crypto/aes-gcm.js";
+import { generateDataKey, type Kek } from "../crypto/data-keys.js";
 import type { ServiceDb } from "./service-db.js";
 
 /** Codes of the payload store. */

@@ -29,7 +29,8 @@ import { downloadStandard, uploadExport } from "../../src/client/transfer-client
 import { clusterFiles, initCluster } from "../../src/cluster/cluster-init.js";
 import { freePorts } from "../../src/cluster/processes/free-ports.js";
 import { waitFor } from "../../src/cluster/processes/wait.js";
-import { loadKek, type Kek } from "../../src/crypto/data-keys.js";
+import type { Kek } from "../../src/crypto/data-keys.js";
+import { loadKek } from "../../src/crypto/kek-file.js";
 import { dataPaths } from "../../src/service/data-dir.js";
 import { readPayload } from "../../src/store/payload-store.js";
 import { sha256Hex, useServiceCluster } from "../support/service-cluster.js";

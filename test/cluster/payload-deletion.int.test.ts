@@ -27,7 +27,8 @@ import {
   startPayloadFetcher,
   wantedPayloadCount as wanted,
 } from "../../src/cluster/replicated-payloads.js";
-import { loadKek, type Kek } from "../../src/crypto/data-keys.js";
+import type { Kek } from "../../src/crypto/data-keys.js";
+import { loadKek } from "../../src/crypto/kek-file.js";
 import type { AppendResult, StateCommand } from "../../src/ledger/write-port.js";
 import { institutionCreate, institutionLink } from "../../src/service/state-commands/account-commands.js";
 import { mappingAdd } from "../../src/service/state-commands/device-commands.js";

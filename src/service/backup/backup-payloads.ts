@@ -7,7 +7,7 @@
  * node's current KEK, as a restore would have to.
  */
 import Database from "better-sqlite3";
-import { loadKek } from "../../crypto/data-keys.js";
+import { loadKek } from "../../crypto/kek-file.js";
 import { PayloadError, readPayload, type PayloadKind } from "../../store/payload-store.js";
 import { assertSqliteRuntime } from "../../store/sqlite-runtime.js";
 

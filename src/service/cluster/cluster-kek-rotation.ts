@@ -25,14 +25,8 @@ import { clusterFiles } from "../../cluster/cluster-init.js";
 import { readTopology } from "../../cluster/cluster-topology.js";
 import { ClusterError } from "../../cluster/errors.js";
 import { isCodedError } from "../../coded-error.js";
-import {
-  DataKeyError,
-  discardPendingKek,
-  generateDataKey,
-  loadKekSync,
-  pendingKekPath,
-  writePendingKekKey,
-} from "../../crypto/data-keys.js";
+import { DataKeyError, generateDataKey } from "../../crypto/data-keys.js";
+import { discardPendingKek, loadKekSync, pendingKekPath, writePendingKekKey } from "../../crypto/kek-file.js";
 import { adminRecord, audit } from "../audit/audit.js";
 import type { Actor, ServiceContext } from "../context.js";
 import { dataPaths } from "../data-dir.js";

@@ -3,7 +3,7 @@
  * sealed or sent to anyone.
  */
 import { createHash } from "node:crypto";
-import { loadKek } from "../../crypto/data-keys.js";
+import { loadKek } from "../../crypto/kek-file.js";
 import { PayloadError, readPayload } from "../../store/payload-store.js";
 import type { ServiceContext } from "../context.js";
 import { damagedError } from "./damage.js";

@@ -4,7 +4,7 @@
  */
 import type { EnvelopeKey } from "../../client/envelope.js";
 import { isCodedError } from "../../coded-error.js";
-import { loadKek } from "../../crypto/data-keys.js";
+import { loadKek } from "../../crypto/kek-file.js";
 import { standardCsvToEcheckup, summaryHeader } from "../../fhir/echeckup/echeckup-export.js";
 import { resultClearance } from "../../fhir/security-labels.js";
 import { withCodeHeader } from "../../format/code-header-stream.js";

@@ -12,7 +12,7 @@ import { isCodedError } from "../../coded-error.js";
 import { parseMapping } from "../../convert/mapping.js";
 import { checkMapping, type CheckedMapping } from "../../convert/mapping-check.js";
 import { buildReport, reportMetaOf, type ConvertReport } from "../../convert/report.js";
-import { loadKek } from "../../crypto/data-keys.js";
+import { loadKek } from "../../crypto/kek-file.js";
 import { recordsCommitment } from "../../ledger/entry/records-commitment.js";
 import { recordCommon } from "../audit/audit.js";
 import type { Actor, ServiceContext } from "../context.js";

@@ -9,7 +9,7 @@
  * - It is catching up: its presence says "catching-up" (node-presence.ts `presenceState`, the rule
  *   monitoring shows: from the node's start until its applied batch was within `caughtUpLag` of the log
  *   head once, and again whenever it falls more than `behindLag` behind) *and* its last lag sample read
- *   the head from etcd (service/cluster/cluster-node.ts samples it every 500 ms): refused with
+ *   the head from etcd (service/cluster/head-lag.ts samples it every 500 ms): refused with
  *   `CLUSTER_CATCHING_UP` until it is near the head. Before, such a node served, and each request
  *   waited up to 3 s for what was ordered before it (`caughtUp`).
  * - Otherwise it serves. Catching up means "etcd has a head I have not applied yet, and I can read it",

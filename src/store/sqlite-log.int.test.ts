@@ -16,7 +16,8 @@ import { fromHex } from "../ledger/verify/encoding.js";
 import { rfc6962Hasher } from "../ledger/verify/hash.js";
 import { verifyInclusion } from "../ledger/verify/inclusion.js";
 import { parseVerifierKey } from "../ledger/verify/verifier-key.js";
-import { createSqliteLog, nodeKey, openSqliteLog, PAGE_BYTES } from "./sqlite-log.js";
+import { PAGE_BYTES } from "./sqlite-log-connection.js";
+import { createSqliteLog, nodeKey, openSqliteLog } from "./sqlite-log.js";
 
 let path: string;
 let signer: NoteSigner;

@@ -1,13 +1,12 @@
 /**
  * SQLite storage of one log replica (better-sqlite3), implementing `ledger/log-storage.ts`.
  *
- * Durability: WAL with `synchronous = FULL`, so each commit fsyncs the WAL before returning — an
- * acknowledged batch survives kill -9 and power loss (NORMAL would only survive a process crash). A batch
- * is one transaction. Interior nodes are stored under key completedAt · 64 + level, which makes a scan in
- * key order the order in which they complete (what fsck recomputes) while point reads stay O(1).
- * https://www.sqlite.org/pragma.html#pragma_synchronous · https://www.sqlite.org/wal.html
+ * Durability: WAL with `synchronous = FULL` (`sqlite-log-connection.ts`), so an acknowledged batch
+ * survives kill -9 and power loss. A batch is one transaction. Interior nodes are stored under key
+ * completedAt · 64 + level, which makes a scan in key order the order in which they complete (what fsck
+ * recomputes) while point reads stay O(1).
  */
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { existsSync } from "node:fs";
 import { LedgerError } from "../ledger/errors.js";
 import type {
@@ -18,6 +17,7 @@ import type {
   StoredEntry,
   StoredNode,
 } from "../ledger/log-storage.js";
+import { openLogDatabase } from "./sqlite-log-connection.js";
 import {
   INDEX_MERGE_ENTRIES,
   MERGE_UNMERGED_INDEX,
@@ -28,11 +28,8 @@ import {
 import { prepareLogStatements, type LogStatements } from "./sqlite-log-statements.js";
 import { inIndexOrder, mergeAscending, UnmergedIndex, unmergedRows } from "./sqlite-log-unmerged.js";
 import { MultiRowInserts } from "./sqlite-multi-insert.js";
-import { assertSqliteRuntime } from "./sqlite-runtime.js";
 
 const LEVELS = 64;
-/** Page size of new ledger files. https://www.sqlite.org/pragma.html#pragma_page_size */
-export const PAGE_BYTES = 16 * 1024;
 
 /** Options for creating a new log file. */
 export interface CreateLogOptions {
@@ -54,7 +51,7 @@ export function createSqliteLog(options: CreateLogOptions): SqliteLog {
   if (existsSync(options.path)) {
     throw new LedgerError("LEDGER_DB_EXISTS", "台帳ファイルが既にあります", {});
   }
-  const db = openDatabase(options.path, false);
+  const db = openLogDatabase(options.path, false);
   db.transaction(() => {
     db.exec(SCHEMA);
     const put = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
@@ -71,7 +68,7 @@ export function createSqliteLog(options: CreateLogOptions): SqliteLog {
  */
 export function openSqliteLog(path: string): SqliteLog {
   if (!existsSync(path)) throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルがありません", {});
-  const db = openDatabase(path, true);
+  const db = openLogDatabase(path, true);
   let version: unknown;
   try {
     version = db.pragma("user_version", { simple: true });
@@ -91,32 +88,6 @@ export function openSqliteLog(path: string): SqliteLog {
     throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルの版が違います", { version });
   }
   return new SqliteLog(db);
-}
-
-function openDatabase(path: string, mustExist: boolean): Database.Database {
-  assertSqliteRuntime();
-  try {
-    const db = new Database(path, { fileMustExist: mustExist });
-    // A new file gets 16 KiB pages (before WAL mode fixes the size): a batch's inserts into the hash
-    // indexes land on random pages, and fewer, larger pages cost less per batch to write and fsync than
-    // many small ones (≈ 25 % less CPU per durable append measured at 300,000 entries). Older files keep
-    // the page size they were made with.
-    if (!mustExist) db.pragma(`page_size = ${PAGE_BYTES}`);
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
-    db.pragma("foreign_keys = ON");
-    // Another process on the node (kenshin admin beside the server) waits for the write lock.
-    db.pragma("busy_timeout = 10000");
-    // The leaf-hash and record-hash indexes take inserts at random places: a 16 MiB page cache keeps
-    // their inner pages in memory, and checkpointing the WAL every 4,096 pages (16–64 MiB) rather than
-    // 1,000 spares a large batch several checkpoint fsyncs. (64 MiB filled up with the million
-    // record-hash rows of a 1 GB upload and stayed resident: 309 against 262 MB server peak, README.)
-    db.pragma("cache_size = -16384");
-    db.pragma("wal_autocheckpoint = 4096");
-    return db;
-  } catch (cause) {
-    throw new LedgerError("LEDGER_DB_UNUSABLE", "台帳ファイルを開けません", {}, { cause });
-  }
 }
 
 /** A BLOB as a Uint8Array: a view of the Buffer better-sqlite3 made for it (its own memory), not a copy. */

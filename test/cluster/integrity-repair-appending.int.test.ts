@@ -86,7 +86,7 @@ function fullCheck(n: TestNode, storage: LogStorage = n.ledger.storage) {
 }
 
 /**
- * The victim's integrity side as a cluster node has it (service/cluster/cluster-node.ts): connections
+ * The victim's integrity side as a cluster node has it (service/cluster/cluster-node-integrity.ts): connections
  * of its own to ledger.db, reopened after a repair, while the node's head (its `Ledger`, appending
  * through the same storage connection all along) is reloaded from the repaired file.
  */

@@ -28,6 +28,9 @@ import { dataPaths } from "../data-dir.js";
 import { isMarkedDamaged } from "../state-commands/damage-commands.js";
 
 const CHECK_INTERVAL_MS = 5 * 60_000;
+
+/** How long a connection a repair replaced stays open for readers that still hold it. */
+const RETIRED_CLOSE_MS = 30_000;
 /** The entry watch's "checked up to" mark (cluster/integrity/watch-mark.ts), beside ledger.db. */
 export const WATCH_MARK_FILE = "integrity-mark.json";
 
@@ -62,6 +65,22 @@ export function startIntegrity(
   const onError = o.onIntegrityError ?? o.onError;
   // Chunks without a transfer that no copy could repair: alarmed once, not repaired again each run.
   const unowned = new Set<string>();
+  // The connections a repair replaced are closed a while later, not at once: a reader that took them
+  // before the repair (a peer's request, a check between its awaits) may still be using them, and a
+  // closed connection fails it with "The database connection is not open" (seen once in a cluster
+  // test). They read the same file, which the repair rewrote in place, so a late read sees the repair.
+  const retired: (() => void)[] = [];
+  const retire = (oldStorage: SqliteLog, oldAccess: LogRepairAccess): void => {
+    const closeOld = (): void => {
+      const at = retired.indexOf(closeOld);
+      if (at < 0) return; // closed already (by the stop)
+      retired.splice(at, 1);
+      oldStorage.close();
+      oldAccess.close();
+    };
+    retired.push(closeOld);
+    setTimeout(closeOld, RETIRED_CLOSE_MS).unref();
+  };
   const integrity: NodeIntegrity = startNodeIntegrity({
     node: o.config.self,
     logKey: parseVerifierKey(logKeyText),
@@ -71,8 +90,7 @@ export function startIntegrity(
     reopen: () => {
       // Right after the repair's write, in the same turn: the port appends next on the repaired head.
       port.ledgerRepaired();
-      storage.close();
-      access.close();
+      retire(storage, access);
       storage = openSqliteLog(paths.ledgerDb);
       access = openLogRepairAccess(paths.ledgerDb);
     },
@@ -140,6 +158,7 @@ export function startIntegrity(
         await integrity.stop();
       } finally {
         await fact.stop();
+        for (const closeOld of [...retired]) closeOld();
         storage.close();
         access.close();
       }
